@@ -1,0 +1,140 @@
+//! The object-store port: presigned URLs for clients, and the few direct calls the service makes.
+
+pub mod s3;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::model::Timestamp;
+
+/// An object store call failed.
+#[derive(Debug, thiserror::Error)]
+#[error("object store error: {context}")]
+pub struct BlobError {
+    context: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl BlobError {
+    /// Wraps `source`, saying what was being done.
+    pub fn new(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        BlobError {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// A request a client can make without credentials: a URL plus the headers it must send exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresignedRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: Timestamp,
+}
+
+/// What S3 holds at a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: Option<Timestamp>,
+}
+
+/// What a presigned PUT binds besides the key.
+#[derive(Clone, Copy, Debug)]
+pub struct PutConditions<'a> {
+    /// The exact `Content-Type` the upload must carry.
+    pub content_type: &'a str,
+    /// Base64 SHA-256 the bytes must hash to, checked by S3.
+    pub checksum_sha256: Option<&'a str>,
+}
+
+/// Where the bytes live.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// A presigned single-part PUT of `key`, valid for `expires_in` from `now`.
+    async fn presign_put(
+        &self,
+        key: &str,
+        conditions: PutConditions<'_>,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError>;
+
+    /// A presigned GET of `key` whose response carries `content_type` and `disposition`.
+    async fn presign_get(
+        &self,
+        key: &str,
+        content_type: &str,
+        disposition: &str,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError>;
+
+    /// The object's size and ETag, or `None` if there is no object at `key`.
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, BlobError>;
+
+    /// Deletes the object at `key`; deleting a missing object succeeds.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+}
+
+/// A `Content-Disposition` value for `name` (RFC 6266): a plain ASCII `filename` fallback and,
+/// when the name is not plain ASCII, a UTF-8 `filename*`.
+pub fn content_disposition(kind: &str, name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    if fallback == name {
+        return format!("{kind}; filename=\"{name}\"");
+    }
+    const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(name, ATTR_CHAR);
+    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_names_get_a_plain_filename() {
+        assert_eq!(
+            content_disposition("attachment", "report 2026.pdf"),
+            "attachment; filename=\"report 2026.pdf\""
+        );
+    }
+
+    #[test]
+    fn other_names_get_a_fallback_and_an_encoded_filename_star() {
+        assert_eq!(
+            content_disposition("inline", "résumé \"v2\".pdf"),
+            "inline; filename=\"r_sum_ _v2_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22.pdf"
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! S3 adapter: presigning with `aws-sdk-s3`, plus `HeadObject` and `DeleteObject`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::Client;
+
+use super::{BlobError, ObjectInfo, ObjectStore, PresignedRequest, PutConditions};
+use crate::model::Timestamp;
+
+/// Objects in one S3 bucket.
+#[derive(Clone, Debug)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Store {
+    /// A store on `bucket`, using a client built once at start-up (see `bootstrap::s3_client`,
+    /// which turns off the SDK's default request checksums so presigned PUTs stay valid).
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        S3Store {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+fn presigning(now: Timestamp, expires_in: Duration) -> Result<PresigningConfig, BlobError> {
+    let start = std::time::UNIX_EPOCH + Duration::from_millis(now.millis().max(0).unsigned_abs());
+    PresigningConfig::builder()
+        .start_time(start)
+        .expires_in(expires_in)
+        .build()
+        .map_err(|e| BlobError::new("presigning config", e))
+}
+
+fn to_request(
+    presigned: aws_sdk_s3::presigning::PresignedRequest,
+    now: Timestamp,
+    expires_in: Duration,
+) -> PresignedRequest {
+    PresignedRequest {
+        method: presigned.method().to_owned(),
+        url: presigned.uri().to_owned(),
+        headers: presigned
+            .headers()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .collect(),
+        expires_at: now.plus_seconds(expires_in.as_secs()),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn presign_put(
+        &self,
+        key: &str,
+        conditions: PutConditions<'_>,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError> {
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(conditions.content_type)
+            .set_checksum_sha256(conditions.checksum_sha256.map(str::to_owned))
+            .presigned(presigning(now, expires_in)?)
+            .await
+            .map_err(|e| BlobError::new(format!("presign PUT {key}"), e))?;
+        Ok(to_request(presigned, now, expires_in))
+    }
+
+    async fn presign_get(
+        &self,
+        key: &str,
+        content_type: &str,
+        disposition: &str,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError> {
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_type(content_type)
+            .response_content_disposition(disposition)
+            .presigned(presigning(now, expires_in)?)
+            .await
+            .map_err(|e| BlobError::new(format!("presign GET {key}"), e))?;
+        Ok(to_request(presigned, now, expires_in))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, BlobError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(ObjectInfo {
+                size: output
+                    .content_length
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                etag: output.e_tag.unwrap_or_default(),
+                last_modified: output
+                    .last_modified
+                    .and_then(|at| at.to_millis().ok())
+                    .map(Timestamp::from_millis),
+            })),
+            Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(None),
+            Err(err) => Err(BlobError::new(format!("HEAD {key}"), err)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| BlobError::new(format!("DELETE {key}"), e))?;
+        Ok(())
+    }
+}

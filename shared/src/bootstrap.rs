@@ -1,0 +1,98 @@
+//! Cold-start work, done once per process: logging, configuration, AWS clients, the service;
+//! then the Lambda runtime loop. Every function's `main` is one call into this module.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_lambda_events::s3::S3Event;
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::{service_fn, Error, Request};
+
+use crate::blob::s3::S3Store;
+use crate::config::Config;
+use crate::http::{self, RouteId};
+use crate::service::{Service, Settings, SystemClock};
+use crate::store::dynamodb::DynamoStore;
+use crate::App;
+
+/// Logs as JSON on Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) and as text elsewhere; the level
+/// comes from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder
+            .json()
+            .with_current_span(false)
+            .with_ansi(false)
+            .without_time()
+            .try_init()
+    } else {
+        builder.try_init()
+    };
+    // Already initialised (tests): keep the first subscriber.
+    drop(result);
+}
+
+/// The S3 client Stowage needs: path-style when asked, and without the SDK's default request
+/// checksums, which would otherwise be signed into presigned PUTs that clients cannot satisfy.
+pub fn s3_client(sdk: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(force_path_style)
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// The app on DynamoDB and S3, with clients built from `sdk`.
+pub fn aws_app(config: &Config, sdk: &SdkConfig) -> App {
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table);
+    let objects = S3Store::new(s3_client(sdk, config.s3_force_path_style), &config.bucket);
+    App {
+        service: Service::new(
+            Arc::new(store),
+            Arc::new(objects),
+            Arc::new(SystemClock),
+            Settings {
+                bucket: config.bucket.clone(),
+                download_url_expires_in: config.download_url_expires_in,
+            },
+        ),
+        claims: config.claims.clone(),
+    }
+}
+
+async fn app_from_env() -> Result<App, Error> {
+    let config = Config::from_env().inspect_err(|err| tracing::error!("{err}"))?;
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    Ok(aws_app(&config, &sdk))
+}
+
+/// Runs an HTTP route's function: set up once, then serve invocations.
+pub async fn run_route(route: RouteId) -> Result<(), Error> {
+    init_tracing();
+    let app = app_from_env().await?;
+    lambda_http::run(service_fn(|req: Request| {
+        let app = &app;
+        async move { Ok::<_, Error>(http::handle(app, route, req).await) }
+    }))
+    .await
+}
+
+/// Runs the S3 `ObjectCreated` function: set up once, then handle notifications.
+pub async fn run_object_created() -> Result<(), Error> {
+    init_tracing();
+    let app = app_from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
+        let app = &app;
+        async move {
+            crate::events::on_object_created(app, event.payload)
+                .await
+                .map(|_| ())
+                .map_err(Error::from)
+        }
+    }))
+    .await
+}

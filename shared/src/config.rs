@@ -1,0 +1,151 @@
+//! Settings read once at start-up from the environment (SPEC section 11). A missing or malformed
+//! setting stops the process with a message naming it.
+
+use std::time::Duration;
+
+use crate::identity::ClaimNames;
+use crate::validate::MAX_URL_EXPIRY_SECONDS;
+
+/// A setting is missing or malformed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration error: {name} {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// Everything the functions read from the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `STOWAGE_TABLE`: the DynamoDB table.
+    pub table: String,
+    /// `STOWAGE_BUCKET`: the S3 bucket.
+    pub bucket: String,
+    /// `STOWAGE_TENANT_CLAIM` (default `tenant_id`) and `STOWAGE_USER_CLAIM` (default `sub`).
+    pub claims: ClaimNames,
+    /// `STOWAGE_S3_FORCE_PATH_STYLE`: path-style S3 URLs for S3-compatible endpoints.
+    pub s3_force_path_style: bool,
+    /// `STOWAGE_DOWNLOAD_URL_EXPIRES_IN`: seconds a private `contentUrl` stays valid (default 1800).
+    pub download_url_expires_in: Duration,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| ConfigError {
+                    name,
+                    problem: "is not set".into(),
+                })
+        };
+        let claim = |name: &'static str, default: &str| match lookup(name) {
+            None => Ok(default.to_owned()),
+            Some(v) if !v.trim().is_empty() => Ok(v),
+            Some(_) => Err(ConfigError {
+                name,
+                problem: "is empty".into(),
+            }),
+        };
+        let s3_force_path_style = match lookup("STOWAGE_S3_FORCE_PATH_STYLE").as_deref() {
+            None | Some("") | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "STOWAGE_S3_FORCE_PATH_STYLE",
+                    problem: format!("must be true or false, not {other:?}"),
+                })
+            }
+        };
+        let download_url_expires_in = match lookup("STOWAGE_DOWNLOAD_URL_EXPIRES_IN") {
+            None => 1_800,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=MAX_URL_EXPIRY_SECONDS).contains(n))
+                .ok_or_else(|| ConfigError {
+                    name: "STOWAGE_DOWNLOAD_URL_EXPIRES_IN",
+                    problem: format!("must be whole seconds from 1 to 604800, not {v:?}"),
+                })?,
+        };
+        Ok(Config {
+            table: required("STOWAGE_TABLE")?,
+            bucket: required("STOWAGE_BUCKET")?,
+            claims: ClaimNames {
+                tenant: claim("STOWAGE_TENANT_CLAIM", "tenant_id")?,
+                user: claim("STOWAGE_USER_CLAIM", "sub")?,
+            },
+            s3_force_path_style,
+            download_url_expires_in: Duration::from_secs(download_url_expires_in),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_table_and_bucket_are_set() {
+        let cfg = config(&[("STOWAGE_TABLE", "t"), ("STOWAGE_BUCKET", "b")]).unwrap();
+        assert_eq!(cfg.claims, ClaimNames::default());
+        assert!(!cfg.s3_force_path_style);
+        assert_eq!(cfg.download_url_expires_in, Duration::from_secs(1_800));
+    }
+
+    #[test]
+    fn missing_or_malformed_settings_are_named() {
+        assert_eq!(
+            config(&[("STOWAGE_BUCKET", "b")]).unwrap_err().name,
+            "STOWAGE_TABLE"
+        );
+        assert_eq!(
+            config(&[("STOWAGE_TABLE", "t")]).unwrap_err().name,
+            "STOWAGE_BUCKET"
+        );
+        let base = [("STOWAGE_TABLE", "t"), ("STOWAGE_BUCKET", "b")];
+        for (name, value) in [
+            ("STOWAGE_S3_FORCE_PATH_STYLE", "yes"),
+            ("STOWAGE_DOWNLOAD_URL_EXPIRES_IN", "0"),
+            ("STOWAGE_DOWNLOAD_URL_EXPIRES_IN", "604801"),
+            ("STOWAGE_TENANT_CLAIM", ""),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.push((name, value));
+            let err = config(&pairs).unwrap_err();
+            assert_eq!(err.name, name);
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn overrides_are_read() {
+        let cfg = config(&[
+            ("STOWAGE_TABLE", "t"),
+            ("STOWAGE_BUCKET", "b"),
+            ("STOWAGE_TENANT_CLAIM", "custom:tenant"),
+            ("STOWAGE_S3_FORCE_PATH_STYLE", "true"),
+            ("STOWAGE_DOWNLOAD_URL_EXPIRES_IN", "60"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.claims.tenant, "custom:tenant");
+        assert!(cfg.s3_force_path_style);
+        assert_eq!(cfg.download_url_expires_in, Duration::from_secs(60));
+    }
+}

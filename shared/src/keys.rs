@@ -1,0 +1,277 @@
+//! Storage keys: how a tenant and a file id become DynamoDB keys and S3 object keys, and how
+//! an S3 event's key and sequencer are read back.
+//!
+//! # DynamoDB
+//!
+//! One table, partitioned by tenant (see `template.yaml`, resource `FilesTable`):
+//!
+//! | attribute        | value                      | why |
+//! |------------------|----------------------------|-----|
+//! | `pk` (hash)      | `T#<tenant>`               | every read and `Query` is confined to one tenant |
+//! | `sk` (range)     | `F#<ulid>`                 | ULIDs sort by creation time, so `Query pk, begins_with(sk, "F#")` with `ScanIndexForward=false` lists newest first |
+//! | `expiresAtEpoch` | epoch seconds, rounded up  | the table's TTL attribute; present only while the record can expire |
+//!
+//! The tenant part is the whole rest of `pk`, so no tenant value can collide with another.
+//! Listing and its filters (a later issue) are `Query`s on this partition and on global secondary
+//! indexes keyed by the same tenant prefix; no code path `Scan`s.
+//!
+//! # S3
+//!
+//! `files/<tenant>/<id>/<revision>` for client files and `temp/<tenant>/<id>/<revision>` for
+//! temp files (a lifecycle rule on `temp/` is the backstop for expiry). The user's file name is
+//! never part of a key. The tenant is written with [`encode_tenant`] so that every key uses only
+//! `[A-Za-z0-9/_-]` and needs no URL-encoding in S3 events. Each new upload of a record gets a
+//! new revision, so a re-upload never overwrites the bytes that readers are being served.
+
+use crate::model::{FileId, FileKind, TenantId};
+
+/// The DynamoDB partition key of a tenant.
+pub fn tenant_pk(tenant: &TenantId) -> String {
+    format!("T#{}", tenant.as_str())
+}
+
+/// The DynamoDB sort key of a file record.
+pub fn file_sk(id: FileId) -> String {
+    format!("F#{id}")
+}
+
+/// Writes a tenant id using only `[A-Za-z0-9_-]`: ASCII letters, digits and `-` stand for
+/// themselves, every other byte of the UTF-8 form becomes `_` and two upper-case hex digits.
+pub fn encode_tenant(tenant: &TenantId) -> String {
+    let mut out = String::with_capacity(tenant.as_str().len());
+    for byte in tenant.as_str().bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("_{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Reverses [`encode_tenant`]; `None` for text it cannot have produced.
+pub fn decode_tenant(encoded: &str) -> Option<TenantId> {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if byte == b'_' {
+            let hex = encoded.get(at + 1..at + 3)?;
+            if !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+            {
+                return None;
+            }
+            let value = u8::from_str_radix(hex, 16).ok()?;
+            if value.is_ascii_alphanumeric() || value == b'-' {
+                return None; // never escaped by encode_tenant: not canonical
+            }
+            out.push(value);
+            at += 3;
+        } else if byte.is_ascii_alphanumeric() || byte == b'-' {
+            out.push(byte);
+            at += 1;
+        } else {
+            return None;
+        }
+    }
+    TenantId::parse(&String::from_utf8(out).ok()?).ok()
+}
+
+/// What an object key says about the object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectKey {
+    pub kind: FileKind,
+    pub tenant: TenantId,
+    pub id: FileId,
+    pub revision: u32,
+}
+
+impl ObjectKey {
+    /// The S3 key.
+    pub fn render(&self) -> String {
+        let prefix = match self.kind {
+            FileKind::Client => "files",
+            FileKind::Temp => "temp",
+        };
+        format!(
+            "{prefix}/{}/{}/{}",
+            encode_tenant(&self.tenant),
+            self.id,
+            self.revision
+        )
+    }
+
+    /// Parses a key made by [`ObjectKey::render`]; `None` for any other key.
+    pub fn parse(key: &str) -> Option<Self> {
+        let mut parts = key.split('/');
+        let kind = match parts.next()? {
+            "files" => FileKind::Client,
+            "temp" => FileKind::Temp,
+            _ => return None,
+        };
+        let tenant = decode_tenant(parts.next()?)?;
+        let id = FileId::parse(parts.next()?).ok()?;
+        let revision_text = parts.next()?;
+        if parts.next().is_some()
+            || revision_text.is_empty()
+            || !revision_text.bytes().all(|b| b.is_ascii_digit())
+            || revision_text.starts_with('0')
+        {
+            return None;
+        }
+        let revision = revision_text.parse().ok()?;
+        let parsed = ObjectKey {
+            kind,
+            tenant,
+            id,
+            revision,
+        };
+        // Only canonical keys (e.g. upper-case ids) count as ours.
+        (parsed.render() == key).then_some(parsed)
+    }
+}
+
+/// Decodes an object key as S3 event notifications carry it: form-urlencoded, so `+` is a
+/// space and `%2B` is a plus.
+pub fn decode_event_key(raw: &str) -> Option<String> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
+}
+
+/// Width that sequencers are padded to before comparing; S3's are 16–20 hex digits today.
+const SEQUENCER_WIDTH: usize = 32;
+
+/// An S3 event `sequencer`: hex text whose order, once left-padded to equal length, is the
+/// order of the events for one key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Sequencer(String);
+
+impl Sequencer {
+    /// Normalises a sequencer (upper case, left-padded with zeros); `None` if it is not hex.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty()
+            || trimmed.len() > SEQUENCER_WIDTH
+            || !trimmed.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return None;
+        }
+        Some(Sequencer(format!(
+            "{:0>width$}",
+            trimmed.to_ascii_uppercase(),
+            width = SEQUENCER_WIDTH
+        )))
+    }
+
+    /// The normalised text; comparing these strings compares the sequencers.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(s: &str) -> TenantId {
+        TenantId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn plain_tenants_are_kept_readable() {
+        assert_eq!(encode_tenant(&tenant("acme-42")), "acme-42");
+    }
+
+    #[test]
+    fn other_bytes_are_escaped_and_round_trip() {
+        for t in ["a_b", "a/b", "a b+c", "ünïcödé", "..", "T#x", "%2F", "_41"] {
+            let encoded = encode_tenant(&tenant(t));
+            assert!(
+                encoded
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{encoded}"
+            );
+            assert_eq!(decode_tenant(&encoded), Some(tenant(t)), "{t}");
+        }
+        assert_eq!(encode_tenant(&tenant("a/b")), "a_2Fb");
+    }
+
+    #[test]
+    fn non_canonical_tenant_encodings_are_rejected() {
+        for bad in ["_41", "_2f", "_2", "a b", "a/b", "", "_FF"] {
+            assert_eq!(decode_tenant(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn object_keys_round_trip_and_separate_temp_files() {
+        let id = FileId::generate();
+        let key = ObjectKey {
+            kind: FileKind::Temp,
+            tenant: tenant("acme corp"),
+            id,
+            revision: 3,
+        };
+        let text = key.render();
+        assert_eq!(text, format!("temp/acme_20corp/{id}/3"));
+        assert_eq!(ObjectKey::parse(&text), Some(key.clone()));
+        let client = ObjectKey {
+            kind: FileKind::Client,
+            ..key
+        };
+        assert!(client.render().starts_with("files/"));
+    }
+
+    #[test]
+    fn foreign_and_malformed_keys_do_not_parse() {
+        let id = FileId::generate();
+        for bad in [
+            "other/acme/x/1".to_string(),
+            format!("files/acme/{id}"),
+            format!("files/acme/{id}/1/extra"),
+            format!("files/acme/{id}/01"),
+            format!("files/acme/{id}/x"),
+            format!("files/acme/{}/1", id.to_string().to_lowercase()),
+            format!("files/ac me/{id}/1"),
+            "files/acme/not-a-ulid/1".to_string(),
+        ] {
+            assert_eq!(ObjectKey::parse(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn event_keys_decode_with_form_rules() {
+        assert_eq!(decode_event_key("a+b").as_deref(), Some("a b"));
+        assert_eq!(decode_event_key("a%2Bb").as_deref(), Some("a+b"));
+        assert_eq!(decode_event_key("a%20b").as_deref(), Some("a b"));
+        assert_eq!(decode_event_key("caf%C3%A9").as_deref(), Some("café"));
+        assert_eq!(
+            decode_event_key("files/acme_20corp/01ARZ3NDEKTSV4RRFFQ69G5FAV/1").as_deref(),
+            Some("files/acme_20corp/01ARZ3NDEKTSV4RRFFQ69G5FAV/1")
+        );
+        assert_eq!(decode_event_key("%FF"), None);
+    }
+
+    #[test]
+    fn sequencers_compare_after_padding() {
+        let short = Sequencer::parse("FF").unwrap();
+        let long = Sequencer::parse("0100").unwrap();
+        assert!(short < long, "0xFF < 0x100 once padded");
+        assert_eq!(
+            Sequencer::parse("0055b6b8f0a1"),
+            Sequencer::parse("55B6B8F0A1")
+        );
+        assert!(
+            Sequencer::parse("0055B6B8F0A1").unwrap() < Sequencer::parse("0055B6B8F0A2").unwrap()
+        );
+        assert_eq!(Sequencer::parse("xyz"), None);
+        assert_eq!(Sequencer::parse(""), None);
+    }
+}

@@ -1,0 +1,347 @@
+//! Upload completion: what an `ObjectCreated` event (or a `HeadObject` repair) does to a record.
+//!
+//! Events may repeat, arrive late or out of order. The decision is a pure function of the
+//! stored record and the event ([`decide`]), and the write is a compare-and-swap on the record's
+//! version, retried on contention; so any delivery order ends in the record that the newest
+//! event alone would give. For one key, S3's `sequencer` orders the events.
+
+use super::Service;
+use crate::error::ApiError;
+use crate::keys::{ObjectKey, Sequencer};
+use crate::model::{FileKind, FileRecord, FileStatus, StoredObject, Timestamp};
+use crate::store::StoreError;
+
+/// How many times a completion re-reads and retries after losing a write race.
+const MAX_ATTEMPTS: usize = 8;
+
+/// An object that now exists in the bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectEvent {
+    /// The decoded object key.
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    /// The event's sequencer; `None` when the facts come from `HeadObject`.
+    pub sequencer: Option<Sequencer>,
+    /// When the object was written.
+    pub at: Timestamp,
+}
+
+/// What handling an object event did.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// The record now reflects the object (uploaded, refreshed, or failed).
+    Updated(Box<FileRecord>),
+    /// Nothing to do: a duplicate or an event older than what the record holds.
+    Unchanged,
+    /// No live record wants this object, so it was deleted.
+    OrphanDeleted,
+}
+
+/// The decision for one event against the current record.
+#[derive(Debug, PartialEq)]
+enum Decision {
+    Ignore,
+    DeleteOrphan,
+    /// The event may be older than a `HeadObject` repair: apply it only if S3 still holds it.
+    ConfirmThenApply,
+    Write {
+        record: Box<FileRecord>,
+        /// Objects to delete once the write has succeeded.
+        delete: Vec<String>,
+    },
+}
+
+fn decide(record: Option<&FileRecord>, event: &ObjectEvent, now: Timestamp) -> Decision {
+    let Some(record) = record else {
+        return Decision::DeleteOrphan;
+    };
+    if record
+        .upload
+        .as_ref()
+        .is_some_and(|upload| upload.key == event.key)
+    {
+        return apply(record, event, now);
+    }
+    match &record.content {
+        Some(content) if content.key == event.key => {
+            match (&event.sequencer, content.sequencer.as_deref()) {
+                (Some(new), Some(old)) if new.as_str() > old => apply(record, event, now),
+                (Some(_), None) if content.etag == event.etag && content.size == event.size => {
+                    Decision::Ignore
+                }
+                (Some(_), None) => Decision::ConfirmThenApply,
+                _ => Decision::Ignore,
+            }
+        }
+        _ => Decision::DeleteOrphan,
+    }
+}
+
+/// The record with `event`'s object as its content, or failed if the size is not the declared one.
+fn apply(record: &FileRecord, event: &ObjectEvent, now: Timestamp) -> Decision {
+    let mut next = record.clone();
+    next.version += 1;
+    next.updated_at = now;
+    next.upload = None;
+    if let Some(expected) = record.expected_size.filter(|&size| size != event.size) {
+        next.failure_reason = Some(format!(
+            "the uploaded object is {} bytes but expectedSize is {expected}; upload again",
+            event.size
+        ));
+        // The object is deleted; only content other than it (a previous upload) stays.
+        if next.content.as_ref().is_some_and(|c| c.key == event.key) || next.content.is_none() {
+            next.content = None;
+            next.status = FileStatus::Failed;
+            next.size = None;
+            next.uploaded_at = None;
+        }
+        return Decision::Write {
+            record: Box::new(next),
+            delete: vec![event.key.clone()],
+        };
+    }
+    let replaced = record
+        .content
+        .as_ref()
+        .filter(|old| old.key != event.key)
+        .map(|old| old.key.clone());
+    next.content = Some(StoredObject {
+        key: event.key.clone(),
+        size: event.size,
+        etag: event.etag.clone(),
+        sequencer: event.sequencer.as_ref().map(|s| s.as_str().to_owned()),
+    });
+    next.status = FileStatus::Uploaded;
+    next.size = Some(event.size);
+    next.uploaded_at = Some(event.at);
+    next.failure_reason = None;
+    next.expires_at = match (record.kind, record.ttl_seconds) {
+        (FileKind::Temp, Some(ttl)) => Some(record.created_at.plus_seconds(ttl)),
+        _ => None,
+    };
+    Decision::Write {
+        record: Box::new(next),
+        delete: replaced.into_iter().collect(),
+    }
+}
+
+impl Service {
+    /// Brings the record that owns `event.key` up to date with the object, or deletes the
+    /// object if no live record owns it.
+    pub async fn object_created(&self, event: ObjectEvent) -> Result<Outcome, ApiError> {
+        let Some(key) = ObjectKey::parse(&event.key) else {
+            tracing::warn!(key = %event.key, "deleting an object whose key Stowage did not make");
+            self.objects.delete(&event.key).await?;
+            return Ok(Outcome::OrphanDeleted);
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.clock.now();
+            let current = self
+                .store
+                .get(&key.tenant, key.id)
+                .await?
+                .filter(|record| !record.is_expired(now));
+            let decision = match decide(current.as_ref(), &event, now) {
+                Decision::ConfirmThenApply => match self.objects.head(&event.key).await? {
+                    Some(info) if info.etag == event.etag && info.size == event.size => {
+                        match current.as_ref() {
+                            Some(record) => apply(record, &event, now),
+                            None => Decision::DeleteOrphan,
+                        }
+                    }
+                    _ => Decision::Ignore,
+                },
+                other => other,
+            };
+            match decision {
+                Decision::Ignore => return Ok(Outcome::Unchanged),
+                Decision::DeleteOrphan => {
+                    tracing::warn!(key = %event.key, "deleting an object that no live record owns");
+                    self.objects.delete(&event.key).await?;
+                    return Ok(Outcome::OrphanDeleted);
+                }
+                Decision::ConfirmThenApply => unreachable!("resolved above"),
+                Decision::Write { record, delete } => {
+                    let expected = current.as_ref().map_or(0, |r| r.version);
+                    match self.store.replace(&record, expected).await {
+                        Ok(()) => {
+                            for stale in delete {
+                                self.objects.delete(&stale).await?;
+                            }
+                            return Ok(Outcome::Updated(record));
+                        }
+                        // Lost a race with another writer: decide again on fresh state.
+                        Err(StoreError::Conflict) => continue,
+                        Err(other) => return Err(other.into()),
+                    }
+                }
+            }
+        }
+        Err(ApiError::internal(format!(
+            "gave up on {} after {MAX_ATTEMPTS} contended attempts",
+            event.key
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FileId, FileName, MediaType, Metadata, OpenUpload, Tags, TenantId, UserId};
+
+    fn pending(expected_size: Option<u64>) -> FileRecord {
+        let tenant = TenantId::parse("acme").unwrap();
+        let id = FileId::generate();
+        let key = ObjectKey {
+            kind: FileKind::Client,
+            tenant: tenant.clone(),
+            id,
+            revision: 1,
+        }
+        .render();
+        let at = Timestamp::from_millis(1_000_000);
+        FileRecord {
+            tenant,
+            id,
+            kind: FileKind::Client,
+            name: FileName::parse("a.txt").unwrap(),
+            extension: ".txt".into(),
+            mime_type: MediaType::parse("text/plain").unwrap(),
+            size: None,
+            expected_size,
+            checksum_sha256: None,
+            status: FileStatus::Pending,
+            failure_reason: None,
+            purpose: None,
+            tags: Tags::default(),
+            metadata: Metadata::default(),
+            external_id: None,
+            directory: None,
+            source: None,
+            private_access: true,
+            uploaded_by: UserId::parse("alice").unwrap(),
+            created_at: at,
+            updated_at: at,
+            uploaded_at: None,
+            expires_at: Some(at.plus_seconds(90_000)),
+            ttl_seconds: None,
+            version: 1,
+            revision: 1,
+            content: None,
+            upload: Some(OpenUpload {
+                revision: 1,
+                key,
+                url_expires_at: at.plus_seconds(1_800),
+            }),
+        }
+    }
+
+    fn event(record: &FileRecord, size: u64, etag: &str, sequencer: &str) -> ObjectEvent {
+        ObjectEvent {
+            key: record.upload.as_ref().unwrap().key.clone(),
+            size,
+            etag: etag.into(),
+            sequencer: Sequencer::parse(sequencer),
+            at: Timestamp::from_millis(2_000_000),
+        }
+    }
+
+    fn written(decision: Decision) -> (FileRecord, Vec<String>) {
+        match decision {
+            Decision::Write { record, delete } => (*record, delete),
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
+    const NOW: Timestamp = Timestamp::from_millis(3_000_000);
+
+    #[test]
+    fn first_event_marks_the_record_uploaded_and_clears_the_pending_expiry() {
+        let record = pending(Some(5));
+        let (next, delete) = written(decide(Some(&record), &event(&record, 5, "e1", "0A"), NOW));
+        assert_eq!(next.status, FileStatus::Uploaded);
+        assert_eq!(next.size, Some(5));
+        assert_eq!(next.uploaded_at, Some(Timestamp::from_millis(2_000_000)));
+        assert_eq!(next.expires_at, None);
+        assert_eq!(next.version, 2);
+        assert!(next.upload.is_none());
+        assert!(delete.is_empty());
+    }
+
+    #[test]
+    fn the_same_event_twice_changes_nothing_the_second_time() {
+        let record = pending(None);
+        let ev = event(&record, 5, "e1", "0A");
+        let (next, _) = written(decide(Some(&record), &ev, NOW));
+        assert_eq!(decide(Some(&next), &ev, NOW), Decision::Ignore);
+    }
+
+    #[test]
+    fn an_older_event_after_a_newer_one_is_ignored() {
+        let record = pending(None);
+        let older = event(&record, 5, "e1", "0A");
+        let newer = event(&record, 7, "e2", "0B");
+        let (after_newer, _) = written(decide(Some(&record), &newer, NOW));
+        assert_eq!(decide(Some(&after_newer), &older, NOW), Decision::Ignore);
+        // In order, the newer event wins too.
+        let (after_older, _) = written(decide(Some(&record), &older, NOW));
+        let (final_in_order, _) = written(decide(Some(&after_older), &newer, NOW));
+        assert_eq!(final_in_order.size, after_newer.size);
+        assert_eq!(final_in_order.content, after_newer.content);
+    }
+
+    #[test]
+    fn a_size_mismatch_fails_the_record_and_deletes_the_object() {
+        let record = pending(Some(10));
+        let ev = event(&record, 11, "e1", "0A");
+        let (next, delete) = written(decide(Some(&record), &ev, NOW));
+        assert_eq!(next.status, FileStatus::Failed);
+        assert!(next.failure_reason.unwrap().contains("expectedSize is 10"));
+        assert_eq!(next.size, None);
+        assert_eq!(delete, [ev.key.clone()]);
+        // The pending expiry stays, so a failed record eventually disappears.
+        assert_eq!(next.expires_at, record.expires_at);
+    }
+
+    #[test]
+    fn objects_without_a_live_record_are_orphans() {
+        let record = pending(None);
+        let ev = event(&record, 5, "e1", "0A");
+        assert_eq!(decide(None, &ev, NOW), Decision::DeleteOrphan);
+        let stray = ObjectEvent {
+            key: format!("{}9", ev.key),
+            ..ev
+        };
+        assert_eq!(decide(Some(&record), &stray, NOW), Decision::DeleteOrphan);
+    }
+
+    #[test]
+    fn temp_files_keep_their_ttl_after_upload() {
+        let mut record = pending(None);
+        record.kind = FileKind::Temp;
+        record.ttl_seconds = Some(60);
+        let (next, _) = written(decide(Some(&record), &event(&record, 1, "e", "01"), NOW));
+        assert_eq!(next.expires_at, Some(record.created_at.plus_seconds(60)));
+    }
+
+    #[test]
+    fn an_event_after_a_head_repair_is_ignored_if_it_matches_and_confirmed_otherwise() {
+        let record = pending(None);
+        let repair = ObjectEvent {
+            sequencer: None,
+            ..event(&record, 5, "e1", "01")
+        };
+        let (repaired, _) = written(decide(Some(&record), &repair, NOW));
+        let same = event(&record, 5, "e1", "0A");
+        assert_eq!(decide(Some(&repaired), &same, NOW), Decision::Ignore);
+        let different = event(&record, 6, "e2", "0B");
+        assert_eq!(
+            decide(Some(&repaired), &different, NOW),
+            Decision::ConfirmThenApply
+        );
+        // A repair never overrides an event-derived state.
+        let (from_event, _) = written(decide(Some(&record), &same, NOW));
+        assert_eq!(decide(Some(&from_event), &repair, NOW), Decision::Ignore);
+    }
+}
