@@ -11,7 +11,7 @@ use lambda_http::{service_fn, Error, Request};
 use crate::blob::s3::S3Store;
 use crate::config::Config;
 use crate::http::{self, RouteId};
-use crate::service::{Service, Settings, SystemClock};
+use crate::service::{Clock, Service, Settings, SystemClock};
 use crate::store::dynamodb::DynamoStore;
 use crate::App;
 
@@ -46,15 +46,15 @@ pub fn s3_client(sdk: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client 
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// The app on DynamoDB and S3, with clients built from `sdk`.
-pub fn aws_app(config: &Config, sdk: &SdkConfig) -> App {
+/// The app on DynamoDB and S3, with clients built from `sdk` and time from `clock`.
+pub fn aws_app(config: &Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> App {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table);
     let objects = S3Store::new(s3_client(sdk, config.s3_force_path_style), &config.bucket);
     App {
         service: Service::new(
             Arc::new(store),
             Arc::new(objects),
-            Arc::new(SystemClock),
+            clock,
             Settings {
                 bucket: config.bucket.clone(),
                 download_url_expires_in: config.download_url_expires_in,
@@ -67,7 +67,7 @@ pub fn aws_app(config: &Config, sdk: &SdkConfig) -> App {
 async fn app_from_env() -> Result<App, Error> {
     let config = Config::from_env().inspect_err(|err| tracing::error!("{err}"))?;
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    Ok(aws_app(&config, &sdk))
+    Ok(aws_app(&config, &sdk, Arc::new(SystemClock)))
 }
 
 /// Runs an HTTP route's function: set up once, then serve invocations.

@@ -1,1 +1,396 @@
+//! Test support: a fresh table and bucket per test on the local AWS-compatible server that the
+//! test command starts, the app wired exactly as the Lambda functions wire it, and requests and
+//! events built from the samples in `events/`.
+//!
+//! The server's address comes from `STOWAGE_TEST_MOTO_ENDPOINT`. Without it the tests fail
+//! (they never skip): run them through `scripts/test`.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_lambda_events::s3::S3Event;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_s3::config::Credentials;
+use lambda_http::{Body, Request};
+use serde_json::{json, Value};
+use stowage::config::Config;
+use stowage::identity::ClaimNames;
+use stowage::model::Timestamp;
+use stowage::service::ManualClock;
+use stowage::App;
+
+/// The repository root, for reading `template.yaml` and `events/`.
+pub const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The endpoint of the moto server started by `scripts/test`.
+pub fn moto_endpoint() -> String {
+    std::env::var("STOWAGE_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "STOWAGE_TEST_MOTO_ENDPOINT is not set: these tests need the moto server that \
+             scripts/test starts. Run ./scripts/test (or export the variable yourself)."
+        )
+    })
+}
+
+/// SDK configuration for the local server, with dummy static credentials.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(moto_endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// One test's private world: its own table, bucket and clock, and the app over them.
+pub struct TestEnv {
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub bucket: String,
+    pub http: reqwest::Client,
+}
+
+impl TestEnv {
+    /// Creates a table (from `template.yaml`'s definition) and a bucket with unique names.
+    pub async fn new() -> Self {
+        let sdk = sdk_config().await;
+        let suffix = ulid::Ulid::new().to_string().to_lowercase();
+        let table = format!("stowage-test-{suffix}");
+        let bucket = format!("stowage-test-{suffix}");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        create_table_from_template(&dynamodb, &table).await;
+        let s3 = stowage::bootstrap::s3_client(&sdk, true);
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket on the local server");
+        let config = Config {
+            table: table.clone(),
+            bucket: bucket.clone(),
+            claims: ClaimNames::default(),
+            s3_force_path_style: true,
+            download_url_expires_in: Duration::from_secs(1_800),
+        };
+        let clock = Arc::new(ManualClock::new(Timestamp::from_datetime(
+            chrono::Utc::now(),
+        )));
+        let app = stowage::bootstrap::aws_app(&config, &sdk, clock.clone());
+        TestEnv {
+            app,
+            clock,
+            s3,
+            dynamodb,
+            table,
+            bucket,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Runs an HTTP route the way its Lambda function does.
+    pub async fn call(&self, route: stowage::http::RouteId, req: Request) -> Reply {
+        Reply::from(stowage::http::handle(&self.app, route, req).await)
+    }
+
+    /// `POST /files` for `tenant`/`user` with `body`; asserts `201` and returns the reply.
+    pub async fn create(&self, tenant: &str, body: Value) -> Reply {
+        let reply = self
+            .call(
+                stowage::http::RouteId::CreateFile,
+                create_request(tenant, "alice", &body),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "create failed: {}", reply.json);
+        reply
+    }
+
+    /// `GET /files/{id}` for `tenant`.
+    pub async fn get(&self, tenant: &str, id: &str) -> Reply {
+        self.call(
+            stowage::http::RouteId::GetFile,
+            get_request(tenant, "alice", id),
+        )
+        .await
+    }
+
+    /// Sends the presigned upload from a create reply with `bytes`, exactly as a client would;
+    /// returns the HTTP status.
+    pub async fn upload(&self, upload: &Value, bytes: &[u8]) -> u16 {
+        let method = upload["method"].as_str().expect("upload.method");
+        let mut req = self.http.request(
+            method.parse().expect("method"),
+            upload["url"].as_str().expect("upload.url"),
+        );
+        for (name, value) in upload["headers"].as_object().expect("upload.headers") {
+            req = req.header(name, value.as_str().expect("header value"));
+        }
+        let response = req
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("upload request");
+        response.status().as_u16()
+    }
+
+    /// The S3 event that the bucket would send for the object now at `key`, with `sequencer`.
+    pub async fn object_created_event(&self, key: &str, sequencer: &str) -> S3Event {
+        let head = self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("the object exists");
+        s3_event(
+            &self.bucket,
+            key,
+            u64::try_from(head.content_length.unwrap_or(0)).unwrap(),
+            head.e_tag.as_deref().unwrap_or_default(),
+            sequencer,
+        )
+    }
+
+    /// Runs the `on-object-created` handler on `event`.
+    pub async fn deliver(&self, event: S3Event) -> Vec<stowage::service::Outcome> {
+        stowage::events::on_object_created(&self.app, event)
+            .await
+            .expect("the event is handled")
+    }
+
+    /// Whether the bucket holds an object at `key`.
+    pub async fn object_exists(&self, key: &str) -> bool {
+        match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => false,
+            Err(err) => panic!("HEAD {key}: {err:?}"),
+        }
+    }
+
+    /// Advances the app's clock.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+/// A rendered response: status, headers and the body parsed as JSON (`Null` if empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub json: Value,
+}
+
+impl Reply {
+    /// The `Content-Type` header.
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// Asserts a problem+json error with `status` and `code`.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.json);
+        assert_eq!(self.content_type(), "application/problem+json");
+        assert_eq!(self.json["status"], status);
+        assert_eq!(self.json["code"], code, "{}", self.json);
+        assert!(self.json["type"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(self.json["title"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(self.json["detail"].as_str().is_some_and(|t| !t.is_empty()));
+    }
+
+    /// The fields named in a validation problem's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.json["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl From<lambda_http::Response<Body>> for Reply {
+    fn from(response: lambda_http::Response<Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let bytes: &[u8] = body.as_ref();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes).expect("responses are JSON")
+        };
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            json,
+        }
+    }
+}
+
+/// Reads a sample event from `events/`.
+pub fn sample(name: &str) -> Value {
+    let path = format!("{REPO_ROOT}/events/{name}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
+}
+
+/// Turns an API Gateway v2 event into the request `lambda_http` hands a function.
+pub fn to_request(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+}
+
+/// Sets the JWT claims of an API Gateway v2 event (`None` removes the authorizer entirely).
+pub fn with_identity(mut event: Value, identity: Option<(&str, &str)>) -> Value {
+    match identity {
+        Some((tenant, user)) => {
+            let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+            claims["tenant_id"] = json!(tenant);
+            claims["sub"] = json!(user);
+        }
+        None => {
+            event["requestContext"]
+                .as_object_mut()
+                .expect("requestContext")
+                .remove("authorizer");
+        }
+    }
+    event
+}
+
+/// `POST /files` from `events/create-file.json` with another body and identity.
+pub fn create_request(tenant: &str, user: &str, body: &Value) -> Request {
+    let mut event = with_identity(sample("create-file.json"), Some((tenant, user)));
+    event["body"] = json!(body.to_string());
+    to_request(&event)
+}
+
+/// `GET /files/{id}` from `events/get-file.json` with another id and identity.
+pub fn get_request(tenant: &str, user: &str, id: &str) -> Request {
+    let mut event = with_identity(sample("get-file.json"), Some((tenant, user)));
+    event["rawPath"] = json!(format!("/files/{id}"));
+    event["requestContext"]["http"]["path"] = json!(format!("/files/{id}"));
+    event["pathParameters"] = json!({ "id": id });
+    to_request(&event)
+}
+
+/// An `ObjectCreated:Put` event from `events/s3-object-created.json` for one object.
+pub fn s3_event(bucket: &str, key: &str, size: u64, etag: &str, sequencer: &str) -> S3Event {
+    let mut event = sample("s3-object-created.json");
+    let record = &mut event["Records"][0];
+    record["s3"]["bucket"]["name"] = json!(bucket);
+    record["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
+    record["s3"]["object"]["key"] = json!(form_encode(key));
+    record["s3"]["object"]["size"] = json!(size);
+    record["s3"]["object"]["eTag"] = json!(etag.trim_matches('"'));
+    record["s3"]["object"]["sequencer"] = json!(sequencer);
+    serde_json::from_value(event).expect("a valid S3 event")
+}
+
+/// Encodes a key the way S3 notifications do (form encoding: space as `+`).
+pub fn form_encode(key: &str) -> String {
+    let mut out = String::new();
+    for byte in key.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(char::from(byte))
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Creates `name` with the key schema and indexes `template.yaml` declares for `FilesTable`,
+/// so the tests exercise exactly the table that gets deployed.
+pub async fn create_table_from_template(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let template = template();
+    let props = &template["Resources"]["FilesTable"]["Properties"];
+    let attribute_definitions = props["AttributeDefinitions"]
+        .as_sequence()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(a["AttributeName"].as_str().unwrap())
+                .attribute_type(ScalarAttributeType::from(
+                    a["AttributeType"].as_str().unwrap(),
+                ))
+                .build()
+                .unwrap()
+        })
+        .collect::<Vec<_>>();
+    let key_schema = |value: &serde_yaml::Value| {
+        value
+            .as_sequence()
+            .expect("KeySchema")
+            .iter()
+            .map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(k["AttributeName"].as_str().unwrap())
+                    .key_type(KeyType::from(k["KeyType"].as_str().unwrap()))
+                    .build()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let indexes = props["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .map(|indexes| {
+            indexes
+                .iter()
+                .map(|index| {
+                    let projection = &index["Projection"];
+                    GlobalSecondaryIndex::builder()
+                        .index_name(index["IndexName"].as_str().unwrap())
+                        .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::from(
+                                    projection["ProjectionType"].as_str().unwrap_or("ALL"),
+                                ))
+                                .build(),
+                        )
+                        .build()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        });
+    assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attribute_definitions))
+        .set_key_schema(Some(key_schema(&props["KeySchema"])))
+        .set_global_secondary_indexes(indexes)
+        .send()
+        .await
+        .expect("create table on the local server");
+}
+
+/// `template.yaml`, parsed (CloudFormation tags such as `!Ref` come through as tagged values).
+pub fn template() -> serde_yaml::Value {
+    let path = format!("{REPO_ROOT}/template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    serde_yaml::from_str(&text).expect("template.yaml parses as YAML")
+}

@@ -299,7 +299,7 @@ mod tests {
         assert_eq!(next.status, FileStatus::Failed);
         assert!(next.failure_reason.unwrap().contains("expectedSize is 10"));
         assert_eq!(next.size, None);
-        assert_eq!(delete, [ev.key.clone()]);
+        assert_eq!(delete, vec![ev.key.clone()]);
         // The pending expiry stays, so a failed record eventually disappears.
         assert_eq!(next.expires_at, record.expires_at);
     }

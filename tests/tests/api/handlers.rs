@@ -1,0 +1,279 @@
+//! Handler-level tests through `lambda_http` requests built from the samples in `events/`:
+//! identity, and a clear problem+json for every kind of bad request.
+
+use lambda_http::Body;
+use serde_json::{json, Value};
+use stowage::http::RouteId;
+use stowage_tests::{create_request, sample, to_request, with_identity, TestEnv};
+
+fn with_raw_body(mut event: Value, body: &str) -> Value {
+    event["body"] = json!(body);
+    event
+}
+
+#[tokio::test]
+async fn the_sample_create_event_creates_a_file() {
+    let env = TestEnv::new().await;
+    let reply = env
+        .call(RouteId::CreateFile, to_request(&sample("create-file.json")))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.json);
+    assert_eq!(reply.content_type(), "application/json");
+    let file = &reply.json["file"];
+    let id = file["id"].as_str().unwrap();
+    assert_eq!(reply.headers["location"], format!("/files/{id}").as_str());
+    assert_eq!(reply.headers["etag"], "\"1\"");
+    assert_eq!(file["name"], "report.pdf");
+    assert_eq!(file["kind"], "client");
+    assert_eq!(file["privateAccess"], true);
+    assert_eq!(file["tags"], json!(["invoices", "2026"]));
+    assert_eq!(file["metadata"], json!({"customer": "c-42"}));
+    assert_eq!(file["directory"], "/invoices/2026");
+    assert_eq!(file["uploadedBy"], "alice");
+    assert_eq!(file["version"], 1);
+    assert_eq!(file["contentUrl"], Value::Null);
+    assert_eq!(
+        file["externalId"],
+        Value::Null,
+        "absent optional fields are written as null"
+    );
+    assert_eq!(id.len(), 26);
+    let upload = &reply.json["upload"];
+    assert!(upload["url"].as_str().unwrap().contains("X-Amz-Signature="));
+    assert!(upload["expiresAt"].is_string());
+}
+
+#[tokio::test]
+async fn the_sample_get_event_for_an_unknown_id_is_404() {
+    let env = TestEnv::new().await;
+    let reply = env
+        .call(RouteId::GetFile, to_request(&sample("get-file.json")))
+        .await;
+    reply.assert_problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn requests_without_an_identity_are_401() {
+    let env = TestEnv::new().await;
+    for (route, event) in [
+        (RouteId::CreateFile, sample("create-file.json")),
+        (RouteId::GetFile, sample("get-file.json")),
+    ] {
+        let reply = env
+            .call(route, to_request(&with_identity(event.clone(), None)))
+            .await;
+        reply.assert_problem(401, "unauthorized");
+        assert_eq!(reply.headers["www-authenticate"], "Bearer");
+
+        // Claims present, but not the tenant claim.
+        let mut no_tenant = event.clone();
+        no_tenant["requestContext"]["authorizer"]["jwt"]["claims"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tenant_id");
+        env.call(route, to_request(&no_tenant))
+            .await
+            .assert_problem(401, "unauthorized");
+
+        // A tenant claim that is not a valid id.
+        let bad_tenant = with_identity(event, Some(("bad\u{1}tenant", "alice")));
+        env.call(route, to_request(&bad_tenant))
+            .await
+            .assert_problem(401, "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_invalid_json() {
+    let env = TestEnv::new().await;
+    for body in ["{", "{\"name\": }", "nul", "   ", "", "\u{feff}{}"] {
+        let event = with_raw_body(sample("create-file.json"), body);
+        env.call(RouteId::CreateFile, to_request(&event))
+            .await
+            .assert_problem(400, "invalid_json");
+    }
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_objects_are_400() {
+    let env = TestEnv::new().await;
+    for body in ["[]", "\"file\"", "42", "null", "true"] {
+        let event = with_raw_body(sample("create-file.json"), body);
+        env.call(RouteId::CreateFile, to_request(&event))
+            .await
+            .assert_problem(400, "invalid_body");
+    }
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_400_not_500() {
+    let env = TestEnv::new().await;
+    let req = create_request("acme", "alice", &json!({}));
+    let (parts, _) = req.into_parts();
+    let mut bytes = br#"{"name": "a"#.to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(br#"", "mimeType": "text/plain"}"#);
+    let req = lambda_http::Request::from_parts(parts, Body::Binary(bytes));
+    env.call(RouteId::CreateFile, req)
+        .await
+        .assert_problem(400, "invalid_json");
+}
+
+#[tokio::test]
+async fn field_problems_are_400_naming_each_field() {
+    let env = TestEnv::new().await;
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (json!({}), vec!["name", "mimeType"]),
+        (json!({"name": 1, "mimeType": "text/plain"}), vec!["name"]),
+        (
+            json!({"name": "a", "mimeType": "not a type"}),
+            vec!["mimeType"],
+        ),
+        (
+            json!({"name": "a\nb", "mimeType": "text/plain"}),
+            vec!["name"],
+        ),
+        (
+            json!({"name": "x".repeat(256), "mimeType": "text/plain"}),
+            vec!["name"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "tags": "x"}),
+            vec!["tags"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "tags": (0..61).map(|i| i.to_string()).collect::<Vec<_>>()}),
+            vec!["tags"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "metadata": {"k": "v".repeat(10_240)}}),
+            vec!["metadata"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "size": -5}),
+            vec!["size"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "size": "5"}),
+            vec!["size"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "privateAccess": "no"}),
+            vec!["privateAccess"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "directory": "relative/path"}),
+            vec!["directory"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "externalId": "e".repeat(256)}),
+            vec!["externalId"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "purpose": "p".repeat(65)}),
+            vec!["purpose"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "source": "s".repeat(129)}),
+            vec!["source"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "checksumSha256": "abc"}),
+            vec!["checksumSha256"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "uploadUrlExpiresIn": 604_801}),
+            vec!["uploadUrlExpiresIn"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "kind": "temp", "ttlSeconds": 0}),
+            vec!["ttlSeconds"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "colour": "red"}),
+            vec!["colour"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "id": "01KAQ3V6T0Z9Y8X7W6V5T4S3R2"}),
+            vec!["id"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "size": 6 * 1024 * 1024 * 1024u64}),
+            vec!["size"],
+        ),
+        (
+            json!({"name": "a", "mimeType": "text/plain", "multipart": true}),
+            vec!["multipart"],
+        ),
+    ];
+    for (body, fields) in cases {
+        let reply = env
+            .call(RouteId::CreateFile, create_request("acme", "alice", &body))
+            .await;
+        reply.assert_problem(400, "validation_failed");
+        assert_eq!(reply.error_fields(), fields, "for {body}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let env = TestEnv::new().await;
+    let body =
+        json!({"name": "a", "mimeType": "text/plain", "metadata": {"k": "v".repeat(300 * 1024)}});
+    env.call(RouteId::CreateFile, create_request("acme", "alice", &body))
+        .await
+        .assert_problem(413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_are_415() {
+    let env = TestEnv::new().await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut event = sample("create-file.json");
+        match content_type {
+            Some(ct) => event["headers"]["content-type"] = json!(ct),
+            None => {
+                event["headers"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("content-type");
+            }
+        }
+        env.call(RouteId::CreateFile, to_request(&event))
+            .await
+            .assert_problem(415, "unsupported_media_type");
+    }
+    // A JSON content type with parameters or a +json suffix is fine.
+    for ct in [
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ] {
+        let mut event = sample("create-file.json");
+        event["headers"]["content-type"] = json!(ct);
+        assert_eq!(
+            env.call(RouteId::CreateFile, to_request(&event))
+                .await
+                .status,
+            201,
+            "{ct}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ids_of_the_wrong_shape_are_400() {
+    let env = TestEnv::new().await;
+    for id in [
+        "abc",
+        "01KAQ3V6T0Z9Y8X7W6V5T4S3R",
+        "01KAQ3V6T0Z9Y8X7W6V5T4S3R2X",
+        "01KAQ3V6T0Z9Y8X7W6V5T4S3RU",
+        "..%2F..%2Fetc",
+    ] {
+        env.get("acme", id).await.assert_problem(400, "invalid_id");
+    }
+}

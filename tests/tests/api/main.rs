@@ -1,0 +1,6 @@
+//! One integration binary (zero2prod style): every module gets a fresh table and bucket per
+//! test on the moto server that `scripts/test` starts.
+
+mod handlers;
+mod template;
+mod upload_flow;

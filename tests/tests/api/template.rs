@@ -1,0 +1,122 @@
+//! The template, the route table and the function crates must agree.
+
+use std::collections::BTreeSet;
+
+use stowage::http::ROUTES;
+use stowage_tests::{template, REPO_ROOT};
+
+#[test]
+fn template_http_routes_equal_the_route_table() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut from_template = BTreeSet::new();
+    for (_, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            resource["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda")
+        );
+        for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let props = &event["Properties"];
+                from_template.insert((
+                    props["Method"].as_str().unwrap().to_owned(),
+                    props["Path"].as_str().unwrap().to_owned(),
+                    binary.clone(),
+                ));
+            }
+        }
+    }
+    let from_code: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                r.function.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(from_template, from_code);
+}
+
+#[test]
+fn every_function_in_the_template_has_its_crate() {
+    let template = template();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        let manifest = format!("{REPO_ROOT}/functions/{binary}/Cargo.toml");
+        let text = std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|_| panic!("{name:?} builds {binary}, but {manifest} is missing"));
+        assert!(text.contains(&format!("name = \"{binary}\"")), "{manifest}");
+    }
+}
+
+#[test]
+fn the_table_has_the_keys_and_ttl_the_code_uses() {
+    let template = template();
+    let props = &template["Resources"]["FilesTable"]["Properties"];
+    let keys: Vec<(&str, &str)> = props["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap(),
+                k["KeyType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            (stowage::store::dynamodb::PK, "HASH"),
+            (stowage::store::dynamodb::SK, "RANGE")
+        ]
+    );
+    assert_eq!(
+        props["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(stowage::store::dynamodb::TTL_ATTRIBUTE)
+    );
+    assert_eq!(
+        props["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
+}
+
+#[test]
+fn no_policy_grants_scan_or_wildcard_actions() {
+    let text = std::fs::read_to_string(format!("{REPO_ROOT}/template.yaml")).unwrap();
+    assert!(!text.contains("dynamodb:Scan"));
+    let template = template();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let Some(policies) = resource["Properties"]["Policies"].as_sequence() else {
+            continue;
+        };
+        for policy in policies {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                let actions: Vec<&str> = match &statement["Action"] {
+                    serde_yaml::Value::String(a) => vec![a.as_str()],
+                    serde_yaml::Value::Sequence(list) => {
+                        list.iter().filter_map(|a| a.as_str()).collect()
+                    }
+                    other => panic!("{name:?}: unexpected Action {other:?}"),
+                };
+                for action in actions {
+                    assert!(!action.contains('*'), "{name:?} grants {action}");
+                }
+            }
+        }
+    }
+}
