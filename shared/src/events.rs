@@ -30,7 +30,7 @@ pub async fn on_object_created(app: &App, event: S3Event) -> Result<Vec<Outcome>
         };
         match app.service.object_created(object.clone()).await {
             Ok(outcome) => {
-                tracing::info!(key = %object.key, size = object.size, outcome = ?outcome_name(&outcome), "object handled");
+                tracing::info!(key = %object.key, size = object.size, outcome = outcome_name(&outcome), "object handled");
                 outcomes.push(outcome);
             }
             Err(err) => {

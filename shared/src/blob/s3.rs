@@ -42,15 +42,35 @@ fn to_request(
     now: Timestamp,
     expires_in: Duration,
 ) -> PresignedRequest {
+    let signed = signed_header_names(presigned.uri());
     PresignedRequest {
         method: presigned.method().to_owned(),
         url: presigned.uri().to_owned(),
         headers: presigned
             .headers()
             .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .filter(|(name, _)| name != "host" && signed.contains(name))
             .collect(),
         expires_at: now.plus_seconds(expires_in.as_secs()),
     }
+}
+
+/// The header names a presigned URL's `X-Amz-SignedHeaders` lists. Only those are handed to
+/// clients: the SDK also attaches unsigned ones (such as the Lambda trace id), which clients
+/// must not be asked to send.
+fn signed_header_names(url: &str) -> Vec<String> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("X-Amz-SignedHeaders="))
+        .map(|list| {
+            percent_encoding::percent_decode_str(list)
+                .decode_utf8_lossy()
+                .split(';')
+                .map(str::to_ascii_lowercase)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[async_trait]
@@ -130,5 +150,20 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| BlobError::new(format!("DELETE {key}"), e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_header_names_are_read_from_the_query() {
+        let url = "https://b.s3.amazonaws.com/k?x-id=PutObject&X-Amz-SignedHeaders=content-type%3Bhost%3Bx-amz-checksum-sha256&X-Amz-Signature=abc";
+        assert_eq!(
+            signed_header_names(url),
+            ["content-type", "host", "x-amz-checksum-sha256"]
+        );
+        assert!(signed_header_names("https://b/k").is_empty());
     }
 }

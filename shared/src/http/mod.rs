@@ -6,13 +6,14 @@ mod routes;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub use routes::{Route, RouteId, ROUTES};
 
 use crate::error::ApiError;
 use crate::identity::Identity;
-use crate::model::FileId;
+use crate::model::{FileId, FileView};
+use crate::service::UploadInstructions;
 use crate::validate::CreateFile;
 use crate::App;
 
@@ -32,15 +33,22 @@ async fn create_file(app: &App, req: &Request) -> Result<Response<Body>, ApiErro
     let who = Identity::from_request(req, &app.claims)?;
     let command = CreateFile::from_json(json_body(req)?)?;
     let created = app.service.create(&who, command).await?;
-    let body = json!({
-        "file": created.record.view(None),
-        "upload": created.upload,
-    });
+    let body = CreatedBody {
+        file: created.record.view(None),
+        upload: &created.upload,
+    };
     let mut response = json_response(StatusCode::CREATED, &body, Some(created.record.version));
     if let Ok(location) = HeaderValue::from_str(&format!("/files/{}", created.record.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// `201` body of `POST /files`.
+#[derive(Serialize)]
+struct CreatedBody<'a> {
+    file: FileView<'a>,
+    upload: &'a UploadInstructions,
 }
 
 async fn get_file(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {

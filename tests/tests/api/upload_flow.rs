@@ -352,6 +352,7 @@ async fn a_declared_checksum_is_bound_into_the_upload_headers() {
         .await;
     let upload = &created.json["upload"];
     assert_eq!(upload["headers"]["x-amz-checksum-sha256"], checksum);
+    assert_eq!(upload["headers"]["content-type"], "text/plain");
     assert_eq!(created.json["file"]["checksumSha256"], checksum);
     let signed = upload["url"].as_str().unwrap();
     let signed_headers = signed
