@@ -48,6 +48,12 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// No route has this path (served only by `stowage-local`; API Gateway answers these itself).
+    #[error("no route matches this path")]
+    NoRoute,
+    /// A route has this path, but not this method.
+    #[error("this path does not accept this method")]
+    MethodNotAllowed,
     /// `If-Match` did not match the record's version.
     #[error("the file's version is not the one given in If-Match")]
     PreconditionFailed,
@@ -89,7 +95,8 @@ impl ApiError {
         match self {
             ApiError::Validation(_) | ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized => 401,
-            ApiError::NotFound => 404,
+            ApiError::NotFound | ApiError::NoRoute => 404,
+            ApiError::MethodNotAllowed => 405,
             ApiError::Conflict { .. } => 409,
             ApiError::PreconditionFailed => 412,
             ApiError::PayloadTooLarge { .. } => 413,
@@ -106,6 +113,8 @@ impl ApiError {
             ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound => "not_found",
+            ApiError::NoRoute => "route_not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PreconditionFailed => "version_mismatch",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -141,6 +150,7 @@ fn title(status: u16) -> &'static str {
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         409 => "Conflict",
         412 => "Precondition Failed",
         413 => "Content Too Large",

@@ -144,6 +144,22 @@ pub fn decode_event_key(raw: &str) -> Option<String> {
         .map(|text| text.into_owned())
 }
 
+/// Encodes a key the way S3 event notifications carry it (form encoding: space as `+`); the
+/// inverse of [`decode_event_key`]. `stowage-local` uses it to build real S3 events.
+pub fn encode_event_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(char::from(byte))
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 /// Width that sequencers are padded to before comparing; S3's are 16–20 hex digits today.
 const SEQUENCER_WIDTH: usize = 32;
 
@@ -257,6 +273,25 @@ mod tests {
             Some("files/acme_20corp/01ARZ3NDEKTSV4RRFFQ69G5FAV/1")
         );
         assert_eq!(decode_event_key("%FF"), None);
+    }
+
+    #[test]
+    fn event_key_encoding_round_trips() {
+        for key in [
+            "a b+c",
+            "files/acme/01ARZ3NDEKTSV4RRFFQ69G5FAV/1",
+            "ünï cödé%/x",
+            "+%2B",
+        ] {
+            let encoded = encode_event_key(key);
+            assert!(!encoded.contains(' '));
+            assert_eq!(
+                decode_event_key(&encoded).as_deref(),
+                Some(key),
+                "{encoded}"
+            );
+        }
+        assert_eq!(encode_event_key("a b+c"), "a+b%2Bc");
     }
 
     #[test]

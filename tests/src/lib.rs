@@ -298,26 +298,11 @@ pub fn s3_event(bucket: &str, key: &str, size: u64, etag: &str, sequencer: &str)
     let record = &mut event["Records"][0];
     record["s3"]["bucket"]["name"] = json!(bucket);
     record["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
-    record["s3"]["object"]["key"] = json!(form_encode(key));
+    record["s3"]["object"]["key"] = json!(stowage::keys::encode_event_key(key));
     record["s3"]["object"]["size"] = json!(size);
     record["s3"]["object"]["eTag"] = json!(etag.trim_matches('"'));
     record["s3"]["object"]["sequencer"] = json!(sequencer);
     serde_json::from_value(event).expect("a valid S3 event")
-}
-
-/// Encodes a key the way S3 notifications do (form encoding: space as `+`).
-pub fn form_encode(key: &str) -> String {
-    let mut out = String::new();
-    for byte in key.bytes() {
-        match byte {
-            b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(char::from(byte))
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// Creates `name` with the key schema and indexes `template.yaml` declares for `FilesTable`,

@@ -6,6 +6,8 @@
 //! and one that never deletes them behave alike.
 
 pub mod dynamodb;
+#[cfg(feature = "embedded")]
+pub mod embedded;
 
 use async_trait::async_trait;
 

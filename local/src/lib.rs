@@ -1,0 +1,10 @@
+//! `stowage-local`: the whole Stowage API on a laptop. The same route table and handlers as the
+//! Lambda functions, a SQLite metadata store behind the same port as DynamoDB, and an embedded
+//! S3-compatible endpoint (`s3s`) that checks presigned URLs and emits real S3 events.
+
+pub mod auth;
+mod router;
+pub mod s3;
+pub mod server;
+
+pub use server::{start, Backend, LocalConfig, RunningServer, BUCKET};

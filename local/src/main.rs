@@ -1,0 +1,158 @@
+//! `stowage-local` command line: serve the API (default), or print a bearer token.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use stowage::identity::ClaimNames;
+use stowage::model::{TenantId, UserId};
+use stowage::service::{Clock, SystemClock};
+use stowage_local::auth::LocalSecret;
+use stowage_local::{Backend, LocalConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "stowage-local",
+    version,
+    about = "Stowage on your laptop: the whole file API, no AWS account needed",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve(ServeArgs),
+    /// Print a bearer token that the server on this data dir accepts.
+    Token(TokenArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STOWAGE_LOCAL_ADDR", default_value = "127.0.0.1:4600")]
+    addr: SocketAddr,
+    /// Where records, objects and the signing secret are kept.
+    #[arg(long, env = "STOWAGE_LOCAL_DATA_DIR", default_value = "./.stowage")]
+    data_dir: PathBuf,
+    /// `embedded` (SQLite + embedded S3 endpoint) or `aws` (DynamoDB + S3 from STOWAGE_TABLE,
+    /// STOWAGE_BUCKET and the AWS SDK's settings, e.g. AWS_ENDPOINT_URL).
+    #[arg(long, env = "STOWAGE_LOCAL_BACKEND", value_enum, default_value_t = BackendArg::Embedded)]
+    backend: BackendArg,
+    /// URL clients use to reach this server, if not http://<addr> (e.g. behind a proxy).
+    #[arg(long, env = "STOWAGE_LOCAL_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Embedded,
+    Aws,
+}
+
+#[derive(clap::Args)]
+struct TokenArgs {
+    /// Tenant the token acts for.
+    #[arg(long)]
+    tenant: String,
+    /// User the token acts as.
+    #[arg(long)]
+    user: String,
+    /// The server's data dir (tokens are signed with its secret).
+    #[arg(long, env = "STOWAGE_LOCAL_DATA_DIR", default_value = "./.stowage")]
+    data_dir: PathBuf,
+    /// Lifetime in seconds (default 30 days).
+    #[arg(long, default_value_t = 2_592_000)]
+    ttl: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Token(args)) => token(args),
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    }
+}
+
+fn token(args: TokenArgs) -> ExitCode {
+    let tenant = match TenantId::parse(&args.tenant) {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("--tenant {}", e.message)),
+    };
+    let user = match UserId::parse(&args.user) {
+        Ok(u) => u,
+        Err(e) => return fail(&format!("--user {}", e.message)),
+    };
+    let secret = match LocalSecret::load_or_create(&args.data_dir) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("data dir {}: {e}", args.data_dir.display())),
+    };
+    let names = ClaimNames {
+        tenant: std::env::var("STOWAGE_TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
+        user: std::env::var("STOWAGE_USER_CLAIM").unwrap_or_else(|_| "sub".into()),
+    };
+    println!(
+        "{}",
+        secret.issue_token(&names, &tenant, &user, SystemClock.now(), args.ttl)
+    );
+    ExitCode::SUCCESS
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("stowage-local: {message}");
+    ExitCode::FAILURE
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    stowage::bootstrap::init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let backend = match args.backend {
+            BackendArg::Embedded => Backend::Embedded,
+            BackendArg::Aws => Backend::Aws,
+        };
+        let server = match stowage_local::start(LocalConfig {
+            addr: args.addr,
+            data_dir: args.data_dir.clone(),
+            backend,
+            public_url: args.public_url,
+            object_events: true,
+            clock: Arc::new(SystemClock),
+        })
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => return fail(&e.to_string()),
+        };
+        let url = &server.base_url;
+        println!("stowage-local listening on {url}");
+        println!("  API:       {url}/files");
+        match backend {
+            Backend::Embedded => {
+                println!("  S3:        {url} (bucket \"{}\", path-style)", stowage_local::BUCKET);
+                println!("  data dir:  {}", args.data_dir.display());
+            }
+            Backend::Aws => println!("  storage:   DynamoDB + S3 from STOWAGE_TABLE / STOWAGE_BUCKET"),
+        }
+        println!(
+            "  token:     cargo run -p stowage-local -- token --tenant acme --user alice --data-dir {}",
+            args.data_dir.display()
+        );
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            eprintln!("stowage-local: cannot wait for Ctrl-C: {e}");
+        }
+        server.stop().await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,250 @@
+//! The embedded S3-compatible endpoint: `s3s` checks SigV4 (headers and presigned URLs, with
+//! their expiry) and `s3s-fs` keeps the bytes on disk. Wrapped here to do what the S3 bucket
+//! does for Stowage on AWS and `s3s-fs` does not:
+//!
+//! - after an object is stored, build the real `aws_lambda_events` S3 event and run the very
+//!   same `on-object-created` handler the Lambda function runs;
+//! - honour `response-content-type` / `response-content-disposition` on presigned GETs.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::s3::S3Event;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, S3};
+use serde_json::json;
+use stowage::App;
+
+/// Where completed uploads are reported.
+#[derive(Clone)]
+pub struct Notifier {
+    app: Arc<App>,
+    bucket: String,
+    root: PathBuf,
+    sequencer: Arc<AtomicU64>,
+    enabled: bool,
+}
+
+impl Notifier {
+    /// Reports objects of `bucket` (stored under `root`) to `app`; `enabled: false` turns the
+    /// notifications off (the behaviour suite delivers its own events, as with moto).
+    pub fn new(app: Arc<App>, bucket: &str, root: &Path, enabled: bool) -> Self {
+        // Sequencers must grow across restarts too: start from the clock.
+        let start = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0) << 12;
+        Notifier {
+            app,
+            bucket: bucket.to_owned(),
+            root: root.to_owned(),
+            sequencer: Arc::new(AtomicU64::new(start)),
+            enabled,
+        }
+    }
+
+    /// Sends `ObjectCreated:<event_name>` for `key` in the background, as S3 does, retrying
+    /// like Lambda's asynchronous invocation (3 attempts). A record left pending by a failure
+    /// is repaired by the next `GET /files/{id}`.
+    fn object_created(&self, event_name: &str, key: &str, etag: &str) {
+        if !self.enabled {
+            return;
+        }
+        let size = std::fs::metadata(self.root.join(&self.bucket).join(key))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let sequencer = format!("{:016X}", self.sequencer.fetch_add(1, Ordering::SeqCst));
+        let event = object_created_event(&self.bucket, event_name, key, size, etag, &sequencer);
+        let app = self.app.clone();
+        let key = key.to_owned();
+        tokio::spawn(async move {
+            for attempt in 1..=3u64 {
+                match stowage::events::on_object_created(&app, event.clone()).await {
+                    Ok(_) => return,
+                    Err(err) => {
+                        tracing::warn!(%key, attempt, error = %err, "object event failed");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    }
+                }
+            }
+            tracing::error!(%key, "object event failed 3 times; GET /files/{{id}} will repair the record");
+        });
+    }
+}
+
+/// The S3 notification S3 itself would send for one stored object.
+pub fn object_created_event(
+    bucket: &str,
+    event_name: &str,
+    key: &str,
+    size: u64,
+    etag: &str,
+    sequencer: &str,
+) -> S3Event {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let event = json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": now,
+        "eventName": format!("ObjectCreated:{event_name}"),
+        "userIdentity": {"principalId": "stowage-local"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "stowage-local",
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "stowage-local"},
+                "arn": format!("arn:aws:s3:::{bucket}")
+            },
+            "object": {
+                "key": stowage::keys::encode_event_key(key),
+                "size": size,
+                "eTag": etag,
+                "sequencer": sequencer
+            }
+        }
+    }]});
+    serde_json::from_value(event).expect("the event has the shape aws_lambda_events expects")
+}
+
+fn etag_text(etag: Option<&ETag>) -> String {
+    etag.map(|e| e.value().to_owned()).unwrap_or_default()
+}
+
+/// `s3s-fs` plus Stowage's bucket behaviour.
+pub struct LocalBucket {
+    inner: s3s_fs::FileSystem,
+    notifier: Notifier,
+}
+
+impl LocalBucket {
+    /// Objects under `root`; events through `notifier`.
+    pub fn new(root: &Path, notifier: Notifier) -> std::io::Result<Self> {
+        let inner =
+            s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        Ok(LocalBucket { inner, notifier })
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for LocalBucket {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let key = req.input.key.clone();
+        let response = self.inner.put_object(req).await?;
+        self.notifier
+            .object_created("Put", &key, &etag_text(response.output.e_tag.as_ref()));
+        Ok(response)
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let key = req.input.key.clone();
+        let response = self.inner.complete_multipart_upload(req).await?;
+        self.notifier.object_created(
+            "CompleteMultipartUpload",
+            &key,
+            &etag_text(response.output.e_tag.as_ref()),
+        );
+        Ok(response)
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let content_type = req.input.response_content_type.clone();
+        let disposition = req.input.response_content_disposition.clone();
+        let mut response = self.inner.get_object(req).await?;
+        if content_type.is_some() {
+            response.output.content_type = content_type;
+        }
+        if disposition.is_some() {
+            response.output.content_disposition = disposition;
+        }
+        Ok(response)
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.inner.head_object(req).await
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.inner.delete_object(req).await
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.inner.delete_objects(req).await
+    }
+
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.inner.create_bucket(req).await
+    }
+
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.inner.head_bucket(req).await
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.inner.get_bucket_location(req).await
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.inner.list_objects_v2(req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.inner.create_multipart_upload(req).await
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.inner.upload_part(req).await
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.inner.list_parts(req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.inner.abort_multipart_upload(req).await
+    }
+}
