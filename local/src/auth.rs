@@ -69,7 +69,7 @@ impl LocalSecret {
             ));
         }
         Ok(LocalSecret {
-            token_key: hex[..64].as_bytes().to_vec(),
+            token_key: hex.as_bytes()[..64].to_vec(),
             s3_secret_key: hex[64..].to_owned(),
         })
     }
