@@ -87,7 +87,8 @@ pub enum StartError {
     Store(#[from] stowage::store::StoreError),
 }
 
-/// A started server; dropping it does not stop it, [`RunningServer::stop`] does.
+/// A started server. Dropping it stops the accept loop; [`RunningServer::stop`] also waits
+/// for the loop to end.
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub base_url: String,

@@ -15,12 +15,15 @@ use crate::service::{Clock, Service, Settings, SystemClock};
 use crate::store::dynamodb::DynamoStore;
 use crate::App;
 
-/// Logs as JSON on Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) and as text elsewhere; the level
-/// comes from `RUST_LOG` (default `info`).
+/// Logs to stderr, as JSON on Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) and as text elsewhere;
+/// the level comes from `RUST_LOG` (default `info`). Stdout stays free for program output
+/// (`stowage-local` prints its URLs and tokens there).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         builder
             .json()

@@ -1,9 +1,17 @@
-//! Test support: a fresh table and bucket per test on the local AWS-compatible server that the
-//! test command starts, the app wired exactly as the Lambda functions wire it, and requests and
-//! events built from the samples in `events/`.
+//! Test support: one behaviour suite, every backend. A test written as
+//! `async fn name(env: TestEnv)` and listed in [`on_every_backend!`] runs twice:
 //!
-//! The server's address comes from `STOWAGE_TEST_MOTO_ENDPOINT`. Without it the tests fail
-//! (they never skip): run them through `scripts/test`.
+//! - **moto**: DynamoDB + S3 through the real AWS SDK, against the moto server that the test
+//!   command starts (a fresh table, made from `template.yaml`, and bucket per test), with the app
+//!   wired exactly as the Lambda functions wire it;
+//! - **embedded**: a `stowage-local` server on a random port with a fresh data dir (SQLite
+//!   store, the `s3s` endpoint, which really checks presigned URLs).
+//!
+//! In both, S3 events are delivered by the test itself (moto sends none; the embedded server's
+//! own notifications are switched off here and tested end to end in `local/tests`).
+//!
+//! The moto address comes from `STOWAGE_TEST_MOTO_ENDPOINT`. Without it the tests fail (they
+//! never skip): run them through `scripts/test`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,20 +54,84 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// One test's private world: its own table, bucket and clock, and the app over them.
+/// Runs each listed `async fn(TestEnv)` once per backend, as `moto::<name>` and
+/// `embedded::<name>`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod moto {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::TestEnv::moto().await).await
+                }
+            )*
+        }
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::TestEnv::embedded().await).await
+                }
+            )*
+        }
+    };
+}
+
+/// Which backend a [`TestEnv`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Moto,
+    Embedded,
+}
+
+/// One test's private world: its own storage and clock, and the app over them.
 pub struct TestEnv {
-    pub app: App,
+    pub backend: Backend,
+    pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
+    /// An S3 client for the backend's bucket (moto, or the embedded endpoint).
     pub s3: aws_sdk_s3::Client,
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub table: String,
+    /// The DynamoDB client and table (moto only).
+    pub dynamodb: Option<(aws_sdk_dynamodb::Client, String)>,
     pub bucket: String,
     pub http: reqwest::Client,
+    /// Keeps the embedded server (it stops when dropped) and its data dir alive for the test.
+    _local: Option<(stowage_local::RunningServer, tempfile::TempDir)>,
 }
 
 impl TestEnv {
-    /// Creates a table (from `template.yaml`'s definition) and a bucket with unique names.
-    pub async fn new() -> Self {
+    /// A fresh `stowage-local` (embedded backend) on a random loopback port.
+    pub async fn embedded() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary data dir");
+        let clock = Arc::new(ManualClock::new(Timestamp::from_datetime(
+            chrono::Utc::now(),
+        )));
+        let server = stowage_local::start(stowage_local::LocalConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_owned(),
+            backend: stowage_local::Backend::Embedded,
+            public_url: None,
+            object_events: false,
+            clock: clock.clone(),
+        })
+        .await
+        .expect("stowage-local starts");
+        let s3 = server.s3_client().await;
+        TestEnv {
+            backend: Backend::Embedded,
+            app: server.app.clone(),
+            clock,
+            s3,
+            dynamodb: None,
+            bucket: stowage_local::BUCKET.to_owned(),
+            http: reqwest::Client::new(),
+            _local: Some((server, dir)),
+        }
+    }
+
+    /// A table (from `template.yaml`'s definition) and a bucket with unique names on moto.
+    pub async fn moto() -> Self {
         let sdk = sdk_config().await;
         let suffix = ulid::Ulid::new().to_string().to_lowercase();
         let table = format!("stowage-test-{suffix}");
@@ -82,15 +154,16 @@ impl TestEnv {
         let clock = Arc::new(ManualClock::new(Timestamp::from_datetime(
             chrono::Utc::now(),
         )));
-        let app = stowage::bootstrap::aws_app(&config, &sdk, clock.clone());
+        let app = Arc::new(stowage::bootstrap::aws_app(&config, &sdk, clock.clone()));
         TestEnv {
+            backend: Backend::Moto,
             app,
             clock,
             s3,
-            dynamodb,
-            table,
+            dynamodb: Some((dynamodb, table)),
             bucket,
             http: reqwest::Client::new(),
+            _local: None,
         }
     }
 

@@ -11,9 +11,7 @@ fn with_raw_body(mut event: Value, body: &str) -> Value {
     event
 }
 
-#[tokio::test]
-async fn the_sample_create_event_creates_a_file() {
-    let env = TestEnv::new().await;
+async fn the_sample_create_event_creates_a_file(env: TestEnv) {
     let reply = env
         .call(RouteId::CreateFile, to_request(&sample("create-file.json")))
         .await;
@@ -43,18 +41,14 @@ async fn the_sample_create_event_creates_a_file() {
     assert!(upload["expiresAt"].is_string());
 }
 
-#[tokio::test]
-async fn the_sample_get_event_for_an_unknown_id_is_404() {
-    let env = TestEnv::new().await;
+async fn the_sample_get_event_for_an_unknown_id_is_404(env: TestEnv) {
     let reply = env
         .call(RouteId::GetFile, to_request(&sample("get-file.json")))
         .await;
     reply.assert_problem(404, "not_found");
 }
 
-#[tokio::test]
-async fn requests_without_an_identity_are_401() {
-    let env = TestEnv::new().await;
+async fn requests_without_an_identity_are_401(env: TestEnv) {
     for (route, event) in [
         (RouteId::CreateFile, sample("create-file.json")),
         (RouteId::GetFile, sample("get-file.json")),
@@ -83,9 +77,7 @@ async fn requests_without_an_identity_are_401() {
     }
 }
 
-#[tokio::test]
-async fn malformed_bodies_are_400_invalid_json() {
-    let env = TestEnv::new().await;
+async fn malformed_bodies_are_400_invalid_json(env: TestEnv) {
     for body in ["{", "{\"name\": }", "nul", "   ", "", "\u{feff}{}"] {
         let event = with_raw_body(sample("create-file.json"), body);
         env.call(RouteId::CreateFile, to_request(&event))
@@ -94,9 +86,7 @@ async fn malformed_bodies_are_400_invalid_json() {
     }
 }
 
-#[tokio::test]
-async fn bodies_that_are_not_objects_are_400() {
-    let env = TestEnv::new().await;
+async fn bodies_that_are_not_objects_are_400(env: TestEnv) {
     for body in ["[]", "\"file\"", "42", "null", "true"] {
         let event = with_raw_body(sample("create-file.json"), body);
         env.call(RouteId::CreateFile, to_request(&event))
@@ -105,9 +95,7 @@ async fn bodies_that_are_not_objects_are_400() {
     }
 }
 
-#[tokio::test]
-async fn invalid_utf8_is_400_not_500() {
-    let env = TestEnv::new().await;
+async fn invalid_utf8_is_400_not_500(env: TestEnv) {
     let req = create_request("acme", "alice", &json!({}));
     let (parts, _) = req.into_parts();
     let mut bytes = br#"{"name": "a"#.to_vec();
@@ -119,9 +107,7 @@ async fn invalid_utf8_is_400_not_500() {
         .assert_problem(400, "invalid_json");
 }
 
-#[tokio::test]
-async fn field_problems_are_400_naming_each_field() {
-    let env = TestEnv::new().await;
+async fn field_problems_are_400_naming_each_field(env: TestEnv) {
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (json!({}), vec!["name", "mimeType"]),
         (json!({"name": 1, "mimeType": "text/plain"}), vec!["name"]),
@@ -215,9 +201,7 @@ async fn field_problems_are_400_naming_each_field() {
     }
 }
 
-#[tokio::test]
-async fn oversized_bodies_are_413() {
-    let env = TestEnv::new().await;
+async fn oversized_bodies_are_413(env: TestEnv) {
     let body =
         json!({"name": "a", "mimeType": "text/plain", "metadata": {"k": "v".repeat(300 * 1024)}});
     env.call(RouteId::CreateFile, create_request("acme", "alice", &body))
@@ -225,9 +209,7 @@ async fn oversized_bodies_are_413() {
         .assert_problem(413, "payload_too_large");
 }
 
-#[tokio::test]
-async fn bodies_that_are_not_json_are_415() {
-    let env = TestEnv::new().await;
+async fn bodies_that_are_not_json_are_415(env: TestEnv) {
     for content_type in [
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
@@ -264,9 +246,7 @@ async fn bodies_that_are_not_json_are_415() {
     }
 }
 
-#[tokio::test]
-async fn ids_of_the_wrong_shape_are_400() {
-    let env = TestEnv::new().await;
+async fn ids_of_the_wrong_shape_are_400(env: TestEnv) {
     for id in [
         "abc",
         "01KAQ3V6T0Z9Y8X7W6V5T4S3R",
@@ -277,3 +257,16 @@ async fn ids_of_the_wrong_shape_are_400() {
         env.get("acme", id).await.assert_problem(400, "invalid_id");
     }
 }
+
+stowage_tests::on_every_backend!(
+    the_sample_create_event_creates_a_file,
+    the_sample_get_event_for_an_unknown_id_is_404,
+    requests_without_an_identity_are_401,
+    malformed_bodies_are_400_invalid_json,
+    bodies_that_are_not_objects_are_400,
+    invalid_utf8_is_400_not_500,
+    field_problems_are_400_naming_each_field,
+    oversized_bodies_are_413,
+    bodies_that_are_not_json_are_415,
+    ids_of_the_wrong_shape_are_400,
+);

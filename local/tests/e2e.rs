@@ -1,0 +1,318 @@
+//! End to end over HTTP: the real `stowage-local` binary on a random port, driven the way the
+//! README's curl session drives it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_stowage-local");
+
+/// A running `stowage-local`; killed when dropped.
+struct Local {
+    child: Child,
+    url: String,
+}
+
+impl Local {
+    fn start(data_dir: &Path) -> Local {
+        let mut child = Command::new(BIN)
+            .args(["--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start stowage-local");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines
+            .next()
+            .expect("a startup line")
+            .expect("readable stdout");
+        let url = first
+            .strip_prefix("stowage-local listening on ")
+            .unwrap_or_else(|| panic!("unexpected startup line: {first}"))
+            .to_owned();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Local { child, url }
+    }
+
+    fn stop(mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn token(data_dir: &Path, tenant: &str, user: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["token", "--tenant", tenant, "--user", user, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run stowage-local token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "token prints only the token");
+    text.trim().to_owned()
+}
+
+struct Api {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Api {
+    async fn create(&self, token: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/files", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn get(&self, token: Option<&str>, id: &str) -> (u16, Value) {
+        let mut req = self.http.get(format!("{}/files/{id}", self.url));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let response = req.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn put(&self, url: &str, content_type: &str, bytes: &[u8]) -> u16 {
+        self.http
+            .put(url)
+            .header("content-type", content_type)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn wait_for_status(&self, token: &str, id: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (code, file) = self.get(Some(token), id).await;
+            assert_eq!(code, 200, "{file}");
+            if file["status"] == status {
+                return file;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still {} after 10 s",
+                file["status"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn upload_download_identity_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start(dir.path());
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: local.url.clone(),
+    };
+    let alice = token(dir.path(), "acme", "alice");
+
+    // Create, upload with a plain PUT, and the real S3 event marks it uploaded.
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let (code, created) = api
+        .create(&alice, json!({"name": "data.bin", "mimeType": "application/octet-stream", "size": bytes.len()}))
+        .await;
+    assert_eq!(code, 201, "{created}");
+    let id = created["file"]["id"].as_str().unwrap().to_owned();
+    let url = created["upload"]["url"].as_str().unwrap();
+    assert!(url.starts_with(&local.url), "{url}");
+    assert_eq!(api.put(url, "application/octet-stream", &bytes).await, 200);
+    let file = api.wait_for_status(&alice, &id, "uploaded").await;
+    assert_eq!(file["size"], bytes.len());
+
+    // The content round-trips byte for byte.
+    let download = api
+        .http
+        .get(file["contentUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(
+        download.headers()["content-disposition"],
+        "attachment; filename=\"data.bin\""
+    );
+    assert_eq!(download.bytes().await.unwrap().to_vec(), bytes);
+
+    // No token, a bad token, another data dir's token: 401.
+    let (code, problem) = api.get(None, &id).await;
+    assert_eq!(
+        (code, problem["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (code, _) = api.get(Some("garbage"), &id).await;
+    assert_eq!(code, 401);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, _) = api
+        .get(Some(&token(elsewhere.path(), "acme", "alice")), &id)
+        .await;
+    assert_eq!(code, 401);
+
+    // Another tenant: 404, like a file that does not exist.
+    let (code, problem) = api
+        .get(Some(&token(dir.path(), "globex", "bob")), &id)
+        .await;
+    assert_eq!((code, problem["code"].as_str()), (404, Some("not_found")));
+
+    // Restart on the same data dir: the record and its bytes are still there.
+    local.stop();
+    let local = Local::start(dir.path());
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: local.url.clone(),
+    };
+    let (code, file) = api.get(Some(&alice), &id).await;
+    assert_eq!(code, 200, "{file}");
+    assert_eq!(file["status"], "uploaded");
+    let again = api
+        .http
+        .get(file["contentUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.bytes().await.unwrap().to_vec(), bytes);
+}
+
+#[tokio::test]
+async fn bad_presigned_puts_are_403_and_the_record_stays_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start(dir.path());
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: local.url.clone(),
+    };
+    let alice = token(dir.path(), "acme", "alice");
+    let (_, created) = api
+        .create(&alice, json!({"name": "a.txt", "mimeType": "text/plain"}))
+        .await;
+    let id = created["file"]["id"].as_str().unwrap().to_owned();
+    let url = created["upload"]["url"].as_str().unwrap().to_owned();
+    let (_, other) = api
+        .create(
+            &alice,
+            json!({"name": "b.txt", "mimeType": "text/plain", "uploadUrlExpiresIn": 1}),
+        )
+        .await;
+    let other_id = other["file"]["id"].as_str().unwrap().to_owned();
+    let short_lived = other["upload"]["url"].as_str().unwrap().to_owned();
+
+    // Tampered signature.
+    let signature_at = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
+    let mut tampered = url.clone();
+    let flipped = if &url[signature_at..=signature_at] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    tampered.replace_range(signature_at..=signature_at, flipped);
+    assert_eq!(
+        api.put(&tampered, "text/plain", b"x").await,
+        403,
+        "tampered"
+    );
+
+    // Used for another key: the same query string on another object's path.
+    let (path, query) = url.split_once('?').unwrap();
+    let other_key = path.replace(&id, &other_id);
+    assert_eq!(
+        api.put(&format!("{other_key}?{query}"), "text/plain", b"x")
+            .await,
+        403,
+        "other key"
+    );
+
+    // Another content type than the one signed.
+    assert_eq!(
+        api.put(&url, "text/html", b"x").await,
+        403,
+        "other content type"
+    );
+
+    // Expired.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        api.put(&short_lived, "text/plain", b"x").await,
+        403,
+        "expired"
+    );
+
+    // Nothing was stored: both records are still pending, even after a repairing GET.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for id in [&id, &other_id] {
+        let (code, file) = api.get(Some(&alice), id).await;
+        assert_eq!(code, 200);
+        assert_eq!(file["status"], "pending", "{file}");
+    }
+    // And the right request still works.
+    assert_eq!(api.put(&url, "text/plain", b"fine").await, 200);
+    api.wait_for_status(&alice, &id, "uploaded").await;
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problem_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start(dir.path());
+    let http = reqwest::Client::new();
+    let response = http
+        .get(format!("{}/nope", local.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let response = http
+        .delete(format!("{}/files", local.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "method_not_allowed");
+    // CORS preflight for a browser upload.
+    let response = http
+        .request(reqwest::Method::OPTIONS, format!("{}/files", local.url))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert!(response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .contains("ETag"));
+}
