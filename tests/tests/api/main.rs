@@ -2,5 +2,6 @@
 //! test on the moto server that `scripts/test` starts.
 
 mod handlers;
+mod store_contract;
 mod template;
 mod upload_flow;
