@@ -120,8 +120,15 @@ fn serve(args: ServeArgs) -> ExitCode {
     runtime.block_on(async move {
         let backend = match args.backend {
             BackendArg::Embedded => Backend::Embedded,
-            BackendArg::Aws => Backend::Aws,
+            BackendArg::Aws => match stowage::config::Config::from_env() {
+                Ok(config) => Backend::Aws {
+                    config,
+                    sdk: aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+                },
+                Err(e) => return fail(&e.to_string()),
+            },
         };
+        let embedded = matches!(backend, Backend::Embedded);
         let server = match stowage_local::start(LocalConfig {
             addr: args.addr,
             data_dir: args.data_dir.clone(),
@@ -138,12 +145,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         let url = &server.base_url;
         println!("stowage-local listening on {url}");
         println!("  API:       {url}/files");
-        match backend {
-            Backend::Embedded => {
-                println!("  S3:        {url} (bucket \"{}\", path-style)", stowage_local::BUCKET);
-                println!("  data dir:  {}", args.data_dir.display());
-            }
-            Backend::Aws => println!("  storage:   DynamoDB + S3 from STOWAGE_TABLE / STOWAGE_BUCKET"),
+        if embedded {
+            println!("  S3:        {url} (bucket \"{}\", path-style)", stowage_local::BUCKET);
+            println!("  data dir:  {}", args.data_dir.display());
+        } else {
+            println!("  storage:   DynamoDB + S3 from STOWAGE_TABLE / STOWAGE_BUCKET");
         }
         println!(
             "  token:     cargo run -p stowage-local -- token --tenant acme --user alice --data-dir {}",

@@ -46,13 +46,15 @@ pub const METADATA_FILE: &str = "metadata.sqlite3";
 pub const OBJECTS_DIR: &str = "objects";
 
 /// Where file records and bytes live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite and the embedded S3 endpoint under the data dir: no AWS, no other server.
     Embedded,
-    /// DynamoDB and S3 (real, or any compatible endpoint) configured like the Lambda functions,
-    /// through `STOWAGE_TABLE`, `STOWAGE_BUCKET` and the AWS SDK's own settings.
-    Aws,
+    /// DynamoDB and S3 (real, or any compatible endpoint) configured like the Lambda functions
+    /// (`Config::from_env` and the AWS SDK's own settings, in `main`).
+    Aws {
+        config: Config,
+        sdk: aws_config::SdkConfig,
+    },
 }
 
 /// How to run the server.
@@ -94,7 +96,6 @@ pub struct RunningServer {
     pub base_url: String,
     pub app: Arc<App>,
     pub secret: LocalSecret,
-    pub backend: Backend,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -195,9 +196,10 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             ));
             (app, Some(builder.build()))
         }
-        Backend::Aws => {
-            let settings = Config::from_env()?;
-            let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Backend::Aws {
+            config: settings,
+            sdk,
+        } => {
             let app = Arc::new(stowage::bootstrap::aws_app(
                 &settings,
                 &sdk,
@@ -242,7 +244,6 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         base_url,
         app,
         secret,
-        backend: config.backend,
         shutdown: Some(shutdown_tx),
         task,
     })

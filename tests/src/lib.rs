@@ -85,6 +85,30 @@ pub enum Backend {
     Embedded,
 }
 
+/// A fresh table (made from `template.yaml`) and bucket on moto, and the settings a Lambda
+/// function would read for them.
+pub async fn moto_storage() -> (SdkConfig, Config) {
+    let sdk = sdk_config().await;
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    let table = format!("stowage-test-{suffix}");
+    let bucket = format!("stowage-test-{suffix}");
+    create_table_from_template(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
+    stowage::bootstrap::s3_client(&sdk, true)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket on the local server");
+    let config = Config {
+        table,
+        bucket,
+        claims: ClaimNames::default(),
+        s3_force_path_style: true,
+        download_url_expires_in: Duration::from_secs(1_800),
+    };
+    (sdk, config)
+}
+
 /// One test's private world: its own storage and clock, and the app over them.
 pub struct TestEnv {
     pub backend: Backend,
@@ -132,25 +156,10 @@ impl TestEnv {
 
     /// A table (from `template.yaml`'s definition) and a bucket with unique names on moto.
     pub async fn moto() -> Self {
-        let sdk = sdk_config().await;
-        let suffix = ulid::Ulid::new().to_string().to_lowercase();
-        let table = format!("stowage-test-{suffix}");
-        let bucket = format!("stowage-test-{suffix}");
+        let (sdk, config) = moto_storage().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        create_table_from_template(&dynamodb, &table).await;
         let s3 = stowage::bootstrap::s3_client(&sdk, true);
-        s3.create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create bucket on the local server");
-        let config = Config {
-            table: table.clone(),
-            bucket: bucket.clone(),
-            claims: ClaimNames::default(),
-            s3_force_path_style: true,
-            download_url_expires_in: Duration::from_secs(1_800),
-        };
+        let (table, bucket) = (config.table.clone(), config.bucket.clone());
         let clock = Arc::new(ManualClock::new(Timestamp::from_datetime(
             chrono::Utc::now(),
         )));

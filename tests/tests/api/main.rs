@@ -2,6 +2,7 @@
 //! test on the moto server that `scripts/test` starts.
 
 mod handlers;
+mod local_over_aws;
 mod store_contract;
 mod template;
 mod upload_flow;
