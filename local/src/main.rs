@@ -123,7 +123,9 @@ fn serve(args: ServeArgs) -> ExitCode {
             BackendArg::Aws => match stowage::config::Config::from_env() {
                 Ok(config) => Backend::Aws {
                     config,
-                    sdk: aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+                    sdk: Box::new(
+                        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+                    ),
                 },
                 Err(e) => return fail(&e.to_string()),
             },

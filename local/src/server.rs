@@ -53,7 +53,7 @@ pub enum Backend {
     /// (`Config::from_env` and the AWS SDK's own settings, in `main`).
     Aws {
         config: Config,
-        sdk: aws_config::SdkConfig,
+        sdk: Box<aws_config::SdkConfig>,
     },
 }
 

@@ -203,7 +203,7 @@ impl TestEnv {
     }
 
     /// Sends the presigned upload from a create reply with `bytes`, exactly as a client would;
-    /// returns the HTTP status.
+    /// asserts that the store accepted it and returns the HTTP status.
     pub async fn upload(&self, upload: &Value, bytes: &[u8]) -> u16 {
         let method = upload["method"].as_str().expect("upload.method");
         let mut req = self.http.request(
@@ -218,7 +218,13 @@ impl TestEnv {
             .send()
             .await
             .expect("upload request");
-        response.status().as_u16()
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        assert!(
+            (200..300).contains(&status),
+            "upload refused: {status} {body}"
+        );
+        status
     }
 
     /// The S3 event that the bucket would send for the object now at `key`, with `sequencer`.

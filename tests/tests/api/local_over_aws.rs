@@ -15,7 +15,10 @@ async fn the_local_api_works_over_dynamodb_and_s3() {
     let server = stowage_local::start(stowage_local::LocalConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_owned(),
-        backend: stowage_local::Backend::Aws { config, sdk },
+        backend: stowage_local::Backend::Aws {
+            config,
+            sdk: Box::new(sdk),
+        },
         public_url: None,
         object_events: true,
         clock: Arc::new(SystemClock),

@@ -199,12 +199,12 @@ async fn an_event_for_an_expired_record_deletes_the_object(env: TestEnv) {
     let created = env
         .create(
             "acme",
-            json!({"name": "a.txt", "mimeType": "text/plain", "uploadUrlExpiresIn": 1}),
+            json!({"name": "a.txt", "mimeType": "text/plain", "uploadUrlExpiresIn": 60}),
         )
         .await;
     env.upload(&created.json["upload"], b"late").await;
     let key = key_of(&created.json);
-    env.advance(Duration::from_secs(2 + 86_400));
+    env.advance(Duration::from_secs(60 + 86_400));
     let outcomes = env
         .deliver(env.object_created_event(&key, "01").await)
         .await;
