@@ -171,6 +171,13 @@ impl S3 for LocalBucket {
         Ok(response)
     }
 
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.inner.copy_object(req).await
+    }
+
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,

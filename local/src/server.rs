@@ -180,6 +180,13 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
                     Settings {
                         bucket: BUCKET.to_owned(),
                         download_url_expires_in: settings.download_url_expires_in,
+                        // This server serves public copies itself, at <base>/public/….
+                        public_base_url: Some(
+                            settings
+                                .public_base_url
+                                .clone()
+                                .unwrap_or_else(|| base_url.clone()),
+                        ),
                     },
                 ),
                 claims: settings.claims,

@@ -61,6 +61,7 @@ pub fn aws_app(config: &Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> App {
             Settings {
                 bucket: config.bucket.clone(),
                 download_url_expires_in: config.download_url_expires_in,
+                public_base_url: config.public_base_url.clone(),
             },
         ),
         claims: config.claims.clone(),

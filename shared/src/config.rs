@@ -27,6 +27,9 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// `STOWAGE_DOWNLOAD_URL_EXPIRES_IN`: seconds a private `contentUrl` stays valid (default 1800).
     pub download_url_expires_in: Duration,
+    /// `STOWAGE_PUBLIC_BASE_URL`: where public files are served (the CloudFront distribution on
+    /// AWS); unset, public files get presigned URLs too.
+    pub public_base_url: Option<String>,
 }
 
 impl Config {
@@ -75,7 +78,21 @@ impl Config {
                     problem: format!("must be whole seconds from 1 to 604800, not {v:?}"),
                 })?,
         };
+        let public_base_url = match lookup("STOWAGE_PUBLIC_BASE_URL") {
+            None => None,
+            Some(v) if v.trim().is_empty() => None,
+            Some(v) if v.starts_with("https://") || v.starts_with("http://") => {
+                Some(v.trim().trim_end_matches('/').to_owned())
+            }
+            Some(v) => {
+                return Err(ConfigError {
+                    name: "STOWAGE_PUBLIC_BASE_URL",
+                    problem: format!("must be an http(s) URL, not {v:?}"),
+                })
+            }
+        };
         Ok(Config {
+            public_base_url,
             table: required("STOWAGE_TABLE")?,
             bucket: required("STOWAGE_BUCKET")?,
             claims: ClaimNames {
@@ -125,6 +142,7 @@ mod tests {
             ("STOWAGE_DOWNLOAD_URL_EXPIRES_IN", "0"),
             ("STOWAGE_DOWNLOAD_URL_EXPIRES_IN", "604801"),
             ("STOWAGE_TENANT_CLAIM", ""),
+            ("STOWAGE_PUBLIC_BASE_URL", "cdn.example.com"),
         ] {
             let mut pairs = base.to_vec();
             pairs.push((name, value));

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// Like `NotFound`, naming which of several ids was not found.
+    #[error("{0}")]
+    NotFoundDetail(String),
     /// No route has this path (served only by `stowage-local`; API Gateway answers these itself).
     #[error("no route matches this path")]
     NoRoute,
@@ -95,7 +98,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) | ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized => 401,
-            ApiError::NotFound | ApiError::NoRoute => 404,
+            ApiError::NotFound | ApiError::NotFoundDetail(_) | ApiError::NoRoute => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::Conflict { .. } => 409,
             ApiError::PreconditionFailed => 412,
@@ -112,7 +115,7 @@ impl ApiError {
             ApiError::Validation(_) => "validation_failed",
             ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::NotFoundDetail(_) => "not_found",
             ApiError::NoRoute => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PreconditionFailed => "version_mismatch",

@@ -3,36 +3,67 @@
 //!
 //! # DynamoDB
 //!
-//! One table, partitioned by tenant (see `template.yaml`, resource `FilesTable`):
+//! One table (see `template.yaml`, resource `FilesTable`). `<t>` is the tenant written with
+//! [`encode_tenant`] (only `[A-Za-z0-9_-]`, never `#`), so no value a tenant controls can reach
+//! into another tenant's keys.
 //!
-//! | attribute        | value                      | why |
-//! |------------------|----------------------------|-----|
-//! | `pk` (hash)      | `T#<tenant>`               | every read and `Query` is confined to one tenant |
-//! | `sk` (range)     | `F#<ulid>`                 | ULIDs sort by creation time, so `Query pk, begins_with(sk, "F#")` with `ScanIndexForward=false` lists newest first |
-//! | `expiresAtEpoch` | epoch seconds, rounded up  | the table's TTL attribute; present only while the record can expire |
+//! | item | `pk` | `sk` | other key attributes |
+//! |------|------|------|----------------------|
+//! | file record | `T#<t>` | `F#<ulid>` | `expiresAtEpoch` (TTL), `nameKey`, `purposeKey`, `directoryKey`, `uploadedByKey` (`<t>#<value>`, each present only when the field is set) |
+//! | externalId marker | `T#<t>` | `X#<externalId>` | `fileId`, `expiresAtEpoch` (the record's) |
+//! | tag pointer | `G#<t>#<tag>` | `F#<ulid>` | — |
 //!
-//! The tenant part is the whole rest of `pk`, so no tenant value can collide with another.
-//! Listing and its filters (a later issue) are `Query`s on this partition and on global secondary
-//! indexes keyed by the same tenant prefix; no code path `Scan`s.
+//! - `expiresAtEpoch` is the table's TTL attribute: epoch seconds, rounded up, present only while
+//!   the item can expire. DynamoDB deletes late, so every read also checks `expiresAt`.
+//! - ULIDs sort by creation time: `Query pk = T#<t>, sk BETWEEN F#<lo> AND F#<hi>`, newest first
+//!   (`ScanIndexForward = false`), is the unfiltered listing and the `createdAfter`/`Before`
+//!   range. The global secondary indexes `byName`, `byPurpose`, `byDirectory` and `byUploadedBy`
+//!   (hash `<field>Key`, range `sk`, all attributes projected) serve those filters the same way;
+//!   `tag` is a `Query` on the tag's pointer partition followed by a consistent `BatchGetItem`
+//!   of the records; `externalId` is a strongly consistent read of its marker. Every listing is a
+//!   `Query` or key reads; nothing `Scan`s.
+//! - The marker makes `externalId` unique per tenant: it is written in the same transaction as
+//!   the record, on the condition that no live marker exists.
 //!
 //! # S3
 //!
-//! `files/<tenant>/<id>/<revision>` for client files and `temp/<tenant>/<id>/<revision>` for
-//! temp files (a lifecycle rule on `temp/` is the backstop for expiry). The user's file name is
-//! never part of a key. The tenant is written with [`encode_tenant`] so that every key uses only
-//! `[A-Za-z0-9/_-]` and needs no URL-encoding in S3 events. Each new upload of a record gets a
-//! new revision, so a re-upload never overwrites the bytes that readers are being served.
+//! `files/<t>/<id>/<revision>` for client files and `temp/<t>/<id>/<revision>` for temp files (a
+//! lifecycle rule on `temp/` is the backstop for expiry). The user's file name is never part of
+//! a key, and every key uses only `[A-Za-z0-9/_-]`, so it needs no URL-encoding in S3 events.
+//! Each new upload of a record gets a new revision, so a re-upload never overwrites the bytes
+//! that readers are being served. `public/<t>/<id>` holds the copy of a public file's content
+//! that the public URL serves.
 
 use crate::model::{FileId, FileKind, TenantId};
 
-/// The DynamoDB partition key of a tenant.
+/// The DynamoDB partition key of a tenant's records and markers.
 pub fn tenant_pk(tenant: &TenantId) -> String {
-    format!("T#{}", tenant.as_str())
+    format!("T#{}", encode_tenant(tenant))
 }
 
-/// The DynamoDB sort key of a file record.
+/// The DynamoDB sort key of a file record (and of its tag pointers).
 pub fn file_sk(id: FileId) -> String {
     format!("F#{id}")
+}
+
+/// The DynamoDB sort key of an externalId marker.
+pub fn external_id_sk(external_id: &str) -> String {
+    format!("X#{external_id}")
+}
+
+/// The DynamoDB partition key of a tenant's pointers for one tag.
+pub fn tag_pk(tenant: &TenantId, tag: &str) -> String {
+    format!("G#{}#{tag}", encode_tenant(tenant))
+}
+
+/// The value of an index key attribute (`nameKey`, …) for one field value.
+pub fn index_key(tenant: &TenantId, value: &str) -> String {
+    format!("{}#{value}", encode_tenant(tenant))
+}
+
+/// The key of the public copy of a file's content.
+pub fn public_key(tenant: &TenantId, id: FileId) -> String {
+    format!("public/{}/{id}", encode_tenant(tenant))
 }
 
 /// Writes a tenant id using only `[A-Za-z0-9_-]`: ASCII letters, digits and `-` stand for

@@ -4,8 +4,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldError};
 use crate::model::{
-    Checksum, DirectoryPath, ExternalId, FileKind, FileName, MediaType, Metadata, Purpose, Source,
-    Tags,
+    Checksum, DirectoryPath, ExternalId, FileKind, FileName, FileRecord, FileStatus, MediaType,
+    Metadata, Purpose, Source, Tags, Timestamp,
 };
 
 /// Largest object S3 stores (5 TiB); no declared size may exceed it.
@@ -170,6 +170,338 @@ impl CreateFile {
                 "create body validated without name or mimeType",
             )),
         }
+    }
+}
+
+/// How an update body applies to a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// `PATCH`: JSON merge patch (RFC 7396); absent fields stay, `null` removes.
+    Merge,
+    /// `PUT`: every mutable field is replaced; absent optional fields are removed.
+    Replace,
+}
+
+/// Fields a client may change after creation.
+pub const MUTABLE_FIELDS: &[&str] = &[
+    "name",
+    "mimeType",
+    "purpose",
+    "tags",
+    "metadata",
+    "externalId",
+    "directory",
+    "source",
+    "privateAccess",
+];
+
+/// Fields fixed after creation besides the read-only ones: accepted in an update only with
+/// their current value. (`expectedSize` and `checksumSha256` change with a new upload.)
+const FIXED_FIELDS: &[&str] = &["kind", "size", "expectedSize", "checksumSha256"];
+
+/// Applies an update body to `record`, returning the changed record (version and timestamps
+/// untouched: the service sets them). Read-only and fixed fields are accepted only with their
+/// current value (`contentUrl`, which is re-signed on every read, is ignored).
+pub fn apply_update(
+    record: &FileRecord,
+    body: Value,
+    mode: UpdateMode,
+) -> Result<FileRecord, ApiError> {
+    let Value::Object(mut map) = body else {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the request body must be a JSON object",
+        ));
+    };
+    let current = serde_json::to_value(record.view(None)).map_err(ApiError::internal)?;
+    let mut read_only_errors = Vec::new();
+    for field in READ_ONLY_FIELDS.iter().chain(FIXED_FIELDS) {
+        let Some(given) = map.remove(*field) else {
+            continue;
+        };
+        if *field != "contentUrl" && current.get(*field) != Some(&given) {
+            read_only_errors.push(FieldError::new(
+                *field,
+                "is read-only; send it only with its current value",
+            ));
+        }
+    }
+    let mut f = Fields::new(Value::Object(map), MUTABLE_FIELDS)?;
+    f.errors.extend(read_only_errors);
+    let mut next = record.clone();
+    let replace = mode == UpdateMode::Replace;
+    let present = |f: &Fields, field: &str| f.map.contains_key(field);
+    let is_null = |f: &Fields, field: &str| f.map.get(field).is_some_and(Value::is_null);
+
+    for (field, required_message) in [("name", "is required"), ("mimeType", "is required")] {
+        if is_null(&f, field) || (replace && !present(&f, field)) {
+            f.error(field, required_message);
+        }
+    }
+    if let Some(name) = f.string("name").and_then(|v| f.check(FileName::parse(&v))) {
+        next.extension = name.extension();
+        next.name = name;
+    }
+    if let Some(mime) = f
+        .string("mimeType")
+        .and_then(|v| f.check(MediaType::parse(&v)))
+    {
+        next.mime_type = mime;
+    }
+    if is_null(&f, "privateAccess") {
+        f.error("privateAccess", "must be true or false");
+    }
+    match f.boolean("privateAccess") {
+        Some(value) => next.private_access = value,
+        None if replace => next.private_access = true,
+        None => {}
+    }
+    macro_rules! optional_text {
+        ($field:literal, $slot:ident, $parse:path) => {
+            let given = present(&f, $field);
+            match f.string($field) {
+                Some(v) => {
+                    if let Some(parsed) = f.check($parse(&v)) {
+                        next.$slot = Some(parsed);
+                    }
+                }
+                None if replace || given => next.$slot = None,
+                None => {}
+            }
+        };
+    }
+    // A wrong type leaves the field as it was; the error is reported either way.
+    optional_text!("purpose", purpose, Purpose::parse);
+    optional_text!("externalId", external_id, ExternalId::parse);
+    optional_text!("directory", directory, DirectoryPath::parse);
+    optional_text!("source", source, Source::parse);
+
+    let tags_given = present(&f, "tags");
+    match f.string_array("tags") {
+        Some(tags) => {
+            if let Some(tags) = f.check(Tags::parse(tags)) {
+                next.tags = tags;
+            }
+        }
+        None if replace || (tags_given && !f.has_error("tags")) => next.tags = Tags::default(),
+        None => {}
+    }
+
+    let metadata_given = present(&f, "metadata");
+    match f.object("metadata") {
+        Some(patch) => {
+            let merged = if replace {
+                patch
+            } else {
+                let mut target = Value::Object(record.metadata.as_map().clone());
+                merge_patch(&mut target, Value::Object(patch));
+                match target {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                }
+            };
+            if let Some(metadata) = f.check(Metadata::parse(merged)) {
+                next.metadata = metadata;
+            }
+        }
+        None if replace || (metadata_given && !f.has_error("metadata")) => {
+            next.metadata = Metadata::default()
+        }
+        None => {}
+    }
+    f.finish()?;
+    Ok(next)
+}
+
+/// RFC 7396 JSON merge patch of `patch` onto `target`.
+pub fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(map) = target else {
+        return;
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            map.remove(&key);
+        } else {
+            merge_patch(map.entry(key).or_insert(Value::Null), value);
+        }
+    }
+}
+
+/// Largest page a listing returns.
+pub const MAX_LIST_LIMIT: usize = 1_000;
+/// Page size when `limit` is not given.
+pub const DEFAULT_LIST_LIMIT: usize = 30;
+
+/// A validated `GET /files` query (SPEC 4.2). All filters combine with AND.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ListQuery {
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    pub purpose: Option<String>,
+    pub status: Option<FileStatus>,
+    pub kind: Option<FileKind>,
+    pub external_id: Option<String>,
+    pub directory: Option<String>,
+    pub directory_prefix: Option<String>,
+    pub mime_type: Option<String>,
+    pub uploaded_by: Option<String>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// Validates query parameters (each name with all its values, in order).
+    pub fn from_params<'a, I>(params: I) -> Result<Self, ApiError>
+    where
+        I: IntoIterator<Item = (&'a str, Vec<&'a str>)>,
+    {
+        let mut query = ListQuery {
+            limit: DEFAULT_LIST_LIMIT,
+            ..ListQuery::default()
+        };
+        let mut errors = Vec::new();
+        for (name, values) in params {
+            if name == "tag" {
+                for tag in values {
+                    match Tags::parse([tag]) {
+                        Ok(_) => query.tags.push(tag.to_owned()),
+                        Err(e) => errors.push(FieldError::new("tag", e.message)),
+                    }
+                }
+                continue;
+            }
+            let [value] = values.as_slice() else {
+                errors.push(FieldError::new(name, "must be given once"));
+                continue;
+            };
+            let value = *value;
+            let text = |max: usize| -> Result<Option<String>, FieldError> {
+                if value.is_empty()
+                    || value.chars().count() > max
+                    || value.chars().any(char::is_control)
+                {
+                    Err(FieldError::new(
+                        name,
+                        format!("must be 1 to {max} characters without control characters"),
+                    ))
+                } else {
+                    Ok(Some(value.to_owned()))
+                }
+            };
+            let time = || {
+                Timestamp::parse(value)
+                    .map(Some)
+                    .ok_or_else(|| FieldError::new(name, "must be an RFC 3339 time"))
+            };
+            let result = match name {
+                "name" => text(255).map(|v| query.name = v),
+                "purpose" => text(64).map(|v| query.purpose = v),
+                "externalId" => text(255).map(|v| query.external_id = v),
+                "directory" => text(512).map(|v| query.directory = v),
+                "directoryPrefix" => text(512).map(|v| query.directory_prefix = v),
+                "mimeType" => text(255).map(|v| query.mime_type = v),
+                "uploadedBy" => text(256).map(|v| query.uploaded_by = v),
+                "createdAfter" => time().map(|v| query.created_after = v),
+                "createdBefore" => time().map(|v| query.created_before = v),
+                "status" => match value {
+                    "pending" => {
+                        query.status = Some(FileStatus::Pending);
+                        Ok(())
+                    }
+                    "uploaded" => {
+                        query.status = Some(FileStatus::Uploaded);
+                        Ok(())
+                    }
+                    "failed" => {
+                        query.status = Some(FileStatus::Failed);
+                        Ok(())
+                    }
+                    _ => Err(FieldError::new(name, "must be pending, uploaded or failed")),
+                },
+                "kind" => match value {
+                    "client" => {
+                        query.kind = Some(FileKind::Client);
+                        Ok(())
+                    }
+                    "temp" => {
+                        query.kind = Some(FileKind::Temp);
+                        Ok(())
+                    }
+                    _ => Err(FieldError::new(name, "must be client or temp")),
+                },
+                "limit" => match value.parse::<usize>() {
+                    Ok(n) if (1..=MAX_LIST_LIMIT).contains(&n) && !value.starts_with('+') => {
+                        query.limit = n;
+                        Ok(())
+                    }
+                    _ => Err(FieldError::new(name, "must be an integer from 1 to 1000")),
+                },
+                "cursor" => text(1024).map(|v| query.cursor = v),
+                _ => Err(FieldError::new(name, "is not a known query parameter")),
+            };
+            if let Err(e) = result {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(query)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+
+    /// True if `record` passes every filter.
+    pub fn matches(&self, record: &FileRecord) -> bool {
+        let eq = |want: &Option<String>, have: Option<&str>| {
+            want.as_deref().is_none_or(|w| Some(w) == have)
+        };
+        eq(&self.name, Some(record.name.as_str()))
+            && eq(&self.purpose, record.purpose.as_ref().map(|p| p.as_str()))
+            && eq(
+                &self.external_id,
+                record.external_id.as_ref().map(|e| e.as_str()),
+            )
+            && eq(
+                &self.directory,
+                record.directory.as_ref().map(|d| d.as_str()),
+            )
+            && eq(&self.mime_type, Some(record.mime_type.as_str()))
+            && eq(&self.uploaded_by, Some(record.uploaded_by.as_str()))
+            && self.status.is_none_or(|s| s == record.status)
+            && self.kind.is_none_or(|k| k == record.kind)
+            && self.directory_prefix.as_deref().is_none_or(|prefix| {
+                record
+                    .directory
+                    .as_ref()
+                    .is_some_and(|d| d.as_str().starts_with(prefix))
+            })
+            && self.tags.iter().all(|t| record.tags.as_slice().contains(t))
+            && self.created_after.is_none_or(|at| record.created_at > at)
+            && self.created_before.is_none_or(|at| record.created_at < at)
+    }
+
+    /// A fingerprint of the filters (not `limit` or `cursor`), so a cursor is only honoured with
+    /// the filters it was made for.
+    pub fn fingerprint(&self) -> u64 {
+        let filters = ListQuery {
+            limit: 0,
+            cursor: None,
+            ..self.clone()
+        };
+        // FNV-1a over a stable rendering: the same on every build and process.
+        let text = format!("{filters:?}");
+        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
     }
 }
 

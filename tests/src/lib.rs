@@ -34,6 +34,9 @@ use stowage::App;
 /// The repository root, for reading `template.yaml` and `events/`.
 pub const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
+/// The public base URL the moto-backed app is configured with.
+pub const PUBLIC_BASE_URL: &str = "https://files.example.test";
+
 /// The endpoint of the moto server started by `scripts/test`.
 pub fn moto_endpoint() -> String {
     std::env::var("STOWAGE_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| {
@@ -105,6 +108,9 @@ pub async fn moto_storage() -> (SdkConfig, Config) {
         claims: ClaimNames::default(),
         s3_force_path_style: true,
         download_url_expires_in: Duration::from_secs(1_800),
+        // No CloudFront here: public URLs point at this base, and the tests check the public
+        // copy in the bucket that the distribution would serve.
+        public_base_url: Some(PUBLIC_BASE_URL.to_owned()),
     };
     (sdk, config)
 }

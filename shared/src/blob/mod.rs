@@ -84,6 +84,9 @@ pub trait ObjectStore: Send + Sync {
     /// The object's size and ETag, or `None` if there is no object at `key`.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, BlobError>;
 
+    /// Copies the object at `from` to `to`, inside the bucket.
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;
+
     /// Deletes the object at `key`; deleting a missing object succeeds.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }

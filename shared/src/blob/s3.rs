@@ -141,6 +141,19 @@ impl ObjectStore for S3Store {
         }
     }
 
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        // Stowage's keys need no URL-encoding (see `crate::keys`).
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(to)
+            .send()
+            .await
+            .map_err(|e| BlobError::new(format!("COPY {from} to {to}"), e))?;
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         self.client
             .delete_object()

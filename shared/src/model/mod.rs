@@ -27,6 +27,39 @@ impl FileId {
         FileId(ulid::Ulid::new())
     }
 
+    /// A new id whose time part is `at`, so that the id sorts with `createdAt`.
+    pub fn generate_at(at: Timestamp) -> Self {
+        let millis = u64::try_from(at.millis()).unwrap_or(0);
+        FileId(ulid::Ulid::from_parts(millis, ulid::Ulid::new().random()))
+    }
+
+    /// The smallest id whose time part is `at` or later.
+    pub fn lowest_at(at: Timestamp) -> Self {
+        FileId(ulid::Ulid::from_parts(
+            u64::try_from(at.millis()).unwrap_or(0),
+            0,
+        ))
+    }
+
+    /// The id just below this one, or `None` for the smallest.
+    pub fn predecessor(self) -> Option<Self> {
+        u128::from(self.0)
+            .checked_sub(1)
+            .map(|n| FileId(ulid::Ulid::from(n)))
+    }
+
+    /// The id just above this one, or `None` for the largest.
+    pub fn successor(self) -> Option<Self> {
+        u128::from(self.0)
+            .checked_add(1)
+            .map(|n| FileId(ulid::Ulid::from(n)))
+    }
+
+    /// The smallest id.
+    pub const MIN: FileId = FileId(ulid::Ulid(0));
+    /// The largest id.
+    pub const MAX: FileId = FileId(ulid::Ulid(u128::MAX));
+
     /// Parses the canonical 26-character Crockford base32 form (case-insensitive).
     pub fn parse(value: &str) -> Result<Self, FieldError> {
         if value.len() != 26 {

@@ -35,6 +35,11 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(add.saturating_mul(1000)))
     }
 
+    /// This instant plus `millis` milliseconds.
+    pub fn plus_millis(self, millis: i64) -> Self {
+        Timestamp(self.0.saturating_add(millis))
+    }
+
     /// RFC 3339 UTC with milliseconds.
     pub fn to_rfc3339(self) -> String {
         Utc.timestamp_millis_opt(self.0)

@@ -130,6 +130,10 @@ impl Service {
     /// Brings the record that owns `event.key` up to date with the object, or deletes the
     /// object if no live record owns it.
     pub async fn object_created(&self, event: ObjectEvent) -> Result<Outcome, ApiError> {
+        if event.key.starts_with("public/") {
+            // The public copies Stowage makes itself (S3 reports copies as ObjectCreated too).
+            return Ok(Outcome::Unchanged);
+        }
         let Some(key) = ObjectKey::parse(&event.key) else {
             tracing::warn!(key = %event.key, "deleting an object whose key Stowage did not make");
             self.objects.delete(&event.key).await?;
@@ -163,12 +167,15 @@ impl Service {
                 }
                 Decision::ConfirmThenApply => unreachable!("resolved above"),
                 Decision::Write { record, delete } => {
-                    let expected = current.as_ref().map_or(0, |r| r.version);
-                    match self.store.replace(&record, expected).await {
+                    let Some(previous) = current.as_ref() else {
+                        unreachable!("decide writes only over a live record");
+                    };
+                    match self.store.replace(previous, &record, now).await {
                         Ok(()) => {
                             for stale in delete {
                                 self.objects.delete(&stale).await?;
                             }
+                            self.sync_public(previous, &record).await?;
                             return Ok(Outcome::Updated(record));
                         }
                         // Lost a race with another writer: decide again on fresh state.

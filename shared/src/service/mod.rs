@@ -2,6 +2,9 @@
 //! code runs on Lambda (DynamoDB + S3) and in `stowage-local`.
 
 mod completion;
+mod delete;
+mod list;
+mod update;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -10,14 +13,65 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use completion::{ObjectEvent, Outcome};
+pub use delete::Deleted;
+pub use list::ListPage;
 
 use crate::blob::{content_disposition, ObjectStore, PresignedRequest, PutConditions};
 use crate::error::ApiError;
 use crate::identity::Identity;
-use crate::keys::ObjectKey;
-use crate::model::{FileId, FileRecord, FileStatus, OpenUpload, TenantId, Timestamp};
+use crate::keys::{public_key, ObjectKey};
+use crate::model::{Checksum, FileId, FileRecord, FileStatus, OpenUpload, TenantId, Timestamp};
 use crate::store::{MetadataStore, StoreError};
 use crate::validate::CreateFile;
+
+/// What a new upload binds.
+#[derive(Clone, Debug)]
+pub struct UploadRequest {
+    pub expected_size: Option<u64>,
+    pub checksum_sha256: Option<Checksum>,
+    pub url_expires_in: u64,
+}
+
+fn check_single_part(multipart: bool, expected_size: Option<u64>) -> Result<(), ApiError> {
+    if multipart {
+        return Err(ApiError::field(
+            "multipart",
+            "multipart uploads are not available yet; send a single PUT of up to 5 GiB",
+        ));
+    }
+    if expected_size.is_some_and(|size| size > MAX_SINGLE_PUT_SIZE) {
+        return Err(ApiError::field(
+            "size",
+            "files over 5 GiB need a multipart upload, which is not available yet",
+        ));
+    }
+    Ok(())
+}
+
+fn external_id_conflict(external_id: &str) -> ApiError {
+    ApiError::Conflict {
+        code: "external_id_conflict",
+        detail: format!(
+            "another file of this tenant has externalId {external_id:?}; send overwrite: true to upload a new version of it"
+        ),
+    }
+}
+
+/// `412` unless `if_match` is absent or the record's version.
+pub(crate) fn check_version(record: &FileRecord, if_match: Option<u64>) -> Result<(), ApiError> {
+    match if_match {
+        Some(version) if version != record.version => Err(ApiError::PreconditionFailed),
+        _ => Ok(()),
+    }
+}
+
+fn status_name(status: FileStatus) -> &'static str {
+    match status {
+        FileStatus::Pending => "pending",
+        FileStatus::Uploaded => "uploaded",
+        FileStatus::Failed => "failed",
+    }
+}
 
 /// Largest single-part upload S3 accepts (5 GiB).
 pub const MAX_SINGLE_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -70,6 +124,9 @@ pub struct Settings {
     pub bucket: String,
     /// Life of a private file's presigned `contentUrl`.
     pub download_url_expires_in: Duration,
+    /// Where public files are served: their `contentUrl` is `<this>/public/<tenant>/<id>`.
+    /// `None`: public files get presigned URLs like private ones.
+    pub public_base_url: Option<String>,
 }
 
 /// The file service.
@@ -134,30 +191,185 @@ impl Service {
         self.clock.now()
     }
 
-    /// `POST /files`: stores a pending record and returns it with a presigned PUT.
+    /// `POST /files`: stores a pending record and returns it with a presigned PUT. With
+    /// `externalId` and `overwrite`, an existing live record with that `externalId` gets the
+    /// body's fields and a new upload instead (its content stays readable until that upload
+    /// lands); without `overwrite`, an existing one is a `409`.
     pub async fn create(&self, who: &Identity, request: CreateFile) -> Result<Created, ApiError> {
-        if request.multipart {
-            return Err(ApiError::field(
-                "multipart",
-                "multipart uploads are not available yet; send a single PUT of up to 5 GiB",
-            ));
-        }
-        if request
-            .expected_size
-            .is_some_and(|size| size > MAX_SINGLE_PUT_SIZE)
-        {
-            return Err(ApiError::field(
-                "size",
-                "files over 5 GiB need a multipart upload, which is not available yet",
-            ));
-        }
+        check_single_part(request.multipart, request.expected_size)?;
         let now = self.clock.now();
-        let id = FileId::generate();
-        let revision = 1;
-        let key = ObjectKey {
-            kind: request.kind,
+        if request.overwrite {
+            if let Some(existing) = self.live_by_external_id(&who.tenant, &request, now).await? {
+                return self.overwrite(existing, request).await;
+            }
+        }
+        let id = FileId::generate_at(now);
+        let mut record = FileRecord {
             tenant: who.tenant.clone(),
             id,
+            kind: request.kind,
+            extension: request.name.extension(),
+            name: request.name.clone(),
+            mime_type: request.mime_type.clone(),
+            size: None,
+            expected_size: None,
+            checksum_sha256: None,
+            status: FileStatus::Pending,
+            failure_reason: None,
+            purpose: request.purpose.clone(),
+            tags: request.tags.clone(),
+            metadata: request.metadata.clone(),
+            external_id: request.external_id.clone(),
+            directory: request.directory.clone(),
+            source: request.source.clone(),
+            private_access: request.private_access,
+            uploaded_by: who.user.clone(),
+            created_at: now,
+            updated_at: now,
+            uploaded_at: None,
+            expires_at: None,
+            ttl_seconds: request.ttl_seconds,
+            version: 0,
+            revision: 0,
+            content: None,
+            upload: None,
+        };
+        let upload = self
+            .open_upload(
+                &mut record,
+                UploadRequest {
+                    expected_size: request.expected_size,
+                    checksum_sha256: request.checksum_sha256.clone(),
+                    url_expires_in: request.upload_url_expires_in,
+                },
+                now,
+            )
+            .await?;
+        match self.store.insert(&record, now).await {
+            Ok(()) => Ok(Created { record, upload }),
+            Err(StoreError::ExternalIdTaken(external_id)) if request.overwrite => {
+                // Lost a race with another create of the same externalId: overwrite that one.
+                let existing = self
+                    .live_by_external_id(&who.tenant, &request, now)
+                    .await?
+                    .ok_or_else(|| external_id_conflict(&external_id))?;
+                self.overwrite(existing, request).await
+            }
+            Err(StoreError::ExternalIdTaken(external_id)) => {
+                Err(external_id_conflict(&external_id))
+            }
+            Err(StoreError::Conflict) => {
+                Err(ApiError::internal("generated file id already exists"))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn live_by_external_id(
+        &self,
+        tenant: &TenantId,
+        request: &CreateFile,
+        now: Timestamp,
+    ) -> Result<Option<FileRecord>, ApiError> {
+        let Some(external_id) = &request.external_id else {
+            return Ok(None);
+        };
+        let Some(id) = self
+            .store
+            .find_external_id(tenant, external_id.as_str(), now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get(tenant, id)
+            .await?
+            .filter(|record| !record.is_expired(now)))
+    }
+
+    /// The `overwrite` path of create: the body's fields replace the record's, and a new upload
+    /// opens.
+    async fn overwrite(
+        &self,
+        existing: FileRecord,
+        request: CreateFile,
+    ) -> Result<Created, ApiError> {
+        if existing.kind != request.kind {
+            return Err(ApiError::Conflict {
+                code: "kind_mismatch",
+                detail: format!(
+                    "the file with this externalId is a {} file; overwrite cannot make it {}",
+                    existing.kind.as_str(),
+                    request.kind.as_str()
+                ),
+            });
+        }
+        let now = self.clock.now();
+        let mut next = existing.clone();
+        next.extension = request.name.extension();
+        next.name = request.name;
+        next.mime_type = request.mime_type;
+        next.purpose = request.purpose;
+        next.tags = request.tags;
+        next.metadata = request.metadata;
+        next.directory = request.directory;
+        next.source = request.source;
+        next.private_access = request.private_access;
+        next.ttl_seconds = request.ttl_seconds.or(existing.ttl_seconds);
+        let upload = self
+            .open_upload(
+                &mut next,
+                UploadRequest {
+                    expected_size: request.expected_size,
+                    checksum_sha256: request.checksum_sha256,
+                    url_expires_in: request.upload_url_expires_in,
+                },
+                now,
+            )
+            .await?;
+        self.write(&existing, &next, now).await?;
+        self.sync_public(&existing, &next).await?;
+        Ok(Created {
+            record: next,
+            upload,
+        })
+    }
+
+    /// `POST /files/{id}/upload`: a new upload for an existing record. Its current content
+    /// stays readable until the new bytes land.
+    pub async fn start_upload(
+        &self,
+        who: &Identity,
+        id: FileId,
+        request: UploadRequest,
+        if_match: Option<u64>,
+    ) -> Result<Created, ApiError> {
+        check_single_part(false, request.expected_size)?;
+        let now = self.clock.now();
+        let current = self.load(&who.tenant, id).await?;
+        check_version(&current, if_match)?;
+        let mut next = current.clone();
+        let upload = self.open_upload(&mut next, request, now).await?;
+        self.write(&current, &next, now).await?;
+        Ok(Created {
+            record: next,
+            upload,
+        })
+    }
+
+    /// Gives `record` a new revision and open upload, presigned; bumps its version.
+    async fn open_upload(
+        &self,
+        record: &mut FileRecord,
+        request: UploadRequest,
+        now: Timestamp,
+    ) -> Result<UploadInstructions, ApiError> {
+        let revision = record.revision + 1;
+        let key = ObjectKey {
+            kind: record.kind,
+            tenant: record.tenant.clone(),
+            id: record.id,
             revision,
         }
         .render();
@@ -166,60 +378,51 @@ impl Service {
             .presign_put(
                 &key,
                 PutConditions {
-                    content_type: request.mime_type.as_str(),
+                    content_type: record.mime_type.as_str(),
                     checksum_sha256: request.checksum_sha256.as_ref().map(|c| c.as_str()),
                 },
                 now,
-                Duration::from_secs(request.upload_url_expires_in),
+                Duration::from_secs(request.url_expires_in),
             )
             .await?;
-        let pending_expiry = presigned.expires_at.plus_seconds(PENDING_GRACE_SECONDS);
-        let expires_at = match request.ttl_seconds {
-            Some(ttl) => pending_expiry.min(now.plus_seconds(ttl)),
-            None => pending_expiry,
-        };
-        let record = FileRecord {
-            tenant: who.tenant.clone(),
-            id,
-            kind: request.kind,
-            extension: request.name.extension(),
-            name: request.name,
-            mime_type: request.mime_type,
-            size: None,
-            expected_size: request.expected_size,
-            checksum_sha256: request.checksum_sha256,
-            status: FileStatus::Pending,
-            failure_reason: None,
-            purpose: request.purpose,
-            tags: request.tags,
-            metadata: request.metadata,
-            external_id: request.external_id,
-            directory: request.directory,
-            source: request.source,
-            private_access: request.private_access,
-            uploaded_by: who.user.clone(),
-            created_at: now,
-            updated_at: now,
-            uploaded_at: None,
-            expires_at: Some(expires_at),
-            ttl_seconds: request.ttl_seconds,
-            version: 1,
+        record.revision = revision;
+        record.version += 1;
+        record.updated_at = now;
+        record.expected_size = request.expected_size;
+        record.checksum_sha256 = request.checksum_sha256;
+        record.upload = Some(OpenUpload {
             revision,
-            content: None,
-            upload: Some(OpenUpload {
-                revision,
-                key,
-                url_expires_at: presigned.expires_at,
-            }),
-        };
-        self.store.insert(&record).await.map_err(|err| match err {
-            StoreError::Conflict => ApiError::internal("generated file id already exists"),
-            other => other.into(),
-        })?;
-        Ok(Created {
-            record,
-            upload: presigned.into(),
-        })
+            key,
+            url_expires_at: presigned.expires_at,
+        });
+        if record.content.is_none() {
+            // Never uploaded: pending, and gone a day after the upload URL expires.
+            record.status = FileStatus::Pending;
+            record.failure_reason = None;
+            let pending_expiry = presigned.expires_at.plus_seconds(PENDING_GRACE_SECONDS);
+            record.expires_at = Some(match record.ttl_seconds {
+                Some(ttl) => pending_expiry.min(record.created_at.plus_seconds(ttl)),
+                None => pending_expiry,
+            });
+        }
+        Ok(presigned.into())
+    }
+
+    /// Compare-and-swap of one record, with store errors mapped for clients.
+    async fn write(
+        &self,
+        previous: &FileRecord,
+        next: &FileRecord,
+        now: Timestamp,
+    ) -> Result<(), ApiError> {
+        self.store
+            .replace(previous, next, now)
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict => ApiError::PreconditionFailed,
+                StoreError::ExternalIdTaken(external_id) => external_id_conflict(&external_id),
+                other => other.into(),
+            })
     }
 
     /// `GET /files/{id}`: the record, repaired first if it is pending but its object has
@@ -250,22 +453,103 @@ impl Service {
         }
     }
 
-    /// The presigned download URL for an uploaded record, else `None`.
+    /// The record's `contentUrl`: `None` until uploaded; for public files the stable public URL
+    /// (when a public base URL is configured), else a presigned GET carrying the original name.
     pub async fn content_url(&self, record: &FileRecord) -> Result<Option<String>, ApiError> {
-        let (FileStatus::Uploaded, Some(content)) = (record.status, &record.content) else {
+        let (FileStatus::Uploaded, Some(_)) = (record.status, &record.content) else {
             return Ok(None);
+        };
+        if !record.private_access {
+            if let Some(base) = &self.settings.public_base_url {
+                return Ok(Some(format!(
+                    "{base}/{}",
+                    public_key(&record.tenant, record.id)
+                )));
+            }
+        }
+        self.download_url(record, "attachment").await.map(Some)
+    }
+
+    /// A presigned GET of the record's content with `Content-Disposition: <disposition>` and
+    /// the original name.
+    async fn download_url(
+        &self,
+        record: &FileRecord,
+        disposition: &str,
+    ) -> Result<String, ApiError> {
+        let Some(content) = &record.content else {
+            return Err(ApiError::Conflict {
+                code: "not_uploaded",
+                detail: "the file has no content yet".into(),
+            });
         };
         let presigned = self
             .objects
             .presign_get(
                 &content.key,
                 record.mime_type.as_str(),
-                &content_disposition("attachment", record.name.as_str()),
+                &content_disposition(disposition, record.name.as_str()),
                 self.clock.now(),
                 self.settings.download_url_expires_in,
             )
             .await?;
-        Ok(Some(presigned.url))
+        Ok(presigned.url)
+    }
+
+    /// `GET /files/{id}/content`: where to redirect for the bytes.
+    pub async fn content_redirect(
+        &self,
+        who: &Identity,
+        id: FileId,
+        disposition: &str,
+    ) -> Result<String, ApiError> {
+        let record = self.get(who, id).await?;
+        if record.status != FileStatus::Uploaded {
+            return Err(ApiError::Conflict {
+                code: "not_uploaded",
+                detail: format!(
+                    "the file is {}; it has no content to download",
+                    status_name(record.status)
+                ),
+            });
+        }
+        self.download_url(&record, disposition).await
+    }
+
+    /// Keeps the public copy in step: present while the record is public and uploaded, absent
+    /// otherwise. Called after every write that may change either.
+    async fn sync_public(&self, previous: &FileRecord, next: &FileRecord) -> Result<(), ApiError> {
+        let alias = public_key(&next.tenant, next.id);
+        let is_public = |r: &FileRecord| !r.private_access && r.status == FileStatus::Uploaded;
+        match (&next.content, is_public(next)) {
+            (Some(content), true) => {
+                let unchanged = is_public(previous)
+                    && previous.content.as_ref().map(|c| &c.key) == Some(&content.key);
+                if !unchanged {
+                    self.objects.copy(&content.key, &alias).await?;
+                }
+            }
+            _ if is_public(previous) => self.objects.delete(&alias).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Deletes every object a removed record may have left: its content, an upload in flight,
+    /// and its public copy. Deleting what is already gone succeeds.
+    pub async fn remove_objects(&self, record: &FileRecord) -> Result<(), ApiError> {
+        let mut keys: Vec<String> = Vec::new();
+        if let Some(content) = &record.content {
+            keys.push(content.key.clone());
+        }
+        if let Some(upload) = &record.upload {
+            keys.push(upload.key.clone());
+        }
+        keys.push(public_key(&record.tenant, record.id));
+        for key in keys {
+            self.objects.delete(&key).await?;
+        }
+        Ok(())
     }
 
     /// The live (unexpired) record, or `404`.

@@ -1,9 +1,11 @@
 //! The metadata-store port and its adapters.
 //!
-//! Every backend gives the same guarantees: reads are strongly consistent, `insert` never
-//! overwrites, and `replace` is a compare-and-swap on `version`. Expiry is judged by the service
-//! from `expiresAt` on every read, so a backend that deletes expired items late (DynamoDB TTL)
-//! and one that never deletes them behave alike.
+//! Every backend gives the same guarantees: reads by key are strongly consistent, `insert` never
+//! overwrites, `replace`/`delete` are compare-and-swaps on `version`, `externalId` is unique per
+//! tenant among live records, and `replace_many` is all-or-nothing. Expiry is judged by the
+//! service from `expiresAt`; a store only keeps expired records out of the uniqueness check.
+//! Listing reads one index in id order (newest first); filtering is the service's job, so both
+//! backends filter identically.
 
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
@@ -11,7 +13,7 @@ pub mod embedded;
 
 use async_trait::async_trait;
 
-use crate::model::{FileId, FileRecord, TenantId};
+use crate::model::{FileId, FileRecord, TenantId, Timestamp};
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -19,9 +21,15 @@ type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The write's condition did not hold: the item exists (`insert`) or its version moved on
-    /// (`replace`).
+    /// (`replace`, `delete`).
     #[error("the stored item changed or already exists")]
     Conflict,
+    /// Another live record of the tenant has this `externalId`.
+    #[error("another file of this tenant has externalId {0:?}")]
+    ExternalIdTaken(String),
+    /// The change needs more operations than one transaction allows.
+    #[error("the change needs {0} operations; one transaction allows 100")]
+    TooLarge(usize),
     /// Throttled or unreachable; worth retrying later.
     #[error("the metadata store is unavailable")]
     Unavailable(#[source] Source),
@@ -30,16 +38,90 @@ pub enum StoreError {
     Backend(#[source] Source),
 }
 
+/// Which index a listing reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ListIndex {
+    /// All of the tenant's records.
+    Recent,
+    Name(String),
+    Purpose(String),
+    Directory(String),
+    UploadedBy(String),
+    Tag(String),
+}
+
+/// One read of an index: ids from `lowest` to `highest` (both inclusive), newest first, at most
+/// `limit` records.
+#[derive(Clone, Debug)]
+pub struct IndexQuery<'a> {
+    pub tenant: &'a TenantId,
+    pub index: &'a ListIndex,
+    pub lowest: FileId,
+    pub highest: FileId,
+    pub limit: usize,
+}
+
+/// What one index read returned.
+#[derive(Clone, Debug, Default)]
+pub struct IndexPage {
+    /// Records in descending id order (expired ones included; the service drops them).
+    pub records: Vec<FileRecord>,
+    /// The lowest id the read reached (the next read continues below it).
+    pub last_id: Option<FileId>,
+    /// Whether the index may hold more records below `last_id`.
+    pub more: bool,
+    /// Items the backend read to answer (DynamoDB's `ScannedCount`, plus fetched records).
+    pub items_read: u64,
+}
+
+/// One record change of an all-or-nothing batch.
+#[derive(Clone, Debug)]
+pub struct Change<'a> {
+    pub previous: &'a FileRecord,
+    pub next: &'a FileRecord,
+}
+
 /// Where file records live.
 #[async_trait]
 pub trait MetadataStore: Send + Sync {
     /// The record, expired or not; `None` if there is none.
     async fn get(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError>;
 
-    /// Stores a new record; `Conflict` if one with that id exists.
-    async fn insert(&self, record: &FileRecord) -> Result<(), StoreError>;
+    /// The id of the live record with this `externalId`, if any.
+    async fn find_external_id(
+        &self,
+        tenant: &TenantId,
+        external_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<FileId>, StoreError>;
 
-    /// Replaces the record if its stored version is still `expected_version`; `Conflict`
-    /// otherwise (including when it no longer exists).
-    async fn replace(&self, record: &FileRecord, expected_version: u64) -> Result<(), StoreError>;
+    /// Stores a new record; `Conflict` if one with that id exists, `ExternalIdTaken` if a live
+    /// record of the tenant has its `externalId`.
+    async fn insert(&self, record: &FileRecord, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Replaces `previous` with `next` if the stored version is still `previous.version`.
+    async fn replace(
+        &self,
+        previous: &FileRecord,
+        next: &FileRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.replace_many(&[Change { previous, next }], now).await
+    }
+
+    /// Applies every change or none.
+    async fn replace_many(&self, changes: &[Change<'_>], now: Timestamp) -> Result<(), StoreError>;
+
+    /// Deletes the record if its stored version is still `record.version`.
+    async fn delete(&self, record: &FileRecord) -> Result<(), StoreError>;
+
+    /// Reads one index.
+    async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError>;
+
+    /// Removes the secondary items of a record that is already gone (deleted by TTL, say), if
+    /// the store keeps any. Idempotent.
+    async fn forget(&self, record: &FileRecord) -> Result<(), StoreError> {
+        let _ = record;
+        Ok(())
+    }
 }

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use stowage::model::{
-    FileId, FileKind, FileName, FileRecord, FileStatus, MediaType, Metadata, Tags, TenantId,
-    Timestamp, UserId,
+    ExternalId, FileId, FileKind, FileName, FileRecord, FileStatus, MediaType, Metadata, Tags,
+    TenantId, Timestamp, UserId,
 };
 use stowage::store::dynamodb::DynamoStore;
 use stowage::store::embedded::SqliteStore;
-use stowage::store::{MetadataStore, StoreError};
+use stowage::store::{IndexQuery, ListIndex, MetadataStore, StoreError};
 
 fn record(tenant: &str) -> FileRecord {
     let now = Timestamp::from_datetime(chrono::Utc::now());
@@ -47,16 +47,17 @@ fn record(tenant: &str) -> FileRecord {
 }
 
 async fn contract(store: Arc<dyn MetadataStore>) {
+    let now = Timestamp::from_datetime(chrono::Utc::now());
     let first = record("acme");
     assert_eq!(store.get(&first.tenant, first.id).await.unwrap(), None);
 
-    store.insert(&first).await.unwrap();
+    store.insert(&first, now).await.unwrap();
     assert_eq!(
         store.get(&first.tenant, first.id).await.unwrap(),
         Some(first.clone())
     );
     assert!(
-        matches!(store.insert(&first).await, Err(StoreError::Conflict)),
+        matches!(store.insert(&first, now).await, Err(StoreError::Conflict)),
         "insert never overwrites"
     );
 
@@ -69,33 +70,182 @@ async fn contract(store: Arc<dyn MetadataStore>) {
     second.version = 2;
     second.status = FileStatus::Uploaded;
     second.size = Some(42);
-    store.replace(&second, 1).await.unwrap();
+    store.replace(&first, &second, now).await.unwrap();
     assert_eq!(
         store.get(&first.tenant, first.id).await.unwrap(),
         Some(second.clone())
     );
     let mut stale = first.clone();
-    stale.version = 2;
+    stale.version = 3;
     assert!(matches!(
-        store.replace(&stale, 1).await,
+        store.replace(&first, &stale, now).await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(
         store.get(&first.tenant, first.id).await.unwrap(),
-        Some(second)
+        Some(second.clone())
     );
 
     // Replacing a record that does not exist is a conflict too, and creates nothing.
     let ghost = record("acme");
+    let mut ghost_next = ghost.clone();
+    ghost_next.version = 2;
     assert!(matches!(
-        store.replace(&ghost, 1).await,
+        store.replace(&ghost, &ghost_next, now).await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(store.get(&ghost.tenant, ghost.id).await.unwrap(), None);
+
+    // delete is a compare-and-swap too.
+    assert!(matches!(
+        store.delete(&first).await,
+        Err(StoreError::Conflict)
+    ));
+    store.delete(&second).await.unwrap();
+    assert_eq!(store.get(&first.tenant, first.id).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn dynamodb_store_keeps_the_contract() {
+async fn external_ids_are_unique_among_live_records(store: Arc<dyn MetadataStore>) {
+    let now = Timestamp::from_datetime(chrono::Utc::now());
+    let mut a = record("acme");
+    a.external_id = Some(ExternalId::parse("invoice-1").unwrap());
+    store.insert(&a, now).await.unwrap();
+    assert_eq!(
+        store
+            .find_external_id(&a.tenant, "invoice-1", now)
+            .await
+            .unwrap(),
+        Some(a.id)
+    );
+
+    let mut b = record("acme");
+    b.external_id = a.external_id.clone();
+    b.expires_at = None;
+    assert!(matches!(
+        store.insert(&b, now).await,
+        Err(StoreError::ExternalIdTaken(_))
+    ));
+    assert_eq!(
+        store.get(&b.tenant, b.id).await.unwrap(),
+        None,
+        "nothing half-written"
+    );
+
+    // Another tenant may use the same externalId.
+    let mut other = record("globex");
+    other.external_id = a.external_id.clone();
+    store.insert(&other, now).await.unwrap();
+
+    // Once `a` has expired, its externalId is free again.
+    let later = a.expires_at.unwrap().plus_seconds(1);
+    assert_eq!(
+        store
+            .find_external_id(&a.tenant, "invoice-1", later)
+            .await
+            .unwrap(),
+        None
+    );
+    store.insert(&b, later).await.unwrap();
+    assert_eq!(
+        store
+            .find_external_id(&b.tenant, "invoice-1", later)
+            .await
+            .unwrap(),
+        Some(b.id)
+    );
+
+    // Renaming moves the claim.
+    let mut renamed = b.clone();
+    renamed.version = 2;
+    renamed.external_id = Some(ExternalId::parse("invoice-2").unwrap());
+    store.replace(&b, &renamed, later).await.unwrap();
+    assert_eq!(
+        store
+            .find_external_id(&b.tenant, "invoice-1", later)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_external_id(&b.tenant, "invoice-2", later)
+            .await
+            .unwrap(),
+        Some(b.id)
+    );
+}
+
+async fn indexes_list_newest_first_within_bounds(store: Arc<dyn MetadataStore>) {
+    let now = Timestamp::from_datetime(chrono::Utc::now());
+    let tenant = format!("t{}", ulid::Ulid::new());
+    let mut ids = Vec::new();
+    for i in 0..5u64 {
+        let mut r = record(&tenant);
+        r.id = FileId::generate_at(now.plus_seconds(i));
+        r.tags = Tags::parse(if i % 2 == 0 {
+            vec!["even"]
+        } else {
+            vec!["odd"]
+        })
+        .unwrap();
+        store.insert(&r, now).await.unwrap();
+        ids.push(r.id);
+    }
+    let tenant = TenantId::parse(&tenant).unwrap();
+    let read = |index: ListIndex, lowest: FileId, highest: FileId, limit: usize| {
+        let store = store.clone();
+        let tenant = tenant.clone();
+        async move {
+            store
+                .list(IndexQuery {
+                    tenant: &tenant,
+                    index: &index,
+                    lowest,
+                    highest,
+                    limit,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let all = read(ListIndex::Recent, FileId::MIN, FileId::MAX, 10).await;
+    let got: Vec<FileId> = all.records.iter().map(|r| r.id).collect();
+    assert_eq!(got, ids.iter().rev().copied().collect::<Vec<_>>());
+    assert!(!all.more);
+
+    let page = read(ListIndex::Recent, FileId::MIN, FileId::MAX, 2).await;
+    assert_eq!(page.records.len(), 2);
+    assert!(page.more);
+    assert_eq!(page.last_id, Some(ids[3]));
+    assert_eq!(page.items_read, 2);
+
+    let even = read(ListIndex::Tag("even".into()), FileId::MIN, FileId::MAX, 10).await;
+    let got: Vec<FileId> = even.records.iter().map(|r| r.id).collect();
+    assert_eq!(got, vec![ids[4], ids[2], ids[0]]);
+
+    let bounded = read(ListIndex::Recent, ids[1], ids[3], 10).await;
+    let got: Vec<FileId> = bounded.records.iter().map(|r| r.id).collect();
+    assert_eq!(got, vec![ids[3], ids[2], ids[1]]);
+
+    let by_name = read(
+        ListIndex::Name("résumé.pdf".into()),
+        FileId::MIN,
+        FileId::MAX,
+        10,
+    )
+    .await;
+    assert_eq!(by_name.records.len(), 5);
+    let none = read(
+        ListIndex::Name("other".into()),
+        FileId::MIN,
+        FileId::MAX,
+        10,
+    )
+    .await;
+    assert!(none.records.is_empty());
+}
+
+async fn dynamodb() -> Arc<dyn MetadataStore> {
     let sdk = stowage_tests::sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = format!(
@@ -103,14 +253,35 @@ async fn dynamodb_store_keeps_the_contract() {
         ulid::Ulid::new().to_string().to_lowercase()
     );
     stowage_tests::create_table_from_template(&client, &table).await;
-    contract(Arc::new(DynamoStore::new(client, table))).await;
+    Arc::new(DynamoStore::new(client, table))
 }
 
-#[tokio::test]
-async fn embedded_store_keeps_the_contract() {
+fn sqlite() -> (tempfile::TempDir, Arc<dyn MetadataStore>) {
     let dir = tempfile::tempdir().unwrap();
-    contract(Arc::new(
-        SqliteStore::open(&dir.path().join("m.sqlite3")).unwrap(),
-    ))
-    .await;
+    let store = SqliteStore::open(&dir.path().join("m.sqlite3")).unwrap();
+    (dir, Arc::new(store))
 }
+
+macro_rules! on_both_stores {
+    ($($name:ident),*) => {
+        mod dynamodb_store {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::dynamodb().await).await
+            })*
+        }
+        mod embedded_store {
+            $(#[tokio::test]
+            async fn $name() {
+                let (_dir, store) = super::sqlite();
+                super::$name(store).await
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    contract,
+    external_ids_are_unique_among_live_records,
+    indexes_list_newest_first_within_bounds
+);
