@@ -137,6 +137,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             backend,
             public_url: args.public_url,
             object_events: true,
+            sweep_interval: std::time::Duration::from_secs(30),
             clock: Arc::new(SystemClock),
         })
         .await

@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
@@ -67,6 +68,9 @@ pub struct LocalConfig {
     pub public_url: Option<String>,
     /// Run the `on-object-created` handler when the embedded endpoint stores an object.
     pub object_events: bool,
+    /// How often the embedded backend deletes expired records and their bytes (the local
+    /// stand-in for DynamoDB TTL and the stream function).
+    pub sweep_interval: Duration,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -96,6 +100,7 @@ pub struct RunningServer {
     pub base_url: String,
     pub app: Arc<App>,
     pub secret: LocalSecret,
+    sqlite: Option<Arc<SqliteStore>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -107,6 +112,14 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+    }
+
+    /// Runs one expiry sweep now (embedded backend); returns how many records it removed.
+    pub async fn sweep(&self) -> usize {
+        match &self.sqlite {
+            Some(store) => sweep(&self.app, store).await,
+            None => 0,
+        }
     }
 
     /// An S3 client for the embedded endpoint, signed with this data dir's credentials.
@@ -159,6 +172,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         .trim_end_matches('/')
         .to_owned();
 
+    let mut sqlite = None;
     let (app, s3) = match config.backend {
         Backend::Embedded => {
             // The same validation as on Lambda, with the embedded table and bucket filled in.
@@ -167,14 +181,15 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
                 "STOWAGE_BUCKET" => Some(BUCKET.to_owned()),
                 other => std::env::var(other).ok(),
             })?;
-            let store = SqliteStore::open(&data_dir.join(METADATA_FILE))?;
+            let store = Arc::new(SqliteStore::open(&data_dir.join(METADATA_FILE))?);
+            sqlite = Some(store.clone());
             let objects_root = data_dir.join(OBJECTS_DIR);
             std::fs::create_dir_all(objects_root.join(BUCKET))
                 .map_err(data_dir_error(&data_dir))?;
             let objects = S3Store::new(embedded_s3_client(&base_url, &secret).await, BUCKET);
             let app = Arc::new(App {
                 service: Service::new(
-                    Arc::new(store),
+                    store,
                     Arc::new(objects),
                     config.clock.clone(),
                     Settings {
@@ -201,7 +216,13 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
                 S3_ACCESS_KEY,
                 secret.s3_secret_key(),
             ));
-            (app, Some(builder.build()))
+            (
+                app,
+                Some((
+                    builder.build(),
+                    embedded_s3_client(&base_url, &secret).await,
+                )),
+            )
         }
         Backend::Aws {
             config: settings,
@@ -221,8 +242,19 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         s3,
         secret: secret.clone(),
     });
+    let sweeper = sqlite.clone().map(|store| {
+        let app = app.clone();
+        let every = config.sweep_interval;
+        tokio::spawn(async move {
+            loop {
+                sweep(&app, &store).await;
+                tokio::time::sleep(every).await;
+            }
+        })
+    });
     let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        let _sweeper = AbortOnDrop(sweeper);
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -251,16 +283,50 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         base_url,
         app,
         secret,
+        sqlite,
         shutdown: Some(shutdown_tx),
         task,
     })
+}
+
+/// Deletes expired records and then their bytes, as DynamoDB TTL and the stream function do on
+/// AWS. Returns how many records it removed.
+async fn sweep(app: &App, store: &SqliteStore) -> usize {
+    let mut removed = 0;
+    loop {
+        let batch = match store.take_expired(app.service.now(), 100) {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::error!(error = ?err, "expiry sweep failed");
+                return removed;
+            }
+        };
+        for record in &batch {
+            app.service.removed(record).await;
+        }
+        removed += batch.len();
+        if batch.len() < 100 {
+            return removed;
+        }
+    }
+}
+
+struct AbortOnDrop(Option<JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
 }
 
 type Body = s3s::Body;
 
 struct Dispatcher {
     app: Arc<App>,
-    s3: Option<S3Service>,
+    /// The embedded S3 endpoint, and a client of it for serving public copies.
+    s3: Option<(S3Service, aws_sdk_s3::Client)>,
     secret: LocalSecret,
 }
 
@@ -271,8 +337,11 @@ impl Dispatcher {
         let started = std::time::Instant::now();
         let to_s3 =
             self.s3.is_some() && path.trim_start_matches('/').split('/').next() == Some(BUCKET);
+        let to_public = self.s3.is_some() && path.starts_with("/public/");
         let mut response = if method == Method::OPTIONS {
             preflight(&req)
+        } else if to_public {
+            self.public_request(&method, &path).await
         } else if to_s3 {
             self.s3_request(req).await
         } else {
@@ -283,8 +352,50 @@ impl Dispatcher {
         Ok(response)
     }
 
+    /// Serves a public file's public copy without credentials, as CloudFront does on AWS.
+    async fn public_request(&self, method: &Method, path: &str) -> Response<Body> {
+        let Some((_, client)) = &self.s3 else {
+            return plain(StatusCode::NOT_FOUND);
+        };
+        if method != Method::GET && method != Method::HEAD {
+            return plain(StatusCode::METHOD_NOT_ALLOWED);
+        }
+        let key = path.trim_start_matches('/');
+        let output = match client.get_object().bucket(BUCKET).key(key).send().await {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return plain(StatusCode::NOT_FOUND)
+            }
+            Err(err) => {
+                tracing::warn!(error = ?err, %key, "public copy not readable");
+                return plain(StatusCode::NOT_FOUND);
+            }
+        };
+        let content_type = output.content_type.clone();
+        let bytes = match output.body.collect().await {
+            Ok(data) => data.into_bytes(),
+            Err(err) => {
+                tracing::error!(error = %err, %key, "reading a public copy failed");
+                return plain(StatusCode::INTERNAL_SERVER_ERROR);
+            }
+        };
+        let mut response = Response::new(if method == Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from(bytes)
+        });
+        if let Some(value) = content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
+            response.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+        response
+    }
+
     async fn s3_request(&self, req: Request<Incoming>) -> Response<Body> {
-        let Some(s3) = &self.s3 else {
+        let Some((s3, _)) = &self.s3 else {
             return plain(StatusCode::NOT_FOUND);
         };
         match s3.call(req.map(Body::from)).await {

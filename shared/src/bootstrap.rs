@@ -100,3 +100,21 @@ pub async fn run_object_created() -> Result<(), Error> {
     }))
     .await
 }
+
+/// Runs the table-stream function: set up once, then clean up after removed records.
+pub async fn run_records_removed() -> Result<(), Error> {
+    init_tracing();
+    let app = app_from_env().await?;
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
+            let app = &app;
+            async move {
+                crate::events::on_records_removed(app, event.payload)
+                    .await
+                    .map(|_| ())
+                    .map_err(Error::from)
+            }
+        },
+    ))
+    .await
+}

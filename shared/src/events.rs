@@ -1,6 +1,10 @@
-//! The non-HTTP Lambda entry points: S3 `ObjectCreated` notifications.
+//! The non-HTTP Lambda entry points: S3 `ObjectCreated` notifications, and the DynamoDB stream
+//! that reports removed records (TTL expiry included) so their bytes can go too.
 
+use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
+
+use crate::model::FileRecord;
 
 use crate::error::ApiError;
 use crate::keys::{decode_event_key, Sequencer};
@@ -95,4 +99,43 @@ fn object_event(bucket: &str, record: &S3EventRecord) -> Option<ObjectEvent> {
             .and_then(Sequencer::parse),
         at: Timestamp::from_datetime(record.event_time),
     })
+}
+
+/// Handles a batch of table stream records: every removed file record (deleted through the API,
+/// or expired by TTL) has its objects and index items deleted. Other items (markers, tag
+/// pointers) and other event types are skipped. Returns how many records were cleaned up.
+pub async fn on_records_removed(app: &App, event: StreamEvent) -> Result<usize, EventError> {
+    let total = event.records.len();
+    let mut cleaned = 0;
+    for record in event.records {
+        if record.event_name != "REMOVE" {
+            continue;
+        }
+        let is_file = record
+            .change
+            .keys
+            .get("sk")
+            .and_then(|sk| match sk {
+                serde_dynamo::AttributeValue::S(text) => Some(text.starts_with("F#")),
+                _ => None,
+            })
+            .unwrap_or(false);
+        if !is_file {
+            continue;
+        }
+        match serde_dynamo::from_item::<_, FileRecord>(record.change.old_image) {
+            Ok(file) => {
+                app.service.removed(&file).await;
+                tracing::info!(tenant = %file.tenant, id = %file.id, "cleaned up a removed file");
+                cleaned += 1;
+            }
+            Err(err) => {
+                // A record that does not decode cannot be cleaned up here; the S3 lifecycle
+                // rules remain the backstop. Failing would only block the shard.
+                tracing::error!(error = %err, "a removed item looks like a file record but does not decode");
+            }
+        }
+    }
+    tracing::debug!(total, cleaned, "stream batch handled");
+    Ok(cleaned)
 }

@@ -173,6 +173,48 @@ impl CreateFile {
     }
 }
 
+/// Validates a `POST /files/{id}/upload` body: `size`/`expectedSize`, `checksumSha256`,
+/// `uploadUrlExpiresIn`, `multipart`.
+pub fn upload_request(body: Value) -> Result<crate::service::UploadRequest, ApiError> {
+    let mut f = Fields::new(
+        body,
+        &[
+            "size",
+            "expectedSize",
+            "checksumSha256",
+            "uploadUrlExpiresIn",
+            "multipart",
+        ],
+    )?;
+    let size = f.integer("size", 0, MAX_OBJECT_SIZE);
+    let declared = f.integer("expectedSize", 0, MAX_OBJECT_SIZE);
+    let expected_size = match (size, declared) {
+        (Some(a), Some(b)) if a != b => {
+            f.error("size", "must equal expectedSize when both are given");
+            None
+        }
+        (a, b) => a.or(b),
+    };
+    let checksum_sha256 = f
+        .string("checksumSha256")
+        .and_then(|v| f.check(Checksum::parse(&v)));
+    let url_expires_in = f
+        .integer("uploadUrlExpiresIn", 1, MAX_URL_EXPIRY_SECONDS)
+        .unwrap_or(DEFAULT_UPLOAD_URL_EXPIRY_SECONDS);
+    if f.boolean("multipart") == Some(true) {
+        f.error(
+            "multipart",
+            "multipart uploads are not available yet; send a single PUT of up to 5 GiB",
+        );
+    }
+    f.finish()?;
+    Ok(crate::service::UploadRequest {
+        expected_size,
+        checksum_sha256,
+        url_expires_in,
+    })
+}
+
 /// How an update body applies to a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpdateMode {

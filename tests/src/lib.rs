@@ -143,6 +143,8 @@ impl TestEnv {
             backend: stowage_local::Backend::Embedded,
             public_url: None,
             object_events: false,
+            // Tests sweep explicitly (after moving the clock).
+            sweep_interval: Duration::from_secs(3_600),
             clock: clock.clone(),
         })
         .await

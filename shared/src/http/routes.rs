@@ -5,7 +5,15 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RouteId {
     CreateFile,
+    ListFiles,
+    UpdateFiles,
+    DeleteFiles,
     GetFile,
+    UpdateFile,
+    ReplaceFile,
+    DeleteFile,
+    GetContent,
+    StartUpload,
 }
 
 /// A route: method, path template (API Gateway syntax) and the function that serves it.
@@ -18,18 +26,46 @@ pub struct Route {
     pub function: &'static str,
 }
 
-/// Every HTTP route of the API.
+const fn route(
+    id: RouteId,
+    method: &'static str,
+    path: &'static str,
+    function: &'static str,
+) -> Route {
+    Route {
+        id,
+        method,
+        path,
+        function,
+    }
+}
+
+/// Every HTTP route of the API. Literal paths come before templated ones with the same shape
+/// (`POST /files/delete` before `/files/{id}`), as API Gateway prefers them.
 pub const ROUTES: &[Route] = &[
-    Route {
-        id: RouteId::CreateFile,
-        method: "POST",
-        path: "/files",
-        function: "create-file",
-    },
-    Route {
-        id: RouteId::GetFile,
-        method: "GET",
-        path: "/files/{id}",
-        function: "get-file",
-    },
+    route(RouteId::CreateFile, "POST", "/files", "create-file"),
+    route(RouteId::ListFiles, "GET", "/files", "list-files"),
+    route(RouteId::UpdateFiles, "PATCH", "/files", "update-files"),
+    route(
+        RouteId::DeleteFiles,
+        "POST",
+        "/files/delete",
+        "delete-files",
+    ),
+    route(RouteId::GetFile, "GET", "/files/{id}", "get-file"),
+    route(RouteId::UpdateFile, "PATCH", "/files/{id}", "update-file"),
+    route(RouteId::ReplaceFile, "PUT", "/files/{id}", "replace-file"),
+    route(RouteId::DeleteFile, "DELETE", "/files/{id}", "delete-file"),
+    route(
+        RouteId::GetContent,
+        "GET",
+        "/files/{id}/content",
+        "get-file-content",
+    ),
+    route(
+        RouteId::StartUpload,
+        "POST",
+        "/files/{id}/upload",
+        "start-upload",
+    ),
 ];

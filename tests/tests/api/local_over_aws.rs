@@ -21,6 +21,7 @@ async fn the_local_api_works_over_dynamodb_and_s3() {
         },
         public_url: None,
         object_events: true,
+        sweep_interval: std::time::Duration::from_secs(3_600),
         clock: Arc::new(SystemClock),
     })
     .await
