@@ -201,6 +201,121 @@ impl TestEnv {
         reply
     }
 
+    /// Any route, as [`api_request`] builds it.
+    pub async fn api(
+        &self,
+        route: stowage::http::RouteId,
+        tenant: &str,
+        id: Option<&str>,
+        query: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.call(
+            route,
+            api_request(route, tenant, id, query, body.as_ref(), headers),
+        )
+        .await
+    }
+
+    /// Writes a record straight into the backend's metadata store.
+    pub async fn insert_record(&self, record: &stowage::model::FileRecord) {
+        self.app
+            .service
+            .store()
+            .insert(record, record.created_at)
+            .await
+            .expect("insert");
+    }
+
+    /// Creates a file for `tenant`, uploads `bytes` and delivers its S3 event; returns the
+    /// record as `GET` shows it afterwards.
+    pub async fn uploaded(&self, tenant: &str, body: Value, bytes: &[u8]) -> Value {
+        let created = self.create(tenant, body).await;
+        self.upload(&created.json["upload"], bytes).await;
+        let key = upload_key(&created.json["upload"]);
+        self.deliver(
+            self.object_created_event(&key, &self.next_sequencer())
+                .await,
+        )
+        .await;
+        let id = created.json["file"]["id"].as_str().unwrap();
+        let got = self.get(tenant, id).await;
+        assert_eq!(got.json["status"], "uploaded", "{}", got.json);
+        got.json
+    }
+
+    /// A sequencer larger than every one this env handed out before.
+    pub fn next_sequencer(&self) -> String {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        format!(
+            "{:016X}",
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        )
+    }
+
+    /// Downloads `url` without credentials; returns the status and the body.
+    pub async fn fetch(&self, url: &str) -> (u16, Vec<u8>) {
+        let response = self.http.get(url).send().await.expect("download");
+        let status = response.status().as_u16();
+        (status, response.bytes().await.unwrap_or_default().to_vec())
+    }
+
+    /// Lets every record whose `expiresAt` has passed disappear the way the backend removes
+    /// them: on DynamoDB, TTL deletes the items and the stream function receives the `REMOVE`
+    /// records; on the embedded backend, the expiry sweep runs.
+    pub async fn expire(&self) -> usize {
+        match (&self.dynamodb, &self._local) {
+            (Some((client, table)), _) => {
+                let now = self.clock.now_millis() / 1000;
+                let items = client
+                    .query()
+                    .table_name(table)
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(
+                        ":pk",
+                        aws_sdk_dynamodb::types::AttributeValue::S("T#acme".into()),
+                    )
+                    .send()
+                    .await
+                    .expect("query")
+                    .items
+                    .unwrap_or_default();
+                let mut removed = Vec::new();
+                for item in items {
+                    let expired = item
+                        .get("expiresAtEpoch")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .is_some_and(|ttl| ttl <= now);
+                    if !expired {
+                        continue;
+                    }
+                    client
+                        .delete_item()
+                        .table_name(table)
+                        .key("pk", item["pk"].clone())
+                        .key("sk", item["sk"].clone())
+                        .send()
+                        .await
+                        .expect("TTL delete");
+                    removed.push(item);
+                }
+                let count = removed
+                    .iter()
+                    .filter(|i| i["sk"].as_s().is_ok_and(|s| s.starts_with("F#")))
+                    .count();
+                let event = stream_event(removed);
+                stowage::events::on_records_removed(&self.app, event)
+                    .await
+                    .expect("stream batch handled");
+                count
+            }
+            (None, Some((server, _))) => server.sweep().await,
+            (None, None) => unreachable!("every env has a backend"),
+        }
+    }
+
     /// `GET /files/{id}` for `tenant`.
     pub async fn get(&self, tenant: &str, id: &str) -> Reply {
         self.call(
@@ -342,6 +457,89 @@ impl From<lambda_http::Response<Body>> for Reply {
     }
 }
 
+/// A pending record of `tenant` created at `created_millis` (its id carries that time), with
+/// tags, nested metadata and an expiry a minute later: storage tests write it directly.
+pub fn sample_record(tenant: &str, created_millis: i64) -> stowage::model::FileRecord {
+    use stowage::model::*;
+    let at = Timestamp::from_millis(created_millis);
+    let metadata = json!({"deep": [[[[{"x": "ü"}]]]], "": null, "n": 1.5});
+    FileRecord {
+        tenant: TenantId::parse(tenant).unwrap(),
+        id: FileId::generate_at(at),
+        kind: FileKind::Client,
+        name: FileName::parse("résumé.pdf").unwrap(),
+        extension: ".pdf".into(),
+        mime_type: MediaType::parse("application/pdf").unwrap(),
+        size: None,
+        expected_size: Some(42),
+        checksum_sha256: None,
+        status: FileStatus::Pending,
+        failure_reason: None,
+        purpose: None,
+        tags: Tags::parse(["a", "b"]).unwrap(),
+        metadata: Metadata::parse(metadata.as_object().unwrap().clone()).unwrap(),
+        external_id: None,
+        directory: None,
+        source: None,
+        private_access: true,
+        uploaded_by: UserId::parse("alice").unwrap(),
+        created_at: at,
+        updated_at: at,
+        uploaded_at: None,
+        expires_at: Some(at.plus_seconds(60)),
+        ttl_seconds: None,
+        version: 1,
+        revision: 1,
+        content: None,
+        upload: None,
+    }
+}
+
+/// The key an upload URL points at (path-style: `/<bucket>/<key>`).
+pub fn upload_key(upload: &Value) -> String {
+    let url = upload["url"].as_str().expect("upload.url");
+    let path = url.split('?').next().unwrap();
+    let after_host = path.splitn(4, '/').nth(3).unwrap();
+    after_host.split_once('/').unwrap().1.to_owned()
+}
+
+/// A DynamoDB stream event (from `events/dynamodb-record-removed.json`) removing `items`.
+fn stream_event(
+    items: Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+) -> aws_lambda_events::dynamodb::Event {
+    let template = sample("dynamodb-record-removed.json")["Records"][0].clone();
+    let records: Vec<Value> = items
+        .into_iter()
+        .map(|item| {
+            let image: serde_json::Map<String, Value> = item
+                .iter()
+                .map(|(k, v)| (k.clone(), attribute_json(v)))
+                .collect();
+            let mut record = template.clone();
+            record["dynamodb"]["Keys"] = json!({"pk": image["pk"], "sk": image["sk"]});
+            record["dynamodb"]["OldImage"] = Value::Object(image);
+            record
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("a valid stream event")
+}
+
+/// The DynamoDB JSON of one attribute value.
+fn attribute_json(value: &aws_sdk_dynamodb::types::AttributeValue) -> Value {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    match value {
+        A::S(s) => json!({ "S": s }),
+        A::N(n) => json!({ "N": n }),
+        A::Bool(b) => json!({ "BOOL": b }),
+        A::Null(_) => json!({ "NULL": true }),
+        A::L(list) => json!({ "L": list.iter().map(attribute_json).collect::<Vec<_>>() }),
+        A::M(map) => json!({
+            "M": map.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect::<serde_json::Map<_, _>>()
+        }),
+        other => panic!("unexpected attribute {other:?}"),
+    }
+}
+
 /// Reads a sample event from `events/`.
 pub fn sample(name: &str) -> Value {
     let path = format!("{REPO_ROOT}/events/{name}");
@@ -370,6 +568,56 @@ pub fn with_identity(mut event: Value, identity: Option<(&str, &str)>) -> Value 
         }
     }
     event
+}
+
+/// Any API request, built from the route's sample in `events/`: the identity, the `{id}`, the
+/// raw query string, the JSON body and extra headers are replaced; the sample's own `If-Match`
+/// is dropped unless given again.
+pub fn api_request(
+    route: stowage::http::RouteId,
+    tenant: &str,
+    id: Option<&str>,
+    query: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let spec = stowage::http::ROUTES
+        .iter()
+        .find(|r| r.id == route)
+        .expect("a route of the table");
+    let mut event = with_identity(
+        sample(&format!("{}.json", spec.function)),
+        Some((tenant, "alice")),
+    );
+    let path = match id {
+        Some(id) => spec.path.replace("{id}", id),
+        None => spec.path.to_owned(),
+    };
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    match id {
+        Some(id) => event["pathParameters"] = json!({ "id": id }),
+        None => {
+            event.as_object_mut().unwrap().remove("pathParameters");
+        }
+    }
+    event["rawQueryString"] = json!(query);
+    let event_headers = event["headers"].as_object_mut().unwrap();
+    event_headers.remove("if-match");
+    match body {
+        Some(body) => {
+            event_headers.insert("content-type".into(), json!("application/json"));
+            event["body"] = json!(body.to_string());
+        }
+        None => {
+            event_headers.remove("content-type");
+            event.as_object_mut().unwrap().remove("body");
+        }
+    }
+    for (name, value) in headers {
+        event["headers"][*name] = json!(value);
+    }
+    to_request(&event)
 }
 
 /// `POST /files` from `events/create-file.json` with another body and identity.

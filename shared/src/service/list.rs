@@ -135,6 +135,7 @@ impl Service {
         let mut items: Vec<FileRecord> = Vec::with_capacity(want);
         let mut items_read = 0;
         let mut exhausted = false;
+        let mut batch = want;
         while items.len() < want && lowest <= highest && items_read < MAX_ITEMS_READ {
             let page = self
                 .store
@@ -143,9 +144,12 @@ impl Service {
                     index: &index,
                     lowest,
                     highest,
-                    limit: (want - items.len()).clamp(25, 1_000),
+                    limit: batch.min(1_000),
                 })
                 .await?;
+            // A first read of one page serves indexed filters; later reads (filters the index
+            // does not cover) grow so that sparse matches do not take many round trips.
+            batch = (batch * 2).min(1_000);
             items_read += page.items_read;
             for record in page.records {
                 if items.len() < want && !record.is_expired(now) && query.matches(&record) {

@@ -111,6 +111,13 @@ impl ManualClock {
     }
 }
 
+impl ManualClock {
+    /// The clock's time in epoch milliseconds.
+    pub fn now_millis(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_millis(self.0.load(Ordering::SeqCst))
@@ -179,6 +186,11 @@ impl Service {
             clock,
             settings,
         }
+    }
+
+    /// The metadata store (for tools and tests that write records directly).
+    pub fn store(&self) -> &Arc<dyn MetadataStore> {
+        &self.store
     }
 
     /// The service's settings.

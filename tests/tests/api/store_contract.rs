@@ -3,47 +3,13 @@
 
 use std::sync::Arc;
 
-use stowage::model::{
-    ExternalId, FileId, FileKind, FileName, FileRecord, FileStatus, MediaType, Metadata, Tags,
-    TenantId, Timestamp, UserId,
-};
+use stowage::model::{ExternalId, FileId, FileRecord, FileStatus, Tags, TenantId, Timestamp};
 use stowage::store::dynamodb::DynamoStore;
 use stowage::store::embedded::SqliteStore;
 use stowage::store::{IndexQuery, ListIndex, MetadataStore, StoreError};
 
 fn record(tenant: &str) -> FileRecord {
-    let now = Timestamp::from_datetime(chrono::Utc::now());
-    let metadata = serde_json::json!({"deep": [[[[{"x": "ü"}]]]], "": null, "n": 1.5});
-    FileRecord {
-        tenant: TenantId::parse(tenant).unwrap(),
-        id: FileId::generate(),
-        kind: FileKind::Client,
-        name: FileName::parse("résumé.pdf").unwrap(),
-        extension: ".pdf".into(),
-        mime_type: MediaType::parse("application/pdf").unwrap(),
-        size: None,
-        expected_size: Some(42),
-        checksum_sha256: None,
-        status: FileStatus::Pending,
-        failure_reason: None,
-        purpose: None,
-        tags: Tags::parse(["a", "b"]).unwrap(),
-        metadata: Metadata::parse(metadata.as_object().unwrap().clone()).unwrap(),
-        external_id: None,
-        directory: None,
-        source: None,
-        private_access: true,
-        uploaded_by: UserId::parse("alice").unwrap(),
-        created_at: now,
-        updated_at: now,
-        uploaded_at: None,
-        expires_at: Some(now.plus_seconds(60)),
-        ttl_seconds: None,
-        version: 1,
-        revision: 1,
-        content: None,
-        upload: None,
-    }
+    stowage_tests::sample_record(tenant, chrono::Utc::now().timestamp_millis())
 }
 
 async fn contract(store: Arc<dyn MetadataStore>) {
