@@ -1103,7 +1103,94 @@ async fn public_files_get_a_stable_url_and_toggle_without_reupload(env: TestEnv)
     assert!(!env.object_exists(&public_key).await);
 }
 
+async fn every_route_hides_other_tenants_files(env: TestEnv) {
+    let file = env
+        .uploaded(
+            "acme",
+            json!({"name": "a.txt", "mimeType": "text/plain", "externalId": "e", "tags": ["t"]}),
+            b"mine",
+        )
+        .await;
+    let id = id_of(&file);
+    let id = id.as_str();
+    let patch = Some(json!({"purpose": "stolen"}));
+    let put = Some(json!({"name": "x", "mimeType": "text/plain"}));
+    for (route, body) in [
+        (RouteId::GetFile, None),
+        (RouteId::UpdateFile, patch.clone()),
+        (RouteId::ReplaceFile, put),
+        (RouteId::DeleteFile, None),
+        (RouteId::GetContent, None),
+        (RouteId::StartUpload, None),
+    ] {
+        env.api(route, "globex", Some(id), "", body, &[])
+            .await
+            .assert_problem(404, "not_found");
+    }
+    env.api(
+        RouteId::UpdateFiles,
+        "globex",
+        None,
+        "",
+        Some(json!([{"id": id, "purpose": "stolen"}])),
+        &[],
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let batch = env
+        .api(
+            RouteId::DeleteFiles,
+            "globex",
+            None,
+            "",
+            Some(json!({"ids": [id]})),
+            &[],
+        )
+        .await;
+    assert_eq!(batch.json, json!({"deleted": [], "notFound": [id]}));
+    for query in [
+        "",
+        "externalId=e",
+        "tag=t",
+        "name=a.txt",
+        "uploadedBy=alice",
+    ] {
+        let page = env
+            .api(RouteId::ListFiles, "globex", None, query, None, &[])
+            .await;
+        assert_eq!(ids(&page.json), Vec::<String>::new(), "{query}");
+    }
+    // Nothing changed for the owner.
+    let mine = env.get("acme", id).await.json;
+    assert_eq!(
+        (mine["version"].clone(), mine["purpose"].clone()),
+        (file["version"].clone(), Value::Null)
+    );
+    assert_eq!(download(&env, id).await, b"mine");
+}
+
+async fn the_sample_stream_event_cleans_up_a_removed_record(env: TestEnv) {
+    let event: aws_lambda_events::dynamodb::Event =
+        serde_json::from_value(stowage_tests::sample("dynamodb-record-removed.json")).unwrap();
+    let key = "temp/acme/01KAQ3V6T0Z9Y8X7W6V5T4S3R2/1";
+    env.s3
+        .put_object()
+        .bucket(&env.bucket)
+        .key(key)
+        .body(b"left behind".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let cleaned = stowage::events::on_records_removed(&env.app, event)
+        .await
+        .unwrap();
+    assert_eq!(cleaned, 1);
+    assert!(!env.object_exists(key).await);
+}
+
 stowage_tests::on_every_backend!(
+    every_route_hides_other_tenants_files,
+    the_sample_stream_event_cleans_up_a_removed_record,
     listing_is_newest_first_and_pages_without_gaps_or_duplicates,
     every_filter_selects_exactly_its_files,
     expired_records_never_appear,

@@ -120,3 +120,18 @@ fn no_policy_grants_scan_or_wildcard_actions() {
         }
     }
 }
+
+#[test]
+fn every_route_has_a_sample_event_that_names_it() {
+    for route in ROUTES {
+        let event = stowage_tests::sample(&format!("{}.json", route.function));
+        assert_eq!(
+            event["routeKey"].as_str(),
+            Some(format!("{} {}", route.method, route.path).as_str()),
+            "events/{}.json",
+            route.function
+        );
+        let request = stowage_tests::to_request(&event);
+        assert_eq!(request.method().as_str(), route.method);
+    }
+}
