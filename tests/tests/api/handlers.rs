@@ -259,6 +259,8 @@ async fn ids_of_the_wrong_shape_are_400(env: TestEnv) {
 }
 
 stowage_tests::on_every_backend!(
+    every_body_route_rejects_bad_bodies,
+    every_id_route_rejects_bad_and_unknown_ids,
     the_sample_create_event_creates_a_file,
     the_sample_get_event_for_an_unknown_id_is_404,
     requests_without_an_identity_are_401,
@@ -270,3 +272,113 @@ stowage_tests::on_every_backend!(
     bodies_that_are_not_json_are_415,
     ids_of_the_wrong_shape_are_400,
 );
+
+/// `route` for tenant acme on `id`, with a raw body and content type.
+fn raw(
+    route: RouteId,
+    id: Option<&str>,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> lambda_http::Request {
+    let request = stowage_tests::api_request(route, "acme", id, "", Some(&json!({})), &[]);
+    let (mut parts, _) = request.into_parts();
+    match content_type {
+        Some(ct) => {
+            parts.headers.insert("content-type", ct.parse().unwrap());
+        }
+        None => {
+            parts.headers.remove("content-type");
+        }
+    }
+    lambda_http::Request::from_parts(parts, Body::Binary(body.to_vec()))
+}
+
+const BODY_ROUTES: [(RouteId, bool); 5] = [
+    (RouteId::UpdateFile, true),
+    (RouteId::ReplaceFile, true),
+    (RouteId::StartUpload, true),
+    (RouteId::UpdateFiles, false),
+    (RouteId::DeleteFiles, false),
+];
+
+async fn every_body_route_rejects_bad_bodies(env: TestEnv) {
+    let id = env
+        .create("acme", json!({"name": "a.txt", "mimeType": "text/plain"}))
+        .await
+        .json["file"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (route, takes_id) in BODY_ROUTES {
+        let id = takes_id.then_some(id.as_str());
+        for body in [&b"{"[..], b"{\"a\": }", b"\xff\xfe", b"nul"] {
+            env.call(route, raw(route, id, body, Some("application/json")))
+                .await
+                .assert_problem(400, "invalid_json");
+        }
+        env.call(route, raw(route, id, b"{}", Some("text/plain")))
+            .await
+            .assert_problem(415, "unsupported_media_type");
+        let huge = format!(
+            "{{\"metadata\": {{\"k\": \"{}\"}}}}",
+            "v".repeat(300 * 1024)
+        );
+        env.call(
+            route,
+            raw(route, id, huge.as_bytes(), Some("application/json")),
+        )
+        .await
+        .assert_problem(413, "payload_too_large");
+        let wrong_shape = if takes_id {
+            b"[]".as_slice()
+        } else {
+            b"\"x\"".as_slice()
+        };
+        let reply = env
+            .call(route, raw(route, id, wrong_shape, Some("application/json")))
+            .await;
+        assert_eq!(reply.status, 400, "{route:?}: {}", reply.json);
+    }
+    assert_eq!(
+        env.get("acme", &id).await.json["version"],
+        1,
+        "nothing was written"
+    );
+}
+
+async fn every_id_route_rejects_bad_and_unknown_ids(env: TestEnv) {
+    let unknown = ulid::Ulid::new().to_string();
+    for route in [
+        RouteId::GetFile,
+        RouteId::UpdateFile,
+        RouteId::ReplaceFile,
+        RouteId::DeleteFile,
+        RouteId::GetContent,
+        RouteId::StartUpload,
+    ] {
+        let body = match route {
+            RouteId::ReplaceFile => Some(json!({"name": "a", "mimeType": "text/plain"})),
+            RouteId::UpdateFile => Some(json!({"purpose": "p"})),
+            _ => None,
+        };
+        for bad in ["abc", "..%2F..%2Fetc", "01KAQ3V6T0Z9Y8X7W6V5T4S3RU"] {
+            env.api(route, "acme", Some(bad), "", body.clone(), &[])
+                .await
+                .assert_problem(400, "invalid_id");
+        }
+        env.api(route, "acme", Some(&unknown), "", body.clone(), &[])
+            .await
+            .assert_problem(404, "not_found");
+        let anonymous =
+            stowage_tests::api_request(route, "acme", Some(&unknown), "", body.as_ref(), &[]);
+        let (mut parts, body) = anonymous.into_parts();
+        parts
+            .extensions
+            .insert(lambda_http::request::RequestContext::ApiGatewayV2(
+                Default::default(),
+            ));
+        env.call(route, lambda_http::Request::from_parts(parts, body))
+            .await
+            .assert_problem(401, "unauthorized");
+    }
+}
