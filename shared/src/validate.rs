@@ -81,13 +81,12 @@ impl CreateFile {
     /// Validates a create body; every problem is reported, not just the first.
     pub fn from_json(body: Value) -> Result<Self, ApiError> {
         let mut f = Fields::new(body, CREATE_FIELDS)?;
-        let kind = match f.string("kind").as_deref() {
-            None | Some("client") => FileKind::Client,
-            Some("temp") => FileKind::Temp,
-            Some(_) => {
+        let kind = match f.string("kind") {
+            None => FileKind::Client,
+            Some(text) => wire_enum(&text).unwrap_or_else(|| {
                 f.error("kind", "must be \"client\" or \"temp\"");
                 FileKind::Client
-            }
+            }),
         };
         let name = f
             .required_string("name")
@@ -454,32 +453,12 @@ impl ListQuery {
                 "uploadedBy" => text(256).map(|v| query.uploaded_by = v),
                 "createdAfter" => time().map(|v| query.created_after = v),
                 "createdBefore" => time().map(|v| query.created_before = v),
-                "status" => match value {
-                    "pending" => {
-                        query.status = Some(FileStatus::Pending);
-                        Ok(())
-                    }
-                    "uploaded" => {
-                        query.status = Some(FileStatus::Uploaded);
-                        Ok(())
-                    }
-                    "failed" => {
-                        query.status = Some(FileStatus::Failed);
-                        Ok(())
-                    }
-                    _ => Err(FieldError::new(name, "must be pending, uploaded or failed")),
-                },
-                "kind" => match value {
-                    "client" => {
-                        query.kind = Some(FileKind::Client);
-                        Ok(())
-                    }
-                    "temp" => {
-                        query.kind = Some(FileKind::Temp);
-                        Ok(())
-                    }
-                    _ => Err(FieldError::new(name, "must be client or temp")),
-                },
+                "status" => wire_enum(value)
+                    .map(|status| query.status = Some(status))
+                    .ok_or_else(|| FieldError::new(name, "must be pending, uploaded or failed")),
+                "kind" => wire_enum(value)
+                    .map(|kind| query.kind = Some(kind))
+                    .ok_or_else(|| FieldError::new(name, "must be client or temp")),
                 "limit" => match value.parse::<usize>() {
                     Ok(n) if (1..=MAX_LIST_LIMIT).contains(&n) && !value.starts_with('+') => {
                         query.limit = n;
@@ -545,6 +524,11 @@ impl ListQuery {
             (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
         })
     }
+}
+
+/// Parses an enum from its wire name (`"pending"`, `"temp"`, …) through its serde form.
+fn wire_enum<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    serde_json::from_value(Value::String(value.to_owned())).ok()
 }
 
 /// Reads typed fields out of a JSON object, remembering every problem.
