@@ -437,20 +437,18 @@ impl Service {
             })
     }
 
-    /// `GET /files/{id}`: the record, repaired first if it is pending but its object has
-    /// already arrived (an S3 event that was lost or is late).
+    /// `GET /files/{id}`: the record, repaired first if an upload is open but its object has
+    /// already arrived (an S3 event that was lost or is late). Costs one `HeadObject` only
+    /// while an upload is open.
     pub async fn get(&self, who: &Identity, id: FileId) -> Result<FileRecord, ApiError> {
         let record = self.load(&who.tenant, id).await?;
-        if record.status != FileStatus::Pending {
-            return Ok(record);
-        }
         let Some(upload) = &record.upload else {
             return Ok(record);
         };
         let Some(info) = self.objects.head(&upload.key).await? else {
             return Ok(record);
         };
-        tracing::info!(tenant = %who.tenant, %id, key = %upload.key, "repairing a pending record whose object exists");
+        tracing::info!(tenant = %who.tenant, %id, key = %upload.key, "repairing a record whose upload arrived without its event");
         let event = ObjectEvent {
             key: upload.key.clone(),
             size: info.size,

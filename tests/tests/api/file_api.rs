@@ -1188,7 +1188,26 @@ async fn the_sample_stream_event_cleans_up_a_removed_record(env: TestEnv) {
     assert!(!env.object_exists(key).await);
 }
 
+async fn a_reupload_whose_event_was_lost_is_repaired_by_get(env: TestEnv) {
+    let file = env
+        .uploaded(
+            "acme",
+            json!({"name": "a.txt", "mimeType": "text/plain"}),
+            b"old",
+        )
+        .await;
+    let id = id_of(&file);
+    let reply = env
+        .api(RouteId::StartUpload, "acme", Some(&id), "", None, &[])
+        .await;
+    env.upload(&reply.json["upload"], b"newer").await;
+    let got = env.get("acme", &id).await.json;
+    assert_eq!(got["size"], 5, "{got}");
+    assert_eq!(download(&env, &id).await, b"newer");
+}
+
 stowage_tests::on_every_backend!(
+    a_reupload_whose_event_was_lost_is_repaired_by_get,
     every_route_hides_other_tenants_files,
     the_sample_stream_event_cleans_up_a_removed_record,
     listing_is_newest_first_and_pages_without_gaps_or_duplicates,
