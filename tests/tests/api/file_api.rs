@@ -1203,7 +1203,39 @@ async fn a_reupload_whose_event_was_lost_is_repaired_by_get(env: TestEnv) {
     assert_eq!(download(&env, &id).await, b"newer");
 }
 
+async fn concurrent_creates_cannot_share_an_external_id(env: TestEnv) {
+    let attempts = (0..8).map(|i| {
+        let request = stowage_tests::create_request(
+            "acme",
+            "alice",
+            &json!({"name": format!("{i}.txt"), "mimeType": "text/plain", "externalId": "race"}),
+        );
+        env.call(RouteId::CreateFile, request)
+    });
+    let replies = futures_util::future::join_all(attempts).await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    let conflicts = replies.iter().filter(|r| r.status == 409).count();
+    assert_eq!(
+        (created, conflicts),
+        (1, 7),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let page = env
+        .api(
+            RouteId::ListFiles,
+            "acme",
+            None,
+            "externalId=race",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(ids(&page.json).len(), 1);
+}
+
 stowage_tests::on_every_backend!(
+    concurrent_creates_cannot_share_an_external_id,
     a_reupload_whose_event_was_lost_is_repaired_by_get,
     every_route_hides_other_tenants_files,
     the_sample_stream_event_cleans_up_a_removed_record,
