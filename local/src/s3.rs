@@ -109,6 +109,14 @@ pub fn object_created_event(
     serde_json::from_value(event).expect("the event has the shape aws_lambda_events expects")
 }
 
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest as _;
+    md5::Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn etag_text(etag: Option<&ETag>) -> String {
     etag.map(|e| e.value().to_owned()).unwrap_or_default()
 }
@@ -241,11 +249,38 @@ impl S3 for LocalBucket {
         self.inner.upload_part(req).await
     }
 
+    /// `s3s-fs` lists parts unsorted, unpaged and without ETags; S3 sorts them, pages them by
+    /// `max-parts` / `part-number-marker`, and gives each part's ETag (its MD5).
     async fn list_parts(
         &self,
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
-        self.inner.list_parts(req).await
+        let upload_id = req.input.upload_id.clone();
+        let marker = req.input.part_number_marker.unwrap_or(0);
+        let max_parts =
+            usize::try_from(req.input.max_parts.unwrap_or(1_000).clamp(1, 1_000)).unwrap_or(1_000);
+        let mut response = self.inner.list_parts(req).await?;
+        let mut parts = response.output.parts.take().unwrap_or_default();
+        parts.retain(|p| p.part_number.unwrap_or(0) > marker);
+        parts.sort_by_key(|p| p.part_number.unwrap_or(0));
+        let truncated = parts.len() > max_parts;
+        parts.truncate(max_parts);
+        for part in &mut parts {
+            let number = part.part_number.unwrap_or(0);
+            let path = self
+                .notifier
+                .root
+                .join(format!(".upload_id-{upload_id}.part-{number}"));
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|e| s3s::s3_error!(InternalError, "part {number}: {e}"))?;
+            part.e_tag = Some(ETag::Strong(md5_hex(&bytes)));
+        }
+        response.output.is_truncated = Some(truncated);
+        response.output.next_part_number_marker = parts.last().and_then(|p| p.part_number);
+        response.output.max_parts = i32::try_from(max_parts).ok();
+        response.output.parts = Some(parts);
+        Ok(response)
     }
 
     async fn abort_multipart_upload(

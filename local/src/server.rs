@@ -195,6 +195,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
                     Settings {
                         bucket: BUCKET.to_owned(),
                         download_url_expires_in: settings.download_url_expires_in,
+                        multipart_threshold: settings.multipart_threshold,
                         // This server serves public copies itself, at <base>/public/….
                         public_base_url: Some(
                             settings

@@ -51,8 +51,19 @@ pub fn s3_client(sdk: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client 
 
 /// The app on DynamoDB and S3, with clients built from `sdk` and time from `clock`.
 pub fn aws_app(config: &Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> App {
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table);
-    let objects = S3Store::new(s3_client(sdk, config.s3_force_path_style), &config.bucket);
+    let s3 = s3_client(sdk, config.s3_force_path_style);
+    aws_app_with_clients(config, aws_sdk_dynamodb::Client::new(sdk), s3, clock)
+}
+
+/// The app on DynamoDB and S3 with the given clients.
+pub fn aws_app_with_clients(
+    config: &Config,
+    dynamodb: aws_sdk_dynamodb::Client,
+    s3: aws_sdk_s3::Client,
+    clock: Arc<dyn Clock>,
+) -> App {
+    let store = DynamoStore::new(dynamodb, &config.table);
+    let objects = S3Store::new(s3, &config.bucket);
     App {
         service: Service::new(
             Arc::new(store),
@@ -62,6 +73,7 @@ pub fn aws_app(config: &Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> App {
                 bucket: config.bucket.clone(),
                 download_url_expires_in: config.download_url_expires_in,
                 public_base_url: config.public_base_url.clone(),
+                multipart_threshold: config.multipart_threshold,
             },
         ),
         claims: config.claims.clone(),

@@ -27,6 +27,9 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// `STOWAGE_DOWNLOAD_URL_EXPIRES_IN`: seconds a private `contentUrl` stays valid (default 1800).
     pub download_url_expires_in: Duration,
+    /// `STOWAGE_MULTIPART_THRESHOLD`: uploads above this many bytes are multipart (default
+    /// 100 MiB; 5 MiB to 5 GiB).
+    pub multipart_threshold: u64,
     /// `STOWAGE_PUBLIC_BASE_URL`: where public files are served (the CloudFront distribution on
     /// AWS); unset, public files get presigned URLs too.
     pub public_base_url: Option<String>,
@@ -91,7 +94,20 @@ impl Config {
                 })
             }
         };
+        let multipart_threshold = match lookup("STOWAGE_MULTIPART_THRESHOLD") {
+            None => 100 * 1024 * 1024,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (5 * 1024 * 1024..=5 * 1024 * 1024 * 1024).contains(n))
+                .ok_or_else(|| ConfigError {
+                    name: "STOWAGE_MULTIPART_THRESHOLD",
+                    problem: format!("must be bytes from 5242880 to 5368709120, not {v:?}"),
+                })?,
+        };
         Ok(Config {
+            multipart_threshold,
             public_base_url,
             table: required("STOWAGE_TABLE")?,
             bucket: required("STOWAGE_BUCKET")?,
@@ -143,6 +159,7 @@ mod tests {
             ("STOWAGE_DOWNLOAD_URL_EXPIRES_IN", "604801"),
             ("STOWAGE_TENANT_CLAIM", ""),
             ("STOWAGE_PUBLIC_BASE_URL", "cdn.example.com"),
+            ("STOWAGE_MULTIPART_THRESHOLD", "1024"),
         ] {
             let mut pairs = base.to_vec();
             pairs.push((name, value));

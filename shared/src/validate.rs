@@ -173,7 +173,7 @@ impl CreateFile {
 }
 
 /// Validates a `POST /files/{id}/upload` body: `size`/`expectedSize`, `checksumSha256`,
-/// `uploadUrlExpiresIn`, `multipart`.
+/// `uploadUrlExpiresIn`, `multipart`, `partSize`.
 pub fn upload_request(body: Value) -> Result<crate::service::UploadRequest, ApiError> {
     let mut f = Fields::new(
         body,
@@ -200,17 +200,15 @@ pub fn upload_request(body: Value) -> Result<crate::service::UploadRequest, ApiE
     let url_expires_in = f
         .integer("uploadUrlExpiresIn", 1, MAX_URL_EXPIRY_SECONDS)
         .unwrap_or(DEFAULT_UPLOAD_URL_EXPIRY_SECONDS);
-    if f.boolean("multipart") == Some(true) {
-        f.error(
-            "multipart",
-            "multipart uploads are not available yet; send a single PUT of up to 5 GiB",
-        );
-    }
+    let multipart = f.boolean("multipart").unwrap_or(false);
+    let part_size = f.integer("partSize", 1, MAX_OBJECT_SIZE);
     f.finish()?;
     Ok(crate::service::UploadRequest {
         expected_size,
         checksum_sha256,
         url_expires_in,
+        multipart,
+        part_size,
     })
 }
 

@@ -88,6 +88,83 @@ pub enum Backend {
     Embedded,
 }
 
+/// The S3 client for moto: the app's own client (`bootstrap::s3_client`), plus one fix for a
+/// moto deviation. moto answers `ListParts` with the root element `ListPartsResponse` where S3
+/// (and the Rust SDK) use `ListPartsResult`; botocore does not mind, the Rust SDK rejects it.
+/// The HTTP connector below renames the root of that one response; nothing else is touched.
+pub fn moto_s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let base = stowage::bootstrap::s3_client(sdk, true);
+    use aws_smithy_http_client::tls;
+    let inner = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https();
+    let config = base
+        .config()
+        .to_builder()
+        .http_client(MotoListPartsClient(inner))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+mod moto_fix {
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+        SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_types::body::SdkBody;
+    use http_body_util::BodyExt;
+
+    /// Wraps the SDK's HTTP client; see `moto_s3_client`.
+    #[derive(Debug)]
+    pub struct MotoListPartsClient(pub SharedHttpClient);
+
+    impl HttpClient for MotoListPartsClient {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(Connector(self.0.http_connector(settings, components)))
+        }
+    }
+
+    #[derive(Debug)]
+    struct Connector(SharedHttpConnector);
+
+    impl HttpConnector for Connector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let list_parts = request.method() == "GET" && request.uri().contains("uploadId=");
+            let inner = self.0.clone();
+            HttpConnectorFuture::new(async move {
+                let mut response = inner.call(request).await?;
+                if list_parts {
+                    let body = std::mem::replace(response.body_mut(), SdkBody::empty());
+                    let bytes = body
+                        .collect()
+                        .await
+                        .map_err(|e| ConnectorError::other(e, None))?
+                        .to_bytes();
+                    let text = String::from_utf8_lossy(&bytes)
+                        .replace("<ListPartsResponse", "<ListPartsResult")
+                        .replace("</ListPartsResponse>", "</ListPartsResult>");
+                    response
+                        .headers_mut()
+                        .insert("content-length", text.len().to_string());
+                    *response.body_mut() = SdkBody::from(text);
+                }
+                Ok(response)
+            })
+        }
+    }
+}
+
+use moto_fix::MotoListPartsClient;
+
 /// A fresh table (made from `template.yaml`) and bucket on moto, and the settings a Lambda
 /// function would read for them.
 pub async fn moto_storage() -> (SdkConfig, Config) {
@@ -96,7 +173,7 @@ pub async fn moto_storage() -> (SdkConfig, Config) {
     let table = format!("stowage-test-{suffix}");
     let bucket = format!("stowage-test-{suffix}");
     create_table_from_template(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
-    stowage::bootstrap::s3_client(&sdk, true)
+    moto_s3_client(&sdk)
         .create_bucket()
         .bucket(&bucket)
         .send()
@@ -111,6 +188,7 @@ pub async fn moto_storage() -> (SdkConfig, Config) {
         // No CloudFront here: public URLs point at this base, and the tests check the public
         // copy in the bucket that the distribution would serve.
         public_base_url: Some(PUBLIC_BASE_URL.to_owned()),
+        multipart_threshold: 100 * 1024 * 1024,
     };
     (sdk, config)
 }
@@ -166,12 +244,17 @@ impl TestEnv {
     pub async fn moto() -> Self {
         let (sdk, config) = moto_storage().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let s3 = stowage::bootstrap::s3_client(&sdk, true);
+        let s3 = moto_s3_client(&sdk);
         let (table, bucket) = (config.table.clone(), config.bucket.clone());
         let clock = Arc::new(ManualClock::new(Timestamp::from_datetime(
             chrono::Utc::now(),
         )));
-        let app = Arc::new(stowage::bootstrap::aws_app(&config, &sdk, clock.clone()));
+        let app = Arc::new(stowage::bootstrap::aws_app_with_clients(
+            &config,
+            dynamodb.clone(),
+            s3.clone(),
+            clock.clone(),
+        ));
         TestEnv {
             backend: Backend::Moto,
             app,

@@ -50,6 +50,16 @@ pub struct ObjectInfo {
     pub last_modified: Option<Timestamp>,
 }
 
+/// A part S3 holds for an open multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadedPart {
+    pub part_number: u32,
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+}
+
 /// What a presigned PUT binds besides the key.
 #[derive(Clone, Copy, Debug)]
 pub struct PutConditions<'a> {
@@ -83,6 +93,38 @@ pub trait ObjectStore: Send + Sync {
 
     /// The object's size and ETag, or `None` if there is no object at `key`.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, BlobError>;
+
+    /// Opens a multipart upload of `key`; returns S3's upload id.
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, BlobError>;
+
+    /// A presigned PUT of one part of an open multipart upload.
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError>;
+
+    /// Every part S3 holds for the upload, sorted by number (paged through S3 as needed);
+    /// `None` if there is no such upload (completed or aborted).
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<Vec<UploadedPart>>, BlobError>;
+
+    /// Completes the upload from `parts` (number and ETag, in order); returns the object's ETag.
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<String, BlobError>;
+
+    /// Aborts the upload and drops its parts; aborting a finished upload succeeds.
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BlobError>;
 
     /// Copies the object at `from` to `to`, inside the bucket.
     async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;

@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 
-use super::{BlobError, ObjectInfo, ObjectStore, PresignedRequest, PutConditions};
+use super::{BlobError, ObjectInfo, ObjectStore, PresignedRequest, PutConditions, UploadedPart};
 use crate::model::Timestamp;
 
 /// Objects in one S3 bucket.
@@ -138,6 +139,141 @@ impl ObjectStore for S3Store {
             })),
             Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(None),
             Err(err) => Err(BlobError::new(format!("HEAD {key}"), err)),
+        }
+    }
+
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, BlobError> {
+        let output = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(|e| BlobError::new(format!("create multipart upload {key}"), e))?;
+        output
+            .upload_id
+            .ok_or_else(|| BlobError::new(format!("create multipart upload {key}"), "no upload id"))
+    }
+
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError> {
+        let number = i32::try_from(part_number)
+            .map_err(|e| BlobError::new(format!("part {part_number}"), e))?;
+        let presigned = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .presigned(presigning(now, expires_in)?)
+            .await
+            .map_err(|e| BlobError::new(format!("presign part {part_number} of {key}"), e))?;
+        Ok(to_request(presigned, now, expires_in))
+    }
+
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<Vec<UploadedPart>>, BlobError> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let result = self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .max_parts(1_000)
+                .set_part_number_marker(marker.clone())
+                .send()
+                .await;
+            let output = match result {
+                Ok(output) => output,
+                Err(SdkError::ServiceError(err)) if err.err().code() == Some("NoSuchUpload") => {
+                    return Ok(None)
+                }
+                Err(err) => return Err(BlobError::new(format!("list parts of {key}"), err)),
+            };
+            for part in output.parts() {
+                parts.push(UploadedPart {
+                    part_number: part
+                        .part_number()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .unwrap_or(0),
+                    size: part.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                    etag: part
+                        .e_tag()
+                        .unwrap_or_default()
+                        .trim_matches('"')
+                        .to_owned(),
+                });
+            }
+            match (output.is_truncated(), output.next_part_number_marker()) {
+                (Some(true), Some(next)) => marker = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|p| p.part_number);
+        parts.dedup_by_key(|p| p.part_number);
+        Ok(Some(parts))
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<String, BlobError> {
+        let completed: Vec<CompletedPart> = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX))
+                    .e_tag(format!("\"{}\"", p.etag))
+                    .build()
+            })
+            .collect();
+        let output = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| BlobError::new(format!("complete multipart upload {key}"), e))?;
+        Ok(output.e_tag.unwrap_or_default())
+    }
+
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BlobError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(err)) if err.err().is_no_such_upload() => Ok(()),
+            Err(err) => Err(BlobError::new(format!("abort multipart upload {key}"), err)),
         }
     }
 

@@ -35,6 +35,10 @@ pub async fn handle(app: &App, route: RouteId, req: Request) -> Response<Body> {
         RouteId::DeleteFile => delete_file(app, &req).await,
         RouteId::GetContent => get_content(app, &req).await,
         RouteId::StartUpload => start_upload(app, &req).await,
+        RouteId::AbortUpload => abort_upload(app, &req).await,
+        RouteId::ListUploadParts => list_upload_parts(app, &req).await,
+        RouteId::SignUploadParts => sign_upload_parts(app, &req).await,
+        RouteId::CompleteUpload => complete_upload(app, &req).await,
     };
     result.unwrap_or_else(|err| problem(&err))
 }
@@ -186,9 +190,8 @@ async fn start_upload(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
     let body: &[u8] = req.body().as_ref();
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         UploadRequest {
-            expected_size: None,
-            checksum_sha256: None,
             url_expires_in: crate::validate::DEFAULT_UPLOAD_URL_EXPIRY_SECONDS,
+            ..UploadRequest::default()
         }
     } else {
         crate::validate::upload_request(json_body(req)?)?
@@ -208,6 +211,44 @@ async fn start_upload(app: &App, req: &Request) -> Result<Response<Body>, ApiErr
         &body,
         Some(created.record.version),
     ))
+}
+
+async fn abort_upload(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = Identity::from_request(req, &app.claims)?;
+    let id = path_id(req)?;
+    let record = app.service.abort_upload(&who, id, if_match(req)?).await?;
+    record_response(app, StatusCode::OK, &record).await
+}
+
+async fn list_upload_parts(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = Identity::from_request(req, &app.claims)?;
+    let id = path_id(req)?;
+    let parts = app.service.uploaded_parts(&who, id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "parts": parts }),
+        None,
+    ))
+}
+
+async fn sign_upload_parts(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = Identity::from_request(req, &app.claims)?;
+    let id = path_id(req)?;
+    let signed = app.service.sign_parts(&who, id, json_body(req)?).await?;
+    Ok(json_response(StatusCode::OK, &signed, None))
+}
+
+async fn complete_upload(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = Identity::from_request(req, &app.claims)?;
+    let id = path_id(req)?;
+    let body: &[u8] = req.body().as_ref();
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(json_body(req)?)
+    };
+    let record = app.service.complete_upload(&who, id, body).await?;
+    record_response(app, StatusCode::OK, &record).await
 }
 
 /// The `If-Match` header as a record version: `"3"`, `W/"3"` or `3`; `*` (or none) matches any.

@@ -14,6 +14,10 @@ pub enum RouteId {
     DeleteFile,
     GetContent,
     StartUpload,
+    AbortUpload,
+    ListUploadParts,
+    SignUploadParts,
+    CompleteUpload,
 }
 
 /// A route: method, path template (API Gateway syntax) and the function that serves it.
@@ -67,5 +71,29 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/files/{id}/upload",
         "start-upload",
+    ),
+    route(
+        RouteId::AbortUpload,
+        "DELETE",
+        "/files/{id}/upload",
+        "abort-upload",
+    ),
+    route(
+        RouteId::ListUploadParts,
+        "GET",
+        "/files/{id}/upload/parts",
+        "list-upload-parts",
+    ),
+    route(
+        RouteId::SignUploadParts,
+        "POST",
+        "/files/{id}/upload/parts",
+        "sign-upload-parts",
+    ),
+    route(
+        RouteId::CompleteUpload,
+        "POST",
+        "/files/{id}/upload/complete",
+        "complete-upload",
     ),
 ];

@@ -185,6 +185,30 @@ pub struct OpenUpload {
     pub revision: u32,
     pub key: String,
     pub url_expires_at: Timestamp,
+    /// Present for a multipart upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<MultipartPlan>,
+}
+
+/// How a multipart upload is cut: every part but the last is `part_size` bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MultipartPlan {
+    /// S3's id of the open multipart upload; never accepted from clients.
+    pub upload_id: String,
+    pub part_size: u64,
+    pub part_count: u32,
+}
+
+impl MultipartPlan {
+    /// The size part `number` (1-based) must have for a total of `total` bytes.
+    pub fn part_len(&self, number: u32, total: u64) -> u64 {
+        if number < self.part_count {
+            self.part_size
+        } else {
+            total.saturating_sub(self.part_size * u64::from(self.part_count - 1))
+        }
+    }
 }
 
 /// A file record as stored: the public fields plus the bookkeeping that ties it to S3.

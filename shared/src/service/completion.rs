@@ -240,6 +240,7 @@ mod tests {
                 revision: 1,
                 key,
                 url_expires_at: at.plus_seconds(1_800),
+                multipart: None,
             }),
         }
     }

@@ -4,6 +4,7 @@
 mod completion;
 mod delete;
 mod list;
+mod multipart;
 mod update;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -20,32 +21,78 @@ use crate::blob::{content_disposition, ObjectStore, PresignedRequest, PutConditi
 use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::keys::{public_key, ObjectKey};
-use crate::model::{Checksum, FileId, FileRecord, FileStatus, OpenUpload, TenantId, Timestamp};
+use crate::model::{
+    Checksum, FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, TenantId, Timestamp,
+};
 use crate::store::{MetadataStore, StoreError};
 use crate::validate::CreateFile;
 
 /// What a new upload binds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct UploadRequest {
     pub expected_size: Option<u64>,
     pub checksum_sha256: Option<Checksum>,
     pub url_expires_in: u64,
+    /// Asks for a multipart upload whatever the size.
+    pub multipart: bool,
+    /// The client's wish for the part size; clamped to S3's rules.
+    pub part_size: Option<u64>,
 }
 
-fn check_single_part(multipart: bool, expected_size: Option<u64>) -> Result<(), ApiError> {
-    if multipart {
-        return Err(ApiError::field(
-            "multipart",
-            "multipart uploads are not available yet; send a single PUT of up to 5 GiB",
-        ));
+/// S3's smallest part (but the last).
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// S3's largest part.
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// S3's most parts in one upload.
+pub const MAX_PARTS: u64 = 10_000;
+/// The default part size, for files small enough to fit 10,000 of them.
+pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
+/// Most part URLs in a create (or re-upload) response; the rest come from
+/// `POST /files/{id}/upload/parts`.
+pub const MAX_PART_URLS_ON_CREATE: u32 = 100;
+
+/// Single `PUT` (`None`) or multipart `(part size, part count)` for this request: multipart
+/// when asked, above `threshold`, and always above 5 GiB; then `expectedSize` is required.
+fn plan_upload(request: &UploadRequest, threshold: u64) -> Result<Option<(u64, u32)>, ApiError> {
+    let size = request.expected_size;
+    let multipart =
+        request.multipart || size.is_some_and(|s| s > threshold || s > MAX_SINGLE_PUT_SIZE);
+    if !multipart {
+        return Ok(None);
     }
-    if expected_size.is_some_and(|size| size > MAX_SINGLE_PUT_SIZE) {
+    let Some(size) = size else {
         return Err(ApiError::field(
             "size",
-            "files over 5 GiB need a multipart upload, which is not available yet",
+            "is required for a multipart upload",
+        ));
+    };
+    if request.checksum_sha256.is_some() {
+        return Err(ApiError::field(
+            "checksumSha256",
+            "is only supported for single-PUT uploads (up to the multipart threshold)",
         ));
     }
-    Ok(())
+    let smallest_fitting = size.div_ceil(MAX_PARTS);
+    let part_size = request
+        .part_size
+        .unwrap_or(DEFAULT_PART_SIZE)
+        .clamp(MIN_PART_SIZE, MAX_PART_SIZE)
+        .max(smallest_fitting);
+    let part_count = size.div_ceil(part_size).max(1);
+    Ok(Some((
+        part_size,
+        u32::try_from(part_count).unwrap_or(u32::MAX),
+    )))
+}
+
+/// When a record without content disappears: a day after its upload URL expires (sooner for a
+/// temp file whose life ends first).
+fn pending_expiry(record: &FileRecord, url_expires_at: Timestamp) -> Timestamp {
+    let pending = url_expires_at.plus_seconds(PENDING_GRACE_SECONDS);
+    match record.ttl_seconds {
+        Some(ttl) => pending.min(record.created_at.plus_seconds(ttl)),
+        None => pending,
+    }
 }
 
 fn external_id_conflict(external_id: &str) -> ApiError {
@@ -131,6 +178,8 @@ pub struct Settings {
     pub bucket: String,
     /// Life of a private file's presigned `contentUrl`.
     pub download_url_expires_in: Duration,
+    /// Uploads larger than this many bytes are multipart (always above 5 GiB).
+    pub multipart_threshold: u64,
     /// Where public files are served: their `contentUrl` is `<this>/public/<tenant>/<id>`.
     /// `None`: public files get presigned URLs like private ones.
     pub public_base_url: Option<String>,
@@ -151,25 +200,53 @@ pub struct Created {
     pub upload: UploadInstructions,
 }
 
-/// How a client uploads bytes (single-part form of SPEC section 4.1).
+/// How a client uploads bytes (SPEC section 4.1): one presigned `PUT`, or a multipart plan.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum UploadInstructions {
+    Single(SinglePut),
+    Multipart(MultipartInstructions),
+}
+
+/// A single presigned `PUT`: send exactly `headers`.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UploadInstructions {
+pub struct SinglePut {
     pub method: String,
     pub url: String,
     pub headers: std::collections::BTreeMap<String, String>,
     pub expires_at: Timestamp,
 }
 
-impl From<PresignedRequest> for UploadInstructions {
+impl From<PresignedRequest> for SinglePut {
     fn from(request: PresignedRequest) -> Self {
-        UploadInstructions {
+        SinglePut {
             method: request.method,
             url: request.url,
             headers: request.headers,
             expires_at: request.expires_at,
         }
     }
+}
+
+/// A multipart upload: the plan and presigned `PUT`s for (up to 100 of) its parts.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MultipartInstructions {
+    pub upload_id: String,
+    pub part_size: u64,
+    pub part_count: u32,
+    pub parts: Vec<PartUrl>,
+    pub expires_at: Timestamp,
+}
+
+/// Where to `PUT` one part, and how many bytes it must hold.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartUrl {
+    pub part_number: u32,
+    pub url: String,
+    pub size: u64,
 }
 
 impl Service {
@@ -208,7 +285,6 @@ impl Service {
     /// body's fields and a new upload instead (its content stays readable until that upload
     /// lands); without `overwrite`, an existing one is a `409`.
     pub async fn create(&self, who: &Identity, request: CreateFile) -> Result<Created, ApiError> {
-        check_single_part(request.multipart, request.expected_size)?;
         let now = self.clock.now();
         if request.overwrite {
             if let Some(existing) = self.live_by_external_id(&who.tenant, &request, now).await? {
@@ -253,6 +329,8 @@ impl Service {
                     expected_size: request.expected_size,
                     checksum_sha256: request.checksum_sha256.clone(),
                     url_expires_in: request.upload_url_expires_in,
+                    multipart: request.multipart,
+                    part_size: request.part_size,
                 },
                 now,
             )
@@ -336,6 +414,8 @@ impl Service {
                     expected_size: request.expected_size,
                     checksum_sha256: request.checksum_sha256,
                     url_expires_in: request.upload_url_expires_in,
+                    multipart: request.multipart,
+                    part_size: request.part_size,
                 },
                 now,
             )
@@ -357,7 +437,6 @@ impl Service {
         request: UploadRequest,
         if_match: Option<u64>,
     ) -> Result<Created, ApiError> {
-        check_single_part(false, request.expected_size)?;
         let now = self.clock.now();
         let current = self.load(&who.tenant, id).await?;
         check_version(&current, if_match)?;
@@ -370,13 +449,15 @@ impl Service {
         })
     }
 
-    /// Gives `record` a new revision and open upload, presigned; bumps its version.
+    /// Gives `record` a new revision and open upload (single or multipart), presigned; bumps
+    /// its version. A multipart upload left open by an earlier upload is aborted.
     async fn open_upload(
         &self,
         record: &mut FileRecord,
         request: UploadRequest,
         now: Timestamp,
     ) -> Result<UploadInstructions, ApiError> {
+        let plan = plan_upload(&request, self.settings.multipart_threshold)?;
         let revision = record.revision + 1;
         let key = ObjectKey {
             kind: record.kind,
@@ -385,18 +466,64 @@ impl Service {
             revision,
         }
         .render();
-        let presigned = self
-            .objects
-            .presign_put(
-                &key,
-                PutConditions {
-                    content_type: record.mime_type.as_str(),
-                    checksum_sha256: request.checksum_sha256.as_ref().map(|c| c.as_str()),
-                },
-                now,
-                Duration::from_secs(request.url_expires_in),
-            )
-            .await?;
+        let expires_in = Duration::from_secs(request.url_expires_in);
+        let (instructions, multipart, url_expires_at) = match plan {
+            None => {
+                let presigned = self
+                    .objects
+                    .presign_put(
+                        &key,
+                        PutConditions {
+                            content_type: record.mime_type.as_str(),
+                            checksum_sha256: request.checksum_sha256.as_ref().map(|c| c.as_str()),
+                        },
+                        now,
+                        expires_in,
+                    )
+                    .await?;
+                let expires_at = presigned.expires_at;
+                (
+                    UploadInstructions::Single(presigned.into()),
+                    None,
+                    expires_at,
+                )
+            }
+            Some((part_size, part_count)) => {
+                let upload_id = self
+                    .objects
+                    .create_multipart(&key, record.mime_type.as_str())
+                    .await?;
+                let plan = MultipartPlan {
+                    upload_id,
+                    part_size,
+                    part_count,
+                };
+                let total = request.expected_size.unwrap_or(0);
+                let first: Vec<u32> = (1..=part_count.min(MAX_PART_URLS_ON_CREATE)).collect();
+                let parts = self
+                    .part_urls(&key, &plan, total, &first, now, expires_in)
+                    .await?;
+                let expires_at = now.plus_seconds(request.url_expires_in);
+                let instructions = UploadInstructions::Multipart(MultipartInstructions {
+                    upload_id: plan.upload_id.clone(),
+                    part_size,
+                    part_count,
+                    parts,
+                    expires_at,
+                });
+                (instructions, Some(plan), expires_at)
+            }
+        };
+        if let Some(OpenUpload {
+            key: old_key,
+            multipart: Some(old),
+            ..
+        }) = &record.upload
+        {
+            if let Err(err) = self.objects.abort_multipart(old_key, &old.upload_id).await {
+                tracing::warn!(key = %old_key, error = ?err, "could not abort a replaced multipart upload");
+            }
+        }
         record.revision = revision;
         record.version += 1;
         record.updated_at = now;
@@ -405,19 +532,41 @@ impl Service {
         record.upload = Some(OpenUpload {
             revision,
             key,
-            url_expires_at: presigned.expires_at,
+            url_expires_at,
+            multipart,
         });
         if record.content.is_none() {
             // Never uploaded: pending, and gone a day after the upload URL expires.
             record.status = FileStatus::Pending;
             record.failure_reason = None;
-            let pending_expiry = presigned.expires_at.plus_seconds(PENDING_GRACE_SECONDS);
-            record.expires_at = Some(match record.ttl_seconds {
-                Some(ttl) => pending_expiry.min(record.created_at.plus_seconds(ttl)),
-                None => pending_expiry,
+            record.expires_at = Some(pending_expiry(record, url_expires_at));
+        }
+        Ok(instructions)
+    }
+
+    /// Presigned part URLs for `numbers` of an open multipart upload.
+    async fn part_urls(
+        &self,
+        key: &str,
+        plan: &MultipartPlan,
+        total: u64,
+        numbers: &[u32],
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<Vec<PartUrl>, ApiError> {
+        let mut parts = Vec::with_capacity(numbers.len());
+        for &number in numbers {
+            let presigned = self
+                .objects
+                .presign_part(key, &plan.upload_id, number, now, expires_in)
+                .await?;
+            parts.push(PartUrl {
+                part_number: number,
+                url: presigned.url,
+                size: plan.part_len(number, total),
             });
         }
-        Ok(presigned.into())
+        Ok(parts)
     }
 
     /// Compare-and-swap of one record, with store errors mapped for clients.
@@ -553,6 +702,11 @@ impl Service {
             keys.push(content.key.clone());
         }
         if let Some(upload) = &record.upload {
+            if let Some(plan) = &upload.multipart {
+                self.objects
+                    .abort_multipart(&upload.key, &plan.upload_id)
+                    .await?;
+            }
             keys.push(upload.key.clone());
         }
         keys.push(public_key(&record.tenant, record.id));

@@ -4,6 +4,7 @@
 mod file_api;
 mod handlers;
 mod local_over_aws;
+mod multipart;
 mod store_contract;
 mod template;
 mod upload_flow;

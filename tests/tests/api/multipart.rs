@@ -1,0 +1,412 @@
+//! Multipart uploads on both backends: the plan, part URLs, listing, completion checks, abort,
+//! re-signing, tenant isolation.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stowage::http::RouteId;
+use stowage_tests::{upload_key, Backend, TestEnv};
+
+const MIB: usize = 1024 * 1024;
+
+/// `size` bytes that differ from part to part.
+fn bytes(size: usize) -> Vec<u8> {
+    (0..size).map(|i| ((i / 7919) % 251) as u8).collect()
+}
+
+/// PUTs one part; returns the status and the ETag without quotes.
+async fn put_part(env: &TestEnv, url: &str, body: &[u8]) -> (u16, String) {
+    let response = env.http.put(url).body(body.to_vec()).send().await.unwrap();
+    let etag = response
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned();
+    (response.status().as_u16(), etag)
+}
+
+fn part_url(upload: &Value, number: u64) -> String {
+    upload["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partNumber"] == number)
+        .and_then(|p| p["url"].as_str())
+        .unwrap_or_else(|| panic!("no URL for part {number}"))
+        .to_owned()
+}
+
+async fn start(env: &TestEnv, size: usize) -> (String, Value) {
+    let created = env
+        .create(
+            "acme",
+            json!({"name": "big.bin", "mimeType": "application/octet-stream", "size": size, "multipart": true}),
+        )
+        .await;
+    let id = created.json["file"]["id"].as_str().unwrap().to_owned();
+    (id, created.json["upload"].clone())
+}
+
+async fn download(env: &TestEnv, id: &str) -> Vec<u8> {
+    let reply = env
+        .api(RouteId::GetContent, "acme", Some(id), "", None, &[])
+        .await;
+    assert_eq!(reply.status, 302, "{}", reply.json);
+    env.fetch(reply.headers["location"].to_str().unwrap())
+        .await
+        .1
+}
+
+async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) {
+    let data = bytes(20 * MIB);
+    let (id, upload) = start(&env, data.len()).await;
+    assert_eq!(upload["partSize"], 8 * MIB);
+    assert_eq!(upload["partCount"], 3);
+    assert_eq!(upload["parts"].as_array().unwrap().len(), 3);
+    assert_eq!(upload["parts"][2]["size"], 4 * MIB);
+    assert!(upload["uploadId"].is_string());
+    let chunk = |n: usize| &data[(n - 1) * 8 * MIB..(n * 8 * MIB).min(data.len())];
+
+    let mut etags = std::collections::BTreeMap::new();
+    for n in [3usize, 1, 2] {
+        let (status, etag) = put_part(&env, &part_url(&upload, n as u64), chunk(n)).await;
+        assert_eq!(status, 200, "part {n}");
+        etags.insert(n, etag);
+    }
+    // Part 2 again, replaced by different bytes of the same size, then by the right ones.
+    let wrong = vec![0u8; 8 * MIB];
+    put_part(&env, &part_url(&upload, 2), &wrong).await;
+    let (_, etag) = put_part(&env, &part_url(&upload, 2), chunk(2)).await;
+    etags.insert(2, etag);
+
+    let listed = env
+        .api(RouteId::ListUploadParts, "acme", Some(&id), "", None, &[])
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.json);
+    let parts: Vec<(u64, u64, String)> = listed.json["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["partNumber"].as_u64().unwrap(),
+                p["size"].as_u64().unwrap(),
+                p["etag"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, u64, String)> = etags
+        .iter()
+        .map(|(n, e)| (*n as u64, chunk(*n).len() as u64, e.clone()))
+        .collect();
+    assert_eq!(parts, expected, "sorted, the latest bytes of part 2");
+
+    let claimed: Vec<Value> = etags
+        .iter()
+        .map(|(n, e)| json!({"partNumber": n, "etag": e}))
+        .collect();
+    let done = env
+        .api(
+            RouteId::CompleteUpload,
+            "acme",
+            Some(&id),
+            "",
+            Some(json!({"parts": claimed})),
+            &[],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.json);
+    assert_eq!(done.json["status"], "uploaded");
+    assert_eq!(done.json["size"], data.len());
+    assert_eq!(download(&env, &id).await, data, "byte for byte");
+
+    // The S3 event that follows the completion changes nothing; completing again is harmless.
+    let key = upload_key_of(&env, &id).await;
+    let outcomes = env
+        .deliver(env.object_created_event(&key, &env.next_sequencer()).await)
+        .await;
+    assert_eq!(outcomes, [stowage::service::Outcome::Unchanged]);
+    let again = env
+        .api(RouteId::CompleteUpload, "acme", Some(&id), "", None, &[])
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json["version"], done.json["version"]);
+}
+
+/// The key the record's content lives at.
+async fn upload_key_of(env: &TestEnv, id: &str) -> String {
+    let who = stowage::identity::Identity {
+        tenant: stowage::model::TenantId::parse("acme").unwrap(),
+        user: stowage::model::UserId::parse("alice").unwrap(),
+    };
+    let record = env
+        .app
+        .service
+        .get(&who, stowage::model::FileId::parse(id).unwrap())
+        .await
+        .unwrap();
+    record.content.unwrap().key
+}
+
+async fn completion_refuses_missing_parts_wrong_sizes_and_wrong_etags(env: TestEnv) {
+    let data = bytes(20 * MIB);
+    let (id, upload) = start(&env, data.len()).await;
+    let complete =
+        |body: Option<Value>| env.api(RouteId::CompleteUpload, "acme", Some(&id), "", body, &[]);
+
+    put_part(&env, &part_url(&upload, 1), &data[..8 * MIB]).await;
+    put_part(&env, &part_url(&upload, 3), &data[16 * MIB..]).await;
+    complete(None).await.assert_problem(400, "missing_parts");
+
+    // Part 2 one byte short: the parts add up wrong.
+    put_part(&env, &part_url(&upload, 2), &data[8 * MIB..16 * MIB - 1]).await;
+    complete(None)
+        .await
+        .assert_problem(400, "part_size_mismatch");
+
+    let (_, etag2) = put_part(&env, &part_url(&upload, 2), &data[8 * MIB..16 * MIB]).await;
+    let wrong = json!({"parts": [{"partNumber": 1, "etag": "nope"}, {"partNumber": 2, "etag": etag2}, {"partNumber": 3, "etag": "x"}]});
+    complete(Some(wrong))
+        .await
+        .assert_problem(400, "etag_mismatch");
+    complete(Some(json!({"parts": "all"})))
+        .await
+        .assert_problem(400, "validation_failed");
+
+    // Nothing was completed by any of that.
+    let file = env.get("acme", &id).await.json;
+    assert_eq!(file["status"], "pending");
+    let listed = env
+        .api(RouteId::ListUploadParts, "acme", Some(&id), "", None, &[])
+        .await;
+    assert_eq!(listed.json["parts"].as_array().unwrap().len(), 3);
+    // And now it completes.
+    let done = complete(None).await;
+    assert_eq!(done.status, 200, "{}", done.json);
+    assert_eq!(download(&env, &id).await, data);
+}
+
+async fn abort_drops_the_parts_and_restores_the_record(env: TestEnv) {
+    let (id, upload) = start(&env, 6 * MIB).await;
+    put_part(&env, &part_url(&upload, 1), &bytes(6 * MIB)).await;
+    let aborted = env
+        .api(RouteId::AbortUpload, "acme", Some(&id), "", None, &[])
+        .await;
+    assert_eq!(aborted.status, 200, "{}", aborted.json);
+    assert_eq!(aborted.json["status"], "failed", "it never had content");
+    env.api(RouteId::ListUploadParts, "acme", Some(&id), "", None, &[])
+        .await
+        .assert_problem(409, "no_multipart_upload");
+    env.api(RouteId::AbortUpload, "acme", Some(&id), "", None, &[])
+        .await
+        .assert_problem(409, "no_open_upload");
+    // The parts are gone from the store: the old part URL no longer leads anywhere useful.
+    let (status, _) = put_part(&env, &part_url(&upload, 1), b"late").await;
+    assert_ne!(status, 200, "the upload no longer exists");
+
+    // A multipart re-upload of an uploaded file, aborted: the old content stays.
+    let file = env
+        .uploaded(
+            "acme",
+            json!({"name": "a.txt", "mimeType": "text/plain"}),
+            b"keep me",
+        )
+        .await;
+    let id = file["id"].as_str().unwrap().to_owned();
+    let reupload = env
+        .api(
+            RouteId::StartUpload,
+            "acme",
+            Some(&id),
+            "",
+            Some(json!({"size": 6 * MIB, "multipart": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(reupload.status, 200, "{}", reupload.json);
+    assert_eq!(reupload.json["upload"]["partCount"], 1);
+    let aborted = env
+        .api(RouteId::AbortUpload, "acme", Some(&id), "", None, &[])
+        .await;
+    assert_eq!(aborted.json["status"], "uploaded");
+    assert_eq!(download(&env, &id).await, b"keep me");
+}
+
+async fn expired_part_urls_are_resigned(env: TestEnv) {
+    let data = bytes(6 * MIB);
+    let created = env
+        .create(
+            "acme",
+            json!({"name": "r.bin", "mimeType": "application/octet-stream", "size": data.len(),
+                   "multipart": true, "partSize": 5 * MIB, "uploadUrlExpiresIn": 1}),
+        )
+        .await;
+    let id = created.json["file"]["id"].as_str().unwrap().to_owned();
+    let upload = &created.json["upload"];
+    assert_eq!(upload["partSize"], 5 * MIB);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    if env.backend == Backend::Embedded {
+        // The embedded endpoint enforces expiry (moto does not).
+        let (status, _) = put_part(&env, &part_url(upload, 1), &data[..5 * MIB]).await;
+        assert_eq!(status, 403, "expired");
+    }
+    for (body, field) in [
+        (json!({"partNumbers": [0]}), "partNumbers"),
+        (json!({"partNumbers": [3]}), "partNumbers"),
+        (json!({"partNumbers": []}), "partNumbers"),
+        (json!({"partNumbers": "1"}), "partNumbers"),
+        (
+            json!({"partNumbers": [1], "uploadUrlExpiresIn": 0}),
+            "uploadUrlExpiresIn",
+        ),
+    ] {
+        let reply = env
+            .api(
+                RouteId::SignUploadParts,
+                "acme",
+                Some(&id),
+                "",
+                Some(body),
+                &[],
+            )
+            .await;
+        reply.assert_problem(400, "validation_failed");
+        assert_eq!(reply.error_fields(), [field]);
+    }
+    let before = env.get("acme", &id).await.json["expiresAt"].clone();
+    let signed = env
+        .api(
+            RouteId::SignUploadParts,
+            "acme",
+            Some(&id),
+            "",
+            Some(json!({"partNumbers": [2, 1, 2], "uploadUrlExpiresIn": 600})),
+            &[],
+        )
+        .await;
+    assert_eq!(signed.status, 200, "{}", signed.json);
+    let parts = signed.json["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "deduplicated and sorted");
+    assert_eq!(
+        (parts[0]["partNumber"].clone(), parts[0]["size"].clone()),
+        (json!(1), json!(5 * MIB))
+    );
+    assert_eq!(parts[1]["size"], MIB);
+    assert!(
+        env.get("acme", &id).await.json["expiresAt"].as_str() > before.as_str(),
+        "the record lives on"
+    );
+    assert_eq!(
+        put_part(&env, &part_url(&signed.json, 1), &data[..5 * MIB])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        put_part(&env, &part_url(&signed.json, 2), &data[5 * MIB..])
+            .await
+            .0,
+        200
+    );
+    let done = env
+        .api(RouteId::CompleteUpload, "acme", Some(&id), "", None, &[])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.json);
+}
+
+async fn the_plan_follows_the_size_threshold_and_s3_limits(env: TestEnv) {
+    let plan = |body: Value| {
+        let env = &env;
+        async move {
+            let mut body = body;
+            body["name"] = json!("p.bin");
+            body["mimeType"] = json!("application/octet-stream");
+            env.create("acme", body).await.json["upload"].clone()
+        }
+    };
+    // Above the threshold (100 MiB), multipart without asking; default 8 MiB parts.
+    let big = plan(json!({"size": 300 * MIB})).await;
+    assert_eq!(
+        (big["partSize"].clone(), big["partCount"].clone()),
+        (json!(8 * MIB), json!(38))
+    );
+    // At S3's maximum object size, parts grow so that 10,000 suffice; only 100 URLs come back.
+    let five_tib = 5u64 * 1024 * 1024 * 1024 * 1024;
+    let huge = plan(json!({"size": five_tib})).await;
+    assert_eq!(huge["partCount"], 10_000);
+    assert_eq!(huge["partSize"], five_tib.div_ceil(10_000));
+    assert_eq!(huge["parts"].as_array().unwrap().len(), 100);
+    // The client's part size is clamped to 5 MiB..5 GiB.
+    let small = plan(json!({"size": 20 * MIB, "multipart": true, "partSize": 1024})).await;
+    assert_eq!(small["partSize"], 5 * MIB);
+    let large = plan(json!({"size": 12 * 1024 * MIB, "partSize": 6u64 * 1024 * 1024 * 1024})).await;
+    assert_eq!(large["partSize"], 5u64 * 1024 * 1024 * 1024);
+    // Below the threshold: a single PUT.
+    let single = plan(json!({"size": 10 * MIB})).await;
+    assert_eq!(single["method"], "PUT");
+
+    for (body, field) in [
+        (json!({"multipart": true}), "size"),
+        (json!({"size": five_tib + 1}), "size"),
+        (json!({"size": 200 * MIB, "partSize": 0}), "partSize"),
+    ] {
+        let mut body = body;
+        body["name"] = json!("p.bin");
+        body["mimeType"] = json!("application/octet-stream");
+        let reply = env
+            .call(
+                RouteId::CreateFile,
+                stowage_tests::create_request("acme", "alice", &body),
+            )
+            .await;
+        reply.assert_problem(400, "validation_failed");
+        assert_eq!(reply.error_fields(), [field]);
+    }
+}
+
+async fn multipart_routes_hide_other_tenants_uploads(env: TestEnv) {
+    let (id, upload) = start(&env, 6 * MIB).await;
+    put_part(&env, &part_url(&upload, 1), &bytes(5 * MIB)).await;
+    for (route, body) in [
+        (RouteId::ListUploadParts, None),
+        (RouteId::SignUploadParts, Some(json!({"partNumbers": [1]}))),
+        (RouteId::CompleteUpload, None),
+        (RouteId::AbortUpload, None),
+    ] {
+        env.api(route, "globex", Some(&id), "", body, &[])
+            .await
+            .assert_problem(404, "not_found");
+    }
+    // Single-PUT files have no parts to list or sign.
+    let single = env
+        .create("acme", json!({"name": "s.txt", "mimeType": "text/plain"}))
+        .await;
+    let single_id = single.json["file"]["id"].as_str().unwrap();
+    env.api(
+        RouteId::ListUploadParts,
+        "acme",
+        Some(single_id),
+        "",
+        None,
+        &[],
+    )
+    .await
+    .assert_problem(409, "no_multipart_upload");
+    let _ = upload_key(&single.json["upload"]);
+    // The owner's upload is untouched.
+    let listed = env
+        .api(RouteId::ListUploadParts, "acme", Some(&id), "", None, &[])
+        .await;
+    assert_eq!(listed.json["parts"].as_array().unwrap().len(), 1);
+}
+
+stowage_tests::on_every_backend!(
+    out_of_order_parts_one_sent_twice_complete_byte_for_byte,
+    completion_refuses_missing_parts_wrong_sizes_and_wrong_etags,
+    abort_drops_the_parts_and_restores_the_record,
+    expired_part_urls_are_resigned,
+    the_plan_follows_the_size_threshold_and_s3_limits,
+    multipart_routes_hide_other_tenants_uploads,
+);
