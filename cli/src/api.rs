@@ -1,0 +1,161 @@
+//! The public HTTP API, as the CLI uses it: nothing here knows about S3 beyond the URLs the API
+//! hands out.
+
+use serde_json::{json, Value};
+
+/// A failed call, with the API's problem detail when there is one.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<reqwest::Error> for Error {
+    fn from(err: reqwest::Error) -> Self {
+        Error(format!("request failed: {err}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A Stowage endpoint and the bearer token to call it with.
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    endpoint: String,
+    token: String,
+}
+
+impl Api {
+    /// A client for `endpoint` (e.g. `http://127.0.0.1:4600`); redirects are not followed, so
+    /// the token is never sent to the storage URLs.
+    pub fn new(endpoint: &str, token: &str) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Api {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<reqwest::Response> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.endpoint))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        if response.status().is_success() || response.status().is_redirection() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let detail = serde_json::from_str::<Value>(&text)
+            .ok()
+            .map(|p| {
+                let code = p["code"].as_str().unwrap_or_default().to_owned();
+                let detail = p["detail"].as_str().unwrap_or_default().to_owned();
+                format!("{code}: {detail}")
+            })
+            .unwrap_or(text);
+        Err(Error(format!("{path}: {status} {detail}")))
+    }
+
+    async fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        Ok(self.call(method, path, body).await?.json().await?)
+    }
+
+    /// `POST /files`.
+    pub async fn create(&self, body: Value) -> Result<Value> {
+        self.json(reqwest::Method::POST, "/files", Some(body)).await
+    }
+
+    /// `GET /files/{id}`.
+    pub async fn get(&self, id: &str) -> Result<Value> {
+        self.json(reqwest::Method::GET, &format!("/files/{id}"), None)
+            .await
+    }
+
+    /// `GET /files?query`.
+    pub async fn list(&self, query: &str) -> Result<Value> {
+        self.json(reqwest::Method::GET, &format!("/files?{query}"), None)
+            .await
+    }
+
+    /// `DELETE /files/{id}`.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        self.call(reqwest::Method::DELETE, &format!("/files/{id}"), None)
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /files/delete`.
+    pub async fn delete_many(&self, ids: &[String]) -> Result<Value> {
+        self.json(
+            reqwest::Method::POST,
+            "/files/delete",
+            Some(json!({ "ids": ids })),
+        )
+        .await
+    }
+
+    /// `POST /files/{id}/upload/parts`: fresh URLs for `numbers`.
+    pub async fn sign_parts(&self, id: &str, numbers: &[u32]) -> Result<Value> {
+        self.json(
+            reqwest::Method::POST,
+            &format!("/files/{id}/upload/parts"),
+            Some(json!({ "partNumbers": numbers, "uploadUrlExpiresIn": 3600 })),
+        )
+        .await
+    }
+
+    /// `GET /files/{id}/upload/parts`.
+    pub async fn uploaded_parts(&self, id: &str) -> Result<Value> {
+        self.json(
+            reqwest::Method::GET,
+            &format!("/files/{id}/upload/parts"),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /files/{id}/upload/complete`.
+    pub async fn complete(&self, id: &str) -> Result<Value> {
+        self.json(
+            reqwest::Method::POST,
+            &format!("/files/{id}/upload/complete"),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /files/{id}/content`: the presigned download URL it redirects to.
+    pub async fn download_url(&self, id: &str) -> Result<String> {
+        let response = self
+            .call(reqwest::Method::GET, &format!("/files/{id}/content"), None)
+            .await?;
+        response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| Error(format!("GET /files/{id}/content: no Location header")))
+    }
+}

@@ -1,0 +1,297 @@
+//! `stowage`: upload, download, list, inspect and delete files through Stowage's public HTTP
+//! API (a deployed stack or `stowage-local`).
+
+mod api;
+mod progress;
+mod upload;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+use api::{Api, Error, Result};
+use progress::Progress;
+use upload::UploadOptions;
+
+#[derive(Parser)]
+#[command(
+    name = "stowage",
+    version,
+    about = "Upload and download files through a Stowage API"
+)]
+struct Cli {
+    /// The API's base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "STOWAGE_ENDPOINT",
+        default_value = "http://127.0.0.1:4600"
+    )]
+    endpoint: String,
+    /// Bearer token (for stowage-local: `stowage-local token --tenant … --user …`).
+    #[arg(long, global = true, env = "STOWAGE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print records as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Upload a file (multipart with parallel parts above the part size).
+    Upload {
+        file: PathBuf,
+        /// Finish the interrupted upload of this file id instead of creating a new file.
+        #[arg(long, value_name = "ID")]
+        resume: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Media type (default: guessed from the extension).
+        #[arg(long = "type")]
+        mime_type: Option<String>,
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long)]
+        purpose: Option<String>,
+        /// A temp file, deleted after --ttl seconds.
+        #[arg(long)]
+        temp: bool,
+        #[arg(long, requires = "temp")]
+        ttl: Option<u64>,
+        /// Parts in flight at once (memory ≈ parallel × part size).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: u16,
+        /// Part size in bytes (default 8 MiB; the server clamps it to S3's rules).
+        #[arg(long)]
+        part_size: Option<u64>,
+        /// Cap the upload rate, in bytes per second.
+        #[arg(long)]
+        limit_rate: Option<u64>,
+    },
+    /// Download a file.
+    Download {
+        id: String,
+        /// Where to write it (default: the file's name, in the current folder).
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
+    /// List files, newest first.
+    Ls {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long)]
+        purpose: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        directory: Option<String>,
+        #[arg(long, default_value_t = 30)]
+        limit: u32,
+        /// Follow every page.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show a file's record.
+    Info { id: String },
+    /// Delete files (and their bytes).
+    Rm {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("stowage: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_record(record: &Value, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(record).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{}  {:>12}  {:<8}  {}",
+            record["id"].as_str().unwrap_or_default(),
+            record["size"]
+                .as_u64()
+                .map_or("-".to_owned(), |s| s.to_string()),
+            record["status"].as_str().unwrap_or_default(),
+            record["name"].as_str().unwrap_or_default()
+        );
+    }
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let token = cli
+        .token
+        .ok_or_else(|| Error("no token: pass --token or set STOWAGE_TOKEN".into()))?;
+    let api = Api::new(&cli.endpoint, &token)?;
+    match cli.command {
+        Command::Upload {
+            file,
+            resume,
+            name,
+            mime_type,
+            tags,
+            purpose,
+            temp,
+            ttl,
+            parallel,
+            part_size,
+            limit_rate,
+        } => {
+            let options = UploadOptions {
+                name,
+                mime_type,
+                tags,
+                purpose,
+                temp,
+                ttl,
+                parallel: usize::from(parallel),
+                part_size,
+                limit_rate,
+            };
+            let record = match resume {
+                Some(id) => upload::resume(&api, &id, &file, &options).await?,
+                None => upload::upload(&api, &file, &options).await?,
+            };
+            print_record(&record, cli.json);
+        }
+        Command::Download { id, output } => download(&api, &id, output, cli.json).await?,
+        Command::Ls {
+            name,
+            tags,
+            purpose,
+            status,
+            kind,
+            directory,
+            limit,
+            all,
+        } => {
+            let mut query = vec![format!("limit={limit}")];
+            for (key, value) in [
+                ("name", name),
+                ("purpose", purpose),
+                ("status", status),
+                ("kind", kind),
+                ("directory", directory),
+            ] {
+                if let Some(value) = value {
+                    query.push(format!("{key}={}", encode(&value)));
+                }
+            }
+            query.extend(tags.iter().map(|t| format!("tag={}", encode(t))));
+            let base = query.join("&");
+            let mut cursor: Option<String> = None;
+            loop {
+                let page_query = match &cursor {
+                    Some(c) => format!("{base}&cursor={c}"),
+                    None => base.clone(),
+                };
+                let page = api.list(&page_query).await?;
+                for item in page["items"].as_array().into_iter().flatten() {
+                    print_record(item, cli.json);
+                }
+                match (all, page["nextCursor"].as_str()) {
+                    (true, Some(next)) => cursor = Some(next.to_owned()),
+                    _ => break,
+                }
+            }
+        }
+        Command::Info { id } => print_record(&api.get(&id).await?, true),
+        Command::Rm { ids } => {
+            if let [id] = ids.as_slice() {
+                api.delete(id).await?;
+                println!("deleted {id}");
+            } else {
+                let answer = api.delete_many(&ids).await?;
+                for id in answer["deleted"].as_array().into_iter().flatten() {
+                    println!("deleted {}", id.as_str().unwrap_or_default());
+                }
+                for id in answer["notFound"].as_array().into_iter().flatten() {
+                    println!("not found {}", id.as_str().unwrap_or_default());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Streams the file to disk (never whole in memory) and checks its size.
+async fn download(api: &Api, id: &str, output: Option<PathBuf>, json: bool) -> Result<()> {
+    let record = api.get(id).await?;
+    let size = record["size"].as_u64().ok_or_else(|| {
+        Error(format!(
+            "file {id} has no content yet ({})",
+            record["status"]
+        ))
+    })?;
+    let path = output.unwrap_or_else(|| PathBuf::from(record["name"].as_str().unwrap_or(id)));
+    let url = api.download_url(id).await?;
+    let response = api.http.get(&url).send().await?;
+    if !response.status().is_success() {
+        return Err(Error(format!(
+            "download of {id}: HTTP {}",
+            response.status()
+        )));
+    }
+    let io = |e: std::io::Error| Error(format!("{}: {e}", path.display()));
+    let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
+    let progress = Progress::new("download", size);
+    let mut written = 0u64;
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        file.write_all(&chunk).await.map_err(io)?;
+        written += chunk.len() as u64;
+        progress.add(chunk.len() as u64);
+    }
+    file.flush().await.map_err(io)?;
+    progress.finish();
+    if written != size {
+        drop(file);
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(Error(format!(
+            "download of {id} got {written} bytes, expected {size}; removed {}",
+            path.display()
+        )));
+    }
+    if json {
+        print_record(&record, true);
+    } else {
+        println!("{} ({written} bytes)", path.display());
+    }
+    Ok(())
+}
