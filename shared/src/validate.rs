@@ -94,18 +94,13 @@ impl CreateFile {
         let mime_type = f
             .required_string("mimeType")
             .and_then(|v| f.check(MediaType::parse(&v)));
-        let size = f.integer("size", 0, MAX_OBJECT_SIZE);
-        let declared = f.integer("expectedSize", 0, MAX_OBJECT_SIZE);
-        let expected_size = match (size, declared) {
-            (Some(a), Some(b)) if a != b => {
-                f.error("size", "must equal expectedSize when both are given");
-                None
-            }
-            (a, b) => a.or(b),
-        };
-        let checksum_sha256 = f
-            .string("checksumSha256")
-            .and_then(|v| f.check(Checksum::parse(&v)));
+        let crate::service::UploadRequest {
+            expected_size,
+            checksum_sha256,
+            url_expires_in: upload_url_expires_in,
+            multipart,
+            part_size,
+        } = f.upload();
         let purpose = f
             .string("purpose")
             .and_then(|v| f.check(Purpose::parse(&v)));
@@ -125,11 +120,6 @@ impl CreateFile {
             .and_then(|v| f.check(DirectoryPath::parse(&v)));
         let source = f.string("source").and_then(|v| f.check(Source::parse(&v)));
         let private_access = f.boolean("privateAccess").unwrap_or(true);
-        let multipart = f.boolean("multipart").unwrap_or(false);
-        let part_size = f.integer("partSize", 1, MAX_OBJECT_SIZE);
-        let upload_url_expires_in = f
-            .integer("uploadUrlExpiresIn", 1, MAX_URL_EXPIRY_SECONDS)
-            .unwrap_or(DEFAULT_UPLOAD_URL_EXPIRY_SECONDS);
         let ttl = f.integer("ttlSeconds", 1, MAX_TTL_SECONDS);
         let ttl_seconds = match (kind, ttl) {
             (FileKind::Temp, ttl) => Some(ttl.unwrap_or(DEFAULT_TTL_SECONDS)),
@@ -175,42 +165,21 @@ impl CreateFile {
 /// Validates a `POST /files/{id}/upload` body: `size`/`expectedSize`, `checksumSha256`,
 /// `uploadUrlExpiresIn`, `multipart`, `partSize`.
 pub fn upload_request(body: Value) -> Result<crate::service::UploadRequest, ApiError> {
-    let mut f = Fields::new(
-        body,
-        &[
-            "size",
-            "expectedSize",
-            "checksumSha256",
-            "uploadUrlExpiresIn",
-            "multipart",
-        ],
-    )?;
-    let size = f.integer("size", 0, MAX_OBJECT_SIZE);
-    let declared = f.integer("expectedSize", 0, MAX_OBJECT_SIZE);
-    let expected_size = match (size, declared) {
-        (Some(a), Some(b)) if a != b => {
-            f.error("size", "must equal expectedSize when both are given");
-            None
-        }
-        (a, b) => a.or(b),
-    };
-    let checksum_sha256 = f
-        .string("checksumSha256")
-        .and_then(|v| f.check(Checksum::parse(&v)));
-    let url_expires_in = f
-        .integer("uploadUrlExpiresIn", 1, MAX_URL_EXPIRY_SECONDS)
-        .unwrap_or(DEFAULT_UPLOAD_URL_EXPIRY_SECONDS);
-    let multipart = f.boolean("multipart").unwrap_or(false);
-    let part_size = f.integer("partSize", 1, MAX_OBJECT_SIZE);
+    let mut f = Fields::new(body, UPLOAD_FIELDS)?;
+    let request = f.upload();
     f.finish()?;
-    Ok(crate::service::UploadRequest {
-        expected_size,
-        checksum_sha256,
-        url_expires_in,
-        multipart,
-        part_size,
-    })
+    Ok(request)
 }
+
+/// The fields that describe an upload, in create and re-upload bodies alike.
+const UPLOAD_FIELDS: &[&str] = &[
+    "size",
+    "expectedSize",
+    "checksumSha256",
+    "uploadUrlExpiresIn",
+    "multipart",
+    "partSize",
+];
 
 /// How an update body applies to a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -556,6 +525,31 @@ impl Fields {
             errors.push(FieldError::new(key.clone(), message));
         }
         Ok(Fields { map, errors })
+    }
+
+    /// Reads the upload fields (`UPLOAD_FIELDS`).
+    fn upload(&mut self) -> crate::service::UploadRequest {
+        let size = self.integer("size", 0, MAX_OBJECT_SIZE);
+        let declared = self.integer("expectedSize", 0, MAX_OBJECT_SIZE);
+        let expected_size = match (size, declared) {
+            (Some(a), Some(b)) if a != b => {
+                self.error("size", "must equal expectedSize when both are given");
+                None
+            }
+            (a, b) => a.or(b),
+        };
+        let checksum_sha256 = self
+            .string("checksumSha256")
+            .and_then(|v| self.check(Checksum::parse(&v)));
+        crate::service::UploadRequest {
+            expected_size,
+            checksum_sha256,
+            url_expires_in: self
+                .integer("uploadUrlExpiresIn", 1, MAX_URL_EXPIRY_SECONDS)
+                .unwrap_or(DEFAULT_UPLOAD_URL_EXPIRY_SECONDS),
+            multipart: self.boolean("multipart").unwrap_or(false),
+            part_size: self.integer("partSize", 1, MAX_OBJECT_SIZE),
+        }
     }
 
     fn error(&mut self, field: &str, message: impl Into<String>) {

@@ -221,12 +221,15 @@ async fn abort_drops_the_parts_and_restores_the_record(env: TestEnv) {
             "acme",
             Some(&id),
             "",
-            Some(json!({"size": 6 * MIB, "multipart": true})),
+            Some(json!({"size": 6 * MIB, "multipart": true, "partSize": 5 * MIB})),
             &[],
         )
         .await;
     assert_eq!(reupload.status, 200, "{}", reupload.json);
-    assert_eq!(reupload.json["upload"]["partCount"], 1);
+    assert_eq!(
+        reupload.json["upload"]["partCount"], 2,
+        "partSize is honoured on re-upload"
+    );
     let aborted = env
         .api(RouteId::AbortUpload, "acme", Some(&id), "", None, &[])
         .await;
