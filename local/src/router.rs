@@ -48,9 +48,10 @@ fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
                     if g.is_empty() {
                         return None;
                     }
+                    // Not UTF-8 after decoding: passed on lossily, so the handler answers
+                    // `400 invalid_id` rather than this path looking unknown.
                     let value = percent_encoding::percent_decode_str(g)
-                        .decode_utf8()
-                        .ok()?
+                        .decode_utf8_lossy()
                         .into_owned();
                     params.insert(name.to_owned(), value);
                 } else if w != g {

@@ -341,6 +341,8 @@ impl Dispatcher {
         let to_public = self.s3.is_some() && path.starts_with("/public/");
         let mut response = if method == Method::OPTIONS {
             preflight(&req)
+        } else if path == OPENAPI_PATH {
+            openapi(&method)
         } else if to_public {
             self.public_request(&method, &path).await
         } else if to_s3 {
@@ -494,6 +496,31 @@ fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> Response<B
         _ => Bytes::new(),
     };
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Where the server publishes the API contract, without authentication.
+pub const OPENAPI_PATH: &str = "/openapi.yaml";
+/// The contract: `openapi.yaml` at the workspace root, built into the binary.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+
+fn openapi(method: &Method) -> Response<Body> {
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let mut response = Response::new(if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(OPENAPI_YAML.to_owned())
+    });
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/yaml"),
+    );
+    response
 }
 
 fn plain(status: StatusCode) -> Response<Body> {

@@ -316,3 +316,41 @@ async fn unknown_routes_and_methods_are_problem_json() {
         .unwrap()
         .contains("ETag"));
 }
+
+#[tokio::test]
+async fn the_contract_is_served_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start(dir.path());
+    let http = reqwest::Client::new();
+    let response = http
+        .get(format!("{}/openapi.yaml", local.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/yaml"
+    );
+    let served = response.text().await.unwrap();
+    let on_disk =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap();
+    assert_eq!(
+        served, on_disk,
+        "the binary serves the spec it was built with"
+    );
+    // Only reads; and every API route still wants a token.
+    let post = http
+        .post(format!("{}/openapi.yaml", local.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    let list = http
+        .get(format!("{}/files", local.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 401);
+    local.stop();
+}

@@ -477,16 +477,16 @@ impl ListQuery {
             && self.created_before.is_none_or(|at| record.created_at < at)
     }
 
-    /// A fingerprint of the filters (not `limit` or `cursor`), so a cursor is only honoured with
-    /// the filters it was made for.
-    pub fn fingerprint(&self) -> u64 {
+    /// A fingerprint of the tenant and the filters (not `limit` or `cursor`), so a cursor is
+    /// only honoured by the tenant and with the filters it was made for.
+    pub fn fingerprint(&self, tenant: &str) -> u64 {
         let filters = ListQuery {
             limit: 0,
             cursor: None,
             ..self.clone()
         };
         // FNV-1a over a stable rendering: the same on every build and process.
-        let text = format!("{filters:?}");
+        let text = format!("{tenant:?} {filters:?}");
         text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
         })

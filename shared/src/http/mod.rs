@@ -2,6 +2,7 @@
 //! server share, request parsing, and JSON / problem+json responses.
 
 mod routes;
+mod strict_json;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -309,7 +310,7 @@ pub fn json_body(req: &Request) -> Result<Value, ApiError> {
             "the request body is empty; send a JSON object",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    strict_json::parse(bytes).map_err(|e| {
         ApiError::bad_request(
             "invalid_json",
             format!("the request body is not valid JSON: {e}"),

@@ -259,6 +259,9 @@ pub const MAX_METADATA_KEYS: usize = 256;
 pub const MAX_METADATA_KEY_BYTES: usize = 128;
 /// Largest `metadata` object, serialized as compact JSON, in bytes.
 pub const MAX_METADATA_BYTES: usize = 10_240;
+/// Deepest nesting of objects and arrays in `metadata` (the whole object is level 1): the
+/// depth DynamoDB allows in a document attribute, and far more than labels need.
+pub const MAX_METADATA_DEPTH: usize = 32;
 
 /// A free JSON object: at most 256 keys, keys at most 128 bytes, at most 10,240 bytes as JSON.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
@@ -278,6 +281,12 @@ impl Metadata {
                 format!("key '{shown}…' is longer than 128 bytes"),
             ));
         }
+        if depth_below(&value) > MAX_METADATA_DEPTH {
+            return Err(FieldError::new(
+                "metadata",
+                format!("nests objects and arrays deeper than {MAX_METADATA_DEPTH} levels"),
+            ));
+        }
         let size = serde_json::to_vec(&value)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
@@ -294,6 +303,18 @@ impl Metadata {
     pub fn as_map(&self) -> &Map<String, Value> {
         &self.0
     }
+}
+
+/// How many levels of objects and arrays `map`'s values nest (a flat object is 1).
+fn depth_below(map: &Map<String, Value>) -> usize {
+    fn depth(value: &Value) -> usize {
+        match value {
+            Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    1 + map.values().map(depth).max().unwrap_or(0)
 }
 
 /// Serde adapter that stores [`Metadata`] as JSON text.
@@ -461,6 +482,23 @@ mod tests {
         // {"blob":"…"} adds 11 bytes around the value.
         edge.insert("blob".into(), json!("x".repeat(10_240 - 11)));
         assert!(Metadata::parse(edge).is_ok());
+    }
+
+    #[test]
+    fn metadata_nests_at_most_32_levels() {
+        // `{"k": <levels - 1 nested arrays>}` nests `levels` deep.
+        let nested = |levels: usize| {
+            let text = format!(
+                "{{\"k\": {}{}}}",
+                "[".repeat(levels - 1),
+                "]".repeat(levels - 1)
+            );
+            serde_json::from_str::<Map<String, Value>>(&text).unwrap()
+        };
+        assert!(Metadata::parse(nested(32)).is_ok());
+        let err = Metadata::parse(nested(33)).unwrap_err();
+        assert!(err.message.contains("deeper than 32"), "{err}");
+        assert!(Metadata::parse(Map::new()).is_ok());
     }
 
     #[test]

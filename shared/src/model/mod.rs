@@ -60,14 +60,19 @@ impl FileId {
     /// The largest id.
     pub const MAX: FileId = FileId(ulid::Ulid(u128::MAX));
 
-    /// Parses the canonical 26-character Crockford base32 form (case-insensitive).
+    /// Parses the canonical form only: 26 upper-case Crockford base32 characters, the first
+    /// `0`–`7`. (The `ulid` crate also takes lower case and lets a first character above `7`
+    /// overflow, so several strings would name one file.)
     pub fn parse(value: &str) -> Result<Self, FieldError> {
+        let invalid = || FieldError::new("id", "must be a 26-character ULID in upper case");
         if value.len() != 26 {
-            return Err(FieldError::new("id", "must be a 26-character ULID"));
+            return Err(invalid());
         }
-        ulid::Ulid::from_string(value)
-            .map(FileId)
-            .map_err(|_| FieldError::new("id", "must be a 26-character ULID"))
+        let id = ulid::Ulid::from_string(value).map_err(|_| invalid())?;
+        if id.to_string() != value {
+            return Err(invalid());
+        }
+        Ok(FileId(id))
     }
 }
 

@@ -49,7 +49,7 @@ fn decode_cursor(text: &str, filters: u64) -> Result<FileId, ApiError> {
         .map_err(|_| invalid_cursor("the cursor is not one this API issued"))?;
     if cursor.filters != filters {
         return Err(invalid_cursor(
-            "the cursor belongs to a listing with other filters; send the same filters or no cursor",
+            "the cursor belongs to another listing (other filters, or another tenant); send the same filters or no cursor",
         ));
     }
     Ok(cursor.below)
@@ -76,7 +76,7 @@ impl Service {
     /// Lists the tenant's live records that pass every filter, newest first.
     pub async fn list(&self, who: &Identity, query: &ListQuery) -> Result<ListPage, ApiError> {
         let now = self.clock.now();
-        let fingerprint = query.fingerprint();
+        let fingerprint = query.fingerprint(who.tenant.as_str());
         let mut highest = match &query.cursor {
             Some(text) => match decode_cursor(text, fingerprint)?.predecessor() {
                 Some(id) => id,

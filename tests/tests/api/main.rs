@@ -3,8 +3,10 @@
 
 mod file_api;
 mod handlers;
+mod hostile;
 mod local_over_aws;
 mod multipart;
+mod openapi;
 mod store_contract;
 mod template;
 mod upload_flow;

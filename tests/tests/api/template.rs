@@ -135,3 +135,47 @@ fn every_route_has_a_sample_event_that_names_it() {
         assert_eq!(request.method().as_str(), route.method);
     }
 }
+
+/// Every `Allow` statement in the template: the functions' policies and resource policies.
+fn allow_statements(template: &serde_yaml::Value) -> Vec<(String, serde_yaml::Value)> {
+    let mut found = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap().to_owned();
+        let mut documents = Vec::new();
+        if let Some(policies) = resource["Properties"]["Policies"].as_sequence() {
+            documents.extend(policies.iter().cloned());
+        }
+        if resource["Properties"]["PolicyDocument"].is_mapping() {
+            documents.push(resource["Properties"]["PolicyDocument"].clone());
+        }
+        for document in documents {
+            for statement in document["Statement"].as_sequence().into_iter().flatten() {
+                if statement["Effect"].as_str() == Some("Allow") {
+                    found.push((name.clone(), statement.clone()));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_policy_allows_wildcard_actions_or_scan() {
+    let template = template();
+    let statements = allow_statements(&template);
+    assert!(statements.len() > 16, "every function has a policy");
+    for (resource, statement) in statements {
+        let actions: Vec<String> = match &statement["Action"] {
+            serde_yaml::Value::String(one) => vec![one.clone()],
+            serde_yaml::Value::Sequence(many) => many
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect(),
+            other => panic!("{resource}: unexpected Action {other:?}"),
+        };
+        for action in actions {
+            assert!(!action.contains('*'), "{resource} allows {action}");
+            assert_ne!(action, "dynamodb:Scan", "{resource}: listing must Query");
+        }
+    }
+}

@@ -1,0 +1,218 @@
+"""Fuzzes stowage-local with Schemathesis against openapi.yaml; part of scripts/test.
+
+    python scripts/fuzz/run.py --local target/debug/stowage-local [--examples N] [--seed S]
+
+Starts its own stowage-local on a free port with a fresh data dir, then:
+
+1. checks that GET /openapi.yaml answers without a token and serves this openapi.yaml;
+2. seeds tenant A ("acme") with an uploaded, a pending and a multipart file;
+3. run "valid token": tenant "fuzz", every operation, all phases (examples, coverage,
+   fuzzing, stateful links), checks not_a_server_error, status_code_conformance,
+   content_type_conformance, response_schema_conformance;
+4. run "no token": every operation must answer 401 problem+json;
+5. run "other tenant": tenant B ("globex") with every file id rewritten to one of A's ids:
+   nothing may succeed; afterwards A's records and bytes must be exactly as before.
+
+Exits non-zero if the server cannot start or any run finds a failure.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "openapi.yaml"
+HOOKS = Path(__file__).resolve().parent / "hooks.py"
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+
+
+def fail(message):
+    print(f"\nfuzz: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def request(method, url, token=None, body=None, content_type="application/json"):
+    data = None
+    headers = {}
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers["content-type"] = content_type
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), err.headers
+
+
+def api(method, base, path, token, body=None):
+    status, raw, _ = request(method, base + path, token, body)
+    return status, (json.loads(raw) if raw else None)
+
+
+class Local:
+    def __init__(self, binary, data_dir):
+        self.binary = binary
+        self.data_dir = data_dir
+        self.log = open(Path(data_dir).parent / "stowage-local.log", "w")
+        self.proc = subprocess.Popen(
+            [binary, "--addr", "127.0.0.1:0", "--data-dir", data_dir],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            env={**os.environ, "RUST_LOG": "warn"},
+        )
+        first = self.proc.stdout.readline().strip()
+        prefix = "stowage-local listening on "
+        if not first.startswith(prefix):
+            self.stop()
+            fail(f"stowage-local did not start (said {first!r}; see {self.log.name})")
+        self.url = first[len(prefix):]
+
+    def token(self, tenant, user):
+        out = subprocess.run(
+            [self.binary, "token", "--tenant", tenant, "--user", user, "--data-dir", self.data_dir],
+            capture_output=True, text=True, check=True,
+        )
+        return out.stdout.strip()
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def schemathesis(name, base, args, env, cwd):
+    """One Schemathesis run; returns the number of generated test cases."""
+    venv_bin = Path(sys.executable).parent
+    command = [
+        str(venv_bin / "schemathesis"), "run", str(SPEC), "--url", base,
+        "--no-color", "--warnings", "off", *args,
+    ]
+    print(f"\n--- schemathesis: {name}\n$ {' '.join(c if 'Bearer' not in c else 'Authorization: Bearer …' for c in command)}", flush=True)
+    proc = subprocess.run(
+        command, capture_output=True, text=True, cwd=cwd,  # its .schemathesis cache stays out of the tree
+        env={**os.environ, **env, "SCHEMATHESIS_HOOKS": str(HOOKS)},
+    )
+    print(proc.stdout[-3000:])
+    if proc.returncode != 0:
+        print(proc.stderr[-4000:], file=sys.stderr)
+        fail(f"schemathesis run '{name}' failed (exit {proc.returncode})")
+    match = re.search(r"(\d+) generated, (\d+) passed", proc.stdout)
+    if not match:
+        fail(f"schemathesis run '{name}': no test-case summary in its output")
+    generated, passed = int(match.group(1)), int(match.group(2))
+    if generated == 0 or generated != passed:
+        fail(f"schemathesis run '{name}': {generated} generated, {passed} passed")
+    return generated
+
+
+def seed_tenant(base, token):
+    """Tenant A's files: uploaded (single PUT), pending, and a multipart upload with one part."""
+    status, created = api("POST", base, "/files", token, {
+        "name": "a.txt", "mimeType": "text/plain", "size": 5, "tags": ["seed"], "purpose": "seed"})
+    assert status == 201, created
+    uploaded = created["file"]["id"]
+    status, _, _ = request("PUT", created["upload"]["url"], body=b"hello", content_type="text/plain")
+    assert status == 200, status
+    for _ in range(100):
+        status, file = api("GET", base, f"/files/{uploaded}", token)
+        if file["status"] == "uploaded":
+            break
+        time.sleep(0.05)
+    else:
+        fail("seeded upload never completed")
+    status, created = api("POST", base, "/files", token, {
+        "name": "b.bin", "mimeType": "application/octet-stream", "externalId": "seed-b"})
+    assert status == 201, created
+    pending = created["file"]["id"]
+    status, created = api("POST", base, "/files", token, {
+        "name": "c.bin", "mimeType": "application/octet-stream", "expectedSize": 12 * 1024 * 1024,
+        "multipart": True})
+    assert status == 201, created
+    multipart = created["file"]["id"]
+    part = created["upload"]["parts"][0]
+    status, _, _ = request("PUT", part["url"], body=b"x" * part["size"], content_type="application/octet-stream")
+    assert status == 200, status
+    return [uploaded, pending, multipart]
+
+
+def snapshot(base, token, ids):
+    """What tenant A can see of its files: records (without the re-signed URL), parts, bytes."""
+    state = {}
+    for file_id in ids:
+        status, record = api("GET", base, f"/files/{file_id}", token)
+        assert status == 200, (file_id, status, record)
+        url = record.pop("contentUrl")
+        content = request("GET", url)[1] if url else None
+        _, parts = api("GET", base, f"/files/{file_id}/upload/parts", token)
+        state[file_id] = (record, content, parts)
+    status, page = api("GET", base, "/files?limit=1000", token)
+    state["list"] = sorted(item["id"] for item in page["items"])
+    return state
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--local", required=True, help="the stowage-local binary")
+    parser.add_argument("--examples", type=int, default=100, help="max examples per operation")
+    parser.add_argument("--seed", type=int, default=20261122)
+    options = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="stowage-fuzz-") as scratch:
+        local = Local(options.local, str(Path(scratch) / "data"))
+        try:
+            base = local.url
+            status, body, headers = request("GET", base + "/openapi.yaml")
+            if status != 200 or body != SPEC.read_bytes():
+                fail(f"GET /openapi.yaml without a token answered {status}, not this openapi.yaml")
+            print(f"GET /openapi.yaml without a token: 200, {len(body)} bytes, {headers['content-type']}")
+
+            acme, globex, fuzz = (local.token(t, u) for t, u in
+                                  [("acme", "alice"), ("globex", "bob"), ("fuzz", "mallory")])
+            seeded = seed_tenant(base, acme)
+            before = snapshot(base, acme, seeded)
+
+            common = ["--seed", str(options.seed), "--max-examples", str(options.examples), "--workers", "2"]
+            counts = {}
+            counts["valid token"] = schemathesis(
+                "valid token", base,
+                [*common, "--checks", CHECKS + ",stowage_tenant_isolation,stowage_requires_token",
+                 "-H", f"Authorization: Bearer {fuzz}"],
+                {"STOWAGE_FUZZ_MODE": ""}, scratch)
+            counts["no token"] = schemathesis(
+                "no token", base,
+                [*common, "--phases", "examples,coverage,fuzzing",
+                 "--checks", "not_a_server_error,content_type_conformance,stowage_requires_token"],
+                {"STOWAGE_FUZZ_MODE": "anonymous"}, scratch)
+            counts["other tenant"] = schemathesis(
+                "other tenant", base,
+                [*common, "--phases", "examples,coverage,fuzzing",
+                 "--checks", CHECKS + ",stowage_tenant_isolation",
+                 "-H", f"Authorization: Bearer {globex}"],
+                {"STOWAGE_FUZZ_MODE": "foreign", "STOWAGE_FUZZ_FOREIGN_IDS": ",".join(seeded),
+                 "STOWAGE_FUZZ_TOKEN": globex}, scratch)
+
+            after = snapshot(base, acme, seeded)
+            if after != before:
+                fail(f"tenant A's files changed during the other-tenant run:\n{before}\n{after}")
+            print("tenant A's records, parts and bytes are unchanged after the other-tenant run")
+        finally:
+            local.stop()
+
+    total = sum(counts.values())
+    print("\nfuzz summary: " + ", ".join(f"{name}: {n} cases" for name, n in counts.items())
+          + f"; {total} in all, every one passed")
+
+
+if __name__ == "__main__":
+    main()

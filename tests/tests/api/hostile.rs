@@ -1,0 +1,616 @@
+//! Hostile input a schema fuzzer will not think of, and the tenant isolation matrix. Every case
+//! must answer a clear 4xx problem+json and write nothing.
+
+use lambda_http::Body;
+use serde_json::{json, Value};
+use stowage::http::{RouteId, ROUTES};
+use stowage_tests::TestEnv;
+
+/// `route` for `tenant` on `id`, with a raw body and content type.
+fn raw(
+    route: RouteId,
+    tenant: &str,
+    id: Option<&str>,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> lambda_http::Request {
+    let request = stowage_tests::api_request(route, tenant, id, "", Some(&json!({})), &[]);
+    let (mut parts, _) = request.into_parts();
+    parts.headers.remove("content-type");
+    if let Some(ct) = content_type {
+        parts.headers.insert("content-type", ct.parse().unwrap());
+    }
+    lambda_http::Request::from_parts(parts, Body::Binary(body.to_vec()))
+}
+
+/// Every id of the tenant's listing.
+async fn listed(env: &TestEnv, tenant: &str) -> Vec<String> {
+    let reply = env
+        .api(RouteId::ListFiles, tenant, None, "limit=1000", None, &[])
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    reply.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `{"k": …}` with `levels` levels of nesting in all.
+fn nested_metadata(levels: usize) -> String {
+    format!(
+        "{{\"k\": {}1{}}}",
+        "{\"a\": ".repeat(levels - 1),
+        "}".repeat(levels - 1)
+    )
+}
+
+async fn hostile_create_bodies_are_4xx_and_write_nothing(env: TestEnv) {
+    let create = |body: String, content_type: Option<&'static str>| {
+        raw(
+            RouteId::CreateFile,
+            "acme",
+            None,
+            body.as_bytes(),
+            content_type,
+        )
+    };
+    let json = Some("application/json");
+    let with =
+        |fields: &str| format!("{{\"name\": \"a.txt\", \"mimeType\": \"text/plain\"{fields}}}");
+    let cases: Vec<(String, Option<&'static str>, u16, &str)> = vec![
+        // Over the body limit, whatever it holds.
+        (
+            with(&format!(
+                ", \"metadata\": {{\"k\": \"{}\"}}",
+                "v".repeat(300_000)
+            )),
+            json,
+            413,
+            "payload_too_large",
+        ),
+        // Deeper than serde_json's recursion limit, and deeper than the metadata limit.
+        (
+            format!("{}{}", "[".repeat(5_000), "]".repeat(5_000)),
+            json,
+            400,
+            "invalid_json",
+        ),
+        (
+            with(&format!(", \"metadata\": {}", nested_metadata(200))),
+            json,
+            400,
+            "invalid_json",
+        ),
+        (
+            with(&format!(", \"metadata\": {}", nested_metadata(33))),
+            json,
+            400,
+            "validation_failed",
+        ),
+        // Huge metadata: too many bytes, too many keys, a too-long key.
+        (
+            with(&format!(
+                ", \"metadata\": {{\"k\": \"{}\"}}",
+                "v".repeat(20_000)
+            )),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            with(&format!(
+                ", \"metadata\": {{{}}}",
+                (0..300)
+                    .map(|i| format!("\"k{i}\": 1"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            with(&format!(", \"metadata\": {{\"{}\": 1}}", "k".repeat(129))),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            with(", \"metadata\": [1, 2]"),
+            json,
+            400,
+            "validation_failed",
+        ),
+        // Invalid UTF-8 inside a string, and a lone surrogate escape.
+        (
+            "{\"name\": \"a\u{0}\", \"mimeType\": \"text/plain\"}".replace('\u{0}', "\\u0000"),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            "{\"name\": \"\\ud800\", \"mimeType\": \"text/plain\"}".to_owned(),
+            json,
+            400,
+            "invalid_json",
+        ),
+        // Names with control characters and path tricks.
+        (
+            r#"{"name": "a\nb.txt", "mimeType": "text/plain"}"#.to_owned(),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            r#"{"name": "a\u0007.txt", "mimeType": "text/plain"}"#.to_owned(),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            r#"{"name": "a\u0085.txt", "mimeType": "text/plain"}"#.to_owned(),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            r#"{"name": "../../etc/passwd", "mimeType": "text/plain"}"#.to_owned(),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            r#"{"name": "..\\..\\boot.ini", "mimeType": "text/plain"}"#.to_owned(),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            r#"{"name": "..", "mimeType": "text/plain"}"#.to_owned(),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            with(r#", "directory": "/a/../../b""#),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            with(r#", "directory": "relative/path""#),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            with(r#", "directory": "/a//b""#),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            r#"{"name": "a.txt", "mimeType": "text/plain\r\nx-amz-acl: public-read"}"#.to_owned(),
+            json,
+            400,
+            "validation_failed",
+        ),
+        // Duplicate keys, at the top and nested.
+        (
+            r#"{"name": "a.txt", "name": "../x", "mimeType": "text/plain"}"#.to_owned(),
+            json,
+            400,
+            "invalid_json",
+        ),
+        (
+            with(r#", "metadata": {"k": 1, "k": 2}"#),
+            json,
+            400,
+            "invalid_json",
+        ),
+        // Wrong types and shapes.
+        (
+            r#"{"name": 7, "mimeType": ["text/plain"]}"#.to_owned(),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (with(r#", "size": -1"#), json, 400, "validation_failed"),
+        (with(r#", "size": 1e400"#), json, 400, "invalid_json"),
+        (
+            with(r#", "size": 18446744073709551616"#),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (with(r#", "tags": "a""#), json, 400, "validation_failed"),
+        (
+            with(r#", "privateAccess": "false""#),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            with(r#", "id": "01KAQ3V6T0Z9Y8X7W6V5T4S3R2""#),
+            json,
+            400,
+            "validation_failed",
+        ),
+        (
+            with(r#", "tenant": "globex""#),
+            json,
+            400,
+            "validation_failed",
+        ),
+        ("null".to_owned(), json, 400, "invalid_body"),
+        ("{} trailing".to_owned(), json, 400, "invalid_json"),
+        // Wrong or missing Content-Type on a good body.
+        (with(""), Some("text/plain"), 415, "unsupported_media_type"),
+        (
+            with(""),
+            Some("application/x-www-form-urlencoded"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            with(""),
+            Some("multipart/form-data; boundary=x"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            with(""),
+            Some("application/jsonx"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            with(""),
+            Some("not a media type"),
+            415,
+            "unsupported_media_type",
+        ),
+        (with(""), None, 415, "unsupported_media_type"),
+    ];
+    for (body, content_type, status, code) in cases {
+        let shown: String = body.chars().take(80).collect();
+        let reply = env
+            .call(RouteId::CreateFile, create(body, content_type))
+            .await;
+        assert_eq!(
+            (
+                reply.status,
+                reply.json["code"].as_str().unwrap_or_default()
+            ),
+            (status, code),
+            "{shown} ({content_type:?}): {}",
+            reply.json
+        );
+        reply.assert_problem(status, code);
+    }
+    // Bytes that are not UTF-8 inside a string.
+    env.call(
+        RouteId::CreateFile,
+        raw(
+            RouteId::CreateFile,
+            "acme",
+            None,
+            b"{\"name\": \"a\xff\xfe.txt\", \"mimeType\": \"text/plain\"}",
+            json,
+        ),
+    )
+    .await
+    .assert_problem(400, "invalid_json");
+    assert!(listed(&env, "acme").await.is_empty(), "nothing was written");
+
+    // The same body with a JSON content type and parameters is fine.
+    let ok = env
+        .call(
+            RouteId::CreateFile,
+            create(with(""), Some("application/json; charset=utf-8")),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.json);
+}
+
+async fn hostile_ids_are_400_on_every_id_route(env: TestEnv) {
+    let bad_ids = [
+        "abc",
+        "..%2F..%2Fetc",
+        "../../etc",
+        "%2e%2e",
+        "01KAQ3V6T0Z9Y8X7W6V5T4S3R2%00",
+        "01KAQ3V6T0Z9Y8X7W6V5T4S3R",
+        "01KAQ3V6T0Z9Y8X7W6V5T4S3R22",
+        "81KAQ3V6T0Z9Y8X7W6V5T4S3R2",
+        "01KAQ3V6T0Z9Y8X7W6V5T4S3RU",
+        "%FF%FE",
+        "🙂",
+    ];
+    for route in ROUTES.iter().filter(|r| r.path.contains("{id}")) {
+        for bad in bad_ids {
+            let reply = env
+                .api(route.id, "acme", Some(bad), "", valid_body(route.id), &[])
+                .await;
+            assert_eq!(reply.status, 400, "{} {bad}: {}", route.path, reply.json);
+            reply.assert_problem(400, "invalid_id");
+        }
+    }
+    for (route, body) in [
+        (RouteId::DeleteFiles, json!({"ids": ["../x"]})),
+        (RouteId::UpdateFiles, json!([{"id": "../x", "tags": []}])),
+    ] {
+        env.api(route, "acme", None, "", Some(body), &[])
+            .await
+            .assert_problem(400, "validation_failed");
+    }
+}
+
+async fn hostile_list_queries_are_400(env: TestEnv) {
+    for query in [
+        "limit=0",
+        "limit=-1",
+        "limit=1000000000",
+        "limit=1e3",
+        "limit=%2B5",
+        "limit=",
+        "limit=1&limit=2",
+        "status=gone",
+        "kind=TEMP",
+        "createdAfter=yesterday",
+        "name=",
+        "unknown=1",
+        "cursor=",
+        "directory=%07",
+    ] {
+        let reply = env
+            .api(RouteId::ListFiles, "acme", None, query, None, &[])
+            .await;
+        reply.assert_problem(400, "validation_failed");
+    }
+    let long_cursor = format!("cursor={}", "A".repeat(2_000));
+    env.api(RouteId::ListFiles, "acme", None, &long_cursor, None, &[])
+        .await
+        .assert_problem(400, "validation_failed");
+
+    // Garbage cursors, and cursors of another filter or another tenant.
+    for i in 0..3 {
+        env.create(
+            "acme",
+            json!({"name": format!("{i}.txt"), "mimeType": "text/plain", "purpose": "p"}),
+        )
+        .await;
+    }
+    let page = env
+        .api(RouteId::ListFiles, "acme", None, "limit=1", None, &[])
+        .await;
+    let cursor = page.json["nextCursor"].as_str().unwrap().to_owned();
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"below":"01KAQ3V6T0Z9Y8X7W6V5T4S3R2","filters":"x"}"#);
+    for query in [
+        "cursor=not-a-cursor!".to_owned(),
+        "cursor=e30".to_owned(), // {}
+        format!("cursor={forged}"),
+        format!("cursor={cursor}&purpose=p"),
+        format!("cursor={cursor}&tag=x"),
+    ] {
+        env.api(RouteId::ListFiles, "acme", None, &query, None, &[])
+            .await
+            .assert_problem(400, "invalid_cursor");
+    }
+    env.api(
+        RouteId::ListFiles,
+        "globex",
+        None,
+        &format!("cursor={cursor}"),
+        None,
+        &[],
+    )
+    .await
+    .assert_problem(400, "invalid_cursor");
+    // The cursor still works for its owner and filters.
+    let next = env
+        .api(
+            RouteId::ListFiles,
+            "acme",
+            None,
+            &format!("limit=1&cursor={cursor}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(next.status, 200, "{}", next.json);
+    assert_eq!(next.json["items"].as_array().unwrap().len(), 1);
+}
+
+/// A body each route accepts (for some file), so that tenant isolation, not validation, decides.
+fn valid_body(route: RouteId) -> Option<Value> {
+    match route {
+        RouteId::CreateFile => Some(json!({"name": "b.txt", "mimeType": "text/plain"})),
+        RouteId::UpdateFile => Some(json!({"tags": ["taken"]})),
+        RouteId::ReplaceFile => Some(json!({"name": "taken.txt", "mimeType": "text/plain"})),
+        RouteId::StartUpload => Some(json!({"expectedSize": 3})),
+        RouteId::SignUploadParts => Some(json!({"partNumbers": [1, 2]})),
+        RouteId::CompleteUpload => Some(json!({})),
+        RouteId::UpdateFiles => Some(json!([])),
+        RouteId::DeleteFiles => Some(json!({"ids": []})),
+        RouteId::ListFiles
+        | RouteId::GetFile
+        | RouteId::DeleteFile
+        | RouteId::GetContent
+        | RouteId::AbortUpload
+        | RouteId::ListUploadParts => None,
+    }
+}
+
+/// Everything tenant A can observe about its files.
+async fn snapshot(env: &TestEnv, ids: &[String]) -> Vec<Value> {
+    let mut state = Vec::new();
+    for id in ids {
+        let mut file = env.get("acme", id).await.json;
+        let url = file["contentUrl"].take();
+        let bytes = match url.as_str() {
+            Some(url) => env.fetch(url).await.1,
+            None => Vec::new(),
+        };
+        let parts = env
+            .api(RouteId::ListUploadParts, "acme", Some(id), "", None, &[])
+            .await;
+        state.push(json!({"file": file, "bytes": bytes, "parts": parts.json}));
+    }
+    state.push(json!(listed(env, "acme").await));
+    state
+}
+
+async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
+    // Tenant A: an uploaded file, a pending multipart upload holding one part, and a pending
+    // file with an external id.
+    let uploaded = env
+        .uploaded(
+            "acme",
+            json!({"name": "a.txt", "mimeType": "text/plain", "externalId": "ext-a", "tags": ["t"]}),
+            b"hello",
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let multipart = env
+        .create(
+            "acme",
+            json!({"name": "m.bin", "mimeType": "application/octet-stream", "size": 6 << 20, "multipart": true}),
+        )
+        .await;
+    let part1 = multipart.json["upload"]["parts"][0]["url"]
+        .as_str()
+        .unwrap();
+    let put = env
+        .http
+        .put(part1)
+        .body(vec![7u8; 5 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let multipart = multipart.json["file"]["id"].as_str().unwrap().to_owned();
+    let pending = env
+        .create(
+            "acme",
+            json!({"name": "p.txt", "mimeType": "text/plain", "externalId": "ext-p"}),
+        )
+        .await
+        .json["file"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ids = vec![uploaded.clone(), multipart.clone(), pending.clone()];
+    let first_page = env
+        .api(RouteId::ListFiles, "acme", None, "limit=1", None, &[])
+        .await;
+    let a_cursor = first_page.json["nextCursor"].as_str().unwrap().to_owned();
+    let before = snapshot(&env, &ids).await;
+
+    for route in ROUTES {
+        let body = valid_body(route.id);
+        match route.id {
+            RouteId::CreateFile => {
+                // A's external ids are A's: B gets its own record, and `overwrite` does not
+                // reach A's.
+                let mine = env
+                    .api(
+                        route.id,
+                        "globex",
+                        None,
+                        "",
+                        Some(json!({"name": "b.txt", "mimeType": "text/plain", "externalId": "ext-a", "overwrite": true})),
+                        &[],
+                    )
+                    .await;
+                assert_eq!(mine.status, 201, "{}", mine.json);
+                assert!(!ids.contains(&mine.json["file"]["id"].as_str().unwrap().to_owned()));
+            }
+            RouteId::ListFiles => {
+                let seen = listed(&env, "globex").await;
+                assert!(seen.iter().all(|id| !ids.contains(id)), "{seen:?}");
+                for query in ["externalId=ext-a", "tag=t", "name=a.txt"] {
+                    let reply = env.api(route.id, "globex", None, query, None, &[]).await;
+                    assert!(
+                        reply.json["items"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .all(|f| !ids.contains(&f["id"].as_str().unwrap().to_owned())),
+                        "{query}: {}",
+                        reply.json
+                    );
+                }
+                env.api(
+                    route.id,
+                    "globex",
+                    None,
+                    &format!("limit=1&cursor={a_cursor}"),
+                    None,
+                    &[],
+                )
+                .await
+                .assert_problem(400, "invalid_cursor");
+            }
+            RouteId::UpdateFiles => {
+                for id in &ids {
+                    env.api(
+                        route.id,
+                        "globex",
+                        None,
+                        "",
+                        Some(json!([{"id": id, "tags": ["taken"]}])),
+                        &[],
+                    )
+                    .await
+                    .assert_problem(404, "not_found");
+                }
+            }
+            RouteId::DeleteFiles => {
+                let reply = env
+                    .api(route.id, "globex", None, "", Some(json!({"ids": ids})), &[])
+                    .await;
+                assert_eq!(reply.status, 200, "{}", reply.json);
+                assert_eq!(reply.json, json!({"deleted": [], "notFound": ids}));
+            }
+            RouteId::GetFile
+            | RouteId::UpdateFile
+            | RouteId::ReplaceFile
+            | RouteId::DeleteFile
+            | RouteId::GetContent
+            | RouteId::StartUpload
+            | RouteId::AbortUpload
+            | RouteId::ListUploadParts
+            | RouteId::SignUploadParts
+            | RouteId::CompleteUpload => {
+                for id in &ids {
+                    for headers in [&[][..], &[("if-match", "\"1\"")][..]] {
+                        let reply = env
+                            .api(route.id, "globex", Some(id), "", body.clone(), headers)
+                            .await;
+                        assert_eq!(reply.status, 404, "{} {id}: {}", route.path, reply.json);
+                        reply.assert_problem(404, "not_found");
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(
+        snapshot(&env, &ids).await,
+        before,
+        "tenant A's files are unchanged"
+    );
+}
+
+stowage_tests::on_every_backend!(
+    hostile_create_bodies_are_4xx_and_write_nothing,
+    hostile_ids_are_400_on_every_id_route,
+    hostile_list_queries_are_400,
+    tenant_b_gets_404_on_every_route_for_tenant_a_files,
+);
