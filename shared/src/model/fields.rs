@@ -114,6 +114,20 @@ impl MediaType {
         if !trimmed.is_ascii() {
             return Err(bad());
         }
+        // The `mime` crate is lenient about the type and subtype; RFC 6838 (4.2) is not:
+        // each is a restricted-name of 1–127 characters starting with a letter or digit.
+        let essence = trimmed.split(';').next().unwrap_or_default().trim_end();
+        let restricted = |name: &str| {
+            (1..=127).contains(&name.len())
+                && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+        };
+        match essence.split_once('/') {
+            Some((kind, sub)) if restricted(kind) && restricted(sub) => {}
+            _ => return Err(bad()),
+        }
         Ok(MediaType(trimmed.to_owned()))
     }
 }
@@ -398,6 +412,11 @@ mod tests {
             "*/*",
             "image/png\r\nx: y",
             "a b/c",
+            "0/0*",
+            "image/png*",
+            "image/.png",
+            "text/plain/x",
+            "text/{}",
         ] {
             assert!(MediaType::parse(bad).is_err(), "{bad:?} should be rejected");
         }
