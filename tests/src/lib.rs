@@ -703,6 +703,25 @@ pub fn api_request(
     to_request(&event)
 }
 
+/// `route` for `tenant` on `id` with a raw body (any bytes) and `Content-Type` (`None`: none).
+pub fn raw_request(
+    route: stowage::http::RouteId,
+    tenant: &str,
+    id: Option<&str>,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Request {
+    let request = api_request(route, tenant, id, "", Some(&json!({})), &[]);
+    let (mut parts, _) = request.into_parts();
+    parts.headers.remove("content-type");
+    if let Some(ct) = content_type {
+        parts
+            .headers
+            .insert("content-type", ct.parse().expect("a header value"));
+    }
+    Request::from_parts(parts, Body::Binary(body.to_vec()))
+}
+
 /// `POST /files` from `events/create-file.json` with another body and identity.
 pub fn create_request(tenant: &str, user: &str, body: &Value) -> Request {
     let mut event = with_identity(sample("create-file.json"), Some((tenant, user)));

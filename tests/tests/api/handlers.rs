@@ -281,17 +281,7 @@ fn raw(
     body: &[u8],
     content_type: Option<&str>,
 ) -> lambda_http::Request {
-    let request = stowage_tests::api_request(route, "acme", id, "", Some(&json!({})), &[]);
-    let (mut parts, _) = request.into_parts();
-    match content_type {
-        Some(ct) => {
-            parts.headers.insert("content-type", ct.parse().unwrap());
-        }
-        None => {
-            parts.headers.remove("content-type");
-        }
-    }
-    lambda_http::Request::from_parts(parts, Body::Binary(body.to_vec()))
+    stowage_tests::raw_request(route, "acme", id, body, content_type)
 }
 
 const BODY_ROUTES: [(RouteId, bool); 5] = [

@@ -1,27 +1,9 @@
 //! Hostile input a schema fuzzer will not think of, and the tenant isolation matrix. Every case
 //! must answer a clear 4xx problem+json and write nothing.
 
-use lambda_http::Body;
 use serde_json::{json, Value};
 use stowage::http::{RouteId, ROUTES};
-use stowage_tests::TestEnv;
-
-/// `route` for `tenant` on `id`, with a raw body and content type.
-fn raw(
-    route: RouteId,
-    tenant: &str,
-    id: Option<&str>,
-    body: &[u8],
-    content_type: Option<&str>,
-) -> lambda_http::Request {
-    let request = stowage_tests::api_request(route, tenant, id, "", Some(&json!({})), &[]);
-    let (mut parts, _) = request.into_parts();
-    parts.headers.remove("content-type");
-    if let Some(ct) = content_type {
-        parts.headers.insert("content-type", ct.parse().unwrap());
-    }
-    lambda_http::Request::from_parts(parts, Body::Binary(body.to_vec()))
-}
+use stowage_tests::{raw_request as raw, TestEnv};
 
 /// Every id of the tenant's listing.
 async fn listed(env: &TestEnv, tenant: &str) -> Vec<String> {
