@@ -11,7 +11,7 @@ use lambda_http::{service_fn, Error, Request};
 use crate::blob::s3::S3Store;
 use crate::config::Config;
 use crate::http::{self, RouteId};
-use crate::service::{Clock, Service, Settings, SystemClock};
+use crate::service::{Clock, SystemClock};
 use crate::store::dynamodb::DynamoStore;
 use crate::App;
 
@@ -62,22 +62,12 @@ pub fn aws_app_with_clients(
     s3: aws_sdk_s3::Client,
     clock: Arc<dyn Clock>,
 ) -> App {
-    let store = DynamoStore::new(dynamodb, &config.table);
-    let objects = S3Store::new(s3, &config.bucket);
-    App {
-        service: Service::new(
-            Arc::new(store),
-            Arc::new(objects),
-            clock,
-            Settings {
-                bucket: config.bucket.clone(),
-                download_url_expires_in: config.download_url_expires_in,
-                public_base_url: config.public_base_url.clone(),
-                multipart_threshold: config.multipart_threshold,
-            },
-        ),
-        claims: config.claims.clone(),
-    }
+    App::new(
+        config,
+        Arc::new(DynamoStore::new(dynamodb, &config.table)),
+        Arc::new(S3Store::new(s3, &config.bucket)),
+        clock,
+    )
 }
 
 async fn app_from_env() -> Result<App, Error> {

@@ -1,34 +1,103 @@
 //! The one error type the API returns, and its `application/problem+json` rendering (RFC 9457).
 //!
-//! Expected failures are variants with a stable `code`; unexpected ones are `Internal`, which
-//! keeps its source for the logs and shows the client only an opaque 500.
+//! Every expected failure carries a [`ProblemCode`]: the stable machine-readable string clients
+//! match on, which also fixes the HTTP status. `openapi.yaml` lists the same codes (a contract
+//! test holds the two equal). Unexpected failures are `Internal`, which keeps its source for the
+//! logs and shows the client only an opaque 500.
 
 use serde::Serialize;
 
-/// One problem with one request field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for FieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
+pub use crate::model::FieldError;
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+macro_rules! problem_codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal, $status:literal;)*) => {
+        /// Every `code` a problem document can carry.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ProblemCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ProblemCode {
+            /// Every code, in the order `openapi.yaml` lists them.
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant),*];
+
+            /// The wire form, e.g. `"version_mismatch"`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $text,)*
+                }
+            }
+
+            /// The HTTP status a problem with this code has.
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(ProblemCode::$variant => $status,)*
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    /// One or more fields broke their rules; `errors` names each.
+    ValidationFailed = "validation_failed", 400;
+    /// The body is JSON but not the expected shape (not an object, say).
+    InvalidBody = "invalid_body", 400;
+    /// The body is not JSON, is empty, or names a key twice.
+    InvalidJson = "invalid_json", 400;
+    /// A path id is not a canonical file id.
+    InvalidId = "invalid_id", 400;
+    /// A listing cursor that this API did not issue for this tenant and these filters.
+    InvalidCursor = "invalid_cursor", 400;
+    /// `If-Match` is not a file version.
+    InvalidIfMatch = "invalid_if_match", 400;
+    /// A batch needs more operations than one transaction allows.
+    BatchTooLarge = "batch_too_large", 400;
+    /// Completion: a part of the plan is not uploaded.
+    MissingParts = "missing_parts", 400;
+    /// Completion: a part is not its planned size.
+    PartSizeMismatch = "part_size_mismatch", 400;
+    /// Completion: the parts do not add up to `expectedSize`.
+    SizeMismatch = "size_mismatch", 400;
+    /// Completion: the client's part ETags are not those S3 holds.
+    EtagMismatch = "etag_mismatch", 400;
+    /// No valid identity on the request.
+    Unauthorized = "unauthorized", 401;
+    /// No such file for this tenant (also for other tenants' files).
+    NotFound = "not_found", 404;
+    /// No route has this path (stowage-local only; API Gateway answers these itself).
+    RouteNotFound = "route_not_found", 404;
+    /// A route has this path, but not this method.
+    MethodNotAllowed = "method_not_allowed", 405;
+    /// Another live file of the tenant has that `externalId`.
+    ExternalIdConflict = "external_id_conflict", 409;
+    /// `overwrite` would change a file's `kind`.
+    KindMismatch = "kind_mismatch", 409;
+    /// The file has no content to download.
+    NotUploaded = "not_uploaded", 409;
+    /// A multipart route on a file without an open multipart upload.
+    NoMultipartUpload = "no_multipart_upload", 409;
+    /// Abort on a file without an open upload.
+    NoOpenUpload = "no_open_upload", 409;
+    /// `If-Match` is not the file's version (or a concurrent writer won every retry).
+    VersionMismatch = "version_mismatch", 412;
+    /// The body is over the size limit.
+    PayloadTooLarge = "payload_too_large", 413;
+    /// The body is not `application/json`.
+    UnsupportedMediaType = "unsupported_media_type", 415;
+    /// A bug or an unexpected backend failure; the detail is logged, not returned.
+    Internal = "internal", 500;
+    /// A backend is throttling or unreachable; retry.
+    Unavailable = "unavailable", 503;
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Everything a route can answer besides success.
 #[derive(Debug, thiserror::Error)]
@@ -36,36 +105,9 @@ pub enum ApiError {
     /// One or more fields broke their rules.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
-    /// The request as a whole is malformed (not JSON, not an object, a bad id…).
+    /// An expected failure: its code fixes the status; the detail is shown to the client.
     #[error("{detail}")]
-    BadRequest { code: &'static str, detail: String },
-    /// No identity on the request.
-    #[error("the request carries no valid identity")]
-    Unauthorized,
-    /// No such file for this tenant (also for other tenants' files).
-    #[error("no file with that id")]
-    NotFound,
-    /// The request conflicts with the current state.
-    #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
-    /// Like `NotFound`, naming which of several ids was not found.
-    #[error("{0}")]
-    NotFoundDetail(String),
-    /// No route has this path (served only by `stowage-local`; API Gateway answers these itself).
-    #[error("no route matches this path")]
-    NoRoute,
-    /// A route has this path, but not this method.
-    #[error("this path does not accept this method")]
-    MethodNotAllowed,
-    /// `If-Match` did not match the record's version.
-    #[error("the file's version is not the one given in If-Match")]
-    PreconditionFailed,
-    /// The body is larger than the route accepts.
-    #[error("the request body is larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
-    /// The body is not JSON.
-    #[error("the request body must be application/json")]
-    UnsupportedMediaType,
+    Problem { code: ProblemCode, detail: String },
     /// A backend is throttling or unreachable; the client may retry.
     #[error("a storage backend is unavailable; retry later")]
     Unavailable(#[source] Source),
@@ -75,17 +117,46 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// An expected failure with `code`.
+    pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            code,
+            detail: detail.into(),
+        }
+    }
+
     /// A 400 with a single field error.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
-    /// A 400 for a malformed request.
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError::BadRequest {
-            code,
-            detail: detail.into(),
-        }
+    /// `401`: no valid identity.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            ProblemCode::Unauthorized,
+            "the request carries no valid identity",
+        )
+    }
+
+    /// `404` for a file that does not exist, has expired, or is another tenant's.
+    pub fn not_found() -> Self {
+        Self::new(ProblemCode::NotFound, "no file with that id")
+    }
+
+    /// `412`: `If-Match` is not the record's version.
+    pub fn version_mismatch() -> Self {
+        Self::new(
+            ProblemCode::VersionMismatch,
+            "the file's version is not the one given in If-Match",
+        )
+    }
+
+    /// `413` for a body over `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            ProblemCode::PayloadTooLarge,
+            format!("the request body is larger than {limit} bytes"),
+        )
     }
 
     /// Wraps an unexpected error.
@@ -93,36 +164,36 @@ impl ApiError {
         ApiError::Internal(source.into())
     }
 
-    /// The HTTP status.
-    pub fn status(&self) -> u16 {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> ProblemCode {
         match self {
-            ApiError::Validation(_) | ApiError::BadRequest { .. } => 400,
-            ApiError::Unauthorized => 401,
-            ApiError::NotFound | ApiError::NotFoundDetail(_) | ApiError::NoRoute => 404,
-            ApiError::MethodNotAllowed => 405,
-            ApiError::Conflict { .. } => 409,
-            ApiError::PreconditionFailed => 412,
-            ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::UnsupportedMediaType => 415,
-            ApiError::Unavailable(_) => 503,
-            ApiError::Internal(_) => 500,
+            ApiError::Validation(_) => ProblemCode::ValidationFailed,
+            ApiError::Problem { code, .. } => *code,
+            ApiError::Unavailable(_) => ProblemCode::Unavailable,
+            ApiError::Internal(_) => ProblemCode::Internal,
         }
     }
 
-    /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    /// True if this is the given code.
+    pub fn is(&self, code: ProblemCode) -> bool {
+        self.code() == code
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.code().status()
+    }
+
+    /// The same error with every field name prefixed (`name` → `[3].name`), for batches.
+    pub fn within(self, prefix: &str) -> Self {
         match self {
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => code,
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::NotFound | ApiError::NotFoundDetail(_) => "not_found",
-            ApiError::NoRoute => "route_not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::PreconditionFailed => "version_mismatch",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::Validation(errors) => ApiError::Validation(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError::new(format!("{prefix}.{}", e.field), e.message))
+                    .collect(),
+            ),
+            other => other,
         }
     }
 
@@ -134,12 +205,13 @@ impl ApiError {
             ApiError::Validation(errors) => format!("{} fields are invalid", errors.len()),
             other => other.to_string(),
         };
+        let code = self.code().as_str();
         Problem {
-            kind: format!("urn:stowage:problem:{}", self.code()),
+            kind: format!("urn:stowage:problem:{code}"),
             title: title(status),
             status,
             detail,
-            code: self.code(),
+            code,
             errors: match self {
                 ApiError::Validation(errors) => Some(errors),
                 _ => None,
@@ -181,6 +253,18 @@ impl From<crate::store::StoreError> for ApiError {
         use crate::store::StoreError;
         match err {
             StoreError::Unavailable(source) => ApiError::Unavailable(source),
+            StoreError::ExternalIdTaken(external_id) => ApiError::new(
+                ProblemCode::ExternalIdConflict,
+                format!(
+                    "another file of this tenant has externalId {external_id:?}; send overwrite: true to upload a new version of it"
+                ),
+            ),
+            StoreError::TooLarge(n) => ApiError::new(
+                ProblemCode::BatchTooLarge,
+                format!("the batch needs {n} operations; one transaction allows 100"),
+            ),
+            // A lost compare-and-swap that the write path did not retry away.
+            StoreError::Conflict => ApiError::version_mismatch(),
             other => ApiError::Internal(Box::new(other)),
         }
     }
@@ -238,28 +322,44 @@ mod tests {
     #[test]
     fn statuses_and_codes_are_stable() {
         let cases: Vec<(ApiError, u16, &str)> = vec![
-            (ApiError::Unauthorized, 401, "unauthorized"),
-            (ApiError::NotFound, 404, "not_found"),
-            (ApiError::PreconditionFailed, 412, "version_mismatch"),
+            (ApiError::unauthorized(), 401, "unauthorized"),
+            (ApiError::not_found(), 404, "not_found"),
+            (ApiError::version_mismatch(), 412, "version_mismatch"),
+            (ApiError::payload_too_large(1), 413, "payload_too_large"),
             (
-                ApiError::PayloadTooLarge { limit: 1 },
-                413,
-                "payload_too_large",
-            ),
-            (
-                ApiError::UnsupportedMediaType,
+                ApiError::new(ProblemCode::UnsupportedMediaType, "x"),
                 415,
                 "unsupported_media_type",
             ),
             (
-                ApiError::bad_request("invalid_json", "x"),
+                ApiError::new(ProblemCode::InvalidJson, "x"),
                 400,
                 "invalid_json",
             ),
         ];
         for (err, status, code) in cases {
-            assert_eq!((err.status(), err.code()), (status, code));
+            assert_eq!((err.status(), err.code().as_str()), (status, code));
             assert_eq!(err.problem().title, title(status));
         }
+    }
+
+    #[test]
+    fn codes_are_snake_case_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ProblemCode::ALL {
+            let text = code.as_str();
+            assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!(seen.insert(text), "{text} twice");
+            assert!((400..600).contains(&code.status()));
+        }
+    }
+
+    #[test]
+    fn batch_errors_name_the_element() {
+        let err = ApiError::field("name", "is required").within("[2]");
+        let ApiError::Validation(errors) = err else {
+            panic!("validation")
+        };
+        assert_eq!(errors[0].field, "[2].name");
     }
 }

@@ -4,12 +4,11 @@
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 
-use crate::model::FileRecord;
-
 use crate::error::ApiError;
-use crate::keys::{decode_event_key, Sequencer};
-use crate::model::Timestamp;
+use crate::keys::decode_event_key;
+use crate::model::{Sequencer, Timestamp};
 use crate::service::{ObjectEvent, Outcome};
+use crate::store::dynamodb::stream::record_changes;
 use crate::App;
 
 /// Why an S3 notification could not be fully handled; Lambda retries the whole event, which is
@@ -102,31 +101,20 @@ fn object_event(bucket: &str, record: &S3EventRecord) -> Option<ObjectEvent> {
 }
 
 /// Handles a batch of table stream records: every removed file record (deleted through the API,
-/// or expired by TTL) has its objects and index items deleted. Other items (markers, tag
-/// pointers) and other event types are skipped. Returns how many records were cleaned up.
+/// or expired by TTL) has its objects and index items deleted. Other changes, and items that
+/// are not file records (markers, tag pointers), are skipped. Returns how many records were
+/// cleaned up.
 pub async fn on_records_removed(app: &App, event: StreamEvent) -> Result<usize, EventError> {
     let total = event.records.len();
     let mut cleaned = 0;
-    for record in event.records {
-        if record.event_name != "REMOVE" {
-            continue;
-        }
-        let is_file = record
-            .change
-            .keys
-            .get("sk")
-            .and_then(|sk| match sk {
-                serde_dynamo::AttributeValue::S(text) => Some(text.starts_with("F#")),
-                _ => None,
-            })
-            .unwrap_or(false);
-        if !is_file {
-            continue;
-        }
-        match serde_dynamo::from_item::<_, FileRecord>(record.change.old_image) {
-            Ok(file) => {
-                app.service.removed(&file).await;
-                tracing::info!(tenant = %file.tenant, id = %file.id, "cleaned up a removed file");
+    for change in record_changes(&event) {
+        match change {
+            Ok(change) => {
+                let (Some(file), None) = (&change.old, &change.new) else {
+                    continue;
+                };
+                app.service.removed(file).await;
+                tracing::info!(tenant = %file.tenant, id = %file.id, expired = change.expired, "cleaned up a removed file");
                 cleaned += 1;
             }
             Err(err) => {

@@ -1,9 +1,6 @@
-//! Who a request acts as: the tenant and user from the API Gateway JWT authorizer's claims.
+//! Who a request acts as: a tenant and a user, named by JWT claims. (Reading them off a request
+//! is the HTTP layer's job: `http::request::identity`.)
 
-use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
-
-use crate::error::ApiError;
 use crate::model::{TenantId, UserId};
 
 /// Which JWT claims carry the tenant and the user.
@@ -27,24 +24,4 @@ impl Default for ClaimNames {
 pub struct Identity {
     pub tenant: TenantId,
     pub user: UserId,
-}
-
-impl Identity {
-    /// Reads the identity from the authorizer claims on an HTTP API (v2) request; `401` when
-    /// either claim is missing or not a valid id.
-    pub fn from_request(req: &Request, names: &ClaimNames) -> Result<Self, ApiError> {
-        let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref() else {
-            return Err(ApiError::Unauthorized);
-        };
-        let claims = context
-            .authorizer
-            .as_ref()
-            .and_then(|authorizer| authorizer.jwt.as_ref())
-            .map(|jwt| &jwt.claims)
-            .ok_or(ApiError::Unauthorized)?;
-        let claim = |name: &str| claims.get(name).map(String::as_str).unwrap_or_default();
-        let tenant = TenantId::parse(claim(&names.tenant)).map_err(|_| ApiError::Unauthorized)?;
-        let user = UserId::parse(claim(&names.user)).map_err(|_| ApiError::Unauthorized)?;
-        Ok(Identity { tenant, user })
-    }
 }

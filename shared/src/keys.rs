@@ -1,29 +1,5 @@
-//! Storage keys: how a tenant and a file id become DynamoDB keys and S3 object keys, and how
-//! an S3 event's key and sequencer are read back.
-//!
-//! # DynamoDB
-//!
-//! One table (see `template.yaml`, resource `FilesTable`). `<t>` is the tenant written with
-//! [`encode_tenant`] (only `[A-Za-z0-9_-]`, never `#`), so no value a tenant controls can reach
-//! into another tenant's keys.
-//!
-//! | item | `pk` | `sk` | other key attributes |
-//! |------|------|------|----------------------|
-//! | file record | `T#<t>` | `F#<ulid>` | `expiresAtEpoch` (TTL), `nameKey`, `purposeKey`, `directoryKey`, `uploadedByKey` (`<t>#<value>`, each present only when the field is set) |
-//! | externalId marker | `T#<t>` | `X#<externalId>` | `fileId`, `expiresAtEpoch` (the record's) |
-//! | tag pointer | `G#<t>#<tag>` | `F#<ulid>` | — |
-//!
-//! - `expiresAtEpoch` is the table's TTL attribute: epoch seconds, rounded up, present only while
-//!   the item can expire. DynamoDB deletes late, so every read also checks `expiresAt`.
-//! - ULIDs sort by creation time: `Query pk = T#<t>, sk BETWEEN F#<lo> AND F#<hi>`, newest first
-//!   (`ScanIndexForward = false`), is the unfiltered listing and the `createdAfter`/`Before`
-//!   range. The global secondary indexes `byName`, `byPurpose`, `byDirectory` and `byUploadedBy`
-//!   (hash `<field>Key`, range `sk`, all attributes projected) serve those filters the same way;
-//!   `tag` is a `Query` on the tag's pointer partition followed by a consistent `BatchGetItem`
-//!   of the records; `externalId` is a strongly consistent read of its marker. Every listing is a
-//!   `Query` or key reads; nothing `Scan`s.
-//! - The marker makes `externalId` unique per tenant: it is written in the same transaction as
-//!   the record, on the condition that no live marker exists.
+//! The S3 key design: how a tenant and a file id become object keys, and how an S3 event's key
+//! is read back. (The DynamoDB table design lives with its adapter, `store::dynamodb`.)
 //!
 //! # S3
 //!
@@ -35,31 +11,6 @@
 //! that the public URL serves.
 
 use crate::model::{FileId, FileKind, TenantId};
-
-/// The DynamoDB partition key of a tenant's records and markers.
-pub fn tenant_pk(tenant: &TenantId) -> String {
-    format!("T#{}", encode_tenant(tenant))
-}
-
-/// The DynamoDB sort key of a file record (and of its tag pointers).
-pub fn file_sk(id: FileId) -> String {
-    format!("F#{id}")
-}
-
-/// The DynamoDB sort key of an externalId marker.
-pub fn external_id_sk(external_id: &str) -> String {
-    format!("X#{external_id}")
-}
-
-/// The DynamoDB partition key of a tenant's pointers for one tag.
-pub fn tag_pk(tenant: &TenantId, tag: &str) -> String {
-    format!("G#{}#{tag}", encode_tenant(tenant))
-}
-
-/// The value of an index key attribute (`nameKey`, …) for one field value.
-pub fn index_key(tenant: &TenantId, value: &str) -> String {
-    format!("{}#{value}", encode_tenant(tenant))
-}
 
 /// The key of the public copy of a file's content.
 pub fn public_key(tenant: &TenantId, id: FileId) -> String {
@@ -191,37 +142,6 @@ pub fn encode_event_key(key: &str) -> String {
     out
 }
 
-/// Width that sequencers are padded to before comparing; S3's are 16–20 hex digits today.
-const SEQUENCER_WIDTH: usize = 32;
-
-/// An S3 event `sequencer`: hex text whose order, once left-padded to equal length, is the
-/// order of the events for one key.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Sequencer(String);
-
-impl Sequencer {
-    /// Normalises a sequencer (upper case, left-padded with zeros); `None` if it is not hex.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty()
-            || trimmed.len() > SEQUENCER_WIDTH
-            || !trimmed.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            return None;
-        }
-        Some(Sequencer(format!(
-            "{:0>width$}",
-            trimmed.to_ascii_uppercase(),
-            width = SEQUENCER_WIDTH
-        )))
-    }
-
-    /// The normalised text; comparing these strings compares the sequencers.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,21 +243,5 @@ mod tests {
             );
         }
         assert_eq!(encode_event_key("a b+c"), "a+b%2Bc");
-    }
-
-    #[test]
-    fn sequencers_compare_after_padding() {
-        let short = Sequencer::parse("FF").unwrap();
-        let long = Sequencer::parse("0100").unwrap();
-        assert!(short < long, "0xFF < 0x100 once padded");
-        assert_eq!(
-            Sequencer::parse("0055b6b8f0a1"),
-            Sequencer::parse("55B6B8F0A1")
-        );
-        assert!(
-            Sequencer::parse("0055B6B8F0A1").unwrap() < Sequencer::parse("0055B6B8F0A2").unwrap()
-        );
-        assert_eq!(Sequencer::parse("xyz"), None);
-        assert_eq!(Sequencer::parse(""), None);
     }
 }

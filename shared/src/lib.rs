@@ -1,5 +1,11 @@
 //! Stowage's common crate: the domain model and its rules, the service logic, the DynamoDB and S3
 //! adapters behind their ports, and the HTTP and Lambda glue every function shares.
+//!
+//! Layers, outside in: `http` and `events` (the entry points) parse requests into the typed
+//! commands of `validate` and call the `service`, which works on the `model` through two ports,
+//! `store::MetadataStore` and `blob::ObjectStore`; the adapters (`store::dynamodb`,
+//! `store::embedded`, `blob::s3`) keep their storage layouts to themselves. `bootstrap` builds
+//! everything once per process.
 
 pub mod blob;
 pub mod bootstrap;
@@ -14,9 +20,33 @@ pub mod service;
 pub mod store;
 pub mod validate;
 
+use std::sync::Arc;
+
+use blob::ObjectStore;
+use config::Config;
+use service::{Clock, Service, Settings};
+use store::MetadataStore;
+
 /// Everything a handler needs, built once per process.
 pub struct App {
-    pub service: service::Service,
+    pub service: Service,
     pub claims: identity::ClaimNames,
 }
+
+impl App {
+    /// The app over the given ports, configured by `config`: the one builder that the Lambda
+    /// bootstrap, `stowage-local` and the tests share.
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn MetadataStore>,
+        objects: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        App {
+            service: Service::new(store, objects, clock, Settings::from(config)),
+            claims: config.claims.clone(),
+        }
+    }
+}
+
 pub use lambda_http;

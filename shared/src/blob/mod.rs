@@ -1,5 +1,7 @@
 //! The object-store port: presigned URLs for clients, and the few direct calls the service makes.
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod memory;
 pub mod s3;
 
 use std::collections::BTreeMap;
@@ -133,9 +135,38 @@ pub trait ObjectStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }
 
+/// How a download asks the browser to treat the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Disposition {
+    /// Show it in the browser if it can.
+    Inline,
+    /// Save it under its name (the default).
+    #[default]
+    Attachment,
+}
+
+impl Disposition {
+    /// Parses the `disposition` query parameter's value.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "inline" => Some(Disposition::Inline),
+            "attachment" => Some(Disposition::Attachment),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Inline => "inline",
+            Disposition::Attachment => "attachment",
+        }
+    }
+}
+
 /// A `Content-Disposition` value for `name` (RFC 6266): a plain ASCII `filename` fallback and,
 /// when the name is not plain ASCII, a UTF-8 `filename*`.
-pub fn content_disposition(kind: &str, name: &str) -> String {
+pub fn content_disposition(disposition: Disposition, name: &str) -> String {
+    let kind = disposition.as_str();
     let fallback: String = name
         .chars()
         .map(|c| match c {
@@ -170,7 +201,7 @@ mod tests {
     #[test]
     fn ascii_names_get_a_plain_filename() {
         assert_eq!(
-            content_disposition("attachment", "report 2026.pdf"),
+            content_disposition(Disposition::Attachment, "report 2026.pdf"),
             "attachment; filename=\"report 2026.pdf\""
         );
     }
@@ -178,7 +209,7 @@ mod tests {
     #[test]
     fn other_names_get_a_fallback_and_an_encoded_filename_star() {
         assert_eq!(
-            content_disposition("inline", "résumé \"v2\".pdf"),
+            content_disposition(Disposition::Inline, "résumé \"v2\".pdf"),
             "inline; filename=\"r_sum_ _v2_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22.pdf"
         );
     }

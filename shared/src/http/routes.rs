@@ -1,5 +1,6 @@
 //! The one route table. Each route is one Lambda function (`functions/<function>`), one HTTP API
-//! event in `template.yaml`, and one route of the local server; tests hold the three together.
+//! event in `template.yaml`, one operation of `openapi.yaml` and one route of the local server;
+//! tests hold the four together.
 
 /// Names a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -20,22 +21,51 @@ pub enum RouteId {
     CompleteUpload,
 }
 
+/// The HTTP methods the API uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    /// The method as HTTP writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// True if `method` (any case) is this one.
+    pub fn is(self, method: &str) -> bool {
+        self.as_str().eq_ignore_ascii_case(method)
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A route: method, path template (API Gateway syntax) and the function that serves it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     pub id: RouteId,
-    pub method: &'static str,
+    pub method: Method,
     pub path: &'static str,
     /// The crate under `functions/` and the `Binary` the template builds.
     pub function: &'static str,
 }
 
-const fn route(
-    id: RouteId,
-    method: &'static str,
-    path: &'static str,
-    function: &'static str,
-) -> Route {
+const fn route(id: RouteId, method: Method, path: &'static str, function: &'static str) -> Route {
     Route {
         id,
         method,
@@ -44,56 +74,63 @@ const fn route(
     }
 }
 
+use Method::{Delete, Get, Patch, Post, Put};
+
 /// Every HTTP route of the API. Literal paths come before templated ones with the same shape
 /// (`POST /files/delete` before `/files/{id}`), as API Gateway prefers them.
 pub const ROUTES: &[Route] = &[
-    route(RouteId::CreateFile, "POST", "/files", "create-file"),
-    route(RouteId::ListFiles, "GET", "/files", "list-files"),
-    route(RouteId::UpdateFiles, "PATCH", "/files", "update-files"),
-    route(
-        RouteId::DeleteFiles,
-        "POST",
-        "/files/delete",
-        "delete-files",
-    ),
-    route(RouteId::GetFile, "GET", "/files/{id}", "get-file"),
-    route(RouteId::UpdateFile, "PATCH", "/files/{id}", "update-file"),
-    route(RouteId::ReplaceFile, "PUT", "/files/{id}", "replace-file"),
-    route(RouteId::DeleteFile, "DELETE", "/files/{id}", "delete-file"),
+    route(RouteId::CreateFile, Post, "/files", "create-file"),
+    route(RouteId::ListFiles, Get, "/files", "list-files"),
+    route(RouteId::UpdateFiles, Patch, "/files", "update-files"),
+    route(RouteId::DeleteFiles, Post, "/files/delete", "delete-files"),
+    route(RouteId::GetFile, Get, "/files/{id}", "get-file"),
+    route(RouteId::UpdateFile, Patch, "/files/{id}", "update-file"),
+    route(RouteId::ReplaceFile, Put, "/files/{id}", "replace-file"),
+    route(RouteId::DeleteFile, Delete, "/files/{id}", "delete-file"),
     route(
         RouteId::GetContent,
-        "GET",
+        Get,
         "/files/{id}/content",
         "get-file-content",
     ),
     route(
         RouteId::StartUpload,
-        "POST",
+        Post,
         "/files/{id}/upload",
         "start-upload",
     ),
     route(
         RouteId::AbortUpload,
-        "DELETE",
+        Delete,
         "/files/{id}/upload",
         "abort-upload",
     ),
     route(
         RouteId::ListUploadParts,
-        "GET",
+        Get,
         "/files/{id}/upload/parts",
         "list-upload-parts",
     ),
     route(
         RouteId::SignUploadParts,
-        "POST",
+        Post,
         "/files/{id}/upload/parts",
         "sign-upload-parts",
     ),
     route(
         RouteId::CompleteUpload,
-        "POST",
+        Post,
         "/files/{id}/upload/complete",
         "complete-upload",
     ),
 ];
+
+impl RouteId {
+    /// This route's entry in [`ROUTES`].
+    pub fn route(self) -> &'static Route {
+        ROUTES
+            .iter()
+            .find(|route| route.id == self)
+            .expect("every route id is in the table")
+    }
+}

@@ -5,14 +5,11 @@
 //! version, retried on contention; so any delivery order ends in the record that the newest
 //! event alone would give. For one key, S3's `sequencer` orders the events.
 
+use super::write::{Cleanup, Plan};
 use super::Service;
-use crate::error::ApiError;
-use crate::keys::{ObjectKey, Sequencer};
-use crate::model::{FileKind, FileRecord, FileStatus, StoredObject, Timestamp};
-use crate::store::StoreError;
-
-/// How many times a completion re-reads and retries after losing a write race.
-const MAX_ATTEMPTS: usize = 8;
+use crate::error::{ApiError, ProblemCode};
+use crate::keys::ObjectKey;
+use crate::model::{FileKind, FileRecord, FileStatus, Sequencer, StoredObject, Timestamp};
 
 /// An object that now exists in the bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,10 +49,8 @@ enum Decision {
     },
 }
 
-fn decide(record: Option<&FileRecord>, event: &ObjectEvent, now: Timestamp) -> Decision {
-    let Some(record) = record else {
-        return Decision::DeleteOrphan;
-    };
+/// What `event` does to the live record that owns its key.
+fn decide(record: &FileRecord, event: &ObjectEvent, now: Timestamp) -> Decision {
     if record
         .upload
         .as_ref()
@@ -64,25 +59,22 @@ fn decide(record: Option<&FileRecord>, event: &ObjectEvent, now: Timestamp) -> D
         return apply(record, event, now);
     }
     match &record.content {
-        Some(content) if content.key == event.key => {
-            match (&event.sequencer, content.sequencer.as_deref()) {
-                (Some(new), Some(old)) if new.as_str() > old => apply(record, event, now),
-                (Some(_), None) if content.etag == event.etag && content.size == event.size => {
-                    Decision::Ignore
-                }
-                (Some(_), None) => Decision::ConfirmThenApply,
-                _ => Decision::Ignore,
+        Some(content) if content.key == event.key => match (&event.sequencer, &content.sequencer) {
+            (Some(new), Some(old)) if new > old => apply(record, event, now),
+            (Some(_), None) if content.etag == event.etag && content.size == event.size => {
+                Decision::Ignore
             }
-        }
+            (Some(_), None) => Decision::ConfirmThenApply,
+            _ => Decision::Ignore,
+        },
         _ => Decision::DeleteOrphan,
     }
 }
 
-/// The record with `event`'s object as its content, or failed if the size is not the declared one.
-fn apply(record: &FileRecord, event: &ObjectEvent, now: Timestamp) -> Decision {
+/// The record with `event`'s object as its content, or failed if the size is not the declared
+/// one (version and `updatedAt` are the write path's).
+fn apply(record: &FileRecord, event: &ObjectEvent, _now: Timestamp) -> Decision {
     let mut next = record.clone();
-    next.version += 1;
-    next.updated_at = now;
     next.upload = None;
     if let Some(expected) = record.expected_size.filter(|&size| size != event.size) {
         next.failure_reason = Some(format!(
@@ -110,7 +102,7 @@ fn apply(record: &FileRecord, event: &ObjectEvent, now: Timestamp) -> Decision {
         key: event.key.clone(),
         size: event.size,
         etag: event.etag.clone(),
-        sequencer: event.sequencer.as_ref().map(|s| s.as_str().to_owned()),
+        sequencer: event.sequencer.clone(),
     });
     next.status = FileStatus::Uploaded;
     next.size = Some(event.size);
@@ -126,6 +118,13 @@ fn apply(record: &FileRecord, event: &ObjectEvent, now: Timestamp) -> Decision {
     }
 }
 
+/// What the write path saw, to say what handling the event did.
+enum Seen {
+    Applied,
+    Ignored,
+    Orphan,
+}
+
 impl Service {
     /// Brings the record that owns `event.key` up to date with the object, or deletes the
     /// object if no live record owns it.
@@ -139,56 +138,45 @@ impl Service {
             self.objects.delete(&event.key).await?;
             return Ok(Outcome::OrphanDeleted);
         };
-        for _ in 0..MAX_ATTEMPTS {
-            let now = self.clock.now();
-            let current = self
-                .store
-                .get(&key.tenant, key.id)
-                .await?
-                .filter(|record| !record.is_expired(now));
-            let decision = match decide(current.as_ref(), &event, now) {
-                Decision::ConfirmThenApply => match self.objects.head(&event.key).await? {
-                    Some(info) if info.etag == event.etag && info.size == event.size => {
-                        match current.as_ref() {
-                            Some(record) => apply(record, &event, now),
-                            None => Decision::DeleteOrphan,
+        let event = &event;
+        let result = self
+            .modify_with(&key.tenant, key.id, None, move |current, now| async move {
+                let decision = match decide(&current, event, now) {
+                    Decision::ConfirmThenApply => match self.objects.head(&event.key).await? {
+                        Some(info) if info.etag == event.etag && info.size == event.size => {
+                            apply(&current, event, now)
                         }
-                    }
-                    _ => Decision::Ignore,
-                },
-                other => other,
-            };
-            match decision {
-                Decision::Ignore => return Ok(Outcome::Unchanged),
-                Decision::DeleteOrphan => {
-                    tracing::warn!(key = %event.key, "deleting an object that no live record owns");
-                    self.objects.delete(&event.key).await?;
-                    return Ok(Outcome::OrphanDeleted);
-                }
-                Decision::ConfirmThenApply => unreachable!("resolved above"),
-                Decision::Write { record, delete } => {
-                    let Some(previous) = current.as_ref() else {
-                        unreachable!("decide writes only over a live record");
-                    };
-                    match self.store.replace(previous, &record, now).await {
-                        Ok(()) => {
-                            for stale in delete {
-                                self.objects.delete(&stale).await?;
-                            }
-                            self.sync_public(previous, &record).await?;
-                            return Ok(Outcome::Updated(record));
-                        }
-                        // Lost a race with another writer: decide again on fresh state.
-                        Err(StoreError::Conflict) => continue,
-                        Err(other) => return Err(other.into()),
-                    }
-                }
+                        _ => Decision::Ignore,
+                    },
+                    other => other,
+                };
+                Ok(match decision {
+                    Decision::Ignore | Decision::ConfirmThenApply => (Plan::keep(), Seen::Ignored),
+                    Decision::DeleteOrphan => (
+                        Plan::keep().then([Cleanup::DeleteObject(event.key.clone())]),
+                        Seen::Orphan,
+                    ),
+                    Decision::Write { record, delete } => (
+                        Plan::write(*record).then(delete.into_iter().map(Cleanup::DeleteObject)),
+                        Seen::Applied,
+                    ),
+                })
+            })
+            .await;
+        match result {
+            Ok((record, Seen::Applied)) => Ok(Outcome::Updated(Box::new(record))),
+            Ok((_, Seen::Ignored)) => Ok(Outcome::Unchanged),
+            Ok((_, Seen::Orphan)) => {
+                tracing::warn!(key = %event.key, "deleted an object that its record does not own");
+                Ok(Outcome::OrphanDeleted)
             }
+            Err(err) if err.is(ProblemCode::NotFound) => {
+                tracing::warn!(key = %event.key, "deleting an object that no live record owns");
+                self.objects.delete(&event.key).await?;
+                Ok(Outcome::OrphanDeleted)
+            }
+            Err(err) => Err(err),
         }
-        Err(ApiError::internal(format!(
-            "gave up on {} after {MAX_ATTEMPTS} contended attempts",
-            event.key
-        )))
     }
 }
 
@@ -267,12 +255,11 @@ mod tests {
     #[test]
     fn first_event_marks_the_record_uploaded_and_clears_the_pending_expiry() {
         let record = pending(Some(5));
-        let (next, delete) = written(decide(Some(&record), &event(&record, 5, "e1", "0A"), NOW));
+        let (next, delete) = written(decide(&record, &event(&record, 5, "e1", "0A"), NOW));
         assert_eq!(next.status, FileStatus::Uploaded);
         assert_eq!(next.size, Some(5));
         assert_eq!(next.uploaded_at, Some(Timestamp::from_millis(2_000_000)));
         assert_eq!(next.expires_at, None);
-        assert_eq!(next.version, 2);
         assert!(next.upload.is_none());
         assert!(delete.is_empty());
     }
@@ -281,8 +268,8 @@ mod tests {
     fn the_same_event_twice_changes_nothing_the_second_time() {
         let record = pending(None);
         let ev = event(&record, 5, "e1", "0A");
-        let (next, _) = written(decide(Some(&record), &ev, NOW));
-        assert_eq!(decide(Some(&next), &ev, NOW), Decision::Ignore);
+        let (next, _) = written(decide(&record, &ev, NOW));
+        assert_eq!(decide(&next, &ev, NOW), Decision::Ignore);
     }
 
     #[test]
@@ -290,11 +277,11 @@ mod tests {
         let record = pending(None);
         let older = event(&record, 5, "e1", "0A");
         let newer = event(&record, 7, "e2", "0B");
-        let (after_newer, _) = written(decide(Some(&record), &newer, NOW));
-        assert_eq!(decide(Some(&after_newer), &older, NOW), Decision::Ignore);
+        let (after_newer, _) = written(decide(&record, &newer, NOW));
+        assert_eq!(decide(&after_newer, &older, NOW), Decision::Ignore);
         // In order, the newer event wins too.
-        let (after_older, _) = written(decide(Some(&record), &older, NOW));
-        let (final_in_order, _) = written(decide(Some(&after_older), &newer, NOW));
+        let (after_older, _) = written(decide(&record, &older, NOW));
+        let (final_in_order, _) = written(decide(&after_older, &newer, NOW));
         assert_eq!(final_in_order.size, after_newer.size);
         assert_eq!(final_in_order.content, after_newer.content);
     }
@@ -303,7 +290,7 @@ mod tests {
     fn a_size_mismatch_fails_the_record_and_deletes_the_object() {
         let record = pending(Some(10));
         let ev = event(&record, 11, "e1", "0A");
-        let (next, delete) = written(decide(Some(&record), &ev, NOW));
+        let (next, delete) = written(decide(&record, &ev, NOW));
         assert_eq!(next.status, FileStatus::Failed);
         assert!(next.failure_reason.unwrap().contains("expectedSize is 10"));
         assert_eq!(next.size, None);
@@ -313,15 +300,14 @@ mod tests {
     }
 
     #[test]
-    fn objects_without_a_live_record_are_orphans() {
+    fn objects_the_record_does_not_own_are_orphans() {
         let record = pending(None);
         let ev = event(&record, 5, "e1", "0A");
-        assert_eq!(decide(None, &ev, NOW), Decision::DeleteOrphan);
         let stray = ObjectEvent {
             key: format!("{}9", ev.key),
             ..ev
         };
-        assert_eq!(decide(Some(&record), &stray, NOW), Decision::DeleteOrphan);
+        assert_eq!(decide(&record, &stray, NOW), Decision::DeleteOrphan);
     }
 
     #[test]
@@ -329,7 +315,7 @@ mod tests {
         let mut record = pending(None);
         record.kind = FileKind::Temp;
         record.ttl_seconds = Some(60);
-        let (next, _) = written(decide(Some(&record), &event(&record, 1, "e", "01"), NOW));
+        let (next, _) = written(decide(&record, &event(&record, 1, "e", "01"), NOW));
         assert_eq!(next.expires_at, Some(record.created_at.plus_seconds(60)));
     }
 
@@ -340,16 +326,16 @@ mod tests {
             sequencer: None,
             ..event(&record, 5, "e1", "01")
         };
-        let (repaired, _) = written(decide(Some(&record), &repair, NOW));
+        let (repaired, _) = written(decide(&record, &repair, NOW));
         let same = event(&record, 5, "e1", "0A");
-        assert_eq!(decide(Some(&repaired), &same, NOW), Decision::Ignore);
+        assert_eq!(decide(&repaired, &same, NOW), Decision::Ignore);
         let different = event(&record, 6, "e2", "0B");
         assert_eq!(
-            decide(Some(&repaired), &different, NOW),
+            decide(&repaired, &different, NOW),
             Decision::ConfirmThenApply
         );
         // A repair never overrides an event-derived state.
-        let (from_event, _) = written(decide(Some(&record), &same, NOW));
-        assert_eq!(decide(Some(&from_event), &repair, NOW), Decision::Ignore);
+        let (from_event, _) = written(decide(&record, &same, NOW));
+        assert_eq!(decide(&from_event, &repair, NOW), Decision::Ignore);
     }
 }

@@ -3,8 +3,8 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::Service;
-use crate::error::ApiError;
+use super::{Service, Shown};
+use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::{FileId, FileRecord};
 use crate::store::{IndexQuery, ListIndex};
@@ -17,7 +17,7 @@ const MAX_ITEMS_READ: u64 = 10_000;
 /// One page of a listing.
 #[derive(Debug)]
 pub struct ListPage {
-    pub items: Vec<FileRecord>,
+    pub items: Vec<Shown>,
     pub next_cursor: Option<String>,
     /// Items the store read to serve this page (DynamoDB's `ScannedCount` and fetched records).
     pub items_read: u64,
@@ -33,7 +33,7 @@ struct Cursor {
 }
 
 fn invalid_cursor(detail: &str) -> ApiError {
-    ApiError::bad_request("invalid_cursor", detail.to_owned())
+    ApiError::new(ProblemCode::InvalidCursor, detail)
 }
 
 fn encode_cursor(below: FileId, filters: u64) -> String {
@@ -75,31 +75,33 @@ fn choose_index(query: &ListQuery) -> ListIndex {
 impl Service {
     /// Lists the tenant's live records that pass every filter, newest first.
     pub async fn list(&self, who: &Identity, query: &ListQuery) -> Result<ListPage, ApiError> {
+        let (records, next_cursor, items_read) = self.read_page(who, query).await?;
+        Ok(ListPage {
+            items: self.show_all(records).await?,
+            next_cursor,
+            items_read,
+        })
+    }
+
+    /// The records of one page, the cursor of the next, and how many items were read.
+    async fn read_page(
+        &self,
+        who: &Identity,
+        query: &ListQuery,
+    ) -> Result<(Vec<FileRecord>, Option<String>, u64), ApiError> {
         let now = self.clock.now();
         let fingerprint = query.fingerprint(who.tenant.as_str());
         let mut highest = match &query.cursor {
             Some(text) => match decode_cursor(text, fingerprint)?.predecessor() {
                 Some(id) => id,
-                None => {
-                    return Ok(ListPage {
-                        items: vec![],
-                        next_cursor: None,
-                        items_read: 0,
-                    })
-                }
+                None => return Ok((Vec::new(), None, 0)),
             },
             None => FileId::MAX,
         };
         if let Some(before) = query.created_before {
             match FileId::lowest_at(before).predecessor() {
                 Some(id) => highest = highest.min(id),
-                None => {
-                    return Ok(ListPage {
-                        items: vec![],
-                        next_cursor: None,
-                        items_read: 0,
-                    })
-                }
+                None => return Ok((Vec::new(), None, 0)),
             }
         }
         let lowest = query
@@ -123,11 +125,7 @@ impl Service {
                     }
                 }
             }
-            return Ok(ListPage {
-                items,
-                next_cursor: None,
-                items_read: 2,
-            });
+            return Ok((items, None, 2));
         }
 
         let index = choose_index(query);
@@ -175,11 +173,7 @@ impl Service {
         } else {
             None
         };
-        Ok(ListPage {
-            items,
-            next_cursor,
-            items_read,
-        })
+        Ok((items, next_cursor, items_read))
     }
 }
 
@@ -194,12 +188,12 @@ mod tests {
         assert_eq!(decode_cursor(&text, 7).unwrap(), id);
         assert_eq!(
             decode_cursor(&text, 8).unwrap_err().code(),
-            "invalid_cursor"
+            ProblemCode::InvalidCursor
         );
         for garbage in ["", "!!!", "e30", "bm90IGpzb24"] {
             assert_eq!(
                 decode_cursor(garbage, 7).unwrap_err().code(),
-                "invalid_cursor"
+                ProblemCode::InvalidCursor
             );
         }
     }

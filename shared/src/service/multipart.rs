@@ -5,17 +5,16 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use super::{check_version, pending_expiry, ObjectEvent, Outcome, PartUrl, Service};
+use super::create::PartUrl;
+use super::plan::pending_expiry;
+use super::write::{Cleanup, Plan};
+use super::{ObjectEvent, Outcome, Service, Shown};
 use crate::blob::UploadedPart;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::{FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, Timestamp};
-use crate::validate::{DEFAULT_UPLOAD_URL_EXPIRY_SECONDS, MAX_URL_EXPIRY_SECONDS};
-
-/// Most part numbers one `POST /files/{id}/upload/parts` signs.
-pub const MAX_PARTS_PER_SIGNING: usize = 1_000;
+use crate::validate::{ClaimedPart, CompleteParts, SignParts};
 
 /// Fresh part URLs.
 #[derive(Debug, Serialize)]
@@ -26,10 +25,10 @@ pub struct SignedParts {
 }
 
 fn no_multipart_upload() -> ApiError {
-    ApiError::Conflict {
-        code: "no_multipart_upload",
-        detail: "the file has no open multipart upload".into(),
-    }
+    ApiError::new(
+        ProblemCode::NoMultipartUpload,
+        "the file has no open multipart upload",
+    )
 }
 
 fn open_multipart(record: &FileRecord) -> Result<(&OpenUpload, &MultipartPlan), ApiError> {
@@ -46,96 +45,34 @@ fn open_multipart(record: &FileRecord) -> Result<(&OpenUpload, &MultipartPlan), 
 
 impl Service {
     /// `POST /files/{id}/upload/parts`: presigned URLs for the given part numbers (resume,
-    /// retry, lazy signing, re-signing after expiry). Body: `{"partNumbers": [..],
-    /// "uploadUrlExpiresIn"?}`. Re-signing keeps a never-uploaded record from expiring.
+    /// retry, lazy signing, re-signing after expiry). Re-signing keeps a never-uploaded record
+    /// from expiring.
     pub async fn sign_parts(
         &self,
         who: &Identity,
         id: FileId,
-        body: Value,
+        request: &SignParts,
     ) -> Result<SignedParts, ApiError> {
-        let Value::Object(mut map) = body else {
-            return Err(ApiError::bad_request(
-                "invalid_body",
-                "the request body must be a JSON object",
-            ));
-        };
-        let mut errors = Vec::new();
-        if let Some(field) = map
-            .keys()
-            .find(|k| *k != "partNumbers" && *k != "uploadUrlExpiresIn")
-        {
-            errors.push(FieldError::new(field.clone(), "is not a known field"));
-        }
-        let expires_in = match map.remove("uploadUrlExpiresIn") {
-            None | Some(Value::Null) => DEFAULT_UPLOAD_URL_EXPIRY_SECONDS,
-            Some(v) => match v
-                .as_u64()
-                .filter(|n| (1..=MAX_URL_EXPIRY_SECONDS).contains(n))
-            {
-                Some(n) => n,
-                None => {
-                    errors.push(FieldError::new(
-                        "uploadUrlExpiresIn",
-                        "must be an integer from 1 to 604800",
-                    ));
-                    DEFAULT_UPLOAD_URL_EXPIRY_SECONDS
-                }
-            },
-        };
-        let numbers: Vec<u32> = match map.remove("partNumbers") {
-            Some(Value::Array(items))
-                if !items.is_empty() && items.len() <= MAX_PARTS_PER_SIGNING =>
-            {
-                let parsed: Option<Vec<u32>> = items
-                    .iter()
-                    .map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
-                    .collect();
-                parsed.unwrap_or_else(|| {
-                    errors.push(FieldError::new(
+        let (_, signed) = self
+            .modify_with(&who.tenant, id, None, move |current, now| async move {
+                let (upload, plan) = open_multipart(&current)?;
+                let numbers = &request.part_numbers;
+                if let Some(bad) = numbers.iter().find(|n| **n == 0 || **n > plan.part_count) {
+                    return Err(ApiError::field(
                         "partNumbers",
-                        "must be an array of part numbers",
+                        format!("part {bad} is not in this upload's 1..={}", plan.part_count),
                     ));
-                    Vec::new()
-                })
-            }
-            _ => {
-                errors.push(FieldError::new(
-                    "partNumbers",
-                    "must be an array of 1 to 1000 part numbers",
-                ));
-                Vec::new()
-            }
-        };
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
-        for _ in 0..3 {
-            let now = self.clock.now();
-            let current = self.load(&who.tenant, id).await?;
-            let (upload, plan) = open_multipart(&current)?;
-            if let Some(bad) = numbers.iter().find(|n| **n == 0 || **n > plan.part_count) {
-                return Err(ApiError::field(
-                    "partNumbers",
-                    format!("part {bad} is not in this upload's 1..={}", plan.part_count),
-                ));
-            }
-            let mut numbers = numbers.clone();
-            numbers.sort_unstable();
-            numbers.dedup();
-            let total = current.expected_size.unwrap_or(0);
-            let parts = self
-                .part_urls(
-                    &upload.key,
-                    plan,
-                    total,
-                    &numbers,
-                    now,
-                    Duration::from_secs(expires_in),
-                )
-                .await?;
-            let expires_at = now.plus_seconds(expires_in);
-            if expires_at > upload.url_expires_at {
+                }
+                let total = current.expected_size.unwrap_or(0);
+                let expires_in = Duration::from_secs(request.url_expires_in);
+                let parts = self
+                    .part_urls(&upload.key, plan, total, numbers, now, expires_in)
+                    .await?;
+                let expires_at = now.plus_seconds(request.url_expires_in);
+                let signed = SignedParts { parts, expires_at };
+                if expires_at <= upload.url_expires_at {
+                    return Ok((Plan::keep(), signed));
+                }
                 // The upload lives on: so does a record that has no content yet.
                 let mut next = current.clone();
                 if let Some(open) = next.upload.as_mut() {
@@ -144,17 +81,10 @@ impl Service {
                 if next.content.is_none() {
                     next.expires_at = Some(pending_expiry(&next, expires_at));
                 }
-                next.version += 1;
-                next.updated_at = now;
-                match self.write(&current, &next, now).await {
-                    Ok(()) => {}
-                    Err(ApiError::PreconditionFailed) => continue,
-                    Err(other) => return Err(other),
-                }
-            }
-            return Ok(SignedParts { parts, expires_at });
-        }
-        Err(ApiError::PreconditionFailed)
+                Ok((Plan::write(next), signed))
+            })
+            .await?;
+        Ok(signed)
     }
 
     /// `GET /files/{id}/upload/parts`: the parts S3 holds for the open upload, sorted.
@@ -179,14 +109,13 @@ impl Service {
         &self,
         who: &Identity,
         id: FileId,
-        body: Option<Value>,
-    ) -> Result<FileRecord, ApiError> {
-        let claimed = parse_claimed_parts(body)?;
+        request: &CompleteParts,
+    ) -> Result<Shown, ApiError> {
         let record = self.load(&who.tenant, id).await?;
         let Ok((upload, plan)) = open_multipart(&record) else {
             // Completed before (a retry after a lost response): the same answer again.
             if record.status == FileStatus::Uploaded && record.upload.is_none() {
-                return Ok(record);
+                return self.show(record).await;
             }
             return Err(no_multipart_upload());
         };
@@ -195,11 +124,11 @@ impl Service {
         let Some(parts) = self.objects.list_parts(&key, &plan.upload_id).await? else {
             // S3 already completed it (our write after that was lost): finish from the object.
             return match self.get(who, id).await? {
-                done if done.upload.is_none() => Ok(done),
+                done if done.record.upload.is_none() => Ok(done),
                 _ => Err(no_multipart_upload()),
             };
         };
-        check_parts(plan, total, &parts, claimed.as_deref())?;
+        check_parts(plan, total, &parts, request.parts.as_deref())?;
         let etag = self
             .objects
             .complete_multipart(&key, &plan.upload_id, &parts)
@@ -212,8 +141,8 @@ impl Service {
             at: self.clock.now(),
         };
         match self.object_created(event).await? {
-            Outcome::Updated(record) => Ok(*record),
-            _ => self.load(&who.tenant, id).await,
+            Outcome::Updated(record) => self.show(*record).await,
+            _ => self.get(who, id).await,
         }
     }
 
@@ -224,94 +153,38 @@ impl Service {
         who: &Identity,
         id: FileId,
         if_match: Option<u64>,
-    ) -> Result<FileRecord, ApiError> {
-        for _ in 0..3 {
-            let now = self.clock.now();
-            let current = self.load(&who.tenant, id).await?;
-            check_version(&current, if_match)?;
-            let Some(upload) = current.upload.clone() else {
-                return Err(ApiError::Conflict {
-                    code: "no_open_upload",
-                    detail: "the file has no open upload".into(),
-                });
-            };
-            let mut next = current.clone();
-            next.upload = None;
-            next.version += 1;
-            next.updated_at = now;
-            if next.content.is_none() {
-                next.status = FileStatus::Failed;
-                next.failure_reason = Some("the upload was aborted".into());
-            }
-            match self.write(&current, &next, now).await {
-                Ok(()) => {}
-                Err(ApiError::PreconditionFailed) if if_match.is_none() => continue,
-                Err(other) => return Err(other),
-            }
-            match &upload.multipart {
-                Some(plan) => {
-                    self.objects
-                        .abort_multipart(&upload.key, &plan.upload_id)
-                        .await?
+    ) -> Result<Shown, ApiError> {
+        let record = self
+            .modify(&who.tenant, id, if_match, |current, _| {
+                let Some(upload) = &current.upload else {
+                    return Err(ApiError::new(
+                        ProblemCode::NoOpenUpload,
+                        "the file has no open upload",
+                    ));
+                };
+                let cleanup = match &upload.multipart {
+                    Some(plan) => Cleanup::AbortUpload {
+                        key: upload.key.clone(),
+                        upload_id: plan.upload_id.clone(),
+                    },
+                    // A single PUT that landed without its event: its object goes too.
+                    None => Cleanup::DeleteObject(upload.key.clone()),
+                };
+                let mut next = current.clone();
+                next.upload = None;
+                if next.content.is_none() {
+                    next.status = FileStatus::Failed;
+                    next.failure_reason = Some("the upload was aborted".into());
                 }
-                // A single PUT that landed without its event: its object goes too.
-                None => self.objects.delete(&upload.key).await?,
-            }
-            return Ok(next);
-        }
-        Err(ApiError::PreconditionFailed)
+                Ok(Plan::write(next).then([cleanup]))
+            })
+            .await?;
+        self.show(record).await
     }
 }
 
-/// The client's `{"parts": [{"partNumber", "etag"}]}`, if it sent any.
-fn parse_claimed_parts(body: Option<Value>) -> Result<Option<Vec<UploadedPart>>, ApiError> {
-    let Some(body) = body else {
-        return Ok(None);
-    };
-    let Value::Object(mut map) = body else {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "the request body must be a JSON object",
-        ));
-    };
-    if let Some(field) = map.keys().find(|k| *k != "parts") {
-        return Err(ApiError::field(field.clone(), "is not a known field"));
-    }
-    let Some(parts) = map.remove("parts") else {
-        return Ok(None);
-    };
-    let Value::Array(items) = parts else {
-        return Err(ApiError::field(
-            "parts",
-            "must be an array of {partNumber, etag}",
-        ));
-    };
-    let mut claimed = Vec::with_capacity(items.len());
-    for (at, item) in items.iter().enumerate() {
-        let number = item
-            .get("partNumber")
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok());
-        let etag = item.get("etag").and_then(Value::as_str);
-        match (number, etag) {
-            (Some(part_number), Some(etag)) => claimed.push(UploadedPart {
-                part_number,
-                size: 0,
-                etag: etag.trim_matches('"').to_owned(),
-            }),
-            _ => {
-                return Err(ApiError::field(
-                    format!("parts[{at}]"),
-                    "must be {\"partNumber\": n, \"etag\": \"…\"}",
-                ))
-            }
-        }
-    }
-    Ok(Some(claimed))
-}
-
-fn incomplete(code: &'static str, detail: String) -> ApiError {
-    ApiError::BadRequest { code, detail }
+fn incomplete(code: ProblemCode, detail: String) -> ApiError {
+    ApiError::new(code, detail)
 }
 
 /// The parts must be exactly 1..=n of the plan, each of its planned size, adding up to
@@ -320,13 +193,13 @@ fn check_parts(
     plan: &MultipartPlan,
     total: u64,
     parts: &[UploadedPart],
-    claimed: Option<&[UploadedPart]>,
+    claimed: Option<&[ClaimedPart]>,
 ) -> Result<(), ApiError> {
     for (index, part) in parts.iter().enumerate() {
         let want = u32::try_from(index + 1).unwrap_or(u32::MAX);
         if part.part_number != want {
             return Err(incomplete(
-                "missing_parts",
+                ProblemCode::MissingParts,
                 format!("part {want} has not been uploaded"),
             ));
         }
@@ -334,7 +207,7 @@ fn check_parts(
     if parts.len() != plan.part_count as usize {
         let next = parts.len() + 1;
         return Err(incomplete(
-            "missing_parts",
+            ProblemCode::MissingParts,
             format!(
                 "{} of {} parts are uploaded; part {next} is missing",
                 parts.len(),
@@ -346,7 +219,7 @@ fn check_parts(
         let want = plan.part_len(part.part_number, total);
         if part.size != want {
             return Err(incomplete(
-                "part_size_mismatch",
+                ProblemCode::PartSizeMismatch,
                 format!(
                     "part {} is {} bytes; the plan says {want}",
                     part.part_number, part.size
@@ -357,7 +230,7 @@ fn check_parts(
     let sum: u64 = parts.iter().map(|p| p.size).sum();
     if sum != total {
         return Err(incomplete(
-            "size_mismatch",
+            ProblemCode::SizeMismatch,
             format!("the parts add up to {sum} bytes; expectedSize is {total}"),
         ));
     }
@@ -371,7 +244,7 @@ fn check_parts(
                 .all(|(c, p)| c.part_number == p.part_number && c.etag == p.etag);
         if !same {
             return Err(incomplete(
-                "etag_mismatch",
+                ProblemCode::EtagMismatch,
                 "the parts sent do not match the parts S3 holds (numbers and ETags)".into(),
             ));
         }
@@ -399,6 +272,13 @@ mod tests {
         }
     }
 
+    fn claim(n: u32) -> ClaimedPart {
+        ClaimedPart {
+            part_number: n,
+            etag: format!("e{n}"),
+        }
+    }
+
     #[test]
     fn a_complete_upload_passes() {
         assert!(check_parts(&plan(), 25, &[part(1, 10), part(2, 10), part(3, 5)], None).is_ok());
@@ -409,11 +289,11 @@ mod tests {
         let code = |r: Result<(), ApiError>| r.unwrap_err().code();
         assert_eq!(
             code(check_parts(&plan(), 25, &[part(1, 10), part(3, 5)], None)),
-            "missing_parts"
+            ProblemCode::MissingParts
         );
         assert_eq!(
             code(check_parts(&plan(), 25, &[part(1, 10), part(2, 10)], None)),
-            "missing_parts"
+            ProblemCode::MissingParts
         );
         assert_eq!(
             code(check_parts(
@@ -422,7 +302,7 @@ mod tests {
                 &[part(1, 10), part(2, 9), part(3, 5)],
                 None
             )),
-            "part_size_mismatch"
+            ProblemCode::PartSizeMismatch
         );
         assert_eq!(
             code(check_parts(
@@ -431,9 +311,9 @@ mod tests {
                 &[part(1, 10), part(2, 10), part(3, 6)],
                 None
             )),
-            "part_size_mismatch"
+            ProblemCode::PartSizeMismatch
         );
-        let mut wrong = part(2, 10);
+        let mut wrong = claim(2);
         wrong.etag = "other".into();
         let parts = [part(1, 10), part(2, 10), part(3, 5)];
         assert_eq!(
@@ -441,21 +321,15 @@ mod tests {
                 &plan(),
                 25,
                 &parts,
-                Some(&[part(1, 10), wrong, part(3, 5)])
+                Some(&[claim(1), wrong, claim(3)])
             )),
-            "etag_mismatch"
+            ProblemCode::EtagMismatch
         );
         assert_eq!(
-            code(check_parts(&plan(), 25, &parts, Some(&[part(1, 10)]))),
-            "etag_mismatch"
+            code(check_parts(&plan(), 25, &parts, Some(&[claim(1)]))),
+            ProblemCode::EtagMismatch
         );
-        assert!(check_parts(
-            &plan(),
-            25,
-            &parts,
-            Some(&[part(3, 0), part(1, 0), part(2, 0)])
-        )
-        .is_ok());
+        assert!(check_parts(&plan(), 25, &parts, Some(&[claim(3), claim(1), claim(2)])).is_ok());
     }
 
     #[test]

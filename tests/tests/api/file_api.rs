@@ -765,7 +765,7 @@ async fn content_key(env: &TestEnv, id: &str) -> String {
         )
         .await
         .unwrap();
-    record.content.expect("uploaded").key
+    record.record.content.expect("uploaded").key
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ async fn upload_key_of(env: &TestEnv, id: &str) -> String {
         .get(&who, stowage::model::FileId::parse(id).unwrap())
         .await
         .unwrap();
-    record.content.unwrap().key
+    record.record.content.unwrap().key
 }
 
 async fn completion_refuses_missing_parts_wrong_sizes_and_wrong_etags(env: TestEnv) {

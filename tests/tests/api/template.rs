@@ -37,7 +37,7 @@ fn template_http_routes_equal_the_route_table() {
         .iter()
         .map(|r| {
             (
-                r.method.to_owned(),
+                r.method.as_str().to_owned(),
                 r.path.to_owned(),
                 r.function.to_owned(),
             )
@@ -132,7 +132,7 @@ fn every_route_has_a_sample_event_that_names_it() {
             route.function
         );
         let request = stowage_tests::to_request(&event);
-        assert_eq!(request.method().as_str(), route.method);
+        assert_eq!(request.method().as_str(), route.method.as_str());
     }
 }
 

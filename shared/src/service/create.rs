@@ -1,0 +1,369 @@
+//! `POST /files` (with `overwrite` by `externalId`) and `POST /files/{id}/upload`: a record gets
+//! a new revision and an open upload, single `PUT` or multipart, presigned.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::plan::{pending_expiry, plan_upload};
+use super::write::{Cleanup, Plan};
+use super::{Service, Shown};
+use crate::blob::PutConditions;
+use crate::error::{ApiError, ProblemCode};
+use crate::identity::Identity;
+use crate::keys::ObjectKey;
+use crate::model::{
+    FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, TenantId, Timestamp,
+};
+use crate::store::StoreError;
+use crate::validate::{CreateFile, UploadRequest};
+
+/// Most part URLs in a create (or re-upload) response; the rest come from
+/// `POST /files/{id}/upload/parts`.
+const MAX_PART_URLS_ON_CREATE: u32 = 100;
+
+/// A record with a new upload, and the request(s) that upload its bytes.
+#[derive(Debug)]
+pub struct Created {
+    pub file: Shown,
+    pub upload: UploadInstructions,
+}
+
+/// How a client uploads bytes (SPEC section 4.1): one presigned `PUT`, or a multipart plan.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum UploadInstructions {
+    Single(SinglePut),
+    Multipart(MultipartInstructions),
+}
+
+/// A single presigned `PUT`: send exactly `headers`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SinglePut {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: Timestamp,
+}
+
+/// A multipart upload: the plan and presigned `PUT`s for (up to 100 of) its parts.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MultipartInstructions {
+    pub upload_id: String,
+    pub part_size: u64,
+    pub part_count: u32,
+    pub parts: Vec<PartUrl>,
+    pub expires_at: Timestamp,
+}
+
+/// Where to `PUT` one part, and how many bytes it must hold.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartUrl {
+    pub part_number: u32,
+    pub url: String,
+    pub size: u64,
+}
+
+/// A record with a new upload opened, before it is written.
+struct Opened {
+    record: FileRecord,
+    instructions: UploadInstructions,
+    /// A multipart upload the new one replaces: aborted once the record is written.
+    replaced: Option<Cleanup>,
+    /// The multipart upload just opened: aborted if the record is not written.
+    opened: Option<Cleanup>,
+}
+
+impl Service {
+    /// `POST /files`: stores a pending record and returns it with its upload. With
+    /// `externalId` and `overwrite`, an existing live record with that `externalId` gets the
+    /// body's fields and a new upload instead (its content stays readable until that upload
+    /// lands); without `overwrite`, an existing one is a `409`.
+    pub async fn create(&self, who: &Identity, request: CreateFile) -> Result<Created, ApiError> {
+        let now = self.clock.now();
+        if request.overwrite {
+            if let Some(existing) = self.live_by_external_id(&who.tenant, &request, now).await? {
+                return self.overwrite(&who.tenant, existing, &request).await;
+            }
+        }
+        let record = FileRecord {
+            tenant: who.tenant.clone(),
+            id: FileId::generate_at(now),
+            kind: request.kind,
+            extension: request.name.extension(),
+            name: request.name.clone(),
+            mime_type: request.mime_type.clone(),
+            size: None,
+            expected_size: None,
+            checksum_sha256: None,
+            status: FileStatus::Pending,
+            failure_reason: None,
+            purpose: request.purpose.clone(),
+            tags: request.tags.clone(),
+            metadata: request.metadata.clone(),
+            external_id: request.external_id.clone(),
+            directory: request.directory.clone(),
+            source: request.source.clone(),
+            private_access: request.private_access,
+            uploaded_by: who.user.clone(),
+            created_at: now,
+            updated_at: now,
+            uploaded_at: None,
+            expires_at: None,
+            ttl_seconds: request.ttl_seconds,
+            version: 1,
+            revision: 0,
+            content: None,
+            upload: None,
+        };
+        let opened = self.open_upload(&record, &request.upload, now).await?;
+        let inserted = self.store.insert(&opened.record, now).await;
+        if inserted.is_err() {
+            self.abandon(opened.opened.as_slice()).await;
+        }
+        match inserted {
+            Ok(()) => Ok(Created {
+                file: Shown::without_url(opened.record),
+                upload: opened.instructions,
+            }),
+            Err(StoreError::ExternalIdTaken(external_id)) if request.overwrite => {
+                // Lost a race with another create of the same externalId: overwrite that one.
+                match self.live_by_external_id(&who.tenant, &request, now).await? {
+                    Some(existing) => self.overwrite(&who.tenant, existing, &request).await,
+                    None => Err(StoreError::ExternalIdTaken(external_id).into()),
+                }
+            }
+            Err(StoreError::Conflict) => {
+                Err(ApiError::internal("generated file id already exists"))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn live_by_external_id(
+        &self,
+        tenant: &TenantId,
+        request: &CreateFile,
+        now: Timestamp,
+    ) -> Result<Option<FileRecord>, ApiError> {
+        let Some(external_id) = &request.external_id else {
+            return Ok(None);
+        };
+        let Some(id) = self
+            .store
+            .find_external_id(tenant, external_id.as_str(), now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get(tenant, id)
+            .await?
+            .filter(|record| !record.is_expired(now)))
+    }
+
+    /// The `overwrite` path of create: the body's fields replace the record's, and a new upload
+    /// opens.
+    async fn overwrite(
+        &self,
+        tenant: &TenantId,
+        existing: FileRecord,
+        request: &CreateFile,
+    ) -> Result<Created, ApiError> {
+        let (record, instructions) = self
+            .modify_with(tenant, existing.id, None, move |current, now| async move {
+                if current.kind != request.kind {
+                    return Err(ApiError::new(
+                        ProblemCode::KindMismatch,
+                        format!(
+                            "the file with this externalId is a {} file; overwrite cannot make it {}",
+                            current.kind.as_str(),
+                            request.kind.as_str()
+                        ),
+                    ));
+                }
+                let mut next = current.clone();
+                next.extension = request.name.extension();
+                next.name = request.name.clone();
+                next.mime_type = request.mime_type.clone();
+                next.purpose = request.purpose.clone();
+                next.tags = request.tags.clone();
+                next.metadata = request.metadata.clone();
+                next.directory = request.directory.clone();
+                next.source = request.source.clone();
+                next.private_access = request.private_access;
+                next.ttl_seconds = request.ttl_seconds.or(current.ttl_seconds);
+                let opened = self.open_upload(&next, &request.upload, now).await?;
+                Ok(opened.into_plan())
+            })
+            .await?;
+        Ok(Created {
+            file: Shown::without_url(record),
+            upload: instructions,
+        })
+    }
+
+    /// `POST /files/{id}/upload`: a new upload for an existing record. Its current content
+    /// stays readable until the new bytes land.
+    pub async fn start_upload(
+        &self,
+        who: &Identity,
+        id: FileId,
+        request: UploadRequest,
+        if_match: Option<u64>,
+    ) -> Result<Created, ApiError> {
+        let request = &request;
+        let (record, instructions) = self
+            .modify_with(&who.tenant, id, if_match, move |current, now| async move {
+                let opened = self.open_upload(&current, request, now).await?;
+                Ok(opened.into_plan())
+            })
+            .await?;
+        Ok(Created {
+            file: self.show(record).await?,
+            upload: instructions,
+        })
+    }
+
+    /// `record` with a new revision and open upload (single or multipart), presigned. A
+    /// multipart upload left open by an earlier upload is to be aborted once it is written.
+    async fn open_upload(
+        &self,
+        record: &FileRecord,
+        request: &UploadRequest,
+        now: Timestamp,
+    ) -> Result<Opened, ApiError> {
+        let plan = plan_upload(request, self.settings.multipart_threshold)?;
+        let revision = record.revision + 1;
+        let key = ObjectKey {
+            kind: record.kind,
+            tenant: record.tenant.clone(),
+            id: record.id,
+            revision,
+        }
+        .render();
+        let expires_in = Duration::from_secs(request.url_expires_in);
+        let (instructions, multipart, url_expires_at) = match plan {
+            None => {
+                let conditions = PutConditions {
+                    content_type: record.mime_type.as_str(),
+                    checksum_sha256: request.checksum_sha256.as_ref().map(|c| c.as_str()),
+                };
+                let presigned = self
+                    .objects
+                    .presign_put(&key, conditions, now, expires_in)
+                    .await?;
+                let expires_at = presigned.expires_at;
+                let single = SinglePut {
+                    method: presigned.method,
+                    url: presigned.url,
+                    headers: presigned.headers,
+                    expires_at,
+                };
+                (UploadInstructions::Single(single), None, expires_at)
+            }
+            Some((part_size, part_count)) => {
+                let upload_id = self
+                    .objects
+                    .create_multipart(&key, record.mime_type.as_str())
+                    .await?;
+                let plan = MultipartPlan {
+                    upload_id,
+                    part_size,
+                    part_count,
+                };
+                let total = request.expected_size.unwrap_or(0);
+                let first: Vec<u32> = (1..=part_count.min(MAX_PART_URLS_ON_CREATE)).collect();
+                let parts = self
+                    .part_urls(&key, &plan, total, &first, now, expires_in)
+                    .await?;
+                let expires_at = now.plus_seconds(request.url_expires_in);
+                let instructions = UploadInstructions::Multipart(MultipartInstructions {
+                    upload_id: plan.upload_id.clone(),
+                    part_size,
+                    part_count,
+                    parts,
+                    expires_at,
+                });
+                (instructions, Some(plan), expires_at)
+            }
+        };
+        let replaced = match &record.upload {
+            Some(OpenUpload {
+                key,
+                multipart: Some(old),
+                ..
+            }) => Some(Cleanup::AbortReplacedUpload {
+                key: key.clone(),
+                upload_id: old.upload_id.clone(),
+            }),
+            _ => None,
+        };
+        let opened = multipart.as_ref().map(|plan| Cleanup::AbortUpload {
+            key: key.clone(),
+            upload_id: plan.upload_id.clone(),
+        });
+        let mut next = record.clone();
+        next.revision = revision;
+        next.expected_size = request.expected_size;
+        next.checksum_sha256 = request.checksum_sha256.clone();
+        next.upload = Some(OpenUpload {
+            revision,
+            key,
+            url_expires_at,
+            multipart,
+        });
+        if next.content.is_none() {
+            // Never uploaded: pending, and gone a day after the upload URL expires.
+            next.status = FileStatus::Pending;
+            next.failure_reason = None;
+            next.expires_at = Some(pending_expiry(&next, url_expires_at));
+        }
+        Ok(Opened {
+            record: next,
+            instructions,
+            replaced,
+            opened,
+        })
+    }
+
+    /// Presigned part URLs for `numbers` of an open multipart upload.
+    pub(super) async fn part_urls(
+        &self,
+        key: &str,
+        plan: &MultipartPlan,
+        total: u64,
+        numbers: &[u32],
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<Vec<PartUrl>, ApiError> {
+        let mut parts = Vec::with_capacity(numbers.len());
+        for &number in numbers {
+            let presigned = self
+                .objects
+                .presign_part(key, &plan.upload_id, number, now, expires_in)
+                .await?;
+            parts.push(PartUrl {
+                part_number: number,
+                url: presigned.url,
+                size: plan.part_len(number, total),
+            });
+        }
+        Ok(parts)
+    }
+}
+
+impl Opened {
+    /// The write of the opened record, with its cleanup either way.
+    fn into_plan(self) -> (Plan, UploadInstructions) {
+        let plan = Plan::write(self.record)
+            .then(self.replaced)
+            .or_else(self.opened);
+        (plan, self.instructions)
+    }
+}

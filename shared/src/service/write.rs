@@ -1,0 +1,345 @@
+//! The one write path for existing records. A change is a function from the current record to
+//! a [`Plan`]; [`Service::modify`] loads the record, checks `If-Match`, applies the change,
+//! writes it with a compare-and-swap on the version, retries on contention with one policy,
+//! and then does what the change implies: keep the public copy in step, delete replaced
+//! objects, abort replaced uploads, clean up after a removed record.
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::Service;
+use crate::error::ApiError;
+use crate::keys::public_key;
+use crate::model::{FileId, FileRecord, FileStatus, TenantId, Timestamp};
+use crate::store::{Change, StoreError};
+
+/// Attempts of one write before a writer that keeps losing the race gives up with `412`.
+const WRITE_ATTEMPTS: u32 = 8;
+
+/// What a change does to the record.
+#[derive(Debug)]
+pub(crate) enum Edit {
+    /// Nothing to write.
+    Keep,
+    /// Store this record (its version and `updatedAt` are set by the write path).
+    Write(FileRecord),
+    /// Delete the record, and then its objects.
+    Remove,
+}
+
+/// Object-store work that follows a successful write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Cleanup {
+    /// Delete an object the record no longer points at.
+    DeleteObject(String),
+    /// Abort a multipart upload the record no longer holds.
+    AbortUpload { key: String, upload_id: String },
+    /// Abort a multipart upload that a new one replaced; a failure is only logged (the
+    /// bucket's lifecycle rule aborts incomplete uploads).
+    AbortReplacedUpload { key: String, upload_id: String },
+}
+
+/// A change's decision: the edit, the cleanup that follows it, and the cleanup for work the
+/// change did in preparation that is void if the write does not happen (a multipart upload it
+/// opened, say).
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub edit: Edit,
+    pub cleanup: Vec<Cleanup>,
+    pub abandon: Vec<Cleanup>,
+}
+
+impl Plan {
+    /// Leave the record as it is.
+    pub fn keep() -> Self {
+        Plan {
+            edit: Edit::Keep,
+            cleanup: Vec::new(),
+            abandon: Vec::new(),
+        }
+    }
+
+    /// Store `record`.
+    pub fn write(record: FileRecord) -> Self {
+        Plan {
+            edit: Edit::Write(record),
+            cleanup: Vec::new(),
+            abandon: Vec::new(),
+        }
+    }
+
+    /// Delete the record.
+    pub fn remove() -> Self {
+        Plan {
+            edit: Edit::Remove,
+            cleanup: Vec::new(),
+            abandon: Vec::new(),
+        }
+    }
+
+    /// The same plan, followed by `cleanup`.
+    pub fn then(mut self, cleanup: impl IntoIterator<Item = Cleanup>) -> Self {
+        self.cleanup.extend(cleanup);
+        self
+    }
+
+    /// The same plan, with `cleanup` to run if its write does not happen.
+    pub fn or_else(mut self, cleanup: impl IntoIterator<Item = Cleanup>) -> Self {
+        self.abandon.extend(cleanup);
+        self
+    }
+}
+
+/// `412` unless `if_match` is absent or the record's version.
+fn check_version(record: &FileRecord, if_match: Option<u64>) -> Result<(), ApiError> {
+    match if_match {
+        Some(version) if version != record.version => Err(ApiError::version_mismatch()),
+        _ => Ok(()),
+    }
+}
+
+/// A short pause before retrying a lost race, growing with each attempt.
+async fn back_off(attempt: u32) {
+    if attempt > 0 {
+        tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+    }
+}
+
+impl Service {
+    /// Applies `change` to the live record `id` of `tenant` (see the module docs). `404` if it
+    /// is gone, `412` if `if_match` is not its version.
+    pub(crate) async fn modify(
+        &self,
+        tenant: &TenantId,
+        id: FileId,
+        if_match: Option<u64>,
+        mut change: impl FnMut(&FileRecord, Timestamp) -> Result<Plan, ApiError>,
+    ) -> Result<FileRecord, ApiError> {
+        let (record, ()) = self
+            .modify_with(tenant, id, if_match, |current, now| {
+                std::future::ready(change(&current, now).map(|plan| (plan, ())))
+            })
+            .await?;
+        Ok(record)
+    }
+
+    /// [`Service::modify`] for a change that does asynchronous work before it decides (asks
+    /// the object store, presigns, opens an upload) and hands a result of its own back.
+    pub(crate) async fn modify_with<F, Fut, T>(
+        &self,
+        tenant: &TenantId,
+        id: FileId,
+        if_match: Option<u64>,
+        mut change: F,
+    ) -> Result<(FileRecord, T), ApiError>
+    where
+        F: FnMut(FileRecord, Timestamp) -> Fut,
+        Fut: Future<Output = Result<(Plan, T), ApiError>>,
+    {
+        for attempt in 0..WRITE_ATTEMPTS {
+            back_off(attempt).await;
+            let now = self.clock.now();
+            let current = self.load(tenant, id).await?;
+            check_version(&current, if_match)?;
+            let (plan, output) = change(current.clone(), now).await?;
+            let Plan {
+                edit,
+                cleanup,
+                abandon,
+            } = plan;
+            let written = match edit {
+                Edit::Keep => Ok(None),
+                Edit::Write(mut next) => {
+                    next.version = current.version + 1;
+                    next.updated_at = now;
+                    let result = self.store.replace(&current, &next, now).await;
+                    result.map(|()| Some(Edit::Write(next)))
+                }
+                Edit::Remove => self
+                    .store
+                    .delete(&current)
+                    .await
+                    .map(|()| Some(Edit::Remove)),
+            };
+            let record = match written {
+                Ok(None) => current,
+                Ok(Some(Edit::Write(next))) => {
+                    self.sync_public(&current, &next).await?;
+                    next
+                }
+                Ok(Some(_)) => {
+                    self.removed(&current).await;
+                    current
+                }
+                Err(err) => {
+                    self.abandon(&abandon).await;
+                    match err {
+                        StoreError::Conflict => continue,
+                        other => return Err(other.into()),
+                    }
+                }
+            };
+            self.clean_up(&cleanup).await?;
+            return Ok((record, output));
+        }
+        Err(ApiError::version_mismatch())
+    }
+
+    /// Applies `change` to several records of `tenant` at once, all or none (one transaction):
+    /// the batch update. `change` gets each record's position and returns its new state, or
+    /// `None` to leave it; field errors are collected from every record and named by position.
+    pub(crate) async fn modify_many(
+        &self,
+        tenant: &TenantId,
+        ids: &[FileId],
+        mut change: impl FnMut(usize, &FileRecord) -> Result<Option<FileRecord>, ApiError>,
+    ) -> Result<Vec<FileRecord>, ApiError> {
+        for attempt in 0..WRITE_ATTEMPTS {
+            back_off(attempt).await;
+            let now = self.clock.now();
+            let mut pairs = Vec::with_capacity(ids.len());
+            let mut errors = Vec::new();
+            for (at, id) in ids.iter().enumerate() {
+                let current = self.load(tenant, *id).await.map_err(|err| {
+                    if err.is(crate::error::ProblemCode::NotFound) {
+                        ApiError::new(
+                            crate::error::ProblemCode::NotFound,
+                            format!("[{at}].id: no file with id {id}"),
+                        )
+                    } else {
+                        err
+                    }
+                })?;
+                match change(at, &current) {
+                    Ok(next) => {
+                        let next = next.map(|mut next| {
+                            next.version = current.version + 1;
+                            next.updated_at = now;
+                            next
+                        });
+                        pairs.push((current, next));
+                    }
+                    Err(ApiError::Validation(field_errors)) => {
+                        errors.extend(field_errors.into_iter().map(|e| {
+                            crate::model::FieldError::new(format!("[{at}].{}", e.field), e.message)
+                        }))
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+            let changes: Vec<Change<'_>> = pairs
+                .iter()
+                .filter_map(|(previous, next)| next.as_ref().map(|next| Change { previous, next }))
+                .collect();
+            if !changes.is_empty() {
+                match self.store.replace_many(&changes, now).await {
+                    Err(StoreError::Conflict) => continue,
+                    other => other?,
+                }
+            }
+            let mut records = Vec::with_capacity(pairs.len());
+            for (previous, next) in pairs {
+                match next {
+                    Some(next) => {
+                        self.sync_public(&previous, &next).await?;
+                        records.push(next);
+                    }
+                    None => records.push(previous),
+                }
+            }
+            return Ok(records);
+        }
+        Err(ApiError::version_mismatch())
+    }
+
+    /// Undoes what a change prepared for a write that did not happen; failures are logged (the
+    /// bucket's lifecycle rule aborts incomplete uploads).
+    pub(super) async fn abandon(&self, abandon: &[Cleanup]) {
+        for step in abandon {
+            let result = match step {
+                Cleanup::DeleteObject(key) => self.objects.delete(key).await,
+                Cleanup::AbortUpload { key, upload_id }
+                | Cleanup::AbortReplacedUpload { key, upload_id } => {
+                    self.objects.abort_multipart(key, upload_id).await
+                }
+            };
+            if let Err(err) = result {
+                tracing::warn!(?step, error = ?err, "could not undo the preparation of a write that did not happen");
+            }
+        }
+    }
+
+    /// Runs the cleanup that follows a write.
+    async fn clean_up(&self, cleanup: &[Cleanup]) -> Result<(), ApiError> {
+        for step in cleanup {
+            match step {
+                Cleanup::DeleteObject(key) => self.objects.delete(key).await?,
+                Cleanup::AbortUpload { key, upload_id } => {
+                    self.objects.abort_multipart(key, upload_id).await?
+                }
+                Cleanup::AbortReplacedUpload { key, upload_id } => {
+                    if let Err(err) = self.objects.abort_multipart(key, upload_id).await {
+                        tracing::warn!(%key, error = ?err, "could not abort a replaced multipart upload");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the public copy in step: present while the record is public and uploaded, absent
+    /// otherwise.
+    async fn sync_public(&self, previous: &FileRecord, next: &FileRecord) -> Result<(), ApiError> {
+        let alias = public_key(&next.tenant, next.id);
+        let is_public = |r: &FileRecord| !r.private_access && r.status == FileStatus::Uploaded;
+        match (&next.content, is_public(next)) {
+            (Some(content), true) => {
+                let unchanged = is_public(previous)
+                    && previous.content.as_ref().map(|c| &c.key) == Some(&content.key);
+                if !unchanged {
+                    self.objects.copy(&content.key, &alias).await?;
+                }
+            }
+            _ if is_public(previous) => self.objects.delete(&alias).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Cleans up after a record that is gone, however it went (the API, DynamoDB TTL, the local
+    /// expiry sweep): its objects, and any secondary items the store keeps. Failures are logged;
+    /// the S3 lifecycle rules are the last backstop.
+    pub async fn removed(&self, record: &FileRecord) {
+        if let Err(err) = self.remove_objects(record).await {
+            tracing::error!(tenant = %record.tenant, id = %record.id, error = ?err, "could not delete a removed file's objects");
+        }
+        if let Err(err) = self.store.forget(record).await {
+            tracing::error!(tenant = %record.tenant, id = %record.id, error = ?err, "could not delete a removed file's index items");
+        }
+    }
+
+    /// Deletes every object a removed record may have left: its content, an upload in flight,
+    /// and its public copy. Deleting what is already gone succeeds.
+    async fn remove_objects(&self, record: &FileRecord) -> Result<(), ApiError> {
+        let mut keys: Vec<String> = Vec::new();
+        if let Some(content) = &record.content {
+            keys.push(content.key.clone());
+        }
+        if let Some(upload) = &record.upload {
+            if let Some(plan) = &upload.multipart {
+                self.objects
+                    .abort_multipart(&upload.key, &plan.upload_id)
+                    .await?;
+            }
+            keys.push(upload.key.clone());
+        }
+        keys.push(public_key(&record.tenant, record.id));
+        for key in keys {
+            self.objects.delete(&key).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,232 @@
+//! The table design: which items exist, their keys, and how a record becomes an item and back.
+//! `template.yaml` (resource `FilesTable`) declares exactly these keys and indexes.
+//!
+//! `<t>` is the tenant written with [`encode_tenant`] (only `[A-Za-z0-9_-]`, never `#`), so no
+//! value a tenant controls can reach into another tenant's keys.
+//!
+//! | item | `pk` | `sk` | other key attributes |
+//! |------|------|------|----------------------|
+//! | file record | `T#<t>` | `F#<ulid>` | `expiresAtEpoch` (TTL), `nameKey`, `purposeKey`, `directoryKey`, `uploadedByKey` (`<t>#<value>`, each present only when the field is set) |
+//! | externalId marker | `T#<t>` | `X#<externalId>` | `fileId`, `expiresAtEpoch` and `expiresAtMillis` (the record's) |
+//! | tag pointer | `G#<t>#<tag>` | `F#<ulid>` | — |
+//!
+//! - `expiresAtEpoch` is the table's TTL attribute: epoch seconds, rounded up, present only while
+//!   the item can expire. DynamoDB deletes late, so every read also checks `expiresAt`.
+//! - ULIDs sort by creation time: `Query pk = T#<t>, sk BETWEEN F#<lo> AND F#<hi>`, newest first
+//!   (`ScanIndexForward = false`), is the unfiltered listing and the `createdAfter`/`Before`
+//!   range. The global secondary indexes ([`INDEXES`], hash `<field>Key`, range `sk`, all
+//!   attributes projected) serve those filters the same way; `tag` is a `Query` on the tag's
+//!   pointer partition followed by a consistent `BatchGetItem` of the records; `externalId` is a
+//!   strongly consistent read of its marker. Every listing is a `Query` or key reads; nothing
+//!   `Scan`s.
+//! - The marker makes `externalId` unique per tenant: it is written in the same transaction as
+//!   the record, on the condition that no live marker exists.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::keys::encode_tenant;
+use crate::model::{FileId, FileRecord, TenantId};
+use crate::store::{ListIndex, StoreError};
+
+/// An item as the SDK sees it.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The table's partition key attribute.
+pub const PK: &str = "pk";
+/// The table's sort key attribute.
+pub const SK: &str = "sk";
+/// The table's TTL attribute: epoch seconds.
+pub const TTL_ATTRIBUTE: &str = "expiresAtEpoch";
+/// The record attribute holding its version (the compare-and-swap guard).
+pub(crate) const VERSION: &str = "version";
+/// The marker attribute naming the record that owns an externalId.
+pub(crate) const FILE_ID: &str = "fileId";
+/// The marker attribute holding the owner's `expiresAt` in epoch milliseconds (the TTL
+/// attribute is rounded to seconds; uniqueness needs the exact instant).
+pub(crate) const EXPIRES_MILLIS: &str = "expiresAtMillis";
+
+/// A global secondary index that serves one listing filter.
+pub(crate) struct Index {
+    /// The index name in the table definition.
+    pub name: &'static str,
+    /// The record attribute that is the index's hash key: `<t>#<value>`.
+    pub attribute: &'static str,
+    /// The record field whose value the attribute carries (absent: not in the index).
+    value: fn(&FileRecord) -> Option<&str>,
+}
+
+/// `name = …` listings.
+pub(crate) const BY_NAME: Index = Index {
+    name: "byName",
+    attribute: "nameKey",
+    value: |r| Some(r.name.as_str()),
+};
+/// `purpose = …` listings.
+pub(crate) const BY_PURPOSE: Index = Index {
+    name: "byPurpose",
+    attribute: "purposeKey",
+    value: |r| r.purpose.as_ref().map(|p| p.as_str()),
+};
+/// `directory = …` listings.
+pub(crate) const BY_DIRECTORY: Index = Index {
+    name: "byDirectory",
+    attribute: "directoryKey",
+    value: |r| r.directory.as_ref().map(|d| d.as_str()),
+};
+/// `uploadedBy = …` listings.
+pub(crate) const BY_UPLOADED_BY: Index = Index {
+    name: "byUploadedBy",
+    attribute: "uploadedByKey",
+    value: |r| Some(r.uploaded_by.as_str()),
+};
+/// Every global secondary index of the table.
+pub(crate) const INDEXES: [&Index; 4] = [&BY_NAME, &BY_PURPOSE, &BY_DIRECTORY, &BY_UPLOADED_BY];
+
+/// Where one listing reads: the key attribute and value it queries, and the index (`None`: the
+/// table itself).
+pub(crate) struct Partition {
+    pub attribute: &'static str,
+    pub value: String,
+    pub index: Option<&'static str>,
+}
+
+impl Partition {
+    /// The partition a listing index reads for `tenant`.
+    pub fn of(tenant: &TenantId, index: &ListIndex) -> Self {
+        let on = |index: &Index, value: &str| Partition {
+            attribute: index.attribute,
+            value: index_key(tenant, value),
+            index: Some(index.name),
+        };
+        match index {
+            ListIndex::Recent => Partition {
+                attribute: PK,
+                value: tenant_pk(tenant),
+                index: None,
+            },
+            ListIndex::Tag(tag) => Partition {
+                attribute: PK,
+                value: tag_pk(tenant, tag),
+                index: None,
+            },
+            ListIndex::Name(v) => on(&BY_NAME, v),
+            ListIndex::Purpose(v) => on(&BY_PURPOSE, v),
+            ListIndex::Directory(v) => on(&BY_DIRECTORY, v),
+            ListIndex::UploadedBy(v) => on(&BY_UPLOADED_BY, v),
+        }
+    }
+}
+
+/// The partition key of a tenant's records and markers.
+pub(crate) fn tenant_pk(tenant: &TenantId) -> String {
+    format!("T#{}", encode_tenant(tenant))
+}
+
+/// The sort key of a file record (and of its tag pointers).
+pub(crate) fn file_sk(id: FileId) -> String {
+    format!("F#{id}")
+}
+
+/// The sort key of an externalId marker.
+pub(crate) fn external_id_sk(external_id: &str) -> String {
+    format!("X#{external_id}")
+}
+
+/// The partition key of a tenant's pointers for one tag.
+pub(crate) fn tag_pk(tenant: &TenantId, tag: &str) -> String {
+    format!("G#{}#{tag}", encode_tenant(tenant))
+}
+
+/// The value of an index key attribute (`nameKey`, …) for one field value.
+fn index_key(tenant: &TenantId, value: &str) -> String {
+    format!("{}#{value}", encode_tenant(tenant))
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A primary key.
+pub(crate) fn key(pk: String, sk: String) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+/// The primary key of a file record.
+pub(crate) fn record_key(tenant: &TenantId, id: FileId) -> Item {
+    key(tenant_pk(tenant), file_sk(id))
+}
+
+/// The primary key of an externalId marker.
+pub(crate) fn marker_key(tenant: &TenantId, external_id: &str) -> Item {
+    key(tenant_pk(tenant), external_id_sk(external_id))
+}
+
+/// The primary key of a tag pointer.
+pub(crate) fn pointer_key(record: &FileRecord, tag: &str) -> Item {
+    key(tag_pk(&record.tenant, tag), file_sk(record.id))
+}
+
+fn ttl_value(record: &FileRecord) -> Option<AttributeValue> {
+    record.expires_at.map(|at| n(at.epoch_seconds_ceil()))
+}
+
+pub(crate) fn backend(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(err))
+}
+
+/// The record's item: its fields (through `serde_dynamo`), keys, TTL and index attributes.
+pub(crate) fn record_item(record: &FileRecord) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(record).map_err(backend)?;
+    item.extend(record_key(&record.tenant, record.id));
+    if let Some(ttl) = ttl_value(record) {
+        item.insert(TTL_ATTRIBUTE.to_owned(), ttl);
+    }
+    for index in INDEXES {
+        if let Some(value) = (index.value)(record) {
+            item.insert(
+                index.attribute.to_owned(),
+                s(index_key(&record.tenant, value)),
+            );
+        }
+    }
+    Ok(item)
+}
+
+/// Decodes a record item (keys and index attributes are derived, so they are dropped).
+pub(crate) fn record_from_item(mut item: Item) -> Result<FileRecord, StoreError> {
+    for attribute in [PK, SK, TTL_ATTRIBUTE] {
+        item.remove(attribute);
+    }
+    for index in INDEXES {
+        item.remove(index.attribute);
+    }
+    serde_dynamo::from_item(item).map_err(backend)
+}
+
+/// The marker that gives `record` its `external_id`.
+pub(crate) fn marker_item(record: &FileRecord, external_id: &str) -> Item {
+    let mut item = marker_key(&record.tenant, external_id);
+    item.insert(FILE_ID.to_owned(), s(record.id.to_string()));
+    if let Some(ttl) = ttl_value(record) {
+        item.insert(TTL_ATTRIBUTE.to_owned(), ttl);
+    }
+    if let Some(at) = record.expires_at {
+        item.insert(EXPIRES_MILLIS.to_owned(), n(at.millis()));
+    }
+    item
+}
+
+/// The file id in an item's `F#<id>` sort key: a record's or a tag pointer's.
+pub(crate) fn file_id_of(item: &Item) -> Option<FileId> {
+    item.get(SK)?
+        .as_s()
+        .ok()?
+        .strip_prefix("F#")
+        .and_then(|id| FileId::parse(id).ok())
+}

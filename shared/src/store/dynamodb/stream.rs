@@ -1,0 +1,80 @@
+//! Reading the table's stream: which stream records are file records, and what they held. Index
+//! items (externalId markers, tag pointers) are not file records and are left out.
+
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+
+use super::schema::{backend, SK};
+use crate::model::FileRecord;
+use crate::store::StoreError;
+
+/// The principal DynamoDB names in the stream when TTL removes an item.
+const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
+
+/// One change of one file record, as the stream reports it.
+#[derive(Debug)]
+pub struct RecordChange {
+    /// The stream record's sequence number: what a partial batch failure names.
+    pub sequence_number: String,
+    /// The record before the change (`None` for an insert).
+    pub old: Option<FileRecord>,
+    /// The record after the change (`None` for a removal).
+    pub new: Option<FileRecord>,
+    /// A removal by TTL rather than by a request.
+    pub expired: bool,
+}
+
+/// A stream record that looks like a file record but does not decode.
+#[derive(Debug, thiserror::Error)]
+#[error("stream record {sequence_number} does not decode as a file record")]
+pub struct UndecodableChange {
+    pub sequence_number: String,
+    #[source]
+    pub source: StoreError,
+}
+
+fn is_file_record(record: &EventRecord) -> bool {
+    match record.change.keys.get(SK) {
+        Some(serde_dynamo::AttributeValue::S(sk)) => sk.starts_with("F#"),
+        _ => false,
+    }
+}
+
+fn image(item: &serde_dynamo::Item) -> Result<Option<FileRecord>, StoreError> {
+    if item.is_empty() {
+        return Ok(None);
+    }
+    // Key, TTL and index attributes are not record fields; decoding ignores them.
+    serde_dynamo::from_item(item.clone())
+        .map(Some)
+        .map_err(backend)
+}
+
+/// The file record changes in a stream batch, in stream order.
+pub fn record_changes(event: &Event) -> Vec<Result<RecordChange, UndecodableChange>> {
+    event
+        .records
+        .iter()
+        .filter(|record| is_file_record(record))
+        .map(|record| {
+            let sequence_number = record.change.sequence_number.clone().unwrap_or_default();
+            let decoded = image(&record.change.old_image)
+                .and_then(|old| Ok((old, image(&record.change.new_image)?)));
+            match decoded {
+                Ok((old, new)) => Ok(RecordChange {
+                    expired: record.event_name == "REMOVE"
+                        && record
+                            .user_identity
+                            .as_ref()
+                            .is_some_and(|who| who.principal_id == TTL_PRINCIPAL),
+                    sequence_number,
+                    old,
+                    new,
+                }),
+                Err(source) => Err(UndecodableChange {
+                    sequence_number,
+                    source,
+                }),
+            }
+        })
+        .collect()
+}

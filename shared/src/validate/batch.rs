@@ -1,0 +1,183 @@
+//! `PATCH /files` (up to 100 merge patches, all or nothing) and `POST /files/delete` (up to
+//! 1,000 ids).
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::{invalid_body, FilePatch, UpdateMode};
+use crate::error::ApiError;
+use crate::model::{FieldError, FileId};
+
+/// Most changes in one batch update (one DynamoDB transaction).
+pub const MAX_BATCH_UPDATES: usize = 100;
+/// Most ids in one `POST /files/delete`.
+pub const MAX_BATCH_DELETES: usize = 1_000;
+
+/// A validated `PATCH /files` body: distinct ids, each with its merge patch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchUpdate {
+    pub items: Vec<(FileId, FilePatch)>,
+}
+
+impl BatchUpdate {
+    /// Parses `[{id, …changes}, …]`; errors name the element (`[3].name`). `externalId` cannot
+    /// change in a batch (its markers would need more than one transaction's operations).
+    pub fn from_json(body: Value) -> Result<Self, ApiError> {
+        let Value::Array(elements) = body else {
+            return Err(invalid_body(
+                "the request body must be a JSON array of {id, …changes}",
+            ));
+        };
+        if elements.is_empty() || elements.len() > MAX_BATCH_UPDATES {
+            return Err(invalid_body(&format!(
+                "a batch holds 1 to {MAX_BATCH_UPDATES} changes, not {}",
+                elements.len()
+            )));
+        }
+        let mut errors = Vec::new();
+        let mut items = Vec::with_capacity(elements.len());
+        let mut seen = HashSet::new();
+        for (at, element) in elements.into_iter().enumerate() {
+            let Value::Object(mut changes) = element else {
+                errors.push(FieldError::new(
+                    format!("[{at}]"),
+                    "must be an object with an id",
+                ));
+                continue;
+            };
+            let id = match changes.remove("id") {
+                Some(Value::String(text)) => match FileId::parse(&text) {
+                    Ok(id) => id,
+                    Err(e) => {
+                        errors.push(FieldError::new(format!("[{at}].id"), e.message));
+                        continue;
+                    }
+                },
+                _ => {
+                    errors.push(FieldError::new(
+                        format!("[{at}].id"),
+                        "is required: a file id",
+                    ));
+                    continue;
+                }
+            };
+            if !seen.insert(id) {
+                errors.push(FieldError::new(
+                    format!("[{at}].id"),
+                    "appears more than once",
+                ));
+            }
+            if changes.contains_key("externalId") {
+                errors.push(FieldError::new(
+                    format!("[{at}].externalId"),
+                    "cannot change in a batch; use PATCH /files/{id}",
+                ));
+                changes.remove("externalId");
+            }
+            match FilePatch::from_json(Value::Object(changes), UpdateMode::Merge) {
+                Ok(patch) => items.push((id, patch)),
+                Err(ApiError::Validation(field_errors)) => errors.extend(
+                    field_errors
+                        .into_iter()
+                        .map(|e| FieldError::new(format!("[{at}].{}", e.field), e.message)),
+                ),
+                Err(other) => return Err(other),
+            }
+        }
+        if errors.is_empty() {
+            Ok(BatchUpdate { items })
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+/// A validated `POST /files/delete` body: distinct ids in request order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchDelete {
+    pub ids: Vec<FileId>,
+}
+
+impl BatchDelete {
+    /// Parses `{"ids": [...]}`.
+    pub fn from_json(body: Value) -> Result<Self, ApiError> {
+        let mut f = super::Fields::new(body, &["ids"])?;
+        let given = f.present("ids");
+        let ids = f.array("ids");
+        f.finish()?;
+        let Some(ids) = ids.filter(|_| given) else {
+            return Err(ApiError::field("ids", "is required: an array of file ids"));
+        };
+        if ids.is_empty() || ids.len() > MAX_BATCH_DELETES {
+            return Err(ApiError::field("ids", "must hold 1 to 1000 ids"));
+        }
+        let mut errors = Vec::new();
+        let mut parsed = Vec::with_capacity(ids.len());
+        for (at, id) in ids.iter().enumerate() {
+            match id.as_str().map(FileId::parse) {
+                Some(Ok(id)) if !parsed.contains(&id) => parsed.push(id),
+                Some(Ok(_)) => {}
+                _ => errors.push(FieldError::new(format!("ids[{at}]"), "must be a file id")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(BatchDelete { ids: parsed })
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "01KAQ3V6T0Z9Y8X7W6V5T4S3R2";
+
+    fn fields(result: Result<impl std::fmt::Debug, ApiError>) -> Vec<String> {
+        match result {
+            Err(ApiError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn batch_update_errors_name_their_element() {
+        assert_eq!(
+            fields(BatchUpdate::from_json(json!([
+                {"id": ID, "name": "ok.txt"},
+                {"id": ID, "name": "a/b"},
+                {"name": "x"},
+                5,
+                {"id": "01KAQ3V6T0Z9Y8X7W6V5T4S3R3", "externalId": "e"}
+            ]))),
+            ["[1].id", "[1].name", "[2].id", "[3]", "[4].externalId"]
+        );
+        assert_eq!(
+            BatchUpdate::from_json(json!([])).unwrap_err().code(),
+            crate::error::ProblemCode::InvalidBody
+        );
+    }
+
+    #[test]
+    fn batch_delete_takes_distinct_ids_in_order() {
+        let other = "01KAQ3V6T0Z9Y8X7W6V5T4S3R3";
+        let batch = BatchDelete::from_json(json!({"ids": [other, ID, other]})).unwrap();
+        assert_eq!(
+            batch.ids,
+            [FileId::parse(other).unwrap(), FileId::parse(ID).unwrap()]
+        );
+        assert_eq!(
+            fields(BatchDelete::from_json(json!({"ids": [ID, 5]}))),
+            ["ids[1]"]
+        );
+        assert_eq!(fields(BatchDelete::from_json(json!({}))), ["ids"]);
+        assert_eq!(fields(BatchDelete::from_json(json!({"ids": []}))), ["ids"]);
+        assert_eq!(
+            fields(BatchDelete::from_json(json!({"ids": [ID], "more": 1}))),
+            ["more"]
+        );
+    }
+}
