@@ -13,13 +13,13 @@
 use crate::model::{FileId, FileKind, TenantId};
 
 /// The key of the public copy of a file's content.
-pub fn public_key(tenant: &TenantId, id: FileId) -> String {
+pub(crate) fn public_key(tenant: &TenantId, id: FileId) -> String {
     format!("public/{}/{id}", encode_tenant(tenant))
 }
 
 /// Writes a tenant id using only `[A-Za-z0-9_-]`: ASCII letters, digits and `-` stand for
 /// themselves, every other byte of the UTF-8 form becomes `_` and two upper-case hex digits.
-pub fn encode_tenant(tenant: &TenantId) -> String {
+pub(crate) fn encode_tenant(tenant: &TenantId) -> String {
     let mut out = String::with_capacity(tenant.as_str().len());
     for byte in tenant.as_str().bytes() {
         if byte.is_ascii_alphanumeric() || byte == b'-' {
@@ -32,7 +32,7 @@ pub fn encode_tenant(tenant: &TenantId) -> String {
 }
 
 /// Reverses [`encode_tenant`]; `None` for text it cannot have produced.
-pub fn decode_tenant(encoded: &str) -> Option<TenantId> {
+pub(crate) fn decode_tenant(encoded: &str) -> Option<TenantId> {
     let bytes = encoded.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;
@@ -64,16 +64,16 @@ pub fn decode_tenant(encoded: &str) -> Option<TenantId> {
 
 /// What an object key says about the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjectKey {
-    pub kind: FileKind,
-    pub tenant: TenantId,
-    pub id: FileId,
-    pub revision: u32,
+pub(crate) struct ObjectKey {
+    pub(crate) kind: FileKind,
+    pub(crate) tenant: TenantId,
+    pub(crate) id: FileId,
+    pub(crate) revision: u32,
 }
 
 impl ObjectKey {
     /// The S3 key.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let prefix = match self.kind {
             FileKind::Client => "files",
             FileKind::Temp => "temp",
@@ -87,7 +87,7 @@ impl ObjectKey {
     }
 
     /// Parses a key made by [`ObjectKey::render`]; `None` for any other key.
-    pub fn parse(key: &str) -> Option<Self> {
+    pub(crate) fn parse(key: &str) -> Option<Self> {
         let mut parts = key.split('/');
         let kind = match parts.next()? {
             "files" => FileKind::Client,

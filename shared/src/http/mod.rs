@@ -3,7 +3,7 @@
 //! body into a typed command (`crate::validate`), makes one service call, and writes the
 //! response (`response.rs`).
 
-pub mod request;
+mod request;
 mod response;
 mod routes;
 mod strict_json;

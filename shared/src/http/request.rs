@@ -16,7 +16,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// The identity from the authorizer claims on an HTTP API (v2) request; `401` when either
 /// claim is missing or not a valid id.
-pub fn identity(req: &Request, names: &ClaimNames) -> Result<Identity, ApiError> {
+pub(crate) fn identity(req: &Request, names: &ClaimNames) -> Result<Identity, ApiError> {
     let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref() else {
         return Err(ApiError::unauthorized());
     };

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::FieldError;
 pub use fields::{Checksum, DirectoryPath, ExternalId, FileName, MediaType, Purpose, Source, Tags};
-pub use ids::{FileId, TenantId, UserId, MAX_PRINCIPAL_BYTES};
+pub use ids::{FileId, TenantId, UserId};
 pub use metadata::{Metadata, MetadataPatch};
 pub use sequencer::Sequencer;
 pub use time::Timestamp;

@@ -31,7 +31,6 @@ pub use create::{Created, MultipartInstructions, PartUrl, SinglePut, UploadInstr
 pub use delete::Deleted;
 pub use list::ListPage;
 pub use multipart::SignedParts;
-pub use plan::{MAX_PARTS, MAX_PART_SIZE, MAX_SINGLE_PUT_SIZE, MIN_PART_SIZE};
 pub use read::Shown;
 
 use crate::blob::ObjectStore;

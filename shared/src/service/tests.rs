@@ -1,1 +1,360 @@
+//! Fast tests of the write path: the service over the in-memory SQLite store and the in-memory
+//! object store, with a store wrapper that lets another writer win a race on demand. They run
+//! in milliseconds; the moto and embedded suites in `tests/` remain the proof that the real
+//! stores behave.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{ManualClock, ObjectEvent, Outcome, Service, Settings};
+use crate::blob::memory::{MemoryObjects, Op};
+use crate::error::ProblemCode;
+use crate::identity::Identity;
+use crate::keys::public_key;
+use crate::model::{FileId, FileRecord, FileStatus, Source, TenantId, Timestamp, UserId};
+use crate::store::embedded::SqliteStore;
+use crate::store::{Change, IndexPage, IndexQuery, MetadataStore, StoreError};
+use crate::validate::{BatchUpdate, CreateFile, FilePatch, UpdateMode, UploadRequest};
+use serde_json::json;
+
+/// The SQLite store, with a rival writer that changes each record first on the next `races`
+/// writes (so those writes lose their compare-and-swap).
+struct Racing {
+    inner: SqliteStore,
+    races: AtomicUsize,
+    writes: AtomicUsize,
+}
+
+impl Racing {
+    async fn rival_writes(&self, records: &[&FileRecord], now: Timestamp) {
+        for record in records {
+            let Some(current) = self.inner.get(&record.tenant, record.id).await.unwrap() else {
+                continue;
+            };
+            let mut raced = current.clone();
+            raced.source = Some(Source::parse("rival").unwrap());
+            raced.version += 1;
+            self.inner.replace(&current, &raced, now).await.unwrap();
+        }
+    }
+
+    fn take_race(&self) -> bool {
+        self.races
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+#[async_trait]
+impl MetadataStore for Racing {
+    async fn get(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError> {
+        self.inner.get(tenant, id).await
+    }
+
+    async fn find_external_id(
+        &self,
+        tenant: &TenantId,
+        external_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<FileId>, StoreError> {
+        self.inner.find_external_id(tenant, external_id, now).await
+    }
+
+    async fn insert(&self, record: &FileRecord, now: Timestamp) -> Result<(), StoreError> {
+        self.inner.insert(record, now).await
+    }
+
+    async fn replace_many(&self, changes: &[Change<'_>], now: Timestamp) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        if self.take_race() {
+            let previous: Vec<&FileRecord> = changes.iter().map(|c| c.previous).collect();
+            self.rival_writes(&previous, now).await;
+        }
+        self.inner.replace_many(changes, now).await
+    }
+
+    async fn delete(&self, record: &FileRecord) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        if self.take_race() {
+            self.rival_writes(&[record], record.updated_at).await;
+        }
+        self.inner.delete(record).await
+    }
+
+    async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError> {
+        self.inner.list(query).await
+    }
+}
+
+struct World {
+    service: Service,
+    store: Arc<Racing>,
+    objects: Arc<MemoryObjects>,
+    who: Identity,
+}
+
+fn world() -> World {
+    let store = Arc::new(Racing {
+        inner: SqliteStore::in_memory().unwrap(),
+        races: AtomicUsize::new(0),
+        writes: AtomicUsize::new(0),
+    });
+    let objects = Arc::new(MemoryObjects::new());
+    let service = Service::new(
+        store.clone(),
+        objects.clone(),
+        Arc::new(ManualClock::starting_now()),
+        Settings {
+            bucket: "bucket".into(),
+            download_url_expires_in: std::time::Duration::from_secs(60),
+            multipart_threshold: 100 * 1024 * 1024,
+            public_base_url: Some("https://public.example".into()),
+        },
+    );
+    World {
+        service,
+        store,
+        objects,
+        who: Identity {
+            tenant: TenantId::parse("acme").unwrap(),
+            user: UserId::parse("alice").unwrap(),
+        },
+    }
+}
+
+impl World {
+    fn race(&self, times: usize) {
+        self.store.races.store(times, Ordering::SeqCst);
+    }
+
+    async fn create(&self, body: serde_json::Value) -> FileRecord {
+        let command = CreateFile::from_json(body).unwrap();
+        self.service
+            .create(&self.who, command)
+            .await
+            .unwrap()
+            .file
+            .record
+    }
+
+    /// Lands the record's open upload as a client and S3 would.
+    async fn land(&self, record: &FileRecord, size: u64) -> FileRecord {
+        let key = record.upload.as_ref().unwrap().key.clone();
+        let etag = self.objects.put(&key, size);
+        let event = ObjectEvent {
+            key,
+            size,
+            etag,
+            sequencer: None,
+            at: self.service.now(),
+        };
+        match self.service.object_created(event).await.unwrap() {
+            Outcome::Updated(record) => *record,
+            other => panic!("expected an update, got {other:?}"),
+        }
+    }
+
+    async fn patch(
+        &self,
+        id: FileId,
+        body: serde_json::Value,
+        if_match: Option<u64>,
+    ) -> FileRecord {
+        let patch = FilePatch::from_json(body, UpdateMode::Merge).unwrap();
+        self.service
+            .update(&self.who, id, &patch, if_match)
+            .await
+            .unwrap()
+            .record
+    }
+}
+
+fn small() -> serde_json::Value {
+    json!({"name": "a.txt", "mimeType": "text/plain"})
+}
+
+#[tokio::test]
+async fn an_update_without_if_match_is_applied_on_top_of_a_rival_write() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.race(1);
+    let updated = w.patch(record.id, json!({"purpose": "mine"}), None).await;
+    assert_eq!(updated.purpose.unwrap().as_str(), "mine");
+    assert_eq!(
+        updated.source.unwrap().as_str(),
+        "rival",
+        "the rival's change is kept"
+    );
+    assert_eq!(updated.version, record.version + 2);
+}
+
+#[tokio::test]
+async fn an_update_with_if_match_loses_to_a_rival_write() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.race(1);
+    let patch = FilePatch::from_json(json!({"purpose": "mine"}), UpdateMode::Merge).unwrap();
+    let err = w
+        .service
+        .update(&w.who, record.id, &patch, Some(record.version))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ProblemCode::VersionMismatch);
+    let stored = w.service.get(&w.who, record.id).await.unwrap().record;
+    assert_eq!(stored.purpose, None);
+}
+
+#[tokio::test]
+async fn a_writer_that_always_loses_gives_up_with_412() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.race(usize::MAX);
+    let before = w.store.writes.load(Ordering::SeqCst);
+    let patch = FilePatch::from_json(json!({"purpose": "mine"}), UpdateMode::Merge).unwrap();
+    let err = w
+        .service
+        .update(&w.who, record.id, &patch, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ProblemCode::VersionMismatch);
+    assert_eq!(
+        w.store.writes.load(Ordering::SeqCst) - before,
+        8,
+        "one policy: 8 attempts"
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_patch_writes_nothing() {
+    let w = world();
+    let record = w.create(small()).await;
+    let before = w.store.writes.load(Ordering::SeqCst);
+    let same = w.patch(record.id, json!({"name": "a.txt"}), None).await;
+    assert_eq!(same.version, record.version);
+    assert_eq!(w.store.writes.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test]
+async fn the_public_copy_follows_every_write() {
+    let w = world();
+    let record = w.create(small()).await;
+    let uploaded = w.land(&record, 5).await;
+    let alias = public_key(&record.tenant, record.id);
+    assert!(!w.objects.exists(&alias));
+
+    w.patch(record.id, json!({"privateAccess": false}), None)
+        .await;
+    assert!(w.objects.exists(&alias), "made public: copied");
+
+    // A re-upload of a public file refreshes the copy once the new bytes land.
+    let copies = w.objects.calls(Op::Copy);
+    let reopened = w
+        .service
+        .start_upload(&w.who, record.id, UploadRequest::default(), None)
+        .await
+        .unwrap()
+        .file
+        .record;
+    assert_eq!(
+        w.objects.calls(Op::Copy),
+        copies,
+        "not before the bytes land"
+    );
+    let relanded = w.land(&reopened, 7).await;
+    assert_eq!(w.objects.calls(Op::Copy), copies + 1);
+    assert!(
+        !w.objects.exists(&uploaded.content.unwrap().key),
+        "replaced content deleted"
+    );
+
+    w.patch(record.id, json!({"privateAccess": true}), None)
+        .await;
+    assert!(!w.objects.exists(&alias), "made private: withdrawn");
+
+    w.patch(record.id, json!({"privateAccess": false}), None)
+        .await;
+    w.service.delete(&w.who, record.id, None).await.unwrap();
+    assert!(!w.objects.exists(&alias));
+    assert!(!w.objects.exists(&relanded.content.unwrap().key));
+    assert!(w.objects.keys().is_empty(), "{:?}", w.objects.keys());
+}
+
+#[tokio::test]
+async fn a_lost_race_aborts_the_multipart_upload_it_opened() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.race(1);
+    let request = UploadRequest {
+        expected_size: Some(20 * 1024 * 1024),
+        multipart: true,
+        ..UploadRequest::default()
+    };
+    let created = w
+        .service
+        .start_upload(&w.who, record.id, request, None)
+        .await
+        .unwrap();
+    assert_eq!(w.objects.calls(Op::CreateMultipart), 2, "one per attempt");
+    assert_eq!(
+        w.objects.open_uploads(),
+        1,
+        "the losing attempt's upload is aborted"
+    );
+    assert!(created.file.record.upload.unwrap().multipart.is_some());
+}
+
+#[tokio::test]
+async fn a_new_upload_aborts_the_multipart_upload_it_replaces() {
+    let w = world();
+    let request = json!({"name": "big.bin", "mimeType": "application/octet-stream",
+                         "size": 20 * 1024 * 1024, "multipart": true});
+    let record = w.create(request).await;
+    assert_eq!(w.objects.open_uploads(), 1);
+    w.service
+        .start_upload(&w.who, record.id, UploadRequest::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(w.objects.open_uploads(), 0);
+}
+
+#[tokio::test]
+async fn a_batch_update_retries_all_or_nothing() {
+    let w = world();
+    let a = w.create(small()).await;
+    let b = w.create(small()).await;
+    w.race(1);
+    let batch = BatchUpdate::from_json(json!([
+        {"id": a.id.to_string(), "purpose": "x"},
+        {"id": b.id.to_string(), "tags": ["t"]}
+    ]))
+    .unwrap();
+    let updated = w.service.update_many(&w.who, &batch).await.unwrap();
+    assert_eq!(updated[0].record.purpose.as_ref().unwrap().as_str(), "x");
+    assert_eq!(updated[1].record.tags.as_slice(), ["t"]);
+    assert!(
+        updated.iter().all(|s| s.record.source.is_some()),
+        "on top of the rival"
+    );
+}
+
+#[tokio::test]
+async fn a_completion_racing_a_writer_still_lands() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.race(1);
+    let landed = w.land(&record, 3).await;
+    assert_eq!(landed.status, FileStatus::Uploaded);
+    assert_eq!(landed.source.unwrap().as_str(), "rival");
+}
+
+#[tokio::test]
+async fn a_delete_racing_a_writer_deletes_the_newer_record() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.race(1);
+    w.service.delete(&w.who, record.id, None).await.unwrap();
+    let err = w.service.get(&w.who, record.id).await.unwrap_err();
+    assert_eq!(err.code(), ProblemCode::NotFound);
+}

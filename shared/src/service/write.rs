@@ -22,7 +22,7 @@ pub(crate) enum Edit {
     /// Nothing to write.
     Keep,
     /// Store this record (its version and `updatedAt` are set by the write path).
-    Write(FileRecord),
+    Write(Box<FileRecord>),
     /// Delete the record, and then its objects.
     Remove,
 }
@@ -62,7 +62,7 @@ impl Plan {
     /// Store `record`.
     pub fn write(record: FileRecord) -> Self {
         Plan {
-            edit: Edit::Write(record),
+            edit: Edit::Write(Box::new(record)),
             cleanup: Vec::new(),
             abandon: Vec::new(),
         }
@@ -149,11 +149,12 @@ impl Service {
             } = plan;
             let written = match edit {
                 Edit::Keep => Ok(None),
-                Edit::Write(mut next) => {
+                Edit::Write(next) => {
+                    let mut next = *next;
                     next.version = current.version + 1;
                     next.updated_at = now;
                     let result = self.store.replace(&current, &next, now).await;
-                    result.map(|()| Some(Edit::Write(next)))
+                    result.map(|()| Some(Edit::Write(Box::new(next))))
                 }
                 Edit::Remove => self
                     .store
@@ -165,7 +166,7 @@ impl Service {
                 Ok(None) => current,
                 Ok(Some(Edit::Write(next))) => {
                     self.sync_public(&current, &next).await?;
-                    next
+                    *next
                 }
                 Ok(Some(_)) => {
                     self.removed(&current).await;

@@ -10,9 +10,9 @@ use crate::error::ApiError;
 use crate::model::{FieldError, FileId};
 
 /// Most changes in one batch update (one DynamoDB transaction).
-pub const MAX_BATCH_UPDATES: usize = 100;
+pub(crate) const MAX_BATCH_UPDATES: usize = 100;
 /// Most ids in one `POST /files/delete`.
-pub const MAX_BATCH_DELETES: usize = 1_000;
+pub(crate) const MAX_BATCH_DELETES: usize = 1_000;
 
 /// A validated `PATCH /files` body: distinct ids, each with its merge patch.
 #[derive(Clone, Debug, PartialEq)]

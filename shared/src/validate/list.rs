@@ -5,9 +5,9 @@ use crate::error::ApiError;
 use crate::model::{FieldError, FileKind, FileRecord, FileStatus, Tags, Timestamp};
 
 /// Largest page a listing returns.
-pub const MAX_LIST_LIMIT: usize = 1_000;
+pub(crate) const MAX_LIST_LIMIT: usize = 1_000;
 /// Page size when `limit` is not given.
-pub const DEFAULT_LIST_LIMIT: usize = 30;
+pub(crate) const DEFAULT_LIST_LIMIT: usize = 30;
 
 /// A validated `GET /files` query (SPEC 4.2). All filters combine with AND.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]

@@ -19,22 +19,22 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ProblemCode};
 use crate::model::FieldError;
 
-pub use batch::{BatchDelete, BatchUpdate, MAX_BATCH_DELETES, MAX_BATCH_UPDATES};
+pub use batch::{BatchDelete, BatchUpdate};
 pub use create::{CreateFile, UploadRequest};
-pub use list::{ListQuery, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
-pub use parts::{ClaimedPart, CompleteParts, SignParts, MAX_PARTS_PER_SIGNING};
+pub use list::ListQuery;
+pub use parts::{ClaimedPart, CompleteParts, SignParts};
 pub use update::{Echo, FilePatch, MetadataChange, Patch, UpdateMode};
 
 /// Largest object S3 stores (5 TiB); no declared size may exceed it.
-pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+pub(crate) const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
 /// Longest a presigned URL may live (S3's limit): 7 days.
-pub const MAX_URL_EXPIRY_SECONDS: u64 = 604_800;
+pub(crate) const MAX_URL_EXPIRY_SECONDS: u64 = 604_800;
 /// Default life of an upload URL.
-pub const DEFAULT_UPLOAD_URL_EXPIRY_SECONDS: u64 = 1_800;
+pub(crate) const DEFAULT_UPLOAD_URL_EXPIRY_SECONDS: u64 = 1_800;
 /// Longest life of a temp file.
-pub const MAX_TTL_SECONDS: u64 = 604_800;
+pub(crate) const MAX_TTL_SECONDS: u64 = 604_800;
 /// Default life of a temp file: one day.
-pub const DEFAULT_TTL_SECONDS: u64 = 86_400;
+pub(crate) const DEFAULT_TTL_SECONDS: u64 = 86_400;
 
 /// Fields of the file record that only the server writes.
 const READ_ONLY_FIELDS: &[&str] = &[

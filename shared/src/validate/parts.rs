@@ -7,7 +7,7 @@ use super::{invalid_body, Fields, DEFAULT_UPLOAD_URL_EXPIRY_SECONDS, MAX_URL_EXP
 use crate::error::ApiError;
 
 /// Most part numbers one `POST /files/{id}/upload/parts` signs.
-pub const MAX_PARTS_PER_SIGNING: usize = 1_000;
+pub(crate) const MAX_PARTS_PER_SIGNING: usize = 1_000;
 
 /// A validated `POST /files/{id}/upload/parts` body.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,12 +1,17 @@
 //! One integration binary (zero2prod style): every module gets a fresh table and bucket per
 //! test on the moto server that `scripts/test` starts.
 
-mod file_api;
+mod content;
+mod deletes;
 mod handlers;
 mod hostile;
+mod isolation;
+mod lifecycle;
+mod listing;
 mod local_over_aws;
 mod multipart;
 mod openapi;
 mod store_contract;
 mod template;
+mod updates;
 mod upload_flow;

@@ -49,16 +49,6 @@ async fn start(env: &TestEnv, size: usize) -> (String, Value) {
     (id, created.json["upload"].clone())
 }
 
-async fn download(env: &TestEnv, id: &str) -> Vec<u8> {
-    let reply = env
-        .api(RouteId::GetContent, "acme", Some(id), "", None, &[])
-        .await;
-    assert_eq!(reply.status, 302, "{}", reply.json);
-    env.fetch(reply.headers["location"].to_str().unwrap())
-        .await
-        .1
-}
-
 async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) {
     let data = bytes(20 * MIB);
     let (id, upload) = start(&env, data.len()).await;
@@ -120,10 +110,10 @@ async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) 
     assert_eq!(done.status, 200, "{}", done.json);
     assert_eq!(done.json["status"], "uploaded");
     assert_eq!(done.json["size"], data.len());
-    assert_eq!(download(&env, &id).await, data, "byte for byte");
+    assert_eq!(env.download(&id).await, data, "byte for byte");
 
     // The S3 event that follows the completion changes nothing; completing again is harmless.
-    let key = upload_key_of(&env, &id).await;
+    let key = env.content_key(&id).await;
     let outcomes = env
         .deliver(env.object_created_event(&key, &env.next_sequencer()).await)
         .await;
@@ -133,21 +123,6 @@ async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) 
         .await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json["version"], done.json["version"]);
-}
-
-/// The key the record's content lives at.
-async fn upload_key_of(env: &TestEnv, id: &str) -> String {
-    let who = stowage::identity::Identity {
-        tenant: stowage::model::TenantId::parse("acme").unwrap(),
-        user: stowage::model::UserId::parse("alice").unwrap(),
-    };
-    let record = env
-        .app
-        .service
-        .get(&who, stowage::model::FileId::parse(id).unwrap())
-        .await
-        .unwrap();
-    record.record.content.unwrap().key
 }
 
 async fn completion_refuses_missing_parts_wrong_sizes_and_wrong_etags(env: TestEnv) {
@@ -185,7 +160,7 @@ async fn completion_refuses_missing_parts_wrong_sizes_and_wrong_etags(env: TestE
     // And now it completes.
     let done = complete(None).await;
     assert_eq!(done.status, 200, "{}", done.json);
-    assert_eq!(download(&env, &id).await, data);
+    assert_eq!(env.download(&id).await, data);
 }
 
 async fn abort_drops_the_parts_and_restores_the_record(env: TestEnv) {
@@ -234,7 +209,7 @@ async fn abort_drops_the_parts_and_restores_the_record(env: TestEnv) {
         .api(RouteId::AbortUpload, "acme", Some(&id), "", None, &[])
         .await;
     assert_eq!(aborted.json["status"], "uploaded");
-    assert_eq!(download(&env, &id).await, b"keep me");
+    assert_eq!(env.download(&id).await, b"keep me");
 }
 
 async fn expired_part_urls_are_resigned(env: TestEnv) {

@@ -123,3 +123,32 @@ fn the_problem_schema_names_code_and_errors() {
     );
     assert!(problem["properties"]["errors"].is_mapping());
 }
+
+#[test]
+fn problem_codes_are_exactly_those_the_code_can_answer() {
+    let spec = spec();
+    let listed: Vec<&str> = spec["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+        .as_sequence()
+        .expect("Problem.code lists its values")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let from_code: Vec<&str> = stowage::error::ProblemCode::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .collect();
+    assert_eq!(listed, from_code);
+}
+
+#[test]
+fn the_readme_explains_every_problem_code() {
+    let readme = std::fs::read_to_string(format!("{REPO_ROOT}/README.md")).unwrap();
+    for code in stowage::error::ProblemCode::ALL {
+        let named = format!("`{}`", code.as_str());
+        assert!(
+            readme.contains(&named),
+            "README.md does not explain {named} ({})",
+            code.status()
+        );
+    }
+}

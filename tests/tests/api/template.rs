@@ -179,3 +179,31 @@ fn no_policy_allows_wildcard_actions_or_scan() {
         }
     }
 }
+
+#[test]
+fn the_table_declares_exactly_the_indexes_the_code_reads() {
+    let template = template();
+    let props = &template["Resources"]["FilesTable"]["Properties"];
+    let declared: BTreeSet<(String, String)> = props["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|index| {
+            let hash = index["KeySchema"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|k| k["KeyType"].as_str() == Some("HASH"))
+                .unwrap();
+            (
+                index["IndexName"].as_str().unwrap().to_owned(),
+                hash["AttributeName"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let read: BTreeSet<(String, String)> = stowage::store::dynamodb::indexes()
+        .into_iter()
+        .map(|(name, attribute)| (name.to_owned(), attribute.to_owned()))
+        .collect();
+    assert_eq!(declared, read);
+}

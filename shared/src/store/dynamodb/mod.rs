@@ -2,27 +2,25 @@
 //! every write is conditional (a transaction where a record and its externalId marker change
 //! together, a single conditional put or delete otherwise).
 
+mod batch;
+mod conditional;
 mod schema;
 mod sdk;
 pub mod stream;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
-};
 use aws_sdk_dynamodb::Client;
 
 use super::{Change, IndexPage, IndexQuery, ListIndex, MetadataStore, StoreError};
 use crate::model::{FileId, FileRecord, TenantId, Timestamp};
+use conditional::{Guard, MAX_TRANSACTION_ITEMS};
 use schema::{
-    backend, file_id_of, file_sk, marker_item, marker_key, n, pointer_key, record_from_item,
-    record_item, record_key, s, Item, Partition, EXPIRES_MILLIS, FILE_ID, VERSION,
+    file_id_of, file_sk, marker_key, record_from_item, record_key, s, Item, Partition,
+    EXPIRES_MILLIS, FILE_ID,
 };
-use sdk::{classify, until_processed};
+use sdk::classify;
 
 pub use schema::{PK, SK, TTL_ATTRIBUTE};
 
@@ -35,34 +33,11 @@ pub fn indexes() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// DynamoDB's limit on the operations of one transaction.
-const MAX_TRANSACTION_ITEMS: usize = 100;
-/// DynamoDB's limit on the requests of one `BatchWriteItem`.
-const MAX_BATCH_WRITE: usize = 25;
-/// DynamoDB's limit on the keys of one `BatchGetItem`.
-const MAX_BATCH_GET: usize = 100;
-
 /// File records in one DynamoDB table.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
-}
-
-/// One conditional write, before it is sent alone or in a transaction.
-enum Write {
-    Put(Put),
-    Delete(Delete),
-}
-
-/// What a write guards, to explain a cancelled transaction.
-enum Guard {
-    /// The record's version (or its absence, for an insert).
-    Record,
-    /// A marker that must be free for this externalId.
-    NewMarker(String),
-    /// The record's own marker.
-    OwnMarker,
 }
 
 fn tags_of(record: &FileRecord) -> BTreeSet<&str> {
@@ -76,278 +51,6 @@ impl DynamoStore {
             client,
             table: table.into(),
         }
-    }
-
-    /// Puts `next` if the stored record is still `previous` (or, without one, absent).
-    fn put_record(
-        &self,
-        previous: Option<&FileRecord>,
-        next: &FileRecord,
-    ) -> Result<Write, StoreError> {
-        let builder = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(record_item(next)?))
-            .expression_attribute_names("#pk", PK);
-        let builder = match previous {
-            None => builder.condition_expression("attribute_not_exists(#pk)"),
-            Some(previous) => builder
-                .condition_expression("attribute_exists(#pk) AND #version = :expected")
-                .expression_attribute_names("#version", VERSION)
-                .expression_attribute_values(":expected", n(previous.version)),
-        };
-        builder.build().map(Write::Put).map_err(backend)
-    }
-
-    /// Deletes the record if its stored version is still `record.version`.
-    fn delete_record(&self, record: &FileRecord) -> Result<Write, StoreError> {
-        Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(record_key(&record.tenant, record.id)))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", VERSION)
-            .expression_attribute_values(":expected", n(record.version))
-            .build()
-            .map(Write::Delete)
-            .map_err(backend)
-    }
-
-    /// Claims `external_id` for `record`: no marker, or only an expired one, may exist.
-    fn put_new_marker(
-        &self,
-        record: &FileRecord,
-        external_id: &str,
-        now: Timestamp,
-    ) -> Result<Write, StoreError> {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(marker_item(record, external_id)))
-            // Free, or held by a record that has expired (TTL deletes late).
-            .condition_expression("attribute_not_exists(#pk) OR #expires <= :now")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#expires", EXPIRES_MILLIS)
-            .expression_attribute_values(":now", n(now.millis()))
-            .build()
-            .map(Write::Put)
-            .map_err(backend)
-    }
-
-    /// Rewrites the record's own marker (its expiry follows the record's).
-    fn put_own_marker(&self, record: &FileRecord, external_id: &str) -> Result<Write, StoreError> {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(marker_item(record, external_id)))
-            .condition_expression("#file = :id")
-            .expression_attribute_names("#file", FILE_ID)
-            .expression_attribute_values(":id", s(record.id.to_string()))
-            .build()
-            .map(Write::Put)
-            .map_err(backend)
-    }
-
-    /// Deletes the record's own marker (not one a newer record owns).
-    fn delete_own_marker(
-        &self,
-        record: &FileRecord,
-        external_id: &str,
-    ) -> Result<Write, StoreError> {
-        Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(marker_key(&record.tenant, external_id)))
-            .condition_expression("#file = :id")
-            .expression_attribute_names("#file", FILE_ID)
-            .expression_attribute_values(":id", s(record.id.to_string()))
-            .build()
-            .map(Write::Delete)
-            .map_err(backend)
-    }
-
-    /// Sends the writes: one alone as a conditional `PutItem`/`DeleteItem`, several as one
-    /// transaction. A failed condition becomes the error its guard stands for.
-    async fn write(&self, writes: Vec<(Write, Guard)>) -> Result<(), StoreError> {
-        if writes.len() > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError::TooLarge(writes.len()));
-        }
-        if writes.len() == 1 {
-            let (write, guard) = writes.into_iter().next().expect("one write");
-            let result = match write {
-                Write::Put(put) => self.send_put(put).await,
-                Write::Delete(delete) => self.send_delete(delete).await,
-            };
-            return match (result, guard) {
-                (Err(StoreError::Conflict), Guard::NewMarker(external_id)) => {
-                    Err(StoreError::ExternalIdTaken(external_id))
-                }
-                (result, _) => result,
-            };
-        }
-        let (items, guards): (Vec<_>, Vec<_>) = writes
-            .into_iter()
-            .map(|(write, guard)| {
-                let item = match write {
-                    Write::Put(put) => TransactWriteItem::builder().put(put),
-                    Write::Delete(delete) => TransactWriteItem::builder().delete(delete),
-                };
-                (item.build(), guard)
-            })
-            .unzip();
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if service.err().is_transaction_canceled_exception() =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(cancelled) =
-                    service.err()
-                else {
-                    return Err(StoreError::Backend("transaction cancelled".into()));
-                };
-                let reasons = cancelled.cancellation_reasons();
-                let failed = reasons
-                    .iter()
-                    .position(|r| r.code() == Some("ConditionalCheckFailed"));
-                match failed.and_then(|at| guards.get(at)) {
-                    Some(Guard::NewMarker(external_id)) => {
-                        Err(StoreError::ExternalIdTaken(external_id.clone()))
-                    }
-                    Some(Guard::Record | Guard::OwnMarker) => Err(StoreError::Conflict),
-                    // Another transaction on the same items: the caller retries on fresh state.
-                    None if reasons
-                        .iter()
-                        .any(|r| r.code() == Some("TransactionConflict")) =>
-                    {
-                        Err(StoreError::Conflict)
-                    }
-                    None => Err(StoreError::Unavailable(Box::new(SdkError::ServiceError(
-                        service,
-                    )))),
-                }
-            }
-            Err(err) => Err(classify(err)),
-        }
-    }
-
-    async fn send_put(&self, put: Put) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(put.table_name())
-            .set_item(Some(put.item().clone()))
-            .set_condition_expression(put.condition_expression().map(str::to_owned))
-            .set_expression_attribute_names(put.expression_attribute_names().cloned())
-            .set_expression_attribute_values(put.expression_attribute_values().cloned())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify)
-    }
-
-    async fn send_delete(&self, delete: Delete) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(delete.table_name())
-            .set_key(Some(delete.key().clone()))
-            .set_condition_expression(delete.condition_expression().map(str::to_owned))
-            .set_expression_attribute_names(delete.expression_attribute_names().cloned())
-            .set_expression_attribute_values(delete.expression_attribute_values().cloned())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify)
-    }
-
-    /// Writes (or deletes) the tag pointers of `record` for `tags`, 25 at a time.
-    async fn write_pointers<'a>(
-        &self,
-        record: &FileRecord,
-        tags: impl IntoIterator<Item = &'a str>,
-        delete: bool,
-    ) -> Result<(), StoreError> {
-        let requests = tags
-            .into_iter()
-            .map(|tag| {
-                let key = pointer_key(record, tag);
-                let request = if delete {
-                    let delete = DeleteRequest::builder().set_key(Some(key)).build();
-                    WriteRequest::builder().delete_request(delete.map_err(backend)?)
-                } else {
-                    let put = PutRequest::builder().set_item(Some(key)).build();
-                    WriteRequest::builder().put_request(put.map_err(backend)?)
-                };
-                Ok(request.build())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        for chunk in requests.chunks(MAX_BATCH_WRITE) {
-            until_processed(chunk.to_vec(), Vec::is_empty, |pending| async move {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                Ok(output
-                    .unprocessed_items
-                    .and_then(|mut left| left.remove(&self.table))
-                    .unwrap_or_default())
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// The records with these ids (consistent reads), in the order of `ids`; missing ones are
-    /// left out.
-    async fn get_records(
-        &self,
-        tenant: &TenantId,
-        ids: &[FileId],
-    ) -> Result<Vec<FileRecord>, StoreError> {
-        let found = std::sync::Mutex::new(HashMap::<FileId, FileRecord>::new());
-        for chunk in ids.chunks(MAX_BATCH_GET) {
-            let keys: Vec<Item> = chunk.iter().map(|id| record_key(tenant, *id)).collect();
-            until_processed(keys, Vec::is_empty, |pending| {
-                let found = &found;
-                async move {
-                    let request = KeysAndAttributes::builder()
-                        .set_keys(Some(pending))
-                        .consistent_read(true)
-                        .build()
-                        .map_err(backend)?;
-                    let output = self
-                        .client
-                        .batch_get_item()
-                        .request_items(&self.table, request)
-                        .send()
-                        .await
-                        .map_err(classify)?;
-                    let items = output
-                        .responses
-                        .and_then(|mut by_table| by_table.remove(&self.table))
-                        .unwrap_or_default();
-                    for item in items {
-                        let record = record_from_item(item)?;
-                        found
-                            .lock()
-                            .map_err(|_| StoreError::Backend("poisoned".into()))?
-                            .insert(record.id, record);
-                    }
-                    Ok(output
-                        .unprocessed_keys
-                        .and_then(|mut left| left.remove(&self.table))
-                        .map(|left| left.keys)
-                        .unwrap_or_default())
-                }
-            })
-            .await?;
-        }
-        let mut found = found
-            .into_inner()
-            .map_err(|_| StoreError::Backend("poisoned".into()))?;
-        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
     /// The consistent read of one item by key.

@@ -1,0 +1,222 @@
+//! Conditional writes: a record put or delete guarded by its version, and the externalId
+//! markers that change with it. One write is sent alone as `PutItem`/`DeleteItem`; several go
+//! in one transaction, whose cancellation is explained by what each write guarded.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+
+use super::schema::{
+    backend, marker_item, marker_key, n, record_item, record_key, s, EXPIRES_MILLIS, FILE_ID, PK,
+    VERSION,
+};
+use super::sdk::classify;
+use super::DynamoStore;
+use crate::model::{FileRecord, Timestamp};
+use crate::store::StoreError;
+
+/// DynamoDB's limit on the operations of one transaction.
+pub(super) const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// One conditional write, before it is sent alone or in a transaction.
+pub(super) enum Write {
+    Put(Put),
+    Delete(Delete),
+}
+
+/// What a write guards, to explain a cancelled transaction.
+pub(super) enum Guard {
+    /// The record's version (or its absence, for an insert).
+    Record,
+    /// A marker that must be free for this externalId.
+    NewMarker(String),
+    /// The record's own marker.
+    OwnMarker,
+}
+
+impl DynamoStore {
+    /// Puts `next` if the stored record is still `previous` (or, without one, absent).
+    pub(super) fn put_record(
+        &self,
+        previous: Option<&FileRecord>,
+        next: &FileRecord,
+    ) -> Result<Write, StoreError> {
+        let builder = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(record_item(next)?))
+            .expression_attribute_names("#pk", PK);
+        let builder = match previous {
+            None => builder.condition_expression("attribute_not_exists(#pk)"),
+            Some(previous) => builder
+                .condition_expression("attribute_exists(#pk) AND #version = :expected")
+                .expression_attribute_names("#version", VERSION)
+                .expression_attribute_values(":expected", n(previous.version)),
+        };
+        builder.build().map(Write::Put).map_err(backend)
+    }
+
+    /// Deletes the record if its stored version is still `record.version`.
+    pub(super) fn delete_record(&self, record: &FileRecord) -> Result<Write, StoreError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(record_key(&record.tenant, record.id)))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":expected", n(record.version))
+            .build()
+            .map(Write::Delete)
+            .map_err(backend)
+    }
+
+    /// Claims `external_id` for `record`: no marker, or only an expired one, may exist.
+    pub(super) fn put_new_marker(
+        &self,
+        record: &FileRecord,
+        external_id: &str,
+        now: Timestamp,
+    ) -> Result<Write, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(marker_item(record, external_id)))
+            // Free, or held by a record that has expired (TTL deletes late).
+            .condition_expression("attribute_not_exists(#pk) OR #expires <= :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#expires", EXPIRES_MILLIS)
+            .expression_attribute_values(":now", n(now.millis()))
+            .build()
+            .map(Write::Put)
+            .map_err(backend)
+    }
+
+    /// Rewrites the record's own marker (its expiry follows the record's).
+    pub(super) fn put_own_marker(
+        &self,
+        record: &FileRecord,
+        external_id: &str,
+    ) -> Result<Write, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(marker_item(record, external_id)))
+            .condition_expression("#file = :id")
+            .expression_attribute_names("#file", FILE_ID)
+            .expression_attribute_values(":id", s(record.id.to_string()))
+            .build()
+            .map(Write::Put)
+            .map_err(backend)
+    }
+
+    /// Deletes the record's own marker (not one a newer record owns).
+    pub(super) fn delete_own_marker(
+        &self,
+        record: &FileRecord,
+        external_id: &str,
+    ) -> Result<Write, StoreError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(marker_key(&record.tenant, external_id)))
+            .condition_expression("#file = :id")
+            .expression_attribute_names("#file", FILE_ID)
+            .expression_attribute_values(":id", s(record.id.to_string()))
+            .build()
+            .map(Write::Delete)
+            .map_err(backend)
+    }
+
+    /// Sends the writes: one alone as a conditional `PutItem`/`DeleteItem`, several as one
+    /// transaction. A failed condition becomes the error its guard stands for.
+    pub(super) async fn write(&self, writes: Vec<(Write, Guard)>) -> Result<(), StoreError> {
+        if writes.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::TooLarge(writes.len()));
+        }
+        if writes.len() == 1 {
+            let (write, guard) = writes.into_iter().next().expect("one write");
+            let result = match write {
+                Write::Put(put) => self.send_put(put).await,
+                Write::Delete(delete) => self.send_delete(delete).await,
+            };
+            return match (result, guard) {
+                (Err(StoreError::Conflict), Guard::NewMarker(external_id)) => {
+                    Err(StoreError::ExternalIdTaken(external_id))
+                }
+                (result, _) => result,
+            };
+        }
+        let (items, guards): (Vec<_>, Vec<_>) = writes
+            .into_iter()
+            .map(|(write, guard)| {
+                let item = match write {
+                    Write::Put(put) => TransactWriteItem::builder().put(put),
+                    Write::Delete(delete) => TransactWriteItem::builder().delete(delete),
+                };
+                (item.build(), guard)
+            })
+            .unzip();
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service))
+                if service.err().is_transaction_canceled_exception() =>
+            {
+                let TransactWriteItemsError::TransactionCanceledException(cancelled) =
+                    service.err()
+                else {
+                    return Err(StoreError::Backend("transaction cancelled".into()));
+                };
+                let reasons = cancelled.cancellation_reasons();
+                let failed = reasons
+                    .iter()
+                    .position(|r| r.code() == Some("ConditionalCheckFailed"));
+                match failed.and_then(|at| guards.get(at)) {
+                    Some(Guard::NewMarker(external_id)) => {
+                        Err(StoreError::ExternalIdTaken(external_id.clone()))
+                    }
+                    Some(Guard::Record | Guard::OwnMarker) => Err(StoreError::Conflict),
+                    // Another transaction on the same items: the caller retries on fresh state.
+                    None if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict")) =>
+                    {
+                        Err(StoreError::Conflict)
+                    }
+                    None => Err(StoreError::Unavailable(Box::new(SdkError::ServiceError(
+                        service,
+                    )))),
+                }
+            }
+            Err(err) => Err(classify(err)),
+        }
+    }
+
+    async fn send_put(&self, put: Put) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(put.expression_attribute_names().cloned())
+            .set_expression_attribute_values(put.expression_attribute_values().cloned())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    async fn send_delete(&self, delete: Delete) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(delete.table_name())
+            .set_key(Some(delete.key().clone()))
+            .set_condition_expression(delete.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(delete.expression_attribute_names().cloned())
+            .set_expression_attribute_values(delete.expression_attribute_values().cloned())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+}

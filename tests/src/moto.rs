@@ -1,0 +1,292 @@
+//! The moto side of the test world: the server's endpoint, SDK clients (with the one fix moto
+//! needs), fresh tables made from `template.yaml`, and TTL as DynamoDB would run it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_s3::config::Credentials;
+use serde_json::{json, Value};
+use stowage::config::Config;
+use stowage::identity::ClaimNames;
+
+use crate::requests::{sample, template};
+
+/// The public base URL the moto-backed app is configured with.
+pub const PUBLIC_BASE_URL: &str = "https://files.example.test";
+
+/// The endpoint of the moto server started by `scripts/test`.
+pub fn moto_endpoint() -> String {
+    std::env::var("STOWAGE_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "STOWAGE_TEST_MOTO_ENDPOINT is not set: these tests need the moto server that \
+             scripts/test starts. Run ./scripts/test (or export the variable yourself)."
+        )
+    })
+}
+
+/// SDK configuration for the local server, with dummy static credentials.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(moto_endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// The S3 client for moto: the app's own client (`bootstrap::s3_client`), plus one fix for a
+/// moto deviation. moto answers `ListParts` with the root element `ListPartsResponse` where S3
+/// (and the Rust SDK) use `ListPartsResult`; botocore does not mind, the Rust SDK rejects it.
+/// The HTTP connector below renames the root of that one response; nothing else is touched.
+pub fn moto_s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let base = stowage::bootstrap::s3_client(sdk, true);
+    use aws_smithy_http_client::tls;
+    let inner = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https();
+    let config = base
+        .config()
+        .to_builder()
+        .http_client(MotoListPartsClient(inner))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+mod moto_fix {
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+        SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_types::body::SdkBody;
+    use http_body_util::BodyExt;
+
+    /// Wraps the SDK's HTTP client; see `moto_s3_client`.
+    #[derive(Debug)]
+    pub struct MotoListPartsClient(pub SharedHttpClient);
+
+    impl HttpClient for MotoListPartsClient {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(Connector(self.0.http_connector(settings, components)))
+        }
+    }
+
+    #[derive(Debug)]
+    struct Connector(SharedHttpConnector);
+
+    impl HttpConnector for Connector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let list_parts = request.method() == "GET" && request.uri().contains("uploadId=");
+            let inner = self.0.clone();
+            HttpConnectorFuture::new(async move {
+                let mut response = inner.call(request).await?;
+                if list_parts {
+                    let body = std::mem::replace(response.body_mut(), SdkBody::empty());
+                    let bytes = body
+                        .collect()
+                        .await
+                        .map_err(|e| ConnectorError::other(e, None))?
+                        .to_bytes();
+                    let text = String::from_utf8_lossy(&bytes)
+                        .replace("<ListPartsResponse", "<ListPartsResult")
+                        .replace("</ListPartsResponse>", "</ListPartsResult>");
+                    response
+                        .headers_mut()
+                        .insert("content-length", text.len().to_string());
+                    *response.body_mut() = SdkBody::from(text);
+                }
+                Ok(response)
+            })
+        }
+    }
+}
+
+use moto_fix::MotoListPartsClient;
+
+/// A fresh table (made from `template.yaml`) and bucket on moto, and the settings a Lambda
+/// function would read for them.
+pub async fn moto_storage() -> (SdkConfig, Config) {
+    let sdk = sdk_config().await;
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    let table = format!("stowage-test-{suffix}");
+    let bucket = format!("stowage-test-{suffix}");
+    create_table_from_template(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
+    moto_s3_client(&sdk)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket on the local server");
+    let config = Config {
+        table,
+        bucket,
+        claims: ClaimNames::default(),
+        s3_force_path_style: true,
+        download_url_expires_in: Duration::from_secs(1_800),
+        // No CloudFront here: public URLs point at this base, and the tests check the public
+        // copy in the bucket that the distribution would serve.
+        public_base_url: Some(PUBLIC_BASE_URL.to_owned()),
+        multipart_threshold: 100 * 1024 * 1024,
+    };
+    (sdk, config)
+}
+
+/// Deletes the items of tenant `acme` whose TTL attribute has passed at `now_millis`, as
+/// DynamoDB's TTL would, and returns the stream event that reports the file records among them
+/// (the template's filter passes only those to the stream function).
+pub async fn expire_by_ttl(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    now_millis: i64,
+) -> aws_lambda_events::dynamodb::Event {
+    let now = now_millis / 1000;
+    let items = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S("T#acme".into()))
+        .send()
+        .await
+        .expect("query")
+        .items
+        .unwrap_or_default();
+    let mut removed = Vec::new();
+    for item in items {
+        let expired = item
+            .get(stowage::store::dynamodb::TTL_ATTRIBUTE)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|ttl| ttl <= now);
+        if !expired {
+            continue;
+        }
+        client
+            .delete_item()
+            .table_name(table)
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+            .send()
+            .await
+            .expect("TTL delete");
+        if item["sk"].as_s().is_ok_and(|s| s.starts_with("F#")) {
+            removed.push(item);
+        }
+    }
+    stream_event(removed)
+}
+
+/// A DynamoDB stream event (from `events/dynamodb-record-removed.json`) removing `items`.
+fn stream_event(items: Vec<HashMap<String, AttributeValue>>) -> aws_lambda_events::dynamodb::Event {
+    let template = sample("dynamodb-record-removed.json")["Records"][0].clone();
+    let records: Vec<Value> = items
+        .into_iter()
+        .map(|item| {
+            let image: serde_json::Map<String, Value> = item
+                .iter()
+                .map(|(k, v)| (k.clone(), attribute_json(v)))
+                .collect();
+            let mut record = template.clone();
+            record["dynamodb"]["Keys"] = json!({"pk": image["pk"], "sk": image["sk"]});
+            record["dynamodb"]["OldImage"] = Value::Object(image);
+            record
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("a valid stream event")
+}
+
+/// The DynamoDB JSON of one attribute value.
+fn attribute_json(value: &AttributeValue) -> Value {
+    use AttributeValue as A;
+    match value {
+        A::S(s) => json!({ "S": s }),
+        A::N(n) => json!({ "N": n }),
+        A::Bool(b) => json!({ "BOOL": b }),
+        A::Null(_) => json!({ "NULL": true }),
+        A::L(list) => json!({ "L": list.iter().map(attribute_json).collect::<Vec<_>>() }),
+        A::M(map) => json!({
+            "M": map.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect::<serde_json::Map<_, _>>()
+        }),
+        other => panic!("unexpected attribute {other:?}"),
+    }
+}
+
+/// Creates `name` with the key schema and indexes `template.yaml` declares for `FilesTable`,
+/// so the tests exercise exactly the table that gets deployed.
+pub async fn create_table_from_template(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let template = template();
+    let props = &template["Resources"]["FilesTable"]["Properties"];
+    let attribute_definitions = props["AttributeDefinitions"]
+        .as_sequence()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(a["AttributeName"].as_str().unwrap())
+                .attribute_type(ScalarAttributeType::from(
+                    a["AttributeType"].as_str().unwrap(),
+                ))
+                .build()
+                .unwrap()
+        })
+        .collect::<Vec<_>>();
+    let key_schema = |value: &serde_yaml::Value| {
+        value
+            .as_sequence()
+            .expect("KeySchema")
+            .iter()
+            .map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(k["AttributeName"].as_str().unwrap())
+                    .key_type(KeyType::from(k["KeyType"].as_str().unwrap()))
+                    .build()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let indexes = props["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .map(|indexes| {
+            indexes
+                .iter()
+                .map(|index| {
+                    let projection = &index["Projection"];
+                    GlobalSecondaryIndex::builder()
+                        .index_name(index["IndexName"].as_str().unwrap())
+                        .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::from(
+                                    projection["ProjectionType"].as_str().unwrap_or("ALL"),
+                                ))
+                                .build(),
+                        )
+                        .build()
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        });
+    assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attribute_definitions))
+        .set_key_schema(Some(key_schema(&props["KeySchema"])))
+        .set_global_secondary_indexes(indexes)
+        .send()
+        .await
+        .expect("create table on the local server");
+}
