@@ -28,8 +28,17 @@ use crate::server::BUCKET;
 
 type Body = s3s::Body;
 
+/// Faults a test can switch on, to see what Stowage does when S3 fails. Off in normal use.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// The embedded S3 endpoint answers every request `503 SlowDown`, as S3 does when it
+    /// throttles.
+    pub s3_outage: std::sync::atomic::AtomicBool,
+}
+
 pub(crate) struct Dispatcher {
     pub app: Arc<App>,
+    pub faults: Arc<Faults>,
     /// The embedded S3 endpoint, and a client of it for serving public copies.
     pub s3: Option<(S3Service, aws_sdk_s3::Client)>,
     pub secret: LocalSecret,
@@ -105,6 +114,23 @@ impl Dispatcher {
         let Some((s3, _)) = &self.s3 else {
             return plain(StatusCode::NOT_FOUND);
         };
+        if self
+            .faults
+            .s3_outage
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let mut response = Response::new(Body::from(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+                 <Message>Please reduce your request rate.</Message></Error>"
+                    .to_owned(),
+            ));
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            return response;
+        }
         match s3.call(req.map(Body::from)).await {
             Ok(response) => response,
             Err(err) => {

@@ -7,5 +7,8 @@ mod dispatch;
 mod router;
 pub mod s3;
 pub mod server;
+mod sweep;
 
+pub use dispatch::Faults;
 pub use server::{start, Backend, LocalConfig, RunningServer, BUCKET};
+pub use sweep::REMOVALS;

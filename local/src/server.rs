@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::auth::{LocalSecret, S3_ACCESS_KEY};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Dispatcher, Faults};
 use crate::s3::{LocalBucket, Notifier};
 
 /// The embedded endpoint's one bucket.
@@ -83,6 +83,8 @@ pub struct RunningServer {
     pub base_url: String,
     pub app: Arc<App>,
     pub secret: LocalSecret,
+    /// Faults tests can switch on.
+    pub faults: Arc<Faults>,
     sqlite: Option<Arc<SqliteStore>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -97,12 +99,18 @@ impl RunningServer {
         let _ = (&mut self.task).await;
     }
 
-    /// Runs one expiry sweep now (embedded backend); returns how many records it removed.
+    /// Runs one sweep now (embedded backend): expiry, then the cleanup of removed records;
+    /// returns how many records expired.
     pub async fn sweep(&self) -> usize {
         match &self.sqlite {
-            Some(store) => sweep(&self.app, store).await,
+            Some(store) => crate::sweep::sweep(&self.app, store).await,
             None => 0,
         }
+    }
+
+    /// The embedded metadata store (embedded backend only).
+    pub fn metadata_store(&self) -> Option<&Arc<SqliteStore>> {
+        self.sqlite.as_ref()
     }
 
     /// An S3 client for the embedded endpoint, signed with this data dir's credentials.
@@ -122,6 +130,11 @@ async fn embedded_s3_client(base_url: &str, secret: &LocalSecret) -> aws_sdk_s3:
             None,
             "stowage-local",
         ))
+        // The endpoint is in this process: a refusal is not worth waiting seconds for.
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_initial_backoff(Duration::from_millis(20)),
+        )
         .load()
         .await;
     stowage::bootstrap::s3_client(&sdk, true)
@@ -209,8 +222,10 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         }
     };
 
+    let faults = Arc::new(Faults::default());
     let dispatcher = Arc::new(Dispatcher {
         app: app.clone(),
+        faults: faults.clone(),
         s3,
         secret: secret.clone(),
     });
@@ -219,7 +234,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         let every = config.sweep_interval;
         tokio::spawn(async move {
             loop {
-                sweep(&app, &store).await;
+                crate::sweep::sweep(&app, &store).await;
                 tokio::time::sleep(every).await;
             }
         })
@@ -255,32 +270,11 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         base_url,
         app,
         secret,
+        faults,
         sqlite,
         shutdown: Some(shutdown_tx),
         task,
     })
-}
-
-/// Deletes expired records and then their bytes, as DynamoDB TTL and the stream function do on
-/// AWS. Returns how many records it removed.
-async fn sweep(app: &App, store: &SqliteStore) -> usize {
-    let mut removed = 0;
-    loop {
-        let batch = match store.take_expired(app.service.now(), 100) {
-            Ok(batch) => batch,
-            Err(err) => {
-                tracing::error!(error = ?err, "expiry sweep failed");
-                return removed;
-            }
-        };
-        for record in &batch {
-            app.service.removed(record).await;
-        }
-        removed += batch.len();
-        if batch.len() < 100 {
-            return removed;
-        }
-    }
 }
 
 struct AbortOnDrop(Option<JoinHandle<()>>);

@@ -111,10 +111,7 @@ pub async fn run_records_removed() -> Result<(), Error> {
         |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
             let app = &app;
             async move {
-                crate::events::on_records_removed(app, event.payload)
-                    .await
-                    .map(|_| ())
-                    .map_err(Error::from)
+                Ok::<_, Error>(crate::events::on_records_removed(app, event.payload).await)
             }
         },
     ))

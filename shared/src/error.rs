@@ -272,7 +272,11 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl From<crate::blob::BlobError> for ApiError {
     fn from(err: crate::blob::BlobError) -> Self {
-        ApiError::Internal(Box::new(err))
+        if err.is_unavailable() {
+            ApiError::Unavailable(Box::new(err))
+        } else {
+            ApiError::Internal(Box::new(err))
+        }
     }
 }
 

@@ -8,8 +8,10 @@ use crate::error::ApiError;
 use crate::keys::decode_event_key;
 use crate::model::{Sequencer, Timestamp};
 use crate::service::{ObjectEvent, Outcome};
-use crate::store::dynamodb::stream::record_changes;
+use crate::store::dynamodb::stream::{record_changes, UndecodableChange};
+use crate::store::RecordChange;
 use crate::App;
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
 /// Why an S3 notification could not be fully handled; Lambda retries the whole event, which is
 /// safe because handling is idempotent.
@@ -100,30 +102,53 @@ fn object_event(bucket: &str, record: &S3EventRecord) -> Option<ObjectEvent> {
     })
 }
 
-/// Handles a batch of table stream records: every removed file record (deleted through the API,
-/// or expired by TTL) has its objects and index items deleted. Other changes, and items that
-/// are not file records (markers, tag pointers), are skipped. Returns how many records were
-/// cleaned up.
-pub async fn on_records_removed(app: &App, event: StreamEvent) -> Result<usize, EventError> {
-    let total = event.records.len();
-    let mut cleaned = 0;
-    for change in record_changes(&event) {
-        match change {
-            Ok(change) => {
-                let (Some(file), None) = (&change.old, &change.new) else {
-                    continue;
-                };
-                app.service.removed(file).await;
-                tracing::info!(tenant = %file.tenant, id = %file.id, expired = change.expired, "cleaned up a removed file");
-                cleaned += 1;
+/// Cleans up after every removal among `changes` (a record deleted through the API, or
+/// expired): its objects and index items. Returns the sequence numbers of the changes that
+/// could not be handled, to be retried; other changes need nothing here.
+pub async fn clean_up_removed<I>(app: &App, changes: I) -> Vec<String>
+where
+    I: IntoIterator<Item = Result<RecordChange, UndecodableChange>>,
+{
+    let mut failed = Vec::new();
+    for change in changes {
+        let change = match change {
+            Ok(change) => change,
+            Err(err) => {
+                // Retried, then parked in the on-failure queue for a person to look at.
+                tracing::error!(error = %err, "a removed item looks like a file record but does not decode");
+                failed.push(err.sequence_number);
+                continue;
+            }
+        };
+        let (Some(file), None) = (&change.old, &change.new) else {
+            continue;
+        };
+        match app.service.removed(file).await {
+            Ok(()) => {
+                tracing::info!(tenant = %file.tenant, id = %file.id, expired = change.expired, "cleaned up a removed file")
             }
             Err(err) => {
-                // A record that does not decode cannot be cleaned up here; the S3 lifecycle
-                // rules remain the backstop. Failing would only block the shard.
-                tracing::error!(error = %err, "a removed item looks like a file record but does not decode");
+                tracing::error!(tenant = %file.tenant, id = %file.id, error = ?err, "could not clean up a removed file; it will be retried");
+                failed.push(change.sequence_number);
             }
         }
     }
-    tracing::debug!(total, cleaned, "stream batch handled");
-    Ok(cleaned)
+    failed
+}
+
+/// Handles a batch of table stream records (the `on-records-removed` function): cleans up after
+/// removed file records and reports the ones that failed as batch item failures, so Lambda
+/// retries from there (and, after its retries, sends them to the on-failure queue).
+pub async fn on_records_removed(app: &App, event: StreamEvent) -> DynamoDbEventResponse {
+    let failed = clean_up_removed(app, record_changes(&event)).await;
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|sequence_number| {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(sequence_number);
+            failure
+        })
+        .collect();
+    response
 }

@@ -27,8 +27,8 @@ use stowage::service::ManualClock;
 use stowage::App;
 
 pub use moto::{
-    create_table_from_template, moto_endpoint, moto_s3_client, moto_storage, sdk_config,
-    PUBLIC_BASE_URL,
+    create_table_from_template, moto_dynamodb_client, moto_endpoint, moto_s3_client, moto_storage,
+    sdk_config, Outage, PUBLIC_BASE_URL,
 };
 pub use reply::Reply;
 pub use requests::{
@@ -81,6 +81,10 @@ pub struct TestEnv {
     pub dynamodb: Option<(aws_sdk_dynamodb::Client, String)>,
     pub bucket: String,
     pub http: reqwest::Client,
+    /// moto only: switches that cut the app's S3 and DynamoDB clients off.
+    outages: Option<(Outage, Outage)>,
+    /// moto only: stream batches whose cleanup failed, to be delivered again (as Lambda does).
+    undelivered: std::sync::Mutex<Vec<aws_lambda_events::dynamodb::Event>>,
     /// Keeps the embedded server (it stops when dropped) and its data dir alive for the test.
     _local: Option<(stowage_local::RunningServer, tempfile::TempDir)>,
 }
@@ -111,6 +115,8 @@ impl TestEnv {
             dynamodb: None,
             bucket: stowage_local::BUCKET.to_owned(),
             http: reqwest::Client::new(),
+            outages: None,
+            undelivered: Default::default(),
             _local: Some((server, dir)),
         }
     }
@@ -118,8 +124,9 @@ impl TestEnv {
     /// A table (from `template.yaml`'s definition) and a bucket with unique names on moto.
     pub async fn moto() -> Self {
         let (sdk, config) = moto_storage().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let s3 = moto_s3_client(&sdk);
+        let (s3_outage, dynamodb_outage) = (Outage::default(), Outage::default());
+        let dynamodb = moto_dynamodb_client(&sdk, dynamodb_outage.clone());
+        let s3 = moto_s3_client(&sdk, s3_outage.clone());
         let (table, bucket) = (config.table.clone(), config.bucket.clone());
         let clock = Arc::new(ManualClock::starting_now());
         let app = Arc::new(stowage::bootstrap::aws_app_with_clients(
@@ -136,6 +143,8 @@ impl TestEnv {
             dynamodb: Some((dynamodb, table)),
             bucket,
             http: reqwest::Client::new(),
+            outages: Some((s3_outage, dynamodb_outage)),
+            undelivered: Default::default(),
             _local: None,
         }
     }
@@ -219,18 +228,87 @@ impl TestEnv {
 
     /// Lets every record whose `expiresAt` has passed disappear the way the backend removes
     /// them: on DynamoDB, TTL deletes the items and the stream function receives the `REMOVE`
-    /// records; on the embedded backend, the expiry sweep runs.
+    /// records; on the embedded backend, the sweep runs. Returns how many records expired.
     pub async fn expire(&self) -> usize {
         match (&self.dynamodb, &self._local) {
             (Some((client, table)), _) => {
                 let event = moto::expire_by_ttl(client, table, self.clock.now_millis()).await;
                 let count = event.records.len();
-                stowage::events::on_records_removed(&self.app, event)
-                    .await
-                    .expect("stream batch handled");
+                self.deliver_stream(event).await;
                 count
             }
             (None, Some((server, _))) => server.sweep().await,
+            (None, None) => unreachable!("every env has a backend"),
+        }
+    }
+
+    /// Runs the stream function on `event`; a batch with failures is kept to be delivered
+    /// again by [`TestEnv::retry_stream`], as Lambda retries it.
+    pub async fn deliver_stream(&self, event: aws_lambda_events::dynamodb::Event) {
+        let response = stowage::events::on_records_removed(&self.app, event.clone()).await;
+        if !response.batch_item_failures.is_empty() {
+            self.undelivered.lock().unwrap().push(event);
+        }
+    }
+
+    /// Removals whose cleanup failed and is still to be retried: failed stream batches (moto),
+    /// or removals the sweep has not got past (embedded).
+    pub fn unfinished_cleanups(&self) -> usize {
+        match &self._local {
+            Some((server, _)) => {
+                let store = server.metadata_store().expect("embedded");
+                let unread = store
+                    .unread_changes(stowage_local::REMOVALS, 10_000)
+                    .unwrap();
+                unread.iter().filter(|c| c.new.is_none()).count()
+            }
+            None => self
+                .undelivered
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|e| e.records.len())
+                .sum(),
+        }
+    }
+
+    /// Retries the cleanups that failed: Lambda delivering the failed stream batches again
+    /// (moto), or the next sweep (embedded).
+    pub async fn retry_stream(&self) {
+        match &self._local {
+            Some((server, _)) => {
+                server.sweep().await;
+            }
+            None => {
+                let batches = std::mem::take(&mut *self.undelivered.lock().unwrap());
+                for event in batches {
+                    self.deliver_stream(event).await;
+                }
+            }
+        }
+    }
+
+    /// Cuts the app off from its object store (`true`) or restores it: moto's S3 client fails
+    /// to connect; the embedded S3 endpoint answers `503 SlowDown`.
+    pub fn s3_outage(&self, down: bool) {
+        match (&self.outages, &self._local) {
+            (Some((s3, _)), _) => s3.store(down, std::sync::atomic::Ordering::SeqCst),
+            (None, Some((server, _))) => server
+                .faults
+                .s3_outage
+                .store(down, std::sync::atomic::Ordering::SeqCst),
+            (None, None) => unreachable!("every env has a backend"),
+        }
+    }
+
+    /// Cuts the app off from its metadata store (`true`) or restores it: moto's DynamoDB client
+    /// fails to connect; the embedded SQLite store answers as a locked database.
+    pub fn metadata_outage(&self, down: bool) {
+        match (&self.outages, &self._local) {
+            (Some((_, dynamodb)), _) => dynamodb.store(down, std::sync::atomic::Ordering::SeqCst),
+            (None, Some((server, _))) => {
+                server.metadata_store().expect("embedded").set_outage(down)
+            }
             (None, None) => unreachable!("every env has a backend"),
         }
     }

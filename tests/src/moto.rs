@@ -2,8 +2,11 @@
 //! needs), fresh tables made from `template.yaml`, and TTL as DynamoDB would run it.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -39,27 +42,42 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// The S3 client for moto: the app's own client (`bootstrap::s3_client`), plus one fix for a
-/// moto deviation. moto answers `ListParts` with the root element `ListPartsResponse` where S3
-/// (and the Rust SDK) use `ListPartsResult`; botocore does not mind, the Rust SDK rejects it.
-/// The HTTP connector below renames the root of that one response; nothing else is touched.
-pub fn moto_s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+/// A switch that makes every call of a client fail as if its service could not be reached.
+pub type Outage = Arc<AtomicBool>;
+
+/// Retries as the SDK does by default, but without waiting long between attempts.
+fn quick_retries() -> RetryConfig {
+    RetryConfig::standard().with_initial_backoff(Duration::from_millis(5))
+}
+
+/// The S3 client for moto: the app's own client (`bootstrap::s3_client`), with an outage
+/// switch and one fix for a moto deviation. moto answers `ListParts` with the root element
+/// `ListPartsResponse` where S3 (and the Rust SDK) use `ListPartsResult`; botocore does not
+/// mind, the Rust SDK rejects it. The HTTP client below renames the root of that one response;
+/// nothing else is touched.
+pub fn moto_s3_client(sdk: &SdkConfig, outage: Outage) -> aws_sdk_s3::Client {
     let base = stowage::bootstrap::s3_client(sdk, true);
-    use aws_smithy_http_client::tls;
-    let inner = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .build_https();
     let config = base
         .config()
         .to_builder()
-        .http_client(MotoListPartsClient(inner))
+        .http_client(TestHttp::new(outage, true))
+        .retry_config(quick_retries())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
 
-mod moto_fix {
+/// The DynamoDB client for moto, with an outage switch.
+pub fn moto_dynamodb_client(sdk: &SdkConfig, outage: Outage) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .http_client(TestHttp::new(outage, false))
+        .retry_config(quick_retries())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+mod http_client {
+    use std::sync::atomic::Ordering;
+
     use aws_smithy_runtime_api::client::http::{
         HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
         SharedHttpConnector,
@@ -70,27 +88,64 @@ mod moto_fix {
     use aws_smithy_types::body::SdkBody;
     use http_body_util::BodyExt;
 
-    /// Wraps the SDK's HTTP client; see `moto_s3_client`.
-    #[derive(Debug)]
-    pub struct MotoListPartsClient(pub SharedHttpClient);
+    use super::Outage;
 
-    impl HttpClient for MotoListPartsClient {
+    /// The SDK's HTTP client, with an outage switch and (for S3) the `ListParts` fix.
+    #[derive(Debug)]
+    pub struct TestHttp {
+        inner: SharedHttpClient,
+        outage: Outage,
+        fix_list_parts: bool,
+    }
+
+    impl TestHttp {
+        pub fn new(outage: Outage, fix_list_parts: bool) -> Self {
+            use aws_smithy_http_client::tls;
+            let inner = aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https();
+            TestHttp {
+                inner,
+                outage,
+                fix_list_parts,
+            }
+        }
+    }
+
+    impl HttpClient for TestHttp {
         fn http_connector(
             &self,
             settings: &HttpConnectorSettings,
             components: &RuntimeComponents,
         ) -> SharedHttpConnector {
-            SharedHttpConnector::new(Connector(self.0.http_connector(settings, components)))
+            SharedHttpConnector::new(Connector {
+                inner: self.inner.http_connector(settings, components),
+                outage: self.outage.clone(),
+                fix_list_parts: self.fix_list_parts,
+            })
         }
     }
 
     #[derive(Debug)]
-    struct Connector(SharedHttpConnector);
+    struct Connector {
+        inner: SharedHttpConnector,
+        outage: Outage,
+        fix_list_parts: bool,
+    }
 
     impl HttpConnector for Connector {
         fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-            let list_parts = request.method() == "GET" && request.uri().contains("uploadId=");
-            let inner = self.0.clone();
+            if self.outage.load(Ordering::SeqCst) {
+                return HttpConnectorFuture::ready(Err(ConnectorError::io(
+                    "injected outage: connection refused".into(),
+                )));
+            }
+            let list_parts = self.fix_list_parts
+                && request.method() == "GET"
+                && request.uri().contains("uploadId=");
+            let inner = self.inner.clone();
             HttpConnectorFuture::new(async move {
                 let mut response = inner.call(request).await?;
                 if list_parts {
@@ -114,7 +169,7 @@ mod moto_fix {
     }
 }
 
-use moto_fix::MotoListPartsClient;
+use http_client::TestHttp;
 
 /// A fresh table (made from `template.yaml`) and bucket on moto, and the settings a Lambda
 /// function would read for them.
@@ -124,7 +179,7 @@ pub async fn moto_storage() -> (SdkConfig, Config) {
     let table = format!("stowage-test-{suffix}");
     let bucket = format!("stowage-test-{suffix}");
     create_table_from_template(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
-    moto_s3_client(&sdk)
+    moto_s3_client(&sdk, Outage::default())
         .create_bucket()
         .bucket(&bucket)
         .send()
@@ -193,7 +248,8 @@ fn stream_event(items: Vec<HashMap<String, AttributeValue>>) -> aws_lambda_event
     let template = sample("dynamodb-record-removed.json")["Records"][0].clone();
     let records: Vec<Value> = items
         .into_iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(at, item)| {
             let image: serde_json::Map<String, Value> = item
                 .iter()
                 .map(|(k, v)| (k.clone(), attribute_json(v)))
@@ -201,6 +257,7 @@ fn stream_event(items: Vec<HashMap<String, AttributeValue>>) -> aws_lambda_event
             let mut record = template.clone();
             record["dynamodb"]["Keys"] = json!({"pk": image["pk"], "sk": image["sk"]});
             record["dynamodb"]["OldImage"] = Value::Object(image);
+            record["dynamodb"]["SequenceNumber"] = json!(format!("{}", 1_000 + at));
             record
         })
         .collect();

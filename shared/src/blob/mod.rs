@@ -17,6 +17,8 @@ use crate::model::Timestamp;
 #[error("object store error: {context}")]
 pub struct BlobError {
     context: String,
+    /// Throttled or unreachable: worth retrying later.
+    unavailable: bool,
     #[source]
     source: Box<dyn std::error::Error + Send + Sync + 'static>,
 }
@@ -29,8 +31,25 @@ impl BlobError {
     ) -> Self {
         BlobError {
             context: context.into(),
+            unavailable: false,
             source: source.into(),
         }
+    }
+
+    /// The store throttled the call or could not be reached.
+    pub fn unavailable(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        BlobError {
+            unavailable: true,
+            ..Self::new(context, source)
+        }
+    }
+
+    /// Whether retrying later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 }
 

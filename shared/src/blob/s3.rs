@@ -29,6 +29,27 @@ impl S3Store {
     }
 }
 
+/// Sorts an SDK failure: throttling (`503 SlowDown`), S3's own `500`s, timeouts and connection
+/// failures are `unavailable` (the client may retry); the rest are plain failures. Judged by
+/// the SDK's error kinds and the HTTP status, never by matching error-code strings.
+fn failed<E>(context: String, err: SdkError<E>) -> BlobError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => service.raw().status().as_u16() >= 500,
+        _ => false,
+    };
+    if transient {
+        BlobError::unavailable(context, err)
+    } else {
+        BlobError::new(context, err)
+    }
+}
+
 fn presigning(now: Timestamp, expires_in: Duration) -> Result<PresigningConfig, BlobError> {
     let start = std::time::UNIX_EPOCH + Duration::from_millis(now.millis().max(0).unsigned_abs());
     PresigningConfig::builder()
@@ -138,7 +159,7 @@ impl ObjectStore for S3Store {
                     .map(Timestamp::from_millis),
             })),
             Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(None),
-            Err(err) => Err(BlobError::new(format!("HEAD {key}"), err)),
+            Err(err) => Err(failed(format!("HEAD {key}"), err)),
         }
     }
 
@@ -151,7 +172,7 @@ impl ObjectStore for S3Store {
             .content_type(content_type)
             .send()
             .await
-            .map_err(|e| BlobError::new(format!("create multipart upload {key}"), e))?;
+            .map_err(|e| failed(format!("create multipart upload {key}"), e))?;
         output
             .upload_id
             .ok_or_else(|| BlobError::new(format!("create multipart upload {key}"), "no upload id"))
@@ -203,7 +224,7 @@ impl ObjectStore for S3Store {
                 Err(SdkError::ServiceError(err)) if err.err().code() == Some("NoSuchUpload") => {
                     return Ok(None)
                 }
-                Err(err) => return Err(BlobError::new(format!("list parts of {key}"), err)),
+                Err(err) => return Err(failed(format!("list parts of {key}"), err)),
             };
             for part in output.parts() {
                 parts.push(UploadedPart {
@@ -257,7 +278,7 @@ impl ObjectStore for S3Store {
             )
             .send()
             .await
-            .map_err(|e| BlobError::new(format!("complete multipart upload {key}"), e))?;
+            .map_err(|e| failed(format!("complete multipart upload {key}"), e))?;
         Ok(output.e_tag.unwrap_or_default())
     }
 
@@ -273,7 +294,7 @@ impl ObjectStore for S3Store {
         {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(err)) if err.err().is_no_such_upload() => Ok(()),
-            Err(err) => Err(BlobError::new(format!("abort multipart upload {key}"), err)),
+            Err(err) => Err(failed(format!("abort multipart upload {key}"), err)),
         }
     }
 
@@ -286,7 +307,7 @@ impl ObjectStore for S3Store {
             .key(to)
             .send()
             .await
-            .map_err(|e| BlobError::new(format!("COPY {from} to {to}"), e))?;
+            .map_err(|e| failed(format!("COPY {from} to {to}"), e))?;
         Ok(())
     }
 
@@ -297,7 +318,7 @@ impl ObjectStore for S3Store {
             .key(key)
             .send()
             .await
-            .map_err(|e| BlobError::new(format!("DELETE {key}"), e))?;
+            .map_err(|e| failed(format!("DELETE {key}"), e))?;
         Ok(())
     }
 }

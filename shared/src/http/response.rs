@@ -6,6 +6,10 @@ use serde::Serialize;
 
 use crate::error::{ApiError, ProblemCode};
 
+/// What a `503` asks clients to wait before retrying: throttling and brief outages pass in
+/// about this long, and the clients' own backoff grows from there.
+const RETRY_AFTER_SECONDS: &str = "1";
+
 /// A JSON response, with the record version as a strong `ETag` when given.
 pub fn json_response<T: Serialize>(
     status: StatusCode,
@@ -56,6 +60,9 @@ pub fn problem(err: &ApiError) -> Response<Body> {
         .header(header::CONTENT_TYPE, "application/problem+json");
     if err.is(ProblemCode::Unauthorized) {
         builder = builder.header(header::WWW_AUTHENTICATE, "Bearer");
+    }
+    if err.is(ProblemCode::Unavailable) {
+        builder = builder.header(header::RETRY_AFTER, RETRY_AFTER_SECONDS);
     }
     builder
         .body(Body::Text(body))

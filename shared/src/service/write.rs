@@ -169,7 +169,11 @@ impl Service {
                     *next
                 }
                 Ok(Some(_)) => {
-                    self.removed(&current).await;
+                    if let Err(err) = self.removed(&current).await {
+                        // The record is gone; its change in the table stream (or the local
+                        // change log) retries the cleanup until it succeeds.
+                        tracing::warn!(tenant = %current.tenant, id = %current.id, error = ?err, "a deleted file's objects remain until the stream cleanup retries");
+                    }
                     current
                 }
                 Err(err) => {
@@ -311,15 +315,12 @@ impl Service {
     }
 
     /// Cleans up after a record that is gone, however it went (the API, DynamoDB TTL, the local
-    /// expiry sweep): its objects, and any secondary items the store keeps. Failures are logged;
-    /// the S3 lifecycle rules are the last backstop.
-    pub async fn removed(&self, record: &FileRecord) {
-        if let Err(err) = self.remove_objects(record).await {
-            tracing::error!(tenant = %record.tenant, id = %record.id, error = ?err, "could not delete a removed file's objects");
-        }
-        if let Err(err) = self.store.forget(record).await {
-            tracing::error!(tenant = %record.tenant, id = %record.id, error = ?err, "could not delete a removed file's index items");
-        }
+    /// expiry sweep): its objects, and any secondary items the store keeps. Idempotent: what is
+    /// already gone counts as done, so a failed cleanup can simply run again.
+    pub async fn removed(&self, record: &FileRecord) -> Result<(), ApiError> {
+        self.remove_objects(record).await?;
+        self.store.forget(record).await?;
+        Ok(())
     }
 
     /// Deletes every object a removed record may have left: its content, an upload in flight,

@@ -81,6 +81,20 @@ pub struct Change<'a> {
     pub next: &'a FileRecord,
 }
 
+/// One change of one file record, as a table stream reports it: DynamoDB's stream on AWS, the
+/// embedded store's change log in `stowage-local`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordChange {
+    /// Where the change sits in its stream; a partial batch failure names it.
+    pub sequence_number: String,
+    /// The record before the change (`None` for an insert).
+    pub old: Option<FileRecord>,
+    /// The record after the change (`None` for a removal).
+    pub new: Option<FileRecord>,
+    /// A removal by expiry (DynamoDB TTL, or the local sweep) rather than by a request.
+    pub expired: bool,
+}
+
 /// Where file records live.
 #[async_trait]
 pub trait MetadataStore: Send + Sync {

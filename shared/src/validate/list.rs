@@ -132,7 +132,7 @@ impl ListQuery {
                 record
                     .directory
                     .as_ref()
-                    .is_some_and(|d| d.as_str().starts_with(prefix))
+                    .is_some_and(|d| within_directory(d.as_str(), prefix))
             })
             && self.tags.iter().all(|t| record.tags.as_slice().contains(t))
             && self.created_after.is_none_or(|at| record.created_at > at)
@@ -152,5 +152,34 @@ impl ListQuery {
         text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
         })
+    }
+}
+
+/// Whether `directory` is `prefix` or below it, by whole path segments: `/docs` holds `/docs`
+/// and `/docs/x`, not `/docs-old`; `/docs/` holds only what is below `/docs`.
+fn within_directory(directory: &str, prefix: &str) -> bool {
+    if prefix.ends_with('/') {
+        return directory.starts_with(prefix);
+    }
+    match directory.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_directory;
+
+    #[test]
+    fn directory_prefixes_match_whole_segments() {
+        assert!(within_directory("/docs", "/docs"));
+        assert!(within_directory("/docs/x", "/docs"));
+        assert!(within_directory("/docs/x/y", "/docs/"));
+        assert!(!within_directory("/docs", "/docs/"));
+        assert!(!within_directory("/docs-old", "/docs"));
+        assert!(!within_directory("/doc", "/docs"));
+        assert!(within_directory("/anything", "/"));
+        assert!(within_directory("/", "/"));
     }
 }

@@ -283,7 +283,42 @@ async fn filtered_listing_reads_about_one_page_however_many_files(env: TestEnv) 
     assert!(page.items_read <= 11, "read {}", page.items_read);
 }
 
+async fn a_directory_prefix_matches_whole_path_segments(env: TestEnv) {
+    let mut by_directory = std::collections::HashMap::new();
+    for directory in ["/docs", "/docs/x", "/docs-old", "/doc"] {
+        let id = env
+            .create_id(
+                "acme",
+                json!({"name": "f.txt", "mimeType": "text/plain", "directory": directory}),
+            )
+            .await;
+        by_directory.insert(directory, id);
+        env.advance(Duration::from_millis(2));
+    }
+    for (prefix, want) in [
+        ("/docs", vec!["/docs/x", "/docs"]),
+        ("/docs/", vec!["/docs/x"]),
+        ("/doc", vec!["/doc"]),
+        ("/", vec!["/doc", "/docs-old", "/docs/x", "/docs"]),
+    ] {
+        let reply = env
+            .api(
+                RouteId::ListFiles,
+                "acme",
+                None,
+                &format!("directoryPrefix={prefix}"),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+        let want: Vec<String> = want.iter().map(|d| by_directory[d].clone()).collect();
+        assert_eq!(ids(&reply.json), want, "directoryPrefix={prefix}");
+    }
+}
+
 stowage_tests::on_every_backend!(
+    a_directory_prefix_matches_whole_path_segments,
     listing_is_newest_first_and_pages_without_gaps_or_duplicates,
     every_filter_selects_exactly_its_files,
     expired_records_never_appear,

@@ -3,6 +3,7 @@
 
 mod content;
 mod deletes;
+mod failures;
 mod handlers;
 mod hostile;
 mod isolation;

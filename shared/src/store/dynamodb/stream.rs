@@ -5,23 +5,10 @@ use aws_lambda_events::dynamodb::{Event, EventRecord};
 
 use super::schema::{backend, SK};
 use crate::model::FileRecord;
-use crate::store::StoreError;
+use crate::store::{RecordChange, StoreError};
 
 /// The principal DynamoDB names in the stream when TTL removes an item.
 const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
-
-/// One change of one file record, as the stream reports it.
-#[derive(Debug)]
-pub struct RecordChange {
-    /// The stream record's sequence number: what a partial batch failure names.
-    pub sequence_number: String,
-    /// The record before the change (`None` for an insert).
-    pub old: Option<FileRecord>,
-    /// The record after the change (`None` for a removal).
-    pub new: Option<FileRecord>,
-    /// A removal by TTL rather than by a request.
-    pub expired: bool,
-}
 
 /// A stream record that looks like a file record but does not decode.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,207 @@
+//! Embedded adapter for `stowage-local`: file records in one SQLite database file.
+//!
+//! SQLite (through `rusqlite`, with SQLite compiled in) rather than a key-value store because
+//! the listing indexes are plain SQL indexes, every change is one real transaction, and one file
+//! that any `sqlite3` shell can open is easy to inspect while building against Stowage. Its
+//! semantics match the DynamoDB adapter: `insert` never overwrites, `replace`/`delete` are
+//! compare-and-swaps on `version`, `externalId` is unique among live records, reads see every
+//! committed write, and the same indexes (recent, name, purpose, directory, uploadedBy, tag)
+//! answer listings in descending id order.
+
+mod log;
+mod rows;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{Change, IndexPage, IndexQuery, ListIndex, MetadataStore, StoreError};
+use crate::model::{FileId, FileRecord, TenantId, Timestamp};
+use rows::{check_external_id, log_change, read, remove, write, SCHEMA};
+
+/// File records in a SQLite database.
+pub struct SqliteStore {
+    // Each call is a few short statements on local disk, so a plain mutex serialises them
+    // without holding anything across an await point.
+    conn: Mutex<Connection>,
+    /// Test hook: while set, every call fails as unavailable.
+    #[cfg(any(test, feature = "test-util"))]
+    outage: std::sync::atomic::AtomicBool,
+}
+
+fn backend(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(err))
+}
+
+/// SQLite's own error kinds: a busy or locked database is worth retrying later.
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+        match err.sqlite_error_code() {
+            Some(DatabaseBusy | DatabaseLocked) => StoreError::Unavailable(Box::new(err)),
+            _ => StoreError::Backend(Box::new(err)),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::init(Connection::open(path)?)
+    }
+
+    /// A database that lives only in memory (tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            #[cfg(any(test, feature = "test-util"))]
+            outage: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Test hook: while `down`, every call fails as unavailable (as a locked database would).
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn set_outage(&self, down: bool) {
+        self.outage.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        #[cfg(any(test, feature = "test-util"))]
+        if self.outage.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected SQLite outage".into()));
+        }
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Backend("the SQLite connection lock is poisoned".into()))?;
+        f(&mut conn)
+    }
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn get(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError> {
+        self.with(|conn| read(&conn.transaction()?, tenant, id))
+    }
+
+    async fn find_external_id(
+        &self,
+        tenant: &TenantId,
+        external_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<FileId>, StoreError> {
+        let id: Option<String> = self.with(|conn| {
+            conn.query_row(
+                "SELECT id FROM files WHERE tenant = ?1 AND external_id = ?2
+                 AND (expires_at IS NULL OR expires_at > ?3) LIMIT 1",
+                params![tenant.as_str(), external_id, now.millis()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(StoreError::from)
+        })?;
+        Ok(id.and_then(|id| FileId::parse(&id).ok()))
+    }
+
+    async fn insert(&self, record: &FileRecord, now: Timestamp) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            check_external_id(&tx, record, now)?;
+            write(&tx, record, None)?;
+            log_change(&tx, None, Some(record), false)?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    async fn replace_many(&self, changes: &[Change<'_>], now: Timestamp) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            for change in changes {
+                write(&tx, change.next, Some(change.previous.version))?;
+                log_change(&tx, Some(change.previous), Some(change.next), false)?;
+            }
+            // Uniqueness is checked once every change is in, as DynamoDB's transaction would.
+            for change in changes {
+                check_external_id(&tx, change.next, now)?;
+            }
+            Ok(tx.commit()?)
+        })
+    }
+
+    async fn delete(&self, record: &FileRecord) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let Some(current) = read(&tx, &record.tenant, record.id)? else {
+                return Err(StoreError::Conflict);
+            };
+            if current.version != record.version {
+                return Err(StoreError::Conflict);
+            }
+            remove(&tx, &record.tenant, record.id)?;
+            log_change(&tx, Some(&current), None, false)?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError> {
+        let (column, value) = match query.index {
+            ListIndex::Recent => (None, None),
+            ListIndex::Name(v) => (Some("name"), Some(v.as_str())),
+            ListIndex::Purpose(v) => (Some("purpose"), Some(v.as_str())),
+            ListIndex::Directory(v) => (Some("directory"), Some(v.as_str())),
+            ListIndex::UploadedBy(v) => (Some("uploaded_by"), Some(v.as_str())),
+            ListIndex::Tag(v) => (Some("tag"), Some(v.as_str())),
+        };
+        let limit = query.limit.clamp(1, 1_000);
+        let sql = match (query.index, column) {
+            (ListIndex::Tag(_), _) => "SELECT f.id, f.record FROM file_tags t
+                 JOIN files f ON f.tenant = t.tenant AND f.id = t.id
+                 WHERE t.tenant = ?1 AND t.tag = ?2 AND t.id BETWEEN ?3 AND ?4
+                 ORDER BY t.id DESC LIMIT ?5"
+                .to_owned(),
+            (_, Some(column)) => format!(
+                "SELECT id, record FROM files WHERE tenant = ?1 AND {column} = ?2
+                 AND id BETWEEN ?3 AND ?4 ORDER BY id DESC LIMIT ?5"
+            ),
+            (_, None) => "SELECT id, record FROM files WHERE tenant = ?1 AND ?2 IS NULL
+                 AND id BETWEEN ?3 AND ?4 ORDER BY id DESC LIMIT ?5"
+                .to_owned(),
+        };
+        let rows: Vec<(String, String)> = self.with(|conn| {
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(
+                params![
+                    query.tenant.as_str(),
+                    value,
+                    query.lowest.to_string(),
+                    query.highest.to_string(),
+                    limit as i64
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        })?;
+        let more = rows.len() == limit;
+        let last_id = rows.last().and_then(|(id, _)| FileId::parse(id).ok());
+        let records = rows
+            .iter()
+            .map(|(_, text)| serde_json::from_str(text).map_err(backend))
+            .collect::<Result<Vec<FileRecord>, _>>()?;
+        Ok(IndexPage {
+            items_read: records.len() as u64,
+            records,
+            last_id,
+            more,
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! The SQLite schema and the row-level writes every store call is made of. Each write of a
+//! record also appends its change to the change log (`changes`), in the same transaction, as
+//! DynamoDB's stream records every change of the table.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::backend;
+use crate::model::{FileId, FileRecord, TenantId, Timestamp};
+use crate::store::StoreError;
+
+pub(super) const SCHEMA: &str = "
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    PRAGMA busy_timeout = 5000;
+    CREATE TABLE IF NOT EXISTS files (
+        tenant      TEXT    NOT NULL,
+        id          TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        expires_at  INTEGER,
+        name        TEXT    NOT NULL,
+        purpose     TEXT,
+        directory   TEXT,
+        external_id TEXT,
+        uploaded_by TEXT    NOT NULL,
+        record      TEXT    NOT NULL,
+        PRIMARY KEY (tenant, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS files_by_name ON files (tenant, name, id);
+    CREATE INDEX IF NOT EXISTS files_by_purpose ON files (tenant, purpose, id);
+    CREATE INDEX IF NOT EXISTS files_by_directory ON files (tenant, directory, id);
+    CREATE INDEX IF NOT EXISTS files_by_uploaded_by ON files (tenant, uploaded_by, id);
+    CREATE INDEX IF NOT EXISTS files_by_external_id ON files (tenant, external_id);
+    CREATE INDEX IF NOT EXISTS files_by_expiry ON files (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS file_tags (
+        tenant TEXT NOT NULL,
+        tag    TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        PRIMARY KEY (tenant, tag, id)
+    ) WITHOUT ROWID;
+    -- Every change of a record, in order: old and new record as JSON (NULL when absent).
+    CREATE TABLE IF NOT EXISTS changes (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        old     TEXT,
+        new     TEXT,
+        expired INTEGER NOT NULL DEFAULT 0
+    );
+    -- How far each reader of the change log has got.
+    CREATE TABLE IF NOT EXISTS readers (
+        name TEXT PRIMARY KEY,
+        seq  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+";
+
+/// Appends one change to the change log.
+pub(super) fn log_change(
+    tx: &Transaction<'_>,
+    old: Option<&FileRecord>,
+    new: Option<&FileRecord>,
+    expired: bool,
+) -> Result<(), StoreError> {
+    let text = |record: Option<&FileRecord>| {
+        record
+            .map(|r| serde_json::to_string(r).map_err(backend))
+            .transpose()
+    };
+    tx.execute(
+        "INSERT INTO changes (old, new, expired) VALUES (?1, ?2, ?3)",
+        params![text(old)?, text(new)?, expired],
+    )?;
+    Ok(())
+}
+
+/// The stored record, if any.
+pub(super) fn read(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    id: FileId,
+) -> Result<Option<FileRecord>, StoreError> {
+    let text: Option<String> = tx
+        .query_row(
+            "SELECT record FROM files WHERE tenant = ?1 AND id = ?2",
+            params![tenant.as_str(), id.to_string()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    text.map(|t| serde_json::from_str(&t).map_err(backend))
+        .transpose()
+}
+
+/// Deletes a record's row and its tag rows.
+pub(super) fn remove(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    id: FileId,
+) -> Result<usize, StoreError> {
+    let (tenant, id) = (tenant.as_str(), id.to_string());
+    tx.execute(
+        "DELETE FROM file_tags WHERE tenant = ?1 AND id = ?2",
+        params![tenant, id],
+    )?;
+    Ok(tx.execute(
+        "DELETE FROM files WHERE tenant = ?1 AND id = ?2",
+        params![tenant, id],
+    )?)
+}
+
+/// `ExternalIdTaken` if another live record of the tenant has `record`'s externalId.
+pub(super) fn check_external_id(
+    tx: &Transaction<'_>,
+    record: &FileRecord,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(external_id) = &record.external_id else {
+        return Ok(());
+    };
+    let taken: Option<String> = tx
+        .query_row(
+            "SELECT id FROM files WHERE tenant = ?1 AND external_id = ?2 AND id <> ?3
+             AND (expires_at IS NULL OR expires_at > ?4) LIMIT 1",
+            params![
+                record.tenant.as_str(),
+                external_id.as_str(),
+                record.id.to_string(),
+                now.millis()
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match taken {
+        Some(_) => Err(StoreError::ExternalIdTaken(external_id.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// Writes the record's row (insert, or update if its version is still `expected`) and its tag
+/// rows; `Conflict` if the condition does not hold.
+pub(super) fn write(
+    tx: &Transaction<'_>,
+    record: &FileRecord,
+    expected: Option<u64>,
+) -> Result<(), StoreError> {
+    let text = serde_json::to_string(record).map_err(backend)?;
+    let version = i64::try_from(record.version).map_err(backend)?;
+    let values = params![
+        record.tenant.as_str(),
+        record.id.to_string(),
+        version,
+        record.expires_at.map(|at| at.millis()),
+        record.name.as_str(),
+        record.purpose.as_ref().map(|p| p.as_str()),
+        record.directory.as_ref().map(|d| d.as_str()),
+        record.external_id.as_ref().map(|e| e.as_str()),
+        record.uploaded_by.as_str(),
+        text,
+    ];
+    let changed = match expected {
+        None => tx.execute(
+            "INSERT INTO files (tenant, id, version, expires_at, name, purpose, directory,
+                                external_id, uploaded_by, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+            values,
+        )?,
+        Some(expected) => {
+            let expected = i64::try_from(expected).map_err(backend)?;
+            tx.execute(
+                "UPDATE files SET version = ?3, expires_at = ?4, name = ?5, purpose = ?6,
+                        directory = ?7, external_id = ?8, uploaded_by = ?9, record = ?10
+                 WHERE tenant = ?1 AND id = ?2 AND version = ?11",
+                rusqlite::params_from_iter(
+                    values
+                        .iter()
+                        .copied()
+                        .chain(std::iter::once(&expected as &dyn rusqlite::ToSql)),
+                ),
+            )?
+        }
+    };
+    if changed != 1 {
+        return Err(StoreError::Conflict);
+    }
+    let (tenant, id) = (record.tenant.as_str(), record.id.to_string());
+    tx.execute(
+        "DELETE FROM file_tags WHERE tenant = ?1 AND id = ?2",
+        params![tenant, id],
+    )?;
+    for tag in record.tags.as_slice() {
+        tx.execute(
+            "INSERT INTO file_tags (tenant, tag, id) VALUES (?1, ?2, ?3)",
+            params![tenant, tag, id],
+        )?;
+    }
+    Ok(())
+}
