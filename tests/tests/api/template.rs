@@ -207,3 +207,16 @@ fn the_table_declares_exactly_the_indexes_the_code_reads() {
         .collect();
     assert_eq!(declared, read);
 }
+
+#[test]
+fn the_stream_function_reports_partial_batch_failures() {
+    let template = template();
+    let event = &template["Resources"]["OnRecordsRemovedFunction"]["Properties"]["Events"]
+        ["Removed"]["Properties"];
+    assert_eq!(
+        event["FunctionResponseTypes"][0].as_str(),
+        Some("ReportBatchItemFailures")
+    );
+    assert_eq!(event["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert!(!event["DestinationConfig"]["OnFailure"]["Destination"].is_null());
+}
