@@ -167,8 +167,8 @@ impl Service {
             .filter(|record| !record.is_expired(now)))
     }
 
-    /// The `overwrite` path of create: the body's fields replace the record's, and a new upload
-    /// opens.
+    /// The `overwrite` path of create: the fields the body names replace the record's (the
+    /// others stay as they are), and a new upload opens.
     async fn overwrite(
         &self,
         tenant: &TenantId,
@@ -177,7 +177,7 @@ impl Service {
     ) -> Result<Created, ApiError> {
         let (record, instructions) = self
             .modify_with(tenant, existing.id, None, move |current, now| async move {
-                if current.kind != request.kind {
+                if request.names("kind") && current.kind != request.kind {
                     return Err(ApiError::new(
                         ProblemCode::KindMismatch,
                         format!(
@@ -187,17 +187,7 @@ impl Service {
                         ),
                     ));
                 }
-                let mut next = current.clone();
-                next.extension = request.name.extension();
-                next.name = request.name.clone();
-                next.mime_type = request.mime_type.clone();
-                next.purpose = request.purpose.clone();
-                next.tags = request.tags.clone();
-                next.metadata = request.metadata.clone();
-                next.directory = request.directory.clone();
-                next.source = request.source.clone();
-                next.private_access = request.private_access;
-                next.ttl_seconds = request.ttl_seconds.or(current.ttl_seconds);
+                let next = overwritten(&current, request);
                 let opened = self.open_upload(&next, &request.upload, now).await?;
                 Ok(opened.into_plan())
             })
@@ -356,6 +346,37 @@ impl Service {
         }
         Ok(parts)
     }
+}
+
+/// `current` with the fields `request` names taken from it (`null` removes an optional one).
+fn overwritten(current: &FileRecord, request: &CreateFile) -> FileRecord {
+    let mut next = current.clone();
+    // name and mimeType are required in a create body: always named.
+    next.extension = request.name.extension();
+    next.name = request.name.clone();
+    next.mime_type = request.mime_type.clone();
+    if request.names("purpose") {
+        next.purpose = request.purpose.clone();
+    }
+    if request.names("tags") {
+        next.tags = request.tags.clone();
+    }
+    if request.names("metadata") {
+        next.metadata = request.metadata.clone();
+    }
+    if request.names("directory") {
+        next.directory = request.directory.clone();
+    }
+    if request.names("source") {
+        next.source = request.source.clone();
+    }
+    if request.names("privateAccess") {
+        next.private_access = request.private_access;
+    }
+    if request.names("ttlSeconds") {
+        next.ttl_seconds = request.ttl_seconds;
+    }
+    next
 }
 
 impl Opened {

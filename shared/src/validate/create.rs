@@ -103,6 +103,15 @@ pub struct CreateFile {
     /// Temp files only: seconds from creation to expiry.
     pub ttl_seconds: Option<u64>,
     pub overwrite: bool,
+    /// The record fields the body names (with a value or `null`): what an overwrite changes.
+    pub named: Vec<&'static str>,
+}
+
+impl CreateFile {
+    /// Whether the body names `field` (its wire name).
+    pub fn names(&self, field: &str) -> bool {
+        self.named.contains(&field)
+    }
 }
 
 const CREATE_FIELDS: &[&str] = &[
@@ -125,6 +134,11 @@ impl CreateFile {
     pub fn from_json(body: Value) -> Result<Self, ApiError> {
         let allowed: Vec<&str> = CREATE_FIELDS.iter().chain(UPLOAD_FIELDS).copied().collect();
         let mut f = Fields::new(body, &allowed)?;
+        let named: Vec<&'static str> = CREATE_FIELDS
+            .iter()
+            .copied()
+            .filter(|field| f.present(field))
+            .collect();
         let kind = match f.string("kind") {
             None => FileKind::Client,
             Some(text) => wire_enum(&text).unwrap_or_else(|| {
@@ -187,6 +201,7 @@ impl CreateFile {
                 upload,
                 ttl_seconds,
                 overwrite,
+                named,
             }),
             // finish() has already reported the missing or invalid field.
             _ => Err(ApiError::internal(

@@ -1,6 +1,6 @@
 //! Downloads, re-uploads and `externalId` (with `overwrite`) on both backends.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use stowage::http::RouteId;
 use stowage_tests::{id_of, upload_key, TestEnv};
 
@@ -222,7 +222,64 @@ async fn external_ids_are_unique_and_overwrite_uploads_a_new_version(env: TestEn
     assert_eq!(moved.status, 200, "{}", moved.json);
 }
 
+async fn overwrite_changes_only_what_the_body_names(env: TestEnv) {
+    let original = env
+        .uploaded(
+            "acme",
+            json!({"name": "v1.txt", "mimeType": "text/plain", "externalId": "doc-9",
+                   "kind": "temp", "ttlSeconds": 3600, "purpose": "report",
+                   "tags": ["q1", "final"], "metadata": {"owner": "ann"},
+                   "directory": "/reports", "source": "scanner", "privateAccess": false}),
+            b"version 1",
+        )
+        .await;
+    let id = id_of(&original);
+    // Only name, mimeType and one optional field named; purpose removed with null.
+    let again = env
+        .create(
+            "acme",
+            json!({"name": "v2.txt", "mimeType": "text/markdown", "externalId": "doc-9",
+                   "overwrite": true, "tags": ["q2"], "purpose": null}),
+        )
+        .await;
+    let file = &again.json["file"];
+    assert_eq!(id_of(file), id);
+    assert_eq!(file["name"], "v2.txt");
+    assert_eq!(file["mimeType"], "text/markdown");
+    assert_eq!(file["tags"], json!(["q2"]));
+    assert_eq!(file["purpose"], Value::Null, "null removes");
+    for kept in [
+        "metadata",
+        "directory",
+        "source",
+        "privateAccess",
+        "kind",
+        "externalId",
+    ] {
+        assert_eq!(file[kept], original[kept], "{kept} is kept");
+    }
+    assert_eq!(
+        file["status"], "uploaded",
+        "the old bytes stay until the new ones land"
+    );
+    // A temp file stays temp without naming its kind; naming another kind is refused.
+    env.api(
+        RouteId::CreateFile,
+        "acme",
+        None,
+        "",
+        Some(
+            json!({"name": "v3.txt", "mimeType": "text/plain", "externalId": "doc-9",
+                     "overwrite": true, "kind": "client"}),
+        ),
+        &[],
+    )
+    .await
+    .assert_problem(409, "kind_mismatch");
+}
+
 stowage_tests::on_every_backend!(
+    overwrite_changes_only_what_the_body_names,
     content_redirects_to_a_presigned_download,
     a_reupload_keeps_the_old_content_until_the_new_bytes_land,
     external_ids_are_unique_and_overwrite_uploads_a_new_version,
