@@ -1,6 +1,8 @@
 //! The public HTTP API, as the CLI uses it: nothing here knows about S3 beyond the URLs the API
 //! hands out.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 /// A failed call, with the API's problem detail when there is one.
@@ -20,6 +22,30 @@ impl From<reqwest::Error> for Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Attempts of a call that the API answers `429` or `503`.
+pub const BUSY_ATTEMPTS: u32 = 6;
+/// Longest wait between two attempts, whatever `Retry-After` asks.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// The `Retry-After` of a response, in seconds (the HTTP-date form is not used by Stowage or
+/// API Gateway).
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_WAIT))
+}
+
+/// The wait before attempt `attempt + 1` when the server names none: 0.5 s, 1 s, 2 s, …
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64 << attempt.saturating_sub(1).min(6)).min(MAX_WAIT)
+}
 
 /// A Stowage endpoint and the bearer token to call it with.
 #[derive(Clone)]
@@ -43,20 +69,38 @@ impl Api {
         })
     }
 
+    /// One API call. `429` (API Gateway's throttling) and `503` (a store throttling or out)
+    /// are retried after the `Retry-After` the answer names, or with exponential backoff when
+    /// it names none, up to [`BUSY_ATTEMPTS`] times.
     async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> Result<reqwest::Response> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.endpoint))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await?;
+        let mut attempt = 0;
+        let response = loop {
+            attempt += 1;
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.endpoint))
+                .bearer_auth(&self.token);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request.send().await?;
+            let busy = matches!(response.status().as_u16(), 429 | 503);
+            if !busy || attempt == BUSY_ATTEMPTS {
+                break response;
+            }
+            let wait = retry_after(&response).unwrap_or_else(|| backoff(attempt));
+            eprintln!(
+                "stowage: {path}: {} — retrying in {:.1} s",
+                response.status(),
+                wait.as_secs_f64()
+            );
+            tokio::time::sleep(wait).await;
+        };
         if response.status().is_success() || response.status().is_redirection() {
             return Ok(response);
         }

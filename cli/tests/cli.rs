@@ -33,6 +33,7 @@ async fn setup(size: usize) -> Setup {
         object_events: true,
         sweep_interval: Duration::from_secs(3_600),
         clock: Arc::new(SystemClock),
+        settings: Default::default(),
     })
     .await
     .unwrap();
@@ -40,6 +41,7 @@ async fn setup(size: usize) -> Setup {
         &ClaimNames::default(),
         &TenantId::parse("acme").unwrap(),
         &UserId::parse("alice").unwrap(),
+        stowage::identity::Scopes::all(),
         Timestamp::from_datetime(chrono::Utc::now()),
         3_600,
     );

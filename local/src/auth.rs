@@ -8,7 +8,7 @@ use std::path::Path;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
-use stowage::identity::ClaimNames;
+use stowage::identity::{ClaimNames, Scopes};
 use stowage::model::{TenantId, Timestamp, UserId};
 
 /// The `iss` of local tokens.
@@ -79,12 +79,14 @@ impl LocalSecret {
         &self.s3_secret_key
     }
 
-    /// A bearer token for `tenant` and `user`, valid for `ttl_seconds` from `now`.
+    /// A bearer token for `tenant` and `user` granting `scopes` (in the `scope` claim, as
+    /// Cognito writes it), valid for `ttl_seconds` from `now`.
     pub fn issue_token(
         &self,
         names: &ClaimNames,
         tenant: &TenantId,
         user: &UserId,
+        scopes: Scopes,
         now: Timestamp,
         ttl_seconds: u64,
     ) -> String {
@@ -96,6 +98,7 @@ impl LocalSecret {
         claims.insert("exp".into(), json!(exp));
         claims.insert(names.user.clone(), json!(user.as_str()));
         claims.insert(names.tenant.clone(), json!(tenant.as_str()));
+        claims.insert("scope".into(), json!(scopes.to_claim()));
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &Value::Object(claims),
@@ -153,10 +156,12 @@ mod tests {
             &ClaimNames::default(),
             &TenantId::parse("acme").unwrap(),
             &UserId::parse("alice").unwrap(),
+            Scopes::parse("files:read"),
             now(),
             3600,
         );
         let claims = secret.verify_token(&token).unwrap();
+        assert_eq!(claims["scope"], "files:read");
         assert_eq!(claims["tenant_id"], "acme");
         assert_eq!(claims["sub"], "alice");
         assert_eq!(claims["iss"], ISSUER);
@@ -168,7 +173,7 @@ mod tests {
         let names = ClaimNames::default();
         let acme = TenantId::parse("acme").unwrap();
         let alice = UserId::parse("alice").unwrap();
-        let token = secret.issue_token(&names, &acme, &alice, now(), 3600);
+        let token = secret.issue_token(&names, &acme, &alice, Scopes::all(), now(), 3600);
         let mut tampered = token.clone();
         tampered.pop();
         tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
@@ -178,6 +183,7 @@ mod tests {
             &names,
             &acme,
             &alice,
+            Scopes::all(),
             Timestamp::from_millis(now().millis() - 7_200_000),
             3600,
         );
@@ -198,6 +204,7 @@ mod tests {
             &ClaimNames::default(),
             &TenantId::parse("t").unwrap(),
             &UserId::parse("u").unwrap(),
+            Scopes::all(),
             now(),
             60,
         );

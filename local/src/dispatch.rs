@@ -187,6 +187,10 @@ fn lambda_request(
     context.http.path = Some(parts.uri.path().to_owned());
     if let Some(claims) = claims {
         let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        // As API Gateway's JWT authorizer does: the `scope` claim's scopes, listed apart.
+        jwt.scopes = claims
+            .get("scope")
+            .map(|scope| scope.split_whitespace().map(str::to_owned).collect());
         jwt.claims = claims;
         let mut authorizer = ApiGatewayRequestAuthorizer::default();
         authorizer.jwt = Some(jwt);

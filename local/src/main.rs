@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use stowage::identity::ClaimNames;
+use stowage::identity::{ClaimNames, Scope, Scopes};
 use stowage::model::{TenantId, UserId};
 use stowage::service::{Clock, SystemClock};
 use stowage_local::auth::LocalSecret;
@@ -71,6 +71,9 @@ struct TokenArgs {
     /// Lifetime in seconds (default 30 days).
     #[arg(long, default_value_t = 2_592_000)]
     ttl: u64,
+    /// Space-separated scopes the token grants (checked when STOWAGE_REQUIRE_SCOPES=true).
+    #[arg(long, default_value = "files:read files:write files:delete")]
+    scope: String,
 }
 
 fn main() -> ExitCode {
@@ -95,13 +98,25 @@ fn token(args: TokenArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&format!("data dir {}: {e}", args.data_dir.display())),
     };
+    let unknown: Vec<&str> = args
+        .scope
+        .split_whitespace()
+        .filter(|name| Scope::ALL.iter().all(|s| s.as_str() != *name))
+        .collect();
+    if !unknown.is_empty() {
+        return fail(&format!(
+            "--scope: unknown scope(s) {}; the scopes are files:read, files:write and files:delete",
+            unknown.join(", ")
+        ));
+    }
+    let scopes = Scopes::parse(&args.scope);
     let names = ClaimNames {
         tenant: std::env::var("STOWAGE_TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
         user: std::env::var("STOWAGE_USER_CLAIM").unwrap_or_else(|_| "sub".into()),
     };
     println!(
         "{}",
-        secret.issue_token(&names, &tenant, &user, SystemClock.now(), args.ttl)
+        secret.issue_token(&names, &tenant, &user, scopes, SystemClock.now(), args.ttl)
     );
     ExitCode::SUCCESS
 }
@@ -139,6 +154,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             object_events: true,
             sweep_interval: std::time::Duration::from_secs(30),
             clock: Arc::new(SystemClock),
+            settings: Default::default(),
         })
         .await
         {

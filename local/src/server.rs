@@ -55,6 +55,8 @@ pub struct LocalConfig {
     /// stand-in for DynamoDB TTL and the stream function).
     pub sweep_interval: Duration,
     pub clock: Arc<dyn Clock>,
+    /// Settings that take precedence over the environment (`STOWAGE_REQUIRE_SCOPES`, …).
+    pub settings: std::collections::HashMap<String, String>,
 }
 
 /// Why the server could not start.
@@ -175,7 +177,11 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             let mut settings = Config::from_lookup(|name| match name {
                 "STOWAGE_TABLE" => Some(METADATA_FILE.to_owned()),
                 "STOWAGE_BUCKET" => Some(BUCKET.to_owned()),
-                other => std::env::var(other).ok(),
+                other => config
+                    .settings
+                    .get(other)
+                    .cloned()
+                    .or_else(|| std::env::var(other).ok()),
             })?;
             // This server serves public copies itself, at <base>/public/….
             settings.public_base_url = settings.public_base_url.or_else(|| Some(base_url.clone()));

@@ -18,10 +18,15 @@ struct Local {
 
 impl Local {
     fn start(data_dir: &Path) -> Local {
+        Self::start_with(data_dir, &[])
+    }
+
+    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Local {
         let mut child = Command::new(BIN)
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -55,9 +60,14 @@ impl Drop for Local {
 }
 
 fn token(data_dir: &Path, tenant: &str, user: &str) -> String {
+    token_with(data_dir, tenant, user, &[])
+}
+
+fn token_with(data_dir: &Path, tenant: &str, user: &str, extra: &[&str]) -> String {
     let out = Command::new(BIN)
         .args(["token", "--tenant", tenant, "--user", user, "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .output()
         .expect("run stowage-local token");
     assert!(
@@ -352,5 +362,64 @@ async fn the_contract_is_served_without_a_token() {
         .await
         .unwrap();
     assert_eq!(list.status(), 401);
+    local.stop();
+}
+
+#[tokio::test]
+async fn scoped_tokens_do_what_their_scopes_allow_when_scopes_are_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start_with(dir.path(), &[("STOWAGE_REQUIRE_SCOPES", "true")]);
+    let http = reqwest::Client::new();
+    let reader = token_with(dir.path(), "acme", "ann", &["--scope", "files:read"]);
+    let writer = token_with(
+        dir.path(),
+        "acme",
+        "bob",
+        &["--scope", "files:read files:write"],
+    );
+    let create = |token: &str| {
+        http.post(format!("{}/files", local.url))
+            .bearer_auth(token)
+            .json(&json!({"name": "a.txt", "mimeType": "text/plain"}))
+            .send()
+    };
+    let refused = create(&reader).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["code"], "insufficient_scope");
+    assert!(problem["detail"].as_str().unwrap().contains("files:write"));
+    let created: Value = create(&writer).await.unwrap().json().await.unwrap();
+    let id = created["file"]["id"].as_str().expect("the writer creates");
+    let read = http
+        .get(format!("{}/files/{id}", local.url))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200, "the reader reads");
+    let delete = http
+        .delete(format!("{}/files/{id}", local.url))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 403, "deleting needs files:delete");
+
+    let bad = Command::new(BIN)
+        .args([
+            "token",
+            "--tenant",
+            "acme",
+            "--user",
+            "x",
+            "--scope",
+            "files:all",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("files:all"));
     local.stop();
 }

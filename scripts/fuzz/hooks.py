@@ -6,6 +6,8 @@ STOWAGE_FUZZ_MODE selects what the checks below enforce:
 * ``foreign``   — requests carry tenant B's token and every file id they name (path ``{id}``,
   ``PATCH /files`` items, ``POST /files/delete`` ids) is rewritten to one of tenant A's ids
   (STOWAGE_FUZZ_FOREIGN_IDS, comma-separated): no such request may succeed.
+* ``read-only`` — requests carry tenant A's ``files:read`` token and the server requires scopes:
+  every operation but the GETs must answer 403 ``insufficient_scope``.
 * anything else — the hooks do nothing (the main run with a valid token).
 """
 
@@ -108,4 +110,30 @@ def stowage_requires_token(ctx, response, case):
         raise AssertionError(f"401 with content type {content_type!r}")
     if (_body_json(response) or {}).get("code") != "unauthorized":
         raise AssertionError(f"401 without code 'unauthorized': {response.text[:200]}")
+    return None
+
+
+@schemathesis.check
+def stowage_read_only(ctx, response, case):
+    """In the read-only run, only GETs may do anything; the rest is 403 insufficient_scope."""
+    if MODE != "read-only":
+        return None
+    method = case.method.upper()
+    status = response.status_code
+    if status == 401 and response.request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        return None  # a coverage probe that dropped or mangled the token
+    if method in ("GET", "HEAD"):
+        if status == 403:
+            raise AssertionError(f"GET {case.operation.path} refused a files:read token: {response.text[:200]}")
+        return None
+    if method != case.operation.method.upper():
+        # An undeclared method: no route (405), a CORS preflight (204), or another route's
+        # template (PUT /files/delete is PUT /files/{id}), which needs files:write.
+        if status in (204, 405, 403):
+            return None
+        raise AssertionError(f"undeclared {method} answered {status}")
+    if status == 413 and len(response.request.body or b"") > 262_144:
+        return None  # stowage-local refuses a body over the limit before reading anything else
+    if status != 403 or (_body_json(response) or {}).get("code") != "insufficient_scope":
+        raise AssertionError(f"{method} {case.operation.path} answered {status} to a read-only token, not 403 insufficient_scope")
     return None

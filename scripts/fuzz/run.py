@@ -11,7 +11,10 @@ Starts its own stowage-local on a free port with a fresh data dir, then:
    content_type_conformance, response_schema_conformance;
 4. run "no token": every operation must answer 401 problem+json;
 5. run "other tenant": tenant B ("globex") with every file id rewritten to one of A's ids:
-   nothing may succeed; afterwards A's records and bytes must be exactly as before.
+   nothing may succeed; afterwards A's records and bytes must be exactly as before;
+6. run "read-only token": tenant A with a `files:read` token (the server requires scopes):
+   every GET answers as usual, every other operation 403 insufficient_scope; afterwards A's
+   records and bytes must be exactly as before.
 
 Exits non-zero if the server cannot start or any run finds a failure.
 """
@@ -70,7 +73,7 @@ class Local:
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
-            env={**os.environ, "RUST_LOG": "warn"},
+            env={**os.environ, "RUST_LOG": "warn", "STOWAGE_REQUIRE_SCOPES": "true"},
         )
         first = self.proc.stdout.readline().strip()
         prefix = "stowage-local listening on "
@@ -79,9 +82,11 @@ class Local:
             fail(f"stowage-local did not start (said {first!r}; see {self.log.name})")
         self.url = first[len(prefix):]
 
-    def token(self, tenant, user):
+    def token(self, tenant, user, scope=None):
+        extra = ["--scope", scope] if scope else []
         out = subprocess.run(
-            [self.binary, "token", "--tenant", tenant, "--user", user, "--data-dir", self.data_dir],
+            [self.binary, "token", "--tenant", tenant, "--user", user, "--data-dir", self.data_dir,
+             *extra],
             capture_output=True, text=True, check=True,
         )
         return out.stdout.strip()
@@ -209,6 +214,18 @@ def main():
             if after != before:
                 fail(f"tenant A's files changed during the other-tenant run:\n{before}\n{after}")
             print("tenant A's records, parts and bytes are unchanged after the other-tenant run")
+
+            reader = local.token("acme", "reader", scope="files:read")
+            counts["read-only token"] = schemathesis(
+                "read-only token", base,
+                [*common, "--phases", "examples,coverage",
+                 "--checks", CHECKS + ",stowage_read_only",
+                 "-H", f"Authorization: Bearer {reader}"],
+                {"STOWAGE_FUZZ_MODE": "read-only", "STOWAGE_FUZZ_TOKEN": reader}, scratch)
+            after = snapshot(base, acme, seeded)
+            if after != before:
+                fail(f"tenant A's files changed during the read-only run:\n{before}\n{after}")
+            print("tenant A's records, parts and bytes are unchanged after the read-only run")
         finally:
             local.stop()
 

@@ -33,6 +33,8 @@ pub struct Config {
     /// `STOWAGE_PUBLIC_BASE_URL`: where public files are served (the CloudFront distribution on
     /// AWS); unset, public files get presigned URLs too.
     pub public_base_url: Option<String>,
+    /// `STOWAGE_REQUIRE_SCOPES` (default `false`): a token must carry each route's scope.
+    pub require_scopes: bool,
 }
 
 impl Config {
@@ -59,16 +61,16 @@ impl Config {
                 problem: "is empty".into(),
             }),
         };
-        let s3_force_path_style = match lookup("STOWAGE_S3_FORCE_PATH_STYLE").as_deref() {
-            None | Some("") | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    name: "STOWAGE_S3_FORCE_PATH_STYLE",
-                    problem: format!("must be true or false, not {other:?}"),
-                })
-            }
+        let flag = |name: &'static str| match lookup(name).as_deref() {
+            None | Some("") | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(ConfigError {
+                name,
+                problem: format!("must be true or false, not {other:?}"),
+            }),
         };
+        let s3_force_path_style = flag("STOWAGE_S3_FORCE_PATH_STYLE")?;
+        let require_scopes = flag("STOWAGE_REQUIRE_SCOPES")?;
         let download_url_expires_in = match lookup("STOWAGE_DOWNLOAD_URL_EXPIRES_IN") {
             None => 1_800,
             Some(v) => v
@@ -107,6 +109,7 @@ impl Config {
                 })?,
         };
         Ok(Config {
+            require_scopes,
             multipart_threshold,
             public_base_url,
             table: required("STOWAGE_TABLE")?,
@@ -155,6 +158,7 @@ mod tests {
         let base = [("STOWAGE_TABLE", "t"), ("STOWAGE_BUCKET", "b")];
         for (name, value) in [
             ("STOWAGE_S3_FORCE_PATH_STYLE", "yes"),
+            ("STOWAGE_REQUIRE_SCOPES", "maybe"),
             ("STOWAGE_DOWNLOAD_URL_EXPIRES_IN", "0"),
             ("STOWAGE_DOWNLOAD_URL_EXPIRES_IN", "604801"),
             ("STOWAGE_TENANT_CLAIM", ""),

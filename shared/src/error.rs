@@ -65,6 +65,8 @@ problem_codes! {
     EtagMismatch = "etag_mismatch", 400;
     /// No valid identity on the request.
     Unauthorized = "unauthorized", 401;
+    /// The token lacks the scope the route needs (RFC 6750's name); nothing was read or written.
+    InsufficientScope = "insufficient_scope", 403;
     /// No such file for this tenant (also for other tenants' files).
     NotFound = "not_found", 404;
     /// No route has this path (stowage-local only; API Gateway answers these itself).
@@ -135,6 +137,14 @@ impl ApiError {
         Self::new(
             ProblemCode::Unauthorized,
             "the request carries no valid identity",
+        )
+    }
+
+    /// `403`: the token lacks `scope`.
+    pub fn insufficient_scope(scope: crate::identity::Scope) -> Self {
+        Self::new(
+            ProblemCode::InsufficientScope,
+            format!("this request needs the scope {}", scope.as_str()),
         )
     }
 
@@ -224,6 +234,7 @@ fn title(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",

@@ -31,6 +31,8 @@ use store::MetadataStore;
 pub struct App {
     pub service: Service,
     pub claims: identity::ClaimNames,
+    /// Whether a token must carry the scope of the route it calls (SPEC 12).
+    pub require_scopes: bool,
 }
 
 impl App {
@@ -45,6 +47,7 @@ impl App {
         App {
             service: Service::new(store, objects, clock, Settings::from(config)),
             claims: config.claims.clone(),
+            require_scopes: config.require_scopes,
         }
     }
 }

@@ -33,16 +33,34 @@ pub use moto::{
 pub use reply::Reply;
 pub use requests::{
     api_request, create_request, get_request, raw_request, s3_event, sample, sample_record,
-    template, to_request, upload_key, valid_body, with_identity,
+    scoped_request, template, to_request, upload_key, valid_body, with_identity,
 };
 
 /// The repository root, for reading `template.yaml` and `events/`.
 pub const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// Runs each listed `async fn(TestEnv)` once per backend, as `moto::<name>` and
-/// `embedded::<name>`.
+/// `embedded::<name>`; `settings = [("NAME", "value"), …];` first configures both apps.
 #[macro_export]
 macro_rules! on_every_backend {
+    (settings = $settings:expr; $($name:ident),* $(,)?) => {
+        mod moto {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::TestEnv::moto_with(&$settings).await).await
+                }
+            )*
+        }
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::TestEnv::embedded_with(&$settings).await).await
+                }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod moto {
             $(
@@ -92,6 +110,11 @@ pub struct TestEnv {
 impl TestEnv {
     /// A fresh `stowage-local` (embedded backend) on a random loopback port.
     pub async fn embedded() -> Self {
+        Self::embedded_with(&[]).await
+    }
+
+    /// [`TestEnv::embedded`] with `settings` (environment variables) on top.
+    pub async fn embedded_with(settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("a temporary data dir");
         let clock = Arc::new(ManualClock::starting_now());
         let server = stowage_local::start(stowage_local::LocalConfig {
@@ -103,6 +126,10 @@ impl TestEnv {
             // Tests sweep explicitly (after moving the clock).
             sweep_interval: Duration::from_secs(3_600),
             clock: clock.clone(),
+            settings: settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         })
         .await
         .expect("stowage-local starts");
@@ -123,7 +150,12 @@ impl TestEnv {
 
     /// A table (from `template.yaml`'s definition) and a bucket with unique names on moto.
     pub async fn moto() -> Self {
-        let (sdk, config) = moto_storage().await;
+        Self::moto_with(&[]).await
+    }
+
+    /// [`TestEnv::moto`] with `settings` (environment variables) on top.
+    pub async fn moto_with(settings: &[(&str, &str)]) -> Self {
+        let (sdk, config) = moto_storage(settings).await;
         let (s3_outage, dynamodb_outage) = (Outage::default(), Outage::default());
         let dynamodb = moto_dynamodb_client(&sdk, dynamodb_outage.clone());
         let s3 = moto_s3_client(&sdk, s3_outage.clone());
@@ -394,6 +426,7 @@ impl TestEnv {
         stowage::identity::Identity {
             tenant: stowage::model::TenantId::parse(tenant).unwrap(),
             user: stowage::model::UserId::parse("alice").unwrap(),
+            scopes: stowage::identity::Scopes::all(),
         }
     }
 

@@ -15,7 +15,6 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_s3::config::Credentials;
 use serde_json::{json, Value};
 use stowage::config::Config;
-use stowage::identity::ClaimNames;
 
 use crate::requests::{sample, template};
 
@@ -172,8 +171,8 @@ mod http_client {
 use http_client::TestHttp;
 
 /// A fresh table (made from `template.yaml`) and bucket on moto, and the settings a Lambda
-/// function would read for them.
-pub async fn moto_storage() -> (SdkConfig, Config) {
+/// function would read for them, with `settings` (environment variables) on top.
+pub async fn moto_storage(settings: &[(&str, &str)]) -> (SdkConfig, Config) {
     let sdk = sdk_config().await;
     let suffix = ulid::Ulid::new().to_string().to_lowercase();
     let table = format!("stowage-test-{suffix}");
@@ -185,17 +184,16 @@ pub async fn moto_storage() -> (SdkConfig, Config) {
         .send()
         .await
         .expect("create bucket on the local server");
-    let config = Config {
-        table,
-        bucket,
-        claims: ClaimNames::default(),
-        s3_force_path_style: true,
-        download_url_expires_in: Duration::from_secs(1_800),
+    let mut env: HashMap<&str, String> = HashMap::from([
+        ("STOWAGE_TABLE", table),
+        ("STOWAGE_BUCKET", bucket),
+        ("STOWAGE_S3_FORCE_PATH_STYLE", "true".to_owned()),
         // No CloudFront here: public URLs point at this base, and the tests check the public
         // copy in the bucket that the distribution would serve.
-        public_base_url: Some(PUBLIC_BASE_URL.to_owned()),
-        multipart_threshold: 100 * 1024 * 1024,
-    };
+        ("STOWAGE_PUBLIC_BASE_URL", PUBLIC_BASE_URL.to_owned()),
+    ]);
+    env.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test settings");
     (sdk, config)
 }
 

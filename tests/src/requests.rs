@@ -96,6 +96,34 @@ pub fn api_request(
     body: Option<&Value>,
     headers: &[(&str, &str)],
 ) -> Request {
+    to_request(&api_event(route, tenant, id, query, body, headers))
+}
+
+/// [`api_request`] with a token granting `scopes` (space-separated), as API Gateway passes it:
+/// the `scope` claim, and the authorizer's `scopes` list.
+pub fn scoped_request(
+    route: stowage::http::RouteId,
+    tenant: &str,
+    scopes: &str,
+    id: Option<&str>,
+    body: Option<&Value>,
+) -> Request {
+    let mut event = api_event(route, tenant, id, "", body, &[]);
+    let jwt = &mut event["requestContext"]["authorizer"]["jwt"];
+    jwt["claims"]["scope"] = json!(scopes);
+    jwt["scopes"] = json!(scopes.split_whitespace().collect::<Vec<_>>());
+    to_request(&event)
+}
+
+/// The API Gateway v2 event of [`api_request`].
+fn api_event(
+    route: stowage::http::RouteId,
+    tenant: &str,
+    id: Option<&str>,
+    query: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Value {
     let spec = stowage::http::ROUTES
         .iter()
         .find(|r| r.id == route)
@@ -132,7 +160,7 @@ pub fn api_request(
     for (name, value) in headers {
         event["headers"][*name] = json!(value);
     }
-    to_request(&event)
+    event
 }
 
 /// `route` for `tenant` on `id` with a raw body (any bytes) and `Content-Type` (`None`: none).

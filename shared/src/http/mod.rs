@@ -17,7 +17,7 @@ pub use response::{json_response, problem};
 pub use routes::{Method, Route, RouteId, ROUTES};
 
 use crate::blob::Disposition;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::model::FileView;
 use crate::service::{Created, Shown, UploadInstructions};
 use crate::validate::{
@@ -26,18 +26,26 @@ use crate::validate::{
 };
 use crate::App;
 use request::{identity, if_match, json_body, optional_json_body, path_id, query};
-use response::{empty, redirect};
+use response::{empty, problem_for, redirect};
 
 /// Runs one route's handler and renders its result; never panics on client input.
 pub async fn handle(app: &App, route: RouteId, req: Request) -> Response<Body> {
     match respond(app, route, &req).await {
         Ok(response) => response,
+        Err(err) if err.is(ProblemCode::InsufficientScope) => {
+            problem_for(&err, Some(route.route().scope))
+        }
         Err(err) => problem(&err),
     }
 }
 
 async fn respond(app: &App, route: RouteId, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = identity(req, &app.claims)?;
+    let scope = route.route().scope;
+    if app.require_scopes && !who.scopes.contains(scope) {
+        // Before anything is read or written.
+        return Err(ApiError::insufficient_scope(scope));
+    }
     let service = &app.service;
     Ok(match route {
         RouteId::CreateFile => {

@@ -8,28 +8,39 @@ use serde_json::Value;
 
 use super::strict_json;
 use crate::error::{ApiError, ProblemCode};
-use crate::identity::{ClaimNames, Identity};
+use crate::identity::{ClaimNames, Identity, Scopes};
 use crate::model::{FileId, TenantId, UserId};
 
 /// Largest request body any route accepts, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// The identity from the authorizer claims on an HTTP API (v2) request; `401` when either
-/// claim is missing or not a valid id.
+/// claim is missing or not a valid id. Scopes come from the authorizer's `scopes` (API Gateway
+/// fills it from the token's `scope` or `scp`) and from those claims themselves.
 pub(crate) fn identity(req: &Request, names: &ClaimNames) -> Result<Identity, ApiError> {
     let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref() else {
         return Err(ApiError::unauthorized());
     };
-    let claims = context
+    let jwt = context
         .authorizer
         .as_ref()
         .and_then(|authorizer| authorizer.jwt.as_ref())
-        .map(|jwt| &jwt.claims)
         .ok_or_else(ApiError::unauthorized)?;
+    let claims = &jwt.claims;
     let claim = |name: &str| claims.get(name).map(String::as_str).unwrap_or_default();
     let tenant = TenantId::parse(claim(&names.tenant)).map_err(|_| ApiError::unauthorized())?;
     let user = UserId::parse(claim(&names.user)).map_err(|_| ApiError::unauthorized())?;
-    Ok(Identity { tenant, user })
+    let granted = jwt.scopes.iter().flatten().map(String::as_str);
+    let scopes = Scopes::parse(claim("scope"))
+        | Scopes::parse(claim("scp"))
+        | granted
+            .map(Scopes::parse)
+            .fold(Scopes::default(), |a, b| a | b);
+    Ok(Identity {
+        tenant,
+        user,
+        scopes,
+    })
 }
 
 /// The `{id}` path parameter as a file id; `400` if it is not one.

@@ -5,6 +5,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::error::{ApiError, ProblemCode};
+use crate::identity::Scope;
 
 /// What a `503` asks clients to wait before retrying: throttling and brief outages pass in
 /// about this long, and the clients' own backoff grows from there.
@@ -51,6 +52,11 @@ pub(super) fn redirect(url: &str) -> Response<Body> {
 
 /// The problem+json response for `err`; server-side errors are logged with their cause.
 pub fn problem(err: &ApiError) -> Response<Body> {
+    problem_for(err, None)
+}
+
+/// [`problem`], naming the scope a `403 insufficient_scope` asks for.
+pub(super) fn problem_for(err: &ApiError, scope_needed: Option<Scope>) -> Response<Body> {
     if err.status() >= 500 {
         tracing::error!(error = ?err, "request failed");
     }
@@ -60,6 +66,16 @@ pub fn problem(err: &ApiError) -> Response<Body> {
         .header(header::CONTENT_TYPE, "application/problem+json");
     if err.is(ProblemCode::Unauthorized) {
         builder = builder.header(header::WWW_AUTHENTICATE, "Bearer");
+    }
+    if let Some(scope) = scope_needed {
+        // RFC 6750 section 3.
+        builder = builder.header(
+            header::WWW_AUTHENTICATE,
+            format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                scope.as_str()
+            ),
+        );
     }
     if err.is(ProblemCode::Unavailable) {
         builder = builder.header(header::RETRY_AFTER, RETRY_AFTER_SECONDS);

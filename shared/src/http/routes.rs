@@ -55,7 +55,8 @@ impl std::fmt::Display for Method {
     }
 }
 
-/// A route: method, path template (API Gateway syntax) and the function that serves it.
+/// A route: method, path template (API Gateway syntax), the function that serves it, and the
+/// scope a token needs for it when scopes are required.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     pub id: RouteId,
@@ -63,17 +64,27 @@ pub struct Route {
     pub path: &'static str,
     /// The crate under `functions/` and the `Binary` the template builds.
     pub function: &'static str,
+    pub scope: Scope,
 }
 
 const fn route(id: RouteId, method: Method, path: &'static str, function: &'static str) -> Route {
+    // SPEC 12: every GET reads; deleting files deletes; everything else (creates, updates,
+    // uploads and their parts, aborts) writes.
+    let scope = match (method, id) {
+        (Get, _) => Scope::Read,
+        (_, RouteId::DeleteFile | RouteId::DeleteFiles) => Scope::Delete,
+        _ => Scope::Write,
+    };
     Route {
         id,
         method,
         path,
         function,
+        scope,
     }
 }
 
+use crate::identity::Scope;
 use Method::{Delete, Get, Patch, Post, Put};
 
 /// Every HTTP route of the API. Literal paths come before templated ones with the same shape

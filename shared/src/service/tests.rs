@@ -120,6 +120,7 @@ fn world() -> World {
         who: Identity {
             tenant: TenantId::parse("acme").unwrap(),
             user: UserId::parse("alice").unwrap(),
+            scopes: crate::identity::Scopes::all(),
         },
     }
 }

@@ -248,10 +248,7 @@ async fn filtered_listing_reads_about_one_page_however_many_files(env: TestEnv) 
         }
         env.insert_record(&record).await;
     }
-    let who = stowage::identity::Identity {
-        tenant: stowage::model::TenantId::parse("acme").unwrap(),
-        user: stowage::model::UserId::parse("alice").unwrap(),
-    };
+    let who = env.who("acme");
     let limit = 10;
     let since = stowage::model::Timestamp::from_millis(now + 1_989).to_rfc3339();
     for filter in [

@@ -10,7 +10,7 @@ use stowage::service::SystemClock;
 
 #[tokio::test]
 async fn the_local_api_works_over_dynamodb_and_s3() {
-    let (sdk, config) = stowage_tests::moto_storage().await;
+    let (sdk, config) = stowage_tests::moto_storage(&[]).await;
     let dir = tempfile::tempdir().unwrap();
     let server = stowage_local::start(stowage_local::LocalConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
@@ -23,6 +23,7 @@ async fn the_local_api_works_over_dynamodb_and_s3() {
         object_events: true,
         sweep_interval: std::time::Duration::from_secs(3_600),
         clock: Arc::new(SystemClock),
+        settings: Default::default(),
     })
     .await
     .expect("stowage-local starts over moto");
@@ -30,6 +31,7 @@ async fn the_local_api_works_over_dynamodb_and_s3() {
         &ClaimNames::default(),
         &TenantId::parse("acme").unwrap(),
         &UserId::parse("alice").unwrap(),
+        stowage::identity::Scopes::all(),
         Timestamp::from_datetime(chrono::Utc::now()),
         600,
     );

@@ -220,3 +220,24 @@ fn the_stream_function_reports_partial_batch_failures() {
     assert_eq!(event["BisectBatchOnFunctionError"].as_bool(), Some(true));
     assert!(!event["DestinationConfig"]["OnFailure"]["Destination"].is_null());
 }
+
+#[test]
+fn scopes_and_throttling_are_parameters_of_the_stack() {
+    let template = template();
+    let parameters = &template["Parameters"];
+    for name in [
+        "RequireScopes",
+        "ThrottlingRateLimit",
+        "ThrottlingBurstLimit",
+    ] {
+        assert!(parameters[name].is_mapping(), "parameter {name}");
+    }
+    assert_eq!(
+        parameters["RequireScopes"]["Default"].as_str(),
+        Some("false")
+    );
+    let env = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(!env["STOWAGE_REQUIRE_SCOPES"].is_null());
+    let api = &template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"];
+    assert!(!api["ThrottlingRateLimit"].is_null() && !api["ThrottlingBurstLimit"].is_null());
+}
