@@ -56,10 +56,22 @@ impl Notifier {
         let event = object_created_event(&self.bucket, event_name, key, size, etag, &sequencer);
         let app = self.app.clone();
         let key = key.to_owned();
+        // As the bucket's notification configuration routes them on AWS: job markers to the
+        // publish worker, uploads to on-object-created.
+        let job = key.starts_with(stowage::keys::PUBLISH_JOBS);
         tokio::spawn(async move {
             for attempt in 1..=3u64 {
-                match stowage::events::on_object_created(&app, event.clone()).await {
-                    Ok(_) => return,
+                let result = if job {
+                    stowage::events::on_publish_requested(&app, event.clone())
+                        .await
+                        .map(|_| ())
+                } else {
+                    stowage::events::on_object_created(&app, event.clone())
+                        .await
+                        .map(|_| ())
+                };
+                match result {
+                    Ok(()) => return,
                     Err(err) => {
                         tracing::warn!(%key, attempt, error = %err, "object event failed");
                         tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
@@ -247,6 +259,13 @@ impl S3 for LocalBucket {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         self.inner.upload_part(req).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.inner.upload_part_copy(req).await
     }
 
     /// `s3s-fs` lists parts unsorted, unpaged and without ETags; S3 sorts them, pages them by

@@ -423,3 +423,41 @@ async fn scoped_tokens_do_what_their_scopes_allow_when_scopes_are_required() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("files:all"));
     local.stop();
 }
+
+#[tokio::test]
+async fn a_large_public_file_is_published_by_the_in_process_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start_with(dir.path(), &[("STOWAGE_INLINE_COPY_LIMIT", "5242880")]);
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: local.url.clone(),
+    };
+    let alice = token(dir.path(), "acme", "alice");
+    let bytes: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    let (code, created) = api
+        .create(
+            &alice,
+            json!({"name": "big.bin", "mimeType": "application/octet-stream",
+                   "size": bytes.len(), "privateAccess": false}),
+        )
+        .await;
+    assert_eq!(code, 201, "{created}");
+    let id = created["file"]["id"].as_str().unwrap().to_owned();
+    let url = created["upload"]["url"].as_str().unwrap();
+    assert_eq!(api.put(url, "application/octet-stream", &bytes).await, 200);
+    let file = api.wait_for_status(&alice, &id, "uploaded").await;
+    let public = file["contentUrl"].as_str().unwrap().to_owned();
+    assert!(public.ends_with(&format!("/public/acme/{id}")), "{public}");
+    // The upload's event asked the worker; its job marker's event runs it in the background.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = api.http.get(&public).send().await.unwrap();
+        if response.status() == 200 {
+            assert_eq!(response.bytes().await.unwrap().to_vec(), bytes);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the public copy never appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    local.stop();
+}

@@ -103,6 +103,22 @@ pub async fn run_object_created() -> Result<(), Error> {
     .await
 }
 
+/// Runs the publish worker: set up once, then handle the S3 events of publish job markers.
+pub async fn run_publish_requested() -> Result<(), Error> {
+    init_tracing();
+    let app = app_from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
+        let app = &app;
+        async move {
+            crate::events::on_publish_requested(app, event.payload)
+                .await
+                .map(|_| ())
+                .map_err(Error::from)
+        }
+    }))
+    .await
+}
+
 /// Runs the table-stream function: set up once, then clean up after removed records.
 pub async fn run_records_removed() -> Result<(), Error> {
     init_tracing();

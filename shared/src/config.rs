@@ -35,6 +35,9 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// `STOWAGE_REQUIRE_SCOPES` (default `false`): a token must carry each route's scope.
     pub require_scopes: bool,
+    /// `STOWAGE_INLINE_COPY_LIMIT`: public copies up to this many bytes are made in the request
+    /// (default 256 MiB; 5 MiB to 5 GiB); larger ones by the publish worker.
+    pub inline_copy_limit: u64,
 }
 
 impl Config {
@@ -96,19 +99,22 @@ impl Config {
                 })
             }
         };
-        let multipart_threshold = match lookup("STOWAGE_MULTIPART_THRESHOLD") {
-            None => 100 * 1024 * 1024,
+        let part_bytes = |name: &'static str, default: u64| match lookup(name) {
+            None => Ok(default),
             Some(v) => v
                 .trim()
                 .parse::<u64>()
                 .ok()
                 .filter(|n| (5 * 1024 * 1024..=5 * 1024 * 1024 * 1024).contains(n))
                 .ok_or_else(|| ConfigError {
-                    name: "STOWAGE_MULTIPART_THRESHOLD",
+                    name,
                     problem: format!("must be bytes from 5242880 to 5368709120, not {v:?}"),
-                })?,
+                }),
         };
+        let multipart_threshold = part_bytes("STOWAGE_MULTIPART_THRESHOLD", 100 * 1024 * 1024)?;
+        let inline_copy_limit = part_bytes("STOWAGE_INLINE_COPY_LIMIT", 256 * 1024 * 1024)?;
         Ok(Config {
+            inline_copy_limit,
             require_scopes,
             multipart_threshold,
             public_base_url,
@@ -164,6 +170,7 @@ mod tests {
             ("STOWAGE_TENANT_CLAIM", ""),
             ("STOWAGE_PUBLIC_BASE_URL", "cdn.example.com"),
             ("STOWAGE_MULTIPART_THRESHOLD", "1024"),
+            ("STOWAGE_INLINE_COPY_LIMIT", "6000000000"),
         ] {
             let mut pairs = base.to_vec();
             pairs.push((name, value));

@@ -102,6 +102,40 @@ fn object_event(bucket: &str, record: &S3EventRecord) -> Option<ObjectEvent> {
     })
 }
 
+/// Handles the S3 events of publish job markers (the `publish-file` function): brings each
+/// named file's public copy in step, then deletes the marker. A failure fails the invocation,
+/// so Lambda retries it and then sends it to the on-failure queue; reads and writes of the
+/// file request the job again meanwhile.
+pub async fn on_publish_requested(app: &App, event: S3Event) -> Result<usize, EventError> {
+    let total = event.records.len();
+    let mut failed = 0;
+    let mut done = 0;
+    for record in &event.records {
+        let Some(object) = object_event(&app.service.settings().bucket, record) else {
+            continue;
+        };
+        let Some((tenant, id)) = crate::keys::parse_publish_job(&object.key) else {
+            tracing::warn!(key = %object.key, "skipping an object that is not a publish job");
+            continue;
+        };
+        match app.service.publish(&tenant, id).await {
+            Ok(()) => {
+                done += 1;
+                app.service.job_done(&object.key).await;
+                tracing::info!(%tenant, %id, "public copy in step");
+            }
+            Err(err) => {
+                failed += 1;
+                log_failure(&object.key, &err);
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(EventError { failed, total });
+    }
+    Ok(done)
+}
+
 /// Cleans up after every removal among `changes` (a record deleted through the API, or
 /// expired): its objects and index items. Returns the sequence numbers of the changes that
 /// could not be handled, to be retried; other changes need nothing here.

@@ -8,13 +8,31 @@
 //! a key, and every key uses only `[A-Za-z0-9/_-]`, so it needs no URL-encoding in S3 events.
 //! Each new upload of a record gets a new revision, so a re-upload never overwrites the bytes
 //! that readers are being served. `public/<t>/<id>` holds the copy of a public file's content
-//! that the public URL serves.
+//! that the public URL serves, and `jobs/publish/<t>/<id>` is an empty marker whose S3 event asks
+//! the publish worker to bring that copy in step.
 
 use crate::model::{FileId, FileKind, TenantId};
 
 /// The key of the public copy of a file's content.
 pub(crate) fn public_key(tenant: &TenantId, id: FileId) -> String {
     format!("public/{}/{id}", encode_tenant(tenant))
+}
+
+/// The marker that asks the publish worker to bring a file's public copy in step.
+pub(crate) fn publish_job_key(tenant: &TenantId, id: FileId) -> String {
+    format!("{PUBLISH_JOBS}{}/{id}", encode_tenant(tenant))
+}
+
+/// Where publish job markers live; the bucket sends their events to the publish worker.
+pub const PUBLISH_JOBS: &str = "jobs/publish/";
+
+/// The file a publish job marker names; `None` for any other key.
+pub(crate) fn parse_publish_job(key: &str) -> Option<(TenantId, FileId)> {
+    let rest = key.strip_prefix(PUBLISH_JOBS)?;
+    let (tenant, id) = rest.split_once('/')?;
+    let tenant = decode_tenant(tenant)?;
+    let id = FileId::parse(id).ok()?;
+    (publish_job_key(&tenant, id) == key).then_some((tenant, id))
 }
 
 /// Writes a tenant id using only `[A-Za-z0-9_-]`: ASCII letters, digits and `-` stand for
@@ -211,6 +229,19 @@ mod tests {
         ] {
             assert_eq!(ObjectKey::parse(&bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn publish_job_keys_round_trip() {
+        let id = FileId::generate();
+        let key = publish_job_key(&tenant("acme corp"), id);
+        assert_eq!(key, format!("jobs/publish/acme_20corp/{id}"));
+        assert_eq!(parse_publish_job(&key), Some((tenant("acme corp"), id)));
+        assert_eq!(
+            parse_publish_job(&format!("jobs/publish/acme/{id}/x")),
+            None
+        );
+        assert_eq!(parse_publish_job(&format!("files/acme/{id}/1")), None);
     }
 
     #[test]

@@ -405,6 +405,39 @@ impl TestEnv {
             .expect("the event is handled")
     }
 
+    /// Runs the publish jobs whose markers the bucket holds, as their S3 events would (the
+    /// `publish-file` function); returns how many succeeded, or the failure.
+    pub async fn run_jobs(&self) -> Result<usize, stowage::events::EventError> {
+        let listed = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(stowage::keys::PUBLISH_JOBS)
+            .send()
+            .await
+            .expect("list job markers");
+        let mut done = 0;
+        for object in listed.contents() {
+            let key = object.key().unwrap_or_default();
+            let event = s3_event(&self.bucket, key, 0, "", &self.next_sequencer());
+            done += stowage::events::on_publish_requested(&self.app, event).await?;
+        }
+        Ok(done)
+    }
+
+    /// The bytes of the object at `key`, read from the bucket; `None` if there is none.
+    pub async fn object_bytes(&self, key: &str) -> Option<Vec<u8>> {
+        let output = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(output.body.collect().await.ok()?.to_vec())
+    }
+
     /// Whether the bucket holds an object at `key`.
     pub async fn object_exists(&self, key: &str) -> bool {
         match self

@@ -44,6 +44,7 @@ pub fn sample_record(tenant: &str, created_millis: i64) -> stowage::model::FileR
         revision: 1,
         content: None,
         upload: None,
+        published: None,
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Op {
     CompleteMultipart,
     AbortMultipart,
     Copy,
+    CopyInParts,
+    PutEmpty,
     Delete,
 }
 
@@ -265,6 +267,29 @@ impl ObjectStore for MemoryObjects {
             }
             None => Err(BlobError::new(format!("COPY {from}"), "NoSuchKey")),
         })
+    }
+
+    async fn copy_in_parts(
+        &self,
+        from: &str,
+        to: &str,
+        _size: u64,
+        _part_size: u64,
+    ) -> Result<(), BlobError> {
+        self.enter(Op::CopyInParts, to)?;
+        self.with(|state| match state.objects.get(from).cloned() {
+            Some(info) => {
+                state.objects.insert(to.to_owned(), info);
+                Ok(())
+            }
+            None => Err(BlobError::new(format!("COPY {from}"), "NoSuchKey")),
+        })
+    }
+
+    async fn put_empty(&self, key: &str) -> Result<(), BlobError> {
+        self.enter(Op::PutEmpty, key)?;
+        self.put(key, 0);
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {

@@ -147,8 +147,22 @@ pub trait ObjectStore: Send + Sync {
     /// Aborts the upload and drops its parts; aborting a finished upload succeeds.
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BlobError>;
 
-    /// Copies the object at `from` to `to`, inside the bucket.
+    /// Copies the object at `from` to `to`, inside the bucket (one `CopyObject`: up to 5 GiB).
     async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;
+
+    /// Copies the `size`-byte object at `from` to `to` as a multipart upload of server-side
+    /// part copies of `part_size` bytes (any size S3 stores); an upload left by a failure is
+    /// aborted.
+    async fn copy_in_parts(
+        &self,
+        from: &str,
+        to: &str,
+        size: u64,
+        part_size: u64,
+    ) -> Result<(), BlobError>;
+
+    /// Stores an empty object at `key` (a marker whose event starts a job).
+    async fn put_empty(&self, key: &str) -> Result<(), BlobError>;
 
     /// Deletes the object at `key`; deleting a missing object succeeds.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;

@@ -95,6 +95,56 @@ fn signed_header_names(url: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Part copies in flight at once: S3 copies server-side, so the function's memory and CPU do
+/// not limit this, only S3's per-request throughput.
+const COPY_CONCURRENCY: usize = 32;
+
+impl S3Store {
+    /// `UploadPartCopy` of every `part_size` range of `from` into the upload, in parallel.
+    async fn copy_parts(
+        &self,
+        from: &str,
+        to: &str,
+        upload_id: &str,
+        size: u64,
+        part_size: u64,
+    ) -> Result<Vec<UploadedPart>, BlobError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        let count = size.div_ceil(part_size).max(1);
+        let mut parts: Vec<UploadedPart> = stream::iter(1..=count)
+            .map(|number| async move {
+                let start = (number - 1) * part_size;
+                let end = (start + part_size).min(size).saturating_sub(1);
+                let output = self
+                    .client
+                    .upload_part_copy()
+                    .bucket(&self.bucket)
+                    .key(to)
+                    .upload_id(upload_id)
+                    .part_number(i32::try_from(number).unwrap_or(i32::MAX))
+                    .copy_source(format!("{}/{from}", self.bucket))
+                    .copy_source_range(format!("bytes={start}-{end}"))
+                    .send()
+                    .await
+                    .map_err(|e| failed(format!("COPY part {number} of {from} to {to}"), e))?;
+                let etag = output
+                    .copy_part_result
+                    .and_then(|r| r.e_tag)
+                    .unwrap_or_default();
+                Ok::<_, BlobError>(UploadedPart {
+                    part_number: u32::try_from(number).unwrap_or(u32::MAX),
+                    size: end + 1 - start,
+                    etag: etag.trim_matches('"').to_owned(),
+                })
+            })
+            .buffer_unordered(COPY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        parts.sort_by_key(|p| p.part_number);
+        Ok(parts)
+    }
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
     async fn presign_put(
@@ -308,6 +358,49 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|e| failed(format!("COPY {from} to {to}"), e))?;
+        Ok(())
+    }
+
+    async fn copy_in_parts(
+        &self,
+        from: &str,
+        to: &str,
+        size: u64,
+        part_size: u64,
+    ) -> Result<(), BlobError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(from)
+            .send()
+            .await
+            .map_err(|e| failed(format!("HEAD {from}"), e))?;
+        let content_type = head.content_type.unwrap_or_default();
+        let upload_id = self.create_multipart(to, &content_type).await?;
+        match self.copy_parts(from, to, &upload_id, size, part_size).await {
+            Ok(parts) => self
+                .complete_multipart(to, &upload_id, &parts)
+                .await
+                .map(|_| ()),
+            Err(err) => {
+                if let Err(abort) = self.abort_multipart(to, &upload_id).await {
+                    tracing::warn!(key = %to, error = ?abort, "could not abort a failed copy");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn put_empty(&self, key: &str) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(Vec::new().into())
+            .send()
+            .await
+            .map_err(|e| failed(format!("PUT {key}"), e))?;
         Ok(())
     }
 

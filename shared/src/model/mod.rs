@@ -145,6 +145,10 @@ pub struct FileRecord {
     pub content: Option<StoredObject>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<OpenUpload>,
+    /// The content key the public copy was last made from (`None`: there is no public copy);
+    /// see `service/public.rs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
 }
 
 impl FileRecord {

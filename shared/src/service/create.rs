@@ -119,6 +119,7 @@ impl Service {
             revision: 0,
             content: None,
             upload: None,
+            published: None,
         };
         let opened = self.open_upload(&record, &request.upload, now).await?;
         let inserted = self.store.insert(&opened.record, now).await;

@@ -13,6 +13,7 @@ mod delete;
 mod list;
 mod multipart;
 mod plan;
+mod public;
 mod read;
 mod update;
 mod write;
@@ -51,6 +52,9 @@ pub struct Settings {
     /// Where public files are served: their `contentUrl` is `<this>/public/<tenant>/<id>`.
     /// `None`: public files get presigned URLs like private ones.
     pub public_base_url: Option<String>,
+    /// Public copies up to this many bytes are made in the request that needs them; larger
+    /// ones by the publish worker, in parts of at least this size.
+    pub inline_copy_limit: u64,
 }
 
 impl From<&Config> for Settings {
@@ -60,6 +64,7 @@ impl From<&Config> for Settings {
             download_url_expires_in: config.download_url_expires_in,
             multipart_threshold: config.multipart_threshold,
             public_base_url: config.public_base_url.clone(),
+            inline_copy_limit: config.inline_copy_limit,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! arrived without its event), the `contentUrl`, and the download redirect.
 
 use super::completion::{ObjectEvent, Outcome};
+use super::public::in_step;
 use super::Service;
 use crate::blob::{content_disposition, Disposition};
 use crate::error::{ApiError, ProblemCode};
@@ -51,6 +52,12 @@ impl Service {
     /// The live record, repaired as [`Service::get`] describes.
     async fn read(&self, who: &Identity, id: FileId) -> Result<FileRecord, ApiError> {
         let record = self.load(&who.tenant, id).await?;
+        if !in_step(&record) {
+            // A public copy that failed earlier: the read asks again, but never fails for it.
+            if let Err(err) = self.request_publish(&record.tenant, record.id).await {
+                tracing::warn!(tenant = %record.tenant, %id, error = ?err, "could not request a public copy");
+            }
+        }
         let Some(upload) = &record.upload else {
             return Ok(record);
         };

@@ -111,6 +111,7 @@ fn world() -> World {
             download_url_expires_in: std::time::Duration::from_secs(60),
             multipart_threshold: 100 * 1024 * 1024,
             public_base_url: Some("https://public.example".into()),
+            inline_copy_limit: 5 * 1024 * 1024,
         },
     );
     World {
@@ -358,4 +359,38 @@ async fn a_delete_racing_a_writer_deletes_the_newer_record() {
     w.service.delete(&w.who, record.id, None).await.unwrap();
     let err = w.service.get(&w.who, record.id).await.unwrap_err();
     assert_eq!(err.code(), ProblemCode::NotFound);
+}
+
+#[tokio::test]
+async fn a_public_copy_that_failed_is_requested_again_by_the_next_write() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.land(&record, 5).await;
+    w.objects.fail(Op::Copy, 1);
+    w.objects.fail(Op::PutEmpty, 1);
+    let patch = FilePatch::from_json(json!({"privateAccess": false}), UpdateMode::Merge).unwrap();
+    let err = w
+        .service
+        .update(&w.who, record.id, &patch, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        ProblemCode::Internal,
+        "neither the copy nor the job took"
+    );
+    let alias = public_key(&record.tenant, record.id);
+    assert!(!w.objects.exists(&alias));
+    // The same patch again changes nothing in the record, but asks for the copy.
+    w.patch(record.id, json!({"privateAccess": false}), None)
+        .await;
+    let job = crate::keys::publish_job_key(&record.tenant, record.id);
+    assert!(w.objects.exists(&job));
+    w.service.publish(&record.tenant, record.id).await.unwrap();
+    assert!(w.objects.exists(&alias));
+    // In step now: neither a write nor the worker does anything more.
+    let copies = w.objects.calls(Op::Copy);
+    w.service.publish(&record.tenant, record.id).await.unwrap();
+    w.patch(record.id, json!({"tags": ["t"]}), None).await;
+    assert_eq!(w.objects.calls(Op::Copy), copies);
 }

@@ -1,16 +1,17 @@
 //! The one write path for existing records. A change is a function from the current record to
 //! a [`Plan`]; [`Service::modify`] loads the record, checks `If-Match`, applies the change,
 //! writes it with a compare-and-swap on the version, retries on contention with one policy,
-//! and then does what the change implies: keep the public copy in step, delete replaced
-//! objects, abort replaced uploads, clean up after a removed record.
+//! and then does what the change implies: keep the public copy in step (`public.rs`), delete
+//! replaced objects, abort replaced uploads, clean up after a removed record.
 
 use std::future::Future;
 use std::time::Duration;
 
+use super::public::in_step;
 use super::Service;
 use crate::error::ApiError;
 use crate::keys::public_key;
-use crate::model::{FileId, FileRecord, FileStatus, TenantId, Timestamp};
+use crate::model::{FileId, FileRecord, TenantId, Timestamp};
 use crate::store::{Change, StoreError};
 
 /// Attempts of one write before a writer that keeps losing the race gives up with `412`.
@@ -163,9 +164,15 @@ impl Service {
                     .map(|()| Some(Edit::Remove)),
             };
             let record = match written {
-                Ok(None) => current,
+                Ok(None) => {
+                    if !in_step(&current) {
+                        // Out of step since an earlier failure: this change repairs it.
+                        self.request_publish(&current.tenant, current.id).await?;
+                    }
+                    current
+                }
                 Ok(Some(Edit::Write(next))) => {
-                    self.sync_public(&current, &next).await?;
+                    self.keep_public_in_step(&current, &next).await?;
                     *next
                 }
                 Ok(Some(_)) => {
@@ -249,7 +256,7 @@ impl Service {
             for (previous, next) in pairs {
                 match next {
                     Some(next) => {
-                        self.sync_public(&previous, &next).await?;
+                        self.keep_public_in_step(&previous, &next).await?;
                         records.push(next);
                     }
                     None => records.push(previous),
@@ -291,25 +298,6 @@ impl Service {
                     }
                 }
             }
-        }
-        Ok(())
-    }
-
-    /// Keeps the public copy in step: present while the record is public and uploaded, absent
-    /// otherwise.
-    async fn sync_public(&self, previous: &FileRecord, next: &FileRecord) -> Result<(), ApiError> {
-        let alias = public_key(&next.tenant, next.id);
-        let is_public = |r: &FileRecord| !r.private_access && r.status == FileStatus::Uploaded;
-        match (&next.content, is_public(next)) {
-            (Some(content), true) => {
-                let unchanged = is_public(previous)
-                    && previous.content.as_ref().map(|c| &c.key) == Some(&content.key);
-                if !unchanged {
-                    self.objects.copy(&content.key, &alias).await?;
-                }
-            }
-            _ if is_public(previous) => self.objects.delete(&alias).await?,
-            _ => {}
         }
         Ok(())
     }

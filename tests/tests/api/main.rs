@@ -12,6 +12,7 @@ mod listing;
 mod local_over_aws;
 mod multipart;
 mod openapi;
+mod public;
 mod scopes;
 mod store_contract;
 mod template;

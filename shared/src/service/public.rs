@@ -1,0 +1,158 @@
+//! Public files: the copy at `public/<tenant>/<id>` that the public URL serves, kept in step
+//! with the record whatever fails on the way.
+//!
+//! A record remembers which content its public copy was made from (`published`). It is *in
+//! step* when that is its content while it is public and uploaded, and nothing otherwise. Every
+//! write checks it. A write that itself makes a small file public (or lands new content of a
+//! public file) copies at once, so the public URL works when the answer arrives; anything else
+//! out of step (a large file, a copy that failed, a record that was already out of step) is
+//! handed to the publish worker by writing a job marker (`jobs/publish/<tenant>/<id>`), whose
+//! S3 event runs [`Service::publish`] on AWS (the `publish-file` function) and in
+//! `stowage-local` alike. Reads of an out-of-step record request the job again. The worker
+//! copies objects of any size: `CopyObject` up to the inline limit, `UploadPartCopy` in
+//! parallel parts above it (S3's 5 GiB copy limit does not apply). Every path converges: a
+//! failed copy leaves the record out of step, and the next write, read, event retry or job
+//! retry repairs it.
+
+use super::Service;
+use crate::error::ApiError;
+use crate::keys::{public_key, publish_job_key};
+use crate::model::{FileId, FileRecord, FileStatus, TenantId};
+use crate::store::StoreError;
+
+/// S3's largest part, and so the largest piece of one `UploadPartCopy`.
+const MAX_COPY_PART: u64 = 5 * 1024 * 1024 * 1024;
+/// S3's most parts in one upload.
+const MAX_PARTS: u64 = 10_000;
+/// Attempts to record a finished copy against concurrent writers.
+const MARK_ATTEMPTS: usize = 5;
+
+/// The content key the public copy should be made from: the content of a public, uploaded
+/// record; `None` for every other record.
+fn wanted(record: &FileRecord) -> Option<&str> {
+    match (&record.content, record.status, record.private_access) {
+        (Some(content), FileStatus::Uploaded, false) => Some(content.key.as_str()),
+        _ => None,
+    }
+}
+
+/// Whether the public copy is what the record says it should be.
+pub(super) fn in_step(record: &FileRecord) -> bool {
+    wanted(record) == record.published.as_deref()
+}
+
+impl Service {
+    /// Brings the public copy in step after a write from `previous` to `record`: at once when
+    /// this write made the difference and the copy is small, through the worker otherwise.
+    pub(super) async fn keep_public_in_step(
+        &self,
+        previous: &FileRecord,
+        record: &FileRecord,
+    ) -> Result<(), ApiError> {
+        if in_step(record) {
+            return Ok(());
+        }
+        let caused_here = wanted(previous) != wanted(record);
+        // Withdrawing a copy is one delete; making one is quick only for small objects.
+        let quick = wanted(record).is_none()
+            || record
+                .size
+                .is_none_or(|size| size <= self.settings.inline_copy_limit);
+        if caused_here && quick {
+            match self.publish_record(record).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    tracing::warn!(tenant = %record.tenant, id = %record.id, error = ?err, "the public copy failed; the publish worker retries it");
+                }
+            }
+        }
+        self.request_publish(&record.tenant, record.id).await
+    }
+
+    /// Asks the worker to bring a record's public copy in step.
+    pub(super) async fn request_publish(
+        &self,
+        tenant: &TenantId,
+        id: FileId,
+    ) -> Result<(), ApiError> {
+        self.objects.put_empty(&publish_job_key(tenant, id)).await?;
+        Ok(())
+    }
+
+    /// Deletes a finished job's marker; a marker left behind only runs a job that finds nothing
+    /// to do (and the bucket's lifecycle rule expires it).
+    pub async fn job_done(&self, marker: &str) {
+        if let Err(err) = self.objects.delete(marker).await {
+            tracing::warn!(%marker, error = ?err, "could not delete a finished job's marker");
+        }
+    }
+
+    /// The publish worker: brings the public copy of `id` in step, copying objects of any
+    /// size. Nothing to do for a record that is gone or already in step.
+    pub async fn publish(&self, tenant: &TenantId, id: FileId) -> Result<(), ApiError> {
+        let now = self.clock.now();
+        let Some(record) = self
+            .store
+            .get(tenant, id)
+            .await?
+            .filter(|record| !record.is_expired(now))
+        else {
+            return Ok(());
+        };
+        if in_step(&record) {
+            return Ok(());
+        }
+        self.publish_record(&record).await
+    }
+
+    /// Copies (or withdraws) the public copy for `record`, then records what it reflects.
+    async fn publish_record(&self, record: &FileRecord) -> Result<(), ApiError> {
+        let alias = public_key(&record.tenant, record.id);
+        match wanted(record) {
+            Some(source) => {
+                let size = record.size.unwrap_or(0);
+                let limit = self.settings.inline_copy_limit;
+                if size <= limit {
+                    self.objects.copy(source, &alias).await?;
+                } else {
+                    let part_size = limit.max(size.div_ceil(MAX_PARTS)).min(MAX_COPY_PART);
+                    self.objects
+                        .copy_in_parts(source, &alias, size, part_size)
+                        .await?;
+                }
+            }
+            None => self.objects.delete(&alias).await?,
+        }
+        self.mark_published(record, wanted(record).map(str::to_owned))
+            .await
+    }
+
+    /// Records that the public copy reflects `source`, unless the record has moved on to other
+    /// content or publicity meanwhile (its next write or read sees that). The version stays:
+    /// nothing a client sees changes.
+    async fn mark_published(
+        &self,
+        copied_for: &FileRecord,
+        source: Option<String>,
+    ) -> Result<(), ApiError> {
+        for _ in 0..MARK_ATTEMPTS {
+            let Some(current) = self.store.get(&copied_for.tenant, copied_for.id).await? else {
+                return Ok(());
+            };
+            if wanted(&current) != source.as_deref() || current.published == source {
+                return Ok(());
+            }
+            let mut marked = current.clone();
+            marked.published = source.clone();
+            match self
+                .store
+                .replace(&current, &marked, self.clock.now())
+                .await
+            {
+                Err(StoreError::Conflict) => continue,
+                other => return Ok(other?),
+            }
+        }
+        Ok(())
+    }
+}
