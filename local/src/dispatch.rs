@@ -39,6 +39,7 @@ pub struct Faults {
 pub(crate) struct Dispatcher {
     pub app: Arc<App>,
     pub faults: Arc<Faults>,
+    pub cors: Cors,
     /// The embedded S3 endpoint, and a client of it for serving public copies.
     pub s3: Option<(S3Service, aws_sdk_s3::Client)>,
     pub secret: LocalSecret,
@@ -47,13 +48,14 @@ pub(crate) struct Dispatcher {
 impl Dispatcher {
     pub async fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         let method = req.method().clone();
+        let origin = req.headers().get(header::ORIGIN).cloned();
         let path = req.uri().path().to_owned();
         let started = std::time::Instant::now();
         let to_s3 =
             self.s3.is_some() && path.trim_start_matches('/').split('/').next() == Some(BUCKET);
         let to_public = self.s3.is_some() && path.starts_with("/public/");
         let mut response = if method == Method::OPTIONS {
-            preflight(&req)
+            preflight(&req, &self.cors)
         } else if path == OPENAPI_PATH {
             openapi(&method)
         } else if to_public {
@@ -63,7 +65,7 @@ impl Dispatcher {
         } else {
             self.api_request(req).await
         };
-        allow_cross_origin(response.headers_mut());
+        allow_cross_origin(response.headers_mut(), origin.as_ref(), &self.cors);
         tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
         Ok(response)
     }
@@ -131,7 +133,11 @@ impl Dispatcher {
             );
             return response;
         }
+        let form_post = req.method() == Method::POST
+            && req.uri().path().trim_matches('/') == BUCKET
+            && req.uri().query().is_none();
         match s3.call(req.map(Body::from)).await {
+            Ok(response) if form_post => policy_failures_as_s3_answers(response).await,
             Ok(response) => response,
             Err(err) => {
                 tracing::error!(error = ?err, "S3 endpoint failed");
@@ -240,6 +246,33 @@ fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> Response<B
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// A form upload whose fields break its POST policy: `s3s` answers `400 InvalidPolicyDocument`
+/// where S3 answers `403 AccessDenied` ("Invalid according to Policy"); the rest passes as is.
+async fn policy_failures_as_s3_answers(response: Response<Body>) -> Response<Body> {
+    if response.status() != StatusCode::BAD_REQUEST {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    if !String::from_utf8_lossy(&bytes).contains("<Code>InvalidPolicyDocument</Code>") {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let mut response = Response::new(Body::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+         <Message>Invalid according to Policy: Policy Condition failed</Message></Error>"
+            .to_owned(),
+    ));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    response
+}
+
 /// Where the server publishes the API contract, without authentication.
 pub const OPENAPI_PATH: &str = "/openapi.yaml";
 /// The contract: `openapi.yaml` at the workspace root, built into the binary.
@@ -271,10 +304,52 @@ fn plain(status: StatusCode) -> Response<Body> {
     response
 }
 
-/// Answers a CORS preflight for the API or the bucket, as API Gateway and S3 CORS would.
-fn preflight(req: &Request<Incoming>) -> Response<Body> {
+/// Which browser origins may call the server (the API and the S3 endpoint alike), as the
+/// template's `CorsAllowedOrigins` configures API Gateway and the bucket on AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cors {
+    /// Any origin (`*`, the default).
+    Any,
+    /// Only these origins (`https://app.example.com`, exact matches).
+    Origins(Vec<String>),
+}
+
+impl Cors {
+    /// Reads `STOWAGE_CORS_ORIGINS`: `*`, or origins separated by commas.
+    pub fn parse(setting: Option<&str>) -> Self {
+        match setting.map(str::trim) {
+            None | Some("") | Some("*") => Cors::Any,
+            Some(list) => Cors::Origins(
+                list.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if it is allowed.
+    fn allow(&self, origin: Option<&HeaderValue>) -> Option<HeaderValue> {
+        match self {
+            Cors::Any => Some(HeaderValue::from_static("*")),
+            Cors::Origins(list) => {
+                let origin = origin?;
+                let text = origin.to_str().ok()?;
+                list.iter().any(|o| o == text).then(|| origin.clone())
+            }
+        }
+    }
+}
+
+/// Answers a CORS preflight for the API or the bucket, as API Gateway and S3 CORS would: for an
+/// allowed origin, the methods and the requested headers; for any other, `403` without them.
+fn preflight(req: &Request<Incoming>, cors: &Cors) -> Response<Body> {
+    let Some(allowed) = cors.allow(req.headers().get(header::ORIGIN)) else {
+        return plain(StatusCode::FORBIDDEN);
+    };
     let mut response = plain(StatusCode::NO_CONTENT);
     let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE"),
@@ -289,16 +364,21 @@ fn preflight(req: &Request<Incoming>) -> Response<Body> {
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("3600"),
     );
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     response
 }
 
-fn allow_cross_origin(headers: &mut http::HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("ETag, Location"),
-    );
+/// CORS headers of an actual response: the origin if allowed, and the headers browser
+/// uploaders must read (`ETag` of each part, `Location` of a created file).
+fn allow_cross_origin(headers: &mut http::HeaderMap, origin: Option<&HeaderValue>, cors: &Cors) {
+    if let Some(allowed) = cors.allow(origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("ETag, Location"),
+        );
+    }
+    if matches!(cors, Cors::Origins(_)) {
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
 }

@@ -137,15 +137,57 @@ fn etag_text(etag: Option<&ETag>) -> String {
 pub struct LocalBucket {
     inner: s3s_fs::FileSystem,
     notifier: Notifier,
+    /// Where clients reach the endpoint (for `Location` in completions).
+    base_url: String,
 }
 
+/// Where the endpoint remembers which key each open multipart upload is of (`s3s-fs` does not:
+/// it would take any upload id with any key, and list parts of uploads that do not exist).
+const UPLOADS_DIR: &str = ".stowage-uploads";
+
 impl LocalBucket {
-    /// Objects under `root`; events through `notifier`.
-    pub fn new(root: &Path, notifier: Notifier) -> std::io::Result<Self> {
+    /// Objects under `root`; events through `notifier`; clients reach it at `base_url`.
+    pub fn new(root: &Path, notifier: Notifier, base_url: &str) -> std::io::Result<Self> {
         let inner =
             s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-        Ok(LocalBucket { inner, notifier })
+        std::fs::create_dir_all(root.join(UPLOADS_DIR))?;
+        Ok(LocalBucket {
+            inner,
+            notifier,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        })
     }
+
+    fn upload_path(&self, upload_id: &str) -> Option<PathBuf> {
+        // Upload ids are UUIDs; anything else names no upload (and no path).
+        uuid_like(upload_id).then(|| self.notifier.root.join(UPLOADS_DIR).join(upload_id))
+    }
+
+    /// `NoSuchUpload` unless `upload_id` is an open upload of `bucket`/`key`, as S3 answers.
+    async fn check_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<()> {
+        let owner = match self.upload_path(upload_id) {
+            Some(path) => tokio::fs::read_to_string(path).await.ok(),
+            None => None,
+        };
+        if owner.as_deref() == Some(&format!("{bucket}/{key}")) {
+            Ok(())
+        } else {
+            Err(s3s::s3_error!(
+                NoSuchUpload,
+                "The specified upload does not exist."
+            ))
+        }
+    }
+
+    async fn forget_upload(&self, upload_id: &str) {
+        if let Some(path) = self.upload_path(upload_id) {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+    }
+}
+
+fn uuid_like(text: &str) -> bool {
+    text.len() == 36 && text.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
 #[async_trait::async_trait]
@@ -161,12 +203,25 @@ impl S3 for LocalBucket {
         Ok(response)
     }
 
+    /// As S3: only an open upload of this key completes, and the answer names the object's
+    /// `Location` and `Key` (browser uploaders such as Uppy need both).
     async fn complete_multipart_upload(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let key = req.input.key.clone();
-        let response = self.inner.complete_multipart_upload(req).await?;
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let upload_id = req.input.upload_id.clone();
+        self.check_upload(&bucket, &key, &upload_id).await?;
+        let mut response = self.inner.complete_multipart_upload(req).await?;
+        self.forget_upload(&upload_id).await;
+        // s3s-fs answers through a keep-alive future (S3's long-running completion); the work
+        // is done already, so its result is the answer.
+        if let Some(result) = response.output.future.take() {
+            response.output = result.await?;
+        }
+        response.output.location = Some(format!("{}/{bucket}/{key}", self.base_url));
+        response.output.bucket = Some(bucket);
+        response.output.key = Some(key.clone());
         self.notifier.object_created(
             "CompleteMultipartUpload",
             &key,
@@ -251,13 +306,24 @@ impl S3 for LocalBucket {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        self.inner.create_multipart_upload(req).await
+        let owner = format!("{}/{}", req.input.bucket, req.input.key);
+        let response = self.inner.create_multipart_upload(req).await?;
+        let upload_id = response.output.upload_id.clone().unwrap_or_default();
+        let Some(path) = self.upload_path(&upload_id) else {
+            return Err(s3s::s3_error!(InternalError, "unexpected upload id"));
+        };
+        tokio::fs::write(path, owner)
+            .await
+            .map_err(|e| s3s::s3_error!(InternalError, "recording upload: {e}"))?;
+        Ok(response)
     }
 
     async fn upload_part(
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.check_upload(&req.input.bucket, &req.input.key, &req.input.upload_id)
+            .await?;
         self.inner.upload_part(req).await
     }
 
@@ -265,6 +331,8 @@ impl S3 for LocalBucket {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.check_upload(&req.input.bucket, &req.input.key, &req.input.upload_id)
+            .await?;
         self.inner.upload_part_copy(req).await
     }
 
@@ -275,6 +343,8 @@ impl S3 for LocalBucket {
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let upload_id = req.input.upload_id.clone();
+        self.check_upload(&req.input.bucket, &req.input.key, &upload_id)
+            .await?;
         let marker = req.input.part_number_marker.unwrap_or(0);
         let max_parts =
             usize::try_from(req.input.max_parts.unwrap_or(1_000).clamp(1, 1_000)).unwrap_or(1_000);
@@ -306,6 +376,11 @@ impl S3 for LocalBucket {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        self.inner.abort_multipart_upload(req).await
+        let upload_id = req.input.upload_id.clone();
+        self.check_upload(&req.input.bucket, &req.input.key, &upload_id)
+            .await?;
+        let response = self.inner.abort_multipart_upload(req).await?;
+        self.forget_upload(&upload_id).await;
+        Ok(response)
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
-use stowage::blob::s3::S3Store;
+use aws_sdk_s3::config::SharedCredentialsProvider;
+use stowage::blob::s3::{S3Store, SigningIdentity};
 use stowage::config::Config;
 use stowage::service::Clock;
 use stowage::store::embedded::SqliteStore;
@@ -19,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::auth::{LocalSecret, S3_ACCESS_KEY};
-use crate::dispatch::{Dispatcher, Faults};
+use crate::dispatch::{Cors, Dispatcher, Faults};
 use crate::s3::{LocalBucket, Notifier};
 
 /// The embedded endpoint's one bucket.
@@ -76,6 +77,8 @@ pub enum StartError {
     Config(#[from] stowage::config::ConfigError),
     #[error("metadata store: {0}")]
     Store(#[from] stowage::store::StoreError),
+    #[error("AWS: {0}")]
+    Aws(stowage::lambda_http::Error),
 }
 
 /// A started server. Dropping it stops the accept loop; [`RunningServer::stop`] also waits
@@ -121,17 +124,25 @@ impl RunningServer {
     }
 }
 
+/// The region the embedded endpoint signs for.
+const REGION: &str = "us-east-1";
+
+/// The embedded endpoint's credentials, derived from the data dir's secret.
+fn embedded_credentials(secret: &LocalSecret) -> Credentials {
+    Credentials::new(
+        S3_ACCESS_KEY,
+        secret.s3_secret_key(),
+        None,
+        None,
+        "stowage-local",
+    )
+}
+
 async fn embedded_s3_client(base_url: &str, secret: &LocalSecret) -> aws_sdk_s3::Client {
     let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(REGION))
         .endpoint_url(base_url)
-        .credentials_provider(Credentials::new(
-            S3_ACCESS_KEY,
-            secret.s3_secret_key(),
-            None,
-            None,
-            "stowage-local",
-        ))
+        .credentials_provider(embedded_credentials(secret))
         // The endpoint is in this process: a refusal is not worth waiting seconds for.
         .retry_config(
             aws_config::retry::RetryConfig::standard()
@@ -190,7 +201,15 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             let objects_root = data_dir.join(OBJECTS_DIR);
             std::fs::create_dir_all(objects_root.join(BUCKET))
                 .map_err(data_dir_error(&data_dir))?;
-            let objects = S3Store::new(embedded_s3_client(&base_url, &secret).await, BUCKET);
+            let signing = SigningIdentity {
+                credentials: SharedCredentialsProvider::new(embedded_credentials(&secret)),
+                region: REGION.to_owned(),
+            };
+            let objects = S3Store::new(
+                embedded_s3_client(&base_url, &secret).await,
+                BUCKET,
+                signing,
+            );
             let app = Arc::new(App::new(
                 &settings,
                 store,
@@ -201,7 +220,8 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
                 .canonicalize()
                 .map_err(data_dir_error(&data_dir))?;
             let notifier = Notifier::new(app.clone(), BUCKET, &root, config.object_events);
-            let bucket = LocalBucket::new(&root, notifier).map_err(data_dir_error(&data_dir))?;
+            let bucket =
+                LocalBucket::new(&root, notifier, &base_url).map_err(data_dir_error(&data_dir))?;
             let mut builder = s3s::service::S3ServiceBuilder::new(bucket);
             builder.set_auth(s3s::auth::SimpleAuth::from_single(
                 S3_ACCESS_KEY,
@@ -219,19 +239,24 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             config: settings,
             sdk,
         } => {
-            let app = Arc::new(stowage::bootstrap::aws_app(
-                &settings,
-                &sdk,
-                config.clock.clone(),
-            ));
+            let app = Arc::new(
+                stowage::bootstrap::aws_app(&settings, &sdk, config.clock.clone())
+                    .map_err(StartError::Aws)?,
+            );
             (app, None)
         }
     };
 
     let faults = Arc::new(Faults::default());
+    let cors_setting = config
+        .settings
+        .get("STOWAGE_CORS_ORIGINS")
+        .cloned()
+        .or_else(|| std::env::var("STOWAGE_CORS_ORIGINS").ok());
     let dispatcher = Arc::new(Dispatcher {
         app: app.clone(),
         faults: faults.clone(),
+        cors: Cors::parse(cors_setting.as_deref()),
         s3,
         secret: secret.clone(),
     });

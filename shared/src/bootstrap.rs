@@ -8,7 +8,7 @@ use aws_lambda_events::s3::S3Event;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{service_fn, Error, Request};
 
-use crate::blob::s3::S3Store;
+use crate::blob::s3::{S3Store, SigningIdentity};
 use crate::config::Config;
 use crate::http::{self, RouteId};
 use crate::service::{Clock, SystemClock};
@@ -50,30 +50,33 @@ pub fn s3_client(sdk: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client 
 }
 
 /// The app on DynamoDB and S3, with clients built from `sdk` and time from `clock`.
-pub fn aws_app(config: &Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> App {
+pub fn aws_app(config: &Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Result<App, Error> {
     let s3 = s3_client(sdk, config.s3_force_path_style);
-    aws_app_with_clients(config, aws_sdk_dynamodb::Client::new(sdk), s3, clock)
+    aws_app_with_clients(config, sdk, aws_sdk_dynamodb::Client::new(sdk), s3, clock)
 }
 
-/// The app on DynamoDB and S3 with the given clients.
+/// The app on DynamoDB and S3 with the given clients, which were built from `sdk`.
 pub fn aws_app_with_clients(
     config: &Config,
+    sdk: &SdkConfig,
     dynamodb: aws_sdk_dynamodb::Client,
     s3: aws_sdk_s3::Client,
     clock: Arc<dyn Clock>,
-) -> App {
-    App::new(
+) -> Result<App, Error> {
+    let signing = SigningIdentity::from_sdk(sdk)
+        .ok_or("no AWS credentials: the SDK's default chain found none")?;
+    Ok(App::new(
         config,
         Arc::new(DynamoStore::new(dynamodb, &config.table)),
-        Arc::new(S3Store::new(s3, &config.bucket)),
+        Arc::new(S3Store::new(s3, &config.bucket, signing)),
         clock,
-    )
+    ))
 }
 
 async fn app_from_env() -> Result<App, Error> {
     let config = Config::from_env().inspect_err(|err| tracing::error!("{err}"))?;
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    Ok(aws_app(&config, &sdk, Arc::new(SystemClock)))
+    aws_app(&config, &sdk, Arc::new(SystemClock)).inspect_err(|err| tracing::error!("{err}"))
 }
 
 /// Runs an HTTP route's function: set up once, then serve invocations.

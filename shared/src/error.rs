@@ -83,6 +83,8 @@ problem_codes! {
     NoMultipartUpload = "no_multipart_upload", 409;
     /// Abort on a file without an open upload.
     NoOpenUpload = "no_open_upload", 409;
+    /// A sign request names a key, upload id or kind of upload that is not the file's open one.
+    UploadMismatch = "upload_mismatch", 409;
     /// `If-Match` is not the file's version (or a concurrent writer won every retry).
     VersionMismatch = "version_mismatch", 412;
     /// The body is over the size limit.

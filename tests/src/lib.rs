@@ -161,12 +161,16 @@ impl TestEnv {
         let s3 = moto_s3_client(&sdk, s3_outage.clone());
         let (table, bucket) = (config.table.clone(), config.bucket.clone());
         let clock = Arc::new(ManualClock::starting_now());
-        let app = Arc::new(stowage::bootstrap::aws_app_with_clients(
-            &config,
-            dynamodb.clone(),
-            s3.clone(),
-            clock.clone(),
-        ));
+        let app = Arc::new(
+            stowage::bootstrap::aws_app_with_clients(
+                &config,
+                &sdk,
+                dynamodb.clone(),
+                s3.clone(),
+                clock.clone(),
+            )
+            .expect("the test SDK configuration has credentials"),
+        );
         TestEnv {
             backend: Backend::Moto,
             app,

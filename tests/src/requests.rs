@@ -230,11 +230,13 @@ pub fn valid_body(route: RouteId) -> Option<Value> {
         RouteId::CompleteUpload => Some(json!({})),
         RouteId::UpdateFiles => Some(json!([])),
         RouteId::DeleteFiles => Some(json!({"ids": []})),
+        RouteId::SignUploadRequest => Some(json!({"method": "POST"})),
         RouteId::ListFiles
         | RouteId::GetFile
         | RouteId::DeleteFile
         | RouteId::GetContent
         | RouteId::AbortUpload
-        | RouteId::ListUploadParts => None,
+        | RouteId::ListUploadParts
+        | RouteId::GetUploadLimits => None,
     }
 }

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{BlobError, ObjectInfo, ObjectStore, PresignedRequest, PutConditions, UploadedPart};
+use super::{
+    BlobError, ObjectInfo, ObjectStore, PostConditions, PresignedPost, PresignedRequest,
+    PutConditions, UploadCall, UploadedPart,
+};
 use crate::model::Timestamp;
 
 /// An operation of the store, for counting calls and injecting failures.
@@ -203,6 +206,50 @@ impl ObjectStore for MemoryObjects {
             "{}&uploadId={upload_id}&partNumber={part_number}",
             request.url
         );
+        Ok(request)
+    }
+
+    async fn presign_post(
+        &self,
+        key: &str,
+        conditions: PostConditions<'_>,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedPost, BlobError> {
+        let request = self.presigned("POST", key, now, expires_in)?;
+        let fields = BTreeMap::from([
+            ("key".to_owned(), key.to_owned()),
+            (
+                "Content-Type".to_owned(),
+                conditions.content_type.to_owned(),
+            ),
+            (
+                "content-length-range".to_owned(),
+                format!("{}-{}", conditions.min_size, conditions.max_size),
+            ),
+        ]);
+        Ok(PresignedPost {
+            url: "memory://bucket".to_owned(),
+            fields,
+            expires_at: request.expires_at,
+        })
+    }
+
+    async fn presign_upload_call(
+        &self,
+        key: &str,
+        call: UploadCall<'_>,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError> {
+        let (method, query) = match call {
+            UploadCall::Create { .. } => ("POST", "uploads".to_owned()),
+            UploadCall::ListParts { upload_id } => ("GET", format!("uploadId={upload_id}")),
+            UploadCall::Complete { upload_id } => ("POST", format!("uploadId={upload_id}")),
+            UploadCall::Abort { upload_id } => ("DELETE", format!("uploadId={upload_id}")),
+        };
+        let mut request = self.presigned(method, key, now, expires_in)?;
+        request.url = format!("{}&{query}", request.url);
         Ok(request)
     }
 

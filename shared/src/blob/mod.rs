@@ -63,6 +63,44 @@ pub struct PresignedRequest {
     pub expires_at: Timestamp,
 }
 
+/// A presigned POST form (S3's browser-based upload): the URL to post to and the form fields to
+/// send before the file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresignedPost {
+    pub url: String,
+    pub fields: BTreeMap<String, String>,
+    pub expires_at: Timestamp,
+}
+
+/// What a POST policy binds besides the key.
+#[derive(Clone, Copy, Debug)]
+pub struct PostConditions<'a> {
+    /// The exact `Content-Type` field the form must carry.
+    pub content_type: &'a str,
+    /// The smallest and largest file the form may carry, in bytes.
+    pub min_size: u64,
+    pub max_size: u64,
+}
+
+/// An S3 call on a multipart upload that a client (a browser uploader) makes itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadCall<'a> {
+    /// `CreateMultipartUpload` of an object of this content type.
+    Create {
+        content_type: &'a str,
+    },
+    ListParts {
+        upload_id: &'a str,
+    },
+    Complete {
+        upload_id: &'a str,
+    },
+    Abort {
+        upload_id: &'a str,
+    },
+}
+
 /// What S3 holds at a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -124,6 +162,24 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         upload_id: &str,
         part_number: u32,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError>;
+
+    /// A presigned POST form that uploads `key` under `conditions`.
+    async fn presign_post(
+        &self,
+        key: &str,
+        conditions: PostConditions<'_>,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedPost, BlobError>;
+
+    /// A presigned request for one call on a multipart upload of `key`, made by the client.
+    async fn presign_upload_call(
+        &self,
+        key: &str,
+        call: UploadCall<'_>,
         now: Timestamp,
         expires_in: Duration,
     ) -> Result<PresignedRequest, BlobError>;

@@ -22,7 +22,7 @@ use crate::model::FileView;
 use crate::service::{Created, Shown, UploadInstructions};
 use crate::validate::{
     BatchDelete, BatchUpdate, CompleteParts, CreateFile, FilePatch, ListQuery, SignParts,
-    UpdateMode, UploadRequest,
+    SignRequest, UpdateMode, UploadRequest,
 };
 use crate::App;
 use request::{identity, if_match, json_body, optional_json_body, path_id, query};
@@ -141,6 +141,23 @@ async fn respond(app: &App, route: RouteId, req: &Request) -> Result<Response<Bo
                 &service.sign_parts(&who, id, &request).await?,
                 None,
             )
+        }
+        RouteId::SignUploadRequest => {
+            let id = path_id(req)?;
+            let request = SignRequest::from_json(json_body(req)?)?;
+            json_response(
+                StatusCode::OK,
+                &service.sign_request(&who, id, &request).await?,
+                None,
+            )
+        }
+        RouteId::GetUploadLimits => {
+            let mut response = json_response(StatusCode::OK, &service.upload_limits(), None);
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=300"),
+            );
+            response
         }
         RouteId::CompleteUpload => {
             let id = path_id(req)?;

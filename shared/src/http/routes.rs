@@ -19,6 +19,8 @@ pub enum RouteId {
     ListUploadParts,
     SignUploadParts,
     CompleteUpload,
+    SignUploadRequest,
+    GetUploadLimits,
 }
 
 /// The HTTP methods the API uses.
@@ -94,6 +96,12 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::ListFiles, Get, "/files", "list-files"),
     route(RouteId::UpdateFiles, Patch, "/files", "update-files"),
     route(RouteId::DeleteFiles, Post, "/files/delete", "delete-files"),
+    route(
+        RouteId::GetUploadLimits,
+        Get,
+        "/files/limits",
+        "get-upload-limits",
+    ),
     route(RouteId::GetFile, Get, "/files/{id}", "get-file"),
     route(RouteId::UpdateFile, Patch, "/files/{id}", "update-file"),
     route(RouteId::ReplaceFile, Put, "/files/{id}", "replace-file"),
@@ -134,6 +142,12 @@ pub const ROUTES: &[Route] = &[
         "/files/{id}/upload/complete",
         "complete-upload",
     ),
+    route(
+        RouteId::SignUploadRequest,
+        Post,
+        "/files/{id}/upload/sign",
+        "sign-upload-request",
+    ),
 ];
 
 impl RouteId {
@@ -143,5 +157,62 @@ impl RouteId {
             .iter()
             .find(|route| route.id == self)
             .expect("every route id is in the table")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route id, by an exhaustive match: a new variant fails to compile here until it is
+    /// listed, and then fails the test until it is in the table.
+    fn every_id() -> Vec<RouteId> {
+        let all = [
+            RouteId::CreateFile,
+            RouteId::ListFiles,
+            RouteId::UpdateFiles,
+            RouteId::DeleteFiles,
+            RouteId::GetFile,
+            RouteId::UpdateFile,
+            RouteId::ReplaceFile,
+            RouteId::DeleteFile,
+            RouteId::GetContent,
+            RouteId::StartUpload,
+            RouteId::AbortUpload,
+            RouteId::ListUploadParts,
+            RouteId::SignUploadParts,
+            RouteId::CompleteUpload,
+            RouteId::SignUploadRequest,
+            RouteId::GetUploadLimits,
+        ];
+        for id in all {
+            match id {
+                RouteId::CreateFile
+                | RouteId::ListFiles
+                | RouteId::UpdateFiles
+                | RouteId::DeleteFiles
+                | RouteId::GetFile
+                | RouteId::UpdateFile
+                | RouteId::ReplaceFile
+                | RouteId::DeleteFile
+                | RouteId::GetContent
+                | RouteId::StartUpload
+                | RouteId::AbortUpload
+                | RouteId::ListUploadParts
+                | RouteId::SignUploadParts
+                | RouteId::CompleteUpload
+                | RouteId::SignUploadRequest
+                | RouteId::GetUploadLimits => {}
+            }
+        }
+        all.to_vec()
+    }
+
+    #[test]
+    fn every_route_id_is_in_the_table_once() {
+        for id in every_id() {
+            assert_eq!(ROUTES.iter().filter(|r| r.id == id).count(), 1, "{id:?}");
+        }
+        assert_eq!(ROUTES.len(), every_id().len());
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::plan::{pending_expiry, plan_upload};
 use super::write::{Cleanup, Plan};
 use super::{Service, Shown};
-use crate::blob::PutConditions;
+use crate::blob::{PostConditions, PutConditions};
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::keys::ObjectKey;
@@ -17,7 +17,7 @@ use crate::model::{
     FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, TenantId, Timestamp,
 };
 use crate::store::StoreError;
-use crate::validate::{CreateFile, UploadRequest};
+use crate::validate::{CreateFile, UploadMethod, UploadRequest};
 
 /// Most part URLs in a create (or re-upload) response; the rest come from
 /// `POST /files/{id}/upload/parts`.
@@ -30,12 +30,24 @@ pub struct Created {
     pub upload: UploadInstructions,
 }
 
-/// How a client uploads bytes (SPEC section 4.1): one presigned `PUT`, or a multipart plan.
+/// How a client uploads bytes (SPEC sections 4.1 and 13): one presigned `PUT`, a POST form,
+/// or a multipart plan.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum UploadInstructions {
     Single(SinglePut),
+    Form(PostForm),
     Multipart(MultipartInstructions),
+}
+
+/// An S3 POST policy form: post `fields`, then the file (as the last field, `file`), to `url`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostForm {
+    pub method: String,
+    pub url: String,
+    pub fields: BTreeMap<String, String>,
+    pub expires_at: Timestamp,
 }
 
 /// A single presigned `PUT`: send exactly `headers`.
@@ -240,6 +252,39 @@ impl Service {
         .render();
         let expires_in = Duration::from_secs(request.url_expires_in);
         let (instructions, multipart, url_expires_at) = match plan {
+            None if request.method == UploadMethod::Post => {
+                // The declared size exactly, or anything up to the multipart threshold.
+                let (min_size, max_size) = match request.expected_size {
+                    Some(size) => (size, size),
+                    None => (0, self.settings.multipart_threshold),
+                };
+                let conditions = PostConditions {
+                    content_type: record.mime_type.as_str(),
+                    min_size,
+                    max_size,
+                };
+                let form = self
+                    .objects
+                    .presign_post(&key, conditions, now, expires_in)
+                    .await?;
+                let expires_at = form.expires_at;
+                let form = PostForm {
+                    method: "POST".to_owned(),
+                    url: form.url,
+                    fields: form.fields,
+                    expires_at,
+                };
+                (UploadInstructions::Form(form), None, expires_at)
+            }
+            Some(_) if request.method == UploadMethod::Post => {
+                return Err(ApiError::field(
+                    "uploadMethod",
+                    format!(
+                        "POST uploads are single requests, up to the multipart threshold of {} bytes",
+                        self.settings.multipart_threshold
+                    ),
+                ));
+            }
             None => {
                 let conditions = PutConditions {
                     content_type: record.mime_type.as_str(),

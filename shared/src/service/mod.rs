@@ -15,6 +15,7 @@ mod multipart;
 mod plan;
 mod public;
 mod read;
+mod sign;
 mod update;
 mod write;
 
@@ -28,11 +29,14 @@ use std::time::Duration;
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use completion::{ObjectEvent, Outcome};
-pub use create::{Created, MultipartInstructions, PartUrl, SinglePut, UploadInstructions};
+pub use create::{
+    Created, MultipartInstructions, PartUrl, PostForm, SinglePut, UploadInstructions,
+};
 pub use delete::Deleted;
 pub use list::ListPage;
 pub use multipart::SignedParts;
 pub use read::Shown;
+pub use sign::SignedRequest;
 
 use crate::blob::ObjectStore;
 use crate::config::Config;
@@ -69,6 +73,22 @@ impl From<&Config> for Settings {
     }
 }
 
+/// What `GET /files/limits` tells clients (all sizes in bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadLimits {
+    /// Uploads larger than this are multipart (and always above 5 GiB).
+    pub multipart_threshold: u64,
+    /// The part size the server plans when the client names none (raised to fit 10,000 parts).
+    pub default_part_size: u64,
+    pub min_part_size: u64,
+    pub max_part_size: u64,
+    pub max_parts: u64,
+    pub max_object_size: u64,
+    /// Longest life of a presigned URL, in seconds.
+    pub max_url_expires_in: u64,
+}
+
 /// The file service.
 pub struct Service {
     store: Arc<dyn MetadataStore>,
@@ -101,6 +121,19 @@ impl Service {
     /// The current instant on the service's clock.
     pub fn now(&self) -> crate::model::Timestamp {
         self.clock.now()
+    }
+
+    /// The upload limits a client needs to plan uploads the way the server will.
+    pub fn upload_limits(&self) -> UploadLimits {
+        UploadLimits {
+            multipart_threshold: self.settings.multipart_threshold,
+            default_part_size: plan::DEFAULT_PART_SIZE,
+            min_part_size: plan::MIN_PART_SIZE,
+            max_part_size: plan::MAX_PART_SIZE,
+            max_parts: plan::MAX_PARTS,
+            max_object_size: crate::validate::MAX_OBJECT_SIZE,
+            max_url_expires_in: crate::validate::MAX_URL_EXPIRY_SECONDS,
+        }
     }
 
     /// The metadata store, for tests that write records directly.

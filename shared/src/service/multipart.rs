@@ -156,31 +156,37 @@ impl Service {
     ) -> Result<Shown, ApiError> {
         let record = self
             .modify(&who.tenant, id, if_match, |current, _| {
-                let Some(upload) = &current.upload else {
-                    return Err(ApiError::new(
-                        ProblemCode::NoOpenUpload,
-                        "the file has no open upload",
-                    ));
-                };
-                let cleanup = match &upload.multipart {
-                    Some(plan) => Cleanup::AbortUpload {
-                        key: upload.key.clone(),
-                        upload_id: plan.upload_id.clone(),
-                    },
-                    // A single PUT that landed without its event: its object goes too.
-                    None => Cleanup::DeleteObject(upload.key.clone()),
-                };
-                let mut next = current.clone();
-                next.upload = None;
-                if next.content.is_none() {
-                    next.status = FileStatus::Failed;
-                    next.failure_reason = Some("the upload was aborted".into());
-                }
-                Ok(Plan::write(next).then([cleanup]))
+                closing_upload(current)
             })
             .await?;
         self.show(record).await
     }
+}
+
+/// The write that abandons a record's open upload (aborting it in S3 if multipart, deleting a
+/// single PUT's object if one landed without its event): the record keeps its previous
+/// content, or becomes `failed` if it never had any.
+pub(super) fn closing_upload(current: &FileRecord) -> Result<Plan, ApiError> {
+    let Some(upload) = &current.upload else {
+        return Err(ApiError::new(
+            ProblemCode::NoOpenUpload,
+            "the file has no open upload",
+        ));
+    };
+    let cleanup = match &upload.multipart {
+        Some(plan) => Cleanup::AbortUpload {
+            key: upload.key.clone(),
+            upload_id: plan.upload_id.clone(),
+        },
+        None => Cleanup::DeleteObject(upload.key.clone()),
+    };
+    let mut next = current.clone();
+    next.upload = None;
+    if next.content.is_none() {
+        next.status = FileStatus::Failed;
+        next.failure_reason = Some("the upload was aborted".into());
+    }
+    Ok(Plan::write(next).then([cleanup]))
 }
 
 fn incomplete(code: ProblemCode, detail: String) -> ApiError {

@@ -6,15 +6,15 @@ use crate::model::{FileRecord, Timestamp};
 use crate::validate::UploadRequest;
 
 /// S3's smallest part (but the last).
-const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub(super) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's largest part.
-const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub(super) const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// S3's most parts in one upload.
 pub(super) const MAX_PARTS: u64 = 10_000;
 /// Largest single-part upload S3 accepts (5 GiB).
 const MAX_SINGLE_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// The default part size, for files small enough to fit 10,000 of them.
-const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
+pub(super) const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// How long a never-uploaded record outlives its upload URL.
 const PENDING_GRACE_SECONDS: u64 = 86_400;
 

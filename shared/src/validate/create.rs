@@ -12,9 +12,21 @@ use crate::model::{
     Tags,
 };
 
+/// How the client sends the bytes of a single-request upload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UploadMethod {
+    /// A presigned `PUT` (the default).
+    #[default]
+    Put,
+    /// An S3 POST policy, for HTML forms and `curl -F`.
+    Post,
+}
+
 /// What a new upload binds: the fields of an upload request, with their defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRequest {
+    /// `uploadMethod`: `PUT` or `POST` (single-request uploads only).
+    pub method: UploadMethod,
     /// The declared size (`size` or `expectedSize`).
     pub expected_size: Option<u64>,
     pub checksum_sha256: Option<Checksum>,
@@ -29,6 +41,7 @@ pub struct UploadRequest {
 impl Default for UploadRequest {
     fn default() -> Self {
         UploadRequest {
+            method: UploadMethod::Put,
             expected_size: None,
             checksum_sha256: None,
             url_expires_in: DEFAULT_UPLOAD_URL_EXPIRY_SECONDS,
@@ -40,6 +53,7 @@ impl Default for UploadRequest {
 
 /// The fields that describe an upload, in create and re-upload bodies alike.
 const UPLOAD_FIELDS: &[&str] = &[
+    "uploadMethod",
     "size",
     "expectedSize",
     "checksumSha256",
@@ -74,7 +88,22 @@ impl UploadRequest {
         let checksum_sha256 = f
             .string("checksumSha256")
             .and_then(|v| f.check(Checksum::parse(&v)));
+        let method = match f.string("uploadMethod").as_deref() {
+            None | Some("PUT") => UploadMethod::Put,
+            Some("POST") => UploadMethod::Post,
+            Some(_) => {
+                f.error("uploadMethod", "must be \"PUT\" or \"POST\"");
+                UploadMethod::Put
+            }
+        };
+        if method == UploadMethod::Post && checksum_sha256.is_some() {
+            f.error(
+                "checksumSha256",
+                "is only supported with uploadMethod PUT (a POST form cannot send it)",
+            );
+        }
         UploadRequest {
+            method,
             expected_size,
             checksum_sha256,
             url_expires_in: f

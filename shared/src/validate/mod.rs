@@ -6,12 +6,14 @@
 //! - [`FilePatch`] (`PATCH`/`PUT /files/{id}`), [`BatchUpdate`] and [`BatchDelete`], in
 //!   `update.rs` and `batch.rs`;
 //! - [`SignParts`] and [`CompleteParts`] (the multipart routes), in `parts.rs`;
+//! - [`SignRequest`] (one S3 request a browser uploader wants signed), in `sign.rs`;
 //! - [`ListQuery`] (`GET /files`), in `list.rs`.
 
 mod batch;
 mod create;
 mod list;
 mod parts;
+mod sign;
 mod update;
 
 use serde_json::{Map, Value};
@@ -20,9 +22,10 @@ use crate::error::{ApiError, ProblemCode};
 use crate::model::FieldError;
 
 pub use batch::{BatchDelete, BatchUpdate};
-pub use create::{CreateFile, UploadRequest};
+pub use create::{CreateFile, UploadMethod, UploadRequest};
 pub use list::ListQuery;
 pub use parts::{ClaimedPart, CompleteParts, SignParts};
+pub use sign::{S3Call, SignRequest};
 pub use update::{Echo, FilePatch, MetadataChange, Patch, UpdateMode};
 
 /// Largest object S3 stores (5 TiB); no declared size may exceed it.

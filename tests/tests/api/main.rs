@@ -1,6 +1,7 @@
 //! One integration binary (zero2prod style): every module gets a fresh table and bucket per
 //! test on the moto server that `scripts/test` starts.
 
+mod browser;
 mod content;
 mod deletes;
 mod failures;

@@ -1,4 +1,7 @@
-//! S3 adapter: presigning with `aws-sdk-s3`, plus `HeadObject` and `DeleteObject`.
+//! S3 adapter: presigning with `aws-sdk-s3` (and, for what its presigner does not cover, with
+//! `aws-sigv4` in `sign.rs`), plus the few calls the service makes itself.
+
+mod sign;
 
 use std::time::Duration;
 
@@ -8,7 +11,10 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 
-use super::{BlobError, ObjectInfo, ObjectStore, PresignedRequest, PutConditions, UploadedPart};
+use super::{
+    BlobError, ObjectInfo, ObjectStore, PostConditions, PresignedPost, PresignedRequest,
+    PutConditions, UploadCall, UploadedPart,
+};
 use crate::model::Timestamp;
 
 /// Objects in one S3 bucket.
@@ -16,15 +22,38 @@ use crate::model::Timestamp;
 pub struct S3Store {
     client: Client,
     bucket: String,
+    signing: SigningIdentity,
+}
+
+/// The credentials and region the client signs with, for what its presigner does not cover
+/// (`sign.rs`); the same the client was built from.
+#[derive(Clone, Debug)]
+pub struct SigningIdentity {
+    pub credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    pub region: String,
+}
+
+impl SigningIdentity {
+    /// The credentials and region of an SDK configuration (`None` without credentials).
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Option<Self> {
+        Some(SigningIdentity {
+            credentials: sdk.credentials_provider()?,
+            region: sdk
+                .region()
+                .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string()),
+        })
+    }
 }
 
 impl S3Store {
     /// A store on `bucket`, using a client built once at start-up (see `bootstrap::s3_client`,
-    /// which turns off the SDK's default request checksums so presigned PUTs stay valid).
-    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+    /// which turns off the SDK's default request checksums so presigned PUTs stay valid) and
+    /// the identity it signs with.
+    pub fn new(client: Client, bucket: impl Into<String>, signing: SigningIdentity) -> Self {
         S3Store {
             client,
             bucket: bucket.into(),
+            signing,
         }
     }
 }
@@ -50,7 +79,10 @@ where
     }
 }
 
-fn presigning(now: Timestamp, expires_in: Duration) -> Result<PresigningConfig, BlobError> {
+pub(super) fn presigning(
+    now: Timestamp,
+    expires_in: Duration,
+) -> Result<PresigningConfig, BlobError> {
     let start = std::time::UNIX_EPOCH + Duration::from_millis(now.millis().max(0).unsigned_abs());
     PresigningConfig::builder()
         .start_time(start)
@@ -249,6 +281,26 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| BlobError::new(format!("presign part {part_number} of {key}"), e))?;
         Ok(to_request(presigned, now, expires_in))
+    }
+
+    async fn presign_post(
+        &self,
+        key: &str,
+        conditions: PostConditions<'_>,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedPost, BlobError> {
+        self.sign_post(key, conditions, now, expires_in).await
+    }
+
+    async fn presign_upload_call(
+        &self,
+        key: &str,
+        call: UploadCall<'_>,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, BlobError> {
+        self.sign_upload_call(key, call, now, expires_in).await
     }
 
     async fn list_parts(
