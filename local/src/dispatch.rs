@@ -375,7 +375,7 @@ fn allow_cross_origin(headers: &mut http::HeaderMap, origin: Option<&HeaderValue
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
         headers.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("ETag, Location"),
+            HeaderValue::from_static("ETag, Location, x-amz-error-code"),
         );
     }
     if matches!(cors, Cors::Origins(_)) {
