@@ -1,5 +1,5 @@
-//! Routing one HTTP request of the local server: CORS preflights, the OpenAPI document, public
-//! copies, the embedded S3 endpoint, and the API routes, which are turned into the request
+//! Routing one HTTP request of the local server: CORS preflights, the OpenAPI document, the
+//! console, public copies, the embedded S3 endpoint, and the API routes, which are turned into the request
 //! `lambda_http` hands a Lambda function behind API Gateway and answered by the same handlers.
 
 use std::collections::HashMap;
@@ -43,6 +43,8 @@ pub(crate) struct Dispatcher {
     /// The embedded S3 endpoint, and a client of it for serving public copies.
     pub s3: Option<(S3Service, aws_sdk_s3::Client)>,
     pub secret: LocalSecret,
+    /// The console's page and assets, at `/console/`.
+    pub console: stowage_console::Console,
 }
 
 impl Dispatcher {
@@ -58,6 +60,20 @@ impl Dispatcher {
             preflight(&req, &self.cors)
         } else if path == OPENAPI_PATH {
             openapi(&method)
+        } else if stowage_console::Console::owns(&path) {
+            let header = |name| {
+                req.headers()
+                    .get(name)
+                    .and_then(|v: &HeaderValue| v.to_str().ok())
+            };
+            self.console
+                .answer(
+                    &method,
+                    &path,
+                    header(header::ACCEPT_ENCODING),
+                    header(header::IF_NONE_MATCH),
+                )
+                .map(Body::from)
         } else if to_public {
             self.public_request(&method, &path).await
         } else if to_s3 {

@@ -49,7 +49,16 @@ struct ServeArgs {
     /// URL clients use to reach this server, if not http://<addr> (e.g. behind a proxy).
     #[arg(long, env = "STOWAGE_LOCAL_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Tenant the printed console link signs in as.
+    #[arg(long, default_value = "acme")]
+    console_tenant: String,
+    /// User the printed console link signs in as.
+    #[arg(long, default_value = "alice")]
+    console_user: String,
 }
+
+/// How long the printed console link signs people in for (it is printed again on every start).
+const CONSOLE_LINK_TTL_SECONDS: u64 = 86_400;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BackendArg {
@@ -110,15 +119,26 @@ fn token(args: TokenArgs) -> ExitCode {
         ));
     }
     let scopes = Scopes::parse(&args.scope);
-    let names = ClaimNames {
-        tenant: std::env::var("STOWAGE_TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
-        user: std::env::var("STOWAGE_USER_CLAIM").unwrap_or_else(|_| "sub".into()),
-    };
     println!(
         "{}",
-        secret.issue_token(&names, &tenant, &user, scopes, SystemClock.now(), args.ttl)
+        secret.issue_token(
+            &claim_names(),
+            &tenant,
+            &user,
+            scopes,
+            SystemClock.now(),
+            args.ttl
+        )
     );
     ExitCode::SUCCESS
+}
+
+/// The claims tokens name the tenant and user in, as the server reads them.
+fn claim_names() -> ClaimNames {
+    ClaimNames {
+        tenant: std::env::var("STOWAGE_TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
+        user: std::env::var("STOWAGE_USER_CLAIM").unwrap_or_else(|_| "sub".into()),
+    }
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -127,6 +147,17 @@ fn fail(message: &str) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
+    let console_identity = TenantId::parse(&args.console_tenant)
+        .map_err(|e| format!("--console-tenant {}", e.message))
+        .and_then(|tenant| {
+            UserId::parse(&args.console_user)
+                .map(|user| (tenant, user))
+                .map_err(|e| format!("--console-user {}", e.message))
+        });
+    let (console_tenant, console_user) = match console_identity {
+        Ok(pair) => pair,
+        Err(message) => return fail(&message),
+    };
     stowage::bootstrap::init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -164,6 +195,21 @@ fn serve(args: ServeArgs) -> ExitCode {
         let url = &server.base_url;
         println!("stowage-local listening on {url}");
         println!("  API:       {url}/files");
+        // The link signs the browser in (the token in the fragment never reaches a server).
+        let token = server.secret.issue_token(
+            &claim_names(),
+            &console_tenant,
+            &console_user,
+            Scopes::all(),
+            SystemClock.now(),
+            CONSOLE_LINK_TTL_SECONDS,
+        );
+        println!("  console:   {url}/console/#token={token}");
+        println!(
+            "             (signed in as {} / {} for 24 hours)",
+            console_tenant.as_str(),
+            console_user.as_str()
+        );
         if embedded {
             println!("  S3:        {url} (bucket \"{}\", path-style)", stowage_local::BUCKET);
             println!("  data dir:  {}", args.data_dir.display());

@@ -4,16 +4,21 @@
 //!
 //! - after an object is stored, build the real `aws_lambda_events` S3 event and run the very
 //!   same `on-object-created` handler the Lambda function runs;
-//! - honour `response-content-type` / `response-content-disposition` on presigned GETs.
+//! - honour `response-content-type` / `response-content-disposition` on presigned GETs;
+//! - answer a body that ends early (a browser pausing or cancelling mid-part) `400
+//!   IncompleteBody`, as S3 does, not `500`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aws_lambda_events::s3::S3Event;
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, S3};
+use s3s::stream::{ByteStream, RemainingLength};
+use s3s::{S3Request, S3Response, S3Result, StdError, S3};
 use serde_json::json;
 use stowage::App;
 
@@ -190,14 +195,66 @@ fn uuid_like(text: &str) -> bool {
     text.len() == 36 && text.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
+/// A request body that remembers whether reading it failed (the client went away mid-request).
+struct WatchedBody {
+    inner: StreamingBlob,
+    broken: Arc<AtomicBool>,
+}
+
+impl futures_core::Stream for WatchedBody {
+    type Item = Result<bytes::Bytes, StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Err(_))) = &next {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        next
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl ByteStream for WatchedBody {
+    fn remaining_length(&self) -> RemainingLength {
+        self.inner.remaining_length()
+    }
+}
+
+/// Watches `body`; the flag is set if reading it fails.
+fn watch(body: &mut Option<StreamingBlob>) -> Arc<AtomicBool> {
+    let broken = Arc::new(AtomicBool::new(false));
+    if let Some(inner) = body.take() {
+        *body = Some(StreamingBlob::new(WatchedBody {
+            inner,
+            broken: broken.clone(),
+        }));
+    }
+    broken
+}
+
+/// `result`, unless the request body broke off: then S3's `400 IncompleteBody`.
+fn unless_cut_short<T>(result: S3Result<T>, broken: &AtomicBool) -> S3Result<T> {
+    match result {
+        Err(_) if broken.load(Ordering::Relaxed) => Err(s3s::s3_error!(
+            IncompleteBody,
+            "the request body ended before its Content-Length"
+        )),
+        other => other,
+    }
+}
+
 #[async_trait::async_trait]
 impl S3 for LocalBucket {
     async fn put_object(
         &self,
-        req: S3Request<PutObjectInput>,
+        mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let key = req.input.key.clone();
-        let response = self.inner.put_object(req).await?;
+        let broken = watch(&mut req.input.body);
+        let response = unless_cut_short(self.inner.put_object(req).await, &broken)?;
         self.notifier
             .object_created("Put", &key, &etag_text(response.output.e_tag.as_ref()));
         Ok(response)
@@ -320,11 +377,12 @@ impl S3 for LocalBucket {
 
     async fn upload_part(
         &self,
-        req: S3Request<UploadPartInput>,
+        mut req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         self.check_upload(&req.input.bucket, &req.input.key, &req.input.upload_id)
             .await?;
-        self.inner.upload_part(req).await
+        let broken = watch(&mut req.input.body);
+        unless_cut_short(self.inner.upload_part(req).await, &broken)
     }
 
     async fn upload_part_copy(

@@ -79,6 +79,8 @@ pub enum StartError {
     Store(#[from] stowage::store::StoreError),
     #[error("AWS: {0}")]
     Aws(stowage::lambda_http::Error),
+    #[error("console: {0}")]
+    Console(String),
 }
 
 /// A started server. Dropping it stops the accept loop; [`RunningServer::stop`] also waits
@@ -253,12 +255,25 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         .get("STOWAGE_CORS_ORIGINS")
         .cloned()
         .or_else(|| std::env::var("STOWAGE_CORS_ORIGINS").ok());
+    let console = stowage_console::ConsoleSettings::from_lookup(|name| {
+        config
+            .settings
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    })
+    .map(|settings| stowage_console::ConsoleSettings {
+        allow_plain_http: true,
+        ..settings
+    })
+    .map_err(StartError::Console)?;
     let dispatcher = Arc::new(Dispatcher {
         app: app.clone(),
         faults: faults.clone(),
         cors: Cors::parse(cors_setting.as_deref()),
         s3,
         secret: secret.clone(),
+        console: stowage_console::Console::new(&console),
     });
     let sweeper = sqlite.clone().map(|store| {
         let app = app.clone();

@@ -185,6 +185,13 @@ impl TestEnv {
         }
     }
 
+    /// The embedded server's base URL (`None` on moto).
+    pub fn local_url(&self) -> Option<&str> {
+        self._local
+            .as_ref()
+            .map(|(server, _)| server.base_url.as_str())
+    }
+
     /// Runs an HTTP route the way its Lambda function does.
     pub async fn call(&self, route: stowage::http::RouteId, req: Request) -> Reply {
         Reply::from(stowage::http::handle(&self.app, route, req).await)

@@ -431,3 +431,44 @@ async fn embedded_form_policies_are_enforced() {
 fn upload_key_of(upload: &Value) -> String {
     upload["fields"]["key"].as_str().unwrap().to_owned()
 }
+
+/// A body that ends before its `Content-Length` (a browser pausing or cancelling mid-part) is
+/// S3's `400 IncompleteBody` on the embedded endpoint, not a `500`, and stores nothing.
+#[tokio::test]
+async fn embedded_a_body_cut_short_is_an_incomplete_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = TestEnv::embedded().await;
+    let created = env
+        .create(
+            "acme",
+            json!({"name": "cut.bin", "mimeType": "application/octet-stream", "size": 1000}),
+        )
+        .await;
+    let upload = &created.json["upload"];
+    let url = reqwest::Url::parse(upload["url"].as_str().unwrap()).unwrap();
+    let mut head = format!(
+        "PUT {}?{} HTTP/1.1\r\nhost: {}:{}\r\ncontent-length: 1000\r\n",
+        url.path(),
+        url.query().unwrap_or(""),
+        url.host_str().unwrap(),
+        url.port().unwrap()
+    );
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        head.push_str(&format!("{name}: {}\r\n", value.as_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    let mut stream = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap()))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[7u8; 10]).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("IncompleteBody"), "{answer}");
+    assert_eq!(
+        env.get("acme", &id_of(&created.json["file"])).await.json["status"],
+        "pending"
+    );
+}

@@ -10,6 +10,7 @@ fn template_http_routes_equal_the_route_table() {
     let template = template();
     let resources = template["Resources"].as_mapping().unwrap();
     let mut from_template = BTreeSet::new();
+    let mut console = BTreeSet::new();
     for (_, resource) in resources {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
@@ -25,6 +26,19 @@ fn template_http_routes_equal_the_route_table() {
         for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
             if event["Type"].as_str() == Some("HttpApi") {
                 let props = &event["Properties"];
+                let path = props["Path"].as_str().unwrap();
+                let open = props["Auth"]["Authorizer"].as_str() == Some("NONE");
+                if binary == "console" {
+                    // The console's page is public (it holds no data; its API calls carry the
+                    // person's token); every other route is behind the JWT authorizer.
+                    console.insert((
+                        props["Method"].as_str().unwrap().to_owned(),
+                        path.to_owned(),
+                    ));
+                    assert!(open, "the console's {path} must not need a token");
+                    continue;
+                }
+                assert!(!open, "{binary} serves {path} without the authorizer");
                 from_template.insert((
                     props["Method"].as_str().unwrap().to_owned(),
                     props["Path"].as_str().unwrap().to_owned(),
@@ -44,6 +58,13 @@ fn template_http_routes_equal_the_route_table() {
         })
         .collect();
     assert_eq!(from_template, from_code);
+    assert_eq!(
+        console,
+        BTreeSet::from([
+            ("GET".to_owned(), "/console".to_owned()),
+            ("GET".to_owned(), "/console/{proxy+}".to_owned())
+        ])
+    );
 }
 
 #[test]

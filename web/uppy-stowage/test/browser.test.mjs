@@ -7,45 +7,24 @@
 //   STOWAGE_LOCAL_BIN=target/debug/stowage-local node test/browser.test.mjs
 //
 // Exits non-zero on the first failure (with a screenshot of the moment).
-import { execFileSync, spawn } from 'node:child_process'
 import { createServer } from 'node:http'
-import { createRequire } from 'node:module'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, extname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import {
+  MIB,
+  bytes,
+  consoleErrorsOf,
+  fail,
+  launchChromium,
+  startLocal,
+  stepper,
+  waitFor,
+} from '../../test-support.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO = resolve(HERE, '../../..')
-const BIN = process.env.STOWAGE_LOCAL_BIN && resolve(process.env.STOWAGE_LOCAL_BIN)
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const ARTIFACTS = resolve(process.env.STOWAGE_BROWSER_ARTIFACTS ?? join(REPO, 'target/browser'))
-const MIB = 1024 * 1024
-
-function fail(message) {
-  console.error(`\nbrowser test: ${message}`)
-  process.exit(1)
-}
-
-if (!BIN) fail('set STOWAGE_LOCAL_BIN to the stowage-local binary')
-
-// playwright-core, pinned per Chromium major in package.json (each release drives its own).
-const version = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' })
-const major = /(\d+)\./.exec(version)?.[1]
-const require = createRequire(import.meta.url)
-let playwright
-try {
-  playwright = require(`playwright-core-${major}`)
-} catch {
-  fail(`no playwright-core is pinned for ${version.trim()}; add playwright-core-${major} to package.json`)
-}
-
-/** The same bytes page.js generates. */
-function bytes(size, seed) {
-  const data = Buffer.alloc(size)
-  for (let i = 0; i < size; i++) data[i] = ((Math.floor(i / 1013) * 31 + seed) ^ (i % 251)) & 0xff
-  return data
-}
 
 // --- the page's own origin: a static server for test/ -----------------------------------------
 const types = { '.html': 'text/html', '.js': 'text/javascript' }
@@ -63,30 +42,9 @@ await new Promise((ok) => pages.listen(0, '127.0.0.1', ok))
 const pageOrigin = `http://127.0.0.1:${pages.address().port}`
 
 // --- stowage-local -----------------------------------------------------------------------------
-const dataDir = mkdtempSync(join(tmpdir(), 'stowage-browser-'))
-const local = spawn(BIN, ['--addr', '127.0.0.1:0', '--data-dir', dataDir], {
-  env: {
-    ...process.env,
-    RUST_LOG: 'warn',
-    STOWAGE_MULTIPART_THRESHOLD: String(5 * MIB),
-    STOWAGE_CORS_ORIGINS: pageOrigin,
-  },
-  stdio: ['ignore', 'pipe', 'inherit'],
+const { endpoint, token, dataDir } = await startLocal({
+  env: { STOWAGE_MULTIPART_THRESHOLD: String(5 * MIB), STOWAGE_CORS_ORIGINS: pageOrigin },
 })
-const endpoint = await new Promise((ok, no) => {
-  local.stdout.once('data', (chunk) => {
-    const match = /listening on (\S+)/.exec(String(chunk))
-    match ? ok(match[1]) : no(new Error(`unexpected start: ${chunk}`))
-  })
-  local.once('exit', (code) => no(new Error(`stowage-local exited with ${code}`)))
-}).catch((err) => fail(err.message))
-local.stdout.resume()
-// However this script ends (fail() exits at once), the server goes with it.
-process.on('exit', () => local.kill())
-const token = (tenant, user) =>
-  execFileSync(BIN, ['token', '--tenant', tenant, '--user', user, '--data-dir', dataDir], {
-    encoding: 'utf8',
-  }).trim()
 const acme = token('acme', 'alice')
 const globex = token('globex', 'mallory')
 
@@ -98,16 +56,6 @@ async function api(method, path, body, bearer = acme) {
   })
   const text = await response.text()
   return { status: response.status, json: text ? JSON.parse(text) : null }
-}
-
-async function waitFor(what, check, seconds = 30) {
-  const deadline = Date.now() + seconds * 1000
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((ok) => setTimeout(ok, 100))
-  }
 }
 
 async function uploadedFile(id) {
@@ -126,25 +74,10 @@ async function downloadMatches(file, expected) {
 }
 
 // --- the browser ---------------------------------------------------------------------------------
-mkdirSync(ARTIFACTS, { recursive: true })
-const browser = await playwright.chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-})
+const browser = await launchChromium()
 const page = await browser.newPage()
-const consoleErrors = []
-page.on('console', (message) => {
-  if (message.type() === 'error') consoleErrors.push(message.text())
-})
+const consoleErrors = consoleErrorsOf(page)
+const step = stepper(page, ARTIFACTS)
 const cdp = await page.context().newCDPSession(page)
 
 async function openUploader(bearer) {
@@ -190,19 +123,6 @@ const partsUploaded = (uppyId) =>
       ),
     uppyId,
   )
-
-async function step(name, run) {
-  process.stdout.write(`browser: ${name} … `)
-  try {
-    await run()
-    await page.screenshot({ path: join(ARTIFACTS, `${name.replace(/\W+/g, '-')}.png`), fullPage: true })
-    console.log('ok')
-  } catch (err) {
-    await page.screenshot({ path: join(ARTIFACTS, 'failure.png'), fullPage: true }).catch(() => {})
-    console.log('FAILED')
-    fail(`${name}: ${err.stack ?? err}`)
-  }
-}
 
 try {
   await openUploader(acme)
@@ -301,6 +221,6 @@ try {
 } finally {
   await browser.close()
   pages.close()
-  local.kill()
-  rmSync(dataDir, { recursive: true, force: true })
 }
+// Ends the run: the exit handlers stop stowage-local and remove its data dir.
+process.exit(0)

@@ -1,0 +1,62 @@
+// The console's DOM helpers: one way to build elements, so views read as what they show.
+
+/**
+ * An element: `h('button', { type: 'button', onclick }, 'Save')`. Attributes named `on…` are
+ * event listeners; `null`, `undefined` and `false` children and attributes are left out.
+ */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag)
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value == null || value === false) continue
+    if (name.startsWith('on') && typeof value === 'function') {
+      element.addEventListener(name.slice(2), value)
+    } else if (name === 'dataset') {
+      Object.assign(element.dataset, value)
+    } else if (value === true) {
+      element.setAttribute(name, '')
+    } else {
+      element.setAttribute(name, String(value))
+    }
+  }
+  element.append(...children.flat(Infinity).filter((c) => c != null && c !== false))
+  return element
+}
+
+let fields = 0
+
+/**
+ * A labelled form control: `<div class="field"><label for=…>text</label>control</div>` (an
+ * explicit `for`, so a select's options never become part of its name).
+ */
+export function field(text, control) {
+  if (!control.id) control.id = `field-${++fields}`
+  return h('div', { class: 'field' }, h('label', { for: control.id }, text), control)
+}
+
+/** Replaces the children of `parent`. */
+export function show(parent, ...children) {
+  parent.replaceChildren(...children.flat(Infinity).filter((c) => c != null && c !== false))
+}
+
+/** `1536` → `1.5 KiB`. */
+export function formatBytes(bytes) {
+  if (bytes == null) return '—'
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit += 1
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`
+}
+
+/** An RFC 3339 time in the reader's locale. */
+export function formatTime(text) {
+  return text ? new Date(text).toLocaleString() : '—'
+}
+
+/** A message area that announces what it says to screen readers. */
+export function notice(kind, text) {
+  return h('p', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text)
+}

@@ -1,0 +1,217 @@
+// One file: every field; edits of name, tags, purpose, metadata and public/private sent with
+// `If-Match` (a conflict is explained and the edits kept); download; the public URL; delete with
+// confirmation. The page follows the file's status while it is open.
+
+import { ApiError } from './api.js'
+import { field, formatBytes, formatTime, h, notice, show } from './dom.js'
+
+const SHOWN = [
+  ['id', 'Id'],
+  ['status', 'Status'],
+  ['failureReason', 'Failure'],
+  ['kind', 'Kind'],
+  ['mimeType', 'Type'],
+  ['extension', 'Extension'],
+  ['size', 'Size', formatBytes],
+  ['expectedSize', 'Declared size', formatBytes],
+  ['checksumSha256', 'SHA-256'],
+  ['purpose', 'Purpose'],
+  ['externalId', 'External id'],
+  ['directory', 'Directory'],
+  ['source', 'Source'],
+  ['uploadedBy', 'Uploaded by'],
+  ['createdAt', 'Created', formatTime],
+  ['updatedAt', 'Updated', formatTime],
+  ['uploadedAt', 'Uploaded', formatTime],
+  ['expiresAt', 'Expires', formatTime],
+  ['version', 'Version'],
+]
+
+/** Seconds between reads of a file whose status may still change. */
+const FOLLOW_SECONDS = 2
+
+/**
+ * The page of file `id`. `onBack()` returns to the list.
+ * @returns {{ element: HTMLElement, stop: () => void }}
+ */
+export function filePage(api, id, { onBack }) {
+  const heading = h('h2', { tabindex: -1 }, 'File')
+  const facts = h('dl', { class: 'facts' })
+  const messages = h('div', { class: 'messages' })
+  const actions = h('div', { class: 'actions' })
+  let record = null
+  let timer = null
+
+  const input = (name, label, attributes = {}) =>
+    field(label, h('input', { name, ...attributes }))
+  const form = h(
+    'form',
+    { class: 'edit', 'aria-label': 'Edit the file', onsubmit: save },
+    input('name', 'Name', { required: true }),
+    input('tags', 'Tags (comma-separated)'),
+    input('purpose', 'Purpose'),
+    field('Metadata (JSON object)', h('textarea', { name: 'metadata', rows: 4, spellcheck: 'false' })),
+    h(
+      'label',
+      { class: 'check' },
+      h('input', { name: 'public', type: 'checkbox' }),
+      h('span', {}, 'Public: anyone with the link can download it'),
+    ),
+    h('button', { type: 'submit' }, 'Save changes'),
+  )
+
+  function fillForm(file) {
+    form.elements.name.value = file.name
+    form.elements.tags.value = file.tags.join(', ')
+    form.elements.purpose.value = file.purpose ?? ''
+    form.elements.metadata.value = JSON.stringify(file.metadata, null, 2)
+    form.elements.public.checked = !file.privateAccess
+  }
+
+  function drawFacts(file) {
+    heading.textContent = file.name
+    show(
+      facts,
+      SHOWN.filter(([key]) => file[key] != null && file[key] !== '').map(([key, label, format]) => [
+        h('dt', {}, label),
+        h('dd', { dataset: { field: key } }, format ? format(file[key]) : String(file[key])),
+      ]),
+      h('dt', {}, 'Tags'),
+      h('dd', { dataset: { field: 'tags' } }, file.tags.join(', ') || '—'),
+      h('dt', {}, 'Metadata'),
+      h('dd', { dataset: { field: 'metadata' } }, h('code', {}, JSON.stringify(file.metadata))),
+      h('dt', {}, 'Access'),
+      h('dd', { dataset: { field: 'privateAccess' } }, file.privateAccess ? 'private' : 'public'),
+    )
+    const publicUrl = !file.privateAccess && file.contentUrl
+    show(
+      actions,
+      file.contentUrl
+        ? h('a', { class: 'button', href: file.contentUrl, download: file.name }, 'Download')
+        : null,
+      publicUrl
+        ? h(
+            'span',
+            { class: 'public-url' },
+            field('Public URL', h('input', { name: 'publicUrl', readonly: true, value: publicUrl })),
+            h(
+              'button',
+              {
+                type: 'button',
+                onclick: async () => {
+                  await navigator.clipboard.writeText(publicUrl)
+                  say('info', 'Public URL copied.')
+                },
+              },
+              'Copy public URL',
+            ),
+          )
+        : null,
+      h('button', { type: 'button', class: 'danger', onclick: confirmDelete }, 'Delete…'),
+    )
+  }
+
+  function say(kind, text) {
+    show(messages, notice(kind, text))
+  }
+
+  async function load({ refill }) {
+    try {
+      const file = await api.get(id)
+      const changed = !record || record.version !== file.version || record.contentUrl == null
+      record = file
+      drawFacts(file)
+      if (refill) fillForm(file)
+      return changed
+    } catch (err) {
+      say('error', err.message)
+      return false
+    }
+  }
+
+  async function save(event) {
+    event.preventDefault()
+    let metadata
+    try {
+      metadata = JSON.parse(form.elements.metadata.value || '{}')
+    } catch (err) {
+      say('error', `Metadata is not JSON: ${err.message}`)
+      form.elements.metadata.focus()
+      return
+    }
+    const patch = {
+      name: form.elements.name.value,
+      tags: form.elements.tags.value.split(',').map((t) => t.trim()).filter(Boolean),
+      purpose: form.elements.purpose.value.trim() || null,
+      metadata,
+      privateAccess: !form.elements.public.checked,
+    }
+    // Metadata is replaced, not merged: keys removed in the form go.
+    if (record) {
+      for (const key of Object.keys(record.metadata)) if (!(key in metadata)) patch.metadata[key] = null
+    }
+    try {
+      record = await api.update(id, patch, record.version)
+      drawFacts(record)
+      say('info', `Saved (version ${record.version}).`)
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'version_mismatch') {
+        await load({ refill: false })
+        say(
+          'error',
+          `Not saved: the file was changed elsewhere since you opened it (it is now version ${record.version}, shown above). Your edits are still in the form; check them against the new values and save again.`,
+        )
+      } else {
+        say('error', err.message)
+      }
+    }
+  }
+
+  function confirmDelete() {
+    const dialog = h(
+      'dialog',
+      { 'aria-labelledby': 'delete-title' },
+      h('h3', { id: 'delete-title' }, `Delete ${record?.name ?? 'this file'}?`),
+      h('p', {}, 'The file and its bytes are deleted for good.'),
+      h(
+        'form',
+        { method: 'dialog' },
+        h('button', { value: 'cancel', autofocus: true }, 'Cancel'),
+        h('button', { value: 'delete', class: 'danger' }, 'Delete'),
+      ),
+    )
+    dialog.addEventListener('close', async () => {
+      dialog.remove()
+      if (dialog.returnValue !== 'delete') return
+      try {
+        await api.remove(id, record.version)
+        onBack(`${record.name} was deleted.`)
+      } catch (err) {
+        say('error', err.message)
+      }
+    })
+    document.body.append(dialog)
+    dialog.showModal()
+  }
+
+  load({ refill: true }).then(() => heading.focus())
+  timer = setInterval(async () => {
+    if (document.visibilityState !== 'visible') return
+    // Status changes (an upload landing, a failure) show without a reload; the form keeps
+    // what the person typed.
+    if (record && record.status === 'pending') await load({ refill: false })
+  }, FOLLOW_SECONDS * 1000)
+
+  const element = h(
+    'section',
+    { class: 'file' },
+    h('p', {}, h('a', { href: '#/', onclick: (e) => { e.preventDefault(); onBack() } }, '← All files')),
+    heading,
+    messages,
+    actions,
+    facts,
+    h('h3', {}, 'Edit'),
+    form,
+  )
+  return { element, stop: () => clearInterval(timer) }
+}

@@ -1,0 +1,186 @@
+// The file list: the API's filters, newest first, paged with the cursor, refreshed while the
+// console is open so status changes show without a reload.
+
+import { field as labelled, formatBytes, formatTime, h, notice, show } from './dom.js'
+
+const STATUSES = ['', 'pending', 'uploaded', 'failed']
+const KINDS = ['', 'client', 'temp']
+/** Seconds between refreshes of the page on screen. */
+const REFRESH_SECONDS = 2
+
+/**
+ * The list view. `onOpen(id)` opens a file; `onRefused(error)` is told when the API refuses the
+ * token.
+ * @returns {{ element: HTMLElement, refresh: () => Promise<void>, stop: () => void }}
+ */
+export function fileList(api, { onOpen, onRefused }) {
+  const filters = { name: '', tag: '', status: '', kind: '', purpose: '', directoryPrefix: '' }
+  /** Cursors of the pages before this one; the last is this page's. */
+  const cursors = [null]
+  const results = h('div', { id: 'results', 'aria-live': 'polite' })
+  const thumbnails = new Map()
+
+  const field = (name, label, control) => labelled(label, control(name))
+  const text = (name) =>
+    h('input', {
+      name,
+      type: 'search',
+      value: filters[name],
+      oninput: (e) => {
+        filters[name] = e.target.value
+      },
+    })
+  const choice = (values) => (name) =>
+    h(
+      'select',
+      {
+        name,
+        onchange: (e) => {
+          filters[name] = e.target.value
+        },
+      },
+      values.map((v) => h('option', { value: v }, v || 'any')),
+    )
+
+  const form = h(
+    'form',
+    {
+      class: 'filters',
+      role: 'search',
+      'aria-label': 'Filter files',
+      onsubmit: (e) => {
+        e.preventDefault()
+        cursors.splice(0, cursors.length, null)
+        refresh()
+      },
+    },
+    field('name', 'Name', text),
+    field('tag', 'Tag', text),
+    field('status', 'Status', choice(STATUSES)),
+    field('kind', 'Kind', choice(KINDS)),
+    field('purpose', 'Purpose', text),
+    field('directoryPrefix', 'Directory', text),
+    h('button', { type: 'submit' }, 'Filter'),
+  )
+
+  async function thumbnail(file) {
+    if (!file.mimeType.startsWith('image/') || file.status !== 'uploaded') return null
+    const key = `${file.id}@${file.version}`
+    if (!thumbnails.has(key)) thumbnails.set(key, api.thumbnail(file.id, 64).catch(() => null))
+    const url = await thumbnails.get(key)
+    return url ? h('img', { src: url, alt: '', width: 32, height: 32 }) : null
+  }
+
+  function row(file) {
+    const picture = h('td', { class: 'thumb' })
+    thumbnail(file).then((img) => img && picture.append(img))
+    return h(
+      'tr',
+      { dataset: { id: file.id, status: file.status } },
+      picture,
+      h(
+        'td',
+        {},
+        h(
+          'a',
+          {
+            href: `#/files/${file.id}`,
+            onclick: (e) => {
+              e.preventDefault()
+              onOpen(file.id)
+            },
+          },
+          file.name,
+        ),
+      ),
+      h('td', { class: `status status-${file.status}` }, file.status),
+      h('td', { class: 'number' }, formatBytes(file.size ?? file.expectedSize)),
+      h('td', {}, file.mimeType),
+      h('td', {}, file.tags.map((t) => h('span', { class: 'tag' }, t))),
+      h('td', {}, formatTime(file.createdAt)),
+    )
+  }
+
+  let inFlight = null
+  /** What is on screen; an unchanged page is not drawn again (focus and scroll stay put). */
+  let drawn = null
+  async function refresh() {
+    if (inFlight) return inFlight
+    inFlight = (async () => {
+      try {
+        const page = await api.list({ ...filters, cursor: cursors.at(-1), limit: 25 })
+        const signature = JSON.stringify([cursors.length, page.nextCursor, page.items.map((f) => [f.id, f.version])])
+        if (signature === drawn) return
+        drawn = signature
+        const pager = h(
+          'nav',
+          { class: 'pager', 'aria-label': 'Pages' },
+          h(
+            'button',
+            {
+              type: 'button',
+              disabled: cursors.length === 1,
+              onclick: () => {
+                cursors.pop()
+                refresh()
+              },
+            },
+            'Previous page',
+          ),
+          h(
+            'button',
+            {
+              type: 'button',
+              disabled: !page.nextCursor,
+              onclick: () => {
+                cursors.push(page.nextCursor)
+                refresh()
+              },
+            },
+            'Next page',
+          ),
+        )
+        show(
+          results,
+          page.items.length === 0
+            ? notice('info', 'No files match.')
+            : h(
+                'table',
+                { class: 'files' },
+                h('caption', {}, 'Files, newest first'),
+                h(
+                  'thead',
+                  {},
+                  h(
+                    'tr',
+                    {},
+                    ['', 'Name', 'Status', 'Size', 'Type', 'Tags', 'Created'].map((c) =>
+                      h('th', { scope: 'col' }, c),
+                    ),
+                  ),
+                ),
+                h('tbody', {}, page.items.map(row)),
+              ),
+          pager,
+        )
+      } catch (err) {
+        drawn = null
+        if (err.status === 401 && onRefused) return onRefused(err)
+        show(results, notice('error', err.message))
+      } finally {
+        inFlight = null
+      }
+    })()
+    return inFlight
+  }
+
+  const timer = setInterval(() => {
+    if (document.visibilityState === 'visible') refresh()
+  }, REFRESH_SECONDS * 1000)
+
+  return {
+    element: h('section', { 'aria-labelledby': 'files-heading' }, h('h2', { id: 'files-heading' }, 'Files'), form, results),
+    refresh,
+    stop: () => clearInterval(timer),
+  }
+}

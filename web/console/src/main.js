@@ -1,0 +1,181 @@
+// The Stowage console: sign-in, then the file list with the upload panel (`#/`) or one file
+// (`#/files/<id>`). The API is the origin the console is served from; `config.json` beside the
+// page says whether OpenID Connect sign-in is offered and which claims name the tenant and user.
+
+import { createApi } from './api.js'
+import { currentToken, signIn, signOut, startOidc, takeTokenFromUrl } from './auth.js'
+import { field, h, notice, show } from './dom.js'
+import { filePage } from './file.js'
+import { fileList } from './list.js'
+import { uploadPanel } from './upload.js'
+
+const root = document.getElementById('app')
+const who = document.getElementById('who')
+
+/** The API's base URL: this page's origin, plus any path prefix before `/console/`. */
+function apiEndpoint() {
+  const prefix = location.pathname.replace(/\/console(\/.*)?$/, '')
+  return `${location.origin}${prefix}`
+}
+
+async function loadConfig() {
+  const response = await fetch(new URL('config.json', location.href.split('#')[0]))
+  if (!response.ok) throw new Error(`config.json answered ${response.status}`)
+  return response.json()
+}
+
+/** The claims of a JWT, or `null` (the console only shows them; the API verifies tokens). */
+function claimsOf(token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')
+    return JSON.parse(atob(payload.padEnd(payload.length + ((4 - (payload.length % 4)) % 4), '=')))
+  } catch {
+    return null
+  }
+}
+
+function signInPage(config, problem) {
+  const form = h(
+    'form',
+    {
+      class: 'sign-in-token',
+      onsubmit: (e) => {
+        e.preventDefault()
+        const token = e.target.elements.token.value.trim()
+        if (!token) return
+        signIn(token)
+        start(config)
+      },
+    },
+    field(
+      'Bearer token',
+      h('input', { name: 'token', type: 'password', autocomplete: 'off', required: true, spellcheck: 'false' }),
+    ),
+    h('button', { type: 'submit' }, 'Sign in'),
+  )
+  who.replaceChildren()
+  show(
+    root,
+    h(
+      'section',
+      { class: 'sign-in', 'aria-labelledby': 'sign-in-heading' },
+      h('h2', { id: 'sign-in-heading' }, 'Sign in'),
+      problem ? notice('error', problem) : null,
+      config.oidc
+        ? [
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'primary',
+                onclick: () => startOidc(config.oidc).catch((err) => show(root, notice('error', err.message))),
+              },
+              `Sign in with ${new URL(config.oidc.issuer).host}`,
+            ),
+            h('p', {}, 'Or paste a token the API accepts:'),
+          ]
+        : h('p', {}, 'Paste a token the API accepts (stowage-local prints a link that signs you in).'),
+      form,
+    ),
+  )
+  form.elements.token.focus()
+}
+
+let session = null
+
+function stopSession() {
+  session?.list.stop()
+  session?.page?.stop()
+  session?.upload.close()
+  session = null
+}
+
+function route() {
+  if (!session) return
+  const match = /^#\/files\/([^/]+)$/.exec(location.hash)
+  session.page?.stop()
+  session.page = null
+  if (match) {
+    session.page = filePage(session.api, decodeURIComponent(match[1]), {
+      onBack: (message) => {
+        session.message = message ?? null
+        location.hash = '#/'
+      },
+    })
+    session.home.hidden = true
+    show(session.pageSlot, session.page.element)
+  } else {
+    session.pageSlot.replaceChildren()
+    session.home.hidden = false
+    session.list.refresh()
+  }
+  // A message from the page left (e.g. "… was deleted.") shows once, on the next page.
+  show(session.flash, session.message ? notice('info', session.message) : null)
+  session.message = null
+}
+
+function start(config) {
+  stopSession()
+  const token = currentToken()
+  const api = createApi({ endpoint: apiEndpoint(), token: () => currentToken() })
+  const claims = claimsOf(token) ?? {}
+  const tenant = claims[config.tenantClaim]
+  const user = claims[config.userClaim]
+  who.replaceChildren(
+    tenant || user ? h('span', {}, [tenant, user].filter(Boolean).join(' / ')) : null,
+    h(
+      'button',
+      {
+        type: 'button',
+        onclick: () => {
+          stopSession()
+          signOut()
+          signInPage(config)
+        },
+      },
+      'Sign out',
+    ),
+  )
+
+  const list = fileList(api, {
+    onOpen: (id) => {
+      location.hash = `#/files/${encodeURIComponent(id)}`
+    },
+    onRefused: (err) => {
+      // A token the API refuses: back to sign-in, saying why.
+      stopSession()
+      signOut()
+      signInPage(config, `The API refused the token: ${err.message}`)
+    },
+  })
+  const upload = uploadPanel(api, () => currentToken(), { onChange: () => list.refresh() })
+  const flash = h('div', { class: 'flash' })
+  const home = h('div', { class: 'home' }, upload.element, list.element)
+  const pageSlot = h('div')
+  session = { api, list, upload, flash, home, pageSlot, page: null, message: null }
+  show(root, flash, home, pageSlot)
+  upload.mount()
+  route()
+}
+
+window.addEventListener('hashchange', route)
+
+async function boot() {
+  let config
+  try {
+    config = await loadConfig()
+  } catch (err) {
+    show(root, notice('error', `The console cannot start: ${err.message}`))
+    return
+  }
+  try {
+    await takeTokenFromUrl(config.oidc)
+  } catch (err) {
+    signInPage(config, err.message)
+    return
+  }
+  if (currentToken()) start(config)
+  else signInPage(config)
+}
+
+boot()

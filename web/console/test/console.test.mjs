@@ -1,0 +1,382 @@
+// The console in a real browser (Debian's Chromium driven by playwright-core) against a
+// stowage-local of its own with its default settings, as a newcomer runs it: sign in by the
+// printed link; drop a small file and a 300 MB one, pause and resume, see them `uploaded` with
+// their sizes without a reload; cancel one; filter; edit (and meet a conflict); make a file
+// public and fetch its public URL; download; delete; sign out and in again by pasting a token
+// and through OpenID Connect (authorization code + PKCE against a provider of the test's own).
+// Screenshots go to target/browser/console/.
+//
+//   STOWAGE_LOCAL_BIN=target/debug/stowage-local node test/console.test.mjs
+//
+// Exits non-zero on the first failure (with a screenshot of the moment).
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import { readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  MIB,
+  bytes,
+  consoleErrorsOf,
+  fail,
+  launchChromium,
+  startLocal,
+  stepper,
+  waitFor,
+} from '../../test-support.mjs'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const REPO = resolve(HERE, '../../..')
+const ARTIFACTS = resolve(process.env.STOWAGE_BROWSER_ARTIFACTS ?? join(REPO, 'target/browser'), 'console')
+/** The newcomer's file: 300 MB, above the default 100 MiB multipart threshold. */
+const BIG = 300 * 1000 * 1000
+const CLIENT_ID = 'console-test'
+
+/** SHA-256 of `bytes(size, seed)`, computed a MiB at a time. */
+function expectedSha(size, seed) {
+  const hash = createHash('sha256')
+  const data = Buffer.alloc(MIB)
+  for (let offset = 0; offset < size; offset += MIB) {
+    const n = Math.min(MIB, size - offset)
+    for (let j = 0; j < n; j++) {
+      const i = offset + j
+      data[j] = ((Math.floor(i / 1013) * 31 + seed) ^ (i % 251)) & 0xff
+    }
+    hash.update(n === MIB ? data : data.subarray(0, n))
+  }
+  return hash.digest('hex')
+}
+
+async function downloadSha(url) {
+  const response = await fetch(url)
+  if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}`)
+  const hash = createHash('sha256')
+  let length = 0
+  for await (const chunk of response.body) {
+    hash.update(chunk)
+    length += chunk.length
+  }
+  return { sha: hash.digest('hex'), length }
+}
+
+// --- an OpenID Connect provider of the test's own (authorization code + PKCE, S256) ----------
+const grants = new Map()
+let mintToken = null
+let consoleUrl = null
+const provider = createServer(async (req, res) => {
+  const url = new URL(req.url, issuer)
+  const reply = (status, body, headers = {}) =>
+    res
+      .writeHead(status, { 'access-control-allow-origin': '*', 'content-type': 'application/json', ...headers })
+      .end(body === undefined ? undefined : JSON.stringify(body))
+  if (url.pathname === '/.well-known/openid-configuration') {
+    return reply(200, {
+      issuer,
+      authorization_endpoint: `${issuer}/authorize`,
+      token_endpoint: `${issuer}/token`,
+      code_challenge_methods_supported: ['S256'],
+    })
+  }
+  if (url.pathname === '/authorize') {
+    const q = url.searchParams
+    const problem =
+      (q.get('response_type') !== 'code' && 'response_type') ||
+      (q.get('client_id') !== CLIENT_ID && 'client_id') ||
+      (q.get('redirect_uri') !== consoleUrl && 'redirect_uri') ||
+      (q.get('code_challenge_method') !== 'S256' && 'code_challenge_method') ||
+      (!q.get('code_challenge') && 'code_challenge') ||
+      (!q.get('state') && 'state')
+    const back = new URL(q.get('redirect_uri') ?? consoleUrl)
+    if (problem) {
+      back.searchParams.set('error', 'invalid_request')
+      back.searchParams.set('error_description', `bad ${problem}`)
+    } else {
+      const code = randomBytes(12).toString('hex')
+      grants.set(code, { challenge: q.get('code_challenge'), redirect: q.get('redirect_uri') })
+      back.searchParams.set('code', code)
+      back.searchParams.set('state', q.get('state'))
+    }
+    return reply(302, undefined, { location: back.toString() })
+  }
+  if (url.pathname === '/token' && req.method === 'POST') {
+    let body = ''
+    for await (const chunk of req) body += chunk
+    const form = new URLSearchParams(body)
+    const grant = grants.get(form.get('code'))
+    grants.delete(form.get('code'))
+    const verifier = form.get('code_verifier') ?? ''
+    const challenge = createHash('sha256').update(verifier).digest('base64url')
+    if (
+      form.get('grant_type') !== 'authorization_code' ||
+      form.get('client_id') !== CLIENT_ID ||
+      !grant ||
+      grant.redirect !== form.get('redirect_uri') ||
+      grant.challenge !== challenge
+    ) {
+      return reply(400, { error: 'invalid_grant', error_description: 'the code or its verifier does not match' })
+    }
+    return reply(200, { access_token: mintToken('acme', 'oidc-user'), id_token: 'unused', token_type: 'Bearer', expires_in: 3600 })
+  }
+  reply(404, { error: 'not_found' })
+})
+await new Promise((ok) => provider.listen(0, '127.0.0.1', ok))
+const issuer = `http://127.0.0.1:${provider.address().port}`
+process.on('exit', () => provider.close())
+
+// --- stowage-local, as `cargo run -p stowage-local` starts it (plus the OIDC client) --------
+const local = await startLocal({ env: { STOWAGE_CONSOLE_CLIENT_ID: CLIENT_ID, STOWAGE_CONSOLE_ISSUER: issuer } })
+const { endpoint } = local
+mintToken = local.token
+consoleUrl = `${endpoint}/console/`
+const link = /^\s*console:\s+(\S+)/.exec(local.lines.find((l) => /^\s*console:/.test(l)) ?? '')?.[1]
+if (!link?.startsWith(`${consoleUrl}#token=`)) fail(`stowage-local printed no console link:\n${local.lines.join('\n')}`)
+const acme = local.token('acme', 'alice')
+
+async function api(method, path, body, headers = {}) {
+  const response = await fetch(endpoint + path, {
+    method,
+    headers: { authorization: `Bearer ${acme}`, 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await response.text()
+  return { status: response.status, json: text ? JSON.parse(text) : null }
+}
+
+async function recordNamed(name) {
+  const { json } = await api('GET', `/files?name=${encodeURIComponent(name)}`)
+  return json.items.find((f) => f.name === name) ?? null
+}
+
+// --- the browser -------------------------------------------------------------------------------
+const browser = await launchChromium()
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
+await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: endpoint })
+const page = await context.newPage()
+const consoleErrors = consoleErrorsOf(page)
+const step = stepper(page, ARTIFACTS)
+const cdp = await context.newCDPSession(page)
+
+/** Slows uploads so one can be caught part-way (bytes per second; -1: off). */
+const throttle = (bytesPerSecond) =>
+  cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  })
+
+/** Drops generated files onto the Dashboard, as a person dragging them from their desktop. */
+async function dropFiles(specs) {
+  const transfer = await page.evaluateHandle((specs) => {
+    const transfer = new DataTransfer()
+    for (const { name, type, size, seed } of specs) {
+      const data = new Uint8Array(size)
+      for (let i = 0; i < size; i++) data[i] = ((Math.floor(i / 1013) * 31 + seed) ^ (i % 251)) & 0xff
+      transfer.items.add(new File([data], name, { type }))
+    }
+    return transfer
+  }, specs)
+  for (const type of ['dragenter', 'dragover', 'drop']) {
+    await page.dispatchEvent('.uppy-Dashboard-inner', type, { dataTransfer: transfer })
+  }
+  for (const { name } of specs) await page.locator('.uppy-Dashboard-Item', { hasText: name }).waitFor()
+}
+
+const uploadForm = page.locator('form.upload-meta')
+const editForm = page.locator('form.edit')
+const filters = page.locator('form.filters')
+const item = (name) => page.locator('.uppy-Dashboard-Item', { hasText: name })
+const row = (name) => page.locator('table.files tbody tr', { has: page.getByRole('link', { name, exact: true }) })
+const progress = () =>
+  page.locator('.uppy-StatusBar-progress').getAttribute('aria-valuenow').then((v) => Number(v ?? 0))
+
+/** Every form control outside Uppy's own markup has a label (accessible basics). */
+async function unlabelledControls() {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea')]
+      .filter((c) => !c.closest('.uppy-Root') && c.type !== 'hidden')
+      .filter((c) => !c.labels?.length && !c.getAttribute('aria-label'))
+      .map((c) => c.outerHTML),
+  )
+}
+
+try {
+  await step('sign in by the printed link', async () => {
+    await page.goto(link)
+    await page.getByRole('heading', { name: 'Files' }).waitFor()
+    await page.locator('#who', { hasText: 'acme / alice' }).waitFor()
+    if (page.url() !== consoleUrl) throw new Error(`the token stays in the address bar: ${page.url()}`)
+    await page.getByText('No files match.').waitFor()
+    const missing = await unlabelledControls()
+    if (missing.length) throw new Error(`controls without a label: ${missing.join('\n')}`)
+  })
+
+  await step('drop a small file and a 300 MB file, pause and resume', async () => {
+    await uploadForm.getByLabel('Tags (comma-separated)').fill('console, test')
+    await uploadForm.getByLabel('Purpose').fill('demo')
+    await dropFiles([
+      { name: 'notes.txt', type: 'text/plain', size: 12 * 1024, seed: 1 },
+      { name: 'big.bin', type: 'application/octet-stream', size: BIG, seed: 2 },
+    ])
+    await throttle(32 * MIB)
+    await page.getByRole('button', { name: 'Upload 2 files' }).click()
+    await waitFor('the upload to be under way', async () => (await progress()) >= 5)
+    await item('big.bin').getByRole('button', { name: 'Pause upload' }).click()
+    await item('big.bin').getByRole('button', { name: 'Resume upload' }).waitFor()
+    const big = await waitFor('the big file in the API', () => recordNamed('big.bin'))
+    const parts = async () => (await api('GET', `/files/${big.id}/upload/parts`)).json.parts.length
+    await new Promise((ok) => setTimeout(ok, 1500))
+    const held = await parts()
+    await new Promise((ok) => setTimeout(ok, 1500))
+    const still = await parts()
+    if (still !== held) throw new Error(`parts kept arriving while paused: ${held} then ${still}`)
+    // The list already shows the file, pending, with its size, without a reload.
+    await row('big.bin').locator('td.status', { hasText: 'pending' }).waitFor()
+    await page.screenshot({ path: join(ARTIFACTS, 'paused.png'), fullPage: true })
+    await throttle(-1)
+    await item('big.bin').getByRole('button', { name: 'Resume upload' }).click()
+    await row('big.bin').locator('td.status', { hasText: 'uploaded' }).waitFor({ timeout: 120_000 })
+    await row('notes.txt').locator('td.status', { hasText: 'uploaded' }).waitFor()
+    await row('big.bin').locator('td', { hasText: '286 MiB' }).waitFor()
+    const record = await recordNamed('big.bin')
+    if (record.size !== BIG || record.purpose !== 'demo' || record.tags.join() !== 'console,test') {
+      throw new Error(`big.bin: ${JSON.stringify(record)}`)
+    }
+    const got = await downloadSha(record.contentUrl)
+    if (got.length !== BIG || got.sha !== expectedSha(BIG, 2)) throw new Error(`big.bin came back as ${got.length} other bytes`)
+  })
+
+  await step('cancel an upload', async () => {
+    await uploadForm.getByLabel('Tags (comma-separated)').fill('')
+    await uploadForm.getByLabel('Purpose').fill('')
+    await dropFiles([{ name: 'cancelled.bin', type: 'application/octet-stream', size: 120 * MIB, seed: 3 }])
+    await throttle(8 * MIB)
+    await page.getByRole('button', { name: 'Upload 1 file' }).click()
+    const record = await waitFor('the file in the API', () => recordNamed('cancelled.bin'))
+    await waitFor('a part to arrive', async () => (await api('GET', `/files/${record.id}/upload/parts`)).json?.parts?.length > 0)
+    await item('cancelled.bin').getByRole('button', { name: 'Remove file' }).click()
+    await throttle(-1)
+    await item('cancelled.bin').waitFor({ state: 'detached' })
+    await row('cancelled.bin').locator('td.status', { hasText: 'failed' }).waitFor()
+    const parts = await api('GET', `/files/${record.id}/upload/parts`)
+    if (parts.status < 400) throw new Error(`the cancelled upload still lists parts: ${JSON.stringify(parts.json)}`)
+  })
+
+  await step('filter the list', async () => {
+    const names = () => page.locator('table.files tbody tr td:nth-child(2)').allTextContents()
+    const filter = async (label, value) => {
+      const control = filters.getByLabel(label, { exact: true })
+      if ((await control.evaluate((e) => e.tagName)) === 'SELECT') await control.selectOption(value)
+      else await control.fill(value)
+      await filters.getByRole('button', { name: 'Filter' }).click()
+    }
+    await filter('Name', 'notes.txt')
+    await waitFor('only notes.txt', async () => (await names()).join() === 'notes.txt')
+    await filter('Name', '')
+    await filter('Status', 'failed')
+    await waitFor('only the cancelled file', async () => (await names()).join() === 'cancelled.bin')
+    await filter('Status', '')
+    await filter('Tag', 'console')
+    await waitFor('the two tagged files, newest first', async () => (await names()).join() === 'big.bin,notes.txt' || (await names()).join() === 'notes.txt,big.bin')
+    await filter('Tag', '')
+    await waitFor('all three files', async () => (await names()).length === 3)
+  })
+
+  await step('edit fields and meet a conflict', async () => {
+    await page.getByRole('link', { name: 'notes.txt', exact: true }).click()
+    await page.getByRole('heading', { name: 'notes.txt' }).waitFor()
+    await editForm.getByLabel('Name', { exact: true }).fill('readme.txt')
+    await editForm.getByLabel('Tags (comma-separated)').fill('console, edited')
+    await editForm.getByLabel('Purpose').fill('docs')
+    await editForm.getByLabel('Metadata (JSON object)').fill('{"lang": "en"}')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText(/^Saved \(version \d+\)\.$/).waitFor()
+    const saved = await recordNamed('readme.txt')
+    if (saved.purpose !== 'docs' || saved.tags.join() !== 'console,edited' || saved.metadata.lang !== 'en') {
+      throw new Error(`not saved as edited: ${JSON.stringify(saved)}`)
+    }
+    // Someone else changes the file; this page's next save meets the conflict.
+    const elsewhere = await api('PATCH', `/files/${saved.id}`, { purpose: 'changed elsewhere' }, { 'if-match': `"${saved.version}"` })
+    if (elsewhere.status !== 200) throw new Error(`PATCH elsewhere: ${JSON.stringify(elsewhere.json)}`)
+    await editForm.getByLabel('Purpose').fill('mine')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByRole('alert').filter({ hasText: 'changed elsewhere since you opened it' }).waitFor()
+    if ((await editForm.getByLabel('Purpose').inputValue()) !== 'mine') throw new Error('the edit was lost')
+    await page.locator('dd[data-field="version"]', { hasText: String(elsewhere.json.version) }).waitFor()
+    await page.locator('dd[data-field="purpose"]', { hasText: 'changed elsewhere' }).waitFor()
+    await page.screenshot({ path: join(ARTIFACTS, 'conflict.png'), fullPage: true })
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText(/^Saved \(version \d+\)\.$/).waitFor()
+    if ((await recordNamed('readme.txt')).purpose !== 'mine') throw new Error('the second save did not land')
+  })
+
+  await step('make the file public and fetch its public URL', async () => {
+    await editForm.getByLabel('Public: anyone with the link can download it').check()
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    const field = page.getByLabel('Public URL')
+    await field.waitFor()
+    const url = await field.inputValue()
+    const response = await fetch(url)
+    const body = Buffer.from(await response.arrayBuffer())
+    if (response.status !== 200 || !body.equals(bytes(12 * 1024, 1))) throw new Error(`GET ${url}: ${response.status}, ${body.length} bytes`)
+    await page.getByRole('button', { name: 'Copy public URL' }).click()
+    await page.getByText('Public URL copied.').waitFor()
+    const copied = await page.evaluate(() => navigator.clipboard.readText())
+    if (copied !== url) throw new Error(`copied ${copied}`)
+  })
+
+  await step('download', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download' }).click()])
+    const saved = readFileSync(await download.path())
+    if (download.suggestedFilename() !== 'readme.txt' || !saved.equals(bytes(12 * 1024, 1))) {
+      throw new Error(`downloaded ${download.suggestedFilename()}, ${saved.length} bytes`)
+    }
+  })
+
+  await step('delete with confirmation', async () => {
+    const id = (await recordNamed('readme.txt')).id
+    const missing = await unlabelledControls()
+    if (missing.length) throw new Error(`controls without a label: ${missing.join('\n')}`)
+    await page.getByRole('button', { name: 'Delete…' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click()
+    if ((await api('GET', `/files/${id}`)).status !== 200) throw new Error('Cancel deleted the file')
+    await page.getByRole('button', { name: 'Delete…' }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.getByText('Delete readme.txt?').waitFor()
+    await page.screenshot({ path: join(ARTIFACTS, 'confirm-delete.png'), fullPage: true })
+    await dialog.getByRole('button', { name: 'Delete', exact: true }).click()
+    await page.getByText('readme.txt was deleted.').waitFor()
+    await waitFor('the file to be gone', async () => (await api('GET', `/files/${id}`)).status === 404)
+    await row('readme.txt').waitFor({ state: 'detached' })
+  })
+
+  await step('sign out, and in again by pasting a token', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+    await page.getByLabel('Bearer token').fill('not-a-token')
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.getByRole('alert').filter({ hasText: 'The API refused the token' }).waitFor()
+    await page.screenshot({ path: join(ARTIFACTS, 'sign-in.png'), fullPage: true })
+    await page.getByLabel('Bearer token').fill(acme)
+    await page.getByLabel('Bearer token').press('Enter')
+    await page.locator('#who', { hasText: 'acme / alice' }).waitFor()
+    await row('big.bin').waitFor()
+  })
+
+  await step('sign in with OpenID Connect (authorization code + PKCE)', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('button', { name: `Sign in with ${new URL(issuer).host}` }).click()
+    await page.locator('#who', { hasText: 'acme / oidc-user' }).waitFor()
+    if (page.url() !== consoleUrl) throw new Error(`the code stays in the address bar: ${page.url()}`)
+    await row('big.bin').waitFor()
+  })
+
+  // Expected: 401 (the refused token), 404 (the cancelled upload's parts), 412 (the conflict).
+  const unexpected = consoleErrors.filter((e) => !/(401|404|412) \((Unauthorized|Not Found|Precondition Failed)\)/.test(e))
+  if (unexpected.length > 0) fail(`errors in the browser console:\n${unexpected.join('\n')}`)
+  console.log(`browser: the console passed (screenshots in ${ARTIFACTS})`)
+} finally {
+  await browser.close()
+}
+// Ends the run: the exit handlers stop stowage-local and remove its data dir.
+process.exit(0)

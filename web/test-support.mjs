@@ -1,0 +1,139 @@
+// What the browser tests of web/ share: Debian's Chromium driven by the playwright-core pinned
+// for its major version, a stowage-local of their own, waiting, deterministic bytes, and named
+// steps that leave a screenshot each (and one of the moment of a failure).
+import { execFileSync, spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+export const MIB = 1024 * 1024
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+
+/** Ends the test run with `message` (the `exit` handlers stop what was started). */
+export function fail(message) {
+  console.error(`\nbrowser test: ${message}`)
+  process.exit(1)
+}
+
+/** The stowage-local binary the test runs (`STOWAGE_LOCAL_BIN`). */
+export function localBinary() {
+  const bin = process.env.STOWAGE_LOCAL_BIN
+  if (!bin) fail('set STOWAGE_LOCAL_BIN to the stowage-local binary')
+  return resolve(bin)
+}
+
+/** Deterministic bytes (the pages generate the same with the same formula). */
+export function bytes(size, seed) {
+  const data = Buffer.alloc(size)
+  for (let i = 0; i < size; i++) data[i] = ((Math.floor(i / 1013) * 31 + seed) ^ (i % 251)) & 0xff
+  return data
+}
+
+/** Polls `check` until it returns something truthy; throws after `seconds`. */
+export async function waitFor(what, check, seconds = 30) {
+  const deadline = Date.now() + seconds * 1000
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((ok) => setTimeout(ok, 100))
+  }
+}
+
+/**
+ * Starts `stowage-local` on a free loopback port with a fresh data dir. Resolves with its
+ * endpoint, the lines it printed on start-up, a `token(tenant, user)` minter and its data dir.
+ */
+export async function startLocal({ env = {}, args = [] } = {}) {
+  const bin = localBinary()
+  const dataDir = mkdtempSync(join(tmpdir(), 'stowage-browser-'))
+  const local = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
+    env: { ...process.env, RUST_LOG: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  // However the test ends (fail() exits at once), the server and its data go with it.
+  process.on('exit', () => {
+    local.kill()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  const lines = await new Promise((ok, no) => {
+    let text = ''
+    const onData = (chunk) => {
+      text += chunk
+      // The banner ends with the `token:` line.
+      if (/\n\s*token:.*\n/.test(text)) {
+        local.stdout.off('data', onData)
+        ok(text.split('\n'))
+      }
+    }
+    local.stdout.on('data', onData)
+    local.once('exit', (code) => no(new Error(`stowage-local exited with ${code}: ${text}`)))
+  }).catch((err) => fail(err.message))
+  local.stdout.resume()
+  const endpoint = /listening on (\S+)/.exec(lines[0])?.[1] ?? fail(`unexpected start: ${lines[0]}`)
+  const token = (tenant, user) =>
+    execFileSync(bin, ['token', '--tenant', tenant, '--user', user, '--data-dir', dataDir], {
+      encoding: 'utf8',
+    }).trim()
+  return { endpoint, lines, token, dataDir, process: local }
+}
+
+/** Debian's Chromium, headless, through the playwright-core pinned for its major version. */
+export async function launchChromium() {
+  const version = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' })
+  const major = /(\d+)\./.exec(version)?.[1]
+  const require = createRequire(import.meta.url)
+  let playwright
+  try {
+    playwright = require(`playwright-core-${major}`)
+  } catch {
+    fail(`no playwright-core is pinned for ${version.trim()}; add playwright-core-${major} to web/package.json`)
+  }
+  const browser = await playwright.chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  process.on('exit', () => browser.close().catch(() => {}))
+  return browser
+}
+
+/** Collects the page's console errors (a test fails on those it does not expect). */
+export function consoleErrorsOf(page) {
+  const errors = []
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text())
+  })
+  page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`))
+  return errors
+}
+
+/**
+ * `step(name, run)` runs one named check, saves a screenshot of the page after it as
+ * `<artifacts>/<name>.png`, and ends the run on a failure (with `failure.png`).
+ */
+export function stepper(page, artifacts) {
+  mkdirSync(artifacts, { recursive: true })
+  return async function step(name, run) {
+    process.stdout.write(`browser: ${name} … `)
+    const started = Date.now()
+    try {
+      await run()
+      await page.screenshot({ path: join(artifacts, `${name.replace(/\W+/g, '-')}.png`), fullPage: true })
+      console.log(`ok (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+    } catch (err) {
+      await page.screenshot({ path: join(artifacts, 'failure.png'), fullPage: true }).catch(() => {})
+      console.log('FAILED')
+      fail(`${name}: ${err.stack ?? err}`)
+    }
+  }
+}
