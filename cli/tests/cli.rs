@@ -34,6 +34,7 @@ async fn setup(size: usize) -> Setup {
         sweep_interval: Duration::from_secs(3_600),
         clock: Arc::new(SystemClock),
         settings: Default::default(),
+        webhooks: Default::default(),
     })
     .await
     .unwrap();

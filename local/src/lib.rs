@@ -8,7 +8,9 @@ mod router;
 pub mod s3;
 pub mod server;
 mod sweep;
+pub mod webhooks;
 
 pub use dispatch::Faults;
 pub use server::{start, Backend, LocalConfig, RunningServer, BUCKET};
 pub use sweep::REMOVALS;
+pub use webhooks::Webhooks;

@@ -55,6 +55,21 @@ struct ServeArgs {
     /// User the printed console link signs in as.
     #[arg(long, default_value = "alice")]
     console_user: String,
+    /// Seconds between sweeps that expire records and clean up after removals.
+    #[arg(long, env = "STOWAGE_LOCAL_SWEEP_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    sweep_interval: u64,
+    /// POST every file event to this URL (repeatable), from a durable outbox: a receiver that
+    /// is down, or a restart, loses nothing.
+    #[arg(long = "webhook", value_name = "URL")]
+    webhooks: Vec<String>,
+    /// Sent with each webhook request in the `x-stowage-webhook-secret` header.
+    #[arg(
+        long,
+        env = "STOWAGE_WEBHOOK_SECRET",
+        value_name = "SECRET",
+        requires = "webhooks"
+    )]
+    webhook_secret: Option<String>,
 }
 
 /// How long the printed console link signs people in for (it is printed again on every start).
@@ -183,9 +198,13 @@ fn serve(args: ServeArgs) -> ExitCode {
             backend,
             public_url: args.public_url,
             object_events: true,
-            sweep_interval: std::time::Duration::from_secs(30),
+            sweep_interval: std::time::Duration::from_secs(args.sweep_interval),
             clock: Arc::new(SystemClock),
             settings: Default::default(),
+            webhooks: stowage_local::Webhooks {
+                urls: args.webhooks.clone(),
+                secret: args.webhook_secret.clone(),
+            },
         })
         .await
         {
@@ -210,6 +229,9 @@ fn serve(args: ServeArgs) -> ExitCode {
             console_tenant.as_str(),
             console_user.as_str()
         );
+        for url in &args.webhooks {
+            println!("  webhook:   {url}");
+        }
         if embedded {
             println!("  S3:        {url} (bucket \"{}\", path-style)", stowage_local::BUCKET);
             println!("  data dir:  {}", args.data_dir.display());

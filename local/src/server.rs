@@ -58,6 +58,8 @@ pub struct LocalConfig {
     pub clock: Arc<dyn Clock>,
     /// Settings that take precedence over the environment (`STOWAGE_REQUIRE_SCOPES`, …).
     pub settings: std::collections::HashMap<String, String>,
+    /// Where file events are POSTed (embedded backend only).
+    pub webhooks: crate::Webhooks,
 }
 
 /// Why the server could not start.
@@ -81,6 +83,8 @@ pub enum StartError {
     Aws(stowage::lambda_http::Error),
     #[error("console: {0}")]
     Console(String),
+    #[error("{0}")]
+    Webhooks(String),
 }
 
 /// A started server. Dropping it stops the accept loop; [`RunningServer::stop`] also waits
@@ -275,6 +279,22 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         secret: secret.clone(),
         console: stowage_console::Console::new(&console),
     });
+    config.webhooks.validate().map_err(StartError::Webhooks)?;
+    if !config.webhooks.urls.is_empty() && sqlite.is_none() {
+        return Err(StartError::Webhooks(
+            "--webhook needs the embedded backend; with --backend aws, the stack's publish-events function and its WebhookUrl deliver events".into(),
+        ));
+    }
+    // Every reader of the change log is registered before the first request, so none misses a
+    // change (the log is pruned past the slowest registered reader).
+    let deliverers = match &sqlite {
+        Some(store) => {
+            store.register_reader(crate::REMOVALS)?;
+            config.webhooks.register(store)?;
+            config.webhooks.spawn(store.clone())
+        }
+        None => Vec::new(),
+    };
     let sweeper = sqlite.clone().map(|store| {
         let app = app.clone();
         let every = config.sweep_interval;
@@ -288,6 +308,10 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
     let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _sweeper = AbortOnDrop(sweeper);
+        let _deliverers: Vec<AbortOnDrop> = deliverers
+            .into_iter()
+            .map(|task| AbortOnDrop(Some(task)))
+            .collect();
         loop {
             tokio::select! {
                 accepted = listener.accept() => {

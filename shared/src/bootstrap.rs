@@ -136,3 +136,28 @@ pub async fn run_records_removed() -> Result<(), Error> {
     ))
     .await
 }
+
+/// Runs the event publisher (the table stream's second reader): set up once, then publish the
+/// events of every file record change to the bus named by `STOWAGE_EVENT_BUS`.
+#[cfg(feature = "eventbridge")]
+pub async fn run_records_changed() -> Result<(), Error> {
+    init_tracing();
+    let bus = std::env::var("STOWAGE_EVENT_BUS")
+        .ok()
+        .filter(|bus| !bus.trim().is_empty())
+        .ok_or("STOWAGE_EVENT_BUS must name the event bus")?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sink = crate::notify::eventbridge::EventBridgeSink::new(
+        aws_sdk_eventbridge::Client::new(&sdk),
+        bus,
+    );
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
+            let sink = &sink;
+            async move {
+                Ok::<_, Error>(crate::events::on_records_changed(sink, event.payload).await)
+            }
+        },
+    ))
+    .await
+}

@@ -1,5 +1,6 @@
-//! The non-HTTP Lambda entry points: S3 `ObjectCreated` notifications, and the DynamoDB stream
-//! that reports removed records (TTL expiry included) so their bytes can go too.
+//! The non-HTTP Lambda entry points: S3 `ObjectCreated` notifications, and the DynamoDB stream's
+//! two readers: one cleans up after removed records (TTL expiry included) so their bytes go too,
+//! the other publishes every change as a file event.
 
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
@@ -7,6 +8,7 @@ use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use crate::error::ApiError;
 use crate::keys::decode_event_key;
 use crate::model::{Sequencer, Timestamp};
+use crate::notify::{EventSink, FileEvent};
 use crate::service::{ObjectEvent, Outcome};
 use crate::store::dynamodb::stream::{record_changes, UndecodableChange};
 use crate::store::RecordChange;
@@ -174,9 +176,54 @@ where
 /// removed file records and reports the ones that failed as batch item failures, so Lambda
 /// retries from there (and, after its retries, sends them to the on-failure queue).
 pub async fn on_records_removed(app: &App, event: StreamEvent) -> DynamoDbEventResponse {
-    let failed = clean_up_removed(app, record_changes(&event)).await;
+    batch_failures(clean_up_removed(app, record_changes(&event)).await)
+}
+
+/// The events of `changes`, in stream order, up to the first change that does not decode
+/// (whose sequence number comes second).
+pub fn events_of<I>(changes: I) -> (Vec<(String, FileEvent)>, Option<String>)
+where
+    I: IntoIterator<Item = Result<RecordChange, UndecodableChange>>,
+{
+    let mut events = Vec::new();
+    for change in changes {
+        match change {
+            Ok(change) => {
+                if let Some(event) = FileEvent::of(&change) {
+                    events.push((change.sequence_number, event));
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "a changed item looks like a file record but does not decode");
+                return (events, Some(err.sequence_number));
+            }
+        }
+    }
+    (events, None)
+}
+
+/// Handles a batch of table stream records (the `publish-events` function): publishes the
+/// event of every file record change, in order. What could not be published is reported as a
+/// batch item failure from its change on, so Lambda delivers it (and what follows) again:
+/// nothing is lost, and a repeated event carries the same `eventId`.
+pub async fn on_records_changed(sink: &dyn EventSink, event: StreamEvent) -> DynamoDbEventResponse {
+    let (events, undecodable) = events_of(record_changes(&event));
+    let failed = match crate::notify::publish(sink, &events).await {
+        Ok(count) => {
+            tracing::info!(count, "published file events");
+            undecodable
+        }
+        Err(sequence_number) => {
+            tracing::error!(%sequence_number, "could not publish file events; the stream delivers them again");
+            Some(sequence_number)
+        }
+    };
+    batch_failures(failed)
+}
+
+fn batch_failures(sequence_numbers: impl IntoIterator<Item = String>) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures = failed
+    response.batch_item_failures = sequence_numbers
         .into_iter()
         .map(|sequence_number| {
             let mut failure = DynamoDbBatchItemFailure::default();

@@ -16,6 +16,7 @@ pub mod http;
 pub mod identity;
 pub mod keys;
 pub mod model;
+pub mod notify;
 pub mod service;
 pub mod store;
 pub mod validate;

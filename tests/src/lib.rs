@@ -27,8 +27,8 @@ use stowage::service::ManualClock;
 use stowage::App;
 
 pub use moto::{
-    create_table_from_template, moto_dynamodb_client, moto_endpoint, moto_s3_client, moto_storage,
-    sdk_config, Outage, PUBLIC_BASE_URL,
+    create_table_from_template, moto_dynamodb_client, moto_endpoint, moto_eventbridge_client,
+    moto_s3_client, moto_storage, sdk_config, Outage, PUBLIC_BASE_URL,
 };
 pub use reply::Reply;
 pub use requests::{
@@ -97,6 +97,8 @@ pub struct TestEnv {
     pub s3: aws_sdk_s3::Client,
     /// The DynamoDB client and table (moto only).
     pub dynamodb: Option<(aws_sdk_dynamodb::Client, String)>,
+    /// The SDK configuration for moto (moto only), for clients of other services.
+    pub sdk: Option<aws_config::SdkConfig>,
     pub bucket: String,
     pub http: reqwest::Client,
     /// moto only: switches that cut the app's S3 and DynamoDB clients off.
@@ -130,6 +132,7 @@ impl TestEnv {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            webhooks: Default::default(),
         })
         .await
         .expect("stowage-local starts");
@@ -140,6 +143,7 @@ impl TestEnv {
             clock,
             s3,
             dynamodb: None,
+            sdk: None,
             bucket: stowage_local::BUCKET.to_owned(),
             http: reqwest::Client::new(),
             outages: None,
@@ -177,6 +181,7 @@ impl TestEnv {
             clock,
             s3,
             dynamodb: Some((dynamodb, table)),
+            sdk: Some(sdk),
             bucket,
             http: reqwest::Client::new(),
             outages: Some((s3_outage, dynamodb_outage)),
@@ -283,6 +288,18 @@ impl TestEnv {
             (None, Some((server, _))) => server.sweep().await,
             (None, None) => unreachable!("every env has a backend"),
         }
+    }
+
+    /// Every record of the table's stream so far, as the stream functions receive them (moto
+    /// only); removals of the files in `expired_by_ttl` carry TTL's principal.
+    pub async fn table_stream(
+        &self,
+        expired_by_ttl: &[String],
+    ) -> aws_lambda_events::dynamodb::Event {
+        let (Some(sdk), Some((_, table))) = (&self.sdk, &self.dynamodb) else {
+            panic!("the table stream is DynamoDB's: use a moto env");
+        };
+        moto::table_stream(sdk, table, expired_by_ttl).await
     }
 
     /// Runs the stream function on `event`; a batch with failures is kept to be delivered

@@ -65,6 +65,15 @@ pub fn moto_s3_client(sdk: &SdkConfig, outage: Outage) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
+/// The EventBridge client for moto, with an outage switch.
+pub fn moto_eventbridge_client(sdk: &SdkConfig, outage: Outage) -> aws_sdk_eventbridge::Client {
+    let config = aws_sdk_eventbridge::config::Builder::from(sdk)
+        .http_client(TestHttp::new(outage, false))
+        .retry_config(quick_retries())
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
 /// The DynamoDB client for moto, with an outage switch.
 pub fn moto_dynamodb_client(sdk: &SdkConfig, outage: Outage) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(sdk)
@@ -334,8 +343,18 @@ pub async fn create_table_from_template(client: &aws_sdk_dynamodb::Client, name:
                 .collect::<Vec<_>>()
         });
     assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    let stream = aws_sdk_dynamodb::types::StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(
+            props["StreamSpecification"]["StreamViewType"]
+                .as_str()
+                .expect("the table has a stream"),
+        ))
+        .build()
+        .unwrap();
     client
         .create_table()
+        .stream_specification(stream)
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_attribute_definitions(Some(attribute_definitions))
@@ -344,4 +363,137 @@ pub async fn create_table_from_template(client: &aws_sdk_dynamodb::Client, name:
         .send()
         .await
         .expect("create table on the local server");
+}
+
+/// Every record of `table`'s stream on moto so far, as the Lambda event the stream readers
+/// receive (oldest first). moto runs no TTL: removals of the file ids in `expired_by_ttl` are
+/// marked as DynamoDB marks TTL deletions (its service principal), since the test removed
+/// them in TTL's place.
+pub async fn table_stream(
+    sdk: &SdkConfig,
+    table: &str,
+    expired_by_ttl: &[String],
+) -> aws_lambda_events::dynamodb::Event {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
+    let arn = dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("describe table")
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .expect("the table has a stream");
+    let shards = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .expect("describe stream")
+        .stream_description
+        .and_then(|d| d.shards)
+        .unwrap_or_default();
+    let mut records = Vec::new();
+    for shard in shards {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id.unwrap_or_default())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("shard iterator")
+            .shard_iterator;
+        while let Some(current) = iterator {
+            let page = streams
+                .get_records()
+                .shard_iterator(current)
+                .send()
+                .await
+                .expect("get records");
+            let got = page.records.unwrap_or_default();
+            if got.is_empty() {
+                break;
+            }
+            records.extend(got);
+            iterator = page.next_shard_iterator;
+        }
+    }
+    let records: Vec<Value> = records
+        .iter()
+        .map(|record| stream_record_json(record, expired_by_ttl))
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("a valid stream event")
+}
+
+/// One stream record in the Lambda event's JSON.
+fn stream_record_json(
+    record: &aws_sdk_dynamodbstreams::types::Record,
+    expired: &[String],
+) -> Value {
+    use aws_sdk_dynamodbstreams::types::AttributeValue as A;
+    fn attribute(value: &A) -> Value {
+        match value {
+            A::S(s) => json!({ "S": s }),
+            A::N(n) => json!({ "N": n }),
+            A::Bool(b) => json!({ "BOOL": b }),
+            A::Null(_) => json!({ "NULL": true }),
+            A::Ss(list) => json!({ "SS": list }),
+            A::L(list) => json!({ "L": list.iter().map(attribute).collect::<Vec<_>>() }),
+            A::M(map) => json!({
+                "M": map.iter().map(|(k, v)| (k.clone(), attribute(v))).collect::<serde_json::Map<_, _>>()
+            }),
+            other => panic!("unexpected stream attribute {other:?}"),
+        }
+    }
+    let image = |item: Option<&HashMap<String, A>>| -> Value {
+        Value::Object(
+            item.map(|item| {
+                item.iter()
+                    .map(|(k, v)| (k.clone(), attribute(v)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        )
+    };
+    let change = record
+        .dynamodb
+        .as_ref()
+        .expect("a stream record has its change");
+    let event_name = record
+        .event_name
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_default();
+    let old_image = image(change.old_image.as_ref());
+    let by_ttl = event_name == "REMOVE"
+        && old_image["id"]["S"]
+            .as_str()
+            .is_some_and(|id| expired.iter().any(|e| e == id));
+    let mut json = json!({
+        "eventID": record.event_id.clone().unwrap_or_default(),
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/stowage/stream/2026-01-01T00:00:00.000",
+        "dynamodb": {
+            "ApproximateCreationDateTime": change
+                .approximate_creation_date_time
+                .map(|t| t.secs())
+                .unwrap_or_default(),
+            "Keys": image(change.keys.as_ref()),
+            "NewImage": image(change.new_image.as_ref()),
+            "OldImage": old_image,
+            "SequenceNumber": change.sequence_number.clone().unwrap_or_default(),
+            "SizeBytes": change.size_bytes.unwrap_or_default(),
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    });
+    if by_ttl {
+        json["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+    }
+    json
 }

@@ -48,6 +48,14 @@ impl Timestamp {
             .to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 
+    /// RFC 3339 UTC to the second (`2026-11-23T11:21:16Z`), as EventBridge writes `time`.
+    pub fn to_rfc3339_seconds(self) -> String {
+        Utc.timestamp_millis_opt(self.0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
     /// Parses any RFC 3339 instant.
     pub fn parse(text: &str) -> Option<Self> {
         DateTime::parse_from_rfc3339(text)

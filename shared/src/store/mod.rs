@@ -93,6 +93,8 @@ pub struct RecordChange {
     pub new: Option<FileRecord>,
     /// A removal by expiry (DynamoDB TTL, or the local sweep) rather than by a request.
     pub expired: bool,
+    /// When the change was made, as its stream stamps it (DynamoDB: to the second), if known.
+    pub at: Option<Timestamp>,
 }
 
 /// Where file records live.

@@ -24,6 +24,7 @@ async fn the_local_api_works_over_dynamodb_and_s3() {
         sweep_interval: std::time::Duration::from_secs(3_600),
         clock: Arc::new(SystemClock),
         settings: Default::default(),
+        webhooks: Default::default(),
     })
     .await
     .expect("stowage-local starts over moto");

@@ -5,6 +5,7 @@ mod browser;
 mod console;
 mod content;
 mod deletes;
+mod events;
 mod failures;
 mod handlers;
 mod hostile;

@@ -262,3 +262,98 @@ fn scopes_and_throttling_are_parameters_of_the_stack() {
     let api = &template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"];
     assert!(!api["ThrottlingRateLimit"].is_null() && !api["ThrottlingBurstLimit"].is_null());
 }
+
+/// SPEC 15 on AWS: the table's stream carries old and new images to at most two readers (the
+/// cleanup and the event publisher, each reporting partial batch failures, each with an
+/// on-failure queue); the publisher may only put events on the stack's own bus; the webhook is
+/// EventBridge's own delivery, and only when `WebhookUrl` is set.
+#[test]
+fn file_events_flow_from_the_stream_to_the_bus_and_the_webhook() {
+    let template = template();
+    let resources = &template["Resources"];
+    assert_eq!(
+        resources["FilesTable"]["Properties"]["StreamSpecification"]["StreamViewType"].as_str(),
+        Some("NEW_AND_OLD_IMAGES")
+    );
+    let mut readers = Vec::new();
+    for (name, resource) in resources.as_mapping().unwrap() {
+        for (_, event) in resource["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
+            if event["Type"].as_str() == Some("DynamoDB") {
+                let props = &event["Properties"];
+                assert_eq!(
+                    props["FunctionResponseTypes"][0].as_str(),
+                    Some("ReportBatchItemFailures"),
+                    "{name:?}"
+                );
+                assert!(
+                    intrinsic(
+                        &props["DestinationConfig"]["OnFailure"]["Destination"],
+                        "GetAtt"
+                    )
+                    .is_some_and(|arn| arn.ends_with("FailedQueue.Arn")),
+                    "{name:?}"
+                );
+                readers.push(name.as_str().unwrap().to_owned());
+            }
+        }
+    }
+    readers.sort();
+    assert_eq!(
+        readers,
+        ["OnRecordsRemovedFunction", "PublishEventsFunction"]
+    );
+
+    let publisher = &resources["PublishEventsFunction"]["Properties"];
+    assert_eq!(
+        intrinsic(
+            &publisher["Environment"]["Variables"]["STOWAGE_EVENT_BUS"],
+            "Ref"
+        ),
+        Some("FileEventsBus")
+    );
+    let statements = publisher["Policies"][0]["Statement"].as_sequence().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Action"].as_str(), Some("events:PutEvents"));
+    assert_eq!(
+        intrinsic(&statements[0]["Resource"], "GetAtt"),
+        Some("FileEventsBus.Arn")
+    );
+
+    for name in [
+        "WebhookConnection",
+        "WebhookDestination",
+        "WebhookRule",
+        "WebhookRole",
+        "WebhookDeadLetterQueue",
+        "WebhookDeadLetterQueuePolicy",
+    ] {
+        assert_eq!(
+            resources[name]["Condition"].as_str(),
+            Some("HasWebhook"),
+            "{name} exists only with a webhook"
+        );
+    }
+    let connection = &resources["WebhookConnection"]["Properties"];
+    assert_eq!(
+        connection["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyName"].as_str(),
+        Some("x-stowage-webhook-secret")
+    );
+    let target = &resources["WebhookRule"]["Properties"]["Targets"][0];
+    assert_eq!(
+        intrinsic(&target["DeadLetterConfig"]["Arn"], "GetAtt"),
+        Some("WebhookDeadLetterQueue.Arn")
+    );
+    assert!(target["RetryPolicy"]["MaximumRetryAttempts"].as_u64() > Some(0));
+}
+
+/// The argument of a short-form intrinsic (`!Ref X`, `!GetAtt X.Arn`) named `function`.
+fn intrinsic<'a>(value: &'a serde_yaml::Value, function: &str) -> Option<&'a str> {
+    match value {
+        serde_yaml::Value::Tagged(tagged) if tagged.tag == function => tagged.value.as_str(),
+        _ => None,
+    }
+}

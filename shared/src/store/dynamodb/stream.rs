@@ -4,7 +4,7 @@
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 
 use super::schema::{backend, SK};
-use crate::model::FileRecord;
+use crate::model::{FileRecord, Timestamp};
 use crate::store::{RecordChange, StoreError};
 
 /// The principal DynamoDB names in the stream when TTL removes an item.
@@ -48,6 +48,9 @@ pub fn record_changes(event: &Event) -> Vec<Result<RecordChange, UndecodableChan
                 .and_then(|old| Ok((old, image(&record.change.new_image)?)));
             match decoded {
                 Ok((old, new)) => Ok(RecordChange {
+                    at: Some(Timestamp::from_datetime(
+                        record.change.approximate_creation_date_time,
+                    )),
                     expired: record.event_name == "REMOVE"
                         && record
                             .user_identity

@@ -40,24 +40,63 @@ impl SqliteStore {
         })
     }
 
-    /// Up to `limit` changes that `reader` has not handled yet, oldest first. A new reader
-    /// starts at the beginning of the log.
+    /// Registers `reader` so the log keeps every change from now on for it, starting after the
+    /// last change logged so far (a webhook added today is not sent yesterday's changes). A
+    /// reader that is already registered keeps its position, so nothing is lost across
+    /// restarts. Register readers before serving requests.
+    pub fn register_reader(&self, reader: &str) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO readers (name, seq)
+                 VALUES (?1, (SELECT coalesce(max(seq), 0) FROM changes))
+                 ON CONFLICT DO NOTHING",
+                params![reader],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Forgets the readers whose names start with `prefix`, except those in `keep`.
+    pub fn drop_readers_except(&self, prefix: &str, keep: &[String]) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let names: Vec<String> = {
+                let mut statement = conn
+                    .prepare("SELECT name FROM readers WHERE substr(name, 1, length(?1)) = ?1")?;
+                let rows = statement.query_map(params![prefix], |row| row.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for name in names.iter().filter(|name| !keep.contains(name)) {
+                conn.execute("DELETE FROM readers WHERE name = ?1", params![name])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Up to `limit` changes that `reader` has not handled yet, oldest first. A reader never
+    /// registered starts at the beginning of the log.
     pub fn unread_changes(
         &self,
         reader: &str,
         limit: usize,
     ) -> Result<Vec<RecordChange>, StoreError> {
-        let rows: Vec<(i64, Option<String>, Option<String>, bool)> = self.with(|conn| {
+        type Row = (i64, Option<String>, Option<String>, bool, Option<i64>);
+        let rows: Vec<Row> = self.with(|conn| {
             conn.execute(
                 "INSERT INTO readers (name, seq) VALUES (?1, 0) ON CONFLICT DO NOTHING",
                 params![reader],
             )?;
             let mut statement = conn.prepare_cached(
-                "SELECT c.seq, c.old, c.new, c.expired FROM changes c
+                "SELECT c.seq, c.old, c.new, c.expired, c.at FROM changes c
                  JOIN readers r ON r.name = ?1 WHERE c.seq > r.seq ORDER BY c.seq LIMIT ?2",
             )?;
             let rows = statement.query_map(params![reader, limit as i64], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })?;
@@ -66,12 +105,13 @@ impl SqliteStore {
                 .transpose()
         };
         rows.into_iter()
-            .map(|(seq, old, new, expired)| {
+            .map(|(seq, old, new, expired, at)| {
                 Ok(RecordChange {
                     sequence_number: seq.to_string(),
                     old: decode(old)?,
                     new: decode(new)?,
                     expired,
+                    at: at.map(Timestamp::from_millis),
                 })
             })
             .collect()

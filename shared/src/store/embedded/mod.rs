@@ -59,6 +59,7 @@ impl SqliteStore {
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA)?;
+        rows::migrate(&conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             #[cfg(any(test, feature = "test-util"))]

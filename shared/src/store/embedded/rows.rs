@@ -37,12 +37,14 @@ pub(super) const SCHEMA: &str = "
         id     TEXT NOT NULL,
         PRIMARY KEY (tenant, tag, id)
     ) WITHOUT ROWID;
-    -- Every change of a record, in order: old and new record as JSON (NULL when absent).
+    -- Every change of a record, in order: old and new record as JSON (NULL when absent), and
+    -- when it was made (milliseconds since the epoch; NULL in logs written before it was kept).
     CREATE TABLE IF NOT EXISTS changes (
         seq     INTEGER PRIMARY KEY AUTOINCREMENT,
         old     TEXT,
         new     TEXT,
-        expired INTEGER NOT NULL DEFAULT 0
+        expired INTEGER NOT NULL DEFAULT 0,
+        at      INTEGER
     );
     -- How far each reader of the change log has got.
     CREATE TABLE IF NOT EXISTS readers (
@@ -51,7 +53,21 @@ pub(super) const SCHEMA: &str = "
     ) WITHOUT ROWID;
 ";
 
-/// Appends one change to the change log.
+/// Brings a database made by an earlier version up to [`SCHEMA`].
+pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    let has_at: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('changes') WHERE name = 'at'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_at {
+        conn.execute_batch("ALTER TABLE changes ADD COLUMN at INTEGER")?;
+    }
+    Ok(())
+}
+
+/// Appends one change to the change log, stamped with the time it is made (as DynamoDB stamps
+/// stream records).
 pub(super) fn log_change(
     tx: &Transaction<'_>,
     old: Option<&FileRecord>,
@@ -64,8 +80,13 @@ pub(super) fn log_change(
             .transpose()
     };
     tx.execute(
-        "INSERT INTO changes (old, new, expired) VALUES (?1, ?2, ?3)",
-        params![text(old)?, text(new)?, expired],
+        "INSERT INTO changes (old, new, expired, at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            text(old)?,
+            text(new)?,
+            expired,
+            Timestamp::from_datetime(chrono::Utc::now()).millis()
+        ],
     )?;
     Ok(())
 }

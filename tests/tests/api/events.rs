@@ -1,0 +1,439 @@
+//! File events on AWS (SPEC 15), end to end on moto: the real flow (create, upload and its S3
+//! event, update, delete, a failed upload, a TTL expiry) writes the table; the table's own
+//! stream (read from moto) is fed to the `publish-events` handler, which publishes to an
+//! EventBridge bus; a rule on the bus delivers to an SQS queue, where the test reads what a
+//! consumer would. Then the bus goes away mid-batch: the batch reports its first unpublished
+//! change, and the redelivery from there loses nothing. `stowage-local`'s webhooks are tested
+//! end to end in `local/tests/webhooks.rs`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stowage::events::on_records_changed;
+use stowage::http::RouteId;
+use stowage::notify::eventbridge::EventBridgeSink;
+use stowage_tests::{moto_eventbridge_client, Outage, TestEnv};
+
+/// A bus with a rule that sends every Stowage event to a fresh queue.
+struct Bus {
+    name: String,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl Bus {
+    async fn new(sdk: &aws_config::SdkConfig) -> Bus {
+        let suffix = ulid::Ulid::new().to_string().to_lowercase();
+        let name = format!("stowage-events-{suffix}");
+        let events = aws_sdk_eventbridge::Client::new(sdk);
+        events
+            .create_event_bus()
+            .name(&name)
+            .send()
+            .await
+            .expect("create bus");
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("stowage-events-{suffix}"))
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("a queue url");
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .expect("a queue arn");
+        events
+            .put_rule()
+            .name("to-queue")
+            .event_bus_name(&name)
+            .event_pattern(json!({"source": ["stowage"]}).to_string())
+            .send()
+            .await
+            .expect("put rule");
+        events
+            .put_targets()
+            .rule("to-queue")
+            .event_bus_name(&name)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(queue_arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("put targets");
+        Bus {
+            name,
+            sqs,
+            queue_url,
+        }
+    }
+
+    /// Every event the queue holds now, as EventBridge delivered them, in arrival order.
+    async fn drain(&self) -> Vec<Value> {
+        let mut got = Vec::new();
+        loop {
+            let page = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let messages = page.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return got;
+            }
+            for message in messages {
+                got.push(serde_json::from_str(message.body().unwrap()).expect("an event as JSON"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .expect("delete message");
+            }
+        }
+    }
+}
+
+/// The event types per file id, in the order they arrived.
+fn per_file(events: &[Value]) -> BTreeMap<String, Vec<String>> {
+    let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for event in events {
+        files
+            .entry(event["detail"]["file"]["id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(
+                event["detail-type"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("stowage.file.")
+                    .to_owned(),
+            );
+    }
+    files
+}
+
+/// Makes one of each change: `(uploaded-then-updated-then-deleted id, failed id, expired id)`.
+async fn make_changes(env: &TestEnv) -> (String, String, String) {
+    let photo = env
+        .uploaded(
+            "acme",
+            json!({"name": "a.txt", "mimeType": "text/plain"}),
+            b"hello",
+        )
+        .await;
+    let photo = photo["id"].as_str().unwrap().to_owned();
+    let patched = env
+        .api(
+            RouteId::UpdateFile,
+            "acme",
+            Some(&photo),
+            "",
+            Some(json!({"name": "b.txt"})),
+            &[],
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.json);
+    let deleted = env
+        .api(RouteId::DeleteFile, "acme", Some(&photo), "", None, &[])
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.json);
+
+    let short = env
+        .create(
+            "acme",
+            json!({"name": "c.txt", "mimeType": "text/plain", "expectedSize": 10}),
+        )
+        .await;
+    env.upload(&short.json["upload"], b"5 b.").await;
+    let key = stowage_tests::upload_key(&short.json["upload"]);
+    env.deliver(env.object_created_event(&key, &env.next_sequencer()).await)
+        .await;
+    let short = short.json["file"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(env.get("acme", &short).await.json["status"], "failed");
+
+    let temp = env
+        .create(
+            "acme",
+            json!({"name": "t.txt", "mimeType": "text/plain", "kind": "temp", "ttlSeconds": 60}),
+        )
+        .await;
+    let temp = temp.json["file"]["id"].as_str().unwrap().to_owned();
+    env.advance(Duration::from_secs(61));
+    assert_eq!(env.expire().await, 1);
+    (photo, short, temp)
+}
+
+#[tokio::test]
+async fn every_change_reaches_the_bus_once_in_order_with_its_detail() {
+    let env = TestEnv::moto().await;
+    let sdk = env.sdk.clone().unwrap();
+    let bus = Bus::new(&sdk).await;
+    let (photo, short, temp) = make_changes(&env).await;
+
+    let stream = env.table_stream(std::slice::from_ref(&temp)).await;
+    let sink = EventBridgeSink::new(aws_sdk_eventbridge::Client::new(&sdk), &bus.name);
+    let response = on_records_changed(&sink, stream).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
+
+    let events = bus.drain().await;
+    capture("moto-eventbridge", &events);
+    let files = per_file(&events);
+    assert_eq!(
+        files[&photo],
+        ["created", "uploaded", "updated", "deleted"],
+        "{events:#?}"
+    );
+    assert_eq!(files[&short], ["created", "failed"]);
+    assert_eq!(files[&temp], ["created", "expired"]);
+    assert_eq!(files.len(), 3, "index items and bookkeeping make no events");
+
+    for event in &events {
+        assert_eq!(event["source"], "stowage");
+        let detail = &event["detail"];
+        let file = &detail["file"];
+        let kind = event["detail-type"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("stowage.file.");
+        assert_eq!(detail["tenant"], "acme");
+        assert_eq!(
+            detail["eventId"],
+            format!(
+                "{}.{}.{kind}",
+                file["id"].as_str().unwrap(),
+                file["version"]
+            ),
+        );
+        assert!(file.get("contentUrl").is_none(), "{event}");
+        assert!(
+            detail["occurredAt"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{event}"
+        );
+        if kind == "created" {
+            assert_eq!(detail["previous"], Value::Null);
+        } else {
+            assert!(detail["previous"]["version"].as_u64().is_some(), "{event}");
+        }
+    }
+    let uploaded = events
+        .iter()
+        .find(|e| e["detail-type"] == "stowage.file.uploaded")
+        .unwrap();
+    assert_eq!(uploaded["detail"]["previous"]["status"], "pending");
+    assert_eq!(uploaded["detail"]["file"]["status"], "uploaded");
+    assert_eq!(uploaded["detail"]["file"]["size"], 5);
+    let updated = events
+        .iter()
+        .find(|e| e["detail-type"] == "stowage.file.updated")
+        .unwrap();
+    assert_eq!(updated["detail"]["file"]["name"], "b.txt");
+    let deleted = events
+        .iter()
+        .find(|e| e["detail-type"] == "stowage.file.deleted")
+        .unwrap();
+    assert_eq!(deleted["detail"]["previous"]["status"], "uploaded");
+}
+
+#[tokio::test]
+async fn a_bus_that_fails_loses_nothing_the_stream_delivers_again() {
+    let env = TestEnv::moto().await;
+    let sdk = env.sdk.clone().unwrap();
+    let bus = Bus::new(&sdk).await;
+    let (_, _, temp) = make_changes(&env).await;
+    let stream = env.table_stream(std::slice::from_ref(&temp)).await;
+
+    let outage = Outage::default();
+    let sink = EventBridgeSink::new(moto_eventbridge_client(&sdk, outage.clone()), &bus.name);
+    outage.store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = on_records_changed(&sink, stream.clone()).await;
+    let first = failed.batch_item_failures[0]
+        .item_identifier
+        .clone()
+        .unwrap();
+    assert_eq!(failed.batch_item_failures.len(), 1);
+    assert_eq!(
+        Some(&first),
+        stream
+            .records
+            .iter()
+            .find(|r| is_file(r))
+            .and_then(|r| r.change.sequence_number.as_ref()),
+        "the first change of the batch is where the stream resumes"
+    );
+    assert!(bus.drain().await.is_empty());
+
+    // Lambda delivers the batch again from the reported change, once the bus is back.
+    outage.store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut again = stream.clone();
+    let from = again
+        .records
+        .iter()
+        .position(|r| r.change.sequence_number.as_deref() == Some(first.as_str()))
+        .unwrap();
+    again.records.drain(..from);
+    let response = on_records_changed(&sink, again).await;
+    assert!(response.batch_item_failures.is_empty());
+    let events = bus.drain().await;
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["detail"]["eventId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 8, "{ids:?}");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "each change once: {ids:?}");
+}
+
+fn is_file(record: &aws_lambda_events::dynamodb::EventRecord) -> bool {
+    matches!(record.change.keys.get("sk"), Some(serde_dynamo::AttributeValue::S(sk)) if sk.starts_with("F#"))
+}
+
+/// The events the tests saw go to `$STOWAGE_CAPTURED_EVENTS` (set by `scripts/test`), where
+/// `scripts/check_events.py` validates them against `events.schema.json`.
+fn capture(name: &str, events: &[Value]) {
+    if let Ok(dir) = std::env::var("STOWAGE_CAPTURED_EVENTS") {
+        // moto's envelope leaves out `account`, which EventBridge always sets; everything else
+        // is checked as moto delivered it.
+        let events: Vec<Value> = events
+            .iter()
+            .cloned()
+            .map(|mut event| {
+                event
+                    .as_object_mut()
+                    .unwrap()
+                    .entry("account")
+                    .or_insert(json!("123456789012"));
+                event
+            })
+            .collect();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = std::path::Path::new(&dir).join(format!("{name}.json"));
+        std::fs::write(path, serde_json::to_vec_pretty(&events).unwrap()).unwrap();
+    }
+}
+
+/// `events/file-events/` holds one delivered event of each type, made by the code from a fixed
+/// record: the README's examples, validated against `events.schema.json` by
+/// `scripts/check_events.py`. `STOWAGE_WRITE_EVENT_SAMPLES=1` writes them afresh.
+#[test]
+fn the_committed_event_samples_are_what_the_code_makes() {
+    use stowage::model::{FileId, FileStatus, Timestamp};
+    use stowage::notify::{EventKind, FileEvent};
+    use stowage::store::RecordChange;
+
+    let mut pending = stowage_tests::sample_record("acme", 1_795_000_000_000);
+    pending.id = FileId::parse("01KAQ3V6T0Z9Y8X7W6V5T4S3R2").unwrap();
+    pending.expires_at = None;
+    pending.name = stowage::model::FileName::parse("report.pdf").unwrap();
+    pending.metadata =
+        stowage::model::Metadata::parse(json!({"project": "apollo"}).as_object().unwrap().clone())
+            .unwrap();
+    let at = |seconds: u64| pending.created_at.plus_seconds(seconds);
+    let with = |version: u64, status: FileStatus, seconds: u64| {
+        let mut record = pending.clone();
+        record.version = version;
+        record.status = status;
+        record.updated_at = at(seconds);
+        if status == FileStatus::Uploaded {
+            record.size = Some(42);
+            record.uploaded_at = Some(at(seconds));
+        }
+        if status == FileStatus::Failed {
+            record.failure_reason = Some("the upload was 9 bytes, not the declared 42".into());
+        }
+        record
+    };
+    let uploaded = with(2, FileStatus::Uploaded, 3);
+    let mut renamed = with(3, FileStatus::Uploaded, 60);
+    renamed.tags = stowage::model::Tags::parse(["a", "b", "reviewed"]).unwrap();
+    let mut temp = with(1, FileStatus::Pending, 0);
+    temp.kind = stowage::model::FileKind::Temp;
+    temp.expires_at = Some(at(3_600));
+    temp.ttl_seconds = Some(3_600);
+    let change = |old: Option<&stowage::model::FileRecord>,
+                  new: Option<&stowage::model::FileRecord>,
+                  expired: bool,
+                  seconds: u64| RecordChange {
+        sequence_number: "1".into(),
+        old: old.cloned(),
+        new: new.cloned(),
+        expired,
+        at: Some(Timestamp::from_millis(at(seconds).millis())),
+    };
+    let changes = [
+        (EventKind::Created, change(None, Some(&pending), false, 0)),
+        (
+            EventKind::Uploaded,
+            change(Some(&pending), Some(&uploaded), false, 3),
+        ),
+        (
+            EventKind::Failed,
+            change(
+                Some(&pending),
+                Some(&with(2, FileStatus::Failed, 3)),
+                false,
+                3,
+            ),
+        ),
+        (
+            EventKind::Updated,
+            change(Some(&uploaded), Some(&renamed), false, 60),
+        ),
+        (EventKind::Deleted, change(Some(&renamed), None, false, 120)),
+        (EventKind::Expired, change(Some(&temp), None, true, 3_650)),
+    ];
+    let dir = std::path::Path::new(stowage_tests::REPO_ROOT).join("events/file-events");
+    let write = std::env::var("STOWAGE_WRITE_EVENT_SAMPLES").is_ok_and(|v| v == "1");
+    for (kind, change) in changes {
+        let event = FileEvent::of(&change).unwrap();
+        assert_eq!(event.kind, kind);
+        let made = event.delivered("123456789012", "eu-west-1");
+        let path = dir.join(format!("{}.json", kind.detail_type()));
+        if write {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, serde_json::to_string_pretty(&made).unwrap() + "\n").unwrap();
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run with STOWAGE_WRITE_EVENT_SAMPLES=1 to write it",
+                path.display()
+            )
+        });
+        let committed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            committed,
+            made,
+            "{} is not what the code makes (STOWAGE_WRITE_EVENT_SAMPLES=1 rewrites it)",
+            path.display()
+        );
+    }
+}
