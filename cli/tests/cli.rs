@@ -35,6 +35,7 @@ async fn setup(size: usize) -> Setup {
         clock: Arc::new(SystemClock),
         settings: Default::default(),
         webhooks: Default::default(),
+        thumbnails: false,
     })
     .await
     .unwrap();

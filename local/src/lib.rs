@@ -8,6 +8,7 @@ mod router;
 pub mod s3;
 pub mod server;
 mod sweep;
+pub mod thumbnails;
 pub mod webhooks;
 
 pub use dispatch::Faults;

@@ -201,6 +201,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             sweep_interval: std::time::Duration::from_secs(args.sweep_interval),
             clock: Arc::new(SystemClock),
             settings: Default::default(),
+            thumbnails: true,
             webhooks: stowage_local::Webhooks {
                 urls: args.webhooks.clone(),
                 secret: args.webhook_secret.clone(),

@@ -60,6 +60,9 @@ pub struct LocalConfig {
     pub settings: std::collections::HashMap<String, String>,
     /// Where file events are POSTed (embedded backend only).
     pub webhooks: crate::Webhooks,
+    /// Make the thumbnails of uploaded images in the background (embedded backend; the
+    /// behaviour suite makes them itself, as it delivers S3 events itself).
+    pub thumbnails: bool,
 }
 
 /// Why the server could not start.
@@ -291,7 +294,12 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         Some(store) => {
             store.register_reader(crate::REMOVALS)?;
             config.webhooks.register(store)?;
-            config.webhooks.spawn(store.clone())
+            let mut tasks = config.webhooks.spawn(store.clone());
+            if config.thumbnails {
+                store.register_reader(crate::thumbnails::THUMBNAILS)?;
+                tasks.push(crate::thumbnails::spawn(app.clone(), store.clone()));
+            }
+            tasks
         }
         None => Vec::new(),
     };

@@ -161,3 +161,24 @@ pub async fn run_records_changed() -> Result<(), Error> {
     ))
     .await
 }
+
+/// Runs the thumbnail maker: set up once, then make the thumbnails of each image whose
+/// `stowage.file.uploaded` event the bus delivers.
+#[cfg(feature = "thumbnails")]
+pub async fn run_thumbnails() -> Result<(), Error> {
+    init_tracing();
+    let app = app_from_env().await?;
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<
+            aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value>,
+        >| {
+            let app = &app;
+            async move {
+                crate::events::on_image_uploaded(app, &event.payload.detail)
+                    .await
+                    .map_err(Error::from)
+            }
+        },
+    ))
+    .await
+}

@@ -69,6 +69,9 @@ problem_codes! {
     InsufficientScope = "insufficient_scope", 403;
     /// No such file for this tenant (also for other tenants' files).
     NotFound = "not_found", 404;
+    /// The file gets no thumbnail: not an image thumbnails are made of, over the limits (50
+    /// megapixels, 100 MB), or an image that does not decode.
+    NoThumbnail = "no_thumbnail", 404;
     /// No route has this path (stowage-local only; API Gateway answers these itself).
     RouteNotFound = "route_not_found", 404;
     /// A route has this path, but not this method.

@@ -233,3 +233,33 @@ fn batch_failures(sequence_numbers: impl IntoIterator<Item = String>) -> DynamoD
         .collect();
     response
 }
+
+/// Handles a `stowage.file.uploaded` event's `detail` (the `make-thumbnails` function): makes
+/// the file's thumbnails. A storage failure fails the invocation, so Lambda retries it; an image
+/// that does not decode is recorded as such and is not retried.
+#[cfg(feature = "thumbnails")]
+pub async fn on_image_uploaded(app: &App, detail: &serde_json::Value) -> Result<(), EventError> {
+    let tenant = detail["tenant"]
+        .as_str()
+        .and_then(|t| crate::model::TenantId::parse(t).ok());
+    let id = detail["file"]["id"]
+        .as_str()
+        .and_then(|id| crate::model::FileId::parse(id).ok());
+    let (Some(tenant), Some(id)) = (tenant, id) else {
+        tracing::warn!(%detail, "skipping an event that names no file");
+        return Ok(());
+    };
+    match app.service.make_thumbnails(&tenant, id).await {
+        Ok(state) => {
+            tracing::info!(%tenant, %id, ?state, "thumbnails");
+            Ok(())
+        }
+        Err(err) => {
+            tracing::error!(%tenant, %id, error = ?err, "could not make thumbnails; Lambda retries");
+            Err(EventError {
+                failed: 1,
+                total: 1,
+            })
+        }
+    }
+}

@@ -10,12 +10,32 @@
 //! that readers are being served. `public/<t>/<id>` holds the copy of a public file's content
 //! that the public URL serves, and `jobs/publish/<t>/<id>` is an empty marker whose S3 event asks
 //! the publish worker to bring that copy in step.
+//!
+//! Thumbnails belong to one content revision: `thumbs/<content key>/<size>` (64, 256, 1024)
+//! and `thumbs/<content key>/state`, written last, which says whether they are ready, none
+//! (not an image we make thumbnails of) or failed. A public file's are copied next to its
+//! public copy, at `public/<t>/<id>-thumbnail-<size>`.
 
 use crate::model::{FileId, FileKind, TenantId};
 
 /// The key of the public copy of a file's content.
 pub(crate) fn public_key(tenant: &TenantId, id: FileId) -> String {
     format!("public/{}/{id}", encode_tenant(tenant))
+}
+
+/// The key of one thumbnail of the content at `content_key`.
+pub(crate) fn thumbnail_key(content_key: &str, size: u32) -> String {
+    format!("thumbs/{content_key}/{size}")
+}
+
+/// The key of the thumbnails' state for the content at `content_key`.
+pub(crate) fn thumbnail_state_key(content_key: &str) -> String {
+    format!("thumbs/{content_key}/state")
+}
+
+/// The key of a public file's thumbnail, beside its public copy.
+pub(crate) fn public_thumbnail_key(tenant: &TenantId, id: FileId, size: u32) -> String {
+    format!("{}-thumbnail-{size}", public_key(tenant, id))
 }
 
 /// The marker that asks the publish worker to bring a file's public copy in step.

@@ -19,6 +19,7 @@ pub mod model;
 pub mod notify;
 pub mod service;
 pub mod store;
+pub mod thumbnails;
 pub mod validate;
 
 use std::sync::Arc;

@@ -133,6 +133,8 @@ impl TestEnv {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             webhooks: Default::default(),
+            // Tests make thumbnails themselves (`TestEnv::make_thumbnails`).
+            thumbnails: false,
         })
         .await
         .expect("stowage-local starts");
@@ -288,6 +290,18 @@ impl TestEnv {
             (None, Some((server, _))) => server.sweep().await,
             (None, None) => unreachable!("every env has a backend"),
         }
+    }
+
+    /// Makes file `id`'s thumbnails, as the `make-thumbnails` function (or `stowage-local`'s
+    /// background maker) does when the upload's event arrives.
+    pub async fn make_thumbnails(&self, tenant: &str, id: &str) {
+        let tenant = stowage::model::TenantId::parse(tenant).unwrap();
+        let id = stowage::model::FileId::parse(id).unwrap();
+        self.app
+            .service
+            .make_thumbnails(&tenant, id)
+            .await
+            .expect("thumbnails are made, or recorded as none");
     }
 
     /// Every record of the table's stream so far, as the stream functions receive them (moto

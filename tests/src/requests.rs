@@ -237,6 +237,7 @@ pub fn valid_body(route: RouteId) -> Option<Value> {
         | RouteId::GetContent
         | RouteId::AbortUpload
         | RouteId::ListUploadParts
-        | RouteId::GetUploadLimits => None,
+        | RouteId::GetUploadLimits
+        | RouteId::GetThumbnail => None,
     }
 }

@@ -28,12 +28,16 @@ pub enum Op {
     Copy,
     CopyInParts,
     PutEmpty,
+    PutBytes,
+    GetBytes,
     Delete,
 }
 
 #[derive(Default)]
 struct State {
     objects: BTreeMap<String, ObjectInfo>,
+    /// The bytes of objects stored with `put_bytes` (others have sizes only).
+    bytes: HashMap<String, Vec<u8>>,
     /// upload id → (key, parts by number).
     uploads: HashMap<String, (String, BTreeMap<u32, UploadedPart>)>,
     next_upload: u64,
@@ -310,6 +314,10 @@ impl ObjectStore for MemoryObjects {
         self.with(|state| match state.objects.get(from).cloned() {
             Some(info) => {
                 state.objects.insert(to.to_owned(), info);
+                match state.bytes.get(from).cloned() {
+                    Some(bytes) => state.bytes.insert(to.to_owned(), bytes),
+                    None => state.bytes.remove(to),
+                };
                 Ok(())
             }
             None => Err(BlobError::new(format!("COPY {from}"), "NoSuchKey")),
@@ -327,6 +335,10 @@ impl ObjectStore for MemoryObjects {
         self.with(|state| match state.objects.get(from).cloned() {
             Some(info) => {
                 state.objects.insert(to.to_owned(), info);
+                match state.bytes.get(from).cloned() {
+                    Some(bytes) => state.bytes.insert(to.to_owned(), bytes),
+                    None => state.bytes.remove(to),
+                };
                 Ok(())
             }
             None => Err(BlobError::new(format!("COPY {from}"), "NoSuchKey")),
@@ -339,9 +351,44 @@ impl ObjectStore for MemoryObjects {
         Ok(())
     }
 
+    async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<(), BlobError> {
+        self.enter(Op::PutBytes, key)?;
+        self.put(key, bytes.len() as u64);
+        self.with(|state| state.bytes.insert(key.to_owned(), bytes));
+        Ok(())
+    }
+
+    async fn get_bytes(&self, key: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, BlobError> {
+        self.enter(Op::GetBytes, key)?;
+        self.with(|state| {
+            let Some(info) = state.objects.get(key) else {
+                return Ok(None);
+            };
+            if info.size > max_bytes {
+                return Err(BlobError::new(format!("GET {key}"), "too large"));
+            }
+            let size = info.size as usize;
+            Ok(Some(
+                state
+                    .bytes
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| vec![0; size]),
+            ))
+        })
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         self.enter(Op::Delete, key)?;
-        self.with(|state| state.objects.remove(key));
+        self.with(|state| {
+            state.objects.remove(key);
+            state.bytes.remove(key);
+        });
         Ok(())
     }
 }

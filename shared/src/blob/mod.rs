@@ -220,6 +220,18 @@ pub trait ObjectStore: Send + Sync {
     /// Stores an empty object at `key` (a marker whose event starts a job).
     async fn put_empty(&self, key: &str) -> Result<(), BlobError>;
 
+    /// Stores `bytes` at `key` (a thumbnail, a small state document).
+    async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError>;
+
+    /// The object's bytes, or `None` if there is no object at `key`; an error if it holds more
+    /// than `max_bytes`.
+    async fn get_bytes(&self, key: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, BlobError>;
+
     /// Deletes the object at `key`; deleting a missing object succeeds.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }

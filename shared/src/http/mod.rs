@@ -19,10 +19,10 @@ pub use routes::{Method, Route, RouteId, ROUTES};
 use crate::blob::Disposition;
 use crate::error::{ApiError, ProblemCode};
 use crate::model::FileView;
-use crate::service::{Created, Shown, UploadInstructions};
+use crate::service::{Created, Shown, ThumbnailAnswer, UploadInstructions};
 use crate::validate::{
     BatchDelete, BatchUpdate, CompleteParts, CreateFile, FilePatch, ListQuery, SignParts,
-    SignRequest, UpdateMode, UploadRequest,
+    SignRequest, ThumbnailRequest, UpdateMode, UploadRequest,
 };
 use crate::App;
 use request::{identity, if_match, json_body, optional_json_body, path_id, query};
@@ -113,6 +113,33 @@ async fn respond(app: &App, route: RouteId, req: &Request) -> Result<Response<Bo
             let id = path_id(req)?;
             let disposition = disposition(req)?;
             redirect(&service.content_redirect(&who, id, disposition).await?)
+        }
+        RouteId::GetThumbnail => {
+            let id = path_id(req)?;
+            let params = query(req);
+            let request = ThumbnailRequest::from_params(params.iter().map(|(name, values)| {
+                (name.as_str(), values.iter().map(String::as_str).collect())
+            }))?;
+            match service.thumbnail(&who, id, request).await? {
+                ThumbnailAnswer::Ready(url) => redirect(&url),
+                ThumbnailAnswer::Pending { retry_after } => {
+                    #[derive(Serialize)]
+                    #[serde(rename_all = "camelCase")]
+                    struct Pending {
+                        status: &'static str,
+                        retry_after: u64,
+                    }
+                    let body = Pending {
+                        status: "pending",
+                        retry_after,
+                    };
+                    let mut response = json_response(StatusCode::ACCEPTED, &body, None);
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                    response
+                }
+            }
         }
         RouteId::StartUpload => {
             let id = path_id(req)?;

@@ -21,6 +21,7 @@ pub enum RouteId {
     CompleteUpload,
     SignUploadRequest,
     GetUploadLimits,
+    GetThumbnail,
 }
 
 /// The HTTP methods the API uses.
@@ -113,6 +114,12 @@ pub const ROUTES: &[Route] = &[
         "get-file-content",
     ),
     route(
+        RouteId::GetThumbnail,
+        Get,
+        "/files/{id}/thumbnail",
+        "get-thumbnail",
+    ),
+    route(
         RouteId::StartUpload,
         Post,
         "/files/{id}/upload",
@@ -184,6 +191,7 @@ mod tests {
             RouteId::CompleteUpload,
             RouteId::SignUploadRequest,
             RouteId::GetUploadLimits,
+            RouteId::GetThumbnail,
         ];
         for id in all {
             match id {
@@ -202,7 +210,8 @@ mod tests {
                 | RouteId::SignUploadParts
                 | RouteId::CompleteUpload
                 | RouteId::SignUploadRequest
-                | RouteId::GetUploadLimits => {}
+                | RouteId::GetUploadLimits
+                | RouteId::GetThumbnail => {}
             }
         }
         all.to_vec()

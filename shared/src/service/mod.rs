@@ -16,6 +16,7 @@ mod plan;
 mod public;
 mod read;
 mod sign;
+mod thumbnail;
 mod update;
 mod write;
 
@@ -37,6 +38,7 @@ pub use list::ListPage;
 pub use multipart::SignedParts;
 pub use read::Shown;
 pub use sign::SignedRequest;
+pub use thumbnail::ThumbnailAnswer;
 
 use crate::blob::ObjectStore;
 use crate::config::Config;

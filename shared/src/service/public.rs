@@ -12,7 +12,8 @@
 //! copies objects of any size: `CopyObject` up to the inline limit, `UploadPartCopy` in
 //! parallel parts above it (S3's 5 GiB copy limit does not apply). Every path converges: a
 //! failed copy leaves the record out of step, and the next write, read, event retry or job
-//! retry repairs it.
+//! retry repairs it. A public file's thumbnails are copied beside its copy, and withdrawn with
+//! it.
 
 use super::Service;
 use crate::error::ApiError;
@@ -120,8 +121,13 @@ impl Service {
                         .copy_in_parts(source, &alias, size, part_size)
                         .await?;
                 }
+                // Thumbnails made later are copied by their maker (`thumbnail.rs`).
+                self.publish_thumbnails(record, source).await?;
             }
-            None => self.objects.delete(&alias).await?,
+            None => {
+                self.objects.delete(&alias).await?;
+                self.withdraw_thumbnails(&record.tenant, record.id).await?;
+            }
         }
         self.mark_published(record, wanted(record).map(str::to_owned))
             .await

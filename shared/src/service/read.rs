@@ -50,7 +50,7 @@ impl Service {
     }
 
     /// The live record, repaired as [`Service::get`] describes.
-    async fn read(&self, who: &Identity, id: FileId) -> Result<FileRecord, ApiError> {
+    pub(super) async fn read(&self, who: &Identity, id: FileId) -> Result<FileRecord, ApiError> {
         let record = self.load(&who.tenant, id).await?;
         if !in_step(&record) {
             // A public copy that failed earlier: the read asks again, but never fails for it.

@@ -8,9 +8,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::public::in_step;
+use super::thumbnail::{public_thumbnail_keys, thumbnail_keys};
 use super::Service;
 use crate::error::ApiError;
-use crate::keys::public_key;
+use crate::keys::{public_key, ObjectKey};
 use crate::model::{FileId, FileRecord, TenantId, Timestamp};
 use crate::store::{Change, StoreError};
 
@@ -288,7 +289,11 @@ impl Service {
     async fn clean_up(&self, cleanup: &[Cleanup]) -> Result<(), ApiError> {
         for step in cleanup {
             match step {
-                Cleanup::DeleteObject(key) => self.objects.delete(key).await?,
+                Cleanup::DeleteObject(key) => {
+                    for key in with_thumbnails([key.clone()]) {
+                        self.objects.delete(&key).await?;
+                    }
+                }
                 Cleanup::AbortUpload { key, upload_id } => {
                     self.objects.abort_multipart(key, upload_id).await?
                 }
@@ -312,7 +317,7 @@ impl Service {
     }
 
     /// Deletes every object a removed record may have left: its content, an upload in flight,
-    /// and its public copy. Deleting what is already gone succeeds.
+    /// its public copy, and the thumbnails of each. Deleting what is already gone succeeds.
     async fn remove_objects(&self, record: &FileRecord) -> Result<(), ApiError> {
         let mut keys: Vec<String> = Vec::new();
         if let Some(content) = &record.content {
@@ -327,9 +332,24 @@ impl Service {
             keys.push(upload.key.clone());
         }
         keys.push(public_key(&record.tenant, record.id));
-        for key in keys {
+        keys.extend(public_thumbnail_keys(&record.tenant, record.id));
+        for key in with_thumbnails(keys) {
             self.objects.delete(&key).await?;
         }
         Ok(())
     }
+}
+
+/// `keys`, each content key followed by its thumbnails' keys (content goes with its
+/// thumbnails).
+fn with_thumbnails(keys: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut all = Vec::new();
+    for key in keys {
+        let content = ObjectKey::parse(&key).is_some();
+        all.push(key.clone());
+        if content {
+            all.extend(thumbnail_keys(&key));
+        }
+    }
+    all
 }

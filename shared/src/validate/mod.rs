@@ -7,13 +7,15 @@
 //!   `update.rs` and `batch.rs`;
 //! - [`SignParts`] and [`CompleteParts`] (the multipart routes), in `parts.rs`;
 //! - [`SignRequest`] (one S3 request a browser uploader wants signed), in `sign.rs`;
-//! - [`ListQuery`] (`GET /files`), in `list.rs`.
+//! - [`ListQuery`] (`GET /files`), in `list.rs`;
+//! - [`ThumbnailRequest`] (`GET /files/{id}/thumbnail`), in `thumbnail.rs`.
 
 mod batch;
 mod create;
 mod list;
 mod parts;
 mod sign;
+mod thumbnail;
 mod update;
 
 use serde_json::{Map, Value};
@@ -26,6 +28,7 @@ pub use create::{CreateFile, UploadMethod, UploadRequest};
 pub use list::ListQuery;
 pub use parts::{ClaimedPart, CompleteParts, SignParts};
 pub use sign::{S3Call, SignRequest};
+pub use thumbnail::{ThumbnailRequest, DEFAULT_THUMBNAIL_SIZE};
 pub use update::{Echo, FilePatch, MetadataChange, Patch, UpdateMode};
 
 /// Largest object S3 stores (5 TiB); no declared size may exceed it.

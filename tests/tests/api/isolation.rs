@@ -148,6 +148,7 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
             | RouteId::ReplaceFile
             | RouteId::DeleteFile
             | RouteId::GetContent
+            | RouteId::GetThumbnail
             | RouteId::StartUpload
             | RouteId::AbortUpload
             | RouteId::ListUploadParts

@@ -25,6 +25,7 @@ async fn the_local_api_works_over_dynamodb_and_s3() {
         clock: Arc::new(SystemClock),
         settings: Default::default(),
         webhooks: Default::default(),
+        thumbnails: false,
     })
     .await
     .expect("stowage-local starts over moto");

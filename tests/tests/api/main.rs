@@ -19,5 +19,6 @@ mod public;
 mod scopes;
 mod store_contract;
 mod template;
+mod thumbnails;
 mod updates;
 mod upload_flow;

@@ -456,6 +456,55 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
+    async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| failed(format!("PUT {key}"), e))?;
+        Ok(())
+    }
+
+    async fn get_bytes(&self, key: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, BlobError> {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => return Ok(None),
+            Err(err) => return Err(failed(format!("GET {key}"), err)),
+        };
+        let size = output
+            .content_length
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0);
+        if size > max_bytes {
+            return Err(BlobError::new(
+                format!("GET {key}"),
+                format!("the object is {size} bytes, over the {max_bytes} read here"),
+            ));
+        }
+        let data = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| BlobError::unavailable(format!("GET {key}"), e))?;
+        Ok(Some(data.into_bytes().to_vec()))
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         self.client
             .delete_object()

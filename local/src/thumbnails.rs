@@ -1,0 +1,69 @@
+//! Thumbnails in `stowage-local` (SPEC 16), the stand-in for the `make-thumbnails` function and
+//! the bus rule that runs it: a reader of the store's change log makes the thumbnails of each
+//! image whose upload landed (the changes that are `stowage.file.uploaded` events), in the
+//! background, off the request path. Its position in the log moves only past what is done, so
+//! a restart loses nothing; a storage failure is retried with backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stowage::notify::{EventKind, FileEvent};
+use stowage::store::embedded::SqliteStore;
+use stowage::App;
+
+/// The change-log reader that makes thumbnails.
+pub const THUMBNAILS: &str = "thumbnails";
+const IDLE: Duration = Duration::from_millis(200);
+const BATCH: usize = 100;
+const LONGEST_RETRY: Duration = Duration::from_secs(30);
+
+/// Starts the thumbnail maker.
+pub fn spawn(app: Arc<App>, store: Arc<SqliteStore>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let changes = match store.unread_changes(THUMBNAILS, BATCH) {
+                Ok(changes) => changes,
+                Err(err) => {
+                    tracing::error!(error = ?err, "cannot read the change log for thumbnails; retrying");
+                    tokio::time::sleep(LONGEST_RETRY).await;
+                    continue;
+                }
+            };
+            if changes.is_empty() {
+                tokio::time::sleep(IDLE).await;
+                continue;
+            }
+            for change in changes {
+                let uploaded =
+                    FileEvent::of(&change).is_some_and(|e| e.kind == EventKind::Uploaded);
+                if let (true, Some(record)) = (uploaded, &change.new) {
+                    if stowage::thumbnails::is_image_type(record.mime_type.as_str()) {
+                        make(&app, &record.tenant, record.id).await;
+                    }
+                }
+                while let Err(err) = store.mark_read(THUMBNAILS, &change.sequence_number) {
+                    tracing::error!(error = ?err, "cannot record thumbnail progress; retrying");
+                    tokio::time::sleep(IDLE).await;
+                }
+            }
+        }
+    })
+}
+
+/// Makes one file's thumbnails, retrying storage failures until they pass.
+async fn make(app: &App, tenant: &stowage::model::TenantId, id: stowage::model::FileId) {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match app.service.make_thumbnails(tenant, id).await {
+            Ok(state) => {
+                tracing::debug!(%tenant, %id, ?state, "thumbnails");
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(%tenant, %id, error = ?err, "could not make thumbnails; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(LONGEST_RETRY);
+            }
+        }
+    }
+}
