@@ -1,13 +1,12 @@
 //! Thumbnails in `stowage-local` (SPEC 16), the stand-in for the `make-thumbnails` function and
 //! the bus rule that runs it: a reader of the store's change log makes the thumbnails of each
-//! image whose upload landed (the changes that are `stowage.file.uploaded` events), in the
-//! background, off the request path. Its position in the log moves only past what is done, so
+//! image whose content landed (a first upload or a re-upload), in the background, off the
+//! request path. Its position in the log moves only past what is done, so
 //! a restart loses nothing; a storage failure is retried with backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use stowage::notify::{EventKind, FileEvent};
 use stowage::store::embedded::SqliteStore;
 use stowage::App;
 
@@ -34,12 +33,8 @@ pub fn spawn(app: Arc<App>, store: Arc<SqliteStore>) -> tokio::task::JoinHandle<
                 continue;
             }
             for change in changes {
-                let uploaded =
-                    FileEvent::of(&change).is_some_and(|e| e.kind == EventKind::Uploaded);
-                if let (true, Some(record)) = (uploaded, &change.new) {
-                    if stowage::thumbnails::is_image_type(record.mime_type.as_str()) {
-                        make(&app, &record.tenant, record.id).await;
-                    }
+                if let Some(record) = stowage::thumbnails::landed_image(&change) {
+                    make(&app, &record.tenant, record.id).await;
                 }
                 while let Err(err) = store.mark_read(THUMBNAILS, &change.sequence_number) {
                     tracing::error!(error = ?err, "cannot record thumbnail progress; retrying");

@@ -25,12 +25,12 @@ pub(crate) fn public_key(tenant: &TenantId, id: FileId) -> String {
 
 /// The key of one thumbnail of the content at `content_key`.
 pub(crate) fn thumbnail_key(content_key: &str, size: u32) -> String {
-    format!("thumbs/{content_key}/{size}")
+    format!("{THUMBNAILS}{content_key}/{size}")
 }
 
 /// The key of the thumbnails' state for the content at `content_key`.
 pub(crate) fn thumbnail_state_key(content_key: &str) -> String {
-    format!("thumbs/{content_key}/state")
+    format!("{THUMBNAILS}{content_key}/state")
 }
 
 /// The key of a public file's thumbnail, beside its public copy.
@@ -45,6 +45,9 @@ pub(crate) fn publish_job_key(tenant: &TenantId, id: FileId) -> String {
 
 /// Where publish job markers live; the bucket sends their events to the publish worker.
 pub const PUBLISH_JOBS: &str = "jobs/publish/";
+
+/// Where thumbnails live.
+pub const THUMBNAILS: &str = "thumbs/";
 
 /// The file a publish job marker names; `None` for any other key.
 pub(crate) fn parse_publish_job(key: &str) -> Option<(TenantId, FileId)> {

@@ -295,13 +295,24 @@ impl TestEnv {
     /// Makes file `id`'s thumbnails, as the `make-thumbnails` function (or `stowage-local`'s
     /// background maker) does when the upload's event arrives.
     pub async fn make_thumbnails(&self, tenant: &str, id: &str) {
-        let tenant = stowage::model::TenantId::parse(tenant).unwrap();
-        let id = stowage::model::FileId::parse(id).unwrap();
-        self.app
-            .service
-            .make_thumbnails(&tenant, id)
-            .await
-            .expect("thumbnails are made, or recorded as none");
+        // As the bus delivers the upload's event to the function (its detail trimmed to what
+        // the function reads).
+        let event: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
+            serde_json::from_value(serde_json::json!({
+                "version": "0",
+                "id": format!("{id}.2.uploaded"),
+                "detail-type": "stowage.file.uploaded",
+                "source": "stowage",
+                "account": "123456789012",
+                "time": "2026-11-23T10:00:00Z",
+                "region": "eu-west-1",
+                "resources": [],
+                "detail": {"tenant": tenant, "file": {"id": id, "status": "uploaded"}},
+            }))
+            .unwrap();
+        if let Err(err) = stowage::events::on_image_uploaded(&self.app, &event.detail).await {
+            panic!("thumbnails are made, or recorded as none: {err:?}");
+        }
     }
 
     /// Every record of the table's stream so far, as the stream functions receive them (moto

@@ -8,7 +8,7 @@
 use super::write::{Cleanup, Plan};
 use super::Service;
 use crate::error::{ApiError, ProblemCode};
-use crate::keys::{ObjectKey, PUBLISH_JOBS};
+use crate::keys::{ObjectKey, PUBLISH_JOBS, THUMBNAILS};
 use crate::model::{FileKind, FileRecord, FileStatus, Sequencer, StoredObject, Timestamp};
 
 /// An object that now exists in the bucket.
@@ -129,9 +129,12 @@ impl Service {
     /// Brings the record that owns `event.key` up to date with the object, or deletes the
     /// object if no live record owns it.
     pub async fn object_created(&self, event: ObjectEvent) -> Result<Outcome, ApiError> {
-        if event.key.starts_with("public/") || event.key.starts_with(PUBLISH_JOBS) {
-            // The public copies and job markers Stowage makes itself (S3 reports them as
-            // ObjectCreated too; the bucket sends them elsewhere, if at all).
+        if event.key.starts_with("public/")
+            || event.key.starts_with(PUBLISH_JOBS)
+            || event.key.starts_with(THUMBNAILS)
+        {
+            // The public copies, job markers and thumbnails Stowage makes itself (S3 reports
+            // them as ObjectCreated too; the bucket sends them elsewhere, if at all).
             return Ok(Outcome::Unchanged);
         }
         let Some(key) = ObjectKey::parse(&event.key) else {

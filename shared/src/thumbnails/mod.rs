@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{FileRecord, FileStatus};
+use crate::store::RecordChange;
 
 /// The boxes thumbnails fit in, in pixels.
 pub const SIZES: [u32; 3] = [64, 256, 1024];
@@ -64,6 +65,17 @@ pub fn refusal(record: &FileRecord) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// The record after `change`, if the change landed new content of an image: a first upload or
+/// a re-upload (whose event is `stowage.file.updated`, the status staying `uploaded`).
+pub fn landed_image(change: &RecordChange) -> Option<&FileRecord> {
+    let new = change.new.as_ref()?;
+    let key = |record: &FileRecord| record.content.as_ref().map(|c| c.key.clone());
+    let landed = new.status == FileStatus::Uploaded
+        && key(new).is_some()
+        && change.old.as_ref().and_then(key) != key(new);
+    (landed && is_image_type(new.mime_type.as_str())).then_some(new)
 }
 
 /// Whether a record's upload has landed with content thumbnails can be made of.

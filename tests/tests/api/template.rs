@@ -357,3 +357,105 @@ fn intrinsic<'a>(value: &'a serde_yaml::Value, function: &str) -> Option<&'a str
         _ => None,
     }
 }
+
+/// Whether an EventBridge `pattern` matches `event`, for the operators the template uses: a list
+/// of exact values, and `{prefix: {equals-ignore-case: …}}`.
+fn matches(pattern: &serde_yaml::Value, event: &serde_json::Value) -> bool {
+    pattern.as_mapping().unwrap().iter().all(|(field, wanted)| {
+        let value = &event[field.as_str().unwrap()];
+        match wanted {
+            serde_yaml::Value::Mapping(_) => matches(wanted, value),
+            serde_yaml::Value::Sequence(options) => options.iter().any(|option| {
+                if let Some(text) = option.as_str() {
+                    return value.as_str() == Some(text);
+                }
+                let prefix = option["prefix"]["equals-ignore-case"]
+                    .as_str()
+                    .expect("only the operators this test knows");
+                value
+                    .as_str()
+                    .is_some_and(|v| v.to_lowercase().starts_with(&prefix.to_lowercase()))
+            }),
+            other => panic!("unexpected pattern {other:?}"),
+        }
+    })
+}
+
+#[test]
+fn thumbnails_are_made_by_their_own_function_for_images_whose_content_landed() {
+    let template = template();
+    let function = &template["Resources"]["MakeThumbnailsFunction"]["Properties"];
+    assert_eq!(
+        intrinsic(&function["MemorySize"], "Ref"),
+        Some("ThumbnailMemorySize")
+    );
+    let default_memory = template["Parameters"]["ThumbnailMemorySize"]["Default"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        default_memory
+            > template["Globals"]["Function"]["MemorySize"]
+                .as_u64()
+                .unwrap(),
+        "more memory than the API functions"
+    );
+    let rule = &function["Events"]["Uploaded"]["Properties"];
+    assert_eq!(
+        intrinsic(&rule["EventBusName"], "Ref"),
+        Some("FileEventsBus")
+    );
+    let pattern = &rule["Pattern"];
+    let sample = |kind: &str, mime: &str, status: &str| {
+        let path = format!("{REPO_ROOT}/events/file-events/stowage.file.{kind}.json");
+        let mut event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        event["detail"]["file"]["mimeType"] = mime.into();
+        event["detail"]["file"]["status"] = status.into();
+        event
+    };
+    for (kind, mime, status, wanted) in [
+        ("uploaded", "image/png", "uploaded", true),
+        ("uploaded", "IMAGE/JPEG", "uploaded", true),
+        // A re-upload landing keeps the status: an update.
+        ("updated", "image/webp", "uploaded", true),
+        ("updated", "image/webp", "pending", false),
+        ("uploaded", "application/pdf", "uploaded", false),
+        ("created", "image/png", "pending", false),
+        ("failed", "image/png", "failed", false),
+        ("deleted", "image/png", "uploaded", false),
+    ] {
+        assert_eq!(
+            matches(pattern, &sample(kind, mime, status)),
+            wanted,
+            "{kind} {mime} {status}"
+        );
+    }
+    // The function's input type reads what the bus delivers.
+    let delivered: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
+        serde_json::from_value(sample("uploaded", "image/png", "uploaded")).unwrap();
+    assert_eq!(delivered.detail["tenant"], "acme");
+
+    // It reads records and objects and writes only thumbnails (and public copies of them).
+    for (name, statement) in allow_statements(&template) {
+        if name != "MakeThumbnailsFunction" {
+            continue;
+        }
+        let actions: Vec<&str> = match &statement["Action"] {
+            serde_yaml::Value::Sequence(list) => list.iter().filter_map(|a| a.as_str()).collect(),
+            single => vec![single.as_str().unwrap()],
+        };
+        for action in actions {
+            assert!(
+                [
+                    "dynamodb:GetItem",
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:ListBucket"
+                ]
+                .contains(&action),
+                "{action}"
+            );
+        }
+    }
+}

@@ -281,6 +281,13 @@ async fn thumbnails_follow_their_file(env: TestEnv) {
     let old_key = env.content_key(&id).await;
     let old_thumb = format!("thumbs/{old_key}/64");
     assert!(env.object_exists(&old_thumb).await);
+    // S3 reports the thumbnails as created objects too; they are not orphans.
+    env.deliver(
+        env.object_created_event(&old_thumb, &env.next_sequencer())
+            .await,
+    )
+    .await;
+    assert!(env.object_exists(&old_thumb).await);
 
     // A new upload: new thumbnails, and the old ones go with the old content.
     let second = encode(
@@ -372,6 +379,30 @@ async fn thumbnails_follow_their_file(env: TestEnv) {
     assert!(!env.object_exists(&format!("thumbs/{new_key}/state")).await);
 }
 
+async fn expiry_removes_the_thumbnails_with_the_file(env: TestEnv) {
+    let bytes = encode(
+        &DynamicImage::ImageRgb8(picture(300, 300)),
+        ImageFormat::Png,
+    );
+    let file = env
+        .uploaded(
+            "acme",
+            json!({"name": "t.png", "mimeType": "image/png", "kind": "temp", "ttlSeconds": 60}),
+            &bytes,
+        )
+        .await;
+    let id = id_of(&file);
+    env.make_thumbnails("acme", &id).await;
+    let key = env.content_key(&id).await;
+    assert!(env.object_exists(&format!("thumbs/{key}/256")).await);
+    env.advance(Duration::from_secs(62));
+    assert_eq!(env.expire().await, 1);
+    for size in [64, 256, 1024] {
+        assert!(!env.object_exists(&format!("thumbs/{key}/{size}")).await);
+    }
+    assert!(!env.object_exists(&format!("thumbs/{key}/state")).await);
+}
+
 async fn other_tenants_pending_files_and_bad_input_are_refused(env: TestEnv) {
     let bytes = encode(&DynamicImage::ImageRgb8(picture(10, 10)), ImageFormat::Png);
     let id = uploaded(&env, "t.png", "image/png", &bytes).await;
@@ -409,5 +440,6 @@ stowage_tests::on_every_backend!(
     bombs_broken_and_lying_images_get_none_and_the_file_stays_uploaded,
     wait_holds_the_answer_until_the_thumbnail_exists,
     thumbnails_follow_their_file,
+    expiry_removes_the_thumbnails_with_the_file,
     other_tenants_pending_files_and_bad_input_are_refused,
 );

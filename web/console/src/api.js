@@ -51,13 +51,17 @@ export function createApi({ endpoint, token }) {
     /** `PATCH /files/{id}` guarded by the version the change was made against. */
     update: (id, patch, version) => request('PATCH', `/files/${id}`, { body: patch, ifMatch: version }),
     remove: (id, version) => request('DELETE', `/files/${id}`, { ifMatch: version }),
-    /** A thumbnail as an object URL, or `null` while the API has none for the file. */
+    /**
+     * A thumbnail: `{ url }` (an object URL), `{ pending: true }` while it is being made (`202`),
+     * or `null` when the file gets none (`404 no_thumbnail`, or any other failure).
+     */
     async thumbnail(id, size) {
       const response = await fetch(`${base}/files/${id}/thumbnail?size=${size}`, {
         headers: { authorization: `Bearer ${typeof token === 'function' ? token() : token}` },
       })
-      if (!response.ok) return null
-      return URL.createObjectURL(await response.blob())
+      if (response.status === 202) return { pending: true }
+      if (response.status !== 200) return null
+      return { url: URL.createObjectURL(await response.blob()) }
     },
   }
 }

@@ -7,6 +7,9 @@ const STATUSES = ['', 'pending', 'uploaded', 'failed']
 const KINDS = ['', 'client', 'temp']
 /** Seconds between refreshes of the page on screen. */
 const REFRESH_SECONDS = 2
+/** A thumbnail still being made is asked for again this often, this many times. */
+const THUMBNAIL_RETRY_MS = 1000
+const THUMBNAIL_ATTEMPTS = 30
 
 /**
  * The list view. `onOpen(id)` opens a file; `onRefused(error)` is told when the API refuses the
@@ -63,17 +66,29 @@ export function fileList(api, { onOpen, onRefused }) {
     h('button', { type: 'submit' }, 'Filter'),
   )
 
-  async function thumbnail(file) {
-    if (!file.mimeType.startsWith('image/') || file.status !== 'uploaded') return null
+  /** The 64 px thumbnail of an uploaded image, asked for again while it is being made. */
+  async function thumbnail(file, cell) {
+    if (!file.mimeType.toLowerCase().startsWith('image/') || file.status !== 'uploaded') return
+    // A new upload is a new version, with new thumbnails.
     const key = `${file.id}@${file.version}`
-    if (!thumbnails.has(key)) thumbnails.set(key, api.thumbnail(file.id, 64).catch(() => null))
-    const url = await thumbnails.get(key)
-    return url ? h('img', { src: url, alt: '', width: 32, height: 32 }) : null
+    for (let attempt = 0; attempt < THUMBNAIL_ATTEMPTS; attempt++) {
+      if (!thumbnails.has(key)) thumbnails.set(key, api.thumbnail(file.id, 64).catch(() => null))
+      const answer = await thumbnails.get(key)
+      if (answer?.url) {
+        cell.append(h('img', { src: answer.url, alt: '', width: 32, height: 32 }))
+        return
+      }
+      if (!answer?.pending) return
+      thumbnails.delete(key)
+      await new Promise((ok) => setTimeout(ok, THUMBNAIL_RETRY_MS))
+      // Drawn again meanwhile: the new row asks for itself.
+      if (!cell.isConnected) return
+    }
   }
 
   function row(file) {
     const picture = h('td', { class: 'thumb' })
-    thumbnail(file).then((img) => img && picture.append(img))
+    thumbnail(file, picture)
     return h(
       'tr',
       { dataset: { id: file.id, status: file.status } },
