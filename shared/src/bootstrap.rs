@@ -76,7 +76,71 @@ pub fn aws_app_with_clients(
 async fn app_from_env() -> Result<App, Error> {
     let config = Config::from_env().inspect_err(|err| tracing::error!("{err}"))?;
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    aws_app(&config, &sdk, Arc::new(SystemClock)).inspect_err(|err| tracing::error!("{err}"))
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let s3 = s3_client(&sdk, config.s3_force_path_style);
+    prime(&config, &dynamodb, &s3).await;
+    aws_app_with_clients(&config, &sdk, dynamodb, s3, Arc::new(SystemClock))
+        .inspect_err(|err| tracing::error!("{err}"))
+}
+
+/// The key the priming calls read: no record or object has it.
+const PRIME_KEY: &str = ".prime";
+/// The longest a cold start waits for its connections.
+const PRIME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the connections that `config.prime` names during the cold start, so the first request
+/// does not pay DNS, TCP and TLS inside itself: one `GetItem` of a key no record has (DynamoDB),
+/// and one `HeadObject` of `files/.prime`, which no upload makes (S3; a `404`, or a `403` where
+/// the function may not list the bucket, still leaves the connection open in the client's
+/// pool). Both are calls the function's policy allows (`template.yaml` sets `STOWAGE_PRIME` per
+/// function, and a test holds it to the policies). Nothing here can fail the start: an answer
+/// of any kind, an error or the time limit, and the first request makes its own connection.
+pub async fn prime(config: &Config, dynamodb: &aws_sdk_dynamodb::Client, s3: &aws_sdk_s3::Client) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let started = std::time::Instant::now();
+    let table = async {
+        if config.prime.dynamodb {
+            let answer = dynamodb
+                .get_item()
+                .table_name(&config.table)
+                .key(
+                    crate::store::dynamodb::PK,
+                    AttributeValue::S(PRIME_KEY.into()),
+                )
+                .key(
+                    crate::store::dynamodb::SK,
+                    AttributeValue::S(PRIME_KEY.into()),
+                )
+                .send()
+                .await;
+            tracing::debug!(ok = answer.is_ok(), "primed DynamoDB");
+        }
+    };
+    let bucket = async {
+        if config.prime.s3 {
+            let answer = s3
+                .head_object()
+                .bucket(&config.bucket)
+                .key(format!("files/{PRIME_KEY}"))
+                .send()
+                .await;
+            tracing::debug!(ok = answer.is_ok(), "primed S3");
+        }
+    };
+    if tokio::time::timeout(PRIME_TIMEOUT, async { tokio::join!(table, bucket) })
+        .await
+        .is_err()
+    {
+        tracing::warn!("priming the connections took over {PRIME_TIMEOUT:?}; going on");
+    }
+    if config.prime.dynamodb || config.prime.s3 {
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            dynamodb = config.prime.dynamodb,
+            s3 = config.prime.s3,
+            "connections primed"
+        );
+    }
 }
 
 /// Runs an HTTP route's function: set up once, then serve invocations.

@@ -38,6 +38,35 @@ pub struct Config {
     /// `STOWAGE_INLINE_COPY_LIMIT`: public copies up to this many bytes are made in the request
     /// (default 256 MiB; 5 MiB to 5 GiB); larger ones by the publish worker.
     pub inline_copy_limit: u64,
+    /// `STOWAGE_PRIME`: the services whose connection a cold start opens before the first
+    /// request (`dynamodb`, `s3`, comma-separated; default none). See `bootstrap::prime`.
+    pub prime: Prime,
+}
+
+/// The connections a cold start opens ahead of the first request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prime {
+    pub dynamodb: bool,
+    pub s3: bool,
+}
+
+impl Prime {
+    fn parse(value: &str) -> Result<Prime, ConfigError> {
+        let mut prime = Prime::default();
+        for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "dynamodb" => prime.dynamodb = true,
+                "s3" => prime.s3 = true,
+                other => {
+                    return Err(ConfigError {
+                        name: "STOWAGE_PRIME",
+                        problem: format!("names dynamodb and s3, comma-separated, not {other:?}"),
+                    })
+                }
+            }
+        }
+        Ok(prime)
+    }
 }
 
 impl Config {
@@ -113,7 +142,9 @@ impl Config {
         };
         let multipart_threshold = part_bytes("STOWAGE_MULTIPART_THRESHOLD", 100 * 1024 * 1024)?;
         let inline_copy_limit = part_bytes("STOWAGE_INLINE_COPY_LIMIT", 256 * 1024 * 1024)?;
+        let prime = Prime::parse(&lookup("STOWAGE_PRIME").unwrap_or_default())?;
         Ok(Config {
+            prime,
             inline_copy_limit,
             require_scopes,
             multipart_threshold,
@@ -149,6 +180,7 @@ mod tests {
         assert_eq!(cfg.claims, ClaimNames::default());
         assert!(!cfg.s3_force_path_style);
         assert_eq!(cfg.download_url_expires_in, Duration::from_secs(1_800));
+        assert_eq!(cfg.prime, Prime::default());
     }
 
     #[test]
@@ -171,6 +203,7 @@ mod tests {
             ("STOWAGE_PUBLIC_BASE_URL", "cdn.example.com"),
             ("STOWAGE_MULTIPART_THRESHOLD", "1024"),
             ("STOWAGE_INLINE_COPY_LIMIT", "6000000000"),
+            ("STOWAGE_PRIME", "dynamodb,sqs"),
         ] {
             let mut pairs = base.to_vec();
             pairs.push((name, value));
@@ -188,8 +221,16 @@ mod tests {
             ("STOWAGE_TENANT_CLAIM", "custom:tenant"),
             ("STOWAGE_S3_FORCE_PATH_STYLE", "true"),
             ("STOWAGE_DOWNLOAD_URL_EXPIRES_IN", "60"),
+            ("STOWAGE_PRIME", " s3 ,dynamodb"),
         ])
         .unwrap();
+        assert_eq!(
+            cfg.prime,
+            Prime {
+                dynamodb: true,
+                s3: true
+            }
+        );
         assert_eq!(cfg.claims.tenant, "custom:tenant");
         assert!(cfg.s3_force_path_style);
         assert_eq!(cfg.download_url_expires_in, Duration::from_secs(60));
