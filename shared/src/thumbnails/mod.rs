@@ -79,6 +79,7 @@ pub fn landed_image(change: &RecordChange) -> Option<&FileRecord> {
 }
 
 /// Whether a record's upload has landed with content thumbnails can be made of.
+#[cfg(feature = "thumbnails")]
 pub(crate) fn wants_thumbnails(record: &FileRecord) -> bool {
     record.status == FileStatus::Uploaded && record.content.is_some() && refusal(record).is_none()
 }
@@ -119,6 +120,7 @@ pub enum ThumbnailState {
 }
 
 impl ThumbnailState {
+    #[cfg(any(test, feature = "thumbnails"))]
     pub(crate) fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a thumbnail state serializes")
     }
