@@ -73,9 +73,62 @@ pub fn aws_app_with_clients(
     ))
 }
 
+/// The SDK configuration of a Lambda function, read from the variables Lambda sets for every
+/// function: the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, valid for the life of the execution environment), `AWS_REGION`, and
+/// `AWS_ENDPOINT_URL` when set (the benchmark's moto). The SDK's default chain would look for
+/// the same variables after profile files, SSO, web identity (STS), ECS and IMDS providers a
+/// Lambda function never uses; not calling it leaves that code (and the STS client) out of the
+/// bootstrap and the profile-file reads out of the cold start. A missing variable stops the
+/// start with its name.
+pub fn lambda_sdk_config() -> Result<SdkConfig, Error> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let need = |name: &'static str| {
+        var(name).ok_or_else(|| {
+            format!("{name} is not set (Lambda sets it for the function's execution role)")
+        })
+    };
+    let credentials = aws_credential_types::Credentials::new(
+        need("AWS_ACCESS_KEY_ID")?,
+        need("AWS_SECRET_ACCESS_KEY")?,
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "lambda-environment",
+    );
+    let region = var("AWS_REGION")
+        .or_else(|| var("AWS_DEFAULT_REGION"))
+        .ok_or("AWS_REGION is not set (Lambda sets it)")?;
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        )
+        // The default chain's settings for these.
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_millis(3_100))
+                .build(),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        // One HTTPS client for every service client, as the default chain's loader makes: one
+        // TLS configuration (its root certificates loaded once) and one connection pool.
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https(),
+        );
+    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Ok(builder.build())
+}
+
 async fn app_from_env() -> Result<App, Error> {
     let config = Config::from_env().inspect_err(|err| tracing::error!("{err}"))?;
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let sdk = lambda_sdk_config().inspect_err(|err| tracing::error!("{err}"))?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let s3 = s3_client(&sdk, config.s3_force_path_style);
     prime(&config, &dynamodb, &s3).await;
@@ -210,7 +263,7 @@ pub async fn run_records_changed() -> Result<(), Error> {
         .ok()
         .filter(|bus| !bus.trim().is_empty())
         .ok_or("STOWAGE_EVENT_BUS must name the event bus")?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = lambda_sdk_config().inspect_err(|err| tracing::error!("{err}"))?;
     let sink = crate::notify::eventbridge::EventBridgeSink::new(
         aws_sdk_eventbridge::Client::new(&sdk),
         bus,
