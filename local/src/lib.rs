@@ -3,6 +3,7 @@
 //! S3-compatible endpoint (`s3s`) that checks presigned URLs and emits real S3 events.
 
 pub mod auth;
+mod changelog;
 mod dispatch;
 mod router;
 pub mod s3;

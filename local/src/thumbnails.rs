@@ -12,36 +12,20 @@ use stowage::App;
 
 /// The change-log reader that makes thumbnails.
 pub const THUMBNAILS: &str = "thumbnails";
-const IDLE: Duration = Duration::from_millis(200);
-const BATCH: usize = 100;
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
 
 /// Starts the thumbnail maker.
 pub fn spawn(app: Arc<App>, store: Arc<SqliteStore>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            let changes = match store.unread_changes(THUMBNAILS, BATCH) {
-                Ok(changes) => changes,
-                Err(err) => {
-                    tracing::error!(error = ?err, "cannot read the change log for thumbnails; retrying");
-                    tokio::time::sleep(LONGEST_RETRY).await;
-                    continue;
-                }
-            };
-            if changes.is_empty() {
-                tokio::time::sleep(IDLE).await;
-                continue;
-            }
-            for change in changes {
+        crate::changelog::follow(&store, THUMBNAILS, |change| {
+            let app = &app;
+            async move {
                 if let Some(record) = stowage::thumbnails::landed_image(&change) {
-                    make(&app, &record.tenant, record.id).await;
-                }
-                while let Err(err) = store.mark_read(THUMBNAILS, &change.sequence_number) {
-                    tracing::error!(error = ?err, "cannot record thumbnail progress; retrying");
-                    tokio::time::sleep(IDLE).await;
+                    make(app, &record.tenant, record.id).await;
                 }
             }
-        }
+        })
+        .await;
     })
 }
 

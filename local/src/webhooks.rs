@@ -17,10 +17,6 @@ pub const SECRET_HEADER: &str = "x-stowage-webhook-secret";
 /// The envelope's `account` and `region` (EventBridge fills in the real ones).
 const ACCOUNT: &str = "000000000000";
 const REGION: &str = "local";
-/// How often an idle deliverer looks at the log.
-const IDLE: Duration = Duration::from_millis(200);
-/// Changes read per store call.
-const BATCH: usize = 100;
 /// Retry backoff: from the first to the largest wait.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
@@ -103,30 +99,17 @@ enum Sent {
 
 impl Deliverer {
     async fn run(self) {
-        loop {
-            let changes = match self.store.unread_changes(&self.reader, BATCH) {
-                Ok(changes) => changes,
-                Err(err) => {
-                    tracing::error!(url = %self.url, error = ?err, "cannot read the change log; retrying");
-                    tokio::time::sleep(LONGEST_RETRY).await;
-                    continue;
-                }
-            };
-            if changes.is_empty() {
-                tokio::time::sleep(IDLE).await;
-                continue;
-            }
-            for change in changes {
+        let (store, reader) = (self.store.clone(), self.reader.clone());
+        // Only past what the receiver took (or refused for good).
+        crate::changelog::follow(&store, &reader, |change| {
+            let deliverer = &self;
+            async move {
                 if let Some(event) = FileEvent::of(&change) {
-                    self.deliver(&event).await;
-                }
-                // Only past what the receiver took (or refused for good).
-                while let Err(err) = self.store.mark_read(&self.reader, &change.sequence_number) {
-                    tracing::error!(url = %self.url, error = ?err, "cannot record webhook progress; retrying");
-                    tokio::time::sleep(FIRST_RETRY).await;
+                    deliverer.deliver(&event).await;
                 }
             }
-        }
+        })
+        .await;
     }
 
     /// POSTs `event` until the receiver takes it (or refuses it for good).
