@@ -16,7 +16,6 @@ import http.server
 import json
 import os
 import queue
-import shutil
 import socket
 import statistics
 import subprocess
