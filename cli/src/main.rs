@@ -249,6 +249,9 @@ async fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// How much a download gathers before each write to disk.
+const DOWNLOAD_WRITE_BYTES: usize = 4 << 20;
+
 /// Streams the file to disk (never whole in memory) and checks its size.
 async fn download(api: &Api, id: &str, output: Option<PathBuf>, json: bool) -> Result<()> {
     let record = api.get(id).await?;
@@ -268,7 +271,12 @@ async fn download(api: &Api, id: &str, output: Option<PathBuf>, json: bool) -> R
         )));
     }
     let io = |e: std::io::Error| Error(format!("{}: {e}", path.display()));
-    let mut file = tokio::fs::File::create(&path).await.map_err(io)?;
+    // Network chunks are a few KiB; each write to a tokio file is a trip to a blocking thread,
+    // so they are gathered into 4 MiB writes (109 → see README "Measurements").
+    let mut file = tokio::io::BufWriter::with_capacity(
+        DOWNLOAD_WRITE_BYTES,
+        tokio::fs::File::create(&path).await.map_err(io)?,
+    );
     let progress = Progress::new("download", size);
     let mut written = 0u64;
     let mut body = response.bytes_stream();

@@ -5,6 +5,7 @@
 pub mod auth;
 mod changelog;
 mod dispatch;
+mod objects;
 mod router;
 pub mod s3;
 pub mod server;

@@ -32,6 +32,17 @@ enum Command {
     Serve(ServeArgs),
     /// Print a bearer token that the server on this data dir accepts.
     Token(TokenArgs),
+    /// Print the embedded S3 endpoint's credentials as shell variables, for the AWS CLI and
+    /// other S3 tools: `eval "$(stowage-local s3-credentials)"`, then
+    /// `aws s3 ls s3://stowage/ --endpoint-url http://127.0.0.1:4600`.
+    S3Credentials(S3CredentialsArgs),
+}
+
+#[derive(clap::Args)]
+struct S3CredentialsArgs {
+    /// The server's data dir (the credentials derive from its secret).
+    #[arg(long, env = "STOWAGE_LOCAL_DATA_DIR", default_value = "./.stowage")]
+    data_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -104,6 +115,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Token(args)) => token(args),
+        Some(Command::S3Credentials(args)) => s3_credentials(args),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -145,6 +157,19 @@ fn token(args: TokenArgs) -> ExitCode {
             args.ttl
         )
     );
+    ExitCode::SUCCESS
+}
+
+fn s3_credentials(args: S3CredentialsArgs) -> ExitCode {
+    let secret = match LocalSecret::load_or_create(&args.data_dir) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("data dir {}: {e}", args.data_dir.display())),
+    };
+    println!("export AWS_ACCESS_KEY_ID={}", stowage_local::auth::S3_ACCESS_KEY);
+    println!("export AWS_SECRET_ACCESS_KEY={}", secret.s3_secret_key());
+    println!("export AWS_REGION={}", stowage_local::server::REGION);
+    println!("export AWS_DEFAULT_REGION={}", stowage_local::server::REGION);
+    println!("export STOWAGE_LOCAL_BUCKET={}", stowage_local::BUCKET);
     ExitCode::SUCCESS
 }
 

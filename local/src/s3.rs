@@ -6,7 +6,10 @@
 //!   same `on-object-created` handler the Lambda function runs;
 //! - honour `response-content-type` / `response-content-disposition` on presigned GETs;
 //! - answer a body that ends early (a browser pausing or cancelling mid-part) `400
-//!   IncompleteBody`, as S3 does, not `500`.
+//!   IncompleteBody`, as S3 does, not `500`;
+//! - complete multipart uploads and stream downloads fast (`crate::objects`): completion checks
+//!   the parts against the ETags recorded as they arrived and joins them in the kernel, and
+//!   `GetObject` bodies go out in 1 MiB chunks.
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -21,6 +24,8 @@ use s3s::stream::{ByteStream, RemainingLength};
 use s3s::{S3Request, S3Response, S3Result, StdError, S3};
 use serde_json::json;
 use stowage::App;
+
+use crate::objects::{FileBody, Layout};
 
 /// Where completed uploads are reported.
 #[derive(Clone)]
@@ -126,14 +131,6 @@ pub fn object_created_event(
     serde_json::from_value(event).expect("the event has the shape aws_lambda_events expects")
 }
 
-fn md5_hex(bytes: &[u8]) -> String {
-    use md5::Digest as _;
-    md5::Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn etag_text(etag: Option<&ETag>) -> String {
     etag.map(|e| e.value().to_owned()).unwrap_or_default()
 }
@@ -141,6 +138,8 @@ fn etag_text(etag: Option<&ETag>) -> String {
 /// `s3s-fs` plus Stowage's bucket behaviour.
 pub struct LocalBucket {
     inner: s3s_fs::FileSystem,
+    /// `s3s-fs`'s files, for the work done here instead (`crate::objects`).
+    layout: Layout,
     notifier: Notifier,
     /// Where clients reach the endpoint (for `Location` in completions).
     base_url: String,
@@ -148,7 +147,8 @@ pub struct LocalBucket {
 
 /// Where the endpoint remembers which key each open multipart upload is of (`s3s-fs` does not:
 /// it would take any upload id with any key, and list parts of uploads that do not exist).
-const UPLOADS_DIR: &str = ".stowage-uploads";
+/// The recorded ETags of their parts are kept beside (`crate::objects`).
+const UPLOADS_DIR: &str = crate::objects::PART_ETAGS_DIR;
 
 impl LocalBucket {
     /// Objects under `root`; events through `notifier`; clients reach it at `base_url`.
@@ -158,6 +158,7 @@ impl LocalBucket {
         std::fs::create_dir_all(root.join(UPLOADS_DIR))?;
         Ok(LocalBucket {
             inner,
+            layout: Layout::new(root),
             notifier,
             base_url: base_url.trim_end_matches('/').to_owned(),
         })
@@ -184,11 +185,57 @@ impl LocalBucket {
         }
     }
 
+    /// Keeps the ETag `s3s-fs` answered for a part it stored, for `ListParts` and completion.
+    async fn record_part(&self, upload_id: &str, number: i32, etag: Option<&ETag>) -> S3Result<()> {
+        let Some(etag) = etag else {
+            return Err(s3s::s3_error!(InternalError, "part {number} stored without an ETag"));
+        };
+        self.layout
+            .record_part_etag(upload_id, number, etag.value())
+            .await
+            .map_err(|e| s3s::s3_error!(InternalError, "recording part {number}: {e}"))
+    }
+
     async fn forget_upload(&self, upload_id: &str) {
         if let Some(path) = self.upload_path(upload_id) {
             let _ = tokio::fs::remove_file(path).await;
+            self.layout.forget_part_etags(upload_id).await;
         }
     }
+}
+
+/// The parts a `CompleteMultipartUpload` lists, as (number, ETag), checked to be ascending as S3
+/// requires.
+fn completed_parts(input: &CompleteMultipartUploadInput) -> S3Result<Vec<(i32, Option<String>)>> {
+    let listed = input
+        .multipart_upload
+        .as_ref()
+        .and_then(|upload| upload.parts.as_deref())
+        .unwrap_or_default();
+    if listed.is_empty() {
+        return Err(s3s::s3_error!(
+            MalformedXML,
+            "You must specify at least one part."
+        ));
+    }
+    let mut parts = Vec::with_capacity(listed.len());
+    for part in listed {
+        let number = part.part_number.unwrap_or(0);
+        if !(1..=10_000).contains(&number) {
+            return Err(s3s::s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive."
+            ));
+        }
+        if parts.last().is_some_and(|(previous, _)| *previous >= number) {
+            return Err(s3s::s3_error!(
+                InvalidPartOrder,
+                "The list of parts was not in ascending order. Parts must be ordered by part number."
+            ));
+        }
+        parts.push((number, part.e_tag.as_ref().map(|e| e.value().to_owned())));
+    }
+    Ok(parts)
 }
 
 fn uuid_like(text: &str) -> bool {
@@ -260,8 +307,13 @@ impl S3 for LocalBucket {
         Ok(response)
     }
 
-    /// As S3: only an open upload of this key completes, and the answer names the object's
-    /// `Location` and `Key` (browser uploaders such as Uppy need both).
+    /// As S3: only an open upload of this key completes, the parts must be listed in
+    /// ascending order with the ETags their uploads answered (`InvalidPartOrder`,
+    /// `InvalidPart`), all but the last at least 5 MiB (`EntityTooSmall`), and the answer
+    /// names the object's `Location` and `Key` (browser uploaders such as Uppy need both). The
+    /// parts are joined without reading them (`crate::objects`); a conditional completion
+    /// (`If-Match` / `If-None-Match`, which Stowage never sends) or an unusual key goes the
+    /// slower way through `s3s-fs`.
     async fn complete_multipart_upload(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
@@ -269,13 +321,30 @@ impl S3 for LocalBucket {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let upload_id = req.input.upload_id.clone();
         self.check_upload(&bucket, &key, &upload_id).await?;
-        let mut response = self.inner.complete_multipart_upload(req).await?;
+        let plain = req.input.if_match.is_none()
+            && req.input.if_none_match.is_none()
+            && self.layout.object(&bucket, &key).is_some();
+        let mut response = if plain {
+            let parts = completed_parts(&req.input)?;
+            let layout = self.layout.clone();
+            let (b, k, u) = (bucket.clone(), key.clone(), upload_id.clone());
+            let etag = tokio::task::spawn_blocking(move || layout.complete(&b, &k, &u, &parts))
+                .await
+                .map_err(|e| s3s::s3_error!(InternalError, "completing the upload: {e}"))??;
+            S3Response::new(CompleteMultipartUploadOutput {
+                e_tag: Some(ETag::Strong(etag)),
+                ..Default::default()
+            })
+        } else {
+            let mut response = self.inner.complete_multipart_upload(req).await?;
+            // s3s-fs answers through a keep-alive future (S3's long-running completion); the
+            // work is done already, so its result is the answer.
+            if let Some(result) = response.output.future.take() {
+                response.output = result.await?;
+            }
+            response
+        };
         self.forget_upload(&upload_id).await;
-        // s3s-fs answers through a keep-alive future (S3's long-running completion); the work
-        // is done already, so its result is the answer.
-        if let Some(result) = response.output.future.take() {
-            response.output = result.await?;
-        }
         response.output.location = Some(format!("{}/{bucket}/{key}", self.base_url));
         response.output.bucket = Some(bucket);
         response.output.key = Some(key.clone());
@@ -287,13 +356,31 @@ impl S3 for LocalBucket {
         Ok(response)
     }
 
+    /// `s3s-fs`'s answer, with the body read in large chunks (`objects::FileBody`) instead of
+    /// its 4 KiB ones, and the `response-*` overrides of a presigned `GET` applied.
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let content_type = req.input.response_content_type.clone();
         let disposition = req.input.response_content_disposition.clone();
+        let path = self.layout.object(&req.input.bucket, &req.input.key);
         let mut response = self.inner.get_object(req).await?;
+        let length = response
+            .output
+            .content_length
+            .and_then(|n| usize::try_from(n).ok());
+        // `bytes <first>-<last>/<size>` for a range, else the whole file.
+        let start = match response.output.content_range.as_deref() {
+            None => Some(0),
+            Some(range) => range
+                .strip_prefix("bytes ")
+                .and_then(|r| r.split('-').next())
+                .and_then(|first| first.parse::<u64>().ok()),
+        };
+        if let (Some(path), Some(length), Some(start)) = (path, length, start) {
+            response.output.body = Some(StreamingBlob::new(FileBody::new(path, start, length)));
+        }
         if content_type.is_some() {
             response.output.content_type = content_type;
         }
@@ -381,8 +468,12 @@ impl S3 for LocalBucket {
     ) -> S3Result<S3Response<UploadPartOutput>> {
         self.check_upload(&req.input.bucket, &req.input.key, &req.input.upload_id)
             .await?;
+        let (upload_id, number) = (req.input.upload_id.clone(), req.input.part_number);
         let broken = watch(&mut req.input.body);
-        unless_cut_short(self.inner.upload_part(req).await, &broken)
+        let response = unless_cut_short(self.inner.upload_part(req).await, &broken)?;
+        self.record_part(&upload_id, number, response.output.e_tag.as_ref())
+            .await?;
+        Ok(response)
     }
 
     async fn upload_part_copy(
@@ -391,11 +482,20 @@ impl S3 for LocalBucket {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         self.check_upload(&req.input.bucket, &req.input.key, &req.input.upload_id)
             .await?;
-        self.inner.upload_part_copy(req).await
+        let (upload_id, number) = (req.input.upload_id.clone(), req.input.part_number);
+        let response = self.inner.upload_part_copy(req).await?;
+        let etag = response
+            .output
+            .copy_part_result
+            .as_ref()
+            .and_then(|r| r.e_tag.as_ref());
+        self.record_part(&upload_id, number, etag).await?;
+        Ok(response)
     }
 
     /// `s3s-fs` lists parts unsorted, unpaged and without ETags; S3 sorts them, pages them by
-    /// `max-parts` / `part-number-marker`, and gives each part's ETag (its MD5).
+    /// `max-parts` / `part-number-marker`, and gives each part's ETag (its MD5, as recorded when
+    /// the part arrived).
     async fn list_parts(
         &self,
         req: S3Request<ListPartsInput>,
@@ -414,14 +514,13 @@ impl S3 for LocalBucket {
         parts.truncate(max_parts);
         for part in &mut parts {
             let number = part.part_number.unwrap_or(0);
-            let path = self
-                .notifier
-                .root
-                .join(format!(".upload_id-{upload_id}.part-{number}"));
-            let bytes = tokio::fs::read(&path)
+            let layout = self.layout.clone();
+            let upload = upload_id.clone();
+            let etag = tokio::task::spawn_blocking(move || layout.part_etag_of(&upload, number))
                 .await
+                .map_err(|e| s3s::s3_error!(InternalError, "part {number}: {e}"))?
                 .map_err(|e| s3s::s3_error!(InternalError, "part {number}: {e}"))?;
-            part.e_tag = Some(ETag::Strong(md5_hex(&bytes)));
+            part.e_tag = Some(ETag::Strong(etag));
         }
         response.output.is_truncated = Some(truncated);
         response.output.next_part_number_marker = parts.last().and_then(|p| p.part_number);

@@ -134,7 +134,7 @@ impl RunningServer {
 }
 
 /// The region the embedded endpoint signs for.
-const REGION: &str = "us-east-1";
+pub const REGION: &str = "us-east-1";
 
 /// The embedded endpoint's credentials, derived from the data dir's secret.
 fn embedded_credentials(secret: &LocalSecret) -> Credentials {

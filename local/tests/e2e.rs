@@ -333,3 +333,56 @@ async fn a_large_public_file_is_published_by_the_in_process_worker() {
     }
     local.stop();
 }
+
+/// `stowage-local s3-credentials` prints what an S3 tool needs to use the embedded endpoint:
+/// with them the SDK lists and reads the bucket; with the secret changed it is refused.
+#[tokio::test]
+async fn s3_credentials_open_the_embedded_endpoint_to_s3_tools() {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start(dir.path());
+    let out = Command::new(BIN)
+        .args(["s3-credentials", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let vars: std::collections::HashMap<&str, &str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("export ")?.split_once('='))
+        .collect();
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "STOWAGE_LOCAL_BUCKET"] {
+        assert!(vars.get(name).is_some_and(|v| !v.is_empty()), "{name} in {text}");
+    }
+    let client = |secret: &str| {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(vars["AWS_REGION"].to_owned()))
+            .endpoint_url(&local.url)
+            .force_path_style(true)
+            .credentials_provider(Credentials::new(
+                vars["AWS_ACCESS_KEY_ID"],
+                secret.to_owned(),
+                None,
+                None,
+                "test",
+            ))
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    };
+    let bucket = vars["STOWAGE_LOCAL_BUCKET"];
+    let listed = client(vars["AWS_SECRET_ACCESS_KEY"])
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await;
+    assert!(listed.is_ok(), "{listed:?}");
+    let refused = client("not-the-secret")
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await;
+    assert!(refused.is_err());
+}

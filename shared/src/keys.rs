@@ -33,6 +33,12 @@ pub(crate) fn thumbnail_state_key(content_key: &str) -> String {
     format!("{THUMBNAILS}{content_key}/state")
 }
 
+/// The key of the marker a thumbnail attempt leaves while it runs (its start, in Unix
+/// milliseconds), for the content at `content_key`.
+pub(crate) fn thumbnail_attempt_key(content_key: &str) -> String {
+    format!("{THUMBNAILS}{content_key}/attempt")
+}
+
 /// The key of a public file's thumbnail, beside its public copy.
 pub(crate) fn public_thumbnail_key(tenant: &TenantId, id: FileId, size: u32) -> String {
     format!("{}-thumbnail-{size}", public_key(tenant, id))

@@ -14,7 +14,9 @@ use super::public::in_step;
 use super::Service;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
-use crate::keys::{public_thumbnail_key, thumbnail_key, thumbnail_state_key};
+use crate::keys::{
+    public_thumbnail_key, thumbnail_attempt_key, thumbnail_key, thumbnail_state_key,
+};
 use crate::model::{FileId, FileRecord, FileStatus, TenantId};
 use crate::thumbnails::{refusal, ThumbnailState, MAX_STATE_BYTES, SIZES};
 use crate::validate::ThumbnailRequest;
@@ -42,6 +44,7 @@ pub(crate) fn thumbnail_keys(content_key: &str) -> Vec<String> {
         .map(|&size| thumbnail_key(content_key, size))
         .collect();
     keys.push(thumbnail_state_key(content_key));
+    keys.push(thumbnail_attempt_key(content_key));
     keys
 }
 
@@ -189,6 +192,10 @@ mod make {
     use crate::thumbnails::render::{render, RenderError};
     use crate::thumbnails::{wants_thumbnails, MAX_BYTES};
 
+    /// How long an attempt may be running before its marker means it died: the
+    /// make-thumbnails function's `Timeout` in `template.yaml` (60 s), and some slack.
+    pub(crate) const ATTEMPT_LIFETIME_MS: i64 = 75_000;
+
     impl Service {
         /// Makes the thumbnails of file `id`'s current content, if it should have them and they
         /// are not made yet; answers their state (`None`: the file is gone, or is not an
@@ -212,11 +219,75 @@ mod make {
             if let Some(state) = self.thumbnail_state(&content.key).await? {
                 return Ok(Some(state));
             }
-            let Some(bytes) = self.objects.get_bytes(&content.key, MAX_BYTES).await? else {
-                return Ok(None);
-            };
             let started = std::time::Instant::now();
-            // Decoding is CPU work: off the async threads, and a panic in a decoder is contained.
+            // An attempt that began and never finished died with its process: a decoder that
+            // aborted (Lambda builds use panic = "abort"), ran out of memory or out of time.
+            // The image is not tried a third time: its state becomes `failed`. One that began
+            // within the function's time limit may still be running: try again later.
+            let attempt_key = thumbnail_attempt_key(&content.key);
+            let now = self.clock.now();
+            let begun = self
+                .objects
+                .get_bytes(&attempt_key, 64)
+                .await?
+                .and_then(|b| String::from_utf8(b).ok()?.trim().parse::<i64>().ok());
+            let state = match begun {
+                Some(begun) if now.millis() - begun < ATTEMPT_LIFETIME_MS => {
+                    return Err(ApiError::Unavailable(
+                        "another attempt is making these thumbnails; try again later".into(),
+                    ));
+                }
+                Some(_) => ThumbnailState::Failed {
+                    reason: "an earlier attempt to decode the image never finished".into(),
+                },
+                None => {
+                    let Some(bytes) = self.objects.get_bytes(&content.key, MAX_BYTES).await? else {
+                        return Ok(None);
+                    };
+                    self.objects
+                        .put_bytes(
+                            &attempt_key,
+                            now.millis().to_string().into_bytes(),
+                            "text/plain",
+                        )
+                        .await?;
+                    let made = self.render_and_store(&content.key, bytes).await;
+                    if made.is_err() {
+                        // A storage failure, not the image's: the next attempt starts afresh.
+                        if let Err(err) = self.objects.delete(&attempt_key).await {
+                            tracing::warn!(error = ?err, "could not remove the attempt marker");
+                        }
+                    }
+                    made?
+                }
+            };
+            self.objects
+                .put_bytes(
+                    &thumbnail_state_key(&content.key),
+                    state.to_json(),
+                    "application/json",
+                )
+                .await?;
+            // With the state written, the attempt is over (a marker left behind is removed
+            // with the thumbnails).
+            if let Err(err) = self.objects.delete(&attempt_key).await {
+                tracing::warn!(error = ?err, "could not remove the attempt marker");
+            }
+            tracing::info!(%tenant, %id, elapsed_ms = started.elapsed().as_millis() as u64, state = ?std::mem::discriminant(&state), "thumbnails made");
+            self.settle_thumbnails(&record, &content.key).await?;
+            Ok(Some(state))
+        }
+
+        /// Decodes `bytes` (the content at `content_key`) and stores its thumbnails; answers the
+        /// state to record. Only storage failures are errors.
+        async fn render_and_store(
+            &self,
+            content_key: &str,
+            bytes: Vec<u8>,
+        ) -> Result<ThumbnailState, ApiError> {
+            // Decoding is CPU work: off the async threads. A panic in a decoder is contained
+            // where panics unwind (stowage-local, the tests); on Lambda (panic = "abort") it ends
+            // the process, and the attempt marker turns the retry into `failed`.
             let rendered =
                 tokio::task::spawn_blocking(move || std::panic::catch_unwind(|| render(&bytes)))
                     .await;
@@ -225,7 +296,7 @@ mod make {
                     for thumbnail in &rendered.thumbnails {
                         self.objects
                             .put_bytes(
-                                &thumbnail_key(&content.key, thumbnail.size),
+                                &thumbnail_key(content_key, thumbnail.size),
                                 thumbnail.bytes.clone(),
                                 rendered.format.content_type(),
                             )
@@ -248,16 +319,7 @@ mod make {
                     reason: "the image could not be decoded".into(),
                 },
             };
-            self.objects
-                .put_bytes(
-                    &thumbnail_state_key(&content.key),
-                    state.to_json(),
-                    "application/json",
-                )
-                .await?;
-            tracing::info!(%tenant, %id, elapsed_ms = started.elapsed().as_millis() as u64, state = ?std::mem::discriminant(&state), "thumbnails made");
-            self.settle_thumbnails(&record, &content.key).await?;
-            Ok(Some(state))
+            Ok(state)
         }
 
         /// After making thumbnails for `made_for`: if the file moved on meanwhile (deleted, new

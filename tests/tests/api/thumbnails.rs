@@ -434,6 +434,58 @@ async fn other_tenants_pending_files_and_bad_input_are_refused(env: TestEnv) {
         .assert_problem(404, "not_found");
 }
 
+/// An attempt that died mid-decode (on Lambda a decoder panic aborts the process, and memory or
+/// time can run out) leaves its marker behind: while that attempt could still be running,
+/// another one is refused as unavailable (the event is retried); once the marker is older than
+/// the function's time limit, the retry records `failed` instead of decoding the image again.
+/// A normal attempt leaves no marker.
+async fn an_attempt_that_died_is_recorded_failed_on_the_retry(env: TestEnv) {
+    use stowage::service::Clock as _;
+
+    let png = encode(&DynamicImage::ImageRgb8(picture(80, 40)), ImageFormat::Png);
+    let id = uploaded(&env, "crash.png", "image/png", &png).await;
+    let marker = format!("thumbs/{}/attempt", env.content_key(&id).await);
+    let begun = env.clock.now().millis().to_string();
+    env.s3
+        .put_object()
+        .bucket(&env.bucket)
+        .key(&marker)
+        .body(begun.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let tenant = stowage::model::TenantId::parse("acme").unwrap();
+    let file = stowage::model::FileId::parse(&id).unwrap();
+    let busy = env.app.service.make_thumbnails(&tenant, file).await;
+    assert!(
+        busy.as_ref()
+            .is_err_and(|e| e.is(stowage::error::ProblemCode::Unavailable)),
+        "{busy:?}"
+    );
+    assert_eq!(thumbnail(&env, "acme", &id, "").await.status, 202);
+
+    env.advance(Duration::from_secs(76));
+    let state = env.app.service.make_thumbnails(&tenant, file).await.unwrap();
+    assert!(
+        matches!(state, Some(stowage::thumbnails::ThumbnailState::Failed { .. })),
+        "{state:?}"
+    );
+    let reply = thumbnail(&env, "acme", &id, "").await;
+    reply.assert_problem(404, "no_thumbnail");
+    assert!(
+        reply.json["detail"].as_str().unwrap().contains("never finished"),
+        "{}",
+        reply.json
+    );
+    assert!(!env.object_exists(&marker).await);
+
+    let id = uploaded(&env, "fine.png", "image/png", &png).await;
+    env.make_thumbnails("acme", &id).await;
+    let key = env.content_key(&id).await;
+    assert!(env.object_exists(&format!("thumbs/{key}/state")).await);
+    assert!(!env.object_exists(&format!("thumbs/{key}/attempt")).await);
+}
+
 stowage_tests::on_every_backend!(
     every_format_gets_three_sizes_that_fit_their_box,
     orientation_transparency_and_tiny_images_are_kept_right,
@@ -442,4 +494,5 @@ stowage_tests::on_every_backend!(
     thumbnails_follow_their_file,
     expiry_removes_the_thumbnails_with_the_file,
     other_tenants_pending_files_and_bad_input_are_refused,
+    an_attempt_that_died_is_recorded_failed_on_the_retry,
 );
