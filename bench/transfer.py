@@ -10,11 +10,12 @@ file of random bytes, side by side:
   object the stowage CLI uploaded; neither computes checksums beyond S3's (the AWS CLI is set to
   `request_checksum_calculation = when_required`, as Stowage's presigned uploads are);
 - a multipart upload of the file in 8 MiB parts straight to the endpoint (boto3), timing the
-  `CompleteMultipartUpload` alone: how long completion takes after the last part;
+  `CompleteMultipartUpload` alone: how long completion takes after the last part (first in each
+  run, after a `sync`, so the earlier runs' writes are not still going to disk);
 - a plain GET of the object (a presigned URL, read to the end and dropped): the endpoint's own
   download rate.
 
-Every download is checked against the file's SHA-256. Wall times, rates and peak RSS (wait4)
+Every download is checked against the file's SHA-256. Wall times, rates and peak RSS (VmHWM)
 go to stdout and target/bench/transfer.json. Run it through `bench/run --transfer`, which builds
 the release binaries and installs the tools.
 """
@@ -41,17 +42,36 @@ OUT = ROOT / "target" / "bench"
 MIB = 1024 * 1024
 
 
-def run_timed(command, env=None, stdout=subprocess.DEVNULL):
-    """Runs `command`; returns (seconds, peak RSS MiB, stdout text)."""
+def vm_hwm_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_timed(command, env=None):
+    """Runs `command`; returns (seconds, peak RSS MiB, stdout text). Peak RSS is the process's
+    VmHWM, sampled every 20 ms (wait4's ru_maxrss would count this Python's pages, which the
+    child has until it execs)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = process.stdout.read()
-    err = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=errors)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, vm_hwm_kib(process.pid))
+            time.sleep(0.02)
+        errors.seek(0)
+        err = errors.read()
+        output.seek(0)
+        out = output.read()
     seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    if process.returncode != 0:
         sys.exit(f"{' '.join(map(str, command))} failed:\n{err.decode(errors='replace')}")
-    return seconds, usage.ru_maxrss / 1024, out.decode()
+    return seconds, peak / 1024, out.decode()
 
 
 def sha256(path: Path) -> str:
@@ -152,22 +172,10 @@ def main():
 
         runs = {k: [] for k in ["cli_upload", "aws_upload", "complete", "cli_download", "aws_download", "get"]}
         for run in range(args.runs):
-            # The stowage CLI: create, parts, complete, wait for `uploaded`.
-            seconds, rss, out = run_timed(
-                [str(cli_bin), "upload", str(source), "--json",
-                 "--part-size", str(part), "--parallel", str(args.parallel)], env=cli_env, stdout=subprocess.PIPE)
-            record = json.loads(out)
-            assert record["status"] == "uploaded" and record["size"] == size, record
-            runs["cli_upload"].append({"seconds": seconds, "rss_mib": rss})
-            file_id = record["id"]
-
-            # The AWS CLI, same endpoint, part size and concurrency.
-            seconds, rss, _ = run_timed(
-                [str(aws_bin), "s3", "cp", str(source), f"s3://{bucket}/bench/aws-{run}.bin",
-                 "--endpoint-url", url, "--only-show-errors"], env=aws_env)
-            runs["aws_upload"].append({"seconds": seconds, "rss_mib": rss})
-
-            # Completion alone, after the last of the parts.
+            # Completion alone, after the last of the parts, first in the run: the earlier
+            # runs' gigabytes flushed (sync), so the disk is as quiet as a laptop's usually is.
+            # (With 2 GiB of other uploads still being written back, it took ~2 s here.)
+            os.sync()
             key = f"bench/complete-{run}.bin"
             upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
 
@@ -185,6 +193,21 @@ def main():
             s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                          MultipartUpload={"Parts": parts})
             runs["complete"].append({"seconds": time.perf_counter() - started})
+
+            # The stowage CLI: create, parts, complete, wait for `uploaded`.
+            seconds, rss, out = run_timed(
+                [str(cli_bin), "upload", str(source), "--json",
+                 "--part-size", str(part), "--parallel", str(args.parallel)], env=cli_env)
+            record = json.loads(out)
+            assert record["status"] == "uploaded" and record["size"] == size, record
+            runs["cli_upload"].append({"seconds": seconds, "rss_mib": rss})
+            file_id = record["id"]
+
+            # The AWS CLI, same endpoint, part size and concurrency.
+            seconds, rss, _ = run_timed(
+                [str(aws_bin), "s3", "cp", str(source), f"s3://{bucket}/bench/aws-{run}.bin",
+                 "--endpoint-url", url, "--only-show-errors"], env=aws_env)
+            runs["aws_upload"].append({"seconds": seconds, "rss_mib": rss})
 
             # Downloads of the object the stowage CLI uploaded, each checked.
             target = work / "download.bin"
