@@ -165,10 +165,16 @@ fn s3_credentials(args: S3CredentialsArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&format!("data dir {}: {e}", args.data_dir.display())),
     };
-    println!("export AWS_ACCESS_KEY_ID={}", stowage_local::auth::S3_ACCESS_KEY);
+    println!(
+        "export AWS_ACCESS_KEY_ID={}",
+        stowage_local::auth::S3_ACCESS_KEY
+    );
     println!("export AWS_SECRET_ACCESS_KEY={}", secret.s3_secret_key());
     println!("export AWS_REGION={}", stowage_local::server::REGION);
-    println!("export AWS_DEFAULT_REGION={}", stowage_local::server::REGION);
+    println!(
+        "export AWS_DEFAULT_REGION={}",
+        stowage_local::server::REGION
+    );
     println!("export STOWAGE_LOCAL_BUCKET={}", stowage_local::BUCKET);
     ExitCode::SUCCESS
 }

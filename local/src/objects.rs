@@ -92,7 +92,10 @@ impl Layout {
     /// every key Stowage makes is; others are left to `s3s-fs`.
     pub fn object(&self, bucket: &str, key: &str) -> Option<PathBuf> {
         let plain = |text: &str| {
-            !text.is_empty() && Path::new(text).components().all(|c| matches!(c, Component::Normal(_)))
+            !text.is_empty()
+                && Path::new(text)
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_)))
         };
         (plain(bucket) && plain(key)).then(|| self.root.join(bucket).join(key))
     }
@@ -117,8 +120,11 @@ impl Layout {
     }
 
     fn internal_info(&self, bucket: &str, key: &str) -> PathBuf {
-        self.root
-            .join(format!(".bucket-{}.object-{}.internal.json", b64(bucket), b64(key)))
+        self.root.join(format!(
+            ".bucket-{}.object-{}.internal.json",
+            b64(bucket),
+            b64(key)
+        ))
     }
 
     fn upload_info(&self, upload: &str) -> PathBuf {
@@ -132,7 +138,12 @@ impl Layout {
     }
 
     /// Records the ETag `s3s-fs` answered for a part it stored (its MD5, hex).
-    pub async fn record_part_etag(&self, upload: &str, number: i32, etag: &str) -> std::io::Result<()> {
+    pub async fn record_part_etag(
+        &self,
+        upload: &str,
+        number: i32,
+        etag: &str,
+    ) -> std::io::Result<()> {
         let tmp = self.tmp(upload);
         tokio::fs::write(&tmp, etag).await?;
         tokio::fs::rename(&tmp, self.part_etag(upload, number)).await
@@ -207,11 +218,7 @@ impl Layout {
             }
             digests.extend(unhex(recorded.trim()).ok_or(Refusal::InvalidPart(number))?);
         }
-        let etag = format!(
-            "{}-{}",
-            hex(&md5::Md5::digest(&digests)),
-            parts.len()
-        );
+        let etag = format!("{}-{}", hex(&md5::Md5::digest(&digests)), parts.len());
 
         // Join the parts beside the object, then move the whole into place.
         let tmp = self.tmp(upload);
@@ -262,10 +269,12 @@ impl Layout {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

@@ -188,7 +188,10 @@ impl LocalBucket {
     /// Keeps the ETag `s3s-fs` answered for a part it stored, for `ListParts` and completion.
     async fn record_part(&self, upload_id: &str, number: i32, etag: Option<&ETag>) -> S3Result<()> {
         let Some(etag) = etag else {
-            return Err(s3s::s3_error!(InternalError, "part {number} stored without an ETag"));
+            return Err(s3s::s3_error!(
+                InternalError,
+                "part {number} stored without an ETag"
+            ));
         };
         self.layout
             .record_part_etag(upload_id, number, etag.value())
@@ -227,7 +230,10 @@ fn completed_parts(input: &CompleteMultipartUploadInput) -> S3Result<Vec<(i32, O
                 "Part number must be an integer between 1 and 10000, inclusive."
             ));
         }
-        if parts.last().is_some_and(|(previous, _)| *previous >= number) {
+        if parts
+            .last()
+            .is_some_and(|(previous, _)| *previous >= number)
+        {
             return Err(s3s::s3_error!(
                 InvalidPartOrder,
                 "The list of parts was not in ascending order. Parts must be ordered by part number."

@@ -353,8 +353,16 @@ async fn s3_credentials_open_the_embedded_endpoint_to_s3_tools() {
         .lines()
         .filter_map(|line| line.strip_prefix("export ")?.split_once('='))
         .collect();
-    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "STOWAGE_LOCAL_BUCKET"] {
-        assert!(vars.get(name).is_some_and(|v| !v.is_empty()), "{name} in {text}");
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "STOWAGE_LOCAL_BUCKET",
+    ] {
+        assert!(
+            vars.get(name).is_some_and(|v| !v.is_empty()),
+            "{name} in {text}"
+        );
     }
     let client = |secret: &str| {
         let config = aws_sdk_s3::Config::builder()

@@ -420,7 +420,12 @@ async fn embedded_endpoint_completes_like_s3() {
         .await
         .unwrap();
     let upload_id = upload.upload_id().unwrap();
-    let parts: Vec<Vec<u8>> = vec![bytes(5 * MIB), bytes(5 * MIB + 3)[3..].to_vec(), b"tail".to_vec(), b"x".to_vec()];
+    let parts: Vec<Vec<u8>> = vec![
+        bytes(5 * MIB),
+        bytes(5 * MIB + 3)[3..].to_vec(),
+        b"tail".to_vec(),
+        b"x".to_vec(),
+    ];
     let mut etags = Vec::new();
     for (index, body) in parts.iter().enumerate() {
         let sent = s3
@@ -465,9 +470,18 @@ async fn embedded_endpoint_completes_like_s3() {
     }
     let refusals = [
         (vec![part(1, &etags[1]), part(2, &etags[1])], "InvalidPart"),
-        (vec![part(2, &etags[1]), part(1, &etags[0])], "InvalidPartOrder"),
-        (vec![part(1, &etags[0]), part(1, &etags[0])], "InvalidPartOrder"),
-        (vec![part(3, &etags[2]), part(4, &etags[3])], "EntityTooSmall"),
+        (
+            vec![part(2, &etags[1]), part(1, &etags[0])],
+            "InvalidPartOrder",
+        ),
+        (
+            vec![part(1, &etags[0]), part(1, &etags[0])],
+            "InvalidPartOrder",
+        ),
+        (
+            vec![part(3, &etags[2]), part(4, &etags[3])],
+            "EntityTooSmall",
+        ),
         (vec![part(1, &etags[0]), part(7, &etags[3])], "InvalidPart"),
         (vec![part(1, "\"00\"")], "InvalidPart"),
     ];
@@ -484,12 +498,19 @@ async fn embedded_endpoint_completes_like_s3() {
         .await
         .unwrap();
     let listed_etags: Vec<&str> = listed.parts().iter().map(|p| p.e_tag().unwrap()).collect();
-    assert_eq!(listed_etags, etags, "every part is still there, with its ETag");
+    assert_eq!(
+        listed_etags, etags,
+        "every part is still there, with its ETag"
+    );
 
     // Parts 1, 2 and 4: part 3 is left out.
-    let done = complete(vec![part(1, &etags[0]), part(2, &etags[1]), part(4, &etags[3])])
-        .await
-        .unwrap();
+    let done = complete(vec![
+        part(1, &etags[0]),
+        part(2, &etags[1]),
+        part(4, &etags[3]),
+    ])
+    .await
+    .unwrap();
     let mut digests = Vec::new();
     for index in [0, 1, 3] {
         digests.extend(md5::Md5::digest(&parts[index]));
@@ -499,12 +520,21 @@ async fn embedded_endpoint_completes_like_s3() {
     assert_eq!(done.key(), Some(key));
     let object: Vec<u8> = [&parts[0][..], &parts[1][..], &parts[3][..]].concat();
 
-    let got = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_type(), Some("application/x-test"));
     assert_eq!(got.e_tag().unwrap().trim_matches('"'), expected_etag);
     assert_eq!(got.content_length(), Some(object.len() as i64));
     let body = got.body.collect().await.unwrap().into_bytes();
-    assert!(body[..] == object[..], "the object is parts 1, 2 and 4 in order");
+    assert!(
+        body[..] == object[..],
+        "the object is parts 1, 2 and 4 in order"
+    );
     for (range, expected) in [
         ("bytes=0-0", &object[..1]),
         ("bytes=5242879-5242881", &object[5 * MIB - 1..5 * MIB + 2]),

@@ -465,15 +465,26 @@ async fn an_attempt_that_died_is_recorded_failed_on_the_retry(env: TestEnv) {
     assert_eq!(thumbnail(&env, "acme", &id, "").await.status, 202);
 
     env.advance(Duration::from_secs(76));
-    let state = env.app.service.make_thumbnails(&tenant, file).await.unwrap();
+    let state = env
+        .app
+        .service
+        .make_thumbnails(&tenant, file)
+        .await
+        .unwrap();
     assert!(
-        matches!(state, Some(stowage::thumbnails::ThumbnailState::Failed { .. })),
+        matches!(
+            state,
+            Some(stowage::thumbnails::ThumbnailState::Failed { .. })
+        ),
         "{state:?}"
     );
     let reply = thumbnail(&env, "acme", &id, "").await;
     reply.assert_problem(404, "no_thumbnail");
     assert!(
-        reply.json["detail"].as_str().unwrap().contains("never finished"),
+        reply.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("never finished"),
         "{}",
         reply.json
     );
