@@ -399,8 +399,8 @@ fn md5_hex(bytes: &[u8]) -> String {
 
 /// The embedded endpoint's own `CompleteMultipartUpload` (it joins the parts without reading
 /// them, from the ETags recorded as they arrived), checked as S3 answers: an ETag that is not
-/// the part's, parts out of order, a short part before the last, an unknown part; none of
-/// those loses a part. Then a completion that leaves a part out (S3 allows it): the object is
+/// the part's, parts out of order, a short part before the last, an unknown part, a part number
+/// out of range, no parts; none of those loses a part. Then a completion that leaves a part out (S3 allows it): the object is
 /// the listed parts in order, with S3's multipart ETag and the upload's content type, and the
 /// upload is gone. Ranged and whole downloads of it come back byte for byte.
 #[tokio::test]
@@ -484,6 +484,9 @@ async fn embedded_endpoint_completes_like_s3() {
         ),
         (vec![part(1, &etags[0]), part(7, &etags[3])], "InvalidPart"),
         (vec![part(1, "\"00\"")], "InvalidPart"),
+        (vec![part(0, &etags[0])], "InvalidArgument"),
+        (vec![part(10_001, &etags[0])], "InvalidArgument"),
+        (vec![], "MalformedXML"),
     ];
     for (listed, expected) in refusals {
         let err = complete(listed.clone()).await.unwrap_err();
