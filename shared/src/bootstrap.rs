@@ -27,13 +27,13 @@ pub fn init_tracing() {
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
 
-    let default = || Targets::new().with_default(LevelFilter::INFO);
-    let (filter, unparsed) = match std::env::var("RUST_LOG") {
-        Ok(value) if !value.trim().is_empty() => match value.parse::<Targets>() {
-            Ok(filter) => (filter, None),
-            Err(err) => (default(), Some((value, err))),
-        },
-        _ => (default(), None),
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let (filter, unparsed) = match log_filter(rust_log.as_deref()) {
+        Ok(filter) => (filter, None),
+        Err(err) => (
+            Targets::new().with_default(LevelFilter::INFO),
+            Some((rust_log.unwrap_or_default(), err)),
+        ),
     };
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
@@ -57,6 +57,18 @@ pub fn init_tracing() {
         if let Some((value, err)) = unparsed {
             tracing::warn!(rust_log = %value, error = %err, "RUST_LOG not understood; logging at info");
         }
+    }
+}
+
+/// The log filter `RUST_LOG` names (`info` when it is unset or blank); an error for a value
+/// `Targets` cannot read, e.g. one of `EnvFilter`'s span filters.
+fn log_filter(
+    rust_log: Option<&str>,
+) -> Result<tracing_subscriber::filter::Targets, tracing_subscriber::filter::ParseError> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    match rust_log.map(str::trim) {
+        Some(value) if !value.is_empty() => value.parse(),
+        _ => Ok(Targets::new().with_default(LevelFilter::INFO)),
     }
 }
 
@@ -323,4 +335,32 @@ pub async fn run_thumbnails() -> Result<(), Error> {
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_takes_a_level_or_target_levels_and_refuses_span_filters() {
+        let default = log_filter(None).unwrap();
+        assert!(default.would_enable("stowage", &Level::INFO));
+        assert!(!default.would_enable("stowage", &Level::DEBUG));
+        assert!(log_filter(Some("  "))
+            .unwrap()
+            .would_enable("x", &Level::INFO));
+
+        let warn = log_filter(Some("warn")).unwrap();
+        assert!(warn.would_enable("stowage", &Level::WARN));
+        assert!(!warn.would_enable("stowage", &Level::INFO));
+
+        let mixed = log_filter(Some("info,aws_smithy_runtime=debug")).unwrap();
+        assert!(mixed.would_enable("aws_smithy_runtime::client", &Level::DEBUG));
+        assert!(!mixed.would_enable("stowage", &Level::DEBUG));
+        assert!(mixed.would_enable("stowage", &Level::INFO));
+
+        assert!(log_filter(Some("stowage[request{id=1}]=debug")).is_err());
+        assert!(log_filter(Some("stowage=loud")).is_err());
+    }
 }
