@@ -116,7 +116,12 @@ pub fn aws_app_with_clients(
 /// bootstrap and the profile-file reads out of the cold start. A missing variable stops the
 /// start with its name.
 pub fn lambda_sdk_config() -> Result<SdkConfig, Error> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    sdk_config_from(|name| std::env::var(name).ok())
+}
+
+/// `lambda_sdk_config` with the variables read through `lookup` (the tests pass their own).
+pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, Error> {
+    let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
     let need = |name: &'static str| {
         var(name).ok_or_else(|| {
             format!("{name} is not set (Lambda sets it for the function's execution role)")

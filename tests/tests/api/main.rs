@@ -10,6 +10,7 @@ mod failures;
 mod handlers;
 mod hostile;
 mod isolation;
+mod lambda_config;
 mod lifecycle;
 mod listing;
 mod local_over_aws;
