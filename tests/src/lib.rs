@@ -292,6 +292,20 @@ impl TestEnv {
         }
     }
 
+    /// moto only: lets DynamoDB's TTL delete every item whose time has passed (records and
+    /// their markers) without running the stream function; returns the expired file ids. The
+    /// removals are then in the table's own stream ([`TestEnv::table_stream`]).
+    pub async fn ttl_delete(&self) -> Vec<String> {
+        let Some((client, table)) = &self.dynamodb else {
+            panic!("TTL is DynamoDB's: use a moto env");
+        };
+        moto::ttl_delete(client, table, self.clock.now_millis())
+            .await
+            .iter()
+            .map(|item| item["id"].as_s().expect("a record has its id").clone())
+            .collect()
+    }
+
     /// Makes file `id`'s thumbnails, as the `make-thumbnails` function (or `stowage-local`'s
     /// background maker) does when the upload's event arrives.
     pub async fn make_thumbnails(&self, tenant: &str, id: &str) {

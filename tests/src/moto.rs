@@ -214,6 +214,17 @@ pub async fn expire_by_ttl(
     table: &str,
     now_millis: i64,
 ) -> aws_lambda_events::dynamodb::Event {
+    stream_event(ttl_delete(client, table, now_millis).await)
+}
+
+/// Deletes the items of tenant `acme` whose TTL attribute has passed at `now_millis` (records
+/// and their externalId markers), as DynamoDB's TTL would; returns the file records deleted.
+/// Nothing else happens: the table's own stream then holds the removals.
+pub async fn ttl_delete(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    now_millis: i64,
+) -> Vec<HashMap<String, AttributeValue>> {
     let now = now_millis / 1000;
     let items = client
         .query()
@@ -247,7 +258,7 @@ pub async fn expire_by_ttl(
             removed.push(item);
         }
     }
-    stream_event(removed)
+    removed
 }
 
 /// A DynamoDB stream event (from `events/dynamodb-record-removed.json`) removing `items`.

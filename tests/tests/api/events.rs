@@ -312,8 +312,218 @@ async fn a_bus_that_fails_loses_nothing_the_stream_delivers_again() {
     assert_eq!(unique.len(), 8, "each change once: {ids:?}");
 }
 
+/// Whether a stream record is a file record's (`pk = T#…`, `sk = F#…`; a tag pointer has the
+/// `F#` sort key under a `G#…` partition).
 fn is_file(record: &aws_lambda_events::dynamodb::EventRecord) -> bool {
-    matches!(record.change.keys.get("sk"), Some(serde_dynamo::AttributeValue::S(sk)) if sk.starts_with("F#"))
+    key_starts(record, "pk", "T#") && key_starts(record, "sk", "F#")
+}
+
+fn key_starts(record: &aws_lambda_events::dynamodb::EventRecord, name: &str, prefix: &str) -> bool {
+    matches!(record.change.keys.get(name), Some(serde_dynamo::AttributeValue::S(v)) if v.starts_with(prefix))
+}
+
+/// The records of `event` that a stream reader's `FilterCriteria` in `template.yaml` lets
+/// through, as Lambda filters them: the pattern applied to each record's JSON (the operators
+/// the template uses: lists of exact values and `prefix`).
+fn filtered_by_template(
+    event: &aws_lambda_events::dynamodb::Event,
+    function: &str,
+    source: &str,
+) -> aws_lambda_events::dynamodb::Event {
+    fn matches(pattern: &Value, value: &Value) -> bool {
+        pattern.as_object().unwrap().iter().all(|(field, wanted)| {
+            let value = &value[field];
+            match wanted {
+                Value::Object(_) => matches(wanted, value),
+                Value::Array(options) => options.iter().any(|option| match option {
+                    Value::String(exact) => value.as_str() == Some(exact),
+                    _ => {
+                        let prefix = option["prefix"].as_str().expect("only prefix and exact");
+                        value.as_str().is_some_and(|v| v.starts_with(prefix))
+                    }
+                }),
+                other => panic!("unexpected filter {other}"),
+            }
+        })
+    }
+    let template: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap(),
+    )
+    .unwrap();
+    let filters = template["Resources"][function]["Properties"]["Events"][source]["Properties"]
+        ["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{function}.{source} has filters"));
+    let patterns: Vec<Value> = filters
+        .iter()
+        .map(|f| serde_json::from_str(f["Pattern"].as_str().unwrap()).unwrap())
+        .collect();
+    let mut kept = event.clone();
+    kept.records.retain(|record| {
+        let json = serde_json::to_value(record).unwrap();
+        patterns.iter().any(|pattern| matches(pattern, &json))
+    });
+    kept
+}
+
+/// Both readers of the table's stream (`publish-events`, `on-records-removed`) get the whole
+/// stream of a flow that writes every kind of item the table holds — file records, externalId
+/// markers, tag pointers (added, changed, removed) — both as the stream holds it and as each
+/// one's template filter passes it: no batch failure, every event published, every expired
+/// file's bytes, pointers and marker gone.
+#[tokio::test]
+async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    let env = TestEnv::moto().await;
+    let sdk = env.sdk.clone().unwrap();
+    let bus = Bus::new(&sdk).await;
+    let (dynamodb, table) = env.dynamodb.clone().unwrap();
+
+    let tagged = |name: &str, external: &str, extra: Value| {
+        let mut body = json!({"name": name, "mimeType": "text/plain", "tags": ["t1", "t2"], "externalId": external});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let kept = env
+        .uploaded("acme", tagged("k.txt", "doc-1", json!({})), b"kept")
+        .await;
+    let kept = kept["id"].as_str().unwrap().to_owned();
+    let retagged = env
+        .api(
+            RouteId::UpdateFile,
+            "acme",
+            Some(&kept),
+            "",
+            Some(json!({"tags": ["t2", "t3"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(retagged.status, 200, "{}", retagged.json);
+    let gone = env
+        .uploaded("acme", tagged("g.txt", "doc-2", json!({})), b"gone")
+        .await;
+    let gone = gone["id"].as_str().unwrap().to_owned();
+    let deleted = env
+        .api(RouteId::DeleteFile, "acme", Some(&gone), "", None, &[])
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.json);
+    let temp = env
+        .uploaded(
+            "acme",
+            tagged("t.txt", "doc-3", json!({"kind": "temp", "ttlSeconds": 60})),
+            b"temp",
+        )
+        .await;
+    let temp = temp["id"].as_str().unwrap().to_owned();
+    let temp_key = env.content_key(&temp).await;
+    env.advance(Duration::from_secs(61));
+    assert_eq!(env.ttl_delete().await, std::slice::from_ref(&temp));
+
+    let stream = env.table_stream(std::slice::from_ref(&temp)).await;
+    let pointers = stream
+        .records
+        .iter()
+        .filter(|r| key_starts(r, "pk", "G#"))
+        .count();
+    let markers = stream
+        .records
+        .iter()
+        .filter(|r| key_starts(r, "sk", "X#"))
+        .count();
+    assert!(
+        pointers >= 6,
+        "the stream holds the tag pointers' changes ({pointers})"
+    );
+    assert!(
+        markers >= 3,
+        "the stream holds the markers' changes ({markers})"
+    );
+
+    let expected: BTreeMap<String, Vec<String>> = [
+        (kept.clone(), vec!["created", "uploaded", "updated"]),
+        (gone.clone(), vec!["created", "uploaded", "deleted"]),
+        (temp.clone(), vec!["created", "uploaded", "expired"]),
+    ]
+    .into_iter()
+    .map(|(id, kinds)| (id, kinds.into_iter().map(str::to_owned).collect()))
+    .collect();
+    let sink = EventBridgeSink::new(aws_sdk_eventbridge::Client::new(&sdk), &bus.name);
+    for (what, batch) in [
+        ("the whole stream", stream.clone()),
+        (
+            "the template's filter",
+            filtered_by_template(&stream, "PublishEventsFunction", "Changed"),
+        ),
+    ] {
+        let response = on_records_changed(&sink, batch.clone()).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{what}: {:?}",
+            response.batch_item_failures
+        );
+        assert_eq!(per_file(&bus.drain().await), expected, "{what}");
+    }
+    let filtered = filtered_by_template(&stream, "PublishEventsFunction", "Changed");
+    assert!(
+        filtered.records.iter().all(is_file),
+        "the filter passes file records only"
+    );
+
+    let removals = filtered_by_template(&stream, "OnRecordsRemovedFunction", "Removed");
+    assert!(removals
+        .records
+        .iter()
+        .all(|r| is_file(r) && r.event_name == "REMOVE"));
+    for (what, batch) in [
+        ("the template's filter", removals),
+        ("the whole stream", stream),
+    ] {
+        let response = stowage::events::on_records_removed(&env.app, batch).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{what}: {:?}",
+            response.batch_item_failures
+        );
+    }
+    assert!(
+        !env.object_exists(&temp_key).await,
+        "the expired file's bytes are gone"
+    );
+    let left = |pk: String| {
+        let (dynamodb, table) = (dynamodb.clone(), table.clone());
+        async move {
+            dynamodb
+                .query()
+                .table_name(table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk))
+                .send()
+                .await
+                .unwrap()
+                .items
+                .unwrap_or_default()
+                .iter()
+                .map(|item| item["sk"].as_s().unwrap().clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        left("G#acme#t1".into()).await,
+        Vec::<String>::new(),
+        "no pointer of t1 is left"
+    );
+    assert_eq!(left("G#acme#t2".into()).await, [format!("F#{kept}")]);
+    assert_eq!(left("G#acme#t3".into()).await, [format!("F#{kept}")]);
+    let mut partition = left("T#acme".into()).await;
+    partition.sort();
+    assert_eq!(
+        partition,
+        [format!("F#{kept}"), "X#doc-1".to_owned()],
+        "only the kept file and its marker"
+    );
 }
 
 /// The events the tests saw go to `$STOWAGE_CAPTURED_EVENTS` (set by `scripts/test`), where

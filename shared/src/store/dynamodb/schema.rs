@@ -119,14 +119,19 @@ impl Partition {
     }
 }
 
+/// How the partition key of a tenant's records and markers starts (tag pointers: `G#`).
+pub(crate) const TENANT_PK_PREFIX: &str = "T#";
+/// How the sort key of a file record, and of each of its tag pointers, starts.
+pub(crate) const FILE_SK_PREFIX: &str = "F#";
+
 /// The partition key of a tenant's records and markers.
 pub(crate) fn tenant_pk(tenant: &TenantId) -> String {
-    format!("T#{}", encode_tenant(tenant))
+    format!("{TENANT_PK_PREFIX}{}", encode_tenant(tenant))
 }
 
 /// The sort key of a file record (and of its tag pointers).
 pub(crate) fn file_sk(id: FileId) -> String {
-    format!("F#{id}")
+    format!("{FILE_SK_PREFIX}{id}")
 }
 
 /// The sort key of an externalId marker.
@@ -227,6 +232,6 @@ pub(crate) fn file_id_of(item: &Item) -> Option<FileId> {
     item.get(SK)?
         .as_s()
         .ok()?
-        .strip_prefix("F#")
+        .strip_prefix(FILE_SK_PREFIX)
         .and_then(|id| FileId::parse(id).ok())
 }

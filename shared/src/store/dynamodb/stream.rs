@@ -3,7 +3,7 @@
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 
-use super::schema::{backend, SK};
+use super::schema::{backend, FILE_SK_PREFIX, PK, SK, TENANT_PK_PREFIX};
 use crate::model::{FileRecord, Timestamp};
 use crate::store::{RecordChange, StoreError};
 
@@ -19,11 +19,16 @@ pub struct UndecodableChange {
     pub source: StoreError,
 }
 
+/// Whether a stream record is a file record's, by its whole key: records live at
+/// `pk = T#<tenant>`, `sk = F#<id>`. Tag pointers share the `F#` sort key (under `G#…`
+/// partitions) and markers share the partition (under `X#…` sort keys); neither is a record.
 fn is_file_record(record: &EventRecord) -> bool {
-    match record.change.keys.get(SK) {
-        Some(serde_dynamo::AttributeValue::S(sk)) => sk.starts_with("F#"),
-        _ => false,
-    }
+    let key = |name: &str| match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(value)) => Some(value.as_str()),
+        _ => None,
+    };
+    key(PK).is_some_and(|pk| pk.starts_with(TENANT_PK_PREFIX))
+        && key(SK).is_some_and(|sk| sk.starts_with(FILE_SK_PREFIX))
 }
 
 fn image(item: &serde_dynamo::Item) -> Result<Option<FileRecord>, StoreError> {
