@@ -1,11 +1,12 @@
-// What the browser tests of web/ share: Debian's Chromium driven by the playwright-core pinned
-// for its major version, a stowage-local of their own, waiting, deterministic bytes, and named
+// What the browser tests of web/ share: Debian's Chromium driven by the pinned playwright-core
+// that fits its major version best, a stowage-local of their own, waiting, deterministic bytes, and named
 // steps that leave a screenshot each (and one of the moment of a failure).
 import { execFileSync, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export const MIB = 1024 * 1024
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
@@ -79,17 +80,66 @@ export async function startLocal({ env = {}, args = [] } = {}) {
   return { endpoint, lines, token, dataDir, process: local }
 }
 
-/** Debian's Chromium, headless, through the playwright-core pinned for its major version. */
+/**
+ * The playwright-core packages installed beside this file (`playwright-core` and any
+ * `playwright-core-<n>` alias of web/package.json), each with the Chromium major it was
+ * released for (read from its own `browsers.json`).
+ */
+export function installedPlaywrights(nodeModules = join(dirname(fileURLToPath(import.meta.url)), 'node_modules')) {
+  return readdirSync(nodeModules)
+    .filter((name) => /^playwright-core(-\d+)?$/.test(name))
+    .map((name) => {
+      const dir = join(nodeModules, name)
+      const { version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
+      const { browsers } = JSON.parse(readFileSync(join(dir, 'browsers.json'), 'utf8'))
+      const chromium = browsers.find((b) => b.name === 'chromium')?.browserVersion
+      return { name, version, chromiumMajor: Number(/^(\d+)\./.exec(chromium ?? '')?.[1]) }
+    })
+    .filter((p) => Number.isInteger(p.chromiumMajor))
+}
+
+/**
+ * Which of `candidates` drives a Chromium of major `major`: the one released for it; else the
+ * one released for the nearest major (the newer of two equally near), with a `warning` naming
+ * both versions. Debian updates its Chromium under us, so a new major must not stop the tests
+ * by itself: CDP changes little from one major to the next, and if it did, the run fails with
+ * the warning printed above the failure.
+ */
+export function choosePlaywright(major, chromiumVersion, candidates) {
+  if (candidates.length === 0) throw new Error('no playwright-core is installed in web/node_modules (npm ci --prefix web)')
+  const byFit = [...candidates].sort(
+    (a, b) => Math.abs(a.chromiumMajor - major) - Math.abs(b.chromiumMajor - major) || b.chromiumMajor - a.chromiumMajor,
+  )
+  const choice = byFit[0]
+  const warning =
+    choice.chromiumMajor === major
+      ? null
+      : `Chromium ${chromiumVersion} has no playwright-core of its own major; driving it with ` +
+        `playwright-core ${choice.version} (released for Chromium ${choice.chromiumMajor}), the nearest pinned. ` +
+        `If the browser tests fail below, pin the playwright-core released for Chromium ${major} in web/package.json.`
+  return { choice, warning }
+}
+
+/**
+ * Debian's Chromium, headless, through the installed playwright-core that fits its major
+ * version best (`choosePlaywright`). A warning is printed, and appended to
+ * `$STOWAGE_WARNINGS` (scripts/test prints that file at the end) when the fit is not exact.
+ */
 export async function launchChromium() {
-  const version = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' })
-  const major = /(\d+)\./.exec(version)?.[1]
-  const require = createRequire(import.meta.url)
-  let playwright
+  const version = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim()
+  const major = Number(/(\d+)\./.exec(version)?.[1])
+  let picked
   try {
-    playwright = require(`playwright-core-${major}`)
-  } catch {
-    fail(`no playwright-core is pinned for ${version.trim()}; add playwright-core-${major} to web/package.json`)
+    picked = choosePlaywright(major, /[\d.]+/.exec(version)?.[0] ?? version, installedPlaywrights())
+  } catch (err) {
+    fail(err.message)
   }
+  if (picked.warning) {
+    console.error(`\nWARNING: ${picked.warning}\n`)
+    if (process.env.STOWAGE_WARNINGS) appendFileSync(process.env.STOWAGE_WARNINGS, `browser tests: ${picked.warning}\n`)
+  }
+  const require = createRequire(import.meta.url)
+  const playwright = require(picked.choice.name)
   const browser = await playwright.chromium.launch({
     executablePath: CHROMIUM,
     args: [

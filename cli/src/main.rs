@@ -14,6 +14,20 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use api::{Api, Error, Result};
+
+/// `println!` for the command's output: when the reader has gone (`stowage ls | head`), the
+/// command ends quietly with success, as Unix tools do, instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if err.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("failed printing to stdout: {err}");
+        }
+    }};
+}
 use progress::Progress;
 use upload::UploadOptions;
 
@@ -124,12 +138,12 @@ async fn main() -> ExitCode {
 
 fn print_record(record: &Value, json: bool) {
     if json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(record).unwrap_or_default()
         );
     } else {
-        println!(
+        out!(
             "{}  {:>12}  {:<8}  {}",
             record["id"].as_str().unwrap_or_default(),
             record["size"]
@@ -234,14 +248,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Rm { ids } => {
             if let [id] = ids.as_slice() {
                 api.delete(id).await?;
-                println!("deleted {id}");
+                out!("deleted {id}");
             } else {
                 let answer = api.delete_many(&ids).await?;
                 for id in answer["deleted"].as_array().into_iter().flatten() {
-                    println!("deleted {}", id.as_str().unwrap_or_default());
+                    out!("deleted {}", id.as_str().unwrap_or_default());
                 }
                 for id in answer["notFound"].as_array().into_iter().flatten() {
-                    println!("not found {}", id.as_str().unwrap_or_default());
+                    out!("not found {}", id.as_str().unwrap_or_default());
                 }
             }
         }
@@ -300,7 +314,7 @@ async fn download(api: &Api, id: &str, output: Option<PathBuf>, json: bool) -> R
     if json {
         print_record(&record, true);
     } else {
-        println!("{} ({written} bytes)", path.display());
+        out!("{} ({written} bytes)", path.display());
     }
     Ok(())
 }

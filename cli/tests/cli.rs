@@ -230,3 +230,36 @@ async fn refuses_to_run_without_a_token_and_reports_api_errors() {
     assert_eq!(record["size"], 16);
     assert_eq!(record["mimeType"], "application/octet-stream");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ends_quietly_when_its_reader_goes_away() {
+    let setup = setup(16).await;
+    // More records than a pipe's buffer holds as JSON, so the writes meet the closed pipe.
+    let http = reqwest::Client::new();
+    for n in 0..150 {
+        let created = http
+            .post(format!("{}/files", setup.server.base_url))
+            .bearer_auth(&setup.token)
+            .json(&serde_json::json!({"name": format!("f{n}.txt"), "mimeType": "text/plain"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    let mut child = stowage(&setup)
+        .args(["ls", "--all", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("{"));
+    drop(lines); // `| head -1`
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+}

@@ -152,9 +152,17 @@ impl Dispatcher {
         let form_post = req.method() == Method::POST
             && req.uri().path().trim_matches('/') == BUCKET
             && req.uri().query().is_none();
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         match s3.call(req.map(Body::from)).await {
-            Ok(response) if form_post => policy_failures_as_s3_answers(response).await,
-            Ok(response) => response,
+            Ok(response) if form_post => {
+                logged(
+                    &method,
+                    &path,
+                    policy_failures_as_s3_answers(response).await,
+                )
+                .await
+            }
+            Ok(response) => logged(&method, &path, response).await,
             Err(err) => {
                 tracing::error!(error = ?err, "S3 endpoint failed");
                 plain(StatusCode::INTERNAL_SERVER_ERROR)
@@ -259,6 +267,41 @@ fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> Response<B
         lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
         _ => Bytes::new(),
     };
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Logs an S3 answer that refuses the request, at the level it deserves: the endpoint's own
+/// failure (`5xx`) is an error; a client's refused signature or expired URL (`403`) a warning;
+/// a missing key (`404`, which every `HeadObject` miss is) debug; other client errors info.
+/// (`s3s` itself logs them all as errors; `main` silences that.)
+async fn logged(method: &Method, path: &str, response: Response<Body>) -> Response<Body> {
+    let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map_or("", |(code, _)| code);
+    let status_code = status.as_u16();
+    match status_code {
+        500.. => {
+            tracing::error!(%method, key = path, status = status_code, code, "S3 request failed")
+        }
+        403 => {
+            tracing::warn!(%method, key = path, status = status_code, code, "S3 request refused")
+        }
+        404 => {
+            tracing::debug!(%method, key = path, status = status_code, code, "S3 request refused")
+        }
+        _ => tracing::info!(%method, key = path, status = status_code, code, "S3 request refused"),
+    }
     Response::from_parts(parts, Body::from(bytes))
 }
 

@@ -204,7 +204,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(pair) => pair,
         Err(message) => return fail(&message),
     };
-    stowage::bootstrap::init_tracing();
+    // s3s logs every refused request as an error; the dispatcher logs S3 answers itself.
+    stowage::bootstrap::init_tracing_quieting(&["s3s::ops"]);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
@@ -265,13 +266,20 @@ fn serve(args: ServeArgs) -> ExitCode {
             println!("  webhook:   {url}");
         }
         if embedded {
-            println!("  S3:        {url} (bucket \"{}\", path-style)", stowage_local::BUCKET);
+            println!(
+                "  S3:        {url} (bucket \"{}\", path-style)",
+                stowage_local::BUCKET
+            );
             println!("  data dir:  {}", args.data_dir.display());
         } else {
             println!("  storage:   DynamoDB + S3 from STOWAGE_TABLE / STOWAGE_BUCKET");
         }
+        // This very binary, so a second terminal need not wait for cargo's build lock.
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "stowage-local".to_owned());
         println!(
-            "  token:     cargo run -p stowage-local -- token --tenant acme --user alice --data-dir {}",
+            "  token:     {exe} token --tenant acme --user alice --data-dir {}",
             args.data_dir.display()
         );
         if let Err(e) = tokio::signal::ctrl_c().await {

@@ -394,3 +394,48 @@ async fn s3_credentials_open_the_embedded_endpoint_to_s3_tools() {
         .await;
     assert!(refused.is_err());
 }
+
+/// Logs sent to a file carry no colour codes, and a client's refused presigned `PUT` is a
+/// warning naming the key and S3's code, not an error.
+#[tokio::test]
+async fn logs_to_a_file_are_plain_and_a_refused_put_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stowage-local.log");
+    let local = Local::start_logging_to(&dir.path().join("data"), &log, &[("RUST_LOG", "info")]);
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: local.url.clone(),
+    };
+    let alice = token(&dir.path().join("data"), "acme", "alice");
+    let (code, created) = api
+        .create(&alice, json!({"name": "a.txt", "mimeType": "text/plain"}))
+        .await;
+    assert_eq!(code, 201, "{created}");
+    let url = created["upload"]["url"].as_str().unwrap();
+    // Another content type than the signature binds.
+    assert_eq!(api.put(url, "text/html", b"x").await, 403);
+    let key = url
+        .split_once('?')
+        .unwrap()
+        .0
+        .trim_start_matches(&local.url)
+        .to_owned();
+    local.stop();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains('\u{1b}'),
+        "no ANSI escapes in a file:\n{text}"
+    );
+    let refused = text
+        .lines()
+        .find(|line| line.contains("S3 request refused"))
+        .unwrap_or_else(|| panic!("the refusal is logged:\n{text}"));
+    assert!(refused.contains("WARN"), "{refused}");
+    assert!(refused.contains("SignatureDoesNotMatch"), "{refused}");
+    assert!(refused.contains(&key), "{refused}");
+    assert!(
+        !text.contains("ERROR"),
+        "nothing failed on the server's side:\n{text}"
+    );
+}

@@ -20,22 +20,42 @@ use crate::App;
 /// by commas (`info,aws_smithy_runtime=debug`). That is `EnvFilter`'s syntax without its span
 /// and field filters, whose regular-expression engine weighed ~0.4 MB in every bootstrap
 /// (README "Measurements"); a value that does not parse is reported and `info` used. Stdout
-/// stays free for program output (`stowage-local` prints its URLs and tokens there).
+/// stays free for program output (`stowage-local` prints its URLs and tokens there). Text is
+/// coloured only when stderr is a terminal, so logs sent to a file or a pipe stay plain.
 pub fn init_tracing() {
+    init_tracing_quieting(&[]);
+}
+
+/// [`init_tracing`], with the log targets in `quiet` silenced unless `RUST_LOG` names them
+/// (`stowage-local` silences `s3s::ops`, which logs every refused S3 request as an error, and
+/// logs those answers itself at their proper level).
+pub fn init_tracing_quieting(quiet: &[&str]) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
 
     let rust_log = std::env::var("RUST_LOG").ok();
-    let (filter, unparsed) = match log_filter(rust_log.as_deref()) {
+    let (mut filter, unparsed) = match log_filter(rust_log.as_deref()) {
         Ok(filter) => (filter, None),
         Err(err) => (
             Targets::new().with_default(LevelFilter::INFO),
-            Some((rust_log.unwrap_or_default(), err)),
+            Some((rust_log.clone().unwrap_or_default(), err)),
         ),
     };
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    for target in quiet {
+        let root = target.split("::").next().unwrap_or(target);
+        if !rust_log
+            .as_deref()
+            .is_some_and(|value| value.contains(root))
+        {
+            filter = filter.with_target(*target, LevelFilter::OFF);
+        }
+    }
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         tracing_subscriber::registry()
             .with(

@@ -28,6 +28,16 @@ impl Local {
 
     /// With extra command-line `args` and environment `env`.
     pub fn start_args(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Local {
+        Self::spawn(data_dir, args, env, Stdio::inherit())
+    }
+
+    /// Logging to the file `log` (at `RUST_LOG`, default `warn`), as when stderr is redirected.
+    pub fn start_logging_to(data_dir: &Path, log: &Path, env: &[(&str, &str)]) -> Local {
+        let file = std::fs::File::create(log).expect("a log file");
+        Self::spawn(data_dir, &[], env, Stdio::from(file))
+    }
+
+    fn spawn(data_dir: &Path, args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Local {
         let mut child = Command::new(BIN)
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -35,7 +45,7 @@ impl Local {
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start stowage-local");
         let stdout = child.stdout.take().unwrap();

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Runs the README's shell blocks, in order, as a newcomer would paste them.
+
+Every ```sh block of README.md runs in one bash process (`set -euo pipefail`, so variables
+and the working directory carry from one block to the next, as in a terminal), starting in
+the repository. A block may be preceded by a directive comment:
+
+    <!-- readme-test: skip: REASON -->       not run (an AWS account, the test command itself);
+                                             the reason is printed
+    <!-- readme-test: background URL -->     started in the background (a server: the quick
+                                             start's first terminal); the run goes on once URL
+                                             answers, and the process is stopped at the end
+    <!-- readme-test: file NAME -->          (before a non-sh block, e.g. js or html) the
+                                             block's text is written to NAME in the current
+                                             directory, as a reader saving it would
+
+The quick start keeps its data in the repository's ./.stowage and serves on 127.0.0.1:4600, as
+written; an existing ./.stowage is moved aside for the run and put back afterwards, and a busy
+port 4600 fails the run before anything starts. Fails (exit 1) naming the README line of the
+first block that fails.
+
+    python3 scripts/readme_test.py [--readme README.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DIRECTIVE = re.compile(r"^<!--\s*readme-test:\s*(skip|background|file)\b:?\s*(.*?)\s*-->\s*$")
+FENCE = re.compile(r"^```(\S*)\s*$")
+
+
+def blocks(readme: Path):
+    """(line, lang, directive, argument, text) for every fenced block of the README."""
+    lines = readme.read_text(encoding="utf-8").split("\n")
+    i = 0
+    while i < len(lines):
+        fence = FENCE.match(lines[i])
+        if not fence:
+            i += 1
+            continue
+        lang, start = fence.group(1), i + 1
+        j = start
+        while j < len(lines) and not lines[j].startswith("```"):
+            j += 1
+        directive = argument = None
+        k = i - 1
+        while k >= 0 and lines[k].strip() == "":
+            k -= 1
+        if k >= 0 and (m := DIRECTIVE.match(lines[k].strip())):
+            directive, argument = m.group(1), m.group(2)
+        yield start, lang, directive, argument, "\n".join(lines[start:j])
+        i = j + 1
+
+
+def script(readme: Path, logs: Path) -> tuple[str, list[str], int]:
+    """The bash script that runs the blocks; the skipped blocks; how many blocks run."""
+    out = [
+        "set -euo pipefail",
+        f"cd {quote(str(ROOT))}",
+        "readme_wait() {  # URL LOG: until URL answers, or 15 minutes (a first cargo build)",
+        "  local deadline=$((SECONDS + 900))",
+        "  until curl -s -o /dev/null \"$1\"; do",
+        "    if [ $SECONDS -gt $deadline ]; then cat \"$2\" >&2; echo \"readme-test: $1 never answered\" >&2; return 1; fi",
+        "    sleep 0.5",
+        "  done",
+        "}",
+    ]
+    skipped, ran = [], 0
+    for n, (line, lang, directive, argument, text) in enumerate(blocks(readme)):
+        if directive == "file":
+            out.append(f"echo '--- README line {line}: writes {argument}'")
+            out.append(f"cat > {quote(argument)} <<'README_TEST_EOF'\n{text}\nREADME_TEST_EOF")
+            continue
+        if lang != "sh":
+            continue
+        if directive == "skip":
+            skipped.append(f"README line {line}: {argument}")
+            continue
+        ran += 1
+        out.append(f"echo '--- README line {line}'")
+        out.append(f"README_LINE={line}")
+        if directive == "background":
+            log = logs / f"background-{line}.log"
+            out.append(f"( {text}\n) > {quote(str(log))} 2>&1 &")
+            out.append(f"echo $! >> {quote(str(logs / 'pids'))}")
+            out.append(f"readme_wait {quote(argument)} {quote(str(log))}")
+        else:
+            out.append(text)
+    out.append("echo '--- README: every block ran'")
+    return "\n".join(out) + "\n", skipped, ran
+
+
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def stop(pids_file: Path) -> None:
+    """Stops the background blocks and everything they started (their process groups)."""
+    if not pids_file.exists():
+        return
+    for pid in pids_file.read_text().split():
+        for sig in ("TERM", "KILL"):
+            subprocess.run(["pkill", f"-{sig}", "-P", pid], check=False)
+            try:
+                os.kill(int(pid), 15 if sig == "TERM" else 9)
+            except ProcessLookupError:
+                pass
+            time.sleep(0.5)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--readme", default=str(ROOT / "README.md"))
+    args = parser.parse_args()
+    for port in (4600, 8000):
+        if not port_free(port):
+            print(f"readme-test: port {port} is in use; the README's examples need it", file=sys.stderr)
+            return 1
+    logs = Path(tempfile.mkdtemp(prefix="stowage-readme-"))
+    text, skipped, ran = script(Path(args.readme), logs)
+    (logs / "readme.sh").write_text(text)
+    data = ROOT / ".stowage"
+    aside = ROOT / f".stowage.before-readme-test-{os.getpid()}"
+    if data.exists():
+        print(f"readme-test: moving the existing {data} to {aside} for the run")
+        data.rename(aside)
+    started = time.monotonic()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STOWAGE_")}
+        result = subprocess.run(["bash", str(logs / "readme.sh")], env=env, check=False)
+    finally:
+        stop(logs / "pids")
+        shutil.rmtree(data, ignore_errors=True)
+        if aside.exists():
+            aside.rename(data)
+    for note in skipped:
+        print(f"readme-test: not run: {note}")
+    if result.returncode != 0:
+        print(f"readme-test: a README block failed (exit {result.returncode}); the script is "
+              f"{logs / 'readme.sh'}, the servers' output in {logs}", file=sys.stderr)
+        return 1
+    print(f"readme-test: the blocks took {time.monotonic() - started:.0f} s")
+    print(f"readme-test: {ran} passed, 0 failed, {len(skipped)} skipped")
+    shutil.rmtree(logs, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
