@@ -17,7 +17,8 @@ the repository. A block may be preceded by a directive comment:
 The quick start keeps its data in the repository's ./.stowage and serves on 127.0.0.1:4600, as
 written; an existing ./.stowage is moved aside for the run and put back afterwards, and a busy
 port 4600 fails the run before anything starts. Fails (exit 1) naming the README line of the
-first block that fails.
+first block that fails, or of any block whose output holds an API error answer (problem+json:
+`curl -s` itself exits 0 on those).
 
     python3 scripts/readme_test.py [--readme README.md]
 """
@@ -37,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTIVE = re.compile(r"^<!--\s*readme-test:\s*(skip|background|file)\b:?\s*(.*?)\s*-->\s*$")
-FENCE = re.compile(r"^```(\S*)\s*$")
+FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 
 
 def blocks(readme: Path):
@@ -49,9 +50,9 @@ def blocks(readme: Path):
         if not fence:
             i += 1
             continue
-        lang, start = fence.group(1), i + 1
+        indent, lang, start = len(fence.group(1)), fence.group(2), i + 1
         j = start
-        while j < len(lines) and not lines[j].startswith("```"):
+        while j < len(lines) and not lines[j].strip().startswith("```"):
             j += 1
         directive = argument = None
         k = i - 1
@@ -59,7 +60,9 @@ def blocks(readme: Path):
             k -= 1
         if k >= 0 and (m := DIRECTIVE.match(lines[k].strip())):
             directive, argument = m.group(1), m.group(2)
-        yield start, lang, directive, argument, "\n".join(lines[start:j])
+        # A block inside a list item is indented as the item is.
+        text = "\n".join(line[indent:] if line[:indent].isspace() else line for line in lines[start:j])
+        yield start, lang, directive, argument, text
         i = j + 1
 
 
@@ -107,6 +110,8 @@ def quote(text: str) -> str:
 
 def port_free(port: int) -> bool:
     with socket.socket() as s:
+        # As the servers themselves bind: a port whose old connections linger is free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -145,9 +150,21 @@ def main() -> int:
         print(f"readme-test: moving the existing {data} to {aside} for the run")
         data.rename(aside)
     started = time.monotonic()
+    problems: dict[str, str] = {}
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOWAGE_")}
-        result = subprocess.run(["bash", str(logs / "readme.sh")], env=env, check=False)
+        # curl -s exits 0 on an HTTP error, so the output is read too: an API answer that is a
+        # problem (urn:stowage:problem:…) means the example did not do what the README says.
+        run = subprocess.Popen(["bash", str(logs / "readme.sh")], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, errors="replace")
+        block = "?"
+        for line in run.stdout:
+            sys.stdout.write(line)
+            if line.startswith("--- README line "):
+                block = line.split()[3].rstrip(":")
+            elif "urn:stowage:problem:" in line and block not in problems:
+                problems[block] = line.strip()[:300]
+        returncode = run.wait()
     finally:
         stop(logs / "pids")
         shutil.rmtree(data, ignore_errors=True)
@@ -155,9 +172,14 @@ def main() -> int:
             aside.rename(data)
     for note in skipped:
         print(f"readme-test: not run: {note}")
-    if result.returncode != 0:
-        print(f"readme-test: a README block failed (exit {result.returncode}); the script is "
+    if returncode != 0:
+        print(f"readme-test: a README block failed (exit {returncode}); the script is "
               f"{logs / 'readme.sh'}, the servers' output in {logs}", file=sys.stderr)
+        return 1
+    for block, line in problems.items():
+        print(f"readme-test: the block at README line {block} got an error answer: {line}",
+              file=sys.stderr)
+    if problems:
         return 1
     print(f"readme-test: the blocks took {time.monotonic() - started:.0f} s")
     print(f"readme-test: {ran} passed, 0 failed, {len(skipped)} skipped")
