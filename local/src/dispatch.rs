@@ -24,7 +24,7 @@ use stowage::App;
 
 use crate::auth::LocalSecret;
 use crate::router::{match_route, RouteMatch};
-use crate::server::BUCKET;
+use crate::BUCKET;
 
 type Body = s3s::Body;
 

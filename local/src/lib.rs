@@ -14,6 +14,10 @@ pub mod thumbnails;
 pub mod webhooks;
 
 pub use dispatch::Faults;
-pub use server::{start, Backend, LocalConfig, RunningServer, BUCKET};
+pub use server::{start, Backend, LocalConfig, RunningServer};
 pub use sweep::REMOVALS;
 pub use webhooks::Webhooks;
+
+/// The one bucket of the embedded S3 endpoint (path-style: `/<bucket>/<key>`).
+// Here rather than in `server`, so that `dispatch` need not import `server`, which imports it.
+pub const BUCKET: &str = "stowage";

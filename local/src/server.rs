@@ -22,9 +22,8 @@ use tokio::task::JoinHandle;
 use crate::auth::{LocalSecret, S3_ACCESS_KEY};
 use crate::dispatch::{Cors, Dispatcher, Faults};
 use crate::s3::{LocalBucket, Notifier};
+use crate::BUCKET;
 
-/// The embedded endpoint's one bucket.
-pub const BUCKET: &str = "stowage";
 /// The SQLite file under the data dir.
 pub const METADATA_FILE: &str = "metadata.sqlite3";
 /// The folder under the data dir that holds the bucket's objects.
