@@ -29,6 +29,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -96,7 +97,6 @@ def script(readme: Path, logs: Path) -> tuple[str, list[str], int]:
         if directive == "background":
             log = logs / f"background-{line}.log"
             out.append(f"( {text}\n) > {quote(str(log))} 2>&1 &")
-            out.append(f"echo $! >> {quote(str(logs / 'pids'))}")
             out.append(f"readme_wait {quote(argument)} {quote(str(log))}")
         else:
             out.append(text)
@@ -119,18 +119,16 @@ def port_free(port: int) -> bool:
     return True
 
 
-def stop(pids_file: Path) -> None:
-    """Stops the background blocks and everything they started (their process groups)."""
-    if not pids_file.exists():
-        return
-    for pid in pids_file.read_text().split():
-        for sig in ("TERM", "KILL"):
-            subprocess.run(["pkill", f"-{sig}", "-P", pid], check=False)
-            try:
-                os.kill(int(pid), 15 if sig == "TERM" else 9)
-            except ProcessLookupError:
-                pass
-            time.sleep(0.5)
+def stop(group: int) -> None:
+    """Stops whatever the blocks left running (the background servers and their children): the
+    script runs in a session of its own, and without job control every process it starts stays
+    in its process group, even after the script itself has ended."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            return
+        time.sleep(1)
 
 
 def main() -> int:
@@ -151,12 +149,14 @@ def main() -> int:
         data.rename(aside)
     started = time.monotonic()
     problems: dict[str, str] = {}
+    run = None
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOWAGE_")}
         # curl -s exits 0 on an HTTP error, so the output is read too: an API answer that is a
         # problem (urn:stowage:problem:…) means the example did not do what the README says.
         run = subprocess.Popen(["bash", str(logs / "readme.sh")], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, errors="replace")
+                               stderr=subprocess.STDOUT, text=True, errors="replace",
+                               start_new_session=True)
         block = "?"
         for line in run.stdout:
             sys.stdout.write(line)
@@ -166,7 +166,8 @@ def main() -> int:
                 problems[block] = line.strip()[:300]
         returncode = run.wait()
     finally:
-        stop(logs / "pids")
+        if run is not None:
+            stop(run.pid)
         shutil.rmtree(data, ignore_errors=True)
         if aside.exists():
             aside.rename(data)
