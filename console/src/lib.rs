@@ -67,16 +67,20 @@ impl Default for ConsoleSettings {
 
 impl ConsoleSettings {
     /// Reads `STOWAGE_CONSOLE_CLIENT_ID` (OIDC sign-in when set and not empty),
-    /// `STOWAGE_CONSOLE_ISSUER`, `STOWAGE_CONSOLE_SCOPE` (default `openid`),
-    /// `STOWAGE_CONSOLE_TOKEN` (`access`, the default, or `id`), `STOWAGE_TENANT_CLAIM` and
-    /// `STOWAGE_USER_CLAIM` through `lookup` (the environment, or a test's settings).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    /// `STOWAGE_CONSOLE_ISSUER`, `STOWAGE_CONSOLE_SCOPE` (default `openid`) and
+    /// `STOWAGE_CONSOLE_TOKEN` (`access`, the default, or `id`) through `lookup` (the
+    /// environment, or a test's settings). The claim names are the API's, as
+    /// `stowage::config::claim_names` read them (their one reader), handed in by the caller.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        tenant_claim: &str,
+        user_claim: &str,
+    ) -> Result<Self, String> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let defaults = Self::default();
         let oidc = match get("STOWAGE_CONSOLE_CLIENT_ID") {
             None => None,
             Some(client_id) => {
@@ -107,15 +111,15 @@ impl ConsoleSettings {
         };
         Ok(Self {
             oidc,
-            tenant_claim: get("STOWAGE_TENANT_CLAIM").unwrap_or(defaults.tenant_claim),
-            user_claim: get("STOWAGE_USER_CLAIM").unwrap_or(defaults.user_claim),
+            tenant_claim: tenant_claim.to_owned(),
+            user_claim: user_claim.to_owned(),
             allow_plain_http: false,
         })
     }
 
     /// [`ConsoleSettings::from_lookup`] on the process environment.
-    pub fn from_env() -> Result<Self, String> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env(tenant_claim: &str, user_claim: &str) -> Result<Self, String> {
+        Self::from_lookup(|name| std::env::var(name).ok(), tenant_claim, user_claim)
     }
 }
 
@@ -403,15 +407,18 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        let settings = ConsoleSettings::from_lookup(env(&[
-            ("STOWAGE_CONSOLE_CLIENT_ID", "abc123"),
-            (
-                "STOWAGE_CONSOLE_ISSUER",
-                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X/",
-            ),
-            ("STOWAGE_CONSOLE_TOKEN", "id"),
-            ("STOWAGE_TENANT_CLAIM", "custom:tenant_id"),
-        ]))
+        let settings = ConsoleSettings::from_lookup(
+            env(&[
+                ("STOWAGE_CONSOLE_CLIENT_ID", "abc123"),
+                (
+                    "STOWAGE_CONSOLE_ISSUER",
+                    "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X/",
+                ),
+                ("STOWAGE_CONSOLE_TOKEN", "id"),
+            ]),
+            "custom:tenant_id",
+            "sub",
+        )
         .unwrap();
         let r = Console::new(&settings).answer(&Method::GET, "/console/config.json", None, None);
         let json: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
@@ -425,16 +432,23 @@ mod tests {
         assert_eq!(json["tenantClaim"], "custom:tenant_id");
 
         // An empty client id (the template's default) means no OIDC sign-in.
-        let none = ConsoleSettings::from_lookup(env(&[("STOWAGE_CONSOLE_CLIENT_ID", "")])).unwrap();
+        let none =
+            ConsoleSettings::from_lookup(env(&[("STOWAGE_CONSOLE_CLIENT_ID", "")]), "t", "u")
+                .unwrap();
         assert_eq!(none.oidc, None);
         let err =
-            ConsoleSettings::from_lookup(env(&[("STOWAGE_CONSOLE_CLIENT_ID", "abc")])).unwrap_err();
+            ConsoleSettings::from_lookup(env(&[("STOWAGE_CONSOLE_CLIENT_ID", "abc")]), "t", "u")
+                .unwrap_err();
         assert!(err.contains("STOWAGE_CONSOLE_ISSUER"), "{err}");
-        let err = ConsoleSettings::from_lookup(env(&[
-            ("STOWAGE_CONSOLE_CLIENT_ID", "abc"),
-            ("STOWAGE_CONSOLE_ISSUER", "https://issuer"),
-            ("STOWAGE_CONSOLE_TOKEN", "refresh"),
-        ]))
+        let err = ConsoleSettings::from_lookup(
+            env(&[
+                ("STOWAGE_CONSOLE_CLIENT_ID", "abc"),
+                ("STOWAGE_CONSOLE_ISSUER", "https://issuer"),
+                ("STOWAGE_CONSOLE_TOKEN", "refresh"),
+            ]),
+            "t",
+            "u",
+        )
         .unwrap_err();
         assert!(err.contains("`access` or `id`"), "{err}");
     }

@@ -56,8 +56,14 @@ impl Dispatcher {
         let to_s3 =
             self.s3.is_some() && path.trim_start_matches('/').split('/').next() == Some(BUCKET);
         let to_public = self.s3.is_some() && path.starts_with("/public/");
+        // The bucket's CORS rules for S3 and the public copies, the HTTP API's for the rest.
+        let rules = if to_s3 || to_public {
+            &BUCKET_CORS
+        } else {
+            &API_CORS
+        };
         let mut response = if method == Method::OPTIONS {
-            preflight(&req, &self.cors)
+            preflight(&req, &self.cors, rules)
         } else if path == OPENAPI_PATH {
             openapi(&method)
         } else if stowage_console::Console::owns(&path) {
@@ -81,7 +87,7 @@ impl Dispatcher {
         } else {
             self.api_request(req).await
         };
-        allow_cross_origin(response.headers_mut(), origin.as_ref(), &self.cors);
+        allow_cross_origin(response.headers_mut(), origin.as_ref(), &self.cors, rules);
         tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
         Ok(response)
     }
@@ -400,9 +406,40 @@ impl Cors {
     }
 }
 
+/// What a CORS configuration allows besides its origins (which `Cors` holds: the template's one
+/// `CorsAllowedOrigins` parameter serves the API and the bucket alike).
+#[derive(Debug, PartialEq, Eq)]
+pub struct CorsRules {
+    pub allow_methods: &'static [&'static str],
+    /// `None`: any header a preflight asks for (S3's `AllowedHeaders: ["*"]`).
+    pub allow_headers: Option<&'static [&'static str]>,
+    pub expose_headers: &'static [&'static str],
+    pub max_age_seconds: u32,
+}
+
+/// The HTTP API's `CorsConfiguration` in `template.yaml` (a test holds the two equal).
+pub const API_CORS: CorsRules = CorsRules {
+    allow_methods: &["GET", "POST", "PUT", "PATCH", "DELETE"],
+    allow_headers: Some(&["authorization", "content-type", "if-match"]),
+    expose_headers: &["etag", "location"],
+    max_age_seconds: 3600,
+};
+
+/// The bucket's `CorsRules` in `template.yaml` (a test holds the two equal).
+pub const BUCKET_CORS: CorsRules = CorsRules {
+    allow_methods: &["GET", "HEAD", "PUT", "POST", "DELETE"],
+    allow_headers: None,
+    expose_headers: &["ETag", "Location", "x-amz-error-code"],
+    max_age_seconds: 3600,
+};
+
+fn header_list(names: &[&str]) -> HeaderValue {
+    HeaderValue::from_str(&names.join(", ")).expect("header names are valid header text")
+}
+
 /// Answers a CORS preflight for the API or the bucket, as API Gateway and S3 CORS would: for an
-/// allowed origin, the methods and the requested headers; for any other, `403` without them.
-fn preflight(req: &Request<Incoming>, cors: &Cors) -> Response<Body> {
+/// allowed origin, the methods and headers `rules` allow; for any other, `403` without them.
+fn preflight(req: &Request<Incoming>, cors: &Cors, rules: &CorsRules) -> Response<Body> {
     let Some(allowed) = cors.allow(req.headers().get(header::ORIGIN)) else {
         return plain(StatusCode::FORBIDDEN);
     };
@@ -411,30 +448,36 @@ fn preflight(req: &Request<Incoming>, cors: &Cors) -> Response<Body> {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE"),
+        header_list(rules.allow_methods),
     );
-    let requested = req
-        .headers()
-        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static("authorization, content-type, if-match"));
-    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
-    headers.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("3600"),
-    );
+    let allowed_headers = match rules.allow_headers {
+        Some(names) => Some(header_list(names)),
+        None => req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned(),
+    };
+    if let Some(allowed_headers) = allowed_headers {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allowed_headers);
+    }
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, rules.max_age_seconds.into());
     headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     response
 }
 
-/// CORS headers of an actual response: the origin if allowed, and the headers browser
-/// uploaders must read (`ETag` of each part, `Location` of a created file).
-fn allow_cross_origin(headers: &mut http::HeaderMap, origin: Option<&HeaderValue>, cors: &Cors) {
+/// CORS headers of an actual response: the origin if allowed, and the headers `rules` expose
+/// (`ETag` of each part and of a record, `Location` of a created file).
+fn allow_cross_origin(
+    headers: &mut http::HeaderMap,
+    origin: Option<&HeaderValue>,
+    cors: &Cors,
+    rules: &CorsRules,
+) {
     if let Some(allowed) = cors.allow(origin) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
         headers.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("ETag, Location, x-amz-error-code"),
+            header_list(rules.expose_headers),
         );
     }
     if matches!(cors, Cors::Origins(_)) {

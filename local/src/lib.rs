@@ -13,7 +13,7 @@ mod sweep;
 pub mod thumbnails;
 pub mod webhooks;
 
-pub use dispatch::Faults;
+pub use dispatch::{CorsRules, Faults, API_CORS, BUCKET_CORS};
 pub use server::{start, Backend, LocalConfig, RunningServer};
 pub use sweep::REMOVALS;
 pub use webhooks::Webhooks;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use stowage::identity::{ClaimNames, Scope, Scopes};
+use stowage::identity::{Scope, Scopes};
 use stowage::model::{TenantId, UserId};
 use stowage::service::{Clock, SystemClock};
 use stowage_local::auth::LocalSecret;
@@ -146,16 +146,14 @@ fn token(args: TokenArgs) -> ExitCode {
         ));
     }
     let scopes = Scopes::parse(&args.scope);
+    // The claim names a server started in this environment reads, from their one reader.
+    let claims = match stowage::config::claim_names(|name| std::env::var(name).ok()) {
+        Ok(claims) => claims,
+        Err(e) => return fail(&e.to_string()),
+    };
     println!(
         "{}",
-        secret.issue_token(
-            &claim_names(),
-            &tenant,
-            &user,
-            scopes,
-            SystemClock.now(),
-            args.ttl
-        )
+        secret.issue_token(&claims, &tenant, &user, scopes, SystemClock.now(), args.ttl)
     );
     ExitCode::SUCCESS
 }
@@ -177,14 +175,6 @@ fn s3_credentials(args: S3CredentialsArgs) -> ExitCode {
     );
     println!("export STOWAGE_LOCAL_BUCKET={}", stowage_local::BUCKET);
     ExitCode::SUCCESS
-}
-
-/// The claims tokens name the tenant and user in, as the server reads them.
-fn claim_names() -> ClaimNames {
-    ClaimNames {
-        tenant: std::env::var("STOWAGE_TENANT_CLAIM").unwrap_or_else(|_| "tenant_id".into()),
-        user: std::env::var("STOWAGE_USER_CLAIM").unwrap_or_else(|_| "sub".into()),
-    }
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -249,7 +239,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         println!("  API:       {url}/files");
         // The link signs the browser in (the token in the fragment never reaches a server).
         let token = server.secret.issue_token(
-            &claim_names(),
+            &server.app.claims,
             &console_tenant,
             &console_user,
             Scopes::all(),

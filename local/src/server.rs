@@ -189,6 +189,15 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         .trim_end_matches('/')
         .to_owned();
 
+    // Every setting is read through this one lookup: the test's settings first, then the
+    // environment, and each by its one reader (`Config`, `Cors::parse`, the console's).
+    let setting = |name: &str| {
+        config
+            .settings
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    };
     let mut sqlite = None;
     let (app, s3) = match config.backend {
         Backend::Embedded => {
@@ -196,11 +205,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             let mut settings = Config::from_lookup(|name| match name {
                 "STOWAGE_TABLE" => Some(METADATA_FILE.to_owned()),
                 "STOWAGE_BUCKET" => Some(BUCKET.to_owned()),
-                other => config
-                    .settings
-                    .get(other)
-                    .cloned()
-                    .or_else(|| std::env::var(other).ok()),
+                other => setting(other),
             })?;
             // This server serves public copies itself, at <base>/public/….
             settings.public_base_url = settings.public_base_url.or_else(|| Some(base_url.clone()));
@@ -256,18 +261,12 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
     };
 
     let faults = Arc::new(Faults::default());
-    let cors_setting = config
-        .settings
-        .get("STOWAGE_CORS_ORIGINS")
-        .cloned()
-        .or_else(|| std::env::var("STOWAGE_CORS_ORIGINS").ok());
-    let console = stowage_console::ConsoleSettings::from_lookup(|name| {
-        config
-            .settings
-            .get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
-    })
+    // The console names the claims the app reads (with --backend aws, the app's own Config).
+    let console = stowage_console::ConsoleSettings::from_lookup(
+        setting,
+        &app.claims.tenant,
+        &app.claims.user,
+    )
     .map(|settings| stowage_console::ConsoleSettings {
         allow_plain_http: true,
         ..settings
@@ -276,7 +275,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
     let dispatcher = Arc::new(Dispatcher {
         app: app.clone(),
         faults: faults.clone(),
-        cors: Cors::parse(cors_setting.as_deref()),
+        cors: Cors::parse(setting("STOWAGE_CORS_ORIGINS").as_deref()),
         s3,
         secret: secret.clone(),
         console: stowage_console::Console::new(&console),

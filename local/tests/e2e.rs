@@ -193,10 +193,44 @@ async fn unknown_routes_and_methods_are_problem_json() {
         .unwrap();
     assert_eq!(response.status(), 204);
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        response.headers()["access-control-allow-headers"],
+        "authorization, content-type, if-match"
+    );
+    // Header names are case-insensitive: the API exposes `etag` as API Gateway is told to.
     assert!(response.headers()["access-control-expose-headers"]
         .to_str()
         .unwrap()
-        .contains("ETag"));
+        .to_ascii_lowercase()
+        .contains("etag"));
+    // The bucket's preflight allows what an uploader asks for, and exposes S3's error code.
+    let response = http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/stowage/files/acme/x/1", local.url),
+        )
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "PUT")
+        .header(
+            "access-control-request-headers",
+            "content-type, x-amz-checksum-sha256",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        response.headers()["access-control-allow-headers"],
+        "content-type, x-amz-checksum-sha256"
+    );
+    assert_eq!(
+        response.headers()["access-control-allow-methods"],
+        "GET, HEAD, PUT, POST, DELETE"
+    );
+    assert!(response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .contains("x-amz-error-code"));
 }
 
 #[tokio::test]

@@ -321,10 +321,8 @@ pub async fn run_records_removed() -> Result<(), Error> {
 #[cfg(feature = "eventbridge")]
 pub async fn run_records_changed() -> Result<(), Error> {
     init_tracing();
-    let bus = std::env::var("STOWAGE_EVENT_BUS")
-        .ok()
-        .filter(|bus| !bus.trim().is_empty())
-        .ok_or("STOWAGE_EVENT_BUS must name the event bus")?;
+    let bus = crate::config::event_bus(|name| std::env::var(name).ok())
+        .inspect_err(|err| tracing::error!("{err}"))?;
     let sdk = lambda_sdk_config().inspect_err(|err| tracing::error!("{err}"))?;
     let sink = crate::notify::eventbridge::EventBridgeSink::new(
         aws_sdk_eventbridge::Client::new(&sdk),

@@ -69,6 +69,36 @@ impl Prime {
     }
 }
 
+/// Reads `STOWAGE_TENANT_CLAIM` (default `tenant_id`) and `STOWAGE_USER_CLAIM` (default `sub`)
+/// through `lookup`: the one reader of the claim names, for the functions, `stowage-local` and
+/// its `token` command, and the console alike. Set but empty is an error.
+pub fn claim_names(lookup: impl Fn(&str) -> Option<String>) -> Result<ClaimNames, ConfigError> {
+    let claim = |name: &'static str, default: &str| match lookup(name) {
+        None => Ok(default.to_owned()),
+        Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        Some(_) => Err(ConfigError {
+            name,
+            problem: "is empty".into(),
+        }),
+    };
+    Ok(ClaimNames {
+        tenant: claim("STOWAGE_TENANT_CLAIM", "tenant_id")?,
+        user: claim("STOWAGE_USER_CLAIM", "sub")?,
+    })
+}
+
+/// Reads `STOWAGE_EVENT_BUS` through `lookup`: the EventBridge bus `publish-events` sends file
+/// events to (required there, and only there).
+pub fn event_bus(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    lookup("STOWAGE_EVENT_BUS")
+        .map(|bus| bus.trim().to_owned())
+        .filter(|bus| !bus.is_empty())
+        .ok_or_else(|| ConfigError {
+            name: "STOWAGE_EVENT_BUS",
+            problem: "must name the event bus".into(),
+        })
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -84,14 +114,6 @@ impl Config {
                     name,
                     problem: "is not set".into(),
                 })
-        };
-        let claim = |name: &'static str, default: &str| match lookup(name) {
-            None => Ok(default.to_owned()),
-            Some(v) if !v.trim().is_empty() => Ok(v),
-            Some(_) => Err(ConfigError {
-                name,
-                problem: "is empty".into(),
-            }),
         };
         let flag = |name: &'static str| match lookup(name).as_deref() {
             None | Some("") | Some("false") | Some("0") => Ok(false),
@@ -151,10 +173,7 @@ impl Config {
             public_base_url,
             table: required("STOWAGE_TABLE")?,
             bucket: required("STOWAGE_BUCKET")?,
-            claims: ClaimNames {
-                tenant: claim("STOWAGE_TENANT_CLAIM", "tenant_id")?,
-                user: claim("STOWAGE_USER_CLAIM", "sub")?,
-            },
+            claims: claim_names(&lookup)?,
             s3_force_path_style,
             download_url_expires_in: Duration::from_secs(download_url_expires_in),
         })
@@ -211,6 +230,23 @@ mod tests {
             assert_eq!(err.name, name);
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn the_event_bus_is_required_where_it_is_read() {
+        let read = |value: Option<&str>| event_bus(|_| value.map(str::to_owned));
+        assert_eq!(read(Some(" files-bus ")).unwrap(), "files-bus");
+        assert_eq!(read(None).unwrap_err().name, "STOWAGE_EVENT_BUS");
+        assert_eq!(read(Some("  ")).unwrap_err().name, "STOWAGE_EVENT_BUS");
+    }
+
+    #[test]
+    fn claim_names_default_and_refuse_empty() {
+        assert_eq!(claim_names(|_| None).unwrap(), ClaimNames::default());
+        let user = claim_names(|name| (name == "STOWAGE_USER_CLAIM").then(|| "email".into()));
+        assert_eq!(user.unwrap().user, "email");
+        let empty = claim_names(|name| (name == "STOWAGE_USER_CLAIM").then(String::new));
+        assert_eq!(empty.unwrap_err().name, "STOWAGE_USER_CLAIM");
     }
 
     #[test]

@@ -518,3 +518,63 @@ fn cold_starts_prime_only_what_each_policy_allows() {
     }
     assert!(primed_s3 >= 4, "the S3-calling functions prime S3");
 }
+
+/// `stowage-local` answers CORS as the stack does: the HTTP API's `CorsConfiguration` for the
+/// API, the bucket's rule for the S3 endpoint (and the public copies). Origins are the one
+/// `CorsAllowedOrigins` parameter on both, as `STOWAGE_CORS_ORIGINS` is locally.
+#[test]
+fn local_cors_is_the_templates() {
+    let template = template();
+    let strings = |value: &serde_yaml::Value| -> Vec<String> {
+        value
+            .as_sequence()
+            .unwrap_or_else(|| panic!("a list: {value:?}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let owned = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+
+    let api = &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
+    let local = &stowage_local::API_CORS;
+    assert_eq!(
+        intrinsic(&api["AllowOrigins"], "Ref"),
+        Some("CorsAllowedOrigins")
+    );
+    assert_eq!(strings(&api["AllowMethods"]), owned(local.allow_methods));
+    assert_eq!(
+        Some(strings(&api["AllowHeaders"])),
+        local.allow_headers.map(owned)
+    );
+    assert_eq!(strings(&api["ExposeHeaders"]), owned(local.expose_headers));
+    assert_eq!(
+        api["MaxAge"].as_u64(),
+        Some(u64::from(local.max_age_seconds))
+    );
+
+    let rules = template["Resources"]["FilesBucket"]["Properties"]["CorsConfiguration"]
+        ["CorsRules"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(rules.len(), 1, "one rule, as stowage-local has");
+    let bucket = &rules[0];
+    let local = &stowage_local::BUCKET_CORS;
+    assert_eq!(
+        intrinsic(&bucket["AllowedOrigins"], "Ref"),
+        Some("CorsAllowedOrigins")
+    );
+    assert_eq!(
+        strings(&bucket["AllowedMethods"]),
+        owned(local.allow_methods)
+    );
+    assert_eq!(strings(&bucket["AllowedHeaders"]), ["*"]);
+    assert_eq!(local.allow_headers, None, "any requested header, as \"*\"");
+    assert_eq!(
+        strings(&bucket["ExposedHeaders"]),
+        owned(local.expose_headers)
+    );
+    assert_eq!(
+        bucket["MaxAge"].as_u64(),
+        Some(u64::from(local.max_age_seconds))
+    );
+}
