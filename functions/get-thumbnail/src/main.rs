@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), stowage::lambda_http::Error> {
-    stowage::bootstrap::run_route(stowage::http::RouteId::GetThumbnail).await
+    stowage::bootstrap::run_route::<stowage::http::GetThumbnail>().await
 }

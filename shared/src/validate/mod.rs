@@ -11,6 +11,7 @@
 //! - [`ThumbnailRequest`] (`GET /files/{id}/thumbnail`), in `thumbnail.rs`.
 
 mod batch;
+mod content;
 mod create;
 mod list;
 mod parts;
@@ -24,6 +25,7 @@ use crate::error::{ApiError, ProblemCode};
 use crate::model::FieldError;
 
 pub use batch::{BatchDelete, BatchUpdate};
+pub use content::ContentRequest;
 pub use create::{CreateFile, UploadMethod, UploadRequest};
 pub use list::ListQuery;
 pub use parts::{ClaimedPart, CompleteParts, SignParts};

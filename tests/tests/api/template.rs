@@ -578,3 +578,18 @@ fn local_cors_is_the_templates() {
         Some(u64::from(local.max_age_seconds))
     );
 }
+
+/// Each route's function hands the bootstrap that route's own handler (the handlers are named
+/// as the route ids), so no function answers another route or links its code.
+#[test]
+fn each_route_function_runs_its_own_handler() {
+    for route in ROUTES {
+        let main = format!("{REPO_ROOT}/functions/{}/src/main.rs", route.function);
+        let text = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{main}: {e}"));
+        let call = format!(
+            "stowage::bootstrap::run_route::<stowage::http::{:?}>()",
+            route.id
+        );
+        assert!(text.contains(&call), "{main} calls {call}");
+    }
+}

@@ -1,0 +1,330 @@
+//! One handler per route. Each takes its typed input (`extract`), makes one service call and
+//! returns a typed answer that knows its status, headers and wire shape (`wire`). [`serve`] runs
+//! a handler for a request: the caller's identity and the route's scope first, then the input,
+//! then the handler. A Lambda function names its handler (`bootstrap::run_route::<GetFile>()`),
+//! so its binary links that route's code and not the others'.
+
+use std::future::Future;
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+use super::extract::{
+    FromRequest, IfMatch, Json, MergePatch, OptionalJson, PathId, Query, Replacement,
+};
+use super::request::identity;
+use super::response::{empty, json_response, problem, problem_for, redirect};
+use super::routes::RouteId;
+use super::wire;
+use crate::error::{ApiError, ProblemCode};
+use crate::identity::Identity;
+use crate::service::{
+    Created, Deleted, ListPage, Shown, SignedParts, SignedRequest, ThumbnailAnswer, UploadLimits,
+};
+use crate::validate::{
+    BatchDelete, BatchUpdate, CompleteParts, ContentRequest, ListQuery, SignParts, SignRequest,
+    ThumbnailRequest, UploadRequest,
+};
+use crate::App;
+
+/// A route's handler: what it reads from the request, and what it answers.
+pub trait Handler {
+    /// The route it answers (its scope is checked before the input is read).
+    const ROUTE: RouteId;
+    /// Its typed input.
+    type Input: FromRequest;
+    /// Its typed answer.
+    type Output: Answer;
+    /// Runs the route for `who`.
+    fn run(
+        app: &App,
+        who: Identity,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Self::Output, ApiError>> + Send;
+}
+
+/// A handler's result as an HTTP response.
+pub trait Answer {
+    fn into_response(self) -> Response<Body>;
+}
+
+/// Runs handler `H` for `req` and renders its result; never panics on client input.
+pub async fn serve<H: Handler>(app: &App, req: &Request) -> Response<Body> {
+    let scope = H::ROUTE.route().scope;
+    let answered = async {
+        let who = identity(req, &app.claims)?;
+        if app.require_scopes && !who.scopes.contains(scope) {
+            // Before anything is read or written.
+            return Err(ApiError::insufficient_scope(scope));
+        }
+        let input = H::Input::from_request(req)?;
+        H::run(app, who, input).await
+    };
+    match answered.await {
+        Ok(answer) => answer.into_response(),
+        Err(err) if err.is(ProblemCode::InsufficientScope) => problem_for(&err, Some(scope)),
+        Err(err) => problem(&err),
+    }
+}
+
+// --- answers -------------------------------------------------------------------------------
+
+/// A record, with its version as the `ETag`.
+impl Answer for Shown {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &self.view(), Some(self.record.version))
+    }
+}
+
+/// A new record with its upload: `201` with `Location`.
+pub struct NewFile(Created);
+
+impl Answer for NewFile {
+    fn into_response(self) -> Response<Body> {
+        let created = self.0;
+        let mut response = json_response(
+            StatusCode::CREATED,
+            &wire::FileWithUpload::from(&created),
+            Some(created.file.record.version),
+        );
+        let location = format!("/files/{}", created.file.record.id);
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+}
+
+/// A record with a new upload opened: `200`.
+impl Answer for Created {
+    fn into_response(self) -> Response<Body> {
+        json_response(
+            StatusCode::OK,
+            &wire::FileWithUpload::from(&self),
+            Some(self.file.record.version),
+        )
+    }
+}
+
+/// `204 No Content`.
+pub struct NoContent;
+
+impl Answer for NoContent {
+    fn into_response(self) -> Response<Body> {
+        empty(StatusCode::NO_CONTENT)
+    }
+}
+
+/// `302` to a presigned or public URL.
+pub struct Redirect(String);
+
+impl Answer for Redirect {
+    fn into_response(self) -> Response<Body> {
+        redirect(&self.0)
+    }
+}
+
+impl Answer for ListPage {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &wire::Page::from(&self), None)
+    }
+}
+
+/// The records a batch update wrote.
+pub struct Updated(Vec<Shown>);
+
+impl Answer for Updated {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &wire::Items::from(self.0.as_slice()), None)
+    }
+}
+
+/// The parts S3 holds.
+pub struct Parts(Vec<crate::blob::UploadedPart>);
+
+impl Answer for Parts {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &wire::Parts { parts: &self.0 }, None)
+    }
+}
+
+/// A `200` JSON answer of a type that is its own wire shape.
+pub struct Ok200<T>(T);
+
+impl<T: Serialize> Answer for Ok200<T> {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &self.0, None)
+    }
+}
+
+/// The upload limits, which clients may keep a few minutes.
+impl Answer for UploadLimits {
+    fn into_response(self) -> Response<Body> {
+        let mut response = json_response(StatusCode::OK, &self, None);
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=300"),
+        );
+        response
+    }
+}
+
+/// `302` to the thumbnail, or `202` with `Retry-After` while it is being made.
+impl Answer for ThumbnailAnswer {
+    fn into_response(self) -> Response<Body> {
+        match self {
+            ThumbnailAnswer::Ready(url) => redirect(&url),
+            ThumbnailAnswer::Pending { retry_after } => {
+                let body = wire::ThumbnailPending {
+                    status: "pending",
+                    retry_after,
+                };
+                let mut response = json_response(StatusCode::ACCEPTED, &body, None);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                response
+            }
+        }
+    }
+}
+
+// --- the routes ------------------------------------------------------------------------------
+
+/// Declares a route's handler: `name: Route(input pattern: Input) -> Output { body }`.
+macro_rules! handler {
+    ($(#[$doc:meta])* $name:ident: $route:ident($app:ident, $who:ident, $input:pat => $input_type:ty) -> $output:ty $body:block) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl Handler for $name {
+            const ROUTE: RouteId = RouteId::$route;
+            type Input = $input_type;
+            type Output = $output;
+            async fn run($app: &App, $who: Identity, $input: $input_type) -> Result<$output, ApiError> $body
+        }
+    };
+}
+
+handler!(
+    /// `POST /files`.
+    CreateFile: CreateFile(app, who, Json(command) => Json<crate::validate::CreateFile>) -> NewFile {
+        app.service.create(&who, command).await.map(NewFile)
+    }
+);
+
+handler!(
+    /// `GET /files`.
+    ListFiles: ListFiles(app, who, Query(query) => Query<ListQuery>) -> ListPage {
+        app.service.list(&who, &query).await
+    }
+);
+
+handler!(
+    /// `PATCH /files`.
+    UpdateFiles: UpdateFiles(app, who, Json(batch) => Json<BatchUpdate>) -> Updated {
+        app.service.update_many(&who, &batch).await.map(Updated)
+    }
+);
+
+handler!(
+    /// `POST /files/delete`.
+    DeleteFiles: DeleteFiles(app, who, Json(batch) => Json<BatchDelete>) -> Ok200<Deleted> {
+        app.service.delete_many(&who, &batch).await.map(Ok200)
+    }
+);
+
+handler!(
+    /// `GET /files/limits`.
+    GetUploadLimits: GetUploadLimits(app, _who, () => ()) -> UploadLimits {
+        Ok(app.service.upload_limits())
+    }
+);
+
+handler!(
+    /// `GET /files/{id}`.
+    GetFile: GetFile(app, who, PathId(id) => PathId) -> Shown {
+        app.service.get(&who, id).await
+    }
+);
+
+handler!(
+    /// `PATCH /files/{id}`.
+    UpdateFile: UpdateFile(app, who, (PathId(id), IfMatch(if_match), Json(MergePatch(patch))) => (PathId, IfMatch, Json<MergePatch>)) -> Shown {
+        app.service.update(&who, id, &patch, if_match).await
+    }
+);
+
+handler!(
+    /// `PUT /files/{id}`.
+    ReplaceFile: ReplaceFile(app, who, (PathId(id), IfMatch(if_match), Json(Replacement(patch))) => (PathId, IfMatch, Json<Replacement>)) -> Shown {
+        app.service.update(&who, id, &patch, if_match).await
+    }
+);
+
+handler!(
+    /// `DELETE /files/{id}`.
+    DeleteFile: DeleteFile(app, who, (PathId(id), IfMatch(if_match)) => (PathId, IfMatch)) -> NoContent {
+        app.service.delete(&who, id, if_match).await.map(|()| NoContent)
+    }
+);
+
+handler!(
+    /// `GET /files/{id}/content`.
+    GetContent: GetContent(app, who, (PathId(id), Query(request)) => (PathId, Query<ContentRequest>)) -> Redirect {
+        app.service
+            .content_redirect(&who, id, request.disposition)
+            .await
+            .map(Redirect)
+    }
+);
+
+handler!(
+    /// `GET /files/{id}/thumbnail`.
+    GetThumbnail: GetThumbnail(app, who, (PathId(id), Query(request)) => (PathId, Query<ThumbnailRequest>)) -> ThumbnailAnswer {
+        app.service.thumbnail(&who, id, request).await
+    }
+);
+
+handler!(
+    /// `POST /files/{id}/upload`.
+    StartUpload: StartUpload(app, who, (PathId(id), IfMatch(if_match), OptionalJson(request)) => (PathId, IfMatch, OptionalJson<UploadRequest>)) -> Created {
+        app.service.start_upload(&who, id, request, if_match).await
+    }
+);
+
+handler!(
+    /// `DELETE /files/{id}/upload`.
+    AbortUpload: AbortUpload(app, who, (PathId(id), IfMatch(if_match)) => (PathId, IfMatch)) -> Shown {
+        app.service.abort_upload(&who, id, if_match).await
+    }
+);
+
+handler!(
+    /// `GET /files/{id}/upload/parts`.
+    ListUploadParts: ListUploadParts(app, who, PathId(id) => PathId) -> Parts {
+        app.service.uploaded_parts(&who, id).await.map(Parts)
+    }
+);
+
+handler!(
+    /// `POST /files/{id}/upload/parts`.
+    SignUploadParts: SignUploadParts(app, who, (PathId(id), Json(request)) => (PathId, Json<SignParts>)) -> Ok200<SignedParts> {
+        app.service.sign_parts(&who, id, &request).await.map(Ok200)
+    }
+);
+
+handler!(
+    /// `POST /files/{id}/upload/sign`.
+    SignUploadRequest: SignUploadRequest(app, who, (PathId(id), Json(request)) => (PathId, Json<SignRequest>)) -> Ok200<SignedRequest> {
+        app.service.sign_request(&who, id, &request).await.map(Ok200)
+    }
+);
+
+handler!(
+    /// `POST /files/{id}/upload/complete`.
+    CompleteUpload: CompleteUpload(app, who, (PathId(id), OptionalJson(request)) => (PathId, OptionalJson<CompleteParts>)) -> Shown {
+        app.service.complete_upload(&who, id, &request).await
+    }
+);
