@@ -9,10 +9,12 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{service_fn, Error, Request};
 
 use crate::blob::s3::{S3Store, SigningIdentity};
-use crate::config::Config;
+use crate::blob::ObjectStore;
+use crate::config::{Config, Prime};
 use crate::http;
 use crate::service::{Clock, SystemClock};
 use crate::store::dynamodb::DynamoStore;
+use crate::store::MetadataStore;
 use crate::App;
 
 /// Logs to stderr, as JSON on Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) and as text elsewhere;
@@ -117,13 +119,25 @@ pub fn aws_app_with_clients(
     s3: aws_sdk_s3::Client,
     clock: Arc<dyn Clock>,
 ) -> Result<App, Error> {
+    let (store, objects) = aws_ports(config, sdk, dynamodb, s3)?;
+    Ok(App::new(config, store, objects, clock))
+}
+
+/// The metadata and object stores an app runs on.
+type Ports = (Arc<dyn MetadataStore>, Arc<dyn ObjectStore>);
+
+/// The DynamoDB and S3 adapters over the given clients.
+fn aws_ports(
+    config: &Config,
+    sdk: &SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
+    s3: aws_sdk_s3::Client,
+) -> Result<Ports, Error> {
     let signing = SigningIdentity::from_sdk(sdk)
         .ok_or("no AWS credentials: the SDK's default chain found none")?;
-    Ok(App::new(
-        config,
+    Ok((
         Arc::new(DynamoStore::new(dynamodb, &config.table)),
         Arc::new(S3Store::new(s3, &config.bucket, signing)),
-        clock,
     ))
 }
 
@@ -193,53 +207,31 @@ async fn app_from_env() -> Result<App, Error> {
     let sdk = lambda_sdk_config().inspect_err(|err| tracing::error!("{err}"))?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let s3 = s3_client(&sdk, config.s3_force_path_style);
-    prime(&config, &dynamodb, &s3).await;
-    aws_app_with_clients(&config, &sdk, dynamodb, s3, Arc::new(SystemClock))
-        .inspect_err(|err| tracing::error!("{err}"))
+    let (store, objects) =
+        aws_ports(&config, &sdk, dynamodb, s3).inspect_err(|err| tracing::error!("{err}"))?;
+    prime(config.prime, store.as_ref(), objects.as_ref()).await;
+    Ok(App::new(&config, store, objects, Arc::new(SystemClock)))
 }
 
-/// The key the priming calls read: no record or object has it.
-const PRIME_KEY: &str = ".prime";
 /// The longest a cold start waits for its connections.
 const PRIME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Opens the connections that `config.prime` names during the cold start, so the first request
-/// does not pay DNS, TCP and TLS inside itself: one `GetItem` of a key no record has (DynamoDB),
-/// and one `HeadObject` of `files/.prime`, which no upload makes (S3; a `404`, or a `403` where
-/// the function may not list the bucket, still leaves the connection open in the client's
-/// pool). Both are calls the function's policy allows (`template.yaml` sets `STOWAGE_PRIME` per
+/// Opens the connections that `prime` names during the cold start, so the first request does
+/// not pay DNS, TCP and TLS inside itself, through the ports' `warm`: DynamoDB's adapter reads a
+/// key no record has (one `GetItem`), S3's heads `files/.prime`, which no upload makes (one
+/// `HeadObject`). Both are calls the function's policy allows (`template.yaml` sets `STOWAGE_PRIME` per
 /// function, and a test holds it to the policies). Nothing here can fail the start: an answer
 /// of any kind, an error or the time limit, and the first request makes its own connection.
-pub async fn prime(config: &Config, dynamodb: &aws_sdk_dynamodb::Client, s3: &aws_sdk_s3::Client) {
-    use aws_sdk_dynamodb::types::AttributeValue;
+pub async fn prime(prime: Prime, store: &dyn MetadataStore, objects: &dyn ObjectStore) {
     let started = std::time::Instant::now();
     let table = async {
-        if config.prime.dynamodb {
-            let answer = dynamodb
-                .get_item()
-                .table_name(&config.table)
-                .key(
-                    crate::store::dynamodb::PK,
-                    AttributeValue::S(PRIME_KEY.into()),
-                )
-                .key(
-                    crate::store::dynamodb::SK,
-                    AttributeValue::S(PRIME_KEY.into()),
-                )
-                .send()
-                .await;
-            tracing::debug!(ok = answer.is_ok(), "primed DynamoDB");
+        if prime.dynamodb {
+            store.warm().await;
         }
     };
     let bucket = async {
-        if config.prime.s3 {
-            let answer = s3
-                .head_object()
-                .bucket(&config.bucket)
-                .key(format!("files/{PRIME_KEY}"))
-                .send()
-                .await;
-            tracing::debug!(ok = answer.is_ok(), "primed S3");
+        if prime.s3 {
+            objects.warm().await;
         }
     };
     if tokio::time::timeout(PRIME_TIMEOUT, async { tokio::join!(table, bucket) })
@@ -248,11 +240,11 @@ pub async fn prime(config: &Config, dynamodb: &aws_sdk_dynamodb::Client, s3: &aw
     {
         tracing::warn!("priming the connections took over {PRIME_TIMEOUT:?}; going on");
     }
-    if config.prime.dynamodb || config.prime.s3 {
+    if prime.dynamodb || prime.s3 {
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
-            dynamodb = config.prime.dynamodb,
-            s3 = config.prime.s3,
+            dynamodb = prime.dynamodb,
+            s3 = prime.s3,
             "connections primed"
         );
     }

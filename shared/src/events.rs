@@ -10,8 +10,9 @@ use crate::keys::decode_event_key;
 use crate::model::{Sequencer, Timestamp};
 use crate::notify::{EventSink, FileEvent};
 use crate::service::{ObjectEvent, Outcome};
-use crate::store::dynamodb::stream::{record_changes, UndecodableChange};
+use crate::store::dynamodb::stream::record_changes;
 use crate::store::RecordChange;
+use crate::store::UndecodableChange;
 use crate::App;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
@@ -152,7 +153,7 @@ where
             Err(err) => {
                 // Retried, then parked in the on-failure queue for a person to look at.
                 tracing::error!(error = %err, "a removed item looks like a file record but does not decode");
-                failed.push(err.sequence_number);
+                failed.push(err.position);
                 continue;
             }
         };
@@ -195,7 +196,7 @@ where
             }
             Err(err) => {
                 tracing::error!(error = %err, "a changed item looks like a file record but does not decode");
-                return (events, Some(err.sequence_number));
+                return (events, Some(err.position));
             }
         }
     }

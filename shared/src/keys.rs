@@ -52,6 +52,10 @@ pub(crate) fn publish_job_key(tenant: &TenantId, id: FileId) -> String {
 /// Where publish job markers live; the bucket sends their events to the publish worker.
 pub const PUBLISH_JOBS: &str = "jobs/publish/";
 
+/// The object a cold start's `warm` read asks for under `files/` (every function that calls S3
+/// may read there), which no upload makes: ids are ULIDs, never `.prime`.
+pub(crate) const WARM_KEY: &str = "files/.prime";
+
 /// Where thumbnails live.
 pub const THUMBNAILS: &str = "thumbs/";
 

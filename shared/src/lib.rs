@@ -21,6 +21,7 @@ pub mod service;
 pub mod store;
 pub mod thumbnails;
 pub mod validate;
+pub mod wire;
 
 use std::sync::Arc;
 

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
 
 use crate::model::Timestamp;
 
@@ -54,8 +53,7 @@ impl BlobError {
 }
 
 /// A request a client can make without credentials: a URL plus the headers it must send exactly.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PresignedRequest {
     pub method: String,
     pub url: String,
@@ -65,8 +63,7 @@ pub struct PresignedRequest {
 
 /// A presigned POST form (S3's browser-based upload): the URL to post to and the form fields to
 /// send before the file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PresignedPost {
     pub url: String,
     pub fields: BTreeMap<String, String>,
@@ -110,8 +107,7 @@ pub struct ObjectInfo {
 }
 
 /// A part S3 holds for an open multipart upload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadedPart {
     pub part_number: u32,
     pub size: u64,
@@ -131,6 +127,10 @@ pub struct PutConditions<'a> {
 /// Where the bytes live.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
+    /// Opens the connection a first request would open, with a read of an object no upload
+    /// makes (a cold start calls it before the first request); any answer will do.
+    async fn warm(&self) {}
+
     /// A presigned single-part PUT of `key`, valid for `expires_in` from `now`.
     async fn presign_put(
         &self,

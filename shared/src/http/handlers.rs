@@ -8,7 +8,6 @@ use std::future::Future;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 
 use super::extract::{
     FromRequest, IfMatch, Json, MergePatch, OptionalJson, PathId, Query, Replacement,
@@ -16,7 +15,6 @@ use super::extract::{
 use super::request::identity;
 use super::response::{empty, json_response, problem, problem_for, redirect};
 use super::routes::RouteId;
-use super::wire;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::service::{
@@ -26,6 +24,7 @@ use crate::validate::{
     BatchDelete, BatchUpdate, CompleteParts, ContentRequest, ListQuery, SignParts, SignRequest,
     ThumbnailRequest, UploadRequest,
 };
+use crate::wire;
 use crate::App;
 
 /// A route's handler: what it reads from the request, and what it answers.
@@ -73,7 +72,11 @@ pub async fn serve<H: Handler>(app: &App, req: &Request) -> Response<Body> {
 /// A record, with its version as the `ETag`.
 impl Answer for Shown {
     fn into_response(self) -> Response<Body> {
-        json_response(StatusCode::OK, &self.view(), Some(self.record.version))
+        json_response(
+            StatusCode::OK,
+            &wire::FileView::from(&self),
+            Some(self.record.version),
+        )
     }
 }
 
@@ -145,23 +148,32 @@ pub struct Parts(Vec<crate::blob::UploadedPart>);
 
 impl Answer for Parts {
     fn into_response(self) -> Response<Body> {
-        json_response(StatusCode::OK, &wire::Parts { parts: &self.0 }, None)
+        json_response(StatusCode::OK, &wire::Parts::from(self.0.as_slice()), None)
     }
 }
 
-/// A `200` JSON answer of a type that is its own wire shape.
-pub struct Ok200<T>(T);
-
-impl<T: Serialize> Answer for Ok200<T> {
+impl Answer for Deleted {
     fn into_response(self) -> Response<Body> {
-        json_response(StatusCode::OK, &self.0, None)
+        json_response(StatusCode::OK, &wire::DeleteAnswer::from(&self), None)
+    }
+}
+
+impl Answer for SignedParts {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &wire::PartUrls::from(&self), None)
+    }
+}
+
+impl Answer for SignedRequest {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &wire::Signed::from(&self), None)
     }
 }
 
 /// The upload limits, which clients may keep a few minutes.
 impl Answer for UploadLimits {
     fn into_response(self) -> Response<Body> {
-        let mut response = json_response(StatusCode::OK, &self, None);
+        let mut response = json_response(StatusCode::OK, &wire::Limits::from(&self), None);
         response.headers_mut().insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, max-age=300"),
@@ -230,8 +242,8 @@ handler!(
 
 handler!(
     /// `POST /files/delete`.
-    DeleteFiles: DeleteFiles(app, who, Json(batch) => Json<BatchDelete>) -> Ok200<Deleted> {
-        app.service.delete_many(&who, &batch).await.map(Ok200)
+    DeleteFiles: DeleteFiles(app, who, Json(batch) => Json<BatchDelete>) -> Deleted {
+        app.service.delete_many(&who, &batch).await
     }
 );
 
@@ -310,15 +322,15 @@ handler!(
 
 handler!(
     /// `POST /files/{id}/upload/parts`.
-    SignUploadParts: SignUploadParts(app, who, (PathId(id), Json(request)) => (PathId, Json<SignParts>)) -> Ok200<SignedParts> {
-        app.service.sign_parts(&who, id, &request).await.map(Ok200)
+    SignUploadParts: SignUploadParts(app, who, (PathId(id), Json(request)) => (PathId, Json<SignParts>)) -> SignedParts {
+        app.service.sign_parts(&who, id, &request).await
     }
 );
 
 handler!(
     /// `POST /files/{id}/upload/sign`.
-    SignUploadRequest: SignUploadRequest(app, who, (PathId(id), Json(request)) => (PathId, Json<SignRequest>)) -> Ok200<SignedRequest> {
-        app.service.sign_request(&who, id, &request).await.map(Ok200)
+    SignUploadRequest: SignUploadRequest(app, who, (PathId(id), Json(request)) => (PathId, Json<SignRequest>)) -> SignedRequest {
+        app.service.sign_request(&who, id, &request).await
     }
 );
 

@@ -1,8 +1,8 @@
 //! HTTP glue: the route table that the Lambda functions, the SAM template and the local server
 //! share, and one handler per route (`handlers`). A handler takes its input already parsed into
 //! domain values (`extract`, over `request.rs` and the commands of `crate::validate`), makes one
-//! service call, and answers a typed value whose wire shape lives in `wire` and whose status and
-//! headers `response.rs` writes.
+//! service call, and answers a typed value whose wire shape lives in `crate::wire` and whose
+//! status and headers `response.rs` writes.
 
 mod extract;
 mod handlers;
@@ -10,7 +10,6 @@ mod request;
 mod response;
 mod routes;
 mod strict_json;
-mod wire;
 
 use lambda_http::{Body, Request, Response};
 

@@ -1,7 +1,7 @@
 //! The file record and the domain types it is made of.
 //!
-//! `FileRecord` is what the metadata store keeps (internal fields included); `FileView` is the
-//! public JSON shape of SPEC section 3. Every client-supplied value arrives as a parsed newtype
+//! `FileRecord` is what the metadata store keeps (internal fields included); its public JSON
+//! shape (SPEC section 3) is `crate::wire::FileView`. Every client-supplied value arrives as a parsed newtype
 //! from [`fields`], so a record can only hold values that passed the rules.
 
 mod error;
@@ -157,64 +157,4 @@ impl FileRecord {
     pub fn is_expired(&self, now: Timestamp) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
-
-    /// The public JSON shape, with the given `contentUrl`.
-    pub fn view(&self, content_url: Option<String>) -> FileView<'_> {
-        FileView {
-            id: self.id,
-            kind: self.kind,
-            name: &self.name,
-            extension: &self.extension,
-            mime_type: &self.mime_type,
-            size: self.size,
-            expected_size: self.expected_size,
-            checksum_sha256: self.checksum_sha256.as_ref(),
-            status: self.status,
-            failure_reason: self.failure_reason.as_deref(),
-            purpose: self.purpose.as_ref(),
-            tags: &self.tags,
-            metadata: &self.metadata,
-            external_id: self.external_id.as_ref(),
-            directory: self.directory.as_ref(),
-            source: self.source.as_ref(),
-            private_access: self.private_access,
-            uploaded_by: &self.uploaded_by,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            uploaded_at: self.uploaded_at,
-            expires_at: self.expires_at,
-            version: self.version,
-            content_url,
-        }
-    }
-}
-
-/// The file record as clients see it (SPEC section 3); nulls are written out.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FileView<'a> {
-    pub id: FileId,
-    pub kind: FileKind,
-    pub name: &'a FileName,
-    pub extension: &'a str,
-    pub mime_type: &'a MediaType,
-    pub size: Option<u64>,
-    pub expected_size: Option<u64>,
-    pub checksum_sha256: Option<&'a Checksum>,
-    pub status: FileStatus,
-    pub failure_reason: Option<&'a str>,
-    pub purpose: Option<&'a Purpose>,
-    pub tags: &'a Tags,
-    pub metadata: &'a Metadata,
-    pub external_id: Option<&'a ExternalId>,
-    pub directory: Option<&'a DirectoryPath>,
-    pub source: Option<&'a Source>,
-    pub private_access: bool,
-    pub uploaded_by: &'a UserId,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub uploaded_at: Option<Timestamp>,
-    pub expires_at: Option<Timestamp>,
-    pub version: u64,
-    pub content_url: Option<String>,
 }

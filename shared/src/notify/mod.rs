@@ -201,7 +201,8 @@ impl FileEvent {
 }
 
 fn file_json(record: &FileRecord) -> serde_json::Value {
-    let mut file = serde_json::to_value(record.view(None)).expect("a record view serializes");
+    let mut file = serde_json::to_value(crate::wire::FileView::of(record, None))
+        .expect("a record view serializes");
     if let Some(fields) = file.as_object_mut() {
         fields.remove("contentUrl");
     }

@@ -1,15 +1,12 @@
 //! `POST /files` (with `overwrite` by `externalId`) and `POST /files/{id}/upload`: a record gets
 //! a new revision and an open upload, single `PUT` or multipart, presigned.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
-
-use serde::Serialize;
 
 use super::plan::{pending_expiry, plan_upload};
 use super::write::{Cleanup, Plan};
 use super::{Service, Shown};
-use crate::blob::{PostConditions, PutConditions};
+use crate::blob::{PostConditions, PresignedPost, PresignedRequest, PutConditions};
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::keys::ObjectKey;
@@ -31,38 +28,16 @@ pub struct Created {
 }
 
 /// How a client uploads bytes (SPEC sections 4.1 and 13): one presigned `PUT`, a POST form,
-/// or a multipart plan.
-#[derive(Clone, Debug, Serialize)]
-#[serde(untagged)]
+/// or a multipart plan (on the wire: `crate::wire::Upload`).
+#[derive(Clone, Debug)]
 pub enum UploadInstructions {
-    Single(SinglePut),
-    Form(PostForm),
+    Single(PresignedRequest),
+    Form(PresignedPost),
     Multipart(MultipartInstructions),
 }
 
-/// An S3 POST policy form: post `fields`, then the file (as the last field, `file`), to `url`.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PostForm {
-    pub method: String,
-    pub url: String,
-    pub fields: BTreeMap<String, String>,
-    pub expires_at: Timestamp,
-}
-
-/// A single presigned `PUT`: send exactly `headers`.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SinglePut {
-    pub method: String,
-    pub url: String,
-    pub headers: BTreeMap<String, String>,
-    pub expires_at: Timestamp,
-}
-
 /// A multipart upload: the plan and presigned `PUT`s for (up to 100 of) its parts.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct MultipartInstructions {
     pub upload_id: String,
     pub part_size: u64,
@@ -72,8 +47,7 @@ pub struct MultipartInstructions {
 }
 
 /// Where to `PUT` one part, and how many bytes it must hold.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct PartUrl {
     pub part_number: u32,
     pub url: String,
@@ -268,12 +242,6 @@ impl Service {
                     .presign_post(&key, conditions, now, expires_in)
                     .await?;
                 let expires_at = form.expires_at;
-                let form = PostForm {
-                    method: "POST".to_owned(),
-                    url: form.url,
-                    fields: form.fields,
-                    expires_at,
-                };
                 (UploadInstructions::Form(form), None, expires_at)
             }
             Some(_) if request.method == UploadMethod::Post => {
@@ -295,13 +263,7 @@ impl Service {
                     .presign_put(&key, conditions, now, expires_in)
                     .await?;
                 let expires_at = presigned.expires_at;
-                let single = SinglePut {
-                    method: presigned.method,
-                    url: presigned.url,
-                    headers: presigned.headers,
-                    expires_at,
-                };
-                (UploadInstructions::Single(single), None, expires_at)
+                (UploadInstructions::Single(presigned), None, expires_at)
             }
             Some((part_size, part_count)) => {
                 let upload_id = self

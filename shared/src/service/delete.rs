@@ -2,7 +2,6 @@
 //! its bytes.
 
 use futures_util::stream::{self, StreamExt};
-use serde::Serialize;
 
 use super::write::Plan;
 use super::Service;
@@ -15,8 +14,7 @@ use crate::validate::BatchDelete;
 const DELETE_CONCURRENCY: usize = 16;
 
 /// The answer to a batch delete, each list in request order.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Deleted {
     pub deleted: Vec<FileId>,
     pub not_found: Vec<FileId>,

@@ -30,9 +30,7 @@ use std::time::Duration;
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use completion::{ObjectEvent, Outcome};
-pub use create::{
-    Created, MultipartInstructions, PartUrl, PostForm, SinglePut, UploadInstructions,
-};
+pub use create::{Created, MultipartInstructions, PartUrl, UploadInstructions};
 pub use delete::Deleted;
 pub use list::ListPage;
 pub use multipart::SignedParts;
@@ -76,8 +74,7 @@ impl From<&Config> for Settings {
 }
 
 /// What `GET /files/limits` tells clients (all sizes in bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UploadLimits {
     /// Uploads larger than this are multipart (and always above 5 GiB).
     pub multipart_threshold: u64,

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::create::PartUrl;
 use super::plan::pending_expiry;
 use super::write::{Cleanup, Plan};
@@ -17,8 +15,7 @@ use crate::model::{FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, Ti
 use crate::validate::{ClaimedPart, CompleteParts, SignParts};
 
 /// Fresh part URLs.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 pub struct SignedParts {
     pub parts: Vec<PartUrl>,
     pub expires_at: Timestamp,

@@ -8,7 +8,8 @@ use crate::blob::{content_disposition, Disposition};
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::keys::public_key;
-use crate::model::{FileId, FileRecord, FileStatus, FileView};
+use crate::model::{FileId, FileRecord, FileStatus};
+use crate::wire::FileView;
 
 /// A record as a response shows it: with its `contentUrl`.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,7 +29,7 @@ impl Shown {
 
     /// The public JSON shape.
     pub fn view(&self) -> FileView<'_> {
-        self.record.view(self.content_url.clone())
+        FileView::from(self)
     }
 }
 

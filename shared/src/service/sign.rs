@@ -10,8 +10,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::multipart::closing_upload;
 use super::write::{Cleanup, Plan};
 use super::Service;
@@ -22,8 +20,7 @@ use crate::model::{FileId, FileRecord, Timestamp};
 use crate::validate::{S3Call, SignRequest};
 
 /// One signed S3 request.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 pub struct SignedRequest {
     pub method: String,
     pub url: String,

@@ -14,7 +14,8 @@ impl FilePatch {
     fn applied_to(&self, record: &FileRecord) -> Result<FileRecord, ApiError> {
         let mut errors = Vec::new();
         if !self.echoed.is_empty() {
-            let current = serde_json::to_value(record.view(None)).map_err(ApiError::internal)?;
+            let current = serde_json::to_value(crate::wire::FileView::of(record, None))
+                .map_err(ApiError::internal)?;
             for echo in &self.echoed {
                 if !echo.matches(current.get(echo.field)) {
                     errors.push(FieldError::new(

@@ -97,9 +97,24 @@ pub struct RecordChange {
     pub at: Option<Timestamp>,
 }
 
+/// A changed item that looks like a file record but does not decode: a change to retry (and,
+/// failing that, for a person to look at), never one to skip.
+#[derive(Debug, thiserror::Error)]
+#[error("change {position} does not decode as a file record")]
+pub struct UndecodableChange {
+    /// Where the change is in its log (a stream record's sequence number).
+    pub position: String,
+    #[source]
+    pub source: StoreError,
+}
+
 /// Where file records live.
 #[async_trait]
 pub trait MetadataStore: Send + Sync {
+    /// Opens the connection a first request would open, with a read that finds nothing (a cold
+    /// start calls it before the first request); any answer will do, and errors are ignored.
+    async fn warm(&self) {}
+
     /// The record, expired or not; `None` if there is none.
     async fn get(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError>;
 

@@ -179,6 +179,19 @@ impl S3Store {
 
 #[async_trait]
 impl ObjectStore for S3Store {
+    async fn warm(&self) {
+        // A `404`, or a `403` where the function may not list the bucket, still leaves the
+        // connection open in the client's pool.
+        let answer = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(crate::keys::WARM_KEY)
+            .send()
+            .await;
+        tracing::debug!(ok = answer.is_ok(), "warmed S3");
+    }
+
     async fn presign_put(
         &self,
         key: &str,

@@ -5,19 +5,10 @@ use aws_lambda_events::dynamodb::{Event, EventRecord};
 
 use super::schema::{backend, FILE_SK_PREFIX, PK, SK, TENANT_PK_PREFIX};
 use crate::model::{FileRecord, Timestamp};
-use crate::store::{RecordChange, StoreError};
+use crate::store::{RecordChange, StoreError, UndecodableChange};
 
 /// The principal DynamoDB names in the stream when TTL removes an item.
 const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
-
-/// A stream record that looks like a file record but does not decode.
-#[derive(Debug, thiserror::Error)]
-#[error("stream record {sequence_number} does not decode as a file record")]
-pub struct UndecodableChange {
-    pub sequence_number: String,
-    #[source]
-    pub source: StoreError,
-}
 
 /// Whether a stream record is a file record's, by its whole key: records live at
 /// `pk = T#<tenant>`, `sk = F#<id>`. Tag pointers share the `F#` sort key (under `G#…`
@@ -66,7 +57,7 @@ pub fn record_changes(event: &Event) -> Vec<Result<RecordChange, UndecodableChan
                     new,
                 }),
                 Err(source) => Err(UndecodableChange {
-                    sequence_number,
+                    position: sequence_number,
                     source,
                 }),
             }
