@@ -2,6 +2,7 @@
 //! test on the moto server that `scripts/test` starts.
 
 mod browser;
+mod build_settings;
 mod console;
 mod content;
 mod deletes;
