@@ -2,13 +2,11 @@
 //! parts that downloads identical, and a resume after the upload process is killed mid-way.
 
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use stowage::identity::ClaimNames;
 use stowage::model::{TenantId, Timestamp, UserId};
-use stowage::service::SystemClock;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -26,16 +24,9 @@ struct Setup {
 async fn setup(size: usize) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let server = stowage_local::start(stowage_local::LocalConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        backend: stowage_local::Backend::Embedded,
-        public_url: None,
-        object_events: true,
         sweep_interval: Duration::from_secs(3_600),
-        clock: Arc::new(SystemClock),
-        settings: Default::default(),
-        webhooks: Default::default(),
         thumbnails: false,
+        ..stowage_local::LocalConfig::new(dir.path().join("data"))
     })
     .await
     .unwrap();

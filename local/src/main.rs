@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use stowage::identity::{Scope, Scopes};
@@ -216,18 +215,14 @@ fn serve(args: ServeArgs) -> ExitCode {
         let embedded = matches!(backend, Backend::Embedded);
         let server = match stowage_local::start(LocalConfig {
             addr: args.addr,
-            data_dir: args.data_dir.clone(),
             backend,
             public_url: args.public_url,
-            object_events: true,
             sweep_interval: std::time::Duration::from_secs(args.sweep_interval),
-            clock: Arc::new(SystemClock),
-            settings: Default::default(),
-            thumbnails: true,
             webhooks: stowage_local::Webhooks {
                 urls: args.webhooks.clone(),
                 secret: args.webhook_secret.clone(),
             },
+            ..LocalConfig::new(args.data_dir.clone())
         })
         .await
         {

@@ -64,6 +64,27 @@ pub struct LocalConfig {
     pub thumbnails: bool,
 }
 
+impl LocalConfig {
+    /// What `stowage-local` runs with by default, on `data_dir`: the embedded backend on a free
+    /// loopback port, the system clock, S3 events and thumbnails in-process, a sweep every 30
+    /// seconds, no webhooks and no settings beyond the environment. `main` and the tests change
+    /// the fields they are about.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        LocalConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            backend: Backend::Embedded,
+            public_url: None,
+            object_events: true,
+            sweep_interval: Duration::from_secs(30),
+            clock: Arc::new(stowage::service::SystemClock),
+            settings: Default::default(),
+            webhooks: Default::default(),
+            thumbnails: true,
+        }
+    }
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -120,10 +120,7 @@ impl TestEnv {
         let dir = tempfile::tempdir().expect("a temporary data dir");
         let clock = Arc::new(ManualClock::starting_now());
         let server = stowage_local::start(stowage_local::LocalConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_owned(),
-            backend: stowage_local::Backend::Embedded,
-            public_url: None,
+            // Tests deliver S3 events themselves.
             object_events: false,
             // Tests sweep explicitly (after moving the clock).
             sweep_interval: Duration::from_secs(3_600),
@@ -132,9 +129,9 @@ impl TestEnv {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            webhooks: Default::default(),
             // Tests make thumbnails themselves (`TestEnv::make_thumbnails`).
             thumbnails: false,
+            ..stowage_local::LocalConfig::new(dir.path())
         })
         .await
         .expect("stowage-local starts");
@@ -216,21 +213,19 @@ impl TestEnv {
         reply
     }
 
-    /// Any route, as [`api_request`] builds it.
-    pub async fn api(
-        &self,
-        route: stowage::http::RouteId,
-        tenant: &str,
-        id: Option<&str>,
-        query: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Reply {
-        self.call(
+    /// A request to `route` as `tenant` (user `alice`), built from the route's sample in
+    /// `events/` with named steps — `.id(..)`, `.query(..)`, `.body(..)`, `.headers(..)` —
+    /// then `.send().await`.
+    pub fn route(&self, route: stowage::http::RouteId, tenant: &str) -> ApiCall<'_> {
+        ApiCall {
+            env: self,
             route,
-            api_request(route, tenant, id, query, body.as_ref(), headers),
-        )
-        .await
+            tenant: tenant.to_owned(),
+            id: None,
+            query: String::new(),
+            body: None,
+            headers: Vec::new(),
+        }
     }
 
     /// Writes a record straight into the backend's metadata store.
@@ -538,14 +533,9 @@ impl TestEnv {
     /// The bytes of `acme`'s file `id`, through `GET /files/{id}/content`.
     pub async fn download(&self, id: &str) -> Vec<u8> {
         let reply = self
-            .api(
-                stowage::http::RouteId::GetContent,
-                "acme",
-                Some(id),
-                "",
-                None,
-                &[],
-            )
+            .route(stowage::http::RouteId::GetContent, "acme")
+            .id(id)
+            .send()
             .await;
         assert_eq!(reply.status, 302, "{}", reply.json);
         self.fetch(reply.headers["location"].to_str().unwrap())
@@ -563,14 +553,9 @@ impl TestEnv {
     /// Every id of `tenant`'s listing (up to 1,000), newest first.
     pub async fn listed(&self, tenant: &str) -> Vec<String> {
         let reply = self
-            .api(
-                stowage::http::RouteId::ListFiles,
-                tenant,
-                None,
-                "limit=1000",
-                None,
-                &[],
-            )
+            .route(stowage::http::RouteId::ListFiles, tenant)
+            .query("limit=1000")
+            .send()
             .await;
         assert_eq!(reply.status, 200, "{}", reply.json);
         ids(&reply.json)
@@ -595,4 +580,78 @@ pub fn ids(page: &Value) -> Vec<String> {
         .iter()
         .map(id_of)
         .collect()
+}
+
+/// One API request being built ([`TestEnv::route`]).
+#[must_use = "a request does nothing until it is sent"]
+pub struct ApiCall<'a> {
+    env: &'a TestEnv,
+    route: stowage::http::RouteId,
+    tenant: String,
+    id: Option<String>,
+    query: String,
+    body: Option<Value>,
+    headers: Vec<(String, String)>,
+}
+
+impl ApiCall<'_> {
+    /// The `{id}` of the path.
+    pub fn id(mut self, id: &str) -> Self {
+        self.id = Some(id.to_owned());
+        self
+    }
+
+    /// The `{id}` of the path, if any.
+    pub fn maybe_id(mut self, id: Option<&str>) -> Self {
+        self.id = id.map(str::to_owned);
+        self
+    }
+
+    /// The raw query string (`a=1&b=2`).
+    pub fn query(mut self, query: &str) -> Self {
+        self.query = query.to_owned();
+        self
+    }
+
+    /// The JSON body (`Content-Type: application/json`).
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// The JSON body, if any.
+    pub fn maybe_body(mut self, body: Option<Value>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Extra headers (the sample's `If-Match` is dropped unless given here).
+    pub fn headers(mut self, headers: &[(&str, &str)]) -> Self {
+        self.headers
+            .extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        self
+    }
+
+    /// The request, as API Gateway hands it to the route's function.
+    pub fn request(&self) -> Request {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        api_request(
+            self.route,
+            &self.tenant,
+            self.id.as_deref(),
+            &self.query,
+            self.body.as_ref(),
+            &headers,
+        )
+    }
+
+    /// Runs the route's handler on the request.
+    pub async fn send(self) -> Reply {
+        let request = self.request();
+        self.env.call(self.route, request).await
+    }
 }

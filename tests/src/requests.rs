@@ -16,35 +16,14 @@ pub fn sample_record(tenant: &str, created_millis: i64) -> stowage::model::FileR
     let at = Timestamp::from_millis(created_millis);
     let metadata = json!({"deep": [[[[{"x": "ü"}]]]], "": null, "n": 1.5});
     FileRecord {
-        tenant: TenantId::parse(tenant).unwrap(),
-        id: FileId::generate_at(at),
-        kind: FileKind::Client,
         name: FileName::parse("résumé.pdf").unwrap(),
         extension: ".pdf".into(),
         mime_type: MediaType::parse("application/pdf").unwrap(),
-        size: None,
         expected_size: Some(42),
-        checksum_sha256: None,
-        status: FileStatus::Pending,
-        failure_reason: None,
-        purpose: None,
         tags: Tags::parse(["a", "b"]).unwrap(),
         metadata: Metadata::parse(metadata.as_object().unwrap().clone()).unwrap(),
-        external_id: None,
-        directory: None,
-        source: None,
-        private_access: true,
-        uploaded_by: UserId::parse("alice").unwrap(),
-        created_at: at,
-        updated_at: at,
-        uploaded_at: None,
         expires_at: Some(at.plus_seconds(60)),
-        ttl_seconds: None,
-        version: 1,
-        revision: 1,
-        content: None,
-        upload: None,
-        published: None,
+        ..FileRecord::fixture(tenant, FileId::generate_at(at), at)
     }
 }
 

@@ -151,6 +151,46 @@ pub struct FileRecord {
     pub published: Option<String>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
+impl FileRecord {
+    /// The one record fixture of the tests: a pending client file `a.txt` (`text/plain`) of
+    /// `tenant`, created at `at` by `alice`, version 1, with no tags, metadata, expiry, content
+    /// or open upload. Each test changes the fields it is about.
+    pub fn fixture(tenant: &str, id: FileId, at: Timestamp) -> FileRecord {
+        FileRecord {
+            tenant: TenantId::parse(tenant).expect("a valid tenant"),
+            id,
+            kind: FileKind::Client,
+            name: FileName::parse("a.txt").expect("a valid name"),
+            extension: ".txt".into(),
+            mime_type: MediaType::parse("text/plain").expect("a valid type"),
+            size: None,
+            expected_size: None,
+            checksum_sha256: None,
+            status: FileStatus::Pending,
+            failure_reason: None,
+            purpose: None,
+            tags: Tags::default(),
+            metadata: Metadata::default(),
+            external_id: None,
+            directory: None,
+            source: None,
+            private_access: true,
+            uploaded_by: UserId::parse("alice").expect("a valid user"),
+            created_at: at,
+            updated_at: at,
+            uploaded_at: None,
+            expires_at: None,
+            ttl_seconds: None,
+            version: 1,
+            revision: 1,
+            content: None,
+            upload: None,
+            published: None,
+        }
+    }
+}
+
 impl FileRecord {
     /// True once `expiresAt` has passed: the record is gone for every reader, whether or not
     /// DynamoDB's TTL has removed it yet.

@@ -12,36 +12,18 @@ use crate::model::*;
 
 fn record(version: u64, status: FileStatus) -> FileRecord {
     let at = Timestamp::from_millis(1_795_000_000_000);
+    let id = FileId::parse("01KAQ3V6T0Z9Y8X7W6V5T4S3R2").unwrap();
     FileRecord {
-        tenant: TenantId::parse("acme").unwrap(),
-        id: FileId::parse("01KAQ3V6T0Z9Y8X7W6V5T4S3R2").unwrap(),
-        kind: FileKind::Client,
         name: FileName::parse("photo.jpg").unwrap(),
         extension: ".jpg".into(),
         mime_type: MediaType::parse("image/jpeg").unwrap(),
         size: (status == FileStatus::Uploaded).then_some(42),
         expected_size: Some(42),
-        checksum_sha256: None,
         status,
-        failure_reason: None,
-        purpose: None,
         tags: Tags::parse(["a"]).unwrap(),
-        metadata: Metadata::default(),
-        external_id: None,
-        directory: None,
-        source: None,
-        private_access: true,
-        uploaded_by: UserId::parse("alice").unwrap(),
-        created_at: at,
         updated_at: at.plus_seconds(version),
-        uploaded_at: None,
-        expires_at: None,
-        ttl_seconds: None,
         version,
-        revision: 1,
-        content: None,
-        upload: None,
-        published: None,
+        ..FileRecord::fixture("acme", id, at)
     }
 }
 

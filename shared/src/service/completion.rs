@@ -187,7 +187,7 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FileId, FileName, MediaType, Metadata, OpenUpload, Tags, TenantId, UserId};
+    use crate::model::{FileId, OpenUpload, TenantId};
 
     fn pending(expected_size: Option<u64>) -> FileRecord {
         let tenant = TenantId::parse("acme").unwrap();
@@ -201,40 +201,15 @@ mod tests {
         .render();
         let at = Timestamp::from_millis(1_000_000);
         FileRecord {
-            tenant,
-            id,
-            kind: FileKind::Client,
-            name: FileName::parse("a.txt").unwrap(),
-            extension: ".txt".into(),
-            mime_type: MediaType::parse("text/plain").unwrap(),
-            size: None,
             expected_size,
-            checksum_sha256: None,
-            status: FileStatus::Pending,
-            failure_reason: None,
-            purpose: None,
-            tags: Tags::default(),
-            metadata: Metadata::default(),
-            external_id: None,
-            directory: None,
-            source: None,
-            private_access: true,
-            uploaded_by: UserId::parse("alice").unwrap(),
-            created_at: at,
-            updated_at: at,
-            uploaded_at: None,
             expires_at: Some(at.plus_seconds(90_000)),
-            ttl_seconds: None,
-            version: 1,
-            revision: 1,
-            content: None,
             upload: Some(OpenUpload {
                 revision: 1,
                 key,
                 url_expires_at: at.plus_seconds(1_800),
                 multipart: None,
             }),
-            published: None,
+            ..FileRecord::fixture(tenant.as_str(), id, at)
         }
     }
 

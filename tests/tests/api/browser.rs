@@ -16,15 +16,11 @@ fn bytes(size: usize) -> Vec<u8> {
 }
 
 async fn sign(env: &TestEnv, tenant: &str, id: &str, body: Value) -> stowage_tests::Reply {
-    env.api(
-        RouteId::SignUploadRequest,
-        tenant,
-        Some(id),
-        "",
-        Some(body),
-        &[],
-    )
-    .await
+    env.route(RouteId::SignUploadRequest, tenant)
+        .id(id)
+        .body(body)
+        .send()
+        .await
 }
 
 /// Sends a signed request as a browser would; returns the status, `ETag` and body text.
@@ -101,7 +97,9 @@ async fn a_browser_uploads_through_the_sign_route_alone(env: TestEnv) {
     assert_eq!(xml.matches("<PartNumber>").count(), 3, "{xml}");
     // The browser's upload is the file's upload now.
     let parts = env
-        .api(RouteId::ListUploadParts, "acme", Some(&id), "", None, &[])
+        .route(RouteId::ListUploadParts, "acme")
+        .id(&id)
+        .send()
         .await;
     assert_eq!(
         parts.json["parts"].as_array().unwrap().len(),
@@ -333,7 +331,9 @@ async fn a_form_post_uploads_in_one_request(env: TestEnv) {
         json!({"name": "a", "mimeType": "text/plain", "uploadMethod": "POST", "multipart": true, "size": 10}),
         json!({"name": "a", "mimeType": "text/plain", "uploadMethod": "GET"}),
     ] {
-        env.api(RouteId::CreateFile, "acme", None, "", Some(body), &[])
+        env.route(RouteId::CreateFile, "acme")
+            .body(body)
+            .send()
             .await
             .assert_problem(400, "validation_failed");
     }
@@ -364,9 +364,7 @@ async fn post_form(env: &TestEnv, upload: &Value, overrides: &[(&str, &str)], fi
 }
 
 async fn the_upload_limits_are_the_servers(env: TestEnv) {
-    let reply = env
-        .api(RouteId::GetUploadLimits, "acme", None, "", None, &[])
-        .await;
+    let reply = env.route(RouteId::GetUploadLimits, "acme").send().await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert_eq!(reply.json["multipartThreshold"], 6 * MIB);
     assert_eq!(reply.json["minPartSize"], 5 * MIB);

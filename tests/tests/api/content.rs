@@ -13,9 +13,7 @@ async fn content_redirects_to_a_presigned_download(env: TestEnv) {
         )
         .await;
     let id = id_of(&file);
-    let reply = env
-        .api(RouteId::GetContent, "acme", Some(&id), "", None, &[])
-        .await;
+    let reply = env.route(RouteId::GetContent, "acme").id(&id).send().await;
     assert_eq!(reply.status, 302);
     assert_eq!(reply.headers["cache-control"], "no-store");
     let location = reply.headers["location"].to_str().unwrap().to_owned();
@@ -29,14 +27,10 @@ async fn content_redirects_to_a_presigned_download(env: TestEnv) {
     assert_eq!(&download.bytes().await.unwrap()[..], b"%PDF");
 
     let inline = env
-        .api(
-            RouteId::GetContent,
-            "acme",
-            Some(&id),
-            "disposition=inline",
-            None,
-            &[],
-        )
+        .route(RouteId::GetContent, "acme")
+        .id(&id)
+        .query("disposition=inline")
+        .send()
         .await;
     let download = env
         .http
@@ -49,23 +43,23 @@ async fn content_redirects_to_a_presigned_download(env: TestEnv) {
         .unwrap()
         .starts_with("inline;"));
 
-    env.api(
-        RouteId::GetContent,
-        "acme",
-        Some(&id),
-        "disposition=download",
-        None,
-        &[],
-    )
-    .await
-    .assert_problem(400, "validation_failed");
-    env.api(RouteId::GetContent, "globex", Some(&id), "", None, &[])
+    env.route(RouteId::GetContent, "acme")
+        .id(&id)
+        .query("disposition=download")
+        .send()
+        .await
+        .assert_problem(400, "validation_failed");
+    env.route(RouteId::GetContent, "globex")
+        .id(&id)
+        .send()
         .await
         .assert_problem(404, "not_found");
     let pending = env
         .create_id("acme", json!({"name": "p.txt", "mimeType": "text/plain"}))
         .await;
-    env.api(RouteId::GetContent, "acme", Some(&pending), "", None, &[])
+    env.route(RouteId::GetContent, "acme")
+        .id(&pending)
+        .send()
         .await
         .assert_problem(409, "not_uploaded");
 }
@@ -81,14 +75,10 @@ async fn a_reupload_keeps_the_old_content_until_the_new_bytes_land(env: TestEnv)
     let id = id_of(&file);
     let old_key = env.content_key(&id).await;
     let reply = env
-        .api(
-            RouteId::StartUpload,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"size": 9})),
-            &[],
-        )
+        .route(RouteId::StartUpload, "acme")
+        .id(&id)
+        .body(json!({"size": 9}))
+        .send()
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert_eq!(reply.json["file"]["status"], "uploaded", "still readable");
@@ -111,19 +101,17 @@ async fn a_reupload_keeps_the_old_content_until_the_new_bytes_land(env: TestEnv)
         "the old object is deleted"
     );
 
-    env.api(RouteId::StartUpload, "globex", Some(&id), "", None, &[])
+    env.route(RouteId::StartUpload, "globex")
+        .id(&id)
+        .send()
         .await
         .assert_problem(404, "not_found");
-    env.api(
-        RouteId::StartUpload,
-        "acme",
-        Some(&id),
-        "",
-        Some(json!({"size": -1})),
-        &[],
-    )
-    .await
-    .assert_problem(400, "validation_failed");
+    env.route(RouteId::StartUpload, "acme")
+        .id(&id)
+        .body(json!({"size": -1}))
+        .send()
+        .await
+        .assert_problem(400, "validation_failed");
 }
 
 async fn external_ids_are_unique_and_overwrite_uploads_a_new_version(env: TestEnv) {
@@ -162,9 +150,7 @@ async fn external_ids_are_unique_and_overwrite_uploads_a_new_version(env: TestEn
         again.json["file"]["status"], "uploaded",
         "its content stays readable"
     );
-    let redirect = env
-        .api(RouteId::GetContent, "acme", Some(&id), "", None, &[])
-        .await;
+    let redirect = env.route(RouteId::GetContent, "acme").id(&id).send().await;
     assert_eq!(
         env.fetch(redirect.headers["location"].to_str().unwrap())
             .await
@@ -179,9 +165,7 @@ async fn external_ids_are_unique_and_overwrite_uploads_a_new_version(env: TestEn
             .await,
     )
     .await;
-    let redirect = env
-        .api(RouteId::GetContent, "acme", Some(&id), "", None, &[])
-        .await;
+    let redirect = env.route(RouteId::GetContent, "acme").id(&id).send().await;
     assert_eq!(
         env.fetch(redirect.headers["location"].to_str().unwrap())
             .await
@@ -196,28 +180,19 @@ async fn external_ids_are_unique_and_overwrite_uploads_a_new_version(env: TestEn
             json!({"name": "o.txt", "mimeType": "text/plain", "externalId": "doc-2"}),
         )
         .await;
-    env.api(
-        RouteId::UpdateFile,
-        "acme",
-        Some(&other),
-        "",
-        Some(json!({"externalId": "doc-1"})),
-        &[],
-    )
-    .await
-    .assert_problem(409, "external_id_conflict");
+    env.route(RouteId::UpdateFile, "acme")
+        .id(&other)
+        .body(json!({"externalId": "doc-1"}))
+        .send()
+        .await
+        .assert_problem(409, "external_id_conflict");
     // Freed by a delete.
-    env.api(RouteId::DeleteFile, "acme", Some(&id), "", None, &[])
-        .await;
+    env.route(RouteId::DeleteFile, "acme").id(&id).send().await;
     let moved = env
-        .api(
-            RouteId::UpdateFile,
-            "acme",
-            Some(&other),
-            "",
-            Some(json!({"externalId": "doc-1"})),
-            &[],
-        )
+        .route(RouteId::UpdateFile, "acme")
+        .id(&other)
+        .body(json!({"externalId": "doc-1"}))
+        .send()
         .await;
     assert_eq!(moved.status, 200, "{}", moved.json);
 }
@@ -263,19 +238,14 @@ async fn overwrite_changes_only_what_the_body_names(env: TestEnv) {
         "the old bytes stay until the new ones land"
     );
     // A temp file stays temp without naming its kind; naming another kind is refused.
-    env.api(
-        RouteId::CreateFile,
-        "acme",
-        None,
-        "",
-        Some(
+    env.route(RouteId::CreateFile, "acme")
+        .body(
             json!({"name": "v3.txt", "mimeType": "text/plain", "externalId": "doc-9",
                      "overwrite": true, "kind": "client"}),
-        ),
-        &[],
-    )
-    .await
-    .assert_problem(409, "kind_mismatch");
+        )
+        .send()
+        .await
+        .assert_problem(409, "kind_mismatch");
 }
 
 stowage_tests::on_every_backend!(

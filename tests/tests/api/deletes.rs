@@ -15,20 +15,22 @@ async fn delete_removes_the_record_and_its_bytes(env: TestEnv) {
     let id = id_of(&file);
     let key = env.content_key(&id).await;
     assert!(env.object_exists(&key).await);
-    env.api(RouteId::DeleteFile, "globex", Some(&id), "", None, &[])
+    env.route(RouteId::DeleteFile, "globex")
+        .id(&id)
+        .send()
         .await
         .assert_problem(404, "not_found");
     assert!(
         env.object_exists(&key).await,
         "another tenant deletes nothing"
     );
-    let reply = env
-        .api(RouteId::DeleteFile, "acme", Some(&id), "", None, &[])
-        .await;
+    let reply = env.route(RouteId::DeleteFile, "acme").id(&id).send().await;
     assert_eq!(reply.status, 204);
     assert!(!env.object_exists(&key).await, "the bytes are gone");
     env.get("acme", &id).await.assert_problem(404, "not_found");
-    env.api(RouteId::DeleteFile, "acme", Some(&id), "", None, &[])
+    env.route(RouteId::DeleteFile, "acme")
+        .id(&id)
+        .send()
         .await
         .assert_problem(404, "not_found");
 }
@@ -51,14 +53,9 @@ async fn batch_delete_reports_deleted_and_not_found(env: TestEnv) {
     let ghost = ulid::Ulid::new().to_string();
     let key = env.content_key(&a).await;
     let reply = env
-        .api(
-            RouteId::DeleteFiles,
-            "acme",
-            None,
-            "",
-            Some(json!({"ids": [a, theirs, b, ghost, a]})),
-            &[],
-        )
+        .route(RouteId::DeleteFiles, "acme")
+        .body(json!({"ids": [a, theirs, b, ghost, a]}))
+        .send()
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert_eq!(
@@ -84,7 +81,9 @@ async fn batch_delete_reports_deleted_and_not_found(env: TestEnv) {
         (json!({"ids": [ghost], "force": true}), "force"),
     ] {
         let reply = env
-            .api(RouteId::DeleteFiles, "acme", None, "", Some(body), &[])
+            .route(RouteId::DeleteFiles, "acme")
+            .body(body)
+            .send()
             .await;
         reply.assert_problem(400, "validation_failed");
         assert_eq!(reply.error_fields(), [field]);

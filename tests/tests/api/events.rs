@@ -144,18 +144,16 @@ async fn make_changes(env: &TestEnv) -> (String, String, String) {
         .await;
     let photo = photo["id"].as_str().unwrap().to_owned();
     let patched = env
-        .api(
-            RouteId::UpdateFile,
-            "acme",
-            Some(&photo),
-            "",
-            Some(json!({"name": "b.txt"})),
-            &[],
-        )
+        .route(RouteId::UpdateFile, "acme")
+        .id(&photo)
+        .body(json!({"name": "b.txt"}))
+        .send()
         .await;
     assert_eq!(patched.status, 200, "{}", patched.json);
     let deleted = env
-        .api(RouteId::DeleteFile, "acme", Some(&photo), "", None, &[])
+        .route(RouteId::DeleteFile, "acme")
+        .id(&photo)
+        .send()
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.json);
 
@@ -392,14 +390,10 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
         .await;
     let kept = kept["id"].as_str().unwrap().to_owned();
     let retagged = env
-        .api(
-            RouteId::UpdateFile,
-            "acme",
-            Some(&kept),
-            "",
-            Some(json!({"tags": ["t2", "t3"]})),
-            &[],
-        )
+        .route(RouteId::UpdateFile, "acme")
+        .id(&kept)
+        .body(json!({"tags": ["t2", "t3"]}))
+        .send()
         .await;
     assert_eq!(retagged.status, 200, "{}", retagged.json);
     let gone = env
@@ -407,7 +401,9 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
         .await;
     let gone = gone["id"].as_str().unwrap().to_owned();
     let deleted = env
-        .api(RouteId::DeleteFile, "acme", Some(&gone), "", None, &[])
+        .route(RouteId::DeleteFile, "acme")
+        .id(&gone)
+        .send()
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.json);
     let temp = env

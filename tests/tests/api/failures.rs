@@ -57,7 +57,12 @@ async fn a_metadata_outage_is_503_with_retry_after(env: TestEnv) {
         ),
         (RouteId::DeleteFile, Some(id.as_str()), None),
     ] {
-        let reply = env.api(route, "acme", id, "", body, &[]).await;
+        let reply = env
+            .route(route, "acme")
+            .maybe_id(id)
+            .maybe_body(body)
+            .send()
+            .await;
         reply.assert_problem(503, "unavailable");
         assert_eq!(reply.headers["retry-after"], "1", "{route:?}");
     }
@@ -76,7 +81,9 @@ async fn an_object_store_outage_is_503_with_retry_after(env: TestEnv) {
     let big = json!({"name": "big.bin", "mimeType": "application/octet-stream",
                      "size": 20 * 1024 * 1024, "multipart": true});
     let reply = env
-        .api(RouteId::CreateFile, "acme", None, "", Some(big), &[])
+        .route(RouteId::CreateFile, "acme")
+        .body(big)
+        .send()
         .await;
     reply.assert_problem(503, "unavailable");
     env.s3_outage(false);
@@ -106,9 +113,7 @@ async fn embedded_api_deletes_lose_their_bytes_once_s3_is_back() {
     let id = id_of(&file);
     let key = env.content_key(&id).await;
     env.s3_outage(true);
-    let reply = env
-        .api(RouteId::DeleteFile, "acme", Some(&id), "", None, &[])
-        .await;
+    let reply = env.route(RouteId::DeleteFile, "acme").id(&id).send().await;
     assert_eq!(reply.status, 204, "the record is gone: {}", reply.json);
     env.retry_stream().await;
     assert_eq!(env.unfinished_cleanups(), 1);

@@ -353,11 +353,17 @@ async fn every_id_route_rejects_bad_and_unknown_ids(env: TestEnv) {
             _ => None,
         };
         for bad in ["abc", "..%2F..%2Fetc", "01KAQ3V6T0Z9Y8X7W6V5T4S3RU"] {
-            env.api(route, "acme", Some(bad), "", body.clone(), &[])
+            env.route(route, "acme")
+                .id(bad)
+                .maybe_body(body.clone())
+                .send()
                 .await
                 .assert_problem(400, "invalid_id");
         }
-        env.api(route, "acme", Some(&unknown), "", body.clone(), &[])
+        env.route(route, "acme")
+            .id(&unknown)
+            .maybe_body(body.clone())
+            .send()
             .await
             .assert_problem(404, "not_found");
         let anonymous =

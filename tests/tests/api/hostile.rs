@@ -300,7 +300,10 @@ async fn hostile_ids_are_400_on_every_id_route(env: TestEnv) {
     for route in ROUTES.iter().filter(|r| r.path.contains("{id}")) {
         for bad in bad_ids {
             let reply = env
-                .api(route.id, "acme", Some(bad), "", valid_body(route.id), &[])
+                .route(route.id, "acme")
+                .id(bad)
+                .maybe_body(valid_body(route.id))
+                .send()
                 .await;
             assert_eq!(reply.status, 400, "{} {bad}: {}", route.path, reply.json);
             reply.assert_problem(400, "invalid_id");
@@ -310,7 +313,9 @@ async fn hostile_ids_are_400_on_every_id_route(env: TestEnv) {
         (RouteId::DeleteFiles, json!({"ids": ["../x"]})),
         (RouteId::UpdateFiles, json!([{"id": "../x", "tags": []}])),
     ] {
-        env.api(route, "acme", None, "", Some(body), &[])
+        env.route(route, "acme")
+            .body(body)
+            .send()
             .await
             .assert_problem(400, "validation_failed");
     }
@@ -334,12 +339,16 @@ async fn hostile_list_queries_are_400(env: TestEnv) {
         "directory=%07",
     ] {
         let reply = env
-            .api(RouteId::ListFiles, "acme", None, query, None, &[])
+            .route(RouteId::ListFiles, "acme")
+            .query(query)
+            .send()
             .await;
         reply.assert_problem(400, "validation_failed");
     }
     let long_cursor = format!("cursor={}", "A".repeat(2_000));
-    env.api(RouteId::ListFiles, "acme", None, &long_cursor, None, &[])
+    env.route(RouteId::ListFiles, "acme")
+        .query(&long_cursor)
+        .send()
         .await
         .assert_problem(400, "validation_failed");
 
@@ -352,7 +361,9 @@ async fn hostile_list_queries_are_400(env: TestEnv) {
         .await;
     }
     let page = env
-        .api(RouteId::ListFiles, "acme", None, "limit=1", None, &[])
+        .route(RouteId::ListFiles, "acme")
+        .query("limit=1")
+        .send()
         .await;
     let cursor = page.json["nextCursor"].as_str().unwrap().to_owned();
     use base64::Engine;
@@ -365,30 +376,22 @@ async fn hostile_list_queries_are_400(env: TestEnv) {
         format!("cursor={cursor}&purpose=p"),
         format!("cursor={cursor}&tag=x"),
     ] {
-        env.api(RouteId::ListFiles, "acme", None, &query, None, &[])
+        env.route(RouteId::ListFiles, "acme")
+            .query(&query)
+            .send()
             .await
             .assert_problem(400, "invalid_cursor");
     }
-    env.api(
-        RouteId::ListFiles,
-        "globex",
-        None,
-        &format!("cursor={cursor}"),
-        None,
-        &[],
-    )
-    .await
-    .assert_problem(400, "invalid_cursor");
+    env.route(RouteId::ListFiles, "globex")
+        .query(&format!("cursor={cursor}"))
+        .send()
+        .await
+        .assert_problem(400, "invalid_cursor");
     // The cursor still works for its owner and filters.
     let next = env
-        .api(
-            RouteId::ListFiles,
-            "acme",
-            None,
-            &format!("limit=1&cursor={cursor}"),
-            None,
-            &[],
-        )
+        .route(RouteId::ListFiles, "acme")
+        .query(&format!("limit=1&cursor={cursor}"))
+        .send()
         .await;
     assert_eq!(next.status, 200, "{}", next.json);
     assert_eq!(next.json["items"].as_array().unwrap().len(), 1);

@@ -16,7 +16,9 @@ async fn snapshot(env: &TestEnv, ids: &[String]) -> Vec<Value> {
             None => Vec::new(),
         };
         let parts = env
-            .api(RouteId::ListUploadParts, "acme", Some(id), "", None, &[])
+            .route(RouteId::ListUploadParts, "acme")
+            .id(id)
+            .send()
             .await;
         state.push(json!({"file": file, "bytes": bytes, "parts": parts.json}));
     }
@@ -67,7 +69,9 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
         .to_owned();
     let ids = vec![uploaded.clone(), multipart.clone(), pending.clone()];
     let first_page = env
-        .api(RouteId::ListFiles, "acme", None, "limit=1", None, &[])
+        .route(RouteId::ListFiles, "acme")
+        .query("limit=1")
+        .send()
         .await;
     let a_cursor = first_page.json["nextCursor"].as_str().unwrap().to_owned();
     let before = snapshot(&env, &ids).await;
@@ -79,14 +83,7 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
                 // A's external ids are A's: B gets its own record, and `overwrite` does not
                 // reach A's.
                 let mine = env
-                    .api(
-                        route.id,
-                        "globex",
-                        None,
-                        "",
-                        Some(json!({"name": "b.txt", "mimeType": "text/plain", "externalId": "ext-a", "overwrite": true})),
-                        &[],
-                    )
+                    .route(route.id, "globex").body(json!({"name": "b.txt", "mimeType": "text/plain", "externalId": "ext-a", "overwrite": true})).send()
                     .await;
                 assert_eq!(mine.status, 201, "{}", mine.json);
                 assert!(!ids.contains(&mine.json["file"]["id"].as_str().unwrap().to_owned()));
@@ -95,7 +92,7 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
                 let seen = env.listed("globex").await;
                 assert!(seen.iter().all(|id| !ids.contains(id)), "{seen:?}");
                 for query in ["externalId=ext-a", "tag=t", "name=a.txt"] {
-                    let reply = env.api(route.id, "globex", None, query, None, &[]).await;
+                    let reply = env.route(route.id, "globex").query(query).send().await;
                     assert!(
                         reply.json["items"]
                             .as_array()
@@ -106,41 +103,33 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
                         reply.json
                     );
                 }
-                env.api(
-                    route.id,
-                    "globex",
-                    None,
-                    &format!("limit=1&cursor={a_cursor}"),
-                    None,
-                    &[],
-                )
-                .await
-                .assert_problem(400, "invalid_cursor");
+                env.route(route.id, "globex")
+                    .query(&format!("limit=1&cursor={a_cursor}"))
+                    .send()
+                    .await
+                    .assert_problem(400, "invalid_cursor");
             }
             RouteId::UpdateFiles => {
                 for id in &ids {
-                    env.api(
-                        route.id,
-                        "globex",
-                        None,
-                        "",
-                        Some(json!([{"id": id, "tags": ["taken"]}])),
-                        &[],
-                    )
-                    .await
-                    .assert_problem(404, "not_found");
+                    env.route(route.id, "globex")
+                        .body(json!([{"id": id, "tags": ["taken"]}]))
+                        .send()
+                        .await
+                        .assert_problem(404, "not_found");
                 }
             }
             RouteId::DeleteFiles => {
                 let reply = env
-                    .api(route.id, "globex", None, "", Some(json!({"ids": ids})), &[])
+                    .route(route.id, "globex")
+                    .body(json!({"ids": ids}))
+                    .send()
                     .await;
                 assert_eq!(reply.status, 200, "{}", reply.json);
                 assert_eq!(reply.json, json!({"deleted": [], "notFound": ids}));
             }
             RouteId::GetUploadLimits => {
                 // The same for every tenant: nothing of A's in it.
-                let reply = env.api(route.id, "globex", None, "", None, &[]).await;
+                let reply = env.route(route.id, "globex").send().await;
                 assert_eq!(reply.status, 200, "{}", reply.json);
             }
             RouteId::GetFile
@@ -158,7 +147,11 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
                 for id in &ids {
                     for headers in [&[][..], &[("if-match", "\"1\"")][..]] {
                         let reply = env
-                            .api(route.id, "globex", Some(id), "", body.clone(), headers)
+                            .route(route.id, "globex")
+                            .id(id)
+                            .maybe_body(body.clone())
+                            .headers(headers)
+                            .send()
                             .await;
                         assert_eq!(reply.status, 404, "{} {id}: {}", route.path, reply.json);
                         reply.assert_problem(404, "not_found");

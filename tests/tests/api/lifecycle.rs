@@ -23,17 +23,15 @@ async fn temp_files_expire_everywhere_and_their_bytes_go(env: TestEnv) {
     assert_eq!(env.get("acme", &id).await.status, 200);
     env.advance(Duration::from_secs(1));
     env.get("acme", &id).await.assert_problem(404, "not_found");
-    env.api(
-        RouteId::UpdateFile,
-        "acme",
-        Some(&id),
-        "",
-        Some(json!({"purpose": "x"})),
-        &[],
-    )
-    .await
-    .assert_problem(404, "not_found");
-    env.api(RouteId::GetContent, "acme", Some(&id), "", None, &[])
+    env.route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!({"purpose": "x"}))
+        .send()
+        .await
+        .assert_problem(404, "not_found");
+    env.route(RouteId::GetContent, "acme")
+        .id(&id)
+        .send()
         .await
         .assert_problem(404, "not_found");
     assert!(
@@ -72,14 +70,10 @@ async fn public_files_get_a_stable_url_and_toggle_without_reupload(env: TestEnv)
     assert_eq!(env.get("acme", &id).await.json["contentUrl"], url, "stable");
 
     let private = env
-        .api(
-            RouteId::UpdateFile,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"privateAccess": true})),
-            &[],
-        )
+        .route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!({"privateAccess": true}))
+        .send()
         .await;
     assert!(private.json["contentUrl"]
         .as_str()
@@ -92,21 +86,16 @@ async fn public_files_get_a_stable_url_and_toggle_without_reupload(env: TestEnv)
     if env.backend == Backend::Embedded {
         assert_eq!(env.fetch(&url).await.0, 404);
     }
-    env.api(
-        RouteId::UpdateFile,
-        "acme",
-        Some(&id),
-        "",
-        Some(json!({"privateAccess": false})),
-        &[],
-    )
-    .await;
+    env.route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!({"privateAccess": false}))
+        .send()
+        .await;
     assert!(
         env.object_exists(&public_key).await,
         "public again, same bytes, no re-upload"
     );
-    env.api(RouteId::DeleteFile, "acme", Some(&id), "", None, &[])
-        .await;
+    env.route(RouteId::DeleteFile, "acme").id(&id).send().await;
     assert!(!env.object_exists(&public_key).await);
 }
 
@@ -130,29 +119,22 @@ async fn every_route_hides_other_tenants_files(env: TestEnv) {
         (RouteId::GetContent, None),
         (RouteId::StartUpload, None),
     ] {
-        env.api(route, "globex", Some(id), "", body, &[])
+        env.route(route, "globex")
+            .id(id)
+            .maybe_body(body)
+            .send()
             .await
             .assert_problem(404, "not_found");
     }
-    env.api(
-        RouteId::UpdateFiles,
-        "globex",
-        None,
-        "",
-        Some(json!([{"id": id, "purpose": "stolen"}])),
-        &[],
-    )
-    .await
-    .assert_problem(404, "not_found");
+    env.route(RouteId::UpdateFiles, "globex")
+        .body(json!([{"id": id, "purpose": "stolen"}]))
+        .send()
+        .await
+        .assert_problem(404, "not_found");
     let batch = env
-        .api(
-            RouteId::DeleteFiles,
-            "globex",
-            None,
-            "",
-            Some(json!({"ids": [id]})),
-            &[],
-        )
+        .route(RouteId::DeleteFiles, "globex")
+        .body(json!({"ids": [id]}))
+        .send()
         .await;
     assert_eq!(batch.json, json!({"deleted": [], "notFound": [id]}));
     for query in [
@@ -163,7 +145,9 @@ async fn every_route_hides_other_tenants_files(env: TestEnv) {
         "uploadedBy=alice",
     ] {
         let page = env
-            .api(RouteId::ListFiles, "globex", None, query, None, &[])
+            .route(RouteId::ListFiles, "globex")
+            .query(query)
+            .send()
             .await;
         assert_eq!(ids(&page.json), Vec::<String>::new(), "{query}");
     }
@@ -202,9 +186,7 @@ async fn a_reupload_whose_event_was_lost_is_repaired_by_get(env: TestEnv) {
         )
         .await;
     let id = id_of(&file);
-    let reply = env
-        .api(RouteId::StartUpload, "acme", Some(&id), "", None, &[])
-        .await;
+    let reply = env.route(RouteId::StartUpload, "acme").id(&id).send().await;
     env.upload(&reply.json["upload"], b"newer").await;
     let got = env.get("acme", &id).await.json;
     assert_eq!(got["size"], 5, "{got}");
@@ -230,14 +212,9 @@ async fn concurrent_creates_cannot_share_an_external_id(env: TestEnv) {
         replies.iter().map(|r| r.status).collect::<Vec<_>>()
     );
     let page = env
-        .api(
-            RouteId::ListFiles,
-            "acme",
-            None,
-            "externalId=race",
-            None,
-            &[],
-        )
+        .route(RouteId::ListFiles, "acme")
+        .query("externalId=race")
+        .send()
         .await;
     assert_eq!(ids(&page.json).len(), 1);
 }

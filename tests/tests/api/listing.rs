@@ -35,7 +35,9 @@ async fn listing_is_newest_first_and_pages_without_gaps_or_duplicates(env: TestE
             None => "limit=3".to_owned(),
         };
         let page = env
-            .api(RouteId::ListFiles, "acme", None, &query, None, &[])
+            .route(RouteId::ListFiles, "acme")
+            .query(&query)
+            .send()
             .await;
         assert_eq!(page.status, 200, "{}", page.json);
         seen.extend(ids(&page.json));
@@ -51,9 +53,7 @@ async fn listing_is_newest_first_and_pages_without_gaps_or_duplicates(env: TestE
     );
     assert_eq!(pages, 3);
 
-    let all = env
-        .api(RouteId::ListFiles, "acme", None, "", None, &[])
-        .await;
+    let all = env.route(RouteId::ListFiles, "acme").send().await;
     assert_eq!(ids(&all.json), created, "default limit 30 holds them all");
     assert_eq!(all.json["nextCursor"], Value::Null);
 }
@@ -115,14 +115,9 @@ async fn every_filter_selects_exactly_its_files(env: TestEnv) {
     ];
     for (query, want) in cases {
         let page = env
-            .api(
-                RouteId::ListFiles,
-                "acme",
-                None,
-                &query.replace('+', "%2B"),
-                None,
-                &[],
-            )
+            .route(RouteId::ListFiles, "acme")
+            .query(&query.replace('+', "%2B"))
+            .send()
             .await;
         assert_eq!(page.status, 200, "{query}: {}", page.json);
         let want: Vec<String> = want.into_iter().cloned().collect();
@@ -130,14 +125,9 @@ async fn every_filter_selects_exactly_its_files(env: TestEnv) {
     }
     // Another tenant sees none of them, whatever the filter.
     let theirs = env
-        .api(
-            RouteId::ListFiles,
-            "globex",
-            None,
-            "externalId=ext-a",
-            None,
-            &[],
-        )
+        .route(RouteId::ListFiles, "globex")
+        .query("externalId=ext-a")
+        .send()
         .await;
     assert_eq!(ids(&theirs.json), Vec::<String>::new());
 }
@@ -152,12 +142,12 @@ async fn expired_records_never_appear(env: TestEnv) {
         .create_id("acme", json!({"name": "c.txt", "mimeType": "text/plain"}))
         .await;
     env.advance(Duration::from_secs(61));
-    let page = env
-        .api(RouteId::ListFiles, "acme", None, "", None, &[])
-        .await;
+    let page = env.route(RouteId::ListFiles, "acme").send().await;
     assert_eq!(ids(&page.json), vec![keep.clone()]);
     let page = env
-        .api(RouteId::ListFiles, "acme", None, "kind=temp", None, &[])
+        .route(RouteId::ListFiles, "acme")
+        .query("kind=temp")
+        .send()
         .await;
     assert_eq!(ids(&page.json), Vec::<String>::new());
 }
@@ -176,21 +166,18 @@ async fn bad_list_parameters_are_400(env: TestEnv) {
         ("name=a&name=b", "name"),
     ] {
         let reply = env
-            .api(RouteId::ListFiles, "acme", None, query, None, &[])
+            .route(RouteId::ListFiles, "acme")
+            .query(query)
+            .send()
             .await;
         reply.assert_problem(400, "validation_failed");
         assert_eq!(reply.error_fields(), [field], "{query}");
     }
-    env.api(
-        RouteId::ListFiles,
-        "acme",
-        None,
-        "cursor=garbage",
-        None,
-        &[],
-    )
-    .await
-    .assert_problem(400, "invalid_cursor");
+    env.route(RouteId::ListFiles, "acme")
+        .query("cursor=garbage")
+        .send()
+        .await
+        .assert_problem(400, "invalid_cursor");
     for i in 0..3 {
         env.create_id(
             "acme",
@@ -199,38 +186,23 @@ async fn bad_list_parameters_are_400(env: TestEnv) {
         .await;
     }
     let first = env
-        .api(
-            RouteId::ListFiles,
-            "acme",
-            None,
-            "limit=1&purpose=p",
-            None,
-            &[],
-        )
+        .route(RouteId::ListFiles, "acme")
+        .query("limit=1&purpose=p")
+        .send()
         .await;
     let cursor = first.json["nextCursor"].as_str().unwrap().to_owned();
     // The cursor belongs to its filters…
-    env.api(
-        RouteId::ListFiles,
-        "acme",
-        None,
-        &format!("limit=1&cursor={cursor}"),
-        None,
-        &[],
-    )
-    .await
-    .assert_problem(400, "invalid_cursor");
+    env.route(RouteId::ListFiles, "acme")
+        .query(&format!("limit=1&cursor={cursor}"))
+        .send()
+        .await
+        .assert_problem(400, "invalid_cursor");
     // …nor by another tenant, even with the same filters.
-    env.api(
-        RouteId::ListFiles,
-        "globex",
-        None,
-        &format!("limit=1&purpose=p&cursor={cursor}"),
-        None,
-        &[],
-    )
-    .await
-    .assert_problem(400, "invalid_cursor");
+    env.route(RouteId::ListFiles, "globex")
+        .query(&format!("limit=1&purpose=p&cursor={cursor}"))
+        .send()
+        .await
+        .assert_problem(400, "invalid_cursor");
 }
 
 async fn filtered_listing_reads_about_one_page_however_many_files(env: TestEnv) {
@@ -299,14 +271,9 @@ async fn a_directory_prefix_matches_whole_path_segments(env: TestEnv) {
         ("/", vec!["/doc", "/docs-old", "/docs/x", "/docs"]),
     ] {
         let reply = env
-            .api(
-                RouteId::ListFiles,
-                "acme",
-                None,
-                &format!("directoryPrefix={prefix}"),
-                None,
-                &[],
-            )
+            .route(RouteId::ListFiles, "acme")
+            .query(&format!("directoryPrefix={prefix}"))
+            .send()
             .await;
         assert_eq!(reply.status, 200, "{}", reply.json);
         let want: Vec<String> = want.iter().map(|d| by_directory[d].clone()).collect();

@@ -1,31 +1,23 @@
 //! `stowage-local --backend aws`: the local API over DynamoDB and S3 (here moto). S3 sends no
 //! events to a laptop, so the upload completes through `GET`'s self-repair.
 
-use std::sync::Arc;
 
 use serde_json::{json, Value};
 use stowage::identity::ClaimNames;
 use stowage::model::{TenantId, Timestamp, UserId};
-use stowage::service::SystemClock;
 
 #[tokio::test]
 async fn the_local_api_works_over_dynamodb_and_s3() {
     let (sdk, config) = stowage_tests::moto_storage(&[]).await;
     let dir = tempfile::tempdir().unwrap();
     let server = stowage_local::start(stowage_local::LocalConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_owned(),
         backend: stowage_local::Backend::Aws {
             config,
             sdk: Box::new(sdk),
         },
-        public_url: None,
-        object_events: true,
         sweep_interval: std::time::Duration::from_secs(3_600),
-        clock: Arc::new(SystemClock),
-        settings: Default::default(),
-        webhooks: Default::default(),
         thumbnails: false,
+        ..stowage_local::LocalConfig::new(dir.path())
     })
     .await
     .expect("stowage-local starts over moto");

@@ -72,7 +72,9 @@ async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) 
     etags.insert(2, etag);
 
     let listed = env
-        .api(RouteId::ListUploadParts, "acme", Some(&id), "", None, &[])
+        .route(RouteId::ListUploadParts, "acme")
+        .id(&id)
+        .send()
         .await;
     assert_eq!(listed.status, 200, "{}", listed.json);
     let parts: Vec<(u64, u64, String)> = listed.json["parts"]
@@ -98,14 +100,10 @@ async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) 
         .map(|(n, e)| json!({"partNumber": n, "etag": e}))
         .collect();
     let done = env
-        .api(
-            RouteId::CompleteUpload,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"parts": claimed})),
-            &[],
-        )
+        .route(RouteId::CompleteUpload, "acme")
+        .id(&id)
+        .body(json!({"parts": claimed}))
+        .send()
         .await;
     assert_eq!(done.status, 200, "{}", done.json);
     assert_eq!(done.json["status"], "uploaded");
@@ -119,7 +117,9 @@ async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) 
         .await;
     assert_eq!(outcomes, [stowage::service::Outcome::Unchanged]);
     let again = env
-        .api(RouteId::CompleteUpload, "acme", Some(&id), "", None, &[])
+        .route(RouteId::CompleteUpload, "acme")
+        .id(&id)
+        .send()
         .await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json["version"], done.json["version"]);
@@ -128,8 +128,12 @@ async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) 
 async fn completion_refuses_missing_parts_wrong_sizes_and_wrong_etags(env: TestEnv) {
     let data = bytes(20 * MIB);
     let (id, upload) = start(&env, data.len()).await;
-    let complete =
-        |body: Option<Value>| env.api(RouteId::CompleteUpload, "acme", Some(&id), "", body, &[]);
+    let complete = |body: Option<Value>| {
+        env.route(RouteId::CompleteUpload, "acme")
+            .id(&id)
+            .maybe_body(body)
+            .send()
+    };
 
     put_part(&env, &part_url(&upload, 1), &data[..8 * MIB]).await;
     put_part(&env, &part_url(&upload, 3), &data[16 * MIB..]).await;
@@ -154,7 +158,9 @@ async fn completion_refuses_missing_parts_wrong_sizes_and_wrong_etags(env: TestE
     let file = env.get("acme", &id).await.json;
     assert_eq!(file["status"], "pending");
     let listed = env
-        .api(RouteId::ListUploadParts, "acme", Some(&id), "", None, &[])
+        .route(RouteId::ListUploadParts, "acme")
+        .id(&id)
+        .send()
         .await;
     assert_eq!(listed.json["parts"].as_array().unwrap().len(), 3);
     // And now it completes.
@@ -166,15 +172,17 @@ async fn completion_refuses_missing_parts_wrong_sizes_and_wrong_etags(env: TestE
 async fn abort_drops_the_parts_and_restores_the_record(env: TestEnv) {
     let (id, upload) = start(&env, 6 * MIB).await;
     put_part(&env, &part_url(&upload, 1), &bytes(6 * MIB)).await;
-    let aborted = env
-        .api(RouteId::AbortUpload, "acme", Some(&id), "", None, &[])
-        .await;
+    let aborted = env.route(RouteId::AbortUpload, "acme").id(&id).send().await;
     assert_eq!(aborted.status, 200, "{}", aborted.json);
     assert_eq!(aborted.json["status"], "failed", "it never had content");
-    env.api(RouteId::ListUploadParts, "acme", Some(&id), "", None, &[])
+    env.route(RouteId::ListUploadParts, "acme")
+        .id(&id)
+        .send()
         .await
         .assert_problem(409, "no_multipart_upload");
-    env.api(RouteId::AbortUpload, "acme", Some(&id), "", None, &[])
+    env.route(RouteId::AbortUpload, "acme")
+        .id(&id)
+        .send()
         .await
         .assert_problem(409, "no_open_upload");
     // The parts are gone from the store: the old part URL no longer leads anywhere useful.
@@ -191,23 +199,17 @@ async fn abort_drops_the_parts_and_restores_the_record(env: TestEnv) {
         .await;
     let id = file["id"].as_str().unwrap().to_owned();
     let reupload = env
-        .api(
-            RouteId::StartUpload,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"size": 6 * MIB, "multipart": true, "partSize": 5 * MIB})),
-            &[],
-        )
+        .route(RouteId::StartUpload, "acme")
+        .id(&id)
+        .body(json!({"size": 6 * MIB, "multipart": true, "partSize": 5 * MIB}))
+        .send()
         .await;
     assert_eq!(reupload.status, 200, "{}", reupload.json);
     assert_eq!(
         reupload.json["upload"]["partCount"], 2,
         "partSize is honoured on re-upload"
     );
-    let aborted = env
-        .api(RouteId::AbortUpload, "acme", Some(&id), "", None, &[])
-        .await;
+    let aborted = env.route(RouteId::AbortUpload, "acme").id(&id).send().await;
     assert_eq!(aborted.json["status"], "uploaded");
     assert_eq!(env.download(&id).await, b"keep me");
 }
@@ -241,28 +243,20 @@ async fn expired_part_urls_are_resigned(env: TestEnv) {
         ),
     ] {
         let reply = env
-            .api(
-                RouteId::SignUploadParts,
-                "acme",
-                Some(&id),
-                "",
-                Some(body),
-                &[],
-            )
+            .route(RouteId::SignUploadParts, "acme")
+            .id(&id)
+            .body(body)
+            .send()
             .await;
         reply.assert_problem(400, "validation_failed");
         assert_eq!(reply.error_fields(), [field]);
     }
     let before = env.get("acme", &id).await.json["expiresAt"].clone();
     let signed = env
-        .api(
-            RouteId::SignUploadParts,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"partNumbers": [2, 1, 2], "uploadUrlExpiresIn": 600})),
-            &[],
-        )
+        .route(RouteId::SignUploadParts, "acme")
+        .id(&id)
+        .body(json!({"partNumbers": [2, 1, 2], "uploadUrlExpiresIn": 600}))
+        .send()
         .await;
     assert_eq!(signed.status, 200, "{}", signed.json);
     let parts = signed.json["parts"].as_array().unwrap();
@@ -289,7 +283,9 @@ async fn expired_part_urls_are_resigned(env: TestEnv) {
         200
     );
     let done = env
-        .api(RouteId::CompleteUpload, "acme", Some(&id), "", None, &[])
+        .route(RouteId::CompleteUpload, "acme")
+        .id(&id)
+        .send()
         .await;
     assert_eq!(done.status, 200, "{}", done.json);
 }
@@ -353,7 +349,10 @@ async fn multipart_routes_hide_other_tenants_uploads(env: TestEnv) {
         (RouteId::CompleteUpload, None),
         (RouteId::AbortUpload, None),
     ] {
-        env.api(route, "globex", Some(&id), "", body, &[])
+        env.route(route, "globex")
+            .id(&id)
+            .maybe_body(body)
+            .send()
             .await
             .assert_problem(404, "not_found");
     }
@@ -362,20 +361,17 @@ async fn multipart_routes_hide_other_tenants_uploads(env: TestEnv) {
         .create("acme", json!({"name": "s.txt", "mimeType": "text/plain"}))
         .await;
     let single_id = single.json["file"]["id"].as_str().unwrap();
-    env.api(
-        RouteId::ListUploadParts,
-        "acme",
-        Some(single_id),
-        "",
-        None,
-        &[],
-    )
-    .await
-    .assert_problem(409, "no_multipart_upload");
+    env.route(RouteId::ListUploadParts, "acme")
+        .id(single_id)
+        .send()
+        .await
+        .assert_problem(409, "no_multipart_upload");
     let _ = upload_key(&single.json["upload"]);
     // The owner's upload is untouched.
     let listed = env
-        .api(RouteId::ListUploadParts, "acme", Some(&id), "", None, &[])
+        .route(RouteId::ListUploadParts, "acme")
+        .id(&id)
+        .send()
         .await;
     assert_eq!(listed.json["parts"].as_array().unwrap().len(), 1);
 }

@@ -19,7 +19,10 @@ fn public_key(id: &str) -> String {
 }
 
 async fn patch(env: &TestEnv, id: &str, body: serde_json::Value) -> stowage_tests::Reply {
-    env.api(RouteId::UpdateFile, "acme", Some(id), "", Some(body), &[])
+    env.route(RouteId::UpdateFile, "acme")
+        .id(id)
+        .body(body)
+        .send()
         .await
 }
 

@@ -101,7 +101,10 @@ async fn uploaded(env: &TestEnv, name: &str, mime: &str, bytes: &[u8]) -> String
 }
 
 async fn thumbnail(env: &TestEnv, tenant: &str, id: &str, query: &str) -> stowage_tests::Reply {
-    env.api(RouteId::GetThumbnail, tenant, Some(id), query, None, &[])
+    env.route(RouteId::GetThumbnail, tenant)
+        .id(id)
+        .query(query)
+        .send()
         .await
 }
 
@@ -295,14 +298,10 @@ async fn thumbnails_follow_their_file(env: TestEnv) {
         ImageFormat::Jpeg,
     );
     let started = env
-        .api(
-            RouteId::StartUpload,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({})),
-            &[],
-        )
+        .route(RouteId::StartUpload, "acme")
+        .id(&id)
+        .body(json!({}))
+        .send()
         .await;
     assert_eq!(started.status, 200, "{}", started.json);
     env.upload(&started.json["upload"], &second).await;
@@ -324,14 +323,10 @@ async fn thumbnails_follow_their_file(env: TestEnv) {
 
     // Public: the thumbnail is served from the public space, and withdrawn with the file.
     let public = env
-        .api(
-            RouteId::UpdateFile,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"privateAccess": false})),
-            &[],
-        )
+        .route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!({"privateAccess": false}))
+        .send()
         .await;
     assert_eq!(public.status, 200, "{}", public.json);
     let reply = thumbnail(&env, "acme", &id, "size=256").await;
@@ -350,14 +345,10 @@ async fn thumbnails_follow_their_file(env: TestEnv) {
         assert_eq!(image.height(), 256);
     }
     let private = env
-        .api(
-            RouteId::UpdateFile,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"privateAccess": true})),
-            &[],
-        )
+        .route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!({"privateAccess": true}))
+        .send()
         .await;
     assert_eq!(private.status, 200);
     assert!(
@@ -368,7 +359,9 @@ async fn thumbnails_follow_their_file(env: TestEnv) {
     // Deleted: every thumbnail goes.
     let new_key = env.content_key(&id).await;
     assert_eq!(
-        env.api(RouteId::DeleteFile, "acme", Some(&id), "", None, &[])
+        env.route(RouteId::DeleteFile, "acme")
+            .id(&id)
+            .send()
             .await
             .status,
         204

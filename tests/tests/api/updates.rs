@@ -14,17 +14,13 @@ async fn patch_merges_and_bumps_the_version(env: TestEnv) {
         )
         .await;
     let reply = env
-        .api(
-            RouteId::UpdateFile,
-            "acme",
-            Some(&id),
-            "",
-            Some(
-                json!({"purpose": "final", "tags": ["b", "b", "c"], "source": null,
+        .route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(
+            json!({"purpose": "final", "tags": ["b", "b", "c"], "source": null,
                         "metadata": {"drop": null, "nested": {"y": null, "z": 3}, "new": true}}),
-            ),
-            &[],
         )
+        .send()
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     let file = &reply.json;
@@ -41,14 +37,10 @@ async fn patch_merges_and_bumps_the_version(env: TestEnv) {
     assert_eq!(env.get("acme", &id).await.json["purpose"], "final");
     // Renaming re-derives the extension.
     let renamed = env
-        .api(
-            RouteId::UpdateFile,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"name": "b.PDF"})),
-            &[],
-        )
+        .route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!({"name": "b.PDF"}))
+        .send()
         .await;
     assert_eq!(renamed.json["extension"], ".pdf");
     assert_eq!(renamed.json["version"], 3);
@@ -64,7 +56,10 @@ async fn read_only_fields_pass_only_with_their_current_value(env: TestEnv) {
     let mut echo = file.clone();
     echo["purpose"] = json!("echoed");
     let reply = env
-        .api(RouteId::UpdateFile, "acme", Some(&id), "", Some(echo), &[])
+        .route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(echo)
+        .send()
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     for (field, value) in [
@@ -78,14 +73,10 @@ async fn read_only_fields_pass_only_with_their_current_value(env: TestEnv) {
         ("extension", json!(".exe")),
     ] {
         let reply = env
-            .api(
-                RouteId::UpdateFile,
-                "acme",
-                Some(&id),
-                "",
-                Some(json!({ field: value })),
-                &[],
-            )
+            .route(RouteId::UpdateFile, "acme")
+            .id(&id)
+            .body(json!({ field: value }))
+            .send()
             .await;
         reply.assert_problem(400, "validation_failed");
         assert_eq!(reply.error_fields(), [field]);
@@ -99,28 +90,20 @@ async fn read_only_fields_pass_only_with_their_current_value(env: TestEnv) {
         (json!({"metadata": {"k": "v".repeat(10_240)}}), "metadata"),
     ] {
         let reply = env
-            .api(
-                RouteId::UpdateFile,
-                "acme",
-                Some(&id),
-                "",
-                Some(body.clone()),
-                &[],
-            )
+            .route(RouteId::UpdateFile, "acme")
+            .id(&id)
+            .body(body.clone())
+            .send()
             .await;
         reply.assert_problem(400, "validation_failed");
         assert_eq!(reply.error_fields(), [field], "{body}");
     }
-    env.api(
-        RouteId::UpdateFile,
-        "acme",
-        Some(&id),
-        "",
-        Some(json!([])),
-        &[],
-    )
-    .await
-    .assert_problem(400, "invalid_body");
+    env.route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!([]))
+        .send()
+        .await
+        .assert_problem(400, "invalid_body");
     // Nothing above changed the record.
     assert_eq!(env.get("acme", &id).await.json["version"], 2);
 }
@@ -130,69 +113,48 @@ async fn if_match_guards_updates_and_deletes(env: TestEnv) {
         .create_id("acme", json!({"name": "a.txt", "mimeType": "text/plain"}))
         .await;
     let body = Some(json!({"purpose": "x"}));
-    env.api(
-        RouteId::UpdateFile,
-        "acme",
-        Some(&id),
-        "",
-        body.clone(),
-        &[("if-match", "\"7\"")],
-    )
-    .await
-    .assert_problem(412, "version_mismatch");
-    env.api(
-        RouteId::UpdateFile,
-        "acme",
-        Some(&id),
-        "",
-        body.clone(),
-        &[("if-match", "nonsense")],
-    )
-    .await
-    .assert_problem(400, "invalid_if_match");
+    env.route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .maybe_body(body.clone())
+        .headers(&[("if-match", "\"7\"")])
+        .send()
+        .await
+        .assert_problem(412, "version_mismatch");
+    env.route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .maybe_body(body.clone())
+        .headers(&[("if-match", "nonsense")])
+        .send()
+        .await
+        .assert_problem(400, "invalid_if_match");
     let ok = env
-        .api(
-            RouteId::UpdateFile,
-            "acme",
-            Some(&id),
-            "",
-            body,
-            &[("if-match", "\"1\"")],
-        )
+        .route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .maybe_body(body)
+        .headers(&[("if-match", "\"1\"")])
+        .send()
         .await;
     assert_eq!(ok.status, 200);
-    env.api(
-        RouteId::DeleteFile,
-        "acme",
-        Some(&id),
-        "",
-        None,
-        &[("if-match", "\"1\"")],
-    )
-    .await
-    .assert_problem(412, "version_mismatch");
+    env.route(RouteId::DeleteFile, "acme")
+        .id(&id)
+        .headers(&[("if-match", "\"1\"")])
+        .send()
+        .await
+        .assert_problem(412, "version_mismatch");
     let deleted = env
-        .api(
-            RouteId::DeleteFile,
-            "acme",
-            Some(&id),
-            "",
-            None,
-            &[("if-match", "W/\"2\"")],
-        )
+        .route(RouteId::DeleteFile, "acme")
+        .id(&id)
+        .headers(&[("if-match", "W/\"2\"")])
+        .send()
         .await;
     assert_eq!(deleted.status, 204);
     // Updates to a deleted record: 404.
-    env.api(
-        RouteId::UpdateFile,
-        "acme",
-        Some(&id),
-        "",
-        Some(json!({"purpose": "y"})),
-        &[],
-    )
-    .await
-    .assert_problem(404, "not_found");
+    env.route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!({"purpose": "y"}))
+        .send()
+        .await
+        .assert_problem(404, "not_found");
 }
 
 async fn put_replaces_every_mutable_field(env: TestEnv) {
@@ -202,14 +164,10 @@ async fn put_replaces_every_mutable_field(env: TestEnv) {
     )
     .await;
     let reply = env
-        .api(
-            RouteId::ReplaceFile,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"name": "b.txt", "mimeType": "text/csv"})),
-            &[],
-        )
+        .route(RouteId::ReplaceFile, "acme")
+        .id(&id)
+        .body(json!({"name": "b.txt", "mimeType": "text/csv"}))
+        .send()
         .await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     let file = &reply.json;
@@ -223,14 +181,10 @@ async fn put_replaces_every_mutable_field(env: TestEnv) {
     assert_eq!(file["metadata"], json!({}));
     assert_eq!(file["privateAccess"], true);
     let missing = env
-        .api(
-            RouteId::ReplaceFile,
-            "acme",
-            Some(&id),
-            "",
-            Some(json!({"purpose": "only"})),
-            &[],
-        )
+        .route(RouteId::ReplaceFile, "acme")
+        .id(&id)
+        .body(json!({"purpose": "only"}))
+        .send()
         .await;
     missing.assert_problem(400, "validation_failed");
     assert_eq!(missing.error_fields(), ["name", "mimeType"]);
@@ -249,28 +203,18 @@ async fn batch_update_is_all_or_nothing(env: TestEnv) {
 
     // One bad element: nothing changes.
     let bad = env
-        .api(
-            RouteId::UpdateFiles,
-            "acme",
-            None,
-            "",
-            Some(json!([{"id": a, "purpose": "ok"}, {"id": b, "name": ""}])),
-            &[],
-        )
+        .route(RouteId::UpdateFiles, "acme")
+        .body(json!([{"id": a, "purpose": "ok"}, {"id": b, "name": ""}]))
+        .send()
         .await;
     bad.assert_problem(400, "validation_failed");
     assert_eq!(bad.error_fields(), ["[1].name"]);
     // Another tenant's id is not found: nothing changes.
-    env.api(
-        RouteId::UpdateFiles,
-        "acme",
-        None,
-        "",
-        Some(json!([{"id": a, "purpose": "ok"}, {"id": theirs, "purpose": "x"}])),
-        &[],
-    )
-    .await
-    .assert_problem(404, "not_found");
+    env.route(RouteId::UpdateFiles, "acme")
+        .body(json!([{"id": a, "purpose": "ok"}, {"id": theirs, "purpose": "x"}]))
+        .send()
+        .await
+        .assert_problem(404, "not_found");
     for id in [&a, &b] {
         let file = env.get("acme", id).await.json;
         assert_eq!(
@@ -284,14 +228,9 @@ async fn batch_update_is_all_or_nothing(env: TestEnv) {
     );
 
     let ok = env
-        .api(
-            RouteId::UpdateFiles,
-            "acme",
-            None,
-            "",
-            Some(json!([{"id": a, "purpose": "one"}, {"id": b, "tags": ["two"]}])),
-            &[],
-        )
+        .route(RouteId::UpdateFiles, "acme")
+        .body(json!([{"id": a, "purpose": "one"}, {"id": b, "tags": ["two"]}]))
+        .send()
         .await;
     assert_eq!(ok.status, 200, "{}", ok.json);
     assert_eq!(ok.json["items"][0]["purpose"], "one");
@@ -306,7 +245,9 @@ async fn batch_update_is_all_or_nothing(env: TestEnv) {
             "invalid_body",
         ),
     ] {
-        env.api(RouteId::UpdateFiles, "acme", None, "", Some(body), &[])
+        env.route(RouteId::UpdateFiles, "acme")
+            .body(body)
+            .send()
             .await
             .assert_problem(400, code);
     }
@@ -316,7 +257,9 @@ async fn batch_update_is_all_or_nothing(env: TestEnv) {
         json!([{"purpose": "no id"}]),
         json!([{"id": a, "externalId": "e"}]),
     ] {
-        env.api(RouteId::UpdateFiles, "acme", None, "", Some(body), &[])
+        env.route(RouteId::UpdateFiles, "acme")
+            .body(body)
+            .send()
             .await
             .assert_problem(400, "validation_failed");
     }
