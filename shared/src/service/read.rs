@@ -9,7 +9,6 @@ use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::keys::public_key;
 use crate::model::{FileId, FileRecord, FileStatus};
-use crate::wire::FileView;
 
 /// A record as a response shows it: with its `contentUrl`.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,11 +24,6 @@ impl Shown {
             record,
             content_url: None,
         }
-    }
-
-    /// The public JSON shape.
-    pub fn view(&self) -> FileView<'_> {
-        FileView::from(self)
     }
 }
 

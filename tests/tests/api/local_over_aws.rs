@@ -1,7 +1,6 @@
 //! `stowage-local --backend aws`: the local API over DynamoDB and S3 (here moto). S3 sends no
 //! events to a laptop, so the upload completes through `GET`'s self-repair.
 
-
 use serde_json::{json, Value};
 use stowage::identity::ClaimNames;
 use stowage::model::{TenantId, Timestamp, UserId};
