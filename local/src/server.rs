@@ -244,10 +244,10 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
                 BUCKET,
                 signing,
             );
-            let app = Arc::new(App::new(
+            let app: Arc<App> = Arc::new(App::new(
                 &settings,
-                store,
-                Arc::new(objects),
+                store as Arc<dyn stowage::store::MetadataStore>,
+                Arc::new(objects) as Arc<dyn stowage::blob::ObjectStore>,
                 config.clock.clone(),
             ));
             let root = objects_root

@@ -120,11 +120,13 @@ pub fn aws_app_with_clients(
     clock: Arc<dyn Clock>,
 ) -> Result<App, Error> {
     let (store, objects) = aws_ports(config, sdk, dynamodb, s3)?;
+    let store: Arc<dyn MetadataStore> = store;
+    let objects: Arc<dyn ObjectStore> = objects;
     Ok(App::new(config, store, objects, clock))
 }
 
-/// The metadata and object stores an app runs on.
-type Ports = (Arc<dyn MetadataStore>, Arc<dyn ObjectStore>);
+/// The AWS adapters an app runs on.
+type Ports = (Arc<DynamoStore>, Arc<S3Store>);
 
 /// The DynamoDB and S3 adapters over the given clients.
 fn aws_ports(
@@ -202,7 +204,11 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
     Ok(builder.build())
 }
 
-async fn app_from_env() -> Result<App, Error> {
+/// What a Lambda function runs on: the AWS adapters by name, so every store call is static
+/// (see `Service`).
+type LambdaApp = App<DynamoStore, S3Store>;
+
+async fn app_from_env() -> Result<LambdaApp, Error> {
     let config = Config::from_env().inspect_err(|err| tracing::error!("{err}"))?;
     let sdk = lambda_sdk_config().inspect_err(|err| tracing::error!("{err}"))?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
@@ -222,7 +228,11 @@ const PRIME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// `HeadObject`). Both are calls the function's policy allows (`template.yaml` sets `STOWAGE_PRIME` per
 /// function, and a test holds it to the policies). Nothing here can fail the start: an answer
 /// of any kind, an error or the time limit, and the first request makes its own connection.
-pub async fn prime(prime: Prime, store: &dyn MetadataStore, objects: &dyn ObjectStore) {
+pub async fn prime<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+    prime: Prime,
+    store: &M,
+    objects: &O,
+) {
     let started = std::time::Instant::now();
     let table = async {
         if prime.dynamodb {
@@ -258,7 +268,7 @@ pub async fn run_route<H: http::Handler>() -> Result<(), Error> {
     let app = app_from_env().await?;
     lambda_http::run(service_fn(|req: Request| {
         let app = &app;
-        async move { Ok::<_, Error>(http::serve::<H>(app, &req).await) }
+        async move { Ok::<_, Error>(http::serve::<H, _, _>(app, &req).await) }
     }))
     .await
 }

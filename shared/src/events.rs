@@ -5,14 +5,14 @@
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 
+use crate::blob::ObjectStore;
 use crate::error::ApiError;
 use crate::keys::decode_event_key;
 use crate::model::{Sequencer, Timestamp};
 use crate::notify::{EventSink, FileEvent};
 use crate::service::{ObjectEvent, Outcome};
 use crate::store::dynamodb::stream::record_changes;
-use crate::store::RecordChange;
-use crate::store::UndecodableChange;
+use crate::store::{MetadataStore, RecordChange, UndecodableChange};
 use crate::App;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
@@ -28,7 +28,10 @@ pub struct EventError {
 /// Handles every record of an S3 notification. Records for other buckets or other event types
 /// are skipped; a record that fails is logged and makes the invocation fail after the rest
 /// have been handled.
-pub async fn on_object_created(app: &App, event: S3Event) -> Result<Vec<Outcome>, EventError> {
+pub async fn on_object_created<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+    app: &App<M, O>,
+    event: S3Event,
+) -> Result<Vec<Outcome>, EventError> {
     let total = event.records.len();
     let mut failed = 0;
     let mut outcomes = Vec::with_capacity(total);
@@ -109,7 +112,10 @@ fn object_event(bucket: &str, record: &S3EventRecord) -> Option<ObjectEvent> {
 /// named file's public copy in step, then deletes the marker. A failure fails the invocation,
 /// so Lambda retries it and then sends it to the on-failure queue; reads and writes of the
 /// file request the job again meanwhile.
-pub async fn on_publish_requested(app: &App, event: S3Event) -> Result<usize, EventError> {
+pub async fn on_publish_requested<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+    app: &App<M, O>,
+    event: S3Event,
+) -> Result<usize, EventError> {
     let total = event.records.len();
     let mut failed = 0;
     let mut done = 0;
@@ -142,7 +148,10 @@ pub async fn on_publish_requested(app: &App, event: S3Event) -> Result<usize, Ev
 /// Cleans up after every removal among `changes` (a record deleted through the API, or
 /// expired): its objects and index items. Returns the sequence numbers of the changes that
 /// could not be handled, to be retried; other changes need nothing here.
-pub async fn clean_up_removed<I>(app: &App, changes: I) -> Vec<String>
+pub async fn clean_up_removed<I, M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+    app: &App<M, O>,
+    changes: I,
+) -> Vec<String>
 where
     I: IntoIterator<Item = Result<RecordChange, UndecodableChange>>,
 {
@@ -176,7 +185,10 @@ where
 /// Handles a batch of table stream records (the `on-records-removed` function): cleans up after
 /// removed file records and reports the ones that failed as batch item failures, so Lambda
 /// retries from there (and, after its retries, sends them to the on-failure queue).
-pub async fn on_records_removed(app: &App, event: StreamEvent) -> DynamoDbEventResponse {
+pub async fn on_records_removed<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+    app: &App<M, O>,
+    event: StreamEvent,
+) -> DynamoDbEventResponse {
     batch_failures(clean_up_removed(app, record_changes(&event)).await)
 }
 
@@ -239,7 +251,10 @@ fn batch_failures(sequence_numbers: impl IntoIterator<Item = String>) -> DynamoD
 /// the file's thumbnails. A storage failure fails the invocation, so Lambda retries it; an image
 /// that does not decode is recorded as such and is not retried.
 #[cfg(feature = "thumbnails")]
-pub async fn on_image_uploaded(app: &App, detail: &serde_json::Value) -> Result<(), EventError> {
+pub async fn on_image_uploaded<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+    app: &App<M, O>,
+    detail: &serde_json::Value,
+) -> Result<(), EventError> {
     let tenant = detail["tenant"]
         .as_str()
         .and_then(|t| crate::model::TenantId::parse(t).ok());

@@ -31,22 +31,17 @@ use service::{Clock, Service, Settings};
 use store::MetadataStore;
 
 /// Everything a handler needs, built once per process.
-pub struct App {
-    pub service: Service,
+pub struct App<M: ?Sized = dyn MetadataStore, O: ?Sized = dyn ObjectStore> {
+    pub service: Service<M, O>,
     pub claims: identity::ClaimNames,
     /// Whether a token must carry the scope of the route it calls (SPEC 12).
     pub require_scopes: bool,
 }
 
-impl App {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> App<M, O> {
     /// The app over the given ports, configured by `config`: the one builder that the Lambda
     /// bootstrap, `stowage-local` and the tests share.
-    pub fn new(
-        config: &Config,
-        store: Arc<dyn MetadataStore>,
-        objects: Arc<dyn ObjectStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(config: &Config, store: Arc<M>, objects: Arc<O>, clock: Arc<dyn Clock>) -> Self {
         App {
             service: Service::new(store, objects, clock, Settings::from(config)),
             claims: config.claims.clone(),

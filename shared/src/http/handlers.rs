@@ -15,11 +15,13 @@ use super::extract::{
 use super::request::identity;
 use super::response::{empty, json_response, problem, problem_for, redirect};
 use super::routes::RouteId;
+use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::service::{
     Created, Deleted, ListPage, Shown, SignedParts, SignedRequest, ThumbnailAnswer, UploadLimits,
 };
+use crate::store::MetadataStore;
 use crate::validate::{
     BatchDelete, BatchUpdate, CompleteParts, ContentRequest, ListQuery, SignParts, SignRequest,
     ThumbnailRequest, UploadRequest,
@@ -36,8 +38,8 @@ pub trait Handler {
     /// Its typed answer.
     type Output: Answer;
     /// Runs the route for `who`.
-    fn run(
-        app: &App,
+    fn run<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+        app: &App<M, O>,
         who: Identity,
         input: Self::Input,
     ) -> impl Future<Output = Result<Self::Output, ApiError>> + Send;
@@ -49,7 +51,10 @@ pub trait Answer {
 }
 
 /// Runs handler `H` for `req` and renders its result; never panics on client input.
-pub async fn serve<H: Handler>(app: &App, req: &Request) -> Response<Body> {
+pub async fn serve<H: Handler, M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+    app: &App<M, O>,
+    req: &Request,
+) -> Response<Body> {
     let scope = H::ROUTE.route().scope;
     let answered = async {
         let who = identity(req, &app.claims)?;
@@ -214,7 +219,7 @@ macro_rules! handler {
             const ROUTE: RouteId = RouteId::$route;
             type Input = $input_type;
             type Output = $output;
-            async fn run($app: &App, $who: Identity, $input: $input_type) -> Result<$output, ApiError> $body
+            async fn run<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>($app: &App<M, O>, $who: Identity, $input: $input_type) -> Result<$output, ApiError> $body
         }
     };
 }

@@ -7,9 +7,11 @@
 
 use super::write::{Cleanup, Plan};
 use super::Service;
+use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::keys::{ObjectKey, PUBLISH_JOBS, THUMBNAILS};
 use crate::model::{FileKind, FileRecord, FileStatus, Sequencer, StoredObject, Timestamp};
+use crate::store::MetadataStore;
 
 /// An object that now exists in the bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,7 +127,7 @@ enum Seen {
     Orphan,
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// Brings the record that owns `event.key` up to date with the object, or deletes the
     /// object if no live record owns it.
     pub async fn object_created(&self, event: ObjectEvent) -> Result<Outcome, ApiError> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::plan::{pending_expiry, plan_upload};
 use super::write::{Cleanup, Plan};
 use super::{Service, Shown};
+use crate::blob::ObjectStore;
 use crate::blob::{PostConditions, PresignedPost, PresignedRequest, PutConditions};
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
@@ -13,6 +14,7 @@ use crate::keys::ObjectKey;
 use crate::model::{
     FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, TenantId, Timestamp,
 };
+use crate::store::MetadataStore;
 use crate::store::StoreError;
 use crate::validate::{CreateFile, UploadMethod, UploadRequest};
 
@@ -64,7 +66,7 @@ struct Opened {
     opened: Option<Cleanup>,
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// `POST /files`: stores a pending record and returns it with its upload. With
     /// `externalId` and `overwrite`, an existing live record with that `externalId` gets the
     /// body's fields and a new upload instead (its content stays readable until that upload

@@ -5,9 +5,11 @@ use futures_util::stream::{self, StreamExt};
 
 use super::write::Plan;
 use super::Service;
+use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::FileId;
+use crate::store::MetadataStore;
 use crate::validate::BatchDelete;
 
 /// Deletes run this many at a time.
@@ -20,7 +22,7 @@ pub struct Deleted {
     pub not_found: Vec<FileId>,
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// Deletes the record, then its bytes. `404` if it is gone (or never was), `412` if
     /// `if_match` is not its version.
     pub async fn delete(

@@ -4,9 +4,11 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::{Service, Shown};
+use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::{FileId, FileRecord};
+use crate::store::MetadataStore;
 use crate::store::{IndexQuery, ListIndex};
 use crate::validate::ListQuery;
 
@@ -72,7 +74,7 @@ fn choose_index(query: &ListQuery) -> ListIndex {
     }
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// Lists the tenant's live records that pass every filter, newest first.
     pub async fn list(&self, who: &Identity, query: &ListQuery) -> Result<ListPage, ApiError> {
         let (records, next_cursor, items_read) = self.read_page(who, query).await?;

@@ -88,22 +88,21 @@ pub struct UploadLimits {
     pub max_url_expires_in: u64,
 }
 
-/// The file service.
-pub struct Service {
-    store: Arc<dyn MetadataStore>,
-    objects: Arc<dyn ObjectStore>,
+/// The file service over its two stores. The default, `dyn` ports, is what `stowage-local` and
+/// the tests run (either backend, chosen at run time); a Lambda function names the AWS adapters
+/// (`bootstrap`), so its calls are static and its binary links only the adapter methods its
+/// route reaches (a `dyn` port's vtable would keep every method of both adapters, and the SDK
+/// operations behind them).
+pub struct Service<M: ?Sized = dyn MetadataStore, O: ?Sized = dyn ObjectStore> {
+    store: Arc<M>,
+    objects: Arc<O>,
     clock: Arc<dyn Clock>,
     settings: Settings,
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// A service over the given ports.
-    pub fn new(
-        store: Arc<dyn MetadataStore>,
-        objects: Arc<dyn ObjectStore>,
-        clock: Arc<dyn Clock>,
-        settings: Settings,
-    ) -> Self {
+    pub fn new(store: Arc<M>, objects: Arc<O>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         Service {
             store,
             objects,
@@ -137,7 +136,7 @@ impl Service {
 
     /// The metadata store, for tests that write records directly.
     #[cfg(any(test, feature = "test-util"))]
-    pub fn store(&self) -> &Arc<dyn MetadataStore> {
+    pub fn store(&self) -> &Arc<M> {
         &self.store
     }
 

@@ -8,10 +8,12 @@ use super::create::PartUrl;
 use super::plan::pending_expiry;
 use super::write::{Cleanup, Plan};
 use super::{ObjectEvent, Outcome, Service, Shown};
+use crate::blob::ObjectStore;
 use crate::blob::UploadedPart;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::{FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, Timestamp};
+use crate::store::MetadataStore;
 use crate::validate::{ClaimedPart, CompleteParts, SignParts};
 
 /// Fresh part URLs.
@@ -40,7 +42,7 @@ fn open_multipart(record: &FileRecord) -> Result<(&OpenUpload, &MultipartPlan), 
     }
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// `POST /files/{id}/upload/parts`: presigned URLs for the given part numbers (resume,
     /// retry, lazy signing, re-signing after expiry). Re-signing keeps a never-uploaded record
     /// from expiring.

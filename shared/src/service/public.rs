@@ -16,9 +16,11 @@
 //! it.
 
 use super::Service;
+use crate::blob::ObjectStore;
 use crate::error::ApiError;
 use crate::keys::{public_key, publish_job_key};
 use crate::model::{FileId, FileRecord, FileStatus, TenantId};
+use crate::store::MetadataStore;
 use crate::store::StoreError;
 
 /// S3's largest part, and so the largest piece of one `UploadPartCopy`.
@@ -42,7 +44,7 @@ pub(super) fn in_step(record: &FileRecord) -> bool {
     wanted(record) == record.published.as_deref()
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// Brings the public copy in step after a write from `previous` to `record`: at once when
     /// this write made the difference and the copy is small, through the worker otherwise.
     pub(super) async fn keep_public_in_step(

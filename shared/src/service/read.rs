@@ -4,11 +4,13 @@
 use super::completion::{ObjectEvent, Outcome};
 use super::public::in_step;
 use super::Service;
+use crate::blob::ObjectStore;
 use crate::blob::{content_disposition, Disposition};
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::keys::public_key;
 use crate::model::{FileId, FileRecord, FileStatus};
+use crate::store::MetadataStore;
 
 /// A record as a response shows it: with its `contentUrl`.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +37,7 @@ fn status_name(status: FileStatus) -> &'static str {
     }
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// `GET /files/{id}`: the record, repaired first if an upload is open but its object has
     /// already arrived (an S3 event that was lost or is late). Costs one `HeadObject` only
     /// while an upload is open.

@@ -13,10 +13,12 @@ use std::time::Duration;
 use super::multipart::closing_upload;
 use super::write::{Cleanup, Plan};
 use super::Service;
+use crate::blob::ObjectStore;
 use crate::blob::{PutConditions, UploadCall};
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::{FileId, FileRecord, Timestamp};
+use crate::store::MetadataStore;
 use crate::validate::{S3Call, SignRequest};
 
 /// One signed S3 request.
@@ -42,7 +44,7 @@ fn no_multipart_upload() -> ApiError {
     )
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// Signs `request` for the open upload of `id`.
     pub async fn sign_request(
         &self,

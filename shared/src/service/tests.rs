@@ -89,7 +89,7 @@ impl MetadataStore for Racing {
 }
 
 struct World {
-    service: Service,
+    service: Service<Racing, MemoryObjects>,
     store: Arc<Racing>,
     objects: Arc<MemoryObjects>,
     who: Identity,

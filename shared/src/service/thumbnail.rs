@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use super::public::in_step;
 use super::Service;
+use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::keys::{
     public_thumbnail_key, thumbnail_attempt_key, thumbnail_key, thumbnail_state_key,
 };
 use crate::model::{FileId, FileRecord, FileStatus, TenantId};
+use crate::store::MetadataStore;
 use crate::thumbnails::{refusal, ThumbnailState, MAX_STATE_BYTES, SIZES};
 use crate::validate::ThumbnailRequest;
 
@@ -56,7 +58,7 @@ pub(crate) fn public_thumbnail_keys(tenant: &TenantId, id: FileId) -> Vec<String
         .collect()
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// The state of the thumbnails of the content at `content_key`; `None` until it is written.
     pub(super) async fn thumbnail_state(
         &self,
@@ -196,7 +198,7 @@ mod make {
     /// make-thumbnails function's `Timeout` in `template.yaml` (60 s), and some slack.
     pub(crate) const ATTEMPT_LIFETIME_MS: i64 = 75_000;
 
-    impl Service {
+    impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         /// Makes the thumbnails of file `id`'s current content, if it should have them and they
         /// are not made yet; answers their state (`None`: the file is gone, or is not an
         /// uploaded image). An image that is over the limits, or does not decode, gets a

@@ -3,9 +3,11 @@
 
 use super::write::Plan;
 use super::{Service, Shown};
+use crate::blob::ObjectStore;
 use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::model::{FieldError, FileId, FileRecord};
+use crate::store::MetadataStore;
 use crate::validate::{BatchUpdate, FilePatch, MetadataChange};
 
 impl FilePatch {
@@ -59,7 +61,7 @@ impl FilePatch {
     }
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// Applies a merge patch (`PATCH`) or a replacement (`PUT`) to one record. Without
     /// `If-Match`, a concurrent change is merged by applying the patch to the fresh record.
     pub async fn update(

@@ -10,9 +10,11 @@ use std::time::Duration;
 use super::public::in_step;
 use super::thumbnail::{public_thumbnail_keys, thumbnail_keys};
 use super::Service;
+use crate::blob::ObjectStore;
 use crate::error::ApiError;
 use crate::keys::{public_key, ObjectKey};
 use crate::model::{FileId, FileRecord, TenantId, Timestamp};
+use crate::store::MetadataStore;
 use crate::store::{Change, StoreError};
 
 /// Attempts of one write before a writer that keeps losing the race gives up with `412`.
@@ -107,7 +109,7 @@ async fn back_off(attempt: u32) {
     }
 }
 
-impl Service {
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// Applies `change` to the live record `id` of `tenant` (see the module docs). `404` if it
     /// is gone, `412` if `if_match` is not its version.
     pub(crate) async fn modify(
