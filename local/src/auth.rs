@@ -40,7 +40,7 @@ impl LocalSecret {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 64];
                 getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
-                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let hex = hex::encode(bytes);
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]

@@ -244,15 +244,11 @@ fn lambda_request(
 }
 
 fn query_map(query: &str) -> HashMap<String, Vec<String>> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        map.entry(decode(name)).or_default().push(decode(value));
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        map.entry(name.into_owned())
+            .or_default()
+            .push(value.into_owned());
     }
     map
 }

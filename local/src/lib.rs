@@ -5,6 +5,7 @@
 pub mod auth;
 mod changelog;
 mod dispatch;
+mod migrate;
 mod objects;
 mod router;
 pub mod s3;

@@ -1,40 +1,101 @@
-//! Object I/O the embedded endpoint does itself instead of through `s3s-fs`, for speed:
+//! The embedded endpoint's objects on disk: a layout Stowage defines, versioned by a `FORMAT`
+//! file, so no other crate's private file names are read or written here.
 //!
-//! - **completing a multipart upload**: `s3s-fs` re-reads every part to hash it and copies the
-//!   parts through a 64 KiB buffer into the object (1 GiB took ~5 s). Here each part's ETag is
-//!   recorded when the part arrives (`record_part_etag`), so completion reads no part: it checks
-//!   the list against the recorded ETags and sizes, then has the kernel join the part files
-//!   (`copy_file_range(2)` through `std::io::copy`, which reflinks where the filesystem can and
-//!   otherwise copies inside the kernel), and renames the result into place;
-//! - **streaming an object**: `s3s-fs` sends a `GetObject` body in 4 KiB reads; `FileBody`
-//!   reads 1 MiB at a time on a blocking thread, two chunks ahead of the connection.
+//! Under the data directory's `objects/`:
 //!
-//! Both keep `s3s-fs`'s on-disk layout (version pinned in `Cargo.lock`), which it otherwise
-//! owns: part files `<root>/.upload_id-<upload>.part-<n>`; an upload's object attributes
-//! `<root>/.bucket-<b64 bucket>.object-<b64 key>.upload-<upload>.metadata.json`, an object's
-//! the same without `.upload-<upload>`; an object's internal info (its ETag)
-//! `<root>/.bucket-<b64>.object-<b64>.internal.json`; an upload's owner
-//! `<root>/.upload-<upload>.json`; temporary files `<root>/.tmp.*.internal.part`, which
-//! `s3s-fs` removes when it starts. The behaviour suite's multipart and download tests on the
-//! embedded backend, and `tests/api/multipart.rs`' endpoint test, hold the two to it.
+//! ```text
+//! FORMAT                                   "stowage-local objects 1"
+//! <bucket>/<key>                           an object's bytes (a key is a relative path)
+//! .stowage/meta/<bucket>/<key>.json        its attributes: ETag, content headers, user
+//!                                          metadata, checksums (`Attributes`)
+//! .stowage/uploads/<upload>/upload.json    an open multipart upload: bucket, key, attributes
+//! .stowage/uploads/<upload>/<n>            the bytes of its part n
+//! .stowage/uploads/<upload>/<n>.etag       that part's ETag (its MD5, hex)
+//! .stowage/tmp/                            files being written; emptied at start
+//! ```
+//!
+//! Every file is written beside its place under `.stowage/tmp/` and renamed into it, so a
+//! reader never sees half an object and a crash leaves only temporaries. Keys are stored as
+//! paths: a key with an empty, `.` or `..` segment, a leading or trailing `/`, or a NUL is
+//! refused, and so is a key that is a file where another key needs a directory (`a` and `a/b`);
+//! Stowage makes no such keys. A data directory without `FORMAT` holds `s3s-fs` 0.14's layout
+//! (what `stowage-local` wrote before) and is migrated once (`crate::migrate`); an unknown
+//! `FORMAT` is refused with a message naming it.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::SystemTime;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use md5::Digest as _;
 use s3s::stream::{ByteStream, RemainingLength};
 use s3s::StdError;
+use serde::{Deserialize, Serialize};
 
-/// Where the endpoint records the ETag of each part it receives.
-pub const PART_ETAGS_DIR: &str = ".stowage-uploads";
+/// The file naming the layout's version.
+pub const FORMAT_FILE: &str = "FORMAT";
+/// This layout's version, as `FORMAT` holds it.
+pub const FORMAT: &str = "stowage-local objects 1";
+/// Stowage's own files, beside the buckets (a bucket name cannot start with `.`).
+const STATE_DIR: &str = ".stowage";
 
 /// S3's smallest part, except the last.
 pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+/// S3's longest key, in bytes.
+const MAX_KEY_BYTES: usize = 1024;
+
+/// An object's attributes, kept beside its bytes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attributes {
+    /// The object's ETag without quotes (its MD5, or S3's `<md5 of the parts' MD5s>-<count>`).
+    #[serde(default)]
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    /// `x-amz-meta-*`, without the prefix.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// The checksums the upload declared (and the endpoint verified), base64, by algorithm
+    /// (`crc32`, `crc32c`, `sha1`, `sha256`, `crc64nvme`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, String>,
+}
+
+/// An open multipart upload.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Upload {
+    pub bucket: String,
+    pub key: String,
+    /// What the object gets on completion (its ETag is set then).
+    pub attributes: Attributes,
+    /// When it was created, in milliseconds since the epoch.
+    pub initiated: i64,
+}
+
+/// Why a key or bucket cannot be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum BadName {
+    #[error("stowage-local stores keys as relative paths: {0:?} has an empty, `.` or `..` segment, a leading or trailing `/`, or a NUL")]
+    Key(String),
+    #[error("the key is longer than {MAX_KEY_BYTES} bytes")]
+    KeyTooLong,
+    #[error("{0:?} is not a bucket name")]
+    Bucket(String),
+}
 
 /// Why a completion was refused: S3's error for each.
 #[derive(Debug)]
@@ -53,238 +114,436 @@ impl From<std::io::Error> for Refusal {
     }
 }
 
-impl From<Refusal> for s3s::S3Error {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::InvalidPart(number) => s3s::s3_error!(
-                InvalidPart,
-                "Part {number} could not be found, or its entity tag is not the one given."
-            ),
-            Refusal::TooSmall(number) => s3s::s3_error!(
-                EntityTooSmall,
-                "Part {number} is smaller than the minimum allowed size (5 MiB) and is not the last part."
-            ),
-            Refusal::Io(err) => s3s::s3_error!(InternalError, "completing the upload: {err}"),
-        }
-    }
-}
-
-/// `s3s-fs`'s files under one root.
-#[derive(Clone, Debug)]
+/// The layout under one root.
+#[derive(Debug)]
 pub struct Layout {
     root: PathBuf,
+    tmp_counter: AtomicU64,
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Checks that `bucket` can name a directory of the layout.
+pub fn check_bucket(bucket: &str) -> Result<(), BadName> {
+    let ok = !bucket.is_empty()
+        && !bucket.starts_with('.')
+        && !bucket.contains(['/', '\\', '\0'])
+        && bucket != "..";
+    ok.then_some(())
+        .ok_or_else(|| BadName::Bucket(bucket.to_owned()))
+}
 
-fn b64(text: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+/// Checks that `key` is a relative path of plain segments.
+pub fn check_key(key: &str) -> Result<(), BadName> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(BadName::KeyTooLong);
+    }
+    let plain = !key.is_empty()
+        && !key.contains('\0')
+        && key
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..");
+    plain
+        .then_some(())
+        .ok_or_else(|| BadName::Key(key.to_owned()))
 }
 
 impl Layout {
-    pub fn new(root: &Path) -> Self {
+    /// The layout at `root`, which must already hold it (see [`crate::migrate::open`]).
+    pub fn at(root: &Path) -> Self {
         Layout {
             root: root.to_owned(),
+            tmp_counter: AtomicU64::new(0),
         }
     }
 
-    /// The object's file, when `key` is a plain relative path (no `..`, `.` or root), which
-    /// every key Stowage makes is; others are left to `s3s-fs`.
-    pub fn object(&self, bucket: &str, key: &str) -> Option<PathBuf> {
-        let plain = |text: &str| {
-            !text.is_empty()
-                && Path::new(text)
-                    .components()
-                    .all(|c| matches!(c, Component::Normal(_)))
-        };
-        (plain(bucket) && plain(key)).then(|| self.root.join(bucket).join(key))
+    /// Creates the state directories and empties `tmp/`.
+    pub fn prepare(&self) -> std::io::Result<()> {
+        for dir in ["meta", "uploads"] {
+            std::fs::create_dir_all(self.state().join(dir))?;
+        }
+        let tmp = self.state().join("tmp");
+        match std::fs::remove_dir_all(&tmp) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+        std::fs::create_dir_all(tmp)
     }
 
-    pub fn part(&self, upload: &str, number: i32) -> PathBuf {
-        self.root.join(format!(".upload_id-{upload}.part-{number}"))
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
-    fn part_etag(&self, upload: &str, number: i32) -> PathBuf {
-        self.root
-            .join(PART_ETAGS_DIR)
-            .join(format!("{upload}.part-{number}.etag"))
+    fn state(&self) -> PathBuf {
+        self.root.join(STATE_DIR)
     }
 
-    fn attributes(&self, bucket: &str, key: &str, upload: Option<&str>) -> PathBuf {
-        let upload = upload.map(|u| format!(".upload-{u}")).unwrap_or_default();
-        self.root.join(format!(
-            ".bucket-{}.object-{}{upload}.metadata.json",
-            b64(bucket),
-            b64(key)
-        ))
+    /// A bucket's directory.
+    pub fn bucket(&self, bucket: &str) -> PathBuf {
+        self.root.join(bucket)
     }
 
-    fn internal_info(&self, bucket: &str, key: &str) -> PathBuf {
-        self.root.join(format!(
-            ".bucket-{}.object-{}.internal.json",
-            b64(bucket),
-            b64(key)
-        ))
-    }
-
-    fn upload_info(&self, upload: &str) -> PathBuf {
-        self.root.join(format!(".upload-{upload}.json"))
-    }
-
-    fn tmp(&self, upload: &str) -> PathBuf {
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        self.root
-            .join(format!(".tmp.stowage-{upload}-{n}.internal.part"))
-    }
-
-    /// Records the ETag `s3s-fs` answered for a part it stored (its MD5, hex).
-    pub async fn record_part_etag(
-        &self,
-        upload: &str,
-        number: i32,
-        etag: &str,
-    ) -> std::io::Result<()> {
-        let tmp = self.tmp(upload);
-        tokio::fs::write(&tmp, etag).await?;
-        tokio::fs::rename(&tmp, self.part_etag(upload, number)).await
-    }
-
-    /// A part's ETag: the recorded one, or (a part stored before ETags were recorded) its MD5.
-    pub fn part_etag_of(&self, upload: &str, number: i32) -> std::io::Result<String> {
-        match std::fs::read_to_string(self.part_etag(upload, number)) {
-            Ok(etag) => Ok(etag),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                let mut file = std::fs::File::open(self.part(upload, number))?;
-                let mut hash = md5::Md5::new();
-                let mut buf = vec![0u8; 1 << 20];
-                loop {
-                    let n = file.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    hash.update(&buf[..n]);
-                }
-                Ok(hex(&hash.finalize()))
+    /// The buckets: every directory under the root but the state directory.
+    pub fn buckets(&self) -> std::io::Result<Vec<(String, SystemTime)>> {
+        let mut buckets = Vec::new();
+        for entry in std::fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_dir() && check_bucket(&name).is_ok() {
+                let created = entry.metadata()?.modified()?;
+                buckets.push((name, created));
             }
+        }
+        buckets.sort();
+        Ok(buckets)
+    }
+
+    /// An object's bytes (`bucket` and `key` checked by the caller).
+    pub fn object(&self, bucket: &str, key: &str) -> PathBuf {
+        self.root.join(bucket).join(key)
+    }
+
+    fn meta(&self, bucket: &str, key: &str) -> PathBuf {
+        self.state()
+            .join("meta")
+            .join(bucket)
+            .join(format!("{key}.json"))
+    }
+
+    /// An upload's directory; `None` for an id this endpoint cannot have made.
+    pub fn upload_dir(&self, upload: &str) -> Option<PathBuf> {
+        let uuid_like =
+            upload.len() == 36 && upload.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        uuid_like.then(|| self.state().join("uploads").join(upload))
+    }
+
+    /// A new temporary file's path.
+    pub fn tmp(&self) -> PathBuf {
+        let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
+        self.state().join("tmp").join(format!("{n}"))
+    }
+
+    /// Writes `bytes` to `path` through a temporary file.
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = self.tmp();
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        drop(file);
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    }
+
+    /// An object's attributes; `None` when there is no such object.
+    pub fn attributes(&self, bucket: &str, key: &str) -> std::io::Result<Option<Attributes>> {
+        match std::fs::metadata(self.object(bucket, key)) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Ok(None),
+            Err(err) if is_missing(&err) => return Ok(None),
+            Err(err) => return Err(err),
+        }
+        match std::fs::read(self.meta(bucket, key)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(std::io::Error::other),
+            // Bytes without attributes (written by hand into the directory): their MD5.
+            Err(err) if is_missing(&err) => Ok(Some(Attributes {
+                etag: md5_of_file(&self.object(bucket, key))?,
+                ..Attributes::default()
+            })),
             Err(err) => Err(err),
         }
     }
 
-    /// Forgets the recorded ETags of `upload`'s parts.
-    pub async fn forget_part_etags(&self, upload: &str) {
-        let prefix = format!("{upload}.part-");
-        let Ok(mut dir) = tokio::fs::read_dir(self.root.join(PART_ETAGS_DIR)).await else {
-            return;
-        };
-        while let Ok(Some(entry)) = dir.next_entry().await {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = tokio::fs::remove_file(entry.path()).await;
-            }
-        }
-    }
-
-    /// Completes `upload` of `bucket`/`key` from `parts` (part numbers ascending, with the
-    /// ETags the client was given): checks each part, joins them into the object and moves the
-    /// upload's attributes onto it; returns the object's ETag (S3's: the MD5 of the parts'
-    /// MD5s, `-<count>`). The part files go only once the object is in place, so a refused or
-    /// failed completion can be retried.
-    pub fn complete(
+    /// Moves the file at `tmp` into place as the object, with `attributes`.
+    pub fn place(
         &self,
+        tmp: &Path,
         bucket: &str,
         key: &str,
-        upload: &str,
-        parts: &[(i32, Option<String>)],
-    ) -> Result<String, Refusal> {
-        let object = self
-            .object(bucket, key)
-            .ok_or_else(|| Refusal::Io(std::io::Error::other("not a plain key")))?;
-        let mut digests = Vec::with_capacity(parts.len() * 16);
-        for (index, (number, given)) in parts.iter().enumerate() {
-            let number = *number;
-            let size = match std::fs::metadata(self.part(upload, number)) {
-                Ok(meta) => meta.len(),
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(Refusal::InvalidPart(number))
-                }
-                Err(err) => return Err(err.into()),
-            };
-            let recorded = self.part_etag_of(upload, number)?;
-            let given = given.as_deref().map(|e| e.trim_matches('"'));
-            if given != Some(recorded.trim()) {
-                return Err(Refusal::InvalidPart(number));
-            }
-            if index + 1 < parts.len() && size < MIN_PART_BYTES {
-                return Err(Refusal::TooSmall(number));
-            }
-            digests.extend(unhex(recorded.trim()).ok_or(Refusal::InvalidPart(number))?);
-        }
-        let etag = format!("{}-{}", hex(&md5::Md5::digest(&digests)), parts.len());
-
-        // Join the parts beside the object, then move the whole into place.
-        let tmp = self.tmp(upload);
-        let joined = (|| -> std::io::Result<()> {
-            let mut out = std::fs::File::create(&tmp)?;
-            for (number, _) in parts {
-                let mut part = std::fs::File::open(self.part(upload, *number))?;
-                // File to file: copy_file_range(2), no bytes through this process.
-                std::io::copy(&mut part, &mut out)?;
-            }
+        attributes: &Attributes,
+    ) -> std::io::Result<()> {
+        let object = self.object(bucket, key);
+        let placed = (|| {
             if let Some(dir) = object.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::rename(&tmp, &object)
+            std::fs::rename(tmp, &object)
+        })();
+        if let Err(err) = placed {
+            let _ = std::fs::remove_file(tmp);
+            return Err(err);
+        }
+        self.set_attributes(bucket, key, attributes)
+    }
+
+    /// Writes an object's attributes.
+    pub fn set_attributes(
+        &self,
+        bucket: &str,
+        key: &str,
+        attributes: &Attributes,
+    ) -> std::io::Result<()> {
+        let json = serde_json::to_vec(attributes).map_err(std::io::Error::other)?;
+        self.write_atomically(&self.meta(bucket, key), &json)
+    }
+
+    /// Removes an object (nothing if there is none), and the directories it leaves empty.
+    pub fn remove(&self, bucket: &str, key: &str) -> std::io::Result<()> {
+        for (path, stop) in [
+            (self.object(bucket, key), self.bucket(bucket)),
+            (
+                self.meta(bucket, key),
+                self.state().join("meta").join(bucket),
+            ),
+        ] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if is_missing(&err) => {}
+                Err(err) => return Err(err),
+            }
+            let mut dir = path.parent().map(Path::to_owned);
+            while let Some(current) = dir {
+                if current == stop || std::fs::remove_dir(&current).is_err() {
+                    break;
+                }
+                dir = current.parent().map(Path::to_owned);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every key of `bucket` that starts with `prefix`, in S3's order (by bytes), with its
+    /// size and modification time.
+    pub fn keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> std::io::Result<Vec<(String, u64, SystemTime)>> {
+        let base = self.bucket(bucket);
+        // Walk only the directory the prefix is inside.
+        let start = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let mut keys = Vec::new();
+        let mut stack = vec![if start.is_empty() || check_key(start).is_err() {
+            base.clone()
+        } else {
+            base.join(start)
+        }];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(err) if is_missing(&err) || err.kind() == std::io::ErrorKind::NotADirectory => {
+                    continue
+                }
+                Err(err) => return Err(err),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    stack.push(entry.path());
+                } else if kind.is_file() {
+                    let path = entry.path();
+                    let Ok(relative) = path.strip_prefix(&base) else {
+                        continue;
+                    };
+                    let key = relative
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    if key.starts_with(prefix) {
+                        let meta = entry.metadata()?;
+                        keys.push((key, meta.len(), meta.modified()?));
+                    }
+                }
+            }
+        }
+        keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        Ok(keys)
+    }
+
+    // --- multipart uploads -----------------------------------------------------------------
+
+    /// Records a new upload.
+    pub fn open_upload(&self, id: &str, upload: &Upload) -> std::io::Result<()> {
+        let dir = self
+            .upload_dir(id)
+            .ok_or_else(|| std::io::Error::other("not an upload id"))?;
+        std::fs::create_dir_all(&dir)?;
+        let json = serde_json::to_vec(upload).map_err(std::io::Error::other)?;
+        self.write_atomically(&dir.join("upload.json"), &json)
+    }
+
+    /// An open upload; `None` if there is none with that id.
+    pub fn upload(&self, id: &str) -> std::io::Result<Option<Upload>> {
+        let Some(dir) = self.upload_dir(id) else {
+            return Ok(None);
+        };
+        match std::fs::read(dir.join("upload.json")) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(std::io::Error::other),
+            Err(err) if is_missing(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn part(&self, upload: &str, number: i32) -> Option<PathBuf> {
+        self.upload_dir(upload)
+            .map(|dir| dir.join(number.to_string()))
+    }
+
+    /// Moves the file at `tmp` into place as part `number` of `upload`, with its ETag.
+    pub fn place_part(
+        &self,
+        tmp: &Path,
+        upload: &str,
+        number: i32,
+        etag: &str,
+    ) -> std::io::Result<()> {
+        let part = self
+            .part(upload, number)
+            .ok_or_else(|| std::io::Error::other("not an upload id"))?;
+        // The ETag goes first: a part whose bytes are in place always has its own.
+        let etag_file = part.with_extension("etag");
+        let _ = std::fs::remove_file(&part);
+        self.write_atomically(&etag_file, etag.as_bytes())?;
+        std::fs::rename(tmp, &part).inspect_err(|_| {
+            let _ = std::fs::remove_file(tmp);
+        })
+    }
+
+    /// The parts of `upload` (number, size, ETag, modified), by number.
+    pub fn parts(&self, upload: &str) -> std::io::Result<Vec<(i32, u64, String, SystemTime)>> {
+        let Some(dir) = self.upload_dir(upload) else {
+            return Ok(Vec::new());
+        };
+        let mut parts = Vec::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let Some(number) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let meta = entry.metadata()?;
+            let etag = std::fs::read_to_string(entry.path().with_extension("etag"))?;
+            parts.push((number, meta.len(), etag.trim().to_owned(), meta.modified()?));
+        }
+        parts.sort_by_key(|p| p.0);
+        Ok(parts)
+    }
+
+    /// Forgets an upload and its parts.
+    pub fn close_upload(&self, upload: &str) -> std::io::Result<()> {
+        match self.upload_dir(upload).map(std::fs::remove_dir_all) {
+            Some(Err(err)) if !is_missing(&err) => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    /// Completes `upload` from `parts` (part numbers ascending, with the ETags the client was
+    /// given): checks each part, joins them into the object and gives it the upload's
+    /// attributes; returns the object's ETag (S3's: the MD5 of the parts' MD5s, `-<count>`). The
+    /// upload goes only once the object is in place, so a refused or failed completion can be
+    /// retried.
+    pub fn complete(
+        &self,
+        id: &str,
+        upload: &Upload,
+        parts: &[(i32, Option<String>)],
+    ) -> Result<String, Refusal> {
+        let stored: BTreeMap<i32, (u64, String)> = self
+            .parts(id)?
+            .into_iter()
+            .map(|(number, size, etag, _)| (number, (size, etag)))
+            .collect();
+        let mut digests = Vec::with_capacity(parts.len() * 16);
+        for (index, (number, given)) in parts.iter().enumerate() {
+            let number = *number;
+            let Some((size, recorded)) = stored.get(&number) else {
+                return Err(Refusal::InvalidPart(number));
+            };
+            let given = given.as_deref().map(|e| e.trim_matches('"'));
+            if given != Some(recorded.as_str()) {
+                return Err(Refusal::InvalidPart(number));
+            }
+            if index + 1 < parts.len() && *size < MIN_PART_BYTES {
+                return Err(Refusal::TooSmall(number));
+            }
+            digests.extend(hex::decode(recorded).map_err(|_| Refusal::InvalidPart(number))?);
+        }
+        let etag = format!(
+            "{}-{}",
+            hex::encode(md5::Md5::digest(&digests)),
+            parts.len()
+        );
+
+        // Join the parts into a temporary file, then move the whole into place.
+        let tmp = self.tmp();
+        let joined = (|| -> std::io::Result<()> {
+            let mut out = std::fs::File::create(&tmp)?;
+            for (number, _) in parts {
+                let path = self
+                    .part(id, *number)
+                    .ok_or_else(|| std::io::Error::other("not an upload id"))?;
+                // File to file: copy_file_range(2), no bytes through this process.
+                std::io::copy(&mut std::fs::File::open(path)?, &mut out)?;
+            }
+            Ok(())
         })();
         if let Err(err) = joined {
             let _ = std::fs::remove_file(&tmp);
             return Err(err.into());
         }
-
-        // The upload's attributes (content type, metadata) become the object's.
-        let attributes = self.attributes(bucket, key, None);
-        match std::fs::rename(self.attributes(bucket, key, Some(upload)), &attributes) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                let _ = std::fs::remove_file(&attributes);
-            }
-            Err(err) => return Err(err.into()),
-        }
-        // A fresh internal info: the new ETag, and none of the replaced object's checksums.
-        let info = self.tmp(upload);
-        let mut file = std::fs::File::create(&info)?;
-        file.write_all(serde_json::json!({ "e_tag": etag }).to_string().as_bytes())?;
-        drop(file);
-        std::fs::rename(&info, self.internal_info(bucket, key))?;
-
+        let attributes = Attributes {
+            etag: etag.clone(),
+            ..upload.attributes.clone()
+        };
+        self.place(&tmp, &upload.bucket, &upload.key, &attributes)?;
         // S3 discards the parts a completion leaves out too.
-        let prefix = format!(".upload_id-{upload}.part-");
-        for entry in std::fs::read_dir(&self.root)?.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-        let _ = std::fs::remove_file(self.upload_info(upload));
+        self.close_upload(id)?;
         Ok(etag)
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+/// Whether an I/O error says the path is not there (or a file stands where a directory would).
+pub fn is_missing(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
+/// Whether an I/O error says a key collides with another's path (`a` and `a/b`).
+pub fn is_collision(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::NotADirectory
+            | std::io::ErrorKind::IsADirectory
+            | std::io::ErrorKind::AlreadyExists
+            | std::io::ErrorKind::DirectoryNotEmpty
+    )
+}
+
+/// The MD5 of a file, hex.
+pub fn md5_of_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hash = md5::Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    Ok(hex::encode(hash.finalize()))
 }
 
 /// How much `FileBody` reads at a time, and how many chunks it reads ahead.
@@ -300,21 +559,12 @@ pub struct FileBody {
 }
 
 impl FileBody {
-    pub fn new(path: PathBuf, start: u64, len: usize) -> Self {
+    /// Opens the file now, so a missing one is an error of the request, not of its body.
+    pub fn open(path: &Path, start: u64, len: usize) -> std::io::Result<Self> {
+        let mut file = std::fs::File::open(path)?;
+        file.seek(SeekFrom::Start(start))?;
         let (tx, chunks) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
         tokio::task::spawn_blocking(move || {
-            let read = || -> std::io::Result<std::fs::File> {
-                let mut file = std::fs::File::open(&path)?;
-                file.seek(SeekFrom::Start(start))?;
-                Ok(file)
-            };
-            let mut file = match read() {
-                Ok(file) => file,
-                Err(err) => {
-                    let _ = tx.blocking_send(Err(err));
-                    return;
-                }
-            };
             let mut left = len;
             while left > 0 {
                 let mut chunk = vec![0u8; left.min(CHUNK_BYTES)];
@@ -327,10 +577,10 @@ impl FileBody {
                 }
             }
         });
-        FileBody {
+        Ok(FileBody {
             chunks,
             remaining: len,
-        }
+        })
     }
 }
 
@@ -365,23 +615,85 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hex_round_trips() {
-        let bytes = [0u8, 1, 0xab, 0xff];
-        assert_eq!(hex(&bytes), "0001abff");
-        assert_eq!(unhex("0001abff").unwrap(), bytes);
-        assert!(unhex("abc").is_none());
-        assert!(unhex("zz").is_none());
+    fn keys_are_plain_relative_paths() {
+        assert!(check_key("files/t/1").is_ok());
+        assert!(check_key("a b/ü.txt").is_ok());
+        for key in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "./a",
+            "",
+            "a//b",
+            "a/",
+            "a\0b",
+        ] {
+            assert!(check_key(key).is_err(), "{key:?}");
+        }
+        assert!(matches!(
+            check_key(&"k".repeat(1025)),
+            Err(BadName::KeyTooLong)
+        ));
+        assert!(check_bucket("stowage").is_ok());
+        for bucket in ["", ".stowage", "a/b", ".."] {
+            assert!(check_bucket(bucket).is_err(), "{bucket:?}");
+        }
     }
 
     #[test]
-    fn only_plain_keys_are_handled_here() {
-        let layout = Layout::new(Path::new("/data"));
+    fn objects_are_placed_listed_and_removed_with_their_attributes() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::at(dir.path());
+        layout.prepare().unwrap();
+        std::fs::create_dir_all(layout.bucket("b")).unwrap();
+        let put = |key: &str, body: &[u8]| {
+            let tmp = layout.tmp();
+            std::fs::write(&tmp, body).unwrap();
+            let attributes = Attributes {
+                etag: hex::encode(md5::Md5::digest(body)),
+                content_type: Some("text/plain".into()),
+                ..Attributes::default()
+            };
+            layout.place(&tmp, "b", key, &attributes).unwrap();
+        };
+        put("files/t/2", b"two");
+        put("files/t/1", b"one");
+        put("other", b"x");
+        let keys: Vec<_> = layout
+            .keys("b", "files/")
+            .unwrap()
+            .into_iter()
+            .map(|(key, size, _)| (key, size))
+            .collect();
         assert_eq!(
-            layout.object("b", "files/t/1"),
-            Some(PathBuf::from("/data/b/files/t/1"))
+            keys,
+            [("files/t/1".to_owned(), 3), ("files/t/2".to_owned(), 3)]
         );
-        for key in ["../x", "a/../../x", "/etc/passwd", "./a", ""] {
-            assert_eq!(layout.object("b", key), None, "{key}");
-        }
+        let attributes = layout.attributes("b", "files/t/1").unwrap().unwrap();
+        assert_eq!(attributes.etag, hex::encode(md5::Md5::digest(b"one")));
+        assert_eq!(attributes.content_type.as_deref(), Some("text/plain"));
+
+        // A key that needs a file to be a directory collides.
+        let tmp = layout.tmp();
+        std::fs::write(&tmp, b"y").unwrap();
+        let err = layout
+            .place(&tmp, "b", "other/y", &Attributes::default())
+            .unwrap_err();
+        assert!(is_collision(&err), "{err:?}");
+
+        layout.remove("b", "files/t/1").unwrap();
+        layout.remove("b", "files/t/2").unwrap();
+        layout.remove("b", "files/t/2").unwrap();
+        assert!(layout.attributes("b", "files/t/1").unwrap().is_none());
+        // The emptied directories went with them; the bucket stays.
+        assert!(!layout.bucket("b").join("files").exists());
+        assert!(layout.bucket("b").is_dir());
+        // Nothing is left behind in tmp.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(".stowage/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 }

@@ -253,7 +253,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             let root = objects_root
                 .canonicalize()
                 .map_err(data_dir_error(&data_dir))?;
-            let notifier = Notifier::new(app.clone(), BUCKET, &root, config.object_events);
+            let notifier = Notifier::new(app.clone(), BUCKET, config.object_events);
             let bucket =
                 LocalBucket::new(&root, notifier, &base_url).map_err(data_dir_error(&data_dir))?;
             let mut builder = s3s::service::S3ServiceBuilder::new(bucket);

@@ -555,3 +555,196 @@ async fn embedded_endpoint_completes_like_s3() {
     let err = complete(vec![part(1, &etags[0])]).await.unwrap_err();
     assert_eq!(code(&err), "NoSuchUpload");
 }
+
+/// The rest of what the embedded endpoint implements over its own layout, checked as S3
+/// answers: stored attributes and metadata, a declared SHA-256 verified (`BadDigest` when the
+/// bytes differ, and nothing stored), keys that are not paths refused, listing in key order
+/// with a prefix, a delimiter and pages, copies keeping the source's attributes and ETag, and a
+/// batch delete.
+#[tokio::test]
+async fn embedded_endpoint_stores_lists_copies_and_deletes_like_s3() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    use base64::Engine as _;
+    use sha2::Digest as _;
+
+    let env = TestEnv::embedded().await;
+    let (s3, bucket) = (&env.s3, env.bucket.as_str());
+    let code = |err: &dyn aws_sdk_s3::error::ProvideErrorMetadata| {
+        err.code().unwrap_or("no code").to_owned()
+    };
+    for key in ["t/a/1", "t/a/2", "t/b/3", "t/c"] {
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("text/plain")
+            .metadata("owner", "me")
+            .body(ByteStream::from(key.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key("t/a/1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_type(), Some("text/plain"));
+    assert_eq!(head.content_length(), Some(5));
+    assert_eq!(
+        head.metadata().unwrap().get("owner").map(String::as_str),
+        Some("me")
+    );
+    assert_eq!(head.e_tag().unwrap().trim_matches('"'), md5_hex(b"t/a/1"));
+
+    // A declared checksum: kept when it holds, BadDigest (and nothing stored) when not.
+    let sha = |bytes: &[u8]| {
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
+    };
+    s3.put_object()
+        .bucket(bucket)
+        .key("t/sum")
+        .checksum_sha256(sha(b"sum"))
+        .body(ByteStream::from_static(b"sum"))
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .put_object()
+        .bucket(bucket)
+        .key("t/bad-sum")
+        .checksum_sha256(sha(b"other"))
+        .body(ByteStream::from_static(b"sum"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(err.as_service_error().unwrap()), "BadDigest");
+    let err = s3
+        .head_object()
+        .bucket(bucket)
+        .key("t/bad-sum")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.as_service_error().unwrap().is_not_found());
+
+    // Keys the layout cannot hold as paths.
+    for key in ["t//x", "t/./x", "t/a/1/under-an-object"] {
+        let err = s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            code(err.as_service_error().unwrap()),
+            "InvalidArgument",
+            "{key}"
+        );
+    }
+
+    // Listing: key order, a delimiter's common prefixes, pages.
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("t/")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    let prefixes: Vec<&str> = listed
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    assert_eq!(keys, ["t/c", "t/sum"]);
+    assert_eq!(prefixes, ["t/a/", "t/b/"]);
+    let mut pages = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix("t/")
+            .max_keys(2)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        pages.push(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect::<Vec<_>>(),
+        );
+        token = page.next_continuation_token().map(str::to_owned);
+        if !page.is_truncated().unwrap_or(false) {
+            break;
+        }
+    }
+    assert_eq!(
+        pages,
+        [vec!["t/a/1", "t/a/2"], vec!["t/b/3", "t/c"], vec!["t/sum"]]
+    );
+
+    // A copy keeps the source's attributes and ETag.
+    let copied = s3
+        .copy_object()
+        .bucket(bucket)
+        .copy_source(format!("{bucket}/t/a/2"))
+        .key("t/copy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        copied
+            .copy_object_result()
+            .unwrap()
+            .e_tag()
+            .unwrap()
+            .trim_matches('"'),
+        md5_hex(b"t/a/2")
+    );
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key("t/copy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("text/plain"));
+    assert_eq!(
+        &got.body.collect().await.unwrap().into_bytes()[..],
+        b"t/a/2"
+    );
+
+    // A batch delete, a missing key included; the prefix is empty afterwards.
+    let ids: Vec<ObjectIdentifier> = [
+        "t/a/1", "t/a/2", "t/b/3", "t/c", "t/sum", "t/copy", "t/none",
+    ]
+    .into_iter()
+    .map(|key| ObjectIdentifier::builder().key(key).build().unwrap())
+    .collect();
+    let deleted = s3
+        .delete_objects()
+        .bucket(bucket)
+        .delete(Delete::builder().set_objects(Some(ids)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.deleted().len(), 7);
+    assert!(deleted.errors().is_empty());
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("t/")
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.contents().is_empty());
+}
