@@ -690,7 +690,6 @@ impl S3 for LocalBucket {
         std::fs::create_dir_all(&path).map_err(|e| internal("creating the bucket", e))?;
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{bucket}")),
-            ..Default::default()
         }))
     }
 

@@ -89,7 +89,7 @@ pub fn claim_names(lookup: impl Fn(&str) -> Option<String>) -> Result<ClaimNames
 
 /// Reads `STOWAGE_EVENT_BUS` through `lookup`: the EventBridge bus `publish-events` sends file
 /// events to (required there, and only there).
-pub fn event_bus(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+pub(crate) fn event_bus(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     lookup("STOWAGE_EVENT_BUS")
         .map(|bus| bus.trim().to_owned())
         .filter(|bus| !bus.is_empty())

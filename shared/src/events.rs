@@ -194,7 +194,7 @@ pub async fn on_records_removed<M: MetadataStore + ?Sized, O: ObjectStore + ?Siz
 
 /// The events of `changes`, in stream order, up to the first change that does not decode
 /// (whose sequence number comes second).
-pub fn events_of<I>(changes: I) -> (Vec<(String, FileEvent)>, Option<String>)
+pub(crate) fn events_of<I>(changes: I) -> (Vec<(String, FileEvent)>, Option<String>)
 where
     I: IntoIterator<Item = Result<RecordChange, UndecodableChange>>,
 {

@@ -169,7 +169,7 @@ impl ObjectKey {
 
 /// Decodes an object key as S3 event notifications carry it: form-urlencoded, so `+` is a
 /// space and `%2B` is a plus.
-pub fn decode_event_key(raw: &str) -> Option<String> {
+pub(crate) fn decode_event_key(raw: &str) -> Option<String> {
     let spaced = raw.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()

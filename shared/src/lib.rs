@@ -6,6 +6,11 @@
 //! `store::MetadataStore` and `blob::ObjectStore`; the adapters (`store::dynamodb`,
 //! `store::embedded`, `blob::s3`) keep their storage layouts to themselves. `bootstrap` builds
 //! everything once per process.
+//!
+//! Visibility: `pub(crate)` unless another crate of the workspace (the functions,
+//! `stowage-local`, the console, the CLI, the tests, the examples) uses the item, or a public
+//! item's signature names it; `unreachable_pub` holds items of private modules to that.
+#![warn(unreachable_pub)]
 
 pub mod blob;
 pub mod bootstrap;

@@ -22,7 +22,7 @@ use crate::service::{
 /// The file record as clients see it (SPEC section 3).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FileView<'a> {
+pub(crate) struct FileView<'a> {
     pub id: FileId,
     pub kind: FileKind,
     pub name: &'a FileName,
@@ -51,7 +51,7 @@ pub struct FileView<'a> {
 
 impl<'a> FileView<'a> {
     /// `record` as clients see it, with the given `contentUrl`.
-    pub fn of(record: &'a FileRecord, content_url: Option<String>) -> Self {
+    pub(crate) fn of(record: &'a FileRecord, content_url: Option<String>) -> Self {
         FileView {
             id: record.id,
             kind: record.kind,

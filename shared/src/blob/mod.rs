@@ -47,7 +47,7 @@ impl BlobError {
     }
 
     /// Whether retrying later may succeed.
-    pub fn is_unavailable(&self) -> bool {
+    pub(crate) fn is_unavailable(&self) -> bool {
         self.unavailable
     }
 }

@@ -63,7 +63,7 @@ impl FromRequest for IfMatch {
 pub struct Json<T>(pub T);
 
 /// A command whose JSON body is required.
-pub trait FromJson: Sized {
+pub(crate) trait FromJson: Sized {
     fn from_json(body: Value) -> Result<Self, ApiError>;
 }
 
@@ -77,7 +77,7 @@ impl<T: FromJson> FromRequest for Json<T> {
 pub struct OptionalJson<T>(pub T);
 
 /// A command read from an optional JSON body (`None`: no body).
-pub trait FromOptionalJson: Sized {
+pub(crate) trait FromOptionalJson: Sized {
     fn from_json(body: Option<Value>) -> Result<Self, ApiError>;
 }
 
@@ -91,7 +91,7 @@ impl<T: FromOptionalJson> FromRequest for OptionalJson<T> {
 pub struct Query<T>(pub T);
 
 /// A request read from query parameters.
-pub trait FromQuery: Sized {
+pub(crate) trait FromQuery: Sized {
     fn from_params<'a>(
         params: impl IntoIterator<Item = (&'a str, Vec<&'a str>)>,
     ) -> Result<Self, ApiError>;

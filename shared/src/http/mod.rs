@@ -19,8 +19,9 @@ pub use handlers::{
     SignUploadParts, SignUploadRequest, StartUpload, UpdateFile, UpdateFiles,
 };
 pub use request::MAX_BODY_BYTES;
-pub use response::{json_response, problem};
-pub use routes::{Method, Route, RouteId, ROUTES};
+pub use response::problem;
+pub use routes::Route;
+pub use routes::{Method, RouteId, ROUTES};
 
 use crate::App;
 

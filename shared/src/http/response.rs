@@ -12,7 +12,7 @@ use crate::identity::Scope;
 const RETRY_AFTER_SECONDS: &str = "1";
 
 /// A JSON response, with the record version as a strong `ETag` when given.
-pub fn json_response<T: Serialize>(
+pub(crate) fn json_response<T: Serialize>(
     status: StatusCode,
     body: &T,
     version: Option<u64>,

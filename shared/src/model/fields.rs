@@ -61,7 +61,7 @@ text_newtype!(
 );
 
 /// Longest file name, in UTF-8 bytes.
-pub const MAX_NAME_BYTES: usize = 255;
+pub(crate) const MAX_NAME_BYTES: usize = 255;
 
 impl FileName {
     /// Applies the name rules.
@@ -226,7 +226,7 @@ impl Checksum {
 }
 
 /// Most tags a file may carry.
-pub const MAX_TAGS: usize = 60;
+pub(crate) const MAX_TAGS: usize = 60;
 
 /// A file's tags: at most 60, each 1–256 characters, de-duplicated in first-seen order.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -23,7 +23,7 @@ impl FileId {
     }
 
     /// The smallest id whose time part is `at` or later.
-    pub fn lowest_at(at: Timestamp) -> Self {
+    pub(crate) fn lowest_at(at: Timestamp) -> Self {
         FileId(ulid::Ulid::from_parts(
             u64::try_from(at.millis()).unwrap_or(0),
             0,
@@ -31,14 +31,14 @@ impl FileId {
     }
 
     /// The id just below this one, or `None` for the smallest.
-    pub fn predecessor(self) -> Option<Self> {
+    pub(crate) fn predecessor(self) -> Option<Self> {
         u128::from(self.0)
             .checked_sub(1)
             .map(|n| FileId(ulid::Ulid::from(n)))
     }
 
     /// The id just above this one, or `None` for the largest.
-    pub fn successor(self) -> Option<Self> {
+    pub(crate) fn successor(self) -> Option<Self> {
         u128::from(self.0)
             .checked_add(1)
             .map(|n| FileId(ulid::Ulid::from(n)))
@@ -74,18 +74,18 @@ impl std::fmt::Display for FileId {
 mod ulid_text {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(id: &ulid::Ulid, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(id: &ulid::Ulid, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(id)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ulid::Ulid, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ulid::Ulid, D::Error> {
         let text = String::deserialize(d)?;
         ulid::Ulid::from_string(&text).map_err(serde::de::Error::custom)
     }
 }
 
 /// Longest tenant or user id accepted from the identity claims, in bytes.
-pub const MAX_PRINCIPAL_BYTES: usize = 256;
+pub(crate) const MAX_PRINCIPAL_BYTES: usize = 256;
 
 macro_rules! principal {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {

@@ -7,14 +7,14 @@ use serde_json::{Map, Value};
 use super::FieldError;
 
 /// Most keys in `metadata`.
-pub const MAX_METADATA_KEYS: usize = 256;
+pub(crate) const MAX_METADATA_KEYS: usize = 256;
 /// Longest `metadata` key, in bytes.
-pub const MAX_METADATA_KEY_BYTES: usize = 128;
+pub(crate) const MAX_METADATA_KEY_BYTES: usize = 128;
 /// Largest `metadata` object, serialized as compact JSON, in bytes.
-pub const MAX_METADATA_BYTES: usize = 10_240;
+pub(crate) const MAX_METADATA_BYTES: usize = 10_240;
 /// Deepest nesting of objects and arrays in `metadata` (the whole object is level 1): the
 /// depth DynamoDB allows in a document attribute, and far more than labels need.
-pub const MAX_METADATA_DEPTH: usize = 32;
+pub(crate) const MAX_METADATA_DEPTH: usize = 32;
 
 /// A free JSON object: at most 256 keys, keys at most 128 bytes, at most 10,240 bytes as JSON.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
@@ -75,12 +75,12 @@ pub(super) mod as_text {
     use super::Metadata;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(value: &Metadata, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(value: &Metadata, s: S) -> Result<S::Ok, S::Error> {
         let text = serde_json::to_string(&value.0).map_err(serde::ser::Error::custom)?;
         s.serialize_str(&text)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Metadata, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Metadata, D::Error> {
         let text = String::deserialize(d)?;
         serde_json::from_str(&text)
             .map(Metadata)
@@ -100,7 +100,7 @@ impl MetadataPatch {
     }
 
     /// `current` with this patch applied, checked against the metadata limits.
-    pub fn apply(&self, current: &Metadata) -> Result<Metadata, FieldError> {
+    pub(crate) fn apply(&self, current: &Metadata) -> Result<Metadata, FieldError> {
         let mut target = Value::Object(current.0.clone());
         merge_patch(&mut target, Value::Object(self.0.clone()));
         match target {

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 pub use error::FieldError;
 pub use fields::{Checksum, DirectoryPath, ExternalId, FileName, MediaType, Purpose, Source, Tags};
 pub use ids::{FileId, TenantId, UserId};
-pub use metadata::{Metadata, MetadataPatch};
+pub use metadata::Metadata;
+pub use metadata::MetadataPatch;
 pub use sequencer::Sequencer;
 pub use time::Timestamp;
 
@@ -85,7 +86,7 @@ pub struct MultipartPlan {
 
 impl MultipartPlan {
     /// The size part `number` (1-based) must have for a total of `total` bytes.
-    pub fn part_len(&self, number: u32, total: u64) -> u64 {
+    pub(crate) fn part_len(&self, number: u32, total: u64) -> u64 {
         if number < self.part_count {
             self.part_size
         } else {
@@ -194,7 +195,7 @@ impl FileRecord {
 impl FileRecord {
     /// True once `expiresAt` has passed: the record is gone for every reader, whether or not
     /// DynamoDB's TTL has removed it yet.
-    pub fn is_expired(&self, now: Timestamp) -> bool {
+    pub(crate) fn is_expired(&self, now: Timestamp) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
 }

@@ -25,7 +25,7 @@ impl Timestamp {
 
     /// Whole seconds since the epoch, rounded up: the DynamoDB TTL value for this instant, so
     /// TTL never removes an item before `expiresAt`.
-    pub fn epoch_seconds_ceil(self) -> i64 {
+    pub(crate) fn epoch_seconds_ceil(self) -> i64 {
         self.0.div_euclid(1000) + i64::from(self.0.rem_euclid(1000) != 0)
     }
 
@@ -36,7 +36,7 @@ impl Timestamp {
     }
 
     /// This instant plus `millis` milliseconds.
-    pub fn plus_millis(self, millis: i64) -> Self {
+    pub(crate) fn plus_millis(self, millis: i64) -> Self {
         Timestamp(self.0.saturating_add(millis))
     }
 
@@ -49,7 +49,7 @@ impl Timestamp {
     }
 
     /// RFC 3339 UTC to the second (`2026-11-23T11:21:16Z`), as EventBridge writes `time`.
-    pub fn to_rfc3339_seconds(self) -> String {
+    pub(crate) fn to_rfc3339_seconds(self) -> String {
         Utc.timestamp_millis_opt(self.0)
             .single()
             .unwrap_or(DateTime::<Utc>::MIN_UTC)

@@ -27,7 +27,7 @@ use crate::model::{FileRecord, FileStatus, TenantId, Timestamp};
 use crate::store::RecordChange;
 
 /// The events' `source`.
-pub const SOURCE: &str = "stowage";
+pub(crate) const SOURCE: &str = "stowage";
 
 /// The largest event EventBridge takes (its entry, not counting the bus name).
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
@@ -174,7 +174,7 @@ impl FileEvent {
     }
 
     /// The `Detail` as JSON text.
-    pub fn detail_json(&self) -> String {
+    pub(crate) fn detail_json(&self) -> String {
         serde_json::to_string(&self.detail).expect("a detail serializes")
     }
 
@@ -195,7 +195,7 @@ impl FileEvent {
     }
 
     /// The size EventBridge counts for the entry: source, detail type and detail.
-    pub fn entry_size(&self) -> usize {
+    pub(crate) fn entry_size(&self) -> usize {
         SOURCE.len() + self.detail_type().len() + self.detail_json().len()
     }
 }

@@ -189,7 +189,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
 
     /// `POST /files/{id}/upload`: a new upload for an existing record. Its current content
     /// stays readable until the new bytes land.
-    pub async fn start_upload(
+    pub(crate) async fn start_upload(
         &self,
         who: &Identity,
         id: FileId,

@@ -29,8 +29,10 @@ use std::time::Duration;
 #[cfg(any(test, feature = "test-util"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
-pub use completion::{ObjectEvent, Outcome};
-pub use create::{Created, MultipartInstructions, PartUrl, UploadInstructions};
+pub use completion::ObjectEvent;
+pub use completion::Outcome;
+pub use create::Created;
+pub use create::{MultipartInstructions, PartUrl, UploadInstructions};
 pub use delete::Deleted;
 pub use list::ListPage;
 pub use multipart::SignedParts;
@@ -122,7 +124,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     }
 
     /// The upload limits a client needs to plan uploads the way the server will.
-    pub fn upload_limits(&self) -> UploadLimits {
+    pub(crate) fn upload_limits(&self) -> UploadLimits {
         UploadLimits {
             multipart_threshold: self.settings.multipart_threshold,
             default_part_size: plan::DEFAULT_PART_SIZE,

@@ -104,7 +104,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// 1..=n, every part but the last of the planned size, the total equal to `expectedSize`,
     /// and the client's ETags when given), completes, and returns the uploaded record.
     /// Completing an upload that already completed returns the record again.
-    pub async fn complete_upload(
+    pub(crate) async fn complete_upload(
         &self,
         who: &Identity,
         id: FileId,
@@ -147,7 +147,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
 
     /// `DELETE /files/{id}/upload`: abandons the open upload (aborting it in S3 if multipart).
     /// The record keeps its previous content, or becomes `failed` if it never had any.
-    pub async fn abort_upload(
+    pub(crate) async fn abort_upload(
         &self,
         who: &Identity,
         id: FileId,

@@ -84,7 +84,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
 
     /// Deletes a finished job's marker; a marker left behind only runs a job that finds nothing
     /// to do (and the bucket's lifecycle rule expires it).
-    pub async fn job_done(&self, marker: &str) {
+    pub(crate) async fn job_done(&self, marker: &str) {
         if let Err(err) = self.objects.delete(marker).await {
             tracing::warn!(%marker, error = ?err, "could not delete a finished job's marker");
         }

@@ -131,7 +131,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     }
 
     /// `GET /files/{id}/content`: where to redirect for the bytes.
-    pub async fn content_redirect(
+    pub(crate) async fn content_redirect(
         &self,
         who: &Identity,
         id: FileId,

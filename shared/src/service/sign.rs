@@ -46,7 +46,7 @@ fn no_multipart_upload() -> ApiError {
 
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// Signs `request` for the open upload of `id`.
-    pub async fn sign_request(
+    pub(crate) async fn sign_request(
         &self,
         who: &Identity,
         id: FileId,

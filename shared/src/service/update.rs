@@ -85,7 +85,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     }
 
     /// Applies merge patches to up to 100 records, all or none.
-    pub async fn update_many(
+    pub(crate) async fn update_many(
         &self,
         who: &Identity,
         batch: &BatchUpdate,

@@ -55,7 +55,7 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// Leave the record as it is.
-    pub fn keep() -> Self {
+    pub(crate) fn keep() -> Self {
         Plan {
             edit: Edit::Keep,
             cleanup: Vec::new(),
@@ -64,7 +64,7 @@ impl Plan {
     }
 
     /// Store `record`.
-    pub fn write(record: FileRecord) -> Self {
+    pub(crate) fn write(record: FileRecord) -> Self {
         Plan {
             edit: Edit::Write(Box::new(record)),
             cleanup: Vec::new(),
@@ -73,7 +73,7 @@ impl Plan {
     }
 
     /// Delete the record.
-    pub fn remove() -> Self {
+    pub(crate) fn remove() -> Self {
         Plan {
             edit: Edit::Remove,
             cleanup: Vec::new(),
@@ -82,13 +82,13 @@ impl Plan {
     }
 
     /// The same plan, followed by `cleanup`.
-    pub fn then(mut self, cleanup: impl IntoIterator<Item = Cleanup>) -> Self {
+    pub(crate) fn then(mut self, cleanup: impl IntoIterator<Item = Cleanup>) -> Self {
         self.cleanup.extend(cleanup);
         self
     }
 
     /// The same plan, with `cleanup` to run if its write does not happen.
-    pub fn or_else(mut self, cleanup: impl IntoIterator<Item = Cleanup>) -> Self {
+    pub(crate) fn or_else(mut self, cleanup: impl IntoIterator<Item = Cleanup>) -> Self {
         self.abandon.extend(cleanup);
         self
     }

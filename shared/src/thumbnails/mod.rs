@@ -19,18 +19,18 @@ use crate::model::{FileRecord, FileStatus};
 use crate::store::RecordChange;
 
 /// The boxes thumbnails fit in, in pixels.
-pub const SIZES: [u32; 3] = [64, 256, 1024];
+pub(crate) const SIZES: [u32; 3] = [64, 256, 1024];
 /// The largest image thumbnails are made of, in pixels (width × height).
-pub const MAX_PIXELS: u64 = 50_000_000;
+pub(crate) const MAX_PIXELS: u64 = 50_000_000;
 /// The largest file thumbnails are made of, in bytes (100 MB).
-pub const MAX_BYTES: u64 = 100_000_000;
+pub(crate) const MAX_BYTES: u64 = 100_000_000;
 /// The longest `wait` of `GET /files/{id}/thumbnail`, in seconds.
-pub const MAX_WAIT_SECONDS: u64 = 10;
+pub(crate) const MAX_WAIT_SECONDS: u64 = 10;
 /// The largest state document read.
 pub(crate) const MAX_STATE_BYTES: u64 = 16 * 1024;
 
 /// The media types thumbnails are made of: JPEG, PNG, WebP, GIF (first frame), BMP, TIFF.
-pub fn is_image_type(media_type: &str) -> bool {
+pub(crate) fn is_image_type(media_type: &str) -> bool {
     let essence = media_type
         .split(';')
         .next()
@@ -128,7 +128,7 @@ impl ThumbnailState {
 
 /// The size to fit a `width` × `height` image in a `size` × `size` box, aspect ratio kept,
 /// never upscaled (each side at least 1).
-pub fn fit(width: u32, height: u32, size: u32) -> (u32, u32) {
+pub(crate) fn fit(width: u32, height: u32, size: u32) -> (u32, u32) {
     if width <= size && height <= size {
         return (width.max(1), height.max(1));
     }

@@ -23,7 +23,7 @@ pub struct BatchUpdate {
 impl BatchUpdate {
     /// Parses `[{id, …changes}, …]`; errors name the element (`[3].name`). `externalId` cannot
     /// change in a batch (its markers would need more than one transaction's operations).
-    pub fn from_json(body: Value) -> Result<Self, ApiError> {
+    pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
         let Value::Array(elements) = body else {
             return Err(invalid_body(
                 "the request body must be a JSON array of {id, …changes}",
@@ -101,7 +101,7 @@ pub struct BatchDelete {
 
 impl BatchDelete {
     /// Parses `{"ids": [...]}`.
-    pub fn from_json(body: Value) -> Result<Self, ApiError> {
+    pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
         let mut f = super::Fields::new(body, &["ids"])?;
         let given = f.present("ids");
         let ids = f.array("ids");

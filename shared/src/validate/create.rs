@@ -64,7 +64,7 @@ const UPLOAD_FIELDS: &[&str] = &[
 
 impl UploadRequest {
     /// Parses a `POST /files/{id}/upload` body (`None`: no body, every default).
-    pub fn from_json(body: Option<Value>) -> Result<Self, ApiError> {
+    pub(crate) fn from_json(body: Option<Value>) -> Result<Self, ApiError> {
         let Some(body) = body else {
             return Ok(UploadRequest::default());
         };
@@ -160,7 +160,7 @@ const CREATE_FIELDS: &[&str] = &[
 
 impl CreateFile {
     /// Validates a create body; every problem is reported, not just the first.
-    pub fn from_json(body: Value) -> Result<Self, ApiError> {
+    pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
         let allowed: Vec<&str> = CREATE_FIELDS.iter().chain(UPLOAD_FIELDS).copied().collect();
         let mut f = Fields::new(body, &allowed)?;
         let named: Vec<&'static str> = CREATE_FIELDS

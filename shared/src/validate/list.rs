@@ -141,7 +141,7 @@ impl ListQuery {
 
     /// A fingerprint of the tenant and the filters (not `limit` or `cursor`), so a cursor is
     /// only honoured by the tenant and with the filters it was made for.
-    pub fn fingerprint(&self, tenant: &str) -> u64 {
+    pub(crate) fn fingerprint(&self, tenant: &str) -> u64 {
         let filters = ListQuery {
             limit: 0,
             cursor: None,

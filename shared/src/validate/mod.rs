@@ -26,12 +26,13 @@ use crate::model::FieldError;
 
 pub use batch::{BatchDelete, BatchUpdate};
 pub use content::ContentRequest;
-pub use create::{CreateFile, UploadMethod, UploadRequest};
+pub use create::CreateFile;
+pub use create::{UploadMethod, UploadRequest};
 pub use list::ListQuery;
-pub use parts::{ClaimedPart, CompleteParts, SignParts};
+pub(crate) use parts::{ClaimedPart, CompleteParts, SignParts};
 pub use sign::{S3Call, SignRequest};
-pub use thumbnail::{ThumbnailRequest, DEFAULT_THUMBNAIL_SIZE};
-pub use update::{Echo, FilePatch, MetadataChange, Patch, UpdateMode};
+pub(crate) use thumbnail::ThumbnailRequest;
+pub(crate) use update::{FilePatch, MetadataChange, UpdateMode};
 
 /// Largest object S3 stores (5 TiB); no declared size may exceed it.
 pub(crate) const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;

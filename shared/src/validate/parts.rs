@@ -20,7 +20,7 @@ pub struct SignParts {
 
 impl SignParts {
     /// Parses `{"partNumbers": [..], "uploadUrlExpiresIn"?}`.
-    pub fn from_json(body: Value) -> Result<Self, ApiError> {
+    pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
         let mut f = Fields::new(body, &["partNumbers", "uploadUrlExpiresIn"])?;
         let url_expires_in = f
             .integer("uploadUrlExpiresIn", 1, MAX_URL_EXPIRY_SECONDS)
@@ -72,7 +72,7 @@ pub struct CompleteParts {
 
 impl CompleteParts {
     /// Parses `{"parts": [{"partNumber", "etag"}]}` (`None`: no body).
-    pub fn from_json(body: Option<Value>) -> Result<Self, ApiError> {
+    pub(crate) fn from_json(body: Option<Value>) -> Result<Self, ApiError> {
         let Some(body) = body else {
             return Ok(CompleteParts::default());
         };

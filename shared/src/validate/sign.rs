@@ -25,7 +25,7 @@ pub enum S3Call {
 
 impl S3Call {
     /// Whether the call names a multipart upload by its id.
-    pub fn needs_upload_id(self) -> bool {
+    pub(crate) fn needs_upload_id(self) -> bool {
         !matches!(self, S3Call::PutObject | S3Call::CreateMultipartUpload)
     }
 }
@@ -49,7 +49,7 @@ const MAX_NAME_BYTES: usize = 1_024;
 
 impl SignRequest {
     /// Parses `{"method", "key"?, "uploadId"?, "partNumber"?, "contentType"?, "expiresIn"?}`.
-    pub fn from_json(body: Value) -> Result<Self, ApiError> {
+    pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
         let mut f = Fields::new(
             body,
             &[

@@ -5,7 +5,7 @@ use crate::model::FieldError;
 use crate::thumbnails::{MAX_WAIT_SECONDS, SIZES};
 
 /// The size asked for when none is.
-pub const DEFAULT_THUMBNAIL_SIZE: u32 = 256;
+pub(crate) const DEFAULT_THUMBNAIL_SIZE: u32 = 256;
 
 /// A thumbnail request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use crate::model::{
 
 /// How an update body applies to a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UpdateMode {
+pub(crate) enum UpdateMode {
     /// `PATCH`: JSON merge patch (RFC 7396); absent fields stay, `null` removes.
     Merge,
     /// `PUT`: every mutable field is replaced; absent optional fields are removed.
@@ -32,7 +32,7 @@ pub enum Patch<T> {
 
 impl<T: Clone> Patch<T> {
     /// The field's value after the patch.
-    pub fn applied_to(&self, current: &Option<T>) -> Option<T> {
+    pub(crate) fn applied_to(&self, current: &Option<T>) -> Option<T> {
         match self {
             Patch::Keep => current.clone(),
             Patch::Remove => None,
@@ -102,7 +102,7 @@ pub struct FilePatch {
 impl FilePatch {
     /// Parses an update body. `contentUrl`, which is re-signed on every read, may be echoed
     /// with any value.
-    pub fn from_json(body: Value, mode: UpdateMode) -> Result<Self, ApiError> {
+    pub(crate) fn from_json(body: Value, mode: UpdateMode) -> Result<Self, ApiError> {
         let Value::Object(mut map) = body else {
             return Err(super::invalid_body(
                 "the request body must be a JSON object",

@@ -35,7 +35,7 @@ pub struct SigningIdentity {
 
 impl SigningIdentity {
     /// The credentials and region of an SDK configuration (`None` without credentials).
-    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Option<Self> {
+    pub(crate) fn from_sdk(sdk: &aws_config::SdkConfig) -> Option<Self> {
         Some(SigningIdentity {
             credentials: sdk.credentials_provider()?,
             region: sdk

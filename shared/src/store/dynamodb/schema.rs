@@ -94,7 +94,7 @@ pub(crate) struct Partition {
 
 impl Partition {
     /// The partition a listing index reads for `tenant`.
-    pub fn of(tenant: &TenantId, index: &ListIndex) -> Self {
+    pub(crate) fn of(tenant: &TenantId, index: &ListIndex) -> Self {
         let on = |index: &Index, value: &str| Partition {
             attribute: index.attribute,
             value: index_key(tenant, value),

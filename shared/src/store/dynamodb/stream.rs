@@ -33,7 +33,7 @@ fn image(item: &serde_dynamo::Item) -> Result<Option<FileRecord>, StoreError> {
 }
 
 /// The file record changes in a stream batch, in stream order.
-pub fn record_changes(event: &Event) -> Vec<Result<RecordChange, UndecodableChange>> {
+pub(crate) fn record_changes(event: &Event) -> Vec<Result<RecordChange, UndecodableChange>> {
     event
         .records
         .iter()
