@@ -33,11 +33,59 @@ pub fn init_tracing() {
 /// logs those answers itself at their proper level).
 pub fn init_tracing_quieting(quiet: &[&str]) {
     use std::io::IsTerminal as _;
-    use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
 
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        return json_tracing(quiet);
+    }
+    let (filter, unparsed) = filter_from_env(quiet);
+    let result = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_filter(filter),
+        )
+        .try_init();
+    report_unparsed(result.is_ok(), unparsed);
+}
+
+/// JSON logs, as a Lambda function writes them (the level from `RUST_LOG` as for
+/// [`init_tracing`]). Every function's `main` calls this, not [`init_tracing`], so its binary
+/// links no text formatter: a bootstrap runs on Lambda, or under `cargo lambda` and the
+/// benchmark's emulator, which set `AWS_LAMBDA_FUNCTION_NAME` too.
+pub fn init_lambda_tracing() {
+    json_tracing(&[]);
+}
+
+fn json_tracing(quiet: &[&str]) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+
+    let (filter, unparsed) = filter_from_env(quiet);
+    let result = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .json()
+                .with_current_span(false)
+                .with_ansi(false)
+                .without_time()
+                .with_filter(filter),
+        )
+        .try_init();
+    report_unparsed(result.is_ok(), unparsed);
+}
+
+/// A value of `RUST_LOG` that did not parse, and why.
+type Unparsed = Option<(String, tracing_subscriber::filter::ParseError)>;
+
+/// The filter `RUST_LOG` names, with the targets in `quiet` silenced unless it names them.
+fn filter_from_env(quiet: &[&str]) -> (tracing_subscriber::filter::Targets, Unparsed) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
     let rust_log = std::env::var("RUST_LOG").ok();
     let (mut filter, unparsed) = match log_filter(rust_log.as_deref()) {
         Ok(filter) => (filter, None),
@@ -55,27 +103,13 @@ pub fn init_tracing_quieting(quiet: &[&str]) {
             filter = filter.with_target(*target, LevelFilter::OFF);
         }
     }
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        tracing_subscriber::registry()
-            .with(
-                layer
-                    .json()
-                    .with_current_span(false)
-                    .with_ansi(false)
-                    .without_time()
-                    .with_filter(filter),
-            )
-            .try_init()
-    } else {
-        tracing_subscriber::registry()
-            .with(layer.with_filter(filter))
-            .try_init()
-    };
+    (filter, unparsed)
+}
+
+/// Says, once logging is up, that `RUST_LOG` was not understood.
+fn report_unparsed(initialised: bool, unparsed: Unparsed) {
     // Already initialised (tests): keep the first subscriber.
-    if result.is_ok() {
+    if initialised {
         if let Some((value, err)) = unparsed {
             tracing::warn!(rust_log = %value, error = %err, "RUST_LOG not understood; logging at info");
         }
@@ -264,18 +298,35 @@ pub async fn prime<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
 /// invocations. Naming the handler (not a route id) keeps every other route's code out of the
 /// function's binary.
 pub async fn run_route<H: http::Handler>() -> Result<(), Error> {
-    init_tracing();
+    init_lambda_tracing();
     let app = app_from_env().await?;
     lambda_http::run(service_fn(|req: Request| {
         let app = &app;
-        async move { Ok::<_, Error>(http::serve::<H, _, _>(app, &req).await) }
+        async move { Ok::<_, Error>(AsIs(http::serve::<H, _, _>(app, &req).await)) }
     }))
     .await
 }
 
+/// A handler's response, handed to the runtime as it is. `lambda_http`'s own conversion of a
+/// `Response<Body>` reads the body again and re-decodes text by the charset its
+/// `Content-Type` names, which links `encoding_rs` and its tables (~150 KB of every route
+/// bootstrap) for nothing: a handler's body is already `Body::Text` (UTF-8 JSON) or
+/// `Body::Empty`.
+struct AsIs(lambda_http::Response<lambda_http::Body>);
+
+impl lambda_http::IntoResponse for AsIs {
+    fn into_response(
+        self,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send>,
+    > {
+        Box::pin(std::future::ready(self.0))
+    }
+}
+
 /// Runs the S3 `ObjectCreated` function: set up once, then handle notifications.
 pub async fn run_object_created() -> Result<(), Error> {
-    init_tracing();
+    init_lambda_tracing();
     let app = app_from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
         let app = &app;
@@ -291,7 +342,7 @@ pub async fn run_object_created() -> Result<(), Error> {
 
 /// Runs the publish worker: set up once, then handle the S3 events of publish job markers.
 pub async fn run_publish_requested() -> Result<(), Error> {
-    init_tracing();
+    init_lambda_tracing();
     let app = app_from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
         let app = &app;
@@ -307,7 +358,7 @@ pub async fn run_publish_requested() -> Result<(), Error> {
 
 /// Runs the table-stream function: set up once, then clean up after removed records.
 pub async fn run_records_removed() -> Result<(), Error> {
-    init_tracing();
+    init_lambda_tracing();
     let app = app_from_env().await?;
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
@@ -324,7 +375,7 @@ pub async fn run_records_removed() -> Result<(), Error> {
 /// events of every file record change to the bus named by `STOWAGE_EVENT_BUS`.
 #[cfg(feature = "eventbridge")]
 pub async fn run_records_changed() -> Result<(), Error> {
-    init_tracing();
+    init_lambda_tracing();
     let bus = crate::config::event_bus(|name| std::env::var(name).ok())
         .inspect_err(|err| tracing::error!("{err}"))?;
     let sdk = lambda_sdk_config().inspect_err(|err| tracing::error!("{err}"))?;
@@ -347,7 +398,7 @@ pub async fn run_records_changed() -> Result<(), Error> {
 /// `stowage.file.uploaded` event the bus delivers.
 #[cfg(feature = "thumbnails")]
 pub async fn run_thumbnails() -> Result<(), Error> {
-    init_tracing();
+    init_lambda_tracing();
     let app = app_from_env().await?;
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<
@@ -366,8 +417,26 @@ pub async fn run_thumbnails() -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::log_filter;
+    use super::{log_filter, AsIs};
+    use lambda_http::{Body, IntoResponse as _, Response};
     use tracing::Level;
+
+    /// What a handler answers reaches the runtime unchanged: status, headers and body kind.
+    #[tokio::test]
+    async fn responses_reach_the_runtime_as_they_are() {
+        for body in [Body::Text("{\"a\":\"é\"}".into()), Body::Empty] {
+            let response = Response::builder()
+                .status(201)
+                .header("content-type", "application/json; charset=latin1")
+                .header("etag", "\"3\"")
+                .body(body.clone())
+                .unwrap();
+            let answered = AsIs(response).into_response().await;
+            assert_eq!(answered.status(), 201);
+            assert_eq!(answered.headers()["etag"], "\"3\"");
+            assert_eq!(answered.body(), &body);
+        }
+    }
 
     #[test]
     fn rust_log_takes_a_level_or_target_levels_and_refuses_span_filters() {

@@ -89,6 +89,7 @@ pub fn claim_names(lookup: impl Fn(&str) -> Option<String>) -> Result<ClaimNames
 
 /// Reads `STOWAGE_EVENT_BUS` through `lookup`: the EventBridge bus `publish-events` sends file
 /// events to (required there, and only there).
+#[cfg(feature = "eventbridge")]
 pub(crate) fn event_bus(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     lookup("STOWAGE_EVENT_BUS")
         .map(|bus| bus.trim().to_owned())
@@ -233,6 +234,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "eventbridge")]
     fn the_event_bus_is_required_where_it_is_read() {
         let read = |value: Option<&str>| event_bus(|_| value.map(str::to_owned));
         assert_eq!(read(Some(" files-bus ")).unwrap(), "files-bus");

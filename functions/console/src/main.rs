@@ -7,7 +7,7 @@ use stowage_console::{Console, ConsoleSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    stowage::bootstrap::init_tracing();
+    stowage::bootstrap::init_lambda_tracing();
     // The API's claim names, from their one reader, so the page names what the API reads.
     let claims = stowage::config::claim_names(|name| std::env::var(name).ok())?;
     let settings = ConsoleSettings::from_env(&claims.tenant, &claims.user)?;

@@ -21,6 +21,7 @@ use crate::store::RecordChange;
 /// The boxes thumbnails fit in, in pixels.
 pub(crate) const SIZES: [u32; 3] = [64, 256, 1024];
 /// The largest image thumbnails are made of, in pixels (width × height).
+#[cfg(feature = "thumbnails")]
 pub(crate) const MAX_PIXELS: u64 = 50_000_000;
 /// The largest file thumbnails are made of, in bytes (100 MB).
 pub(crate) const MAX_BYTES: u64 = 100_000_000;
@@ -128,6 +129,7 @@ impl ThumbnailState {
 
 /// The size to fit a `width` × `height` image in a `size` × `size` box, aspect ratio kept,
 /// never upscaled (each side at least 1).
+#[cfg(feature = "thumbnails")]
 pub(crate) fn fit(width: u32, height: u32, size: u32) -> (u32, u32) {
     if width <= size && height <= size {
         return (width.max(1), height.max(1));
@@ -146,6 +148,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "thumbnails")]
     fn images_fit_their_box_without_upscaling() {
         assert_eq!(fit(4000, 3000, 256), (256, 192));
         assert_eq!(fit(3000, 4000, 256), (192, 256));

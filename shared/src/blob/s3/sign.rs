@@ -16,6 +16,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use base64::Engine as _;
+use chrono::{Datelike as _, Timelike as _};
 use serde_json::json;
 
 use super::S3Store;
@@ -141,8 +142,15 @@ impl S3Store {
             .to_owned();
         let (credentials, region) = self.signing_identity().await?;
         let at = chrono::DateTime::from_timestamp_millis(now.millis()).unwrap_or_default();
-        let date = at.format("%Y%m%d").to_string();
-        let amz_date = at.format("%Y%m%dT%H%M%SZ").to_string();
+        // Written out rather than through `format("%Y%m%d…")`, whose strftime engine would be
+        // the only one in the bootstraps.
+        let date = format!("{:04}{:02}{:02}", at.year(), at.month(), at.day());
+        let amz_date = format!(
+            "{date}T{:02}{:02}{:02}Z",
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
         let credential = format!(
             "{}/{date}/{region}/s3/aws4_request",
             credentials.access_key_id()
