@@ -350,15 +350,17 @@ impl LocalBucket {
     }
 
     /// Streams `body` into a temporary file, hashing it as it comes; checks `Content-MD5` and
-    /// the declared checksums (the trailer's, once the body has ended). Nothing is kept on
-    /// failure.
+    /// the checksums the request declares (`given` in its headers, or named for the trailer,
+    /// whose values are read once the body has ended). Nothing is kept on failure.
     async fn receive(
         &self,
         body: Option<StreamingBlob>,
         content_md5: Option<&str>,
-        declared: Sums,
+        given: Sums,
+        headers: &http::HeaderMap,
         trailers: Option<&s3s::TrailingHeaders>,
     ) -> S3Result<Received> {
+        let declared = declared(headers, given);
         use tokio::io::AsyncWriteExt as _;
         let tmp = self.layout.tmp();
         let file = tokio::fs::File::create(&tmp)
@@ -484,7 +486,8 @@ impl LocalBucket {
             .receive(
                 input.body,
                 input.content_md5.as_deref(),
-                declared(&req.headers, given),
+                given,
+                &req.headers,
                 req.trailing_headers.as_ref(),
             )
             .await?;
@@ -718,14 +721,6 @@ impl S3 for LocalBucket {
         let input = req.input;
         self.check_bucket_exists(&input.bucket)?;
         let prefix = input.prefix.clone().unwrap_or_default();
-        let (bucket, walk_prefix) = (input.bucket.clone(), prefix.clone());
-        let keys = self
-            .blocking(move |layout| {
-                layout
-                    .keys(&bucket, &walk_prefix)
-                    .map_err(|e| internal("listing keys", e))
-            })
-            .await?;
         let after = input
             .continuation_token
             .clone()
@@ -734,54 +729,64 @@ impl S3 for LocalBucket {
         let max_keys =
             usize::try_from(input.max_keys.unwrap_or(1_000).clamp(0, 1_000)).unwrap_or(1_000);
         let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
-        let mut contents = Vec::new();
-        let mut prefixes: Vec<String> = Vec::new();
-        let mut last = None;
-        let mut truncated = false;
-        for (key, size, modified) in keys
-            .into_iter()
-            .filter(|(key, _, _)| key.as_str() > after.as_str())
-        {
-            // A key under a common prefix already listed is part of it.
-            let common = delimiter.as_deref().and_then(|d| {
-                key[prefix.len()..]
-                    .find(d)
-                    .map(|at| key[..prefix.len() + at + d.len()].to_owned())
-            });
-            if let Some(common) = &common {
-                if prefixes.last() == Some(common) {
-                    continue;
-                }
-            }
-            if contents.len() + prefixes.len() == max_keys {
-                truncated = true;
-                break;
-            }
-            match common {
-                Some(common) => {
-                    // The page goes on after everything under the prefix.
-                    last = Some(format!("{common}\u{10FFFF}"));
-                    prefixes.push(common);
-                }
-                None => {
-                    let etag = match self.layout.attributes(&input.bucket, &key) {
-                        Ok(Some(attributes)) => attributes.etag,
-                        _ => continue,
-                    };
-                    last = Some(key.clone());
-                    contents.push(Object {
-                        key: Some(key),
-                        size: i64::try_from(size).ok(),
-                        e_tag: Some(strong(&etag)),
-                        last_modified: Some(timestamp(modified)),
-                        storage_class: Some(ObjectStorageClass::from_static(
-                            ObjectStorageClass::STANDARD,
-                        )),
-                        ..Default::default()
+        let bucket = input.bucket.clone();
+        // The walk and each listed object's attributes are file reads: all on the blocking pool.
+        let (contents, prefixes, last, truncated) = self
+            .blocking(move |layout| {
+                let keys = layout
+                    .keys(&bucket, &prefix)
+                    .map_err(|e| internal("listing keys", e))?;
+                let mut contents = Vec::new();
+                let mut prefixes: Vec<String> = Vec::new();
+                let mut last = None;
+                let mut truncated = false;
+                for (key, size, modified) in keys
+                    .into_iter()
+                    .filter(|(key, _, _)| key.as_str() > after.as_str())
+                {
+                    // A key under a common prefix already listed is part of it.
+                    let common = delimiter.as_deref().and_then(|d| {
+                        key[prefix.len()..]
+                            .find(d)
+                            .map(|at| key[..prefix.len() + at + d.len()].to_owned())
                     });
+                    if let Some(common) = &common {
+                        if prefixes.last() == Some(common) {
+                            continue;
+                        }
+                    }
+                    if contents.len() + prefixes.len() == max_keys {
+                        truncated = true;
+                        break;
+                    }
+                    match common {
+                        Some(common) => {
+                            // The page goes on after everything under the prefix.
+                            last = Some(format!("{common}\u{10FFFF}"));
+                            prefixes.push(common);
+                        }
+                        None => {
+                            let etag = match layout.attributes(&bucket, &key) {
+                                Ok(Some(attributes)) => attributes.etag,
+                                _ => continue,
+                            };
+                            last = Some(key.clone());
+                            contents.push(Object {
+                                key: Some(key),
+                                size: i64::try_from(size).ok(),
+                                e_tag: Some(strong(&etag)),
+                                last_modified: Some(timestamp(modified)),
+                                storage_class: Some(ObjectStorageClass::from_static(
+                                    ObjectStorageClass::STANDARD,
+                                )),
+                                ..Default::default()
+                            });
+                        }
+                    }
                 }
-            }
-        }
+                Ok((contents, prefixes, last, truncated))
+            })
+            .await?;
         let key_count = i32::try_from(contents.len() + prefixes.len()).unwrap_or(i32::MAX);
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
@@ -1126,7 +1131,8 @@ impl S3 for LocalBucket {
             .receive(
                 input.body,
                 input.content_md5.as_deref(),
-                declared(&req.headers, given),
+                given,
+                &req.headers,
                 req.trailing_headers.as_ref(),
             )
             .await?;
