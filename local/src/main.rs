@@ -105,7 +105,8 @@ struct TokenArgs {
     /// Lifetime in seconds (default 30 days).
     #[arg(long, default_value_t = 2_592_000)]
     ttl: u64,
-    /// Space-separated scopes the token grants (checked when STOWAGE_REQUIRE_SCOPES=true).
+    /// Space-separated scopes the token grants (checked when STOWAGE_REQUIRE_SCOPES=true;
+    /// files:admin, for managing collections and limits, is always checked).
     #[arg(long, default_value = "files:read files:write files:delete")]
     scope: String,
 }
@@ -140,7 +141,7 @@ fn token(args: TokenArgs) -> ExitCode {
         .collect();
     if !unknown.is_empty() {
         return fail(&format!(
-            "--scope: unknown scope(s) {}; the scopes are files:read, files:write and files:delete",
+            "--scope: unknown scope(s) {}; the scopes are files:read, files:write, files:delete and files:admin (an app: every scope, and managing collections and limits)",
             unknown.join(", ")
         ));
     }

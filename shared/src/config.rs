@@ -41,6 +41,10 @@ pub struct Config {
     /// `STOWAGE_PRIME`: the services whose connection a cold start opens before the first
     /// request (`dynamodb`, `s3`, comma-separated; default none). See `bootstrap::prime`.
     pub prime: Prime,
+    /// `STOWAGE_DEFAULT_TENANT_MAX_BYTES` / `STOWAGE_DEFAULT_TENANT_MAX_FILES` (template
+    /// parameters `DefaultTenantMaxBytes` / `DefaultTenantMaxFiles`): a tenant's limits until
+    /// `PUT /usage/limits` sets its own; `0` or unset is none.
+    pub default_tenant_limits: crate::model::Limits,
 }
 
 /// The connections a cold start opens ahead of the first request.
@@ -166,7 +170,27 @@ impl Config {
         let multipart_threshold = part_bytes("STOWAGE_MULTIPART_THRESHOLD", 100 * 1024 * 1024)?;
         let inline_copy_limit = part_bytes("STOWAGE_INLINE_COPY_LIMIT", 256 * 1024 * 1024)?;
         let prime = Prime::parse(&lookup("STOWAGE_PRIME").unwrap_or_default())?;
+        let limit = |name: &'static str| match lookup(name) {
+            None => Ok(None),
+            Some(v) if v.trim().is_empty() => Ok(None),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(0) => Ok(None),
+                Ok(n) if n <= crate::model::MAX_LIMIT => Ok(Some(n)),
+                _ => Err(ConfigError {
+                    name,
+                    problem: format!(
+                        "must be a whole number from 0 (no limit) to {}, not {v:?}",
+                        crate::model::MAX_LIMIT
+                    ),
+                }),
+            },
+        };
+        let default_tenant_limits = crate::model::Limits {
+            max_bytes: limit("STOWAGE_DEFAULT_TENANT_MAX_BYTES")?,
+            max_files: limit("STOWAGE_DEFAULT_TENANT_MAX_FILES")?,
+        };
         Ok(Config {
+            default_tenant_limits,
             prime,
             inline_copy_limit,
             require_scopes,

@@ -63,12 +63,18 @@ problem_codes! {
     SizeMismatch = "size_mismatch", 400;
     /// Completion: the client's part ETags are not those S3 holds.
     EtagMismatch = "etag_mismatch", 400;
+    /// The collection does not take this media type (`allowedMimeTypes`).
+    MimeTypeNotAllowed = "mime_type_not_allowed", 400;
+    /// The collection (`requireSize`) or a byte limit needs a declared `size`/`expectedSize`.
+    SizeRequired = "size_required", 400;
     /// No valid identity on the request.
     Unauthorized = "unauthorized", 401;
     /// The token lacks the scope the route needs (RFC 6750's name); nothing was read or written.
     InsufficientScope = "insufficient_scope", 403;
     /// No such file for this tenant (also for other tenants' files).
     NotFound = "not_found", 404;
+    /// No such collection for this tenant.
+    CollectionNotFound = "collection_not_found", 404;
     /// The file gets no thumbnail: not an image thumbnails are made of, over the limits (50
     /// megapixels, 100 MB), or an image that does not decode.
     NoThumbnail = "no_thumbnail", 404;
@@ -80,6 +86,16 @@ problem_codes! {
     ExternalIdConflict = "external_id_conflict", 409;
     /// `overwrite` would change a file's `kind`.
     KindMismatch = "kind_mismatch", 409;
+    /// `POST /collections` with a name the tenant already has (`default` always exists).
+    CollectionExists = "collection_exists", 409;
+    /// A collection that holds files cannot be deleted.
+    CollectionNotEmpty = "collection_not_empty", 409;
+    /// The `default` collection cannot be deleted.
+    DefaultCollection = "default_collection", 409;
+    /// `overwrite` names another collection than the file's (fixed at create).
+    CollectionMismatch = "collection_mismatch", 409;
+    /// The write would pass a limit of the tenant or the collection (the detail names it).
+    QuotaExceeded = "quota_exceeded", 409;
     /// The file has no content to download.
     NotUploaded = "not_uploaded", 409;
     /// A multipart route on a file without an open multipart upload.
@@ -92,6 +108,8 @@ problem_codes! {
     VersionMismatch = "version_mismatch", 412;
     /// The body is over the size limit.
     PayloadTooLarge = "payload_too_large", 413;
+    /// The declared size is above the collection's `maxFileSize`.
+    FileTooLarge = "file_too_large", 413;
     /// The body is not `application/json`.
     UnsupportedMediaType = "unsupported_media_type", 415;
     /// A bug or an unexpected backend failure; the detail is logged, not returned.
@@ -281,6 +299,18 @@ impl From<crate::store::StoreError> for ApiError {
             ),
             // A lost compare-and-swap that the write path did not retry away.
             StoreError::Conflict => ApiError::version_mismatch(),
+            StoreError::QuotaExceeded(limit) => ApiError::new(
+                ProblemCode::QuotaExceeded,
+                format!("this would pass {limit} (limit {}); nothing was written", limit.wire()),
+            ),
+            StoreError::CollectionNotEmpty => ApiError::new(
+                ProblemCode::CollectionNotEmpty,
+                "the collection still holds files; delete them first",
+            ),
+            // The collection or limits kept changing under the write.
+            StoreError::AdmissionStale => {
+                ApiError::Unavailable("the collection or limits kept changing; retry".into())
+            }
             other => ApiError::Internal(Box::new(other)),
         }
     }

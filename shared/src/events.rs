@@ -169,7 +169,13 @@ where
         let (Some(file), None) = (&change.old, &change.new) else {
             continue;
         };
-        match app.service.removed(file).await {
+        let released = if change.expired {
+            // A TTL removal happened outside any transaction: uncount it (once) here.
+            app.service.release_expired(file).await
+        } else {
+            Ok(())
+        };
+        match released.and(app.service.removed(file).await) {
             Ok(()) => {
                 tracing::info!(tenant = %file.tenant, id = %file.id, expired = change.expired, "cleaned up a removed file")
             }

@@ -28,11 +28,14 @@ pub enum Scope {
     Write,
     /// Deletes.
     Delete,
+    /// Managing collections and limits (SPEC 17–19). A token with it is an app: it also has
+    /// every other scope. Its routes need it even when scopes are not required.
+    Admin,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Write, Scope::Delete];
+    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Write, Scope::Delete, Scope::Admin];
 
     /// The scope as tokens carry it.
     pub const fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Scope {
             Scope::Read => "files:read",
             Scope::Write => "files:write",
             Scope::Delete => "files:delete",
+            Scope::Admin => "files:admin",
         }
     }
 
@@ -48,6 +52,7 @@ impl Scope {
             Scope::Read => 1,
             Scope::Write => 2,
             Scope::Delete => 4,
+            Scope::Admin => 8,
         }
     }
 }
@@ -71,16 +76,26 @@ impl Scopes {
             .collect()
     }
 
-    /// Whether the token grants `scope`.
+    /// Whether the token grants `scope` (`files:admin` grants every scope).
     pub fn contains(self, scope: Scope) -> bool {
-        self.0 & scope.bit() != 0
+        self.0 & (scope.bit() | Scope::Admin.bit()) != 0
+    }
+
+    /// Whether the token is an app's (`files:admin`).
+    pub fn is_admin(self) -> bool {
+        self.0 & Scope::Admin.bit() != 0
+    }
+
+    /// Stowage's scopes for a member: read, write and delete (no `files:admin`).
+    pub fn member() -> Self {
+        Scopes::from_iter([Scope::Read, Scope::Write, Scope::Delete])
     }
 
     /// The granted scopes as a `scope` claim writes them.
     pub fn to_claim(self) -> String {
         Scope::ALL
             .into_iter()
-            .filter(|s| self.contains(*s))
+            .filter(|s| self.0 & s.bit() != 0)
             .map(Scope::as_str)
             .collect::<Vec<_>>()
             .join(" ")
@@ -116,8 +131,16 @@ mod tests {
     #[test]
     fn scopes_are_read_from_every_form_tokens_use() {
         let all = Scopes::all();
-        assert_eq!(Scopes::parse("files:read files:write files:delete"), all);
-        assert_eq!(Scopes::parse("[files:read files:write files:delete]"), all);
+        let member = Scopes::member();
+        assert_eq!(Scopes::parse("files:read files:write files:delete"), member);
+        assert_eq!(
+            Scopes::parse("[files:read files:write files:delete]"),
+            member
+        );
+        assert_eq!(
+            Scopes::parse("files:read files:write files:delete files:admin"),
+            all
+        );
         assert_eq!(
             Scopes::parse(r#"["files:read","files:delete"]"#),
             Scopes::from_iter([Scope::Read, Scope::Delete])
@@ -125,6 +148,12 @@ mod tests {
         let read = Scopes::parse("openid files:read profile");
         assert!(read.contains(Scope::Read) && !read.contains(Scope::Write));
         assert_eq!(Scopes::parse("files:readwrite files"), Scopes::default());
-        assert_eq!(all.to_claim(), "files:read files:write files:delete");
+        assert_eq!(
+            all.to_claim(),
+            "files:read files:write files:delete files:admin"
+        );
+        let admin = Scopes::parse("files:admin");
+        assert!(admin.is_admin() && admin.contains(Scope::Delete));
+        assert!(!Scopes::member().is_admin() && !Scopes::member().contains(Scope::Admin));
     }
 }

@@ -11,12 +11,13 @@ use serde::Serialize;
 
 use crate::blob::{PresignedPost, PresignedRequest, UploadedPart};
 use crate::model::{
-    Checksum, DirectoryPath, ExternalId, FileId, FileKind, FileName, FileRecord, FileStatus,
-    MediaType, Metadata, Purpose, Source, Tags, Timestamp, UserId,
+    Checksum, Collection, CollectionName, Counter, DirectoryPath, ExternalId, FileId, FileKind,
+    FileName, FileRecord, FileStatus, MediaType, Metadata, Purpose, Source, Tags, Timestamp,
+    UserId,
 };
 use crate::service::{
     Created, Deleted, ListPage, MultipartInstructions, PartUrl, Shown, SignedParts, SignedRequest,
-    UploadInstructions, UploadLimits,
+    UploadInstructions, UploadLimits, UsageReport,
 };
 
 /// The file record as clients see it (SPEC section 3).
@@ -24,6 +25,7 @@ use crate::service::{
 #[serde(rename_all = "camelCase")]
 pub(crate) struct FileView<'a> {
     pub id: FileId,
+    pub collection: &'a CollectionName,
     pub kind: FileKind,
     pub name: &'a FileName,
     pub extension: &'a str,
@@ -54,6 +56,7 @@ impl<'a> FileView<'a> {
     pub(crate) fn of(record: &'a FileRecord, content_url: Option<String>) -> Self {
         FileView {
             id: record.id,
+            collection: &record.collection,
             kind: record.kind,
             name: &record.name,
             extension: &record.extension,
@@ -359,4 +362,88 @@ impl From<&UploadLimits> for Limits {
 pub(crate) struct ThumbnailPending {
     pub status: &'static str,
     pub retry_after: u64,
+}
+
+/// A collection: its name, rules, version and times (SPEC 17).
+pub(crate) fn collection(collection: &Collection) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    map.insert("name".into(), collection.name.as_str().into());
+    map.extend(crate::validate::rules_json(&collection.rules));
+    map.insert("version".into(), collection.version.into());
+    let time = |at: Timestamp| serde_json::Value::String(at.to_rfc3339());
+    // `default` untouched has never been written: no times.
+    let written = collection.version > 0;
+    map.insert(
+        "createdAt".into(),
+        if written {
+            time(collection.created_at)
+        } else {
+            serde_json::Value::Null
+        },
+    );
+    map.insert(
+        "updatedAt".into(),
+        if written {
+            time(collection.updated_at)
+        } else {
+            serde_json::Value::Null
+        },
+    );
+    serde_json::Value::Object(map)
+}
+
+/// `{"items": [collection, ...]}`.
+pub(crate) fn collections(collections: &[Collection]) -> serde_json::Value {
+    serde_json::json!({ "items": collections.iter().map(collection).collect::<Vec<_>>() })
+}
+
+/// Bytes and files.
+#[derive(Serialize)]
+pub(crate) struct CounterView {
+    pub bytes: i64,
+    pub files: i64,
+}
+
+impl From<Counter> for CounterView {
+    fn from(c: Counter) -> Self {
+        CounterView {
+            bytes: c.bytes,
+            files: c.files,
+        }
+    }
+}
+
+/// The limits in force (`null`: none).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LimitsView {
+    pub max_bytes: Option<u64>,
+    pub max_files: Option<u64>,
+}
+
+/// `GET /usage` (SPEC 18).
+#[derive(Serialize)]
+pub(crate) struct UsageView<'a> {
+    pub bytes: i64,
+    pub files: i64,
+    pub limits: LimitsView,
+    pub collections: BTreeMap<&'a str, CounterView>,
+}
+
+impl<'a> From<&'a UsageReport> for UsageView<'a> {
+    fn from(report: &'a UsageReport) -> Self {
+        UsageView {
+            bytes: report.total.bytes,
+            files: report.total.files,
+            limits: LimitsView {
+                max_bytes: report.limits.max_bytes,
+                max_files: report.limits.max_files,
+            },
+            collections: report
+                .collections
+                .iter()
+                .map(|(name, c)| (name.as_str(), CounterView::from(*c)))
+                .collect(),
+        }
+    }
 }

@@ -233,7 +233,11 @@ impl TestEnv {
         self.app
             .service
             .store()
-            .insert(record, record.created_at)
+            .insert(
+                record,
+                &stowage::model::Admission::unlimited(record),
+                record.created_at,
+            )
             .await
             .expect("insert");
     }

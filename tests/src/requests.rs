@@ -112,14 +112,20 @@ fn api_event(
         sample(&format!("{}.json", spec.function)),
         Some((tenant, "alice")),
     );
+    // The route's one path parameter: a file's `{id}` or a collection's `{name}`.
+    let parameter = if spec.path.contains("{name}") {
+        "name"
+    } else {
+        "id"
+    };
     let path = match id {
-        Some(id) => spec.path.replace("{id}", id),
+        Some(id) => spec.path.replace(&format!("{{{parameter}}}"), id),
         None => spec.path.to_owned(),
     };
     event["rawPath"] = json!(path);
     event["requestContext"]["http"]["path"] = json!(path);
     match id {
-        Some(id) => event["pathParameters"] = json!({ "id": id }),
+        Some(id) => event["pathParameters"] = json!({ parameter: id }),
         None => {
             event.as_object_mut().unwrap().remove("pathParameters");
         }
@@ -210,7 +216,14 @@ pub fn valid_body(route: RouteId) -> Option<Value> {
         RouteId::UpdateFiles => Some(json!([])),
         RouteId::DeleteFiles => Some(json!({"ids": []})),
         RouteId::SignUploadRequest => Some(json!({"method": "POST"})),
-        RouteId::ListFiles
+        RouteId::CreateCollection => Some(json!({"name": "fresh", "maxFiles": 5})),
+        RouteId::UpdateCollection => Some(json!({"maxFileSize": 1000})),
+        RouteId::PutUsageLimits => Some(json!({"maxFiles": 1000})),
+        RouteId::ListCollections
+        | RouteId::GetCollection
+        | RouteId::DeleteCollection
+        | RouteId::GetUsage
+        | RouteId::ListFiles
         | RouteId::GetFile
         | RouteId::DeleteFile
         | RouteId::GetContent

@@ -6,12 +6,13 @@
 use lambda_http::Request;
 use serde_json::Value;
 
-use super::request::{if_match, json_body, optional_json_body, path_id, query};
+use super::request::{if_match, json_body, optional_json_body, path_id, path_name, query};
 use crate::error::ApiError;
 use crate::model::FileId;
 use crate::validate::{
-    BatchDelete, BatchUpdate, CompleteParts, ContentRequest, CreateFile, FilePatch, ListQuery,
-    SignParts, SignRequest, ThumbnailRequest, UpdateMode, UploadRequest,
+    BatchDelete, BatchUpdate, CompleteParts, ContentRequest, CreateFile, FilePatch, LimitsRequest,
+    ListQuery, NewCollection, RulesPatch, SignParts, SignRequest, ThumbnailRequest, UpdateMode,
+    UploadRequest,
 };
 
 /// A value a handler takes, read from the request.
@@ -47,6 +48,15 @@ pub struct PathId(pub FileId);
 impl FromRequest for PathId {
     fn from_request(req: &Request) -> Result<Self, ApiError> {
         path_id(req).map(PathId)
+    }
+}
+
+/// The `{name}` path parameter of a collection route.
+pub struct PathName(pub crate::model::CollectionName);
+
+impl FromRequest for PathName {
+    fn from_request(req: &Request) -> Result<Self, ApiError> {
+        path_name(req).map(PathName)
     }
 }
 
@@ -137,7 +147,7 @@ macro_rules! from_json {
     (@body FromJson) => { Value };
     (@body FromOptionalJson) => { Option<Value> };
 }
-from_json!(FromJson: CreateFile, BatchUpdate, BatchDelete, SignParts, SignRequest);
+from_json!(FromJson: CreateFile, BatchUpdate, BatchDelete, SignParts, SignRequest, NewCollection, RulesPatch, LimitsRequest);
 from_json!(FromOptionalJson: UploadRequest, CompleteParts);
 
 macro_rules! from_query {

@@ -10,7 +10,7 @@ use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use super::extract::{
-    FromRequest, IfMatch, Json, MergePatch, OptionalJson, PathId, Query, Replacement,
+    FromRequest, IfMatch, Json, MergePatch, OptionalJson, PathId, PathName, Query, Replacement,
 };
 use super::request::identity;
 use super::response::{empty, json_response, problem, problem_for, redirect};
@@ -18,13 +18,15 @@ use super::routes::RouteId;
 use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
+use crate::model::Collection;
 use crate::service::{
     Created, Deleted, ListPage, Shown, SignedParts, SignedRequest, ThumbnailAnswer, UploadLimits,
+    UsageReport,
 };
 use crate::store::MetadataStore;
 use crate::validate::{
-    BatchDelete, BatchUpdate, CompleteParts, ContentRequest, ListQuery, SignParts, SignRequest,
-    ThumbnailRequest, UploadRequest,
+    BatchDelete, BatchUpdate, CompleteParts, ContentRequest, LimitsRequest, ListQuery,
+    NewCollection, RulesPatch, SignParts, SignRequest, ThumbnailRequest, UploadRequest,
 };
 use crate::wire;
 use crate::App;
@@ -58,7 +60,10 @@ pub async fn serve<H: Handler, M: MetadataStore + ?Sized, O: ObjectStore + ?Size
     let scope = H::ROUTE.route().scope;
     let answered = async {
         let who = identity(req, &app.claims)?;
-        if app.require_scopes && !who.scopes.contains(scope) {
+        // Admin routes need their scope even where scopes are not required (SPEC 17).
+        if (app.require_scopes || scope == crate::identity::Scope::Admin)
+            && !who.scopes.contains(scope)
+        {
             // Before anything is read or written.
             return Err(ApiError::insufficient_scope(scope));
         }
@@ -207,6 +212,47 @@ impl Answer for ThumbnailAnswer {
     }
 }
 
+/// A collection, with its version as the `ETag`.
+impl Answer for Collection {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &wire::collection(&self), Some(self.version))
+    }
+}
+
+/// A new collection: `201` with `Location`.
+pub struct NewCollectionAnswer(Collection);
+
+impl Answer for NewCollectionAnswer {
+    fn into_response(self) -> Response<Body> {
+        let collection = self.0;
+        let mut response = json_response(
+            StatusCode::CREATED,
+            &wire::collection(&collection),
+            Some(collection.version),
+        );
+        let location = format!("/collections/{}", collection.name);
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+}
+
+/// Every collection of the tenant.
+pub struct Collections(Vec<Collection>);
+
+impl Answer for Collections {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &wire::collections(&self.0), None)
+    }
+}
+
+impl Answer for UsageReport {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &wire::UsageView::from(&self), None)
+    }
+}
+
 // --- the routes ------------------------------------------------------------------------------
 
 /// Declares a route's handler: `name: Route(input pattern: Input) -> Output { body }`.
@@ -343,5 +389,54 @@ handler!(
     /// `POST /files/{id}/upload/complete`.
     CompleteUpload: CompleteUpload(app, who, (PathId(id), OptionalJson(request)) => (PathId, OptionalJson<CompleteParts>)) -> Shown {
         app.service.complete_upload(&who, id, &request).await
+    }
+);
+
+handler!(
+    /// `POST /collections`.
+    CreateCollection: CreateCollection(app, who, Json(request) => Json<NewCollection>) -> NewCollectionAnswer {
+        app.service.create_collection(&who, request).await.map(NewCollectionAnswer)
+    }
+);
+
+handler!(
+    /// `GET /collections`.
+    ListCollections: ListCollections(app, who, () => ()) -> Collections {
+        app.service.list_collections(&who).await.map(Collections)
+    }
+);
+
+handler!(
+    /// `GET /collections/{name}`.
+    GetCollection: GetCollection(app, who, PathName(name) => PathName) -> Collection {
+        app.service.get_collection(&who, &name).await
+    }
+);
+
+handler!(
+    /// `PATCH /collections/{name}`.
+    UpdateCollection: UpdateCollection(app, who, (PathName(name), IfMatch(if_match), Json(patch)) => (PathName, IfMatch, Json<RulesPatch>)) -> Collection {
+        app.service.update_collection(&who, &name, &patch, if_match).await
+    }
+);
+
+handler!(
+    /// `DELETE /collections/{name}`.
+    DeleteCollection: DeleteCollection(app, who, (PathName(name), IfMatch(if_match)) => (PathName, IfMatch)) -> NoContent {
+        app.service.delete_collection(&who, &name, if_match).await.map(|()| NoContent)
+    }
+);
+
+handler!(
+    /// `GET /usage`.
+    GetUsage: GetUsage(app, who, () => ()) -> UsageReport {
+        app.service.usage(&who).await
+    }
+);
+
+handler!(
+    /// `PUT /usage/limits`.
+    PutUsageLimits: PutUsageLimits(app, who, Json(request) => Json<LimitsRequest>) -> UsageReport {
+        app.service.put_limits(&who, request).await
     }
 );

@@ -14,9 +14,10 @@ mod strict_json;
 use lambda_http::{Body, Request, Response};
 
 pub use handlers::{
-    serve, AbortUpload, CompleteUpload, CreateFile, DeleteFile, DeleteFiles, GetContent, GetFile,
-    GetThumbnail, GetUploadLimits, Handler, ListFiles, ListUploadParts, ReplaceFile,
-    SignUploadParts, SignUploadRequest, StartUpload, UpdateFile, UpdateFiles,
+    serve, AbortUpload, CompleteUpload, CreateCollection, CreateFile, DeleteCollection, DeleteFile,
+    DeleteFiles, GetCollection, GetContent, GetFile, GetThumbnail, GetUploadLimits, GetUsage,
+    Handler, ListCollections, ListFiles, ListUploadParts, PutUsageLimits, ReplaceFile,
+    SignUploadParts, SignUploadRequest, StartUpload, UpdateCollection, UpdateFile, UpdateFiles,
 };
 pub use request::MAX_BODY_BYTES;
 pub use response::problem;
@@ -47,6 +48,13 @@ pub async fn handle(app: &App, route: RouteId, req: Request) -> Response<Body> {
         RouteId::SignUploadParts => serve::<SignUploadParts, _, _>(app, req).await,
         RouteId::SignUploadRequest => serve::<SignUploadRequest, _, _>(app, req).await,
         RouteId::CompleteUpload => serve::<CompleteUpload, _, _>(app, req).await,
+        RouteId::CreateCollection => serve::<CreateCollection, _, _>(app, req).await,
+        RouteId::ListCollections => serve::<ListCollections, _, _>(app, req).await,
+        RouteId::GetCollection => serve::<GetCollection, _, _>(app, req).await,
+        RouteId::UpdateCollection => serve::<UpdateCollection, _, _>(app, req).await,
+        RouteId::DeleteCollection => serve::<DeleteCollection, _, _>(app, req).await,
+        RouteId::GetUsage => serve::<GetUsage, _, _>(app, req).await,
+        RouteId::PutUsageLimits => serve::<PutUsageLimits, _, _>(app, req).await,
     }
 }
 
@@ -75,6 +83,13 @@ mod tests {
             SignUploadParts::ROUTE,
             SignUploadRequest::ROUTE,
             CompleteUpload::ROUTE,
+            CreateCollection::ROUTE,
+            ListCollections::ROUTE,
+            GetCollection::ROUTE,
+            UpdateCollection::ROUTE,
+            DeleteCollection::ROUTE,
+            GetUsage::ROUTE,
+            PutUsageLimits::ROUTE,
         ];
         let unique: std::collections::HashSet<RouteId> = handlers.iter().copied().collect();
         assert_eq!(unique.len(), ROUTES.len(), "one handler per route");

@@ -50,6 +50,13 @@ pub(super) fn path_id(req: &Request) -> Result<FileId, ApiError> {
     FileId::parse(raw).map_err(|e| ApiError::new(ProblemCode::InvalidId, e.to_string()))
 }
 
+/// The `{name}` path parameter as a collection name; `400` naming `name` if it is not one.
+pub(super) fn path_name(req: &Request) -> Result<crate::model::CollectionName, ApiError> {
+    let params = req.path_parameters();
+    let raw = params.first("name").unwrap_or_default();
+    crate::model::CollectionName::parse_as("name", raw).map_err(|e| ApiError::Validation(vec![e]))
+}
+
 /// The `If-Match` header as a record version: `"3"`, `W/"3"` or `3`; `*` (or none) matches any.
 pub(super) fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {

@@ -22,6 +22,13 @@ pub enum RouteId {
     SignUploadRequest,
     GetUploadLimits,
     GetThumbnail,
+    CreateCollection,
+    ListCollections,
+    GetCollection,
+    UpdateCollection,
+    DeleteCollection,
+    GetUsage,
+    PutUsageLimits,
 }
 
 /// The HTTP methods the API uses.
@@ -71,10 +78,18 @@ pub struct Route {
 }
 
 const fn route(id: RouteId, method: Method, path: &'static str, function: &'static str) -> Route {
-    // SPEC 12: every GET reads; deleting files deletes; everything else (creates, updates,
-    // uploads and their parts, aborts) writes.
+    // SPEC 12: every GET reads; deleting files deletes; managing collections and limits is an
+    // app's (SPEC 17–18); everything else (creates, updates, uploads and their parts, aborts)
+    // writes.
     let scope = match (method, id) {
         (Get, _) => Scope::Read,
+        (
+            _,
+            RouteId::CreateCollection
+            | RouteId::UpdateCollection
+            | RouteId::DeleteCollection
+            | RouteId::PutUsageLimits,
+        ) => Scope::Admin,
         (_, RouteId::DeleteFile | RouteId::DeleteFiles) => Scope::Delete,
         _ => Scope::Write,
     };
@@ -155,6 +170,43 @@ pub const ROUTES: &[Route] = &[
         "/files/{id}/upload/sign",
         "sign-upload-request",
     ),
+    route(
+        RouteId::CreateCollection,
+        Post,
+        "/collections",
+        "create-collection",
+    ),
+    route(
+        RouteId::ListCollections,
+        Get,
+        "/collections",
+        "list-collections",
+    ),
+    route(
+        RouteId::GetCollection,
+        Get,
+        "/collections/{name}",
+        "get-collection",
+    ),
+    route(
+        RouteId::UpdateCollection,
+        Patch,
+        "/collections/{name}",
+        "update-collection",
+    ),
+    route(
+        RouteId::DeleteCollection,
+        Delete,
+        "/collections/{name}",
+        "delete-collection",
+    ),
+    route(RouteId::GetUsage, Get, "/usage", "get-usage"),
+    route(
+        RouteId::PutUsageLimits,
+        Put,
+        "/usage/limits",
+        "put-usage-limits",
+    ),
 ];
 
 impl RouteId {
@@ -192,6 +244,13 @@ mod tests {
             RouteId::SignUploadRequest,
             RouteId::GetUploadLimits,
             RouteId::GetThumbnail,
+            RouteId::CreateCollection,
+            RouteId::ListCollections,
+            RouteId::GetCollection,
+            RouteId::UpdateCollection,
+            RouteId::DeleteCollection,
+            RouteId::GetUsage,
+            RouteId::PutUsageLimits,
         ];
         for id in all {
             match id {
@@ -211,7 +270,14 @@ mod tests {
                 | RouteId::CompleteUpload
                 | RouteId::SignUploadRequest
                 | RouteId::GetUploadLimits
-                | RouteId::GetThumbnail => {}
+                | RouteId::GetThumbnail
+                | RouteId::CreateCollection
+                | RouteId::ListCollections
+                | RouteId::GetCollection
+                | RouteId::UpdateCollection
+                | RouteId::DeleteCollection
+                | RouteId::GetUsage
+                | RouteId::PutUsageLimits => {}
             }
         }
         all.to_vec()

@@ -4,6 +4,7 @@
 //! shape (SPEC section 3) is `crate::wire::FileView`. Every client-supplied value arrives as a parsed newtype
 //! from [`fields`], so a record can only hold values that passed the rules.
 
+mod collection;
 mod error;
 mod fields;
 mod ids;
@@ -13,6 +14,10 @@ mod time;
 
 use serde::{Deserialize, Serialize};
 
+pub use collection::{
+    charge_change, Admission, Collection, CollectionName, Counter, CreateDefaults, LimitName,
+    Limits, MimePattern, Rules, Usage, DEFAULT_COLLECTION, MAX_LIMIT,
+};
 pub use error::FieldError;
 pub use fields::{Checksum, DirectoryPath, ExternalId, FileName, MediaType, Purpose, Source, Tags};
 pub use ids::{FileId, TenantId, UserId};
@@ -72,6 +77,10 @@ pub struct OpenUpload {
     /// Present for a multipart upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multipart: Option<MultipartPlan>,
+    /// The collection's `maxFileSize` when the upload opened: bytes that land larger make the
+    /// upload fail (a single `PUT` cannot bind its size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
 }
 
 /// How a multipart upload is cut: every part but the last is `part_size` bytes.
@@ -101,6 +110,10 @@ impl MultipartPlan {
 pub struct FileRecord {
     pub tenant: TenantId,
     pub id: FileId,
+    /// The collection the file is in, fixed at create (records written before collections
+    /// existed are in `default`).
+    #[serde(default)]
+    pub collection: CollectionName,
     pub kind: FileKind,
     pub name: FileName,
     pub extension: String,
@@ -161,6 +174,7 @@ impl FileRecord {
         FileRecord {
             tenant: TenantId::parse(tenant).expect("a valid tenant"),
             id,
+            collection: CollectionName::default_collection(),
             kind: FileKind::Client,
             name: FileName::parse("a.txt").expect("a valid name"),
             extension: ".txt".into(),

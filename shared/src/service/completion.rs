@@ -78,11 +78,25 @@ fn decide(record: &FileRecord, event: &ObjectEvent, now: Timestamp) -> Decision 
 fn apply(record: &FileRecord, event: &ObjectEvent, _now: Timestamp) -> Decision {
     let mut next = record.clone();
     next.upload = None;
-    if let Some(expected) = record.expected_size.filter(|&size| size != event.size) {
-        next.failure_reason = Some(format!(
+    let too_large = record
+        .upload
+        .as_ref()
+        .filter(|upload| upload.key == event.key)
+        .and_then(|upload| upload.max_size)
+        .filter(|&max| event.size > max);
+    let failure = match (record.expected_size, too_large) {
+        (Some(expected), _) if expected != event.size => Some(format!(
             "the uploaded object is {} bytes but expectedSize is {expected}; upload again",
             event.size
-        ));
+        )),
+        (_, Some(max)) => Some(format!(
+            "the uploaded object is {} bytes; collection {} takes files up to {max} bytes (maxFileSize)",
+            event.size, record.collection
+        )),
+        _ => None,
+    };
+    if let Some(reason) = failure {
+        next.failure_reason = Some(reason);
         // The object is deleted; only content other than it (a previous upload) stays.
         if next.content.as_ref().is_some_and(|c| c.key == event.key) || next.content.is_none() {
             next.content = None;
@@ -210,6 +224,7 @@ mod tests {
                 key,
                 url_expires_at: at.plus_seconds(1_800),
                 multipart: None,
+                max_size: None,
             }),
             ..FileRecord::fixture(tenant.as_str(), id, at)
         }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::collections::{admit_upload, with_defaults};
 use super::plan::{pending_expiry, plan_upload};
 use super::write::{Cleanup, Plan};
 use super::{Service, Shown};
@@ -12,7 +13,7 @@ use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::keys::ObjectKey;
 use crate::model::{
-    FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, TenantId, Timestamp,
+    Admission, FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, TenantId, Timestamp,
 };
 use crate::store::MetadataStore;
 use crate::store::StoreError;
@@ -21,6 +22,8 @@ use crate::validate::{CreateFile, UploadMethod, UploadRequest};
 /// Most part URLs in a create (or re-upload) response; the rest come from
 /// `POST /files/{id}/upload/parts`.
 const MAX_PART_URLS_ON_CREATE: u32 = 100;
+/// Attempts of a create whose collection or limits keep changing between read and write.
+const ADMISSION_ATTEMPTS: u32 = 4;
 
 /// A record with a new upload, and the request(s) that upload its bytes.
 #[derive(Debug)]
@@ -72,15 +75,38 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// body's fields and a new upload instead (its content stays readable until that upload
     /// lands); without `overwrite`, an existing one is a `409`.
     pub async fn create(&self, who: &Identity, request: CreateFile) -> Result<Created, ApiError> {
+        for _ in 0..ADMISSION_ATTEMPTS {
+            match self.create_once(who, request.clone()).await? {
+                Some(created) => return Ok(created),
+                // The collection or limits changed between their read and the write.
+                None => continue,
+            }
+        }
+        Err(StoreError::AdmissionStale.into())
+    }
+
+    /// One attempt of [`Service::create`]; `None` if its admission went stale.
+    async fn create_once(
+        &self,
+        who: &Identity,
+        request: CreateFile,
+    ) -> Result<Option<Created>, ApiError> {
         let now = self.clock.now();
         if request.overwrite {
             if let Some(existing) = self.live_by_external_id(&who.tenant, &request, now).await? {
-                return self.overwrite(&who.tenant, existing, &request).await;
+                return self
+                    .overwrite(&who.tenant, existing, &request)
+                    .await
+                    .map(Some);
             }
         }
+        let (rules, admission) = self.admission(&who.tenant, &request.collection).await?;
+        let mut request = with_defaults(&rules, request)?;
+        admit_upload(&rules, &admission, &request.mime_type, &mut request.upload)?;
         let record = FileRecord {
             tenant: who.tenant.clone(),
             id: FileId::generate_at(now),
+            collection: request.collection.clone(),
             kind: request.kind,
             extension: request.name.extension(),
             name: request.name.clone(),
@@ -109,20 +135,26 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             upload: None,
             published: None,
         };
-        let opened = self.open_upload(&record, &request.upload, now).await?;
-        let inserted = self.store.insert(&opened.record, now).await;
+        let opened = self
+            .open_upload(&record, &request.upload, rules.max_file_size, now)
+            .await?;
+        let inserted = self.store.insert(&opened.record, &admission, now).await;
         if inserted.is_err() {
             self.abandon(opened.opened.as_slice()).await;
         }
         match inserted {
-            Ok(()) => Ok(Created {
+            Ok(()) => Ok(Some(Created {
                 file: Shown::without_url(opened.record),
                 upload: opened.instructions,
-            }),
+            })),
+            Err(StoreError::AdmissionStale) => Ok(None),
             Err(StoreError::ExternalIdTaken(external_id)) if request.overwrite => {
                 // Lost a race with another create of the same externalId: overwrite that one.
                 match self.live_by_external_id(&who.tenant, &request, now).await? {
-                    Some(existing) => self.overwrite(&who.tenant, existing, &request).await,
+                    Some(existing) => self
+                        .overwrite(&who.tenant, existing, &request)
+                        .await
+                        .map(Some),
                     None => Err(StoreError::ExternalIdTaken(external_id).into()),
                 }
             }
@@ -176,9 +208,23 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                         ),
                     ));
                 }
+                if request.names("collection") && current.collection != request.collection {
+                    return Err(ApiError::new(
+                        ProblemCode::CollectionMismatch,
+                        format!(
+                            "the file with this externalId is in collection {}; a file's collection is fixed at create",
+                            current.collection
+                        ),
+                    ));
+                }
+                let (rules, admission) = self.admission(tenant, &current.collection).await?;
                 let next = overwritten(&current, request);
-                let opened = self.open_upload(&next, &request.upload, now).await?;
-                Ok(opened.into_plan())
+                let mut upload = request.upload.clone();
+                admit_upload(&rules, &admission, &next.mime_type, &mut upload)?;
+                let opened = self
+                    .open_upload(&next, &upload, rules.max_file_size, now)
+                    .await?;
+                Ok(opened.into_plan(admission))
             })
             .await?;
         Ok(Created {
@@ -199,8 +245,14 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let request = &request;
         let (record, instructions) = self
             .modify_with(&who.tenant, id, if_match, move |current, now| async move {
-                let opened = self.open_upload(&current, request, now).await?;
-                Ok(opened.into_plan())
+                let (rules, admission) =
+                    self.admission(&current.tenant, &current.collection).await?;
+                let mut upload = request.clone();
+                admit_upload(&rules, &admission, &current.mime_type, &mut upload)?;
+                let opened = self
+                    .open_upload(&current, &upload, rules.max_file_size, now)
+                    .await?;
+                Ok(opened.into_plan(admission))
             })
             .await?;
         Ok(Created {
@@ -215,6 +267,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         &self,
         record: &FileRecord,
         request: &UploadRequest,
+        max_size: Option<u64>,
         now: Timestamp,
     ) -> Result<Opened, ApiError> {
         let plan = plan_upload(request, self.settings.multipart_threshold)?;
@@ -232,7 +285,12 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 // The declared size exactly, or anything up to the multipart threshold.
                 let (min_size, max_size) = match request.expected_size {
                     Some(size) => (size, size),
-                    None => (0, self.settings.multipart_threshold),
+                    None => (
+                        0,
+                        max_size.map_or(self.settings.multipart_threshold, |max| {
+                            max.min(self.settings.multipart_threshold)
+                        }),
+                    ),
                 };
                 let conditions = PostConditions {
                     content_type: record.mime_type.as_str(),
@@ -317,6 +375,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             key,
             url_expires_at,
             multipart,
+            max_size,
         });
         if next.content.is_none() {
             // Never uploaded: pending, and gone a day after the upload URL expires.
@@ -390,11 +449,12 @@ fn overwritten(current: &FileRecord, request: &CreateFile) -> FileRecord {
 }
 
 impl Opened {
-    /// The write of the opened record, with its cleanup either way.
-    fn into_plan(self) -> (Plan, UploadInstructions) {
+    /// The write of the opened record within `admission`, with its cleanup either way.
+    fn into_plan(self, admission: Admission) -> (Plan, UploadInstructions) {
         let plan = Plan::write(self.record)
             .then(self.replaced)
-            .or_else(self.opened);
+            .or_else(self.opened)
+            .within(admission);
         (plan, self.instructions)
     }
 }

@@ -69,6 +69,8 @@ fn choose_index(query: &ListQuery) -> ListIndex {
         ListIndex::UploadedBy(user.clone())
     } else if let Some(tag) = query.tags.first() {
         ListIndex::Tag(tag.clone())
+    } else if let Some(collection) = &query.collection {
+        ListIndex::Collection(collection.clone())
     } else {
         ListIndex::Recent
     }

@@ -7,6 +7,7 @@
 //! a change handed to that path.
 
 mod clock;
+mod collections;
 mod completion;
 mod create;
 mod delete;
@@ -29,6 +30,7 @@ use std::time::Duration;
 #[cfg(any(test, feature = "test-util"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
+pub use collections::UsageReport;
 pub use completion::ObjectEvent;
 pub use completion::Outcome;
 pub use create::Created;
@@ -61,6 +63,8 @@ pub struct Settings {
     /// Public copies up to this many bytes are made in the request that needs them; larger
     /// ones by the publish worker, in parts of at least this size.
     pub inline_copy_limit: u64,
+    /// A tenant's limits until it has its own (`PUT /usage/limits`).
+    pub default_tenant_limits: crate::model::Limits,
 }
 
 impl From<&Config> for Settings {
@@ -71,6 +75,7 @@ impl From<&Config> for Settings {
             multipart_threshold: config.multipart_threshold,
             public_base_url: config.public_base_url.clone(),
             inline_copy_limit: config.inline_copy_limit,
+            default_tenant_limits: config.default_tenant_limits,
         }
     }
 }

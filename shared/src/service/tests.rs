@@ -13,7 +13,10 @@ use crate::blob::memory::{MemoryObjects, Op};
 use crate::error::ProblemCode;
 use crate::identity::Identity;
 use crate::keys::public_key;
-use crate::model::{FileId, FileRecord, FileStatus, Source, TenantId, Timestamp, UserId};
+use crate::model::{
+    Admission, Collection, CollectionName, FileId, FileRecord, FileStatus, Limits, Source,
+    TenantId, Timestamp, Usage, UserId,
+};
 use crate::store::embedded::SqliteStore;
 use crate::store::{Change, IndexPage, IndexQuery, MetadataStore, StoreError};
 use crate::validate::{BatchUpdate, CreateFile, FilePatch, UpdateMode, UploadRequest};
@@ -62,17 +65,76 @@ impl MetadataStore for Racing {
         self.inner.find_external_id(tenant, external_id, now).await
     }
 
-    async fn insert(&self, record: &FileRecord, now: Timestamp) -> Result<(), StoreError> {
-        self.inner.insert(record, now).await
+    async fn insert(
+        &self,
+        record: &FileRecord,
+        admission: &Admission,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner.insert(record, admission, now).await
     }
 
-    async fn replace_many(&self, changes: &[Change<'_>], now: Timestamp) -> Result<(), StoreError> {
+    async fn replace_many(
+        &self,
+        changes: &[Change<'_>],
+        admission: Option<&Admission>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         self.writes.fetch_add(1, Ordering::SeqCst);
         if self.take_race() {
             let previous: Vec<&FileRecord> = changes.iter().map(|c| c.previous).collect();
             self.rival_writes(&previous, now).await;
         }
-        self.inner.replace_many(changes, now).await
+        self.inner.replace_many(changes, admission, now).await
+    }
+
+    async fn release_expired(&self, record: &FileRecord) -> Result<(), StoreError> {
+        self.inner.release_expired(record).await
+    }
+
+    async fn collection(
+        &self,
+        tenant: &TenantId,
+        name: &CollectionName,
+    ) -> Result<Option<Collection>, StoreError> {
+        self.inner.collection(tenant, name).await
+    }
+
+    async fn admission_facts(
+        &self,
+        tenant: &TenantId,
+        collection: &CollectionName,
+    ) -> Result<(Option<Collection>, Limits, u64), StoreError> {
+        self.inner.admission_facts(tenant, collection).await
+    }
+
+    async fn collections(&self, tenant: &TenantId) -> Result<Vec<Collection>, StoreError> {
+        self.inner.collections(tenant).await
+    }
+
+    async fn put_collection(
+        &self,
+        next: &Collection,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.inner.put_collection(next, expected).await
+    }
+
+    async fn delete_collection(&self, collection: &Collection) -> Result<(), StoreError> {
+        self.inner.delete_collection(collection).await
+    }
+
+    async fn usage(&self, tenant: &TenantId) -> Result<Usage, StoreError> {
+        self.inner.usage(tenant).await
+    }
+
+    async fn put_limits(
+        &self,
+        tenant: &TenantId,
+        limits: Limits,
+        expected: u64,
+    ) -> Result<(), StoreError> {
+        self.inner.put_limits(tenant, limits, expected).await
     }
 
     async fn delete(&self, record: &FileRecord) -> Result<(), StoreError> {
@@ -112,6 +174,7 @@ fn world() -> World {
             multipart_threshold: 100 * 1024 * 1024,
             public_base_url: Some("https://public.example".into()),
             inline_copy_limit: 5 * 1024 * 1024,
+            default_tenant_limits: Limits::default(),
         },
     );
     World {

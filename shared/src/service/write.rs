@@ -51,6 +51,8 @@ pub(crate) struct Plan {
     pub edit: Edit,
     pub cleanup: Vec<Cleanup>,
     pub abandon: Vec<Cleanup>,
+    /// For a write that may reserve more (a new upload): the limits it must stay within.
+    pub admission: Option<crate::model::Admission>,
 }
 
 impl Plan {
@@ -60,6 +62,7 @@ impl Plan {
             edit: Edit::Keep,
             cleanup: Vec::new(),
             abandon: Vec::new(),
+            admission: None,
         }
     }
 
@@ -69,6 +72,7 @@ impl Plan {
             edit: Edit::Write(Box::new(record)),
             cleanup: Vec::new(),
             abandon: Vec::new(),
+            admission: None,
         }
     }
 
@@ -78,12 +82,19 @@ impl Plan {
             edit: Edit::Remove,
             cleanup: Vec::new(),
             abandon: Vec::new(),
+            admission: None,
         }
     }
 
     /// The same plan, followed by `cleanup`.
     pub(crate) fn then(mut self, cleanup: impl IntoIterator<Item = Cleanup>) -> Self {
         self.cleanup.extend(cleanup);
+        self
+    }
+
+    /// The same plan, written within `admission`'s limits.
+    pub(crate) fn within(mut self, admission: crate::model::Admission) -> Self {
+        self.admission = Some(admission);
         self
     }
 
@@ -150,6 +161,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 edit,
                 cleanup,
                 abandon,
+                admission,
             } = plan;
             let written = match edit {
                 Edit::Keep => Ok(None),
@@ -157,7 +169,14 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     let mut next = *next;
                     next.version = current.version + 1;
                     next.updated_at = now;
-                    let result = self.store.replace(&current, &next, now).await;
+                    let result = match &admission {
+                        Some(admission) => {
+                            self.store
+                                .replace_within(&current, &next, admission, now)
+                                .await
+                        }
+                        None => self.store.replace(&current, &next, now).await,
+                    };
                     result.map(|()| Some(Edit::Write(Box::new(next))))
                 }
                 Edit::Remove => self
@@ -189,7 +208,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 Err(err) => {
                     self.abandon(&abandon).await;
                     match err {
-                        StoreError::Conflict => continue,
+                        StoreError::Conflict | StoreError::AdmissionStale => continue,
                         other => return Err(other.into()),
                     }
                 }
@@ -250,7 +269,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 .filter_map(|(previous, next)| next.as_ref().map(|next| Change { previous, next }))
                 .collect();
             if !changes.is_empty() {
-                match self.store.replace_many(&changes, now).await {
+                match self.store.replace_many(&changes, None, now).await {
                     Err(StoreError::Conflict) => continue,
                     other => other?,
                 }
@@ -307,6 +326,11 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             }
         }
         Ok(())
+    }
+
+    /// Uncounts a record its expiry removed (DynamoDB TTL), once however often it is called.
+    pub async fn release_expired(&self, record: &FileRecord) -> Result<(), ApiError> {
+        Ok(self.store.release_expired(record).await?)
     }
 
     /// Cleans up after a record that is gone, however it went (the API, DynamoDB TTL, the local

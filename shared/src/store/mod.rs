@@ -13,7 +13,10 @@ pub mod embedded;
 
 use async_trait::async_trait;
 
-use crate::model::{FileId, FileRecord, TenantId, Timestamp};
+use crate::model::{
+    Admission, Collection, CollectionName, FileId, FileRecord, LimitName, Limits, TenantId,
+    Timestamp, Usage,
+};
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -27,6 +30,16 @@ pub enum StoreError {
     /// Another live record of the tenant has this `externalId`.
     #[error("another file of this tenant has externalId {0:?}")]
     ExternalIdTaken(String),
+    /// The write would pass a limit (SPEC 18); nothing was written.
+    #[error("the write would pass {0}")]
+    QuotaExceeded(LimitName),
+    /// What the write was admitted by (the collection, or the tenant's limits) changed or went
+    /// away since it was read: read again and retry.
+    #[error("the collection or the tenant's limits changed since they were read")]
+    AdmissionStale,
+    /// A collection that still holds files cannot be deleted.
+    #[error("the collection still holds files")]
+    CollectionNotEmpty,
     /// The change needs more operations than one transaction allows.
     #[error("the change needs {0} operations; one transaction allows 100")]
     TooLarge(usize),
@@ -48,6 +61,7 @@ pub enum ListIndex {
     Directory(String),
     UploadedBy(String),
     Tag(String),
+    Collection(String),
 }
 
 /// One read of an index: ids from `lowest` to `highest` (both inclusive), newest first, at most
@@ -126,25 +140,100 @@ pub trait MetadataStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<FileId>, StoreError>;
 
-    /// Stores a new record; `Conflict` if one with that id exists, `ExternalIdTaken` if a live
-    /// record of the tenant has its `externalId`.
-    async fn insert(&self, record: &FileRecord, now: Timestamp) -> Result<(), StoreError>;
+    /// Stores a new record and counts it (SPEC 18) within `admission`'s limits;
+    /// `Conflict` if one with that id exists, `ExternalIdTaken` if a live record of the tenant
+    /// has its `externalId`, `QuotaExceeded` if it would pass a limit, `AdmissionStale` if
+    /// the collection or limits are no longer the ones admission read.
+    async fn insert(
+        &self,
+        record: &FileRecord,
+        admission: &Admission,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 
     /// Replaces `previous` with `next` if the stored version is still `previous.version`.
+    /// Counters follow the change; no limit is checked (see [`MetadataStore::replace_within`]).
     async fn replace(
         &self,
         previous: &FileRecord,
         next: &FileRecord,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.replace_many(&[Change { previous, next }], now).await
+        self.replace_many(&[Change { previous, next }], None, now)
+            .await
     }
 
-    /// Applies every change or none.
-    async fn replace_many(&self, changes: &[Change<'_>], now: Timestamp) -> Result<(), StoreError>;
+    /// [`MetadataStore::replace`] for a change that may reserve more (a new upload), within
+    /// `admission`'s limits.
+    async fn replace_within(
+        &self,
+        previous: &FileRecord,
+        next: &FileRecord,
+        admission: &Admission,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.replace_many(&[Change { previous, next }], Some(admission), now)
+            .await
+    }
 
-    /// Deletes the record if its stored version is still `record.version`.
+    /// Applies every change or none, counters with them (within `admission`, if given: every
+    /// change must then be in its collection).
+    async fn replace_many(
+        &self,
+        changes: &[Change<'_>],
+        admission: Option<&Admission>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the record if its stored version is still `record.version`, and uncounts it.
     async fn delete(&self, record: &FileRecord) -> Result<(), StoreError>;
+
+    /// Uncounts a record that its expiry removed (DynamoDB's TTL), exactly once however often
+    /// it is called for that record. A store whose own expiry uncounts (the embedded one)
+    /// does nothing.
+    async fn release_expired(&self, record: &FileRecord) -> Result<(), StoreError>;
+
+    /// The stored collection `name` (`None`: not stored; for `default`, untouched).
+    async fn collection(
+        &self,
+        tenant: &TenantId,
+        name: &CollectionName,
+    ) -> Result<Option<Collection>, StoreError>;
+
+    /// What a create (or new upload) in `collection` is checked against, in one read: the
+    /// stored collection and the tenant's stored limits with their version.
+    async fn admission_facts(
+        &self,
+        tenant: &TenantId,
+        collection: &CollectionName,
+    ) -> Result<(Option<Collection>, Limits, u64), StoreError>;
+
+    /// Every stored collection of the tenant, by name.
+    async fn collections(&self, tenant: &TenantId) -> Result<Vec<Collection>, StoreError>;
+
+    /// Stores `next` if the stored collection's version is still `expected` (`None`: none is
+    /// stored); `Conflict` otherwise.
+    async fn put_collection(
+        &self,
+        next: &Collection,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the collection if its version is still `collection.version` (`Conflict`) and it
+    /// holds no file (`CollectionNotEmpty`).
+    async fn delete_collection(&self, collection: &Collection) -> Result<(), StoreError>;
+
+    /// The tenant's counters, stored limits and each collection's counters.
+    async fn usage(&self, tenant: &TenantId) -> Result<Usage, StoreError>;
+
+    /// Stores the tenant's limits if their version is still `expected` (`0`: none stored);
+    /// the new version is `expected + 1`.
+    async fn put_limits(
+        &self,
+        tenant: &TenantId,
+        limits: Limits,
+        expected: u64,
+    ) -> Result<(), StoreError>;
 
     /// Reads one index.
     async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError>;

@@ -8,8 +8,8 @@ use super::{
 };
 use crate::error::ApiError;
 use crate::model::{
-    Checksum, DirectoryPath, ExternalId, FileKind, FileName, MediaType, Metadata, Purpose, Source,
-    Tags,
+    Checksum, CollectionName, DirectoryPath, ExternalId, FileKind, FileName, MediaType, Metadata,
+    Purpose, Source, Tags,
 };
 
 /// How the client sends the bytes of a single-request upload.
@@ -36,6 +36,8 @@ pub struct UploadRequest {
     pub multipart: bool,
     /// The client's wish for the part size; clamped to S3's rules.
     pub part_size: Option<u64>,
+    /// Whether the body named `uploadUrlExpiresIn` (else a collection's default may apply).
+    pub url_expires_in_named: bool,
 }
 
 impl Default for UploadRequest {
@@ -47,6 +49,7 @@ impl Default for UploadRequest {
             url_expires_in: DEFAULT_UPLOAD_URL_EXPIRY_SECONDS,
             multipart: false,
             part_size: None,
+            url_expires_in_named: false,
         }
     }
 }
@@ -102,7 +105,10 @@ impl UploadRequest {
                 "is only supported with uploadMethod PUT (a POST form cannot send it)",
             );
         }
+        let url_expires_in_named =
+            f.present("uploadUrlExpiresIn") && !f.is_null("uploadUrlExpiresIn");
         UploadRequest {
+            url_expires_in_named,
             method,
             expected_size,
             checksum_sha256,
@@ -132,6 +138,8 @@ pub struct CreateFile {
     /// Temp files only: seconds from creation to expiry.
     pub ttl_seconds: Option<u64>,
     pub overwrite: bool,
+    /// The collection the file goes in (`default` when not named).
+    pub collection: CollectionName,
     /// The record fields the body names (with a value or `null`): what an overwrite changes.
     pub named: Vec<&'static str>,
 }
@@ -156,6 +164,7 @@ const CREATE_FIELDS: &[&str] = &[
     "privateAccess",
     "ttlSeconds",
     "overwrite",
+    "collection",
 ];
 
 impl CreateFile {
@@ -210,6 +219,10 @@ impl CreateFile {
             }
             (FileKind::Client, None) => None,
         };
+        let collection = f
+            .string("collection")
+            .and_then(|v| f.check(CollectionName::parse_as("collection", &v)))
+            .unwrap_or_default();
         let overwrite = f.boolean("overwrite").unwrap_or(false);
         if overwrite && external_id.is_none() && !f.has_error("externalId") {
             f.error("overwrite", "requires externalId");
@@ -230,6 +243,7 @@ impl CreateFile {
                 upload,
                 ttl_seconds,
                 overwrite,
+                collection,
                 named,
             }),
             // finish() has already reported the missing or invalid field.

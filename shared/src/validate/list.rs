@@ -26,6 +26,7 @@ pub struct ListQuery {
     pub created_before: Option<Timestamp>,
     pub limit: usize,
     pub cursor: Option<String>,
+    pub collection: Option<String>,
 }
 
 impl ListQuery {
@@ -96,6 +97,8 @@ impl ListQuery {
                     _ => Err(FieldError::new(name, "must be an integer from 1 to 1000")),
                 },
                 "cursor" => text(1024).map(|v| query.cursor = v),
+                "collection" => crate::model::CollectionName::parse_as(name, value)
+                    .map(|c| query.collection = Some(c.as_str().to_owned())),
                 _ => Err(FieldError::new(name, "is not a known query parameter")),
             };
             if let Err(e) = result {
@@ -126,6 +129,7 @@ impl ListQuery {
             )
             && eq(&self.mime_type, Some(record.mime_type.as_str()))
             && eq(&self.uploaded_by, Some(record.uploaded_by.as_str()))
+            && eq(&self.collection, Some(record.collection.as_str()))
             && self.status.is_none_or(|s| s == record.status)
             && self.kind.is_none_or(|k| k == record.kind)
             && self.directory_prefix.as_deref().is_none_or(|prefix| {

@@ -11,6 +11,7 @@
 //! - [`ThumbnailRequest`] (`GET /files/{id}/thumbnail`), in `thumbnail.rs`.
 
 mod batch;
+mod collection;
 mod content;
 mod create;
 mod list;
@@ -25,6 +26,8 @@ use crate::error::{ApiError, ProblemCode};
 use crate::model::FieldError;
 
 pub use batch::{BatchDelete, BatchUpdate};
+pub(crate) use collection::rules_json;
+pub use collection::{LimitsRequest, NewCollection, RulesPatch};
 pub use content::ContentRequest;
 pub use create::CreateFile;
 pub use create::{UploadMethod, UploadRequest};

@@ -23,6 +23,13 @@ async fn snapshot(env: &TestEnv, ids: &[String]) -> Vec<Value> {
         state.push(json!({"file": file, "bytes": bytes, "parts": parts.json}));
     }
     state.push(json!(env.listed("acme").await));
+    state.push(
+        env.route(RouteId::ListCollections, "acme")
+            .send()
+            .await
+            .json,
+    );
+    state.push(env.route(RouteId::GetUsage, "acme").send().await.json);
     state
 }
 
@@ -67,7 +74,29 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
         .as_str()
         .unwrap()
         .to_owned();
-    let ids = vec![uploaded.clone(), multipart.clone(), pending.clone()];
+    // A collection of A's with rules and a limit, holding a file.
+    let created = env
+        .route(RouteId::CreateCollection, "acme")
+        .body(json!({"name": "private-a", "maxFiles": 5, "allowedMimeTypes": ["text/*"]}))
+        .send()
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let in_collection = env
+        .create(
+            "acme",
+            json!({"name": "c.txt", "mimeType": "text/plain", "collection": "private-a"}),
+        )
+        .await
+        .json["file"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ids = vec![
+        uploaded.clone(),
+        multipart.clone(),
+        pending.clone(),
+        in_collection.clone(),
+    ];
     let first_page = env
         .route(RouteId::ListFiles, "acme")
         .query("limit=1")
@@ -91,7 +120,12 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
             RouteId::ListFiles => {
                 let seen = env.listed("globex").await;
                 assert!(seen.iter().all(|id| !ids.contains(id)), "{seen:?}");
-                for query in ["externalId=ext-a", "tag=t", "name=a.txt"] {
+                for query in [
+                    "externalId=ext-a",
+                    "tag=t",
+                    "name=a.txt",
+                    "collection=private-a",
+                ] {
                     let reply = env.route(route.id, "globex").query(query).send().await;
                     assert!(
                         reply.json["items"]
@@ -126,6 +160,57 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
                     .await;
                 assert_eq!(reply.status, 200, "{}", reply.json);
                 assert_eq!(reply.json, json!({"deleted": [], "notFound": ids}));
+            }
+            RouteId::CreateCollection => {
+                // B's names are B's own: its collection is new, with none of A's rules.
+                let mine = env
+                    .route(route.id, "globex")
+                    .body(json!({"name": "b-own"}))
+                    .send()
+                    .await;
+                assert_eq!(mine.status, 201, "{}", mine.json);
+                // A file of B's cannot go into A's collection.
+                env.route(RouteId::CreateFile, "globex")
+                    .body(json!({"name": "x.txt", "mimeType": "text/plain", "collection": "private-a"}))
+                    .send()
+                    .await
+                    .assert_problem(404, "collection_not_found");
+            }
+            RouteId::ListCollections => {
+                let reply = env.route(route.id, "globex").send().await;
+                let names: Vec<&str> = reply.json["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["name"].as_str().unwrap())
+                    .collect();
+                assert_eq!(names, ["default", "b-own"], "{}", reply.json);
+            }
+            RouteId::GetCollection | RouteId::UpdateCollection | RouteId::DeleteCollection => {
+                for headers in [&[][..], &[("if-match", "\"1\"")][..]] {
+                    env.route(route.id, "globex")
+                        .id("private-a")
+                        .maybe_body(body.clone())
+                        .headers(headers)
+                        .send()
+                        .await
+                        .assert_problem(404, "collection_not_found");
+                }
+            }
+            RouteId::GetUsage => {
+                let reply = env.route(route.id, "globex").send().await;
+                assert_eq!(reply.status, 200, "{}", reply.json);
+                assert_eq!(reply.json["files"], 1, "only B's own file: {}", reply.json);
+                assert!(reply.json["collections"].get("private-a").is_none());
+            }
+            RouteId::PutUsageLimits => {
+                let reply = env
+                    .route(route.id, "globex")
+                    .body(json!({"maxFiles": 1}))
+                    .send()
+                    .await;
+                assert_eq!(reply.status, 200, "{}", reply.json);
+                assert_eq!(reply.json["limits"]["maxFiles"], 1);
             }
             RouteId::GetUploadLimits => {
                 // The same for every tenant: nothing of A's in it.

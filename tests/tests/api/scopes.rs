@@ -6,10 +6,10 @@ use serde_json::{json, Value};
 use stowage::http::{RouteId, ROUTES};
 use stowage_tests::{scoped_request, valid_body, TestEnv};
 
-/// Every subset of Stowage's three scopes, as a `scope` claim.
+/// Every subset of Stowage's four scopes, as a `scope` claim.
 fn scope_sets() -> Vec<String> {
-    let names = ["files:read", "files:write", "files:delete"];
-    (0..8u8)
+    let names = ["files:read", "files:write", "files:delete", "files:admin"];
+    (0..16u8)
         .map(|bits| {
             names
                 .iter()
@@ -30,6 +30,7 @@ fn target<'a>(route: RouteId, uploaded: &'a str, multipart: &'a str) -> Option<&
             Some(multipart)
         }
         _ if path.contains("{id}") => Some(uploaded),
+        _ if path.contains("{name}") => Some("default"),
         _ => None,
     }
 }
@@ -65,10 +66,17 @@ async fn every_route_needs_its_scope_and_nothing_happens_without_it(env: TestEnv
     let before = observe(&env, &ids).await;
 
     let mut refused = 0;
+    let mut expected = 0;
     for route in ROUTES {
         let needed = route.scope.as_str();
+        // files:admin grants every scope; an admin route refuses the 8 sets without it, any
+        // other route the 4 sets without its scope and without files:admin.
+        expected += if needed == "files:admin" { 8 } else { 4 };
         for scopes in scope_sets() {
-            if scopes.split_whitespace().any(|s| s == needed) {
+            if scopes
+                .split_whitespace()
+                .any(|s| s == needed || s == "files:admin")
+            {
                 continue;
             }
             let id = target(route.id, &uploaded, &multipart);
@@ -95,9 +103,8 @@ async fn every_route_needs_its_scope_and_nothing_happens_without_it(env: TestEnv
         }
     }
     assert_eq!(
-        refused,
-        ROUTES.len() * 4,
-        "each route refuses the 4 sets without its scope"
+        refused, expected,
+        "each route refuses the sets without its scope"
     );
     assert_eq!(
         observe(&env, &ids).await,
@@ -147,7 +154,8 @@ stowage_tests::on_every_backend!(
     every_route_needs_its_scope_and_nothing_happens_without_it,
 );
 
-/// Without `STOWAGE_REQUIRE_SCOPES`, scopes are ignored: a token without any works.
+/// Without `STOWAGE_REQUIRE_SCOPES`, scopes are ignored: a token without any works — except on
+/// the routes that manage collections and limits, which always need `files:admin`.
 #[tokio::test]
 async fn scopes_are_ignored_unless_required() {
     let env = TestEnv::embedded().await;
@@ -160,6 +168,51 @@ async fn scopes_are_ignored_unless_required() {
                 "",
                 None,
                 Some(&json!({"name": "a.txt", "mimeType": "text/plain"})),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.json);
+}
+
+#[tokio::test]
+async fn managing_collections_and_limits_needs_files_admin_even_unrequired() {
+    let env = TestEnv::embedded().await;
+    let member = "files:read files:write files:delete";
+    for (route, id) in [
+        (RouteId::CreateCollection, None),
+        (RouteId::UpdateCollection, Some("default")),
+        (RouteId::DeleteCollection, Some("default")),
+        (RouteId::PutUsageLimits, None),
+    ] {
+        let body = valid_body(route);
+        let reply = env
+            .call(
+                route,
+                scoped_request(route, "acme", member, id, body.as_ref()),
+            )
+            .await;
+        reply.assert_problem(403, "insufficient_scope");
+        assert!(reply.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("files:admin"));
+    }
+    // Reading them is a member's.
+    for route in [RouteId::ListCollections, RouteId::GetUsage] {
+        let reply = env
+            .call(route, scoped_request(route, "acme", "", None, None))
+            .await;
+        assert_eq!(reply.status, 200, "{route:?}: {}", reply.json);
+    }
+    let reply = env
+        .call(
+            RouteId::CreateCollection,
+            scoped_request(
+                RouteId::CreateCollection,
+                "acme",
+                "files:admin",
+                None,
+                Some(&json!({"name": "avatars"})),
             ),
         )
         .await;

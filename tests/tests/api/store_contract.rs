@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use stowage::model::{ExternalId, FileId, FileRecord, FileStatus, Tags, TenantId, Timestamp};
+use stowage::model::{
+    Admission, ExternalId, FileId, FileRecord, FileStatus, Tags, TenantId, Timestamp,
+};
 use stowage::store::dynamodb::DynamoStore;
 use stowage::store::embedded::SqliteStore;
 use stowage::store::{IndexQuery, ListIndex, MetadataStore, StoreError};
@@ -17,13 +19,21 @@ async fn contract(store: Arc<dyn MetadataStore>) {
     let first = record("acme");
     assert_eq!(store.get(&first.tenant, first.id).await.unwrap(), None);
 
-    store.insert(&first, now).await.unwrap();
+    store
+        .insert(&first, &Admission::unlimited(&first), now)
+        .await
+        .unwrap();
     assert_eq!(
         store.get(&first.tenant, first.id).await.unwrap(),
         Some(first.clone())
     );
     assert!(
-        matches!(store.insert(&first, now).await, Err(StoreError::Conflict)),
+        matches!(
+            store
+                .insert(&first, &Admission::unlimited(&first), now)
+                .await,
+            Err(StoreError::Conflict)
+        ),
         "insert never overwrites"
     );
 
@@ -75,7 +85,10 @@ async fn external_ids_are_unique_among_live_records(store: Arc<dyn MetadataStore
     let now = Timestamp::from_datetime(chrono::Utc::now());
     let mut a = record("acme");
     a.external_id = Some(ExternalId::parse("invoice-1").unwrap());
-    store.insert(&a, now).await.unwrap();
+    store
+        .insert(&a, &Admission::unlimited(&a), now)
+        .await
+        .unwrap();
     assert_eq!(
         store
             .find_external_id(&a.tenant, "invoice-1", now)
@@ -88,7 +101,7 @@ async fn external_ids_are_unique_among_live_records(store: Arc<dyn MetadataStore
     b.external_id = a.external_id.clone();
     b.expires_at = None;
     assert!(matches!(
-        store.insert(&b, now).await,
+        store.insert(&b, &Admission::unlimited(&b), now).await,
         Err(StoreError::ExternalIdTaken(_))
     ));
     assert_eq!(
@@ -100,7 +113,10 @@ async fn external_ids_are_unique_among_live_records(store: Arc<dyn MetadataStore
     // Another tenant may use the same externalId.
     let mut other = record("globex");
     other.external_id = a.external_id.clone();
-    store.insert(&other, now).await.unwrap();
+    store
+        .insert(&other, &Admission::unlimited(&other), now)
+        .await
+        .unwrap();
 
     // Once `a` has expired, its externalId is free again.
     let later = a.expires_at.unwrap().plus_seconds(1);
@@ -111,7 +127,10 @@ async fn external_ids_are_unique_among_live_records(store: Arc<dyn MetadataStore
             .unwrap(),
         None
     );
-    store.insert(&b, later).await.unwrap();
+    store
+        .insert(&b, &Admission::unlimited(&b), later)
+        .await
+        .unwrap();
     assert_eq!(
         store
             .find_external_id(&b.tenant, "invoice-1", later)
@@ -154,7 +173,10 @@ async fn indexes_list_newest_first_within_bounds(store: Arc<dyn MetadataStore>) 
             vec!["odd"]
         })
         .unwrap();
-        store.insert(&r, now).await.unwrap();
+        store
+            .insert(&r, &Admission::unlimited(&r), now)
+            .await
+            .unwrap();
         ids.push(r.id);
     }
     let tenant = TenantId::parse(&tenant).unwrap();

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 use super::schema::{
     backend, marker_item, marker_key, n, record_item, record_key, s, EXPIRES_MILLIS, FILE_ID, PK,
@@ -17,11 +17,25 @@ use crate::store::StoreError;
 
 /// DynamoDB's limit on the operations of one transaction.
 pub(super) const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Sends of one transaction that keeps colliding with others before it gives up.
+const TRANSACTION_ATTEMPTS: u32 = 6;
+
+/// A small pseudo-random number below `n` (jitter for retries; not for anything secret).
+fn rand_below(n: u32) -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos % n.max(1)
+}
 
 /// One conditional write, before it is sent alone or in a transaction.
 pub(super) enum Write {
     Put(Put),
     Delete(Delete),
+    /// Only in transactions (counter changes never go alone).
+    Update(Update),
+    /// Only in transactions.
+    Check(ConditionCheck),
 }
 
 /// What a write guards, to explain a cancelled transaction.
@@ -32,6 +46,23 @@ pub(super) enum Guard {
     NewMarker(String),
     /// The record's own marker.
     OwnMarker,
+    /// The collection (and the tenant's limits) are still the ones admission read.
+    Admission,
+    /// A usage item's limits: the tenant's (`None`) or a collection's.
+    Quota,
+    /// A counter change without a condition.
+    Counter,
+    /// The expiry release item is new (else the record was uncounted already).
+    Release,
+    /// A collection's usage item says it holds no file.
+    Empty,
+}
+
+/// How a cancelled transaction is explained: which guard failed.
+pub(super) enum Cancelled {
+    Failed(StoreError),
+    /// The guard at this position failed.
+    Guard(Guard),
 }
 
 impl DynamoStore {
@@ -125,71 +156,103 @@ impl DynamoStore {
     /// Sends the writes: one alone as a conditional `PutItem`/`DeleteItem`, several as one
     /// transaction. A failed condition becomes the error its guard stands for.
     pub(super) async fn write(&self, writes: Vec<(Write, Guard)>) -> Result<(), StoreError> {
-        if writes.len() > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError::TooLarge(writes.len()));
+        match self.write_guarded(writes).await {
+            Ok(()) => Ok(()),
+            Err(Cancelled::Failed(err)) => Err(err),
+            Err(Cancelled::Guard(guard)) => Err(match guard {
+                Guard::NewMarker(external_id) => StoreError::ExternalIdTaken(external_id),
+                Guard::Admission => StoreError::AdmissionStale,
+                Guard::Empty => StoreError::CollectionNotEmpty,
+                // Explained by the caller, which knows what it added (see `usage.rs`).
+                Guard::Quota => StoreError::AdmissionStale,
+                Guard::Record | Guard::OwnMarker | Guard::Counter | Guard::Release => {
+                    StoreError::Conflict
+                }
+            }),
         }
-        if writes.len() == 1 {
+    }
+
+    /// [`DynamoStore::write`], answering the guard that failed. A transaction that only
+    /// collided with another one on the same items (a hot usage item) is sent again, a few
+    /// times, before it counts as a conflict.
+    pub(super) async fn write_guarded(&self, writes: Vec<(Write, Guard)>) -> Result<(), Cancelled> {
+        if writes.len() > MAX_TRANSACTION_ITEMS {
+            return Err(Cancelled::Failed(StoreError::TooLarge(writes.len())));
+        }
+        if writes.len() == 1 && matches!(writes[0].0, Write::Put(_) | Write::Delete(_)) {
             let (write, guard) = writes.into_iter().next().expect("one write");
             let result = match write {
                 Write::Put(put) => self.send_put(put).await,
                 Write::Delete(delete) => self.send_delete(delete).await,
+                Write::Update(_) | Write::Check(_) => unreachable!("matched above"),
             };
-            return match (result, guard) {
-                (Err(StoreError::Conflict), Guard::NewMarker(external_id)) => {
-                    Err(StoreError::ExternalIdTaken(external_id))
-                }
-                (result, _) => result,
+            return match result {
+                Err(StoreError::Conflict) => Err(Cancelled::Guard(guard)),
+                Err(other) => Err(Cancelled::Failed(other)),
+                Ok(()) => Ok(()),
             };
         }
-        let (items, guards): (Vec<_>, Vec<_>) = writes
+        let (items, mut guards): (Vec<_>, Vec<_>) = writes
             .into_iter()
             .map(|(write, guard)| {
                 let item = match write {
                     Write::Put(put) => TransactWriteItem::builder().put(put),
                     Write::Delete(delete) => TransactWriteItem::builder().delete(delete),
+                    Write::Update(update) => TransactWriteItem::builder().update(update),
+                    Write::Check(check) => TransactWriteItem::builder().condition_check(check),
                 };
                 (item.build(), guard)
             })
             .unzip();
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if service.err().is_transaction_canceled_exception() =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(cancelled) =
-                    service.err()
-                else {
-                    return Err(StoreError::Backend("transaction cancelled".into()));
-                };
-                let reasons = cancelled.cancellation_reasons();
-                let failed = reasons
-                    .iter()
-                    .position(|r| r.code() == Some("ConditionalCheckFailed"));
-                match failed.and_then(|at| guards.get(at)) {
-                    Some(Guard::NewMarker(external_id)) => {
-                        Err(StoreError::ExternalIdTaken(external_id.clone()))
-                    }
-                    Some(Guard::Record | Guard::OwnMarker) => Err(StoreError::Conflict),
-                    // Another transaction on the same items: the caller retries on fresh state.
-                    None if reasons
-                        .iter()
-                        .any(|r| r.code() == Some("TransactionConflict")) =>
-                    {
-                        Err(StoreError::Conflict)
-                    }
-                    None => Err(StoreError::Unavailable(Box::new(SdkError::ServiceError(
-                        service,
-                    )))),
-                }
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            if attempt > 0 {
+                let jitter = u64::from(rand_below(20));
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    10 * u64::from(attempt) + jitter,
+                ))
+                .await;
             }
-            Err(err) => Err(classify(err)),
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(SdkError::ServiceError(service))
+                    if service.err().is_transaction_canceled_exception() =>
+                {
+                    let TransactWriteItemsError::TransactionCanceledException(cancelled) =
+                        service.err()
+                    else {
+                        return Err(Cancelled::Failed(StoreError::Backend(
+                            "transaction cancelled".into(),
+                        )));
+                    };
+                    let reasons = cancelled.cancellation_reasons();
+                    let failed = reasons
+                        .iter()
+                        .position(|r| r.code() == Some("ConditionalCheckFailed"));
+                    if let Some(at) = failed.filter(|&at| at < guards.len()) {
+                        return Err(Cancelled::Guard(guards.swap_remove(at)));
+                    }
+                    if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
+                    {
+                        // Another transaction on the same items: send it again.
+                        continue;
+                    }
+                    return Err(Cancelled::Failed(StoreError::Unavailable(Box::new(
+                        SdkError::ServiceError(service),
+                    ))));
+                }
+                Err(err) => return Err(Cancelled::Failed(classify(err))),
+            }
         }
+        // Still colliding: the caller retries on fresh state.
+        Err(Cancelled::Failed(StoreError::Conflict))
     }
 
     async fn send_put(&self, put: Put) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ mod conditional;
 mod schema;
 mod sdk;
 pub mod stream;
+mod usage;
 
 use std::collections::BTreeSet;
 
@@ -14,7 +15,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
 use super::{Change, IndexPage, IndexQuery, ListIndex, MetadataStore, StoreError};
-use crate::model::{FileId, FileRecord, TenantId, Timestamp};
+use crate::model::{
+    Admission, Collection, CollectionName, FileId, FileRecord, Limits, TenantId, Timestamp, Usage,
+};
 use conditional::{Guard, MAX_TRANSACTION_ITEMS};
 use schema::{
     file_id_of, file_sk, marker_key, record_from_item, record_key, s, Item, Partition,
@@ -54,7 +57,7 @@ impl DynamoStore {
     }
 
     /// The consistent read of one item by key.
-    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -109,7 +112,12 @@ impl MetadataStore for DynamoStore {
             .and_then(|id| FileId::parse(id).ok()))
     }
 
-    async fn insert(&self, record: &FileRecord, now: Timestamp) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        record: &FileRecord,
+        admission: &Admission,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         // Pointers first: a pointer without its record is skipped by readers; a record without
         // its pointer would be missing from tag listings.
         self.write_pointers(record, tags_of(record), false).await?;
@@ -120,10 +128,17 @@ impl MetadataStore for DynamoStore {
                 Guard::NewMarker(external_id.to_string()),
             ));
         }
-        self.write(writes).await
+        let deltas = usage::deltas([(None, Some(record))]);
+        self.write_counted(&record.tenant, writes, &deltas, Some(admission))
+            .await
     }
 
-    async fn replace_many(&self, changes: &[Change<'_>], now: Timestamp) -> Result<(), StoreError> {
+    async fn replace_many(
+        &self,
+        changes: &[Change<'_>],
+        admission: Option<&Admission>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut writes = Vec::new();
         for Change { previous, next } in changes {
             writes.push((self.put_record(Some(previous), next)?, Guard::Record));
@@ -148,15 +163,24 @@ impl MetadataStore for DynamoStore {
                 }
             }
         }
-        if writes.len() > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError::TooLarge(writes.len()));
+        let deltas = usage::deltas(changes.iter().map(|c| (Some(c.previous), Some(c.next))));
+        let counters =
+            usize::from(!deltas.is_empty()) + deltas.len() + usize::from(admission.is_some());
+        if writes.len() + counters > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::TooLarge(writes.len() + counters));
         }
         for Change { previous, next } in changes {
             let (old, new) = (tags_of(previous), tags_of(next));
             self.write_pointers(next, new.difference(&old).copied(), false)
                 .await?;
         }
-        self.write(writes).await?;
+        match changes.first() {
+            Some(first) if counters > 0 => {
+                self.write_counted(&first.next.tenant, writes, &deltas, admission)
+                    .await?
+            }
+            _ => self.write(writes).await?,
+        }
         for Change { previous, next } in changes {
             let (old, new) = (tags_of(previous), tags_of(next));
             self.write_pointers(next, old.difference(&new).copied(), true)
@@ -173,8 +197,59 @@ impl MetadataStore for DynamoStore {
                 Guard::OwnMarker,
             ));
         }
-        self.write(writes).await?;
+        let deltas = usage::deltas([(Some(record), None)]);
+        self.write_counted(&record.tenant, writes, &deltas, None)
+            .await?;
         self.write_pointers(record, tags_of(record), true).await
+    }
+
+    async fn release_expired(&self, record: &FileRecord) -> Result<(), StoreError> {
+        self.release(record).await
+    }
+
+    async fn collection(
+        &self,
+        tenant: &TenantId,
+        name: &CollectionName,
+    ) -> Result<Option<Collection>, StoreError> {
+        self.get_collection(tenant, name).await
+    }
+
+    async fn admission_facts(
+        &self,
+        tenant: &TenantId,
+        collection: &CollectionName,
+    ) -> Result<(Option<Collection>, Limits, u64), StoreError> {
+        self.read_admission(tenant, collection).await
+    }
+
+    async fn collections(&self, tenant: &TenantId) -> Result<Vec<Collection>, StoreError> {
+        self.list_collections(tenant).await
+    }
+
+    async fn put_collection(
+        &self,
+        next: &Collection,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.store_collection(next, expected).await
+    }
+
+    async fn delete_collection(&self, collection: &Collection) -> Result<(), StoreError> {
+        self.remove_collection(collection).await
+    }
+
+    async fn usage(&self, tenant: &TenantId) -> Result<Usage, StoreError> {
+        self.read_usage(tenant).await
+    }
+
+    async fn put_limits(
+        &self,
+        tenant: &TenantId,
+        limits: Limits,
+        expected: u64,
+    ) -> Result<(), StoreError> {
+        self.store_limits(tenant, limits, expected).await
     }
 
     async fn forget(&self, record: &FileRecord) -> Result<(), StoreError> {

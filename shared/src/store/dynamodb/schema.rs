@@ -9,6 +9,10 @@
 //! | file record | `T#<t>` | `F#<ulid>` | `expiresAtEpoch` (TTL), `nameKey`, `purposeKey`, `directoryKey`, `uploadedByKey` (`<t>#<value>`, each present only when the field is set) |
 //! | externalId marker | `T#<t>` | `X#<externalId>` | `fileId`, `expiresAtEpoch` and `expiresAtMillis` (the record's) |
 //! | tag pointer | `G#<t>#<tag>` | `F#<ulid>` | — |
+//! | collection | `T#<t>` | `C#<name>` | its rules, `version` |
+//! | tenant usage | `T#<t>` | `U` | `bytes`, `files`, the stored limits `maxBytes`, `maxFiles`, `limitsVersion` |
+//! | collection usage | `T#<t>` | `U#<name>` | `bytes`, `files` |
+//! | expiry release | `T#<t>` | `R#<ulid>#<version>` | `expiresAtEpoch` (3 days on) |
 //!
 //! - `expiresAtEpoch` is the table's TTL attribute: epoch seconds, rounded up, present only while
 //!   the item can expire. DynamoDB deletes late, so every read also checks `expiresAt`.
@@ -21,6 +25,14 @@
 //!   `Scan`s.
 //! - The marker makes `externalId` unique per tenant: it is written in the same transaction as
 //!   the record, on the condition that no live marker exists.
+//! - Usage counters (SPEC 18) change in the same transaction as the record change that causes
+//!   them: `ADD` of the change's difference to the tenant's and the collection's usage items,
+//!   conditioned on the limits where the change adds (`bytes <= max - added`: DynamoDB
+//!   conditions cannot add, so the subtraction is done before sending), with a condition check
+//!   that the collection (and the tenant's `limitsVersion`) are still the ones read. A TTL
+//!   removal happens outside any transaction, so the stream function uncounts it in one of its
+//!   own, together with an expiry-release item whose creation is conditional: a retried or
+//!   duplicated stream record finds it and changes nothing.
 
 use std::collections::HashMap;
 
@@ -75,6 +87,12 @@ pub(crate) const BY_DIRECTORY: Index = Index {
     attribute: "directoryKey",
     value: |r| r.directory.as_ref().map(|d| d.as_str()),
 };
+/// `collection = …` listings.
+pub(crate) const BY_COLLECTION: Index = Index {
+    name: "byCollection",
+    attribute: "collectionKey",
+    value: |r| Some(r.collection.as_str()),
+};
 /// `uploadedBy = …` listings.
 pub(crate) const BY_UPLOADED_BY: Index = Index {
     name: "byUploadedBy",
@@ -82,7 +100,13 @@ pub(crate) const BY_UPLOADED_BY: Index = Index {
     value: |r| Some(r.uploaded_by.as_str()),
 };
 /// Every global secondary index of the table.
-pub(crate) const INDEXES: [&Index; 4] = [&BY_NAME, &BY_PURPOSE, &BY_DIRECTORY, &BY_UPLOADED_BY];
+pub(crate) const INDEXES: [&Index; 5] = [
+    &BY_NAME,
+    &BY_PURPOSE,
+    &BY_DIRECTORY,
+    &BY_UPLOADED_BY,
+    &BY_COLLECTION,
+];
 
 /// Where one listing reads: the key attribute and value it queries, and the index (`None`: the
 /// table itself).
@@ -115,6 +139,7 @@ impl Partition {
             ListIndex::Purpose(v) => on(&BY_PURPOSE, v),
             ListIndex::Directory(v) => on(&BY_DIRECTORY, v),
             ListIndex::UploadedBy(v) => on(&BY_UPLOADED_BY, v),
+            ListIndex::Collection(v) => on(&BY_COLLECTION, v),
         }
     }
 }
@@ -137,6 +162,26 @@ pub(crate) fn file_sk(id: FileId) -> String {
 /// The sort key of an externalId marker.
 pub(crate) fn external_id_sk(external_id: &str) -> String {
     format!("X#{external_id}")
+}
+
+/// The sort key of a stored collection.
+pub(crate) fn collection_sk(name: &str) -> String {
+    format!("{COLLECTION_SK_PREFIX}{name}")
+}
+
+/// How a stored collection's sort key starts.
+pub(crate) const COLLECTION_SK_PREFIX: &str = "C#";
+/// The sort key of the tenant's usage item; collection usage items add `#<name>`.
+pub(crate) const USAGE_SK: &str = "U";
+
+/// The sort key of a collection's usage item.
+pub(crate) fn collection_usage_sk(name: &str) -> String {
+    format!("{USAGE_SK}#{name}")
+}
+
+/// The sort key of the item that says an expired record was uncounted.
+pub(crate) fn release_sk(record: &FileRecord) -> String {
+    format!("R#{}#{}", record.id, record.version)
 }
 
 /// The partition key of a tenant's pointers for one tag.

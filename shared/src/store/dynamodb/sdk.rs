@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::{
     batch_get_item::BatchGetItemError, batch_write_item::BatchWriteItemError,
     delete_item::DeleteItemError, get_item::GetItemError, put_item::PutItemError,
-    query::QueryError, transact_write_items::TransactWriteItemsError,
+    query::QueryError, transact_write_items::TransactWriteItemsError, update_item::UpdateItemError,
 };
 
 use crate::store::StoreError;
@@ -61,7 +61,7 @@ macro_rules! conditional_writes {
     )*};
 }
 
-conditional_writes!(PutItemError, DeleteItemError);
+conditional_writes!(PutItemError, DeleteItemError, UpdateItemError);
 
 /// Sorts an SDK failure into the store's error kinds.
 pub(super) fn classify<E, R>(err: SdkError<E, R>) -> StoreError

@@ -33,6 +33,7 @@ impl SqliteStore {
             for text in &texts {
                 let record: FileRecord = serde_json::from_str(text).map_err(backend)?;
                 remove(&tx, &record.tenant, record.id)?;
+                super::usage::count(&tx, &[(Some(&record), None)], None)?;
                 log_change(&tx, Some(&record), None, true)?;
             }
             tx.commit()?;

@@ -10,6 +10,7 @@
 
 mod log;
 mod rows;
+mod usage;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -18,7 +19,9 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Change, IndexPage, IndexQuery, ListIndex, MetadataStore, StoreError};
-use crate::model::{FileId, FileRecord, TenantId, Timestamp};
+use crate::model::{
+    Admission, Collection, CollectionName, FileId, FileRecord, Limits, TenantId, Timestamp, Usage,
+};
 use rows::{check_external_id, log_change, read, remove, write, SCHEMA};
 
 /// File records in a SQLite database.
@@ -114,23 +117,39 @@ impl MetadataStore for SqliteStore {
         Ok(id.and_then(|id| FileId::parse(&id).ok()))
     }
 
-    async fn insert(&self, record: &FileRecord, now: Timestamp) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        record: &FileRecord,
+        admission: &Admission,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
             check_external_id(&tx, record, now)?;
             write(&tx, record, None)?;
+            usage::count(&tx, &[(None, Some(record))], Some(admission))?;
             log_change(&tx, None, Some(record), false)?;
             Ok(tx.commit()?)
         })
     }
 
-    async fn replace_many(&self, changes: &[Change<'_>], now: Timestamp) -> Result<(), StoreError> {
+    async fn replace_many(
+        &self,
+        changes: &[Change<'_>],
+        admission: Option<&Admission>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
             for change in changes {
                 write(&tx, change.next, Some(change.previous.version))?;
                 log_change(&tx, Some(change.previous), Some(change.next), false)?;
             }
+            let counted: Vec<_> = changes
+                .iter()
+                .map(|c| (Some(c.previous), Some(c.next)))
+                .collect();
+            usage::count(&tx, &counted, admission)?;
             // Uniqueness is checked once every change is in, as DynamoDB's transaction would.
             for change in changes {
                 check_external_id(&tx, change.next, now)?;
@@ -149,7 +168,75 @@ impl MetadataStore for SqliteStore {
                 return Err(StoreError::Conflict);
             }
             remove(&tx, &record.tenant, record.id)?;
+            usage::count(&tx, &[(Some(&current), None)], None)?;
             log_change(&tx, Some(&current), None, false)?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    async fn release_expired(&self, _record: &FileRecord) -> Result<(), StoreError> {
+        // `expire` uncounts in the transaction that removes the record.
+        Ok(())
+    }
+
+    async fn collection(
+        &self,
+        tenant: &TenantId,
+        name: &CollectionName,
+    ) -> Result<Option<Collection>, StoreError> {
+        self.with(|conn| usage::read_collection(&conn.transaction()?, tenant, name.as_str()))
+    }
+
+    async fn admission_facts(
+        &self,
+        tenant: &TenantId,
+        collection: &CollectionName,
+    ) -> Result<(Option<Collection>, Limits, u64), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let stored = usage::read_collection(&tx, tenant, collection.as_str())?;
+            let (limits, version) = usage::read_limits(&tx, tenant)?;
+            Ok((stored, limits, version))
+        })
+    }
+
+    async fn collections(&self, tenant: &TenantId) -> Result<Vec<Collection>, StoreError> {
+        self.with(|conn| usage::list_collections(&conn.transaction()?, tenant))
+    }
+
+    async fn put_collection(
+        &self,
+        next: &Collection,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            usage::put_collection(&tx, next, expected)?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    async fn delete_collection(&self, collection: &Collection) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            usage::delete_collection(&tx, collection)?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    async fn usage(&self, tenant: &TenantId) -> Result<Usage, StoreError> {
+        self.with(|conn| usage::usage(&conn.transaction()?, tenant))
+    }
+
+    async fn put_limits(
+        &self,
+        tenant: &TenantId,
+        limits: Limits,
+        expected: u64,
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            usage::put_limits(&tx, tenant, limits, expected)?;
             Ok(tx.commit()?)
         })
     }
@@ -161,6 +248,7 @@ impl MetadataStore for SqliteStore {
             ListIndex::Purpose(v) => (Some("purpose"), Some(v.as_str())),
             ListIndex::Directory(v) => (Some("directory"), Some(v.as_str())),
             ListIndex::UploadedBy(v) => (Some("uploaded_by"), Some(v.as_str())),
+            ListIndex::Collection(v) => (Some("collection"), Some(v.as_str())),
             ListIndex::Tag(v) => (Some("tag"), Some(v.as_str())),
         };
         let limit = query.limit.clamp(1, 1_000);

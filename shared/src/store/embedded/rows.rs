@@ -23,6 +23,7 @@ pub(super) const SCHEMA: &str = "
         external_id TEXT,
         uploaded_by TEXT    NOT NULL,
         record      TEXT    NOT NULL,
+        collection  TEXT    NOT NULL DEFAULT 'default',
         PRIMARY KEY (tenant, id)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS files_by_name ON files (tenant, name, id);
@@ -62,6 +63,27 @@ pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
     )?;
     if !has_at {
         conn.execute_batch("ALTER TABLE changes ADD COLUMN at INTEGER")?;
+    }
+    let has_collection: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('files') WHERE name = 'collection'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_collection {
+        // Written before collections and counters: every file is in `default`, and usage is
+        // counted once from the records.
+        conn.execute_batch(
+            "ALTER TABLE files ADD COLUMN collection TEXT NOT NULL DEFAULT 'default'",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS files_by_collection ON files (tenant, collection, id);",
+    )?;
+    conn.execute_batch(super::usage::SCHEMA)?;
+    if !has_collection {
+        let tx = conn.unchecked_transaction()?;
+        super::usage::recount(&tx)?;
+        tx.commit()?;
     }
     Ok(())
 }
@@ -173,20 +195,22 @@ pub(super) fn write(
         record.external_id.as_ref().map(|e| e.as_str()),
         record.uploaded_by.as_str(),
         text,
+        record.collection.as_str(),
     ];
     let changed = match expected {
         None => tx.execute(
             "INSERT INTO files (tenant, id, version, expires_at, name, purpose, directory,
-                                external_id, uploaded_by, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+                                external_id, uploaded_by, record, collection)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
             values,
         )?,
         Some(expected) => {
             let expected = i64::try_from(expected).map_err(backend)?;
             tx.execute(
                 "UPDATE files SET version = ?3, expires_at = ?4, name = ?5, purpose = ?6,
-                        directory = ?7, external_id = ?8, uploaded_by = ?9, record = ?10
-                 WHERE tenant = ?1 AND id = ?2 AND version = ?11",
+                        directory = ?7, external_id = ?8, uploaded_by = ?9, record = ?10,
+                        collection = ?11
+                 WHERE tenant = ?1 AND id = ?2 AND version = ?12",
                 rusqlite::params_from_iter(
                     values
                         .iter()
