@@ -8,6 +8,16 @@ it. This runs the same application as `moto_server -H HOST -p PORT`, holding one
 each DynamoDB request (they are recognised by their `X-Amz-Target: DynamoDB_20120810.*`
 header); S3 and moto's own API stay concurrent.
 
+It also makes `TransactWriteItems` cost what the items it names cost. moto backs a transaction
+up by deep-copying every table it touches — all items and the whole stream — so each
+transaction's cost grows with the table (and its stream): with every Stowage record write now a
+transaction (the usage counters go with the record), a test writing 2,000 records spent most
+of an hour in those copies. Here each transaction keeps an undo log instead: a copy of each
+item it names, as it was, and the length of the table's stream; when moto cancels the
+transaction, those items are put back and the stream records it added dropped, so a cancelled
+transaction leaves the table and its stream exactly as they were (as DynamoDB does). This holds
+because the lock above runs each DynamoDB request alone.
+
 Usage: python scripts/moto_server.py HOST PORT
 """
 
@@ -23,9 +33,76 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 
+def undo_logged_transactions() -> None:
+    """Replaces moto's whole-table backup in `TransactWriteItems` with an undo log."""
+    import copy
+
+    import moto.dynamodb.models as dynamodb
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    class TablesNotCopied:
+        """`copy` for moto's DynamoDB backend module: a `Table` is not copied (the undo log
+        below restores what a cancelled transaction changed); everything else is."""
+
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            if isinstance(value, Table):
+                return value
+            return copy.deepcopy(value, memo)
+
+    dynamodb.copy = TablesNotCopied()
+    backend_class = dynamodb.DynamoDBBackend
+    transact = backend_class.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        saved = []  # (table, hash key, range key, the item as it was or None)
+        streams = {}  # table name -> (its stream shard, its length before)
+        for entry in transact_items:
+            if not isinstance(entry, dict) or len(entry) != 1:
+                continue
+            kind, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            key = op.get("Item") if kind == "Put" else op.get("Key")
+            if not isinstance(key, dict) or table.hash_key_attr not in key:
+                continue
+            if table.has_range_key and table.range_key_attr not in key:
+                continue
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.has_range_key else None
+            current = table.get_item(hash_key, range_key)
+            saved.append((table, hash_key, range_key, copy.deepcopy(current)))
+            if table.stream_shard is not None and table.name not in streams:
+                streams[table.name] = (table.stream_shard, len(table.stream_shard.items))
+        try:
+            return transact(self, transact_items)
+        except BaseException:
+            for table, hash_key, range_key, item in reversed(saved):
+                if range_key is None:
+                    if item is None:
+                        table.items.pop(hash_key, None)
+                    else:
+                        table.items[hash_key] = item
+                elif item is None:
+                    table.items[hash_key].pop(range_key, None)
+                else:
+                    table.items[hash_key][range_key] = item
+            for shard, length in streams.values():
+                del shard.items[length:]
+            raise
+
+    backend_class.transact_write_items = transact_write_items
+
+
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     os.environ.setdefault("MOTO_PORT", str(port))
+    undo_logged_transactions()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
@@ -33,9 +110,20 @@ def main() -> None:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.startswith("DynamoDB_"):
             return app(environ, start_response)
+        status = []
+
+        def recording(code, headers, *rest):
+            status.append(code)
+            return start_response(code, headers, *rest)
+
         with lock:
             # The whole body is produced under the lock: moto answers in one piece.
-            return list(app(environ, start_response))
+            body = list(app(environ, recording))
+        if status and not status[0].startswith("2"):
+            # Into the log (target/moto.log) with the operation, to explain a failing test.
+            text = b"".join(body).decode("utf-8", "replace")[:500]
+            print(f"{target} {status[0]}: {text}", file=sys.stderr, flush=True)
+        return body
 
     run_simple(
         host,

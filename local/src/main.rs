@@ -80,6 +80,14 @@ struct ServeArgs {
         requires = "webhooks"
     )]
     webhook_secret: Option<String>,
+    /// Bytes each tenant may store unless `PUT /usage/limits` says otherwise (0: no limit;
+    /// the template's `DefaultTenantMaxBytes`).
+    #[arg(long, env = "STOWAGE_DEFAULT_TENANT_MAX_BYTES", value_name = "BYTES")]
+    default_tenant_max_bytes: Option<String>,
+    /// Files each tenant may hold unless `PUT /usage/limits` says otherwise (0: no limit; the
+    /// template's `DefaultTenantMaxFiles`).
+    #[arg(long, env = "STOWAGE_DEFAULT_TENANT_MAX_FILES", value_name = "FILES")]
+    default_tenant_max_files: Option<String>,
 }
 
 /// How long the printed console link signs people in for (it is printed again on every start).
@@ -200,10 +208,29 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
+    // The flags that stand for settings, checked by the settings' own reader (`Config`).
+    let settings: std::collections::HashMap<String, String> = [
+        (
+            "STOWAGE_DEFAULT_TENANT_MAX_BYTES",
+            args.default_tenant_max_bytes.clone(),
+        ),
+        (
+            "STOWAGE_DEFAULT_TENANT_MAX_FILES",
+            args.default_tenant_max_files.clone(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+    .collect();
     runtime.block_on(async move {
         let backend = match args.backend {
             BackendArg::Embedded => Backend::Embedded,
-            BackendArg::Aws => match stowage::config::Config::from_env() {
+            BackendArg::Aws => match stowage::config::Config::from_lookup(|name| {
+                settings
+                    .get(name)
+                    .cloned()
+                    .or_else(|| std::env::var(name).ok())
+            }) {
                 Ok(config) => Backend::Aws {
                     config,
                     sdk: Box::new(
@@ -223,6 +250,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 urls: args.webhooks.clone(),
                 secret: args.webhook_secret.clone(),
             },
+            settings: settings.clone(),
             ..LocalConfig::new(args.data_dir.clone())
         })
         .await

@@ -79,8 +79,15 @@ const MUTABLE_FIELDS: &[&str] = &[
 ];
 
 /// Fields fixed after creation besides the read-only ones: accepted in an update only with
-/// their current value. (`expectedSize` and `checksumSha256` change with a new upload.)
-const FIXED_FIELDS: &[&str] = &["kind", "size", "expectedSize", "checksumSha256"];
+/// their current value. (`expectedSize` and `checksumSha256` change with a new upload; a
+/// file's `collection` is fixed at create.)
+const FIXED_FIELDS: &[&str] = &[
+    "kind",
+    "size",
+    "expectedSize",
+    "checksumSha256",
+    "collection",
+];
 
 /// A validated update of one record.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -385,8 +385,20 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
             .extend(extra.as_object().unwrap().clone());
         body
     };
+    // Collections and usage counters are items of the table too: a collection of its own
+    // (its item and counters), and the default one's counters.
+    let docs = env
+        .route(RouteId::CreateCollection, "acme")
+        .body(json!({"name": "docs", "maxFiles": 10}))
+        .send()
+        .await;
+    assert_eq!(docs.status, 201, "{}", docs.json);
     let kept = env
-        .uploaded("acme", tagged("k.txt", "doc-1", json!({})), b"kept")
+        .uploaded(
+            "acme",
+            tagged("k.txt", "doc-1", json!({"collection": "docs"})),
+            b"kept",
+        )
         .await;
     let kept = kept["id"].as_str().unwrap().to_owned();
     let retagged = env
@@ -436,6 +448,19 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
     assert!(
         markers >= 3,
         "the stream holds the markers' changes ({markers})"
+    );
+    let counted = |prefix: &str| {
+        stream
+            .records
+            .iter()
+            .filter(|r| key_starts(r, "pk", "T#") && key_starts(r, "sk", prefix))
+            .count()
+    };
+    assert!(
+        counted("U") >= 6 && counted("C#") >= 1,
+        "the stream holds the counters' ({}) and the collection's ({}) changes",
+        counted("U"),
+        counted("C#")
     );
 
     let expected: BTreeMap<String, Vec<String>> = [
@@ -515,10 +540,36 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
     assert_eq!(left("G#acme#t3".into()).await, [format!("F#{kept}")]);
     let mut partition = left("T#acme".into()).await;
     partition.sort();
+    // The expiry was released once, by its release item (kept three days, then TTL's).
+    let released: Vec<String> = partition
+        .iter()
+        .filter(|sk| sk.starts_with("R#"))
+        .cloned()
+        .collect();
+    assert_eq!(released.len(), 1, "{partition:?}");
+    assert!(
+        released[0].starts_with(&format!("R#{temp}#")),
+        "{released:?}"
+    );
+    partition.retain(|sk| !sk.starts_with("R#"));
     assert_eq!(
         partition,
-        [format!("F#{kept}"), "X#doc-1".to_owned()],
-        "only the kept file and its marker"
+        [
+            "C#docs".to_owned(),
+            format!("F#{kept}"),
+            "U".to_owned(),
+            "U#default".to_owned(),
+            "U#docs".to_owned(),
+            "X#doc-1".to_owned()
+        ],
+        "only the kept file, its marker, the collection and the counters"
+    );
+    let usage = env.route(RouteId::GetUsage, "acme").send().await;
+    assert_eq!(
+        (&usage.json["files"], &usage.json["bytes"]),
+        (&json!(1), &json!(4)),
+        "only the kept file counts: {}",
+        usage.json
     );
 }
 

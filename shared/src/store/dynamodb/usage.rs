@@ -118,10 +118,12 @@ impl DynamoStore {
                 .set_key(Some(key(
                     tenant_pk(tenant),
                     collection_sk(admission.collection.as_str()),
-                )))
-                .expression_attribute_names("#pk", PK);
+                )));
+            // DynamoDB refuses names the expression does not use: each branch names its own.
             let check = match admission.collection_version {
-                None => check.condition_expression("attribute_not_exists(#pk)"),
+                None => check
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK),
                 Some(version) => check
                     .condition_expression("#version = :version")
                     .expression_attribute_names("#version", VERSION)
@@ -465,12 +467,11 @@ impl DynamoStore {
             tenant_pk(&next.tenant),
             collection_sk(next.name.as_str()),
         ));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .expression_attribute_names("#pk", PK);
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = match expected {
-            None => put.condition_expression("attribute_not_exists(#pk)"),
+            None => put
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
             Some(version) => put
                 .condition_expression("#version = :version")
                 .expression_attribute_names("#version", VERSION)
