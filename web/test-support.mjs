@@ -44,7 +44,7 @@ export async function waitFor(what, check, seconds = 30) {
 
 /**
  * Starts `stowage-local` on a free loopback port with a fresh data dir. Resolves with its
- * endpoint, the lines it printed on start-up, a `token(tenant, user)` minter and its data dir.
+ * endpoint, the lines it printed on start-up, a `token(tenant, user, scope?)` minter and its data dir.
  */
 export async function startLocal({ env = {}, args = [] } = {}) {
   const bin = localBinary()
@@ -73,10 +73,13 @@ export async function startLocal({ env = {}, args = [] } = {}) {
   }).catch((err) => fail(err.message))
   local.stdout.resume()
   const endpoint = /listening on (\S+)/.exec(lines[0])?.[1] ?? fail(`unexpected start: ${lines[0]}`)
-  const token = (tenant, user) =>
-    execFileSync(bin, ['token', '--tenant', tenant, '--user', user, '--data-dir', dataDir], {
-      encoding: 'utf8',
-    }).trim()
+  /** A token of `dataDir`; `scope` (space-separated) replaces the default read/write/delete. */
+  const token = (tenant, user, scope) =>
+    execFileSync(
+      bin,
+      ['token', '--tenant', tenant, '--user', user, '--data-dir', dataDir, ...(scope ? ['--scope', scope] : [])],
+      { encoding: 'utf8' },
+    ).trim()
   return { endpoint, lines, token, dataDir, process: local }
 }
 

@@ -73,6 +73,9 @@ enum Command {
         tags: Vec<String>,
         #[arg(long)]
         purpose: Option<String>,
+        /// The collection the file goes in (default: `default`; its rules and limits apply).
+        #[arg(long)]
+        collection: Option<String>,
         /// A temp file, deleted after --ttl seconds.
         #[arg(long)]
         temp: bool,
@@ -109,6 +112,9 @@ enum Command {
         kind: Option<String>,
         #[arg(long)]
         directory: Option<String>,
+        /// Only this collection's files.
+        #[arg(long)]
+        collection: Option<String>,
         #[arg(long, default_value_t = 30)]
         limit: u32,
         /// Follow every page.
@@ -180,6 +186,7 @@ async fn run(cli: Cli) -> Result<()> {
             mime_type,
             tags,
             purpose,
+            collection,
             temp,
             ttl,
             parallel,
@@ -191,6 +198,7 @@ async fn run(cli: Cli) -> Result<()> {
                 mime_type,
                 tags,
                 purpose,
+                collection,
                 temp,
                 ttl,
                 parallel: usize::from(parallel),
@@ -211,6 +219,7 @@ async fn run(cli: Cli) -> Result<()> {
             status,
             kind,
             directory,
+            collection,
             limit,
             all,
         } => {
@@ -221,6 +230,7 @@ async fn run(cli: Cli) -> Result<()> {
                 ("status", status),
                 ("kind", kind),
                 ("directory", directory),
+                ("collection", collection),
             ] {
                 if let Some(value) = value {
                     query.push(format!("{key}={}", encode(&value)));

@@ -28,6 +28,7 @@ pub struct UploadOptions {
     pub mime_type: Option<String>,
     pub tags: Vec<String>,
     pub purpose: Option<String>,
+    pub collection: Option<String>,
     pub temp: bool,
     pub ttl: Option<u64>,
     pub parallel: usize,
@@ -61,6 +62,9 @@ pub async fn upload(api: &Api, path: &Path, options: &UploadOptions) -> Result<V
     let mut body = json!({"name": name, "mimeType": mime_type, "size": size, "tags": options.tags});
     if let Some(purpose) = &options.purpose {
         body["purpose"] = json!(purpose);
+    }
+    if let Some(collection) = &options.collection {
+        body["collection"] = json!(collection);
     }
     if options.temp {
         body["kind"] = json!("temp");

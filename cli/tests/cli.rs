@@ -223,6 +223,51 @@ async fn refuses_to_run_without_a_token_and_reports_api_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_into_a_collection_and_lists_it_alone() {
+    let setup = setup(16).await;
+    let made = reqwest::Client::new()
+        .post(format!("{}/collections", setup.server.base_url))
+        .bearer_auth(&setup.token)
+        .json(&serde_json::json!({"name": "docs", "allowedMimeTypes": ["text/*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let upload = |args: &'static [&'static str]| {
+        let mut command = stowage(&setup);
+        command
+            .args(["upload", "--json"])
+            .args(args)
+            .arg(&setup.file);
+        command
+    };
+    // The collection's rules apply: it takes text only.
+    let refused = upload(&["--collection", "docs"]).output().await.unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("mime_type_not_allowed"));
+    let output = upload(&["--collection", "docs", "--type", "text/plain"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let record: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(record["collection"], "docs");
+    assert!(upload(&[]).status().await.unwrap().success());
+    let listed = stowage(&setup)
+        .args(["ls", "--collection", "docs"])
+        .output()
+        .await
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains(record["id"].as_str().unwrap()), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ends_quietly_when_its_reader_goes_away() {
     let setup = setup(16).await;
     // More records than a pipe's buffer holds as JSON, so the writes meet the closed pipe.

@@ -5,7 +5,9 @@ STOWAGE_FUZZ_MODE selects what the checks below enforce:
 * ``anonymous`` — requests carry no token: every operation must answer 401 problem+json.
 * ``foreign``   — requests carry tenant B's token and every file id they name (path ``{id}``,
   ``PATCH /files`` items, ``POST /files/delete`` ids) is rewritten to one of tenant A's ids
-  (STOWAGE_FUZZ_FOREIGN_IDS, comma-separated): no such request may succeed.
+  (STOWAGE_FUZZ_FOREIGN_IDS, comma-separated), and every collection they name (path
+  ``{name}``, ``collection`` of a create or a listing) to one of tenant A's own collections
+  (STOWAGE_FUZZ_FOREIGN_COLLECTIONS): no such request may succeed.
 * ``read-only`` — requests carry tenant A's ``files:read`` token and the server requires scopes:
   every operation but the GETs must answer 403 ``insufficient_scope``.
 * anything else — the hooks do nothing (the main run with a valid token).
@@ -20,6 +22,9 @@ import schemathesis
 MODE = os.environ.get("STOWAGE_FUZZ_MODE", "")
 TOKEN = os.environ.get("STOWAGE_FUZZ_TOKEN", "")
 FOREIGN_IDS = [i for i in os.environ.get("STOWAGE_FUZZ_FOREIGN_IDS", "").split(",") if i]
+FOREIGN_COLLECTIONS = [
+    c for c in os.environ.get("STOWAGE_FUZZ_FOREIGN_COLLECTIONS", "").split(",") if c
+]
 
 
 def _body_json(response):
@@ -37,6 +42,13 @@ def map_case(context, case):
     if case.path_parameters and "id" in case.path_parameters:
         case.path_parameters["id"] = pick(FOREIGN_IDS)
     label = f"{case.method.upper()} {case.operation.path}"
+    if FOREIGN_COLLECTIONS:
+        if case.path_parameters and "name" in case.path_parameters:
+            case.path_parameters["name"] = pick(FOREIGN_COLLECTIONS)
+        if label == "POST /files" and isinstance(case.body, dict) and "collection" in case.body:
+            case.body["collection"] = pick(FOREIGN_COLLECTIONS)
+        if label == "GET /files" and case.query and "collection" in case.query:
+            case.query["collection"] = pick(FOREIGN_COLLECTIONS)
     if label == "PATCH /files" and isinstance(case.body, list):
         for item in case.body:
             if isinstance(item, dict):
@@ -51,7 +63,15 @@ def map_case(context, case):
 def _names_foreign_id(case):
     if case.path_parameters and case.path_parameters.get("id") in FOREIGN_IDS:
         return True
+    if case.path_parameters and case.path_parameters.get("name") in FOREIGN_COLLECTIONS:
+        return True
     body = case.body
+    label = f"{case.method.upper()} {case.operation.path}"
+    if label == "POST /files" and isinstance(body, dict):
+        return body.get("collection") in FOREIGN_COLLECTIONS
+    if label == "GET /files":
+        # Listing another tenant's collection name succeeds, empty: checked below.
+        return False
     if isinstance(body, list):
         return any(isinstance(i, dict) and i.get("id") in FOREIGN_IDS for i in body)
     if isinstance(body, dict) and isinstance(body.get("ids"), list):
@@ -70,6 +90,10 @@ def stowage_tenant_isolation(ctx, response, case):
         # An undeclared method: no route (405), or a CORS preflight (204, no data).
         if status == 405 or (status == 204 and case.method.upper() == "OPTIONS"):
             return None
+    if label == "POST /files" and status == 404:
+        if (_body_json(response) or {}).get("code") != "collection_not_found":
+            raise AssertionError(f"a create in tenant A's collection answered {response.text[:200]}")
+        return None
     if label == "POST /files/delete" and status == 200:
         body = _body_json(response) or {}
         if body.get("deleted"):
@@ -82,6 +106,19 @@ def stowage_tenant_isolation(ctx, response, case):
         return None
     if status not in (400, 404, 413, 415):
         raise AssertionError(f"{label} on tenant A's file answered {status}, not 404/4xx")
+    return None
+
+
+@schemathesis.check
+def stowage_foreign_listing_is_empty(ctx, response, case):
+    """In the foreign run, listing tenant A's collection name shows none of A's files."""
+    if MODE != "foreign" or f"{case.method.upper()} {case.operation.path}" != "GET /files":
+        return None
+    if response.status_code == 200:
+        items = (_body_json(response) or {}).get("items") or []
+        leaked = [i.get("id") for i in items if i.get("id") in FOREIGN_IDS]
+        if leaked:
+            raise AssertionError(f"tenant B's listing holds tenant A's files: {leaked}")
     return None
 
 

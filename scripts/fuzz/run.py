@@ -6,15 +6,17 @@ Starts its own stowage-local on a free port with a fresh data dir, then:
 
 1. checks that GET /openapi.yaml answers without a token and serves this openapi.yaml;
 2. seeds tenant A ("acme") with an uploaded, a pending and a multipart file;
-3. run "valid token": tenant "fuzz", every operation, all phases (examples, coverage,
+3. run "valid token": tenant "fuzz" with an app's token (`files:admin`, so the collection and
+   limit routes are exercised too), every operation, all phases (examples, coverage,
    fuzzing, stateful links), checks not_a_server_error, status_code_conformance,
    content_type_conformance, response_schema_conformance;
 4. run "no token": every operation must answer 401 problem+json;
-5. run "other tenant": tenant B ("globex") with every file id rewritten to one of A's ids:
-   nothing may succeed; afterwards A's records and bytes must be exactly as before;
+5. run "other tenant": tenant B ("globex", an app's token) with every file id rewritten to one
+   of A's ids and every collection name to A's own collection: nothing may succeed; afterwards
+   A's records, bytes, collections and usage must be exactly as before;
 6. run "read-only token": tenant A with a `files:read` token (the server requires scopes):
    every GET answers as usual, every other operation 403 insufficient_scope; afterwards A's
-   records and bytes must be exactly as before.
+   records, bytes, collections and usage must be exactly as before.
 
 Exits non-zero if the server cannot start or any run finds a failure.
 """
@@ -121,8 +123,23 @@ def schemathesis(name, base, args, env, cwd):
     return generated
 
 
-def seed_tenant(base, token):
-    """Tenant A's files: uploaded (single PUT), pending, and a multipart upload with one part."""
+ADMIN = "files:read files:write files:delete files:admin"
+SEEDED_COLLECTION = "seeded"
+
+
+def seed_tenant(base, token, admin):
+    """Tenant A's files: uploaded (single PUT), pending, a multipart upload with one part, and a
+    pending file in a collection of A's own (with rules and limits)."""
+    status, made = api("POST", base, "/collections", admin, {
+        "name": SEEDED_COLLECTION, "allowedMimeTypes": ["text/*"], "maxFileSize": 1000,
+        "maxFiles": 10})
+    assert status == 201, made
+    status, limits = api("PUT", base, "/usage/limits", admin, {"maxFiles": 1000})
+    assert status == 200, limits
+    status, created = api("POST", base, "/files", token, {
+        "collection": SEEDED_COLLECTION, "name": "d.txt", "mimeType": "text/plain", "size": 3})
+    assert status == 201, created
+    in_collection = created["file"]["id"]
     status, created = api("POST", base, "/files", token, {
         "name": "a.txt", "mimeType": "text/plain", "size": 5, "tags": ["seed"], "purpose": "seed"})
     assert status == 201, created
@@ -148,7 +165,7 @@ def seed_tenant(base, token):
     part = created["upload"]["parts"][0]
     status, _, _ = request("PUT", part["url"], body=b"x" * part["size"], content_type="application/octet-stream")
     assert status == 200, status
-    return [uploaded, pending, multipart]
+    return [uploaded, pending, multipart, in_collection]
 
 
 def snapshot(base, token, ids):
@@ -163,6 +180,10 @@ def snapshot(base, token, ids):
         state[file_id] = (record, content, parts)
     status, page = api("GET", base, "/files?limit=1000", token)
     state["list"] = sorted(item["id"] for item in page["items"])
+    status, state["collections"] = api("GET", base, "/collections", token)
+    assert status == 200, state["collections"]
+    status, state["usage"] = api("GET", base, "/usage", token)
+    assert status == 200, state["usage"]
     return state
 
 
@@ -182,9 +203,10 @@ def main():
                 fail(f"GET /openapi.yaml without a token answered {status}, not this openapi.yaml")
             print(f"GET /openapi.yaml without a token: 200, {len(body)} bytes, {headers['content-type']}")
 
-            acme, globex, fuzz = (local.token(t, u) for t, u in
-                                  [("acme", "alice"), ("globex", "bob"), ("fuzz", "mallory")])
-            seeded = seed_tenant(base, acme)
+            acme = local.token("acme", "alice")
+            globex, fuzz = (local.token(t, u, scope=ADMIN) for t, u in
+                            [("globex", "bob"), ("fuzz", "mallory")])
+            seeded = seed_tenant(base, acme, local.token("acme", "app", scope=ADMIN))
             before = snapshot(base, acme, seeded)
 
             # One worker: reproducible for a seed, and CPython 3.11's ast.parse (which Hypothesis
@@ -205,9 +227,10 @@ def main():
             counts["other tenant"] = schemathesis(
                 "other tenant", base,
                 [*common, "--phases", "examples,coverage,fuzzing",
-                 "--checks", CHECKS + ",stowage_tenant_isolation",
+                 "--checks", CHECKS + ",stowage_tenant_isolation,stowage_foreign_listing_is_empty",
                  "-H", f"Authorization: Bearer {globex}"],
                 {"STOWAGE_FUZZ_MODE": "foreign", "STOWAGE_FUZZ_FOREIGN_IDS": ",".join(seeded),
+                 "STOWAGE_FUZZ_FOREIGN_COLLECTIONS": SEEDED_COLLECTION,
                  "STOWAGE_FUZZ_TOKEN": globex}, scratch)
 
             after = snapshot(base, acme, seeded)

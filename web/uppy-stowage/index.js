@@ -25,8 +25,8 @@
  * `GET /files/limits` when it is created (`options.ready` settles when they have arrived).
  *
  * Uppy file meta becomes record fields: `name` and `type` always; `tags` (an array, or a
- * comma-separated string), `purpose`, `directory`, `metadata` (an object), and `temp` with
- * `ttlSeconds` when set.
+ * comma-separated string), `purpose`, `directory`, `collection`, `metadata` (an object), and
+ * `temp` with `ttlSeconds` when set.
  *
  * @module uppy-stowage
  */
@@ -130,7 +130,7 @@ export function stowage({ endpoint, token, onFileCreated, fetch: fetchImpl } = {
       const cleaned = tags.map((t) => String(t).trim()).filter(Boolean)
       if (cleaned.length > 0) body.tags = cleaned
     }
-    for (const field of ['purpose', 'directory']) {
+    for (const field of ['purpose', 'directory', 'collection']) {
       if (typeof meta[field] === 'string' && meta[field].trim() !== '') body[field] = meta[field].trim()
     }
     if (meta.metadata && typeof meta.metadata === 'object') body.metadata = meta.metadata

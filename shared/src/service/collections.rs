@@ -266,6 +266,56 @@ pub(super) fn with_defaults(
 
 /// Checks a new upload of a `mime_type` file against the collection's rules and the limits,
 /// completing it with the collection's defaults and caps.
+/// `400 mime_type_not_allowed` for `mime_type` in `collection`, naming what it takes.
+fn mime_type_not_allowed(
+    rules: &Rules,
+    collection: &CollectionName,
+    mime_type: &crate::model::MediaType,
+) -> ApiError {
+    let allowed: Vec<&str> = rules
+        .allowed_mime_types
+        .iter()
+        .flatten()
+        .map(|p| p.as_str())
+        .collect();
+    ApiError::new(
+        ProblemCode::MimeTypeNotAllowed,
+        format!(
+            "collection {collection} takes only {}; mimeType {:?} is not one of them",
+            allowed.join(", "),
+            mime_type.as_str()
+        ),
+    )
+}
+
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
+    /// The rules of `tenant`'s collection `name` as stored (`None`: none bind, `default`
+    /// untouched), for updates that change what a rule is about.
+    pub(super) async fn stored_rules(
+        &self,
+        tenant: &TenantId,
+        name: &CollectionName,
+    ) -> Result<Option<Rules>, ApiError> {
+        Ok(self.store.collection(tenant, name).await?.map(|c| c.rules))
+    }
+}
+
+/// An update may not give a file a media type its collection does not take (the rule that
+/// creates and re-uploads meet, so a `PATCH` cannot turn an avatar into `text/html`).
+pub(super) fn admit_mime_type_change(
+    rules: Option<&Rules>,
+    next: &crate::model::FileRecord,
+) -> Result<(), ApiError> {
+    match rules {
+        Some(rules) if !rules.allows(&next.mime_type) => Err(mime_type_not_allowed(
+            rules,
+            &next.collection,
+            &next.mime_type,
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn admit_upload(
     rules: &Rules,
     admission: &Admission,
@@ -273,20 +323,10 @@ pub(super) fn admit_upload(
     upload: &mut UploadRequest,
 ) -> Result<(), ApiError> {
     if !rules.allows(mime_type) {
-        let allowed: Vec<&str> = rules
-            .allowed_mime_types
-            .iter()
-            .flatten()
-            .map(|p| p.as_str())
-            .collect();
-        return Err(ApiError::new(
-            ProblemCode::MimeTypeNotAllowed,
-            format!(
-                "collection {} takes only {}; mimeType {:?} is not one of them",
-                admission.collection,
-                allowed.join(", "),
-                mime_type.as_str()
-            ),
+        return Err(mime_type_not_allowed(
+            rules,
+            &admission.collection,
+            mime_type,
         ));
     }
     if upload.expected_size.is_none() {

@@ -1,12 +1,15 @@
 //! `PATCH /files/{id}`, `PUT /files/{id}` and the all-or-nothing `PATCH /files`: a parsed
 //! [`FilePatch`] applied to the current record through the write path.
 
+use std::collections::BTreeMap;
+
+use super::collections::admit_mime_type_change;
 use super::write::Plan;
 use super::{Service, Shown};
 use crate::blob::ObjectStore;
 use crate::error::ApiError;
 use crate::identity::Identity;
-use crate::model::{FieldError, FileId, FileRecord};
+use crate::model::{CollectionName, FieldError, FileId, FileRecord, Rules};
 use crate::store::MetadataStore;
 use crate::validate::{BatchUpdate, FilePatch, MetadataChange};
 
@@ -71,14 +74,18 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         patch: &FilePatch,
         if_match: Option<u64>,
     ) -> Result<Shown, ApiError> {
-        let record = self
-            .modify(&who.tenant, id, if_match, |current, _| {
-                let next = patch.applied_to(current)?;
-                Ok(if &next == current {
-                    Plan::keep()
-                } else {
-                    Plan::write(next)
-                })
+        let (record, ()) = self
+            .modify_with(&who.tenant, id, if_match, |current, _| async move {
+                let next = patch.applied_to(&current)?;
+                if next == current {
+                    return Ok((Plan::keep(), ()));
+                }
+                // A new media type meets the collection's rule (read only then).
+                if next.mime_type != current.mime_type {
+                    let rules = self.stored_rules(&who.tenant, &next.collection).await?;
+                    admit_mime_type_change(rules.as_ref(), &next)?;
+                }
+                Ok((Plan::write(next), ()))
             })
             .await?;
         self.show(record).await
@@ -91,9 +98,27 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         batch: &BatchUpdate,
     ) -> Result<Vec<Shown>, ApiError> {
         let ids: Vec<FileId> = batch.items.iter().map(|(id, _)| *id).collect();
+        // The rules of the collections whose files may get a new media type, read first (a
+        // file's collection is fixed, so reading its record tells which).
+        let mut rules: BTreeMap<CollectionName, Option<Rules>> = BTreeMap::new();
+        for (id, patch) in &batch.items {
+            if patch.mime_type.is_none() {
+                continue;
+            }
+            if let Some(record) = self.store.get(&who.tenant, *id).await? {
+                if !rules.contains_key(&record.collection) {
+                    let stored = self.stored_rules(&who.tenant, &record.collection).await?;
+                    rules.insert(record.collection.clone(), stored);
+                }
+            }
+        }
         let records = self
             .modify_many(&who.tenant, &ids, |at, current| {
                 let next = batch.items[at].1.applied_to(current)?;
+                if next.mime_type != current.mime_type {
+                    let known = rules.get(&next.collection).and_then(Option::as_ref);
+                    admit_mime_type_change(known, &next)?;
+                }
                 Ok((&next != current).then_some(next))
             })
             .await?;

@@ -330,6 +330,32 @@ async fn rules_bind_creates_reuploads_and_the_bytes_that_land(env: TestEnv) {
         .send()
         .await;
     assert_eq!(ids(&listed.json).len(), 2, "only what was admitted");
+    // An update cannot give it a type the collection does not take, alone or in a batch.
+    env.route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!({"mimeType": "text/html"}))
+        .send()
+        .await
+        .assert_problem(400, "mime_type_not_allowed");
+    env.route(RouteId::ReplaceFile, "acme")
+        .id(&id)
+        .body(json!({"name": "me.html", "mimeType": "text/html"}))
+        .send()
+        .await
+        .assert_problem(400, "mime_type_not_allowed");
+    env.route(RouteId::UpdateFiles, "acme")
+        .body(json!([{"id": id, "mimeType": "text/html"}]))
+        .send()
+        .await
+        .assert_problem(400, "mime_type_not_allowed");
+    let retyped = env
+        .route(RouteId::UpdateFile, "acme")
+        .id(&id)
+        .body(json!({"mimeType": "image/webp"}))
+        .send()
+        .await;
+    assert_eq!(retyped.status, 200, "{}", retyped.json);
+    assert_eq!(env.get("acme", &id).await.json["version"], 2);
     // A re-upload is checked again.
     env.route(RouteId::StartUpload, "acme")
         .id(&id)

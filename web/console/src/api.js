@@ -48,6 +48,14 @@ export function createApi({ endpoint, token }) {
       return request('GET', '/files', { query })
     },
     get: (id) => request('GET', `/files/${id}`),
+    /** `GET /collections`: `{ items }`. */
+    collections: () => request('GET', '/collections'),
+    collection: (name) => request('GET', `/collections/${encodeURIComponent(name)}`),
+    /** `PATCH /collections/{name}` (a merge patch of its rules; `files:admin`). */
+    updateCollection: (name, patch, version) =>
+      request('PATCH', `/collections/${encodeURIComponent(name)}`, { body: patch, ifMatch: version }),
+    /** `GET /usage`: the tenant's counters, by collection, and its limits. */
+    usage: () => request('GET', '/usage'),
     /** `PATCH /files/{id}` guarded by the version the change was made against. */
     update: (id, patch, version) => request('PATCH', `/files/${id}`, { body: patch, ifMatch: version }),
     remove: (id, version) => request('DELETE', `/files/${id}`, { ifMatch: version }),

@@ -17,7 +17,7 @@ const THUMBNAIL_ATTEMPTS = 30
  * @returns {{ element: HTMLElement, refresh: () => Promise<void>, stop: () => void }}
  */
 export function fileList(api, { onOpen, onRefused }) {
-  const filters = { name: '', tag: '', status: '', kind: '', purpose: '', directoryPrefix: '' }
+  const filters = { name: '', tag: '', status: '', kind: '', purpose: '', directoryPrefix: '', collection: '' }
   /** Cursors of the pages before this one; the last is this page's. */
   const cursors = [null]
   const results = h('div', { id: 'results', 'aria-live': 'polite' })
@@ -113,6 +113,7 @@ export function fileList(api, { onOpen, onRefused }) {
       h('td', {}, file.mimeType),
       h('td', {}, file.tags.map((t) => h('span', { class: 'tag' }, t))),
       h('td', {}, formatTime(file.createdAt)),
+      h('td', {}, file.collection),
     )
   }
 
@@ -169,7 +170,7 @@ export function fileList(api, { onOpen, onRefused }) {
                   h(
                     'tr',
                     {},
-                    ['', 'Name', 'Status', 'Size', 'Type', 'Tags', 'Created'].map((c) =>
+                    ['', 'Name', 'Status', 'Size', 'Type', 'Tags', 'Created', 'Collection'].map((c) =>
                       h('th', { scope: 'col' }, c),
                     ),
                   ),
@@ -196,6 +197,12 @@ export function fileList(api, { onOpen, onRefused }) {
   return {
     element: h('section', { 'aria-labelledby': 'files-heading' }, h('h2', { id: 'files-heading' }, 'Files'), form, results),
     refresh,
+    /** Shows one collection (`''`: every one), from its first page. */
+    setCollection(name) {
+      filters.collection = name
+      cursors.splice(0, cursors.length, null)
+      refresh()
+    },
     stop: () => clearInterval(timer),
   }
 }

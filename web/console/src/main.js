@@ -5,6 +5,7 @@
 import { createApi } from './api.js'
 import { currentToken, signIn, signOut, startOidc, takeTokenFromUrl } from './auth.js'
 import { field, h, notice, show } from './dom.js'
+import { collectionPicker } from './collections.js'
 import { filePage } from './file.js'
 import { fileList } from './list.js'
 import { uploadPanel } from './upload.js'
@@ -22,6 +23,12 @@ async function loadConfig() {
   const response = await fetch(new URL('config.json', location.href.split('#')[0]))
   if (!response.ok) throw new Error(`config.json answered ${response.status}`)
   return response.json()
+}
+
+/** Whether the claims grant `files:admin` (an app's token), as the API reads `scope`/`scp`. */
+function isAdmin(claims) {
+  const scopes = [claims.scope, claims.scp].flat().filter((s) => typeof s === 'string')
+  return scopes.some((s) => s.split(/[\s,]+/).includes('files:admin'))
 }
 
 /** The claims of a JWT, or `null` (the console only shows them; the API verifies tokens). */
@@ -149,8 +156,16 @@ function start(config) {
     },
   })
   const upload = uploadPanel(api, () => currentToken(), { onChange: () => list.refresh() })
+  const picker = collectionPicker(api, {
+    admin: isAdmin(claims),
+    onChange: (name) => {
+      list.setCollection(name)
+      upload.setCollection(name)
+    },
+  })
+  picker.refresh()
   const flash = h('div', { class: 'flash' })
-  const home = h('div', { class: 'home' }, upload.element, list.element)
+  const home = h('div', { class: 'home' }, picker.element, upload.element, list.element)
   const pageSlot = h('div')
   session = { api, list, upload, flash, home, pageSlot, page: null, message: null }
   show(root, flash, home, pageSlot)

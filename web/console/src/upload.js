@@ -29,9 +29,12 @@ export function uploadPanel(api, token, { onChange }) {
   uppy.on('upload-success', () => onChange())
   uppy.on('upload-error', () => onChange())
 
+  let collection = ''
+  const destination = h('p', { class: 'destination' })
   const form = h(
     'form',
     { class: 'upload-meta', 'aria-label': 'Fields for the files you add' },
+    destination,
     field('Tags (comma-separated)', h('input', { name: 'tags', autocomplete: 'off' })),
     field('Purpose', h('input', { name: 'purpose', autocomplete: 'off' })),
     h(
@@ -50,7 +53,9 @@ export function uploadPanel(api, token, { onChange }) {
   const applyMeta = () => {
     const temp = form.elements.temp.checked
     form.elements.ttlSeconds.disabled = !temp
+    destination.textContent = `Files you add go to the collection ${collection || 'default'}.`
     uppy.setMeta({
+      collection,
       tags: form.elements.tags.value,
       purpose: form.elements.purpose.value,
       temp,
@@ -86,6 +91,11 @@ export function uploadPanel(api, token, { onChange }) {
         note: 'Files go straight to storage; large ones in parts you can pause and resume.',
         theme: 'auto',
       })
+    },
+    /** Files added from now on go to this collection (`''`: `default`). */
+    setCollection(name) {
+      collection = name
+      applyMeta()
     },
     close: () => uppy.destroy(),
   }
