@@ -236,7 +236,7 @@ def main():
             after = snapshot(base, acme, seeded)
             if after != before:
                 fail(f"tenant A's files changed during the other-tenant run:\n{before}\n{after}")
-            print("tenant A's records, parts and bytes are unchanged after the other-tenant run")
+            print("tenant A's records, parts, bytes, collections and usage are unchanged after the other-tenant run")
 
             reader = local.token("acme", "reader", scope="files:read")
             counts["read-only token"] = schemathesis(
@@ -248,7 +248,7 @@ def main():
             after = snapshot(base, acme, seeded)
             if after != before:
                 fail(f"tenant A's files changed during the read-only run:\n{before}\n{after}")
-            print("tenant A's records, parts and bytes are unchanged after the read-only run")
+            print("tenant A's records, parts, bytes, collections and usage are unchanged after the read-only run")
         finally:
             local.stop()
 

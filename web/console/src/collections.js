@@ -157,7 +157,7 @@ export function collectionPicker(api, { admin, onChange }) {
     element: h(
       'section',
       { class: 'collections', 'aria-labelledby': 'collections-heading' },
-      h('h2', { id: 'collections-heading' }, 'Collection'),
+      h('h2', { id: 'collections-heading' }, 'Collections'),
       field('Collection', select),
       details,
     ),
