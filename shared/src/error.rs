@@ -96,6 +96,8 @@ problem_codes! {
     CollectionMismatch = "collection_mismatch", 409;
     /// The write would pass a limit of the tenant or the collection (the detail names it).
     QuotaExceeded = "quota_exceeded", 409;
+    /// An update by filter matches more than 100 files (one transaction's worth).
+    TooManyMatches = "too_many_matches", 409;
     /// The file has no content to download.
     NotUploaded = "not_uploaded", 409;
     /// A multipart route on a file without an open multipart upload.

@@ -247,6 +247,9 @@ impl<'a> From<&'a [Shown]> for Items<'a> {
 pub(crate) struct DeleteAnswer<'a> {
     pub deleted: &'a [FileId],
     pub not_found: &'a [FileId],
+    /// Deletes by filter only: where the next call goes on (`null`: nothing more matches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<Option<&'a str>>,
 }
 
 impl<'a> From<&'a Deleted> for DeleteAnswer<'a> {
@@ -254,6 +257,7 @@ impl<'a> From<&'a Deleted> for DeleteAnswer<'a> {
         DeleteAnswer {
             deleted: &deleted.deleted,
             not_found: &deleted.not_found,
+            next_cursor: deleted.next_cursor.as_ref().map(|c| c.as_deref()),
         }
     }
 }

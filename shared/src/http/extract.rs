@@ -10,8 +10,8 @@ use super::request::{if_match, json_body, optional_json_body, path_id, path_name
 use crate::error::ApiError;
 use crate::model::FileId;
 use crate::validate::{
-    BatchDelete, BatchUpdate, CompleteParts, ContentRequest, CreateFile, FilePatch, LimitsRequest,
-    ListQuery, NewCollection, RulesPatch, SignParts, SignRequest, ThumbnailRequest, UpdateMode,
+    CompleteParts, ContentRequest, CreateFile, DeleteFiles, FilePatch, LimitsRequest, ListQuery,
+    NewCollection, RulesPatch, SignParts, SignRequest, ThumbnailRequest, UpdateFiles, UpdateMode,
     UploadRequest,
 };
 
@@ -147,7 +147,7 @@ macro_rules! from_json {
     (@body FromJson) => { Value };
     (@body FromOptionalJson) => { Option<Value> };
 }
-from_json!(FromJson: CreateFile, BatchUpdate, BatchDelete, SignParts, SignRequest, NewCollection, RulesPatch, LimitsRequest);
+from_json!(FromJson: CreateFile, UpdateFiles, DeleteFiles, SignParts, SignRequest, NewCollection, RulesPatch, LimitsRequest);
 from_json!(FromOptionalJson: UploadRequest, CompleteParts);
 
 macro_rules! from_query {

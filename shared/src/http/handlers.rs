@@ -25,8 +25,8 @@ use crate::service::{
 };
 use crate::store::MetadataStore;
 use crate::validate::{
-    BatchDelete, BatchUpdate, CompleteParts, ContentRequest, LimitsRequest, ListQuery,
-    NewCollection, RulesPatch, SignParts, SignRequest, ThumbnailRequest, UploadRequest,
+    CompleteParts, ContentRequest, LimitsRequest, ListQuery, NewCollection, RulesPatch, SignParts,
+    SignRequest, ThumbnailRequest, UploadRequest,
 };
 use crate::wire;
 use crate::App;
@@ -286,15 +286,26 @@ handler!(
 
 handler!(
     /// `PATCH /files`.
-    UpdateFiles: UpdateFiles(app, who, Json(batch) => Json<BatchUpdate>) -> Updated {
-        app.service.update_many(&who, &batch).await.map(Updated)
+    UpdateFiles: UpdateFiles(app, who, Json(request) => Json<crate::validate::UpdateFiles>) -> Updated {
+        match request {
+            crate::validate::UpdateFiles::Items(batch) => app.service.update_many(&who, &batch).await,
+            crate::validate::UpdateFiles::Filter { query, patch } => {
+                app.service.update_matching(&who, &query, &patch).await
+            }
+        }
+        .map(Updated)
     }
 );
 
 handler!(
     /// `POST /files/delete`.
-    DeleteFiles: DeleteFiles(app, who, Json(batch) => Json<BatchDelete>) -> Deleted {
-        app.service.delete_many(&who, &batch).await
+    DeleteFiles: DeleteFiles(app, who, Json(request) => Json<crate::validate::DeleteFiles>) -> Deleted {
+        match request {
+            crate::validate::DeleteFiles::Ids(batch) => app.service.delete_many(&who, &batch).await,
+            crate::validate::DeleteFiles::Filter(query) => {
+                app.service.delete_matching(&who, &query).await
+            }
+        }
     }
 );
 

@@ -10,16 +10,20 @@ use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::FileId;
 use crate::store::MetadataStore;
-use crate::validate::BatchDelete;
+use crate::validate::{BatchDelete, ListQuery};
 
 /// Deletes run this many at a time.
 const DELETE_CONCURRENCY: usize = 16;
 
-/// The answer to a batch delete, each list in request order.
+/// The answer to a batch delete, each list in request order (by filter: newest first, and
+/// where the next call goes on).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Deleted {
     pub deleted: Vec<FileId>,
     pub not_found: Vec<FileId>,
+    /// A delete by filter: `Some(cursor)` while more files may match, `Some(None)` when done;
+    /// `None` for a delete by ids.
+    pub next_cursor: Option<Option<String>>,
 }
 
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
@@ -55,6 +59,23 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 Err(other) => return Err(other),
             }
         }
+        Ok(answer)
+    }
+
+    /// Deletes the files `query`'s filters match, one listing page (at most 1,000) a call,
+    /// newest first; the answer's cursor goes on where this one stopped. A file deleted by
+    /// someone else between the read and the delete is `notFound`.
+    pub async fn delete_matching(
+        &self,
+        who: &Identity,
+        query: &ListQuery,
+    ) -> Result<Deleted, ApiError> {
+        let (records, next_cursor, _) = self.read_page(who, query).await?;
+        let batch = BatchDelete {
+            ids: records.iter().map(|r| r.id).collect(),
+        };
+        let mut answer = self.delete_many(who, &batch).await?;
+        answer.next_cursor = Some(next_cursor);
         Ok(answer)
     }
 }

@@ -88,7 +88,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     }
 
     /// The records of one page, the cursor of the next, and how many items were read.
-    async fn read_page(
+    pub(super) async fn read_page(
         &self,
         who: &Identity,
         query: &ListQuery,

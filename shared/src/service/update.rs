@@ -7,11 +7,11 @@ use super::collections::admit_mime_type_change;
 use super::write::Plan;
 use super::{Service, Shown};
 use crate::blob::ObjectStore;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::{CollectionName, FieldError, FileId, FileRecord, Rules};
 use crate::store::MetadataStore;
-use crate::validate::{BatchUpdate, FilePatch, MetadataChange};
+use crate::validate::{BatchUpdate, FilePatch, ListQuery, MetadataChange, MAX_BATCH_UPDATES};
 
 impl FilePatch {
     /// `record` with this patch applied (version and timestamps untouched: the write path sets
@@ -89,6 +89,45 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             })
             .await?;
         self.show(record).await
+    }
+
+    /// Applies one merge patch to every file `query`'s filters match, all or none; more than
+    /// 100 matches is `409 too_many_matches` with nothing changed.
+    pub(crate) async fn update_matching(
+        &self,
+        who: &Identity,
+        query: &ListQuery,
+        patch: &FilePatch,
+    ) -> Result<Vec<Shown>, ApiError> {
+        let mut query = ListQuery {
+            limit: MAX_BATCH_UPDATES + 1,
+            cursor: None,
+            ..query.clone()
+        };
+        let mut ids: Vec<FileId> = Vec::new();
+        loop {
+            let (records, next_cursor, _) = self.read_page(who, &query).await?;
+            ids.extend(records.iter().map(|r| r.id));
+            if ids.len() > MAX_BATCH_UPDATES {
+                return Err(ApiError::new(
+                    ProblemCode::TooManyMatches,
+                    format!(
+                        "the filter matches more than {MAX_BATCH_UPDATES} files; nothing was changed (narrow the filter, or update by ids)"
+                    ),
+                ));
+            }
+            match next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = BatchUpdate {
+            items: ids.into_iter().map(|id| (id, patch.clone())).collect(),
+        };
+        self.update_many(who, &batch).await
     }
 
     /// Applies merge patches to up to 100 records, all or none.

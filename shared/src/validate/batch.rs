@@ -1,11 +1,11 @@
 //! `PATCH /files` (up to 100 merge patches, all or nothing) and `POST /files/delete` (up to
-//! 1,000 ids).
+//! 1,000 ids), each also by filter (SPEC 17: the listing filters instead of ids).
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::{invalid_body, FilePatch, UpdateMode};
+use super::{invalid_body, FilePatch, ListQuery, UpdateMode};
 use crate::error::ApiError;
 use crate::model::{FieldError, FileId};
 
@@ -126,6 +126,188 @@ impl BatchDelete {
         } else {
             Err(ApiError::Validation(errors))
         }
+    }
+}
+
+/// The listing filters a bulk change names (`{"filter": {...}}`, SPEC 17), as a
+/// [`ListQuery`] without `limit` and `cursor`; at least one filter.
+fn filter_query(value: Value) -> Result<ListQuery, ApiError> {
+    let Value::Object(filter) = value else {
+        return Err(ApiError::field(
+            "filter",
+            "must be an object of listing filters",
+        ));
+    };
+    if filter.is_empty() {
+        return Err(ApiError::field(
+            "filter",
+            "must name at least one filter (to change every file, name one every file passes)",
+        ));
+    }
+    let mut errors = Vec::new();
+    let mut texts: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, value) in filter {
+        let field = format!("filter.{name}");
+        if name == "limit" || name == "cursor" {
+            errors.push(FieldError::new(field, "is not a filter"));
+            continue;
+        }
+        match (name.as_str(), value) {
+            (_, Value::String(text)) => texts.push((name, vec![text])),
+            ("tag", Value::Array(tags)) if !tags.is_empty() => {
+                match tags
+                    .into_iter()
+                    .map(|t| match t {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<String>>>()
+                {
+                    Some(tags) => texts.push((name, tags)),
+                    None => {
+                        errors.push(FieldError::new(field, "must be a tag or an array of tags"))
+                    }
+                }
+            }
+            ("tag", _) => errors.push(FieldError::new(field, "must be a tag or an array of tags")),
+            _ => errors.push(FieldError::new(field, "must be a string")),
+        }
+    }
+    let params = texts
+        .iter()
+        .map(|(name, values)| (name.as_str(), values.iter().map(String::as_str).collect()));
+    match ListQuery::from_params(params) {
+        Ok(query) if errors.is_empty() => Ok(query),
+        Ok(_) => Err(ApiError::Validation(errors)),
+        Err(ApiError::Validation(more)) => {
+            errors.extend(
+                more.into_iter()
+                    .map(|e| FieldError::new(format!("filter.{}", e.field), e.message)),
+            );
+            Err(ApiError::Validation(errors))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `PATCH /files`: merge patches by id, or one merge patch for every file a filter matches.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UpdateFiles {
+    Items(BatchUpdate),
+    Filter {
+        query: Box<ListQuery>,
+        patch: Box<FilePatch>,
+    },
+}
+
+impl UpdateFiles {
+    /// An array is [`BatchUpdate`]; an object is `{"filter": {...}, "patch": {...}}`.
+    pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
+        if body.is_array() {
+            return BatchUpdate::from_json(body).map(UpdateFiles::Items);
+        }
+        if !body.is_object() {
+            return Err(invalid_body(
+                "the request body must be a JSON array of {id, …changes}, or {\"filter\", \"patch\"}",
+            ));
+        }
+        let mut f = super::Fields::new(body, &["filter", "patch"])?;
+        let filter = f.take("filter");
+        let patch = f.take("patch");
+        if filter.is_none() {
+            f.error("filter", "is required (or send an array of {id, …changes})");
+        }
+        if patch.is_none() {
+            f.error(
+                "patch",
+                "is required: the merge patch for every matching file",
+            );
+        }
+        f.finish()?;
+        let (Some(filter), Some(patch)) = (filter, patch) else {
+            return Err(ApiError::internal(
+                "bulk update validated without its parts",
+            ));
+        };
+        let query = filter_query(filter);
+        let patch = match patch {
+            Value::Object(mut changes) => {
+                let mut errors = Vec::new();
+                for fixed in ["id", "externalId"] {
+                    if changes.remove(fixed).is_some() {
+                        errors.push(FieldError::new(
+                            format!("patch.{fixed}"),
+                            "cannot be set on many files at once",
+                        ));
+                    }
+                }
+                match FilePatch::from_json(Value::Object(changes), UpdateMode::Merge) {
+                    Ok(patch) if errors.is_empty() => Ok(patch),
+                    Ok(_) => Err(ApiError::Validation(errors)),
+                    Err(ApiError::Validation(more)) => {
+                        errors.extend(
+                            more.into_iter()
+                                .map(|e| FieldError::new(format!("patch.{}", e.field), e.message)),
+                        );
+                        Err(ApiError::Validation(errors))
+                    }
+                    Err(other) => Err(other),
+                }
+            }
+            _ => Err(ApiError::field(
+                "patch",
+                "must be a JSON merge patch object",
+            )),
+        };
+        match (query, patch) {
+            (Ok(query), Ok(patch)) => Ok(UpdateFiles::Filter {
+                query: Box::new(query),
+                patch: Box::new(patch),
+            }),
+            (Err(ApiError::Validation(mut a)), Err(ApiError::Validation(b))) => {
+                a.extend(b);
+                Err(ApiError::Validation(a))
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    }
+}
+
+/// `POST /files/delete`: ids, or every file a filter matches (1,000 a call, from `cursor`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteFiles {
+    Ids(BatchDelete),
+    Filter(Box<ListQuery>),
+}
+
+impl DeleteFiles {
+    /// `{"ids": [...]}` or `{"filter": {...}, "cursor"?: "..."}`.
+    pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
+        let Value::Object(map) = &body else {
+            return BatchDelete::from_json(body).map(DeleteFiles::Ids);
+        };
+        if !map.contains_key("filter") {
+            return BatchDelete::from_json(body).map(DeleteFiles::Ids);
+        }
+        let mut f = super::Fields::new(body, &["filter", "cursor"])?;
+        let filter = f.take("filter");
+        let cursor = f.string("cursor");
+        if let Some(cursor) = &cursor {
+            if cursor.is_empty() || cursor.len() > 1024 {
+                f.error("cursor", "must be the nextCursor of the previous call");
+            }
+        }
+        f.finish()?;
+        let Some(filter) = filter else {
+            return Err(ApiError::field(
+                "filter",
+                "must be an object of listing filters",
+            ));
+        };
+        let mut query = filter_query(filter)?;
+        query.limit = MAX_BATCH_DELETES;
+        query.cursor = cursor;
+        Ok(DeleteFiles::Filter(Box::new(query)))
     }
 }
 

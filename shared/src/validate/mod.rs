@@ -25,7 +25,8 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ProblemCode};
 use crate::model::FieldError;
 
-pub use batch::{BatchDelete, BatchUpdate};
+pub(crate) use batch::MAX_BATCH_UPDATES;
+pub use batch::{BatchDelete, BatchUpdate, DeleteFiles, UpdateFiles};
 pub(crate) use collection::rules_json;
 pub use collection::{LimitsRequest, NewCollection, RulesPatch};
 pub use content::ContentRequest;

@@ -217,6 +217,8 @@ async fn filtered_listing_reads_about_one_page_however_many_files(env: TestEnv) 
             record.directory = Some(stowage::model::DirectoryPath::parse("/rare").unwrap());
             record.tags = stowage::model::Tags::parse(["rare"]).unwrap();
             record.uploaded_by = stowage::model::UserId::parse("bob").unwrap();
+            record.collection =
+                stowage::model::CollectionName::parse_as("collection", "rare").unwrap();
         }
         env.insert_record(&record).await;
     }
@@ -229,6 +231,7 @@ async fn filtered_listing_reads_about_one_page_however_many_files(env: TestEnv) 
         "directory=/rare".to_owned(),
         "tag=rare".to_owned(),
         "uploadedBy=bob".to_owned(),
+        "collection=rare".to_owned(),
         format!("createdAfter={since}"),
     ] {
         let params: Vec<(&str, Vec<&str>)> = filter

@@ -3,6 +3,7 @@
 
 mod browser;
 mod build_settings;
+mod bulk;
 mod collections;
 mod console;
 mod content;
