@@ -238,6 +238,8 @@ def main():
     parser.add_argument("--bin-dir", default=str(ROOT / "target" / "release"))
     parser.add_argument("--no-arm64", action="store_true", help="skip the arm64 size build")
     parser.add_argument("--no-prime", action="store_true", help="also run every function without priming")
+    parser.add_argument("--no-collections", action="store_true",
+                        help="skip the create in a collection with rules and a quota (for builds before collections)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
 
@@ -296,14 +298,40 @@ def run_functions(args, template, endpoint, ca):
     bins = Path(args.bin_dir)
     results = {"invokes": args.invokes, "functions": {}, "unprimed": {}}
 
-    def rust(function, events, prime=True, answers=None):
-        env = function_env(template, function, endpoint, ca, prime)
-        return measure(function + ("" if prime else "-unprimed"), [str(bins / function)], env, events,
-                       args.invokes, answers)
+    def rust(function, events, prime=True, answers=None, extra_env=None, label=None):
+        env = dict(function_env(template, function, endpoint, ca, prime), **(extra_env or {}))
+        return measure((label or function) + ("" if prime else "-unprimed"), [str(bins / function)], env,
+                       events, args.invokes, answers)
 
     results["moto_floor_ms"] = moto_floor(endpoint)
     created = []
     results["functions"]["create-file"] = rust("create-file", lambda i: create_event, answers=created)
+    if not args.no_collections:
+        # The same create into a collection with rules and a limit, under a tenant limit too:
+        # what admits it is read (one BatchGetItem) and the counters go into its transaction.
+        now = "2026-12-01T00:00:00.000Z"
+        boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION).put_item(
+            TableName=TABLE,
+            Item={"pk": {"S": "T#acme"}, "sk": {"S": "C#bench"}, "tenant": {"S": "acme"},
+                  "name": {"S": "bench"}, "version": {"N": "1"}, "createdAt": {"S": now},
+                  "updatedAt": {"S": now},
+                  "rules": {"M": {"allowedMimeTypes": {"L": [{"S": "application/*"}]},
+                                  "maxFileSize": {"N": "1000000"}, "requireSize": {"BOOL": True},
+                                  "limits": {"M": {"maxBytes": {"N": "1000000000000"},
+                                                   "maxFiles": {"N": "1000000"}}}}}})
+        in_collection = json.loads(create_event)
+        body = json.loads(in_collection["body"])
+        body["collection"] = "bench"
+        in_collection["body"] = json.dumps(body)
+        quota_event = json.dumps(in_collection).encode()
+        quota_env = {"STOWAGE_DEFAULT_TENANT_MAX_BYTES": "1000000000000"}
+        answered = []
+        results["functions"]["create-file, in a collection with rules and a quota"] = rust(
+            "create-file", lambda i: quota_event, answers=answered, extra_env=quota_env,
+            label="create-file-quota")
+        refused = [a for a in answered if json.loads(a).get("statusCode") != 201]
+        if refused:
+            raise RuntimeError(f"the create in the collection was refused: {refused[0][:300]}")
     # Every file create-file made: get-file reads them, on-object-created completes them.
     ids = [json.loads(json.loads(answer)["body"])["file"]["id"] for answer in created]
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
