@@ -206,7 +206,10 @@ impl UpdateFiles {
         if body.is_array() {
             return BatchUpdate::from_json(body).map(UpdateFiles::Items);
         }
-        if !body.is_object() {
+        if !body
+            .as_object()
+            .is_some_and(|map| map.contains_key("filter"))
+        {
             return Err(invalid_body(
                 "the request body must be a JSON array of {id, …changes}, or {\"filter\", \"patch\"}",
             ));
@@ -215,7 +218,7 @@ impl UpdateFiles {
         let filter = f.take("filter");
         let patch = f.take("patch");
         if filter.is_none() {
-            f.error("filter", "is required (or send an array of {id, …changes})");
+            f.error("filter", "must be an object of listing filters");
         }
         if patch.is_none() {
             f.error(

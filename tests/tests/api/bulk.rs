@@ -129,7 +129,6 @@ async fn updates_by_filter_change_every_match_or_nothing(env: TestEnv) {
             "filter.collection",
         ),
         (json!({"filter": {"purpose": "old"}}), "patch"),
-        (json!({"patch": {"purpose": "x"}}), "filter"),
         (
             json!({"filter": {"purpose": "old"}, "patch": {"externalId": "e"}}),
             "patch.externalId",
@@ -152,9 +151,15 @@ async fn updates_by_filter_change_every_match_or_nothing(env: TestEnv) {
         reply.assert_problem(400, "validation_failed");
         assert_eq!(reply.error_fields(), [field], "{body}");
     }
-    call(&env, RouteId::UpdateFiles, "acme", json!("x"))
-        .await
-        .assert_problem(400, "invalid_body");
+    for body in [
+        json!("x"),
+        json!({"patch": {"purpose": "x"}}),
+        json!({"id": old[0]}),
+    ] {
+        call(&env, RouteId::UpdateFiles, "acme", body)
+            .await
+            .assert_problem(400, "invalid_body");
+    }
     for id in &old {
         assert_eq!(
             env.get("acme", id).await.json["version"],
