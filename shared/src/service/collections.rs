@@ -13,6 +13,68 @@ use crate::validate::{
     CreateFile, LimitsRequest, NewCollection, RulesPatch, UploadRequest, DEFAULT_TTL_SECONDS,
 };
 
+/// What [`MetadataStore::admission_facts`] reads: the collection, the stored limits and their
+/// version.
+type AdmissionFacts = (Option<Collection>, Limits, u64);
+
+/// How long what admitted a create is used for the next ones without reading it again.
+pub(super) const ADMISSION_CACHE_SECONDS: i64 = 30;
+/// Most (tenant, collection) pairs the cache keeps; past that it starts afresh.
+const ADMISSION_CACHE_ENTRIES: usize = 1_024;
+
+/// What admitted recent creates, per tenant and collection, with when it was read. A Lambda
+/// instance serves one request at a time, mostly for few tenants, so a warm create usually
+/// finds its facts here and costs one round trip less; nothing rests on them but admissions,
+/// which the write itself re-checks (see [`Service::admission_cached`]).
+#[derive(Default)]
+pub(super) struct AdmissionCache(
+    std::sync::Mutex<std::collections::HashMap<(TenantId, CollectionName), (i64, AdmissionFacts)>>,
+);
+
+impl AdmissionCache {
+    fn get(
+        &self,
+        tenant: &TenantId,
+        collection: &CollectionName,
+        now: crate::model::Timestamp,
+    ) -> Option<AdmissionFacts> {
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (at, facts) = map.get(&(tenant.clone(), collection.clone()))?;
+        let age = now.millis() - at;
+        (0..ADMISSION_CACHE_SECONDS * 1_000)
+            .contains(&age)
+            .then(|| facts.clone())
+    }
+
+    fn put(
+        &self,
+        tenant: &TenantId,
+        collection: &CollectionName,
+        facts: AdmissionFacts,
+        now: crate::model::Timestamp,
+    ) {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() >= ADMISSION_CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert((tenant.clone(), collection.clone()), (now.millis(), facts));
+    }
+
+    fn forget(&self, tenant: &TenantId) {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.retain(|(t, _), _| t != tenant);
+    }
+}
+
 /// `GET /usage`: the tenant's counters, its limits in force, and each collection's counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageReport {
@@ -67,8 +129,45 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         tenant: &TenantId,
         collection: &CollectionName,
     ) -> Result<(Rules, Admission), ApiError> {
-        let (stored, limits, limits_version) =
-            self.store.admission_facts(tenant, collection).await?;
+        let facts = self.store.admission_facts(tenant, collection).await?;
+        let answer = self.admission_from(collection, facts.clone());
+        if answer.is_ok() {
+            self.admissions
+                .put(tenant, collection, facts, self.clock.now());
+        }
+        answer
+    }
+
+    /// [`Service::admission`] from what admitted a create of the last
+    /// [`ADMISSION_CACHE_SECONDS`] if there is one (`cached: true`), else read. Only an
+    /// admission may rest on it: the write it goes with fails when the collection's version or
+    /// the tenant's limits version moved (`AdmissionStale`), and a refusal is decided again on
+    /// fresh facts by the caller.
+    pub(super) async fn admission_cached(
+        &self,
+        tenant: &TenantId,
+        collection: &CollectionName,
+    ) -> Result<(Rules, Admission, bool), ApiError> {
+        if let Some(facts) = self.admissions.get(tenant, collection, self.clock.now()) {
+            if let Ok((rules, admission)) = self.admission_from(collection, facts) {
+                return Ok((rules, admission, true));
+            }
+        }
+        let (rules, admission) = self.admission(tenant, collection).await?;
+        Ok((rules, admission, false))
+    }
+
+    /// Forgets what admitted creates of `tenant` (its collections or limits changed here).
+    pub(super) fn forget_admissions(&self, tenant: &TenantId) {
+        self.admissions.forget(tenant);
+    }
+
+    fn admission_from(
+        &self,
+        collection: &CollectionName,
+        facts: AdmissionFacts,
+    ) -> Result<(Rules, Admission), ApiError> {
+        let (stored, limits, limits_version) = facts;
         let (rules, version) = match stored {
             Some(c) => (c.rules, Some(c.version)),
             None if collection.is_default() => (Rules::default(), None),
@@ -112,7 +211,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             updated_at: now,
         };
         match self.store.put_collection(&collection, None).await {
-            Ok(()) => Ok(collection),
+            Ok(()) => {
+                self.forget_admissions(&who.tenant);
+                Ok(collection)
+            }
             Err(StoreError::Conflict) => Err(exists()),
             Err(other) => Err(other.into()),
         }
@@ -163,7 +265,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 ..current
             };
             match self.store.put_collection(&next, stored).await {
-                Ok(()) => return Ok(next),
+                Ok(()) => {
+                    self.forget_admissions(&who.tenant);
+                    return Ok(next);
+                }
                 Err(StoreError::Conflict) if if_match.is_none() => continue,
                 Err(StoreError::Conflict) => {
                     return Err(ApiError::new(
@@ -193,7 +298,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let current = self.load_collection(&who.tenant, name).await?;
         check_version(&current, if_match)?;
         match self.store.delete_collection(&current).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.forget_admissions(&who.tenant);
+                Ok(())
+            }
             Err(StoreError::Conflict) => Err(ApiError::new(
                 ProblemCode::VersionMismatch,
                 "the collection changed while it was being deleted; read it again",
@@ -225,7 +333,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 .put_limits(&who.tenant, request.0, usage.limits_version)
                 .await
             {
-                Ok(()) => return self.usage(who).await,
+                Ok(()) => {
+                    self.forget_admissions(&who.tenant);
+                    return self.usage(who).await;
+                }
                 Err(StoreError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
             }

@@ -69,17 +69,29 @@ struct Opened {
     opened: Option<Cleanup>,
 }
 
+/// Why one create attempt did not create: refused on the facts it read (final), or on facts
+/// remembered from an earlier create (to be decided again on fresh ones).
+enum Refusal {
+    Fresh(ApiError),
+    Cached,
+}
+
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// `POST /files`: stores a pending record and returns it with its upload. With
     /// `externalId` and `overwrite`, an existing live record with that `externalId` gets the
     /// body's fields and a new upload instead (its content stays readable until that upload
     /// lands); without `overwrite`, an existing one is a `409`.
     pub async fn create(&self, who: &Identity, request: CreateFile) -> Result<Created, ApiError> {
+        // The first attempt may rest on what admitted an earlier create (no read); a refusal,
+        // or a write that finds the collection or limits changed, is tried again on fresh ones.
+        let mut cached_ok = true;
         for _ in 0..ADMISSION_ATTEMPTS {
-            match self.create_once(who, request.clone()).await? {
-                Some(created) => return Ok(created),
+            match self.create_once(who, request.clone(), cached_ok).await {
+                Ok(Some(created)) => return Ok(created),
                 // The collection or limits changed between their read and the write.
-                None => continue,
+                Ok(None) => cached_ok = false,
+                Err(Refusal::Cached) => cached_ok = false,
+                Err(Refusal::Fresh(err)) => return Err(err),
             }
         }
         Err(StoreError::AdmissionStale.into())
@@ -90,19 +102,44 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         &self,
         who: &Identity,
         request: CreateFile,
-    ) -> Result<Option<Created>, ApiError> {
+        cached_ok: bool,
+    ) -> Result<Option<Created>, Refusal> {
         let now = self.clock.now();
         if request.overwrite {
-            if let Some(existing) = self.live_by_external_id(&who.tenant, &request, now).await? {
+            if let Some(existing) = self
+                .live_by_external_id(&who.tenant, &request, now)
+                .await
+                .map_err(Refusal::Fresh)?
+            {
                 return self
                     .overwrite(&who.tenant, existing, &request)
                     .await
-                    .map(Some);
+                    .map(Some)
+                    .map_err(Refusal::Fresh);
             }
         }
-        let (rules, admission) = self.admission(&who.tenant, &request.collection).await?;
-        let mut request = with_defaults(&rules, request)?;
-        admit_upload(&rules, &admission, &request.mime_type, &mut request.upload)?;
+        let (rules, admission, cached) = if cached_ok {
+            self.admission_cached(&who.tenant, &request.collection)
+                .await
+                .map_err(Refusal::Fresh)?
+        } else {
+            let (rules, admission) = self
+                .admission(&who.tenant, &request.collection)
+                .await
+                .map_err(Refusal::Fresh)?;
+            (rules, admission, false)
+        };
+        // A refusal on remembered rules is decided again on fresh ones.
+        let refuse = |err: ApiError| {
+            if cached {
+                Refusal::Cached
+            } else {
+                Refusal::Fresh(err)
+            }
+        };
+        let mut request = with_defaults(&rules, request).map_err(refuse)?;
+        admit_upload(&rules, &admission, &request.mime_type, &mut request.upload)
+            .map_err(refuse)?;
         let record = FileRecord {
             tenant: who.tenant.clone(),
             id: FileId::generate_at(now),
@@ -137,12 +174,19 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         };
         let opened = self
             .open_upload(&record, &request.upload, rules.max_file_size, now)
-            .await?;
+            .await
+            .map_err(Refusal::Fresh)?;
         let inserted = self.store.insert(&opened.record, &admission, now).await;
         if inserted.is_err() {
             self.abandon(opened.opened.as_slice()).await;
         }
-        match inserted {
+        if let Err(StoreError::QuotaExceeded(_)) = &inserted {
+            if cached {
+                // Told on remembered limits: decided again on fresh ones.
+                return Err(Refusal::Cached);
+            }
+        }
+        let answer: Result<Option<Created>, ApiError> = match inserted {
             Ok(()) => Ok(Some(Created {
                 file: Shown::without_url(opened.record),
                 upload: opened.instructions,
@@ -150,7 +194,11 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             Err(StoreError::AdmissionStale) => Ok(None),
             Err(StoreError::ExternalIdTaken(external_id)) if request.overwrite => {
                 // Lost a race with another create of the same externalId: overwrite that one.
-                match self.live_by_external_id(&who.tenant, &request, now).await? {
+                match self
+                    .live_by_external_id(&who.tenant, &request, now)
+                    .await
+                    .map_err(Refusal::Fresh)?
+                {
                     Some(existing) => self
                         .overwrite(&who.tenant, existing, &request)
                         .await
@@ -162,7 +210,8 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 Err(ApiError::internal("generated file id already exists"))
             }
             Err(other) => Err(other.into()),
-        }
+        };
+        answer.map_err(Refusal::Fresh)
     }
 
     async fn live_by_external_id(

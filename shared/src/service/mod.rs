@@ -105,6 +105,9 @@ pub struct Service<M: ?Sized = dyn MetadataStore, O: ?Sized = dyn ObjectStore> {
     objects: Arc<O>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    /// What admitted recent creates (collections::AdmissionCache): a warm create skips the
+    /// read; the write's own conditions catch anything that changed since.
+    admissions: collections::AdmissionCache,
 }
 
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
@@ -115,6 +118,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             objects,
             clock,
             settings,
+            admissions: Default::default(),
         }
     }
 

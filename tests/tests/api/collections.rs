@@ -777,7 +777,66 @@ async fn members_cannot_manage_collections_or_limits(env: TestEnv) {
     assert_eq!(listed.json["items"].as_array().unwrap().len(), 1);
 }
 
+/// A warm create rests on what admitted the one before (no read); rules or limits changed
+/// behind this process's back (straight in the store, as another Lambda instance would) are
+/// still enforced on the very next create, and a refusal is never told on stale facts.
+async fn remembered_admissions_never_outlive_a_change(env: TestEnv) {
+    use stowage::model::{Collection, CollectionName, Limits, MimePattern, Rules, TenantId};
+    new_collection(&env, json!({"name": "c", "allowedMimeTypes": ["text/*"]})).await;
+    let text = json!({"collection": "c", "name": "a.txt", "mimeType": "text/plain"});
+    let image = json!({"collection": "c", "name": "a.png", "mimeType": "image/png"});
+    assert_eq!(create(&env, text.clone()).await.status, 201);
+    let store = env.app.service.store();
+    let tenant = TenantId::parse("acme").unwrap();
+    let name = CollectionName::parse_as("name", "c").unwrap();
+    let current = store.collection(&tenant, &name).await.unwrap().unwrap();
+    let next = Collection {
+        rules: Rules {
+            allowed_mime_types: Some(vec![MimePattern::parse("x", "image/*").unwrap()]),
+            ..Rules::default()
+        },
+        version: current.version + 1,
+        ..current.clone()
+    };
+    store
+        .put_collection(&next, Some(current.version))
+        .await
+        .unwrap();
+    create(&env, text.clone())
+        .await
+        .assert_problem(400, "mime_type_not_allowed");
+    assert_eq!(create(&env, image.clone()).await.status, 201);
+    // The tenant's limits too.
+    let usage = store.usage(&tenant).await.unwrap();
+    let two = Limits {
+        max_bytes: None,
+        max_files: Some(2),
+    };
+    store
+        .put_limits(&tenant, two, usage.limits_version)
+        .await
+        .unwrap();
+    let refused = create(&env, image.clone()).await;
+    refused.assert_problem(409, "quota_exceeded");
+    assert!(refused.json["detail"]
+        .as_str()
+        .unwrap()
+        .contains("tenant.maxFiles"));
+    let usage = store.usage(&tenant).await.unwrap();
+    store
+        .put_limits(&tenant, Limits::default(), usage.limits_version)
+        .await
+        .unwrap();
+    assert_eq!(create(&env, image).await.status, 201);
+    assert_eq!(usage_files(&env).await, 3);
+}
+
+async fn usage_files(env: &TestEnv) -> u64 {
+    usage(env).await["files"].as_u64().unwrap()
+}
+
 stowage_tests::on_every_backend!(
+    remembered_admissions_never_outlive_a_change,
     counters_stay_exact_through_every_kind_of_change,
     rules_bind_creates_reuploads_and_the_bytes_that_land,
     collections_are_managed_with_if_match_and_refuse_bad_input,

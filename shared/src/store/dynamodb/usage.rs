@@ -287,6 +287,10 @@ impl DynamoStore {
                     return Err(StoreError::AdmissionStale);
                 };
                 let usage = self.read_usage(tenant).await?;
+                if usage.limits_version != admission.tenant_limits_version {
+                    // The limits changed since they were read: not a verdict on them.
+                    return Err(StoreError::AdmissionStale);
+                }
                 let in_collection = usage
                     .collections
                     .get(&admission.collection)
