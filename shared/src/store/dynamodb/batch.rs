@@ -64,47 +64,55 @@ impl DynamoStore {
         tenant: &TenantId,
         ids: &[FileId],
     ) -> Result<Vec<FileRecord>, StoreError> {
-        let found = std::sync::Mutex::new(HashMap::<FileId, FileRecord>::new());
+        let mut found = HashMap::<FileId, FileRecord>::new();
         for chunk in ids.chunks(MAX_BATCH_GET) {
             let keys: Vec<Item> = chunk.iter().map(|id| record_key(tenant, *id)).collect();
-            until_processed(keys, Vec::is_empty, |pending| {
-                let found = &found;
-                async move {
-                    let request = KeysAndAttributes::builder()
-                        .set_keys(Some(pending))
-                        .consistent_read(true)
-                        .build()
-                        .map_err(backend)?;
-                    let output = self
-                        .client
-                        .batch_get_item()
-                        .request_items(&self.table, request)
-                        .send()
-                        .await
-                        .map_err(classify)?;
-                    let items = output
-                        .responses
-                        .and_then(|mut by_table| by_table.remove(&self.table))
-                        .unwrap_or_default();
-                    for item in items {
-                        let record = record_from_item(item)?;
-                        found
-                            .lock()
-                            .map_err(|_| StoreError::Backend("poisoned".into()))?
-                            .insert(record.id, record);
-                    }
-                    Ok(output
-                        .unprocessed_keys
-                        .and_then(|mut left| left.remove(&self.table))
-                        .map(|left| left.keys)
-                        .unwrap_or_default())
-                }
-            })
-            .await?;
+            for item in self.get_items(keys).await? {
+                let record = record_from_item(item)?;
+                found.insert(record.id, record);
+            }
         }
-        let mut found = found
-            .into_inner()
-            .map_err(|_| StoreError::Backend("poisoned".into()))?;
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    /// The items at these keys (at most 100; consistent reads, unprocessed keys asked again),
+    /// in no particular order; missing ones are left out.
+    pub(super) async fn get_items(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let found = std::sync::Mutex::new(Vec::<Item>::new());
+        until_processed(keys, Vec::is_empty, |pending| {
+            let found = &found;
+            async move {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(backend)?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                found
+                    .lock()
+                    .map_err(|_| StoreError::Backend("poisoned".into()))?
+                    .extend(
+                        output
+                            .responses
+                            .and_then(|mut by_table| by_table.remove(&self.table))
+                            .unwrap_or_default(),
+                    );
+                Ok(output
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(&self.table))
+                    .map(|left| left.keys)
+                    .unwrap_or_default())
+            }
+        })
+        .await?;
+        found
+            .into_inner()
+            .map_err(|_| StoreError::Backend("poisoned".into()))
     }
 }

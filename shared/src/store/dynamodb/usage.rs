@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, Put, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, Update};
 
 use super::conditional::{Cancelled, Guard, Write};
 use super::schema::{
     backend, collection_sk, collection_usage_sk, key, n, release_sk, s, tenant_pk, Item,
     COLLECTION_SK_PREFIX, PK, SK, TTL_ATTRIBUTE, USAGE_SK, VERSION,
 };
-use super::sdk::{classify, until_processed};
+use super::sdk::classify;
 use super::DynamoStore;
 use crate::model::{
     charge_change, Admission, Collection, CollectionName, Counter, FileRecord, Limits, TenantId,
@@ -374,45 +374,10 @@ impl DynamoStore {
     ) -> Result<(Option<Collection>, Limits, u64), StoreError> {
         let collection_key = key(tenant_pk(tenant), collection_sk(name.as_str()));
         let usage_key = key(tenant_pk(tenant), USAGE_SK.to_owned());
-        let found = std::sync::Mutex::new(Vec::<Item>::new());
-        until_processed(vec![collection_key, usage_key], Vec::is_empty, |pending| {
-            let found = &found;
-            async move {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(backend)?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                found
-                    .lock()
-                    .map_err(|_| StoreError::Backend("poisoned".into()))?
-                    .extend(
-                        output
-                            .responses
-                            .and_then(|mut by_table| by_table.remove(&self.table))
-                            .unwrap_or_default(),
-                    );
-                Ok(output
-                    .unprocessed_keys
-                    .and_then(|mut left| left.remove(&self.table))
-                    .map(|left| left.keys)
-                    .unwrap_or_default())
-            }
-        })
-        .await?;
+        let found = self.get_items(vec![collection_key, usage_key]).await?;
         let mut collection = None;
         let mut limits = (Limits::default(), 0);
-        for item in found
-            .into_inner()
-            .map_err(|_| StoreError::Backend("poisoned".into()))?
-        {
+        for item in found {
             let sort = item.get(SK).and_then(|v| v.as_s().ok()).cloned();
             match sort.as_deref() {
                 Some(USAGE_SK) => limits = stored_limits(&item),
