@@ -100,6 +100,34 @@ fn limit_condition(
     Ok(())
 }
 
+/// Both limits of `limits` as conditions for a counter taking `add`; `Err(true)` if the byte
+/// limit alone is passed by `add`, `Err(false)` the file limit.
+fn limits_conditions(
+    parts: &mut Vec<String>,
+    values: &mut Vec<(String, i64)>,
+    limits: Limits,
+    add: Counter,
+) -> Result<(), bool> {
+    limit_condition(
+        parts,
+        values,
+        "#bytes",
+        ":maxb",
+        limits.max_bytes,
+        add.bytes,
+    )
+    .map_err(|()| true)?;
+    limit_condition(
+        parts,
+        values,
+        "#files",
+        ":maxf",
+        limits.max_files,
+        add.files,
+    )
+    .map_err(|()| false)
+}
+
 impl DynamoStore {
     /// The counter writes for these deltas (tenant, then each collection), conditioned on
     /// `admission`'s limits where they add; `Err(None)` if a delta alone passes a limit.
@@ -141,31 +169,12 @@ impl DynamoStore {
             let mut names = vec![("#bytes", BYTES), ("#files", FILES)];
             if let Some(admission) = admission {
                 let limits = admission.tenant_limits;
-                limit_condition(
-                    &mut parts,
-                    &mut values,
-                    "#bytes",
-                    ":maxb",
-                    limits.max_bytes,
-                    sum.bytes,
-                )
-                .map_err(|()| {
-                    passed(crate::model::LimitName::TenantBytes(
-                        limits.max_bytes.unwrap_or(0),
-                    ))
-                })?;
-                limit_condition(
-                    &mut parts,
-                    &mut values,
-                    "#files",
-                    ":maxf",
-                    limits.max_files,
-                    sum.files,
-                )
-                .map_err(|()| {
-                    passed(crate::model::LimitName::TenantFiles(
-                        limits.max_files.unwrap_or(0),
-                    ))
+                limits_conditions(&mut parts, &mut values, limits, sum).map_err(|bytes| {
+                    passed(if bytes {
+                        crate::model::LimitName::TenantBytes(limits.max_bytes.unwrap_or(0))
+                    } else {
+                        crate::model::LimitName::TenantFiles(limits.max_files.unwrap_or(0))
+                    })
                 })?;
                 if sum.bytes > 0 || sum.files > 0 {
                     names.push(("#lv", LIMITS_VERSION));
@@ -200,33 +209,18 @@ impl DynamoStore {
             let mut values = Vec::new();
             if let Some(admission) = admission.filter(|a| &a.collection == collection) {
                 let limits = admission.collection_limits;
-                limit_condition(
-                    &mut parts,
-                    &mut values,
-                    "#bytes",
-                    ":maxb",
-                    limits.max_bytes,
-                    delta.bytes,
-                )
-                .map_err(|()| {
-                    passed(crate::model::LimitName::CollectionBytes(
-                        collection.clone(),
-                        limits.max_bytes.unwrap_or(0),
-                    ))
-                })?;
-                limit_condition(
-                    &mut parts,
-                    &mut values,
-                    "#files",
-                    ":maxf",
-                    limits.max_files,
-                    delta.files,
-                )
-                .map_err(|()| {
-                    passed(crate::model::LimitName::CollectionFiles(
-                        collection.clone(),
-                        limits.max_files.unwrap_or(0),
-                    ))
+                limits_conditions(&mut parts, &mut values, limits, *delta).map_err(|bytes| {
+                    passed(if bytes {
+                        crate::model::LimitName::CollectionBytes(
+                            collection.clone(),
+                            limits.max_bytes.unwrap_or(0),
+                        )
+                    } else {
+                        crate::model::LimitName::CollectionFiles(
+                            collection.clone(),
+                            limits.max_files.unwrap_or(0),
+                        )
+                    })
                 })?;
             }
             let key = key(tenant_pk(tenant), collection_usage_sk(collection.as_str()));
