@@ -87,6 +87,14 @@ impl Dispatcher {
         } else {
             self.api_request(req).await
         };
+        if to_s3 || to_public {
+            // User content never runs in this origin, the console's (SPEC 19).
+            for (name, value) in stowage::blob::CONTENT_SECURITY_HEADERS {
+                response
+                    .headers_mut()
+                    .insert(name, HeaderValue::from_static(value));
+            }
+        }
         allow_cross_origin(response.headers_mut(), origin.as_ref(), &self.cors, rules);
         tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
         Ok(response)
@@ -124,6 +132,14 @@ impl Dispatcher {
         } else {
             Body::from(bytes)
         });
+        if let Some(ct) = &content_type {
+            if stowage::blob::is_active_content(ct) {
+                response.headers_mut().insert(
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_static("attachment"),
+                );
+            }
+        }
         if let Some(value) = content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
             response.headers_mut().insert(header::CONTENT_TYPE, value);
         }

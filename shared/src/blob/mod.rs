@@ -264,6 +264,53 @@ impl Disposition {
     }
 }
 
+/// Whether a browser would run script in content of this type if it rendered it: HTML, XHTML,
+/// SVG and other XML (XSLT), and JavaScript. Stowage never lets such content show inline: a
+/// download of it is always an attachment, and `stowage-local` serves public copies of it as
+/// attachments (SPEC 19: a member must not act as another through a file). Every object and
+/// public response also carries `Content-Security-Policy: sandbox` and `nosniff`.
+pub fn is_active_content(mime_type: &str) -> bool {
+    let essence = mime_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html"
+            | "application/xhtml+xml"
+            | "image/svg+xml"
+            | "text/xml"
+            | "application/xml"
+            | "text/xsl"
+            | "application/xslt+xml"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/x-javascript"
+            | "text/ecmascript"
+            | "application/ecmascript"
+            | "multipart/x-mixed-replace"
+    ) || essence.ends_with("+xml")
+}
+
+/// The security headers every object and public-copy response carries, as (name, value):
+/// the content runs in a sandbox (an opaque origin, no script, no access to the console's
+/// storage) and is never sniffed into an active type.
+pub const CONTENT_SECURITY_HEADERS: [(&str, &str); 2] = [
+    ("content-security-policy", "sandbox"),
+    ("x-content-type-options", "nosniff"),
+];
+
+/// The disposition a download gets: `inline` only for content that cannot run script.
+pub fn safe_disposition(requested: Disposition, mime_type: &str) -> Disposition {
+    if is_active_content(mime_type) {
+        Disposition::Attachment
+    } else {
+        requested
+    }
+}
+
 /// A `Content-Disposition` value for `name` (RFC 6266): a plain ASCII `filename` fallback and,
 /// when the name is not plain ASCII, a UTF-8 `filename*`.
 pub fn content_disposition(disposition: Disposition, name: &str) -> String {
@@ -298,6 +345,39 @@ pub fn content_disposition(disposition: Disposition, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn active_types_are_never_inline() {
+        for active in [
+            "text/html",
+            "TEXT/HTML; charset=utf-8",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "application/rss+xml",
+            "text/xml",
+            "application/javascript",
+            "text/javascript",
+        ] {
+            assert!(is_active_content(active), "{active}");
+            assert_eq!(
+                safe_disposition(Disposition::Inline, active),
+                Disposition::Attachment
+            );
+        }
+        for passive in [
+            "image/png",
+            "text/plain",
+            "application/pdf",
+            "application/json",
+            "video/mp4",
+        ] {
+            assert!(!is_active_content(passive), "{passive}");
+            assert_eq!(
+                safe_disposition(Disposition::Inline, passive),
+                Disposition::Inline
+            );
+        }
+    }
 
     #[test]
     fn ascii_names_get_a_plain_filename() {

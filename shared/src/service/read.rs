@@ -5,7 +5,7 @@ use super::completion::{ObjectEvent, Outcome};
 use super::public::in_step;
 use super::Service;
 use crate::blob::ObjectStore;
-use crate::blob::{content_disposition, Disposition};
+use crate::blob::{content_disposition, safe_disposition, Disposition};
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::keys::public_key;
@@ -122,7 +122,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             .presign_get(
                 &content.key,
                 record.mime_type.as_str(),
-                &content_disposition(disposition, record.name.as_str()),
+                &content_disposition(
+                    safe_disposition(disposition, record.mime_type.as_str()),
+                    record.name.as_str(),
+                ),
                 self.clock.now(),
                 self.settings.download_url_expires_in,
             )

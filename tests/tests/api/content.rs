@@ -64,6 +64,44 @@ async fn content_redirects_to_a_presigned_download(env: TestEnv) {
         .assert_problem(409, "not_uploaded");
 }
 
+/// Content a browser would run script in is never shown inline (SPEC 19): a member cannot act
+/// as whoever opens the link. (The embedded endpoint's CSP and `nosniff` are checked in
+/// Chromium by the console's browser test.)
+async fn active_content_is_always_an_attachment(env: TestEnv) {
+    for (name, mime_type) in [
+        ("page.html", "text/html"),
+        ("logo.svg", "image/svg+xml"),
+        ("app.js", "text/javascript; charset=utf-8"),
+    ] {
+        let file = env
+            .uploaded(
+                "acme",
+                json!({"name": name, "mimeType": mime_type}),
+                b"<script>alert(1)</script>",
+            )
+            .await;
+        let inline = env
+            .route(RouteId::GetContent, "acme")
+            .id(&id_of(&file))
+            .query("disposition=inline")
+            .send()
+            .await;
+        assert_eq!(inline.status, 302);
+        let download = env
+            .http
+            .get(inline.headers["location"].to_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(download.status(), 200);
+        assert_eq!(
+            download.headers()["content-disposition"],
+            format!("attachment; filename=\"{name}\"").as_str(),
+            "{mime_type}"
+        );
+    }
+}
+
 async fn a_reupload_keeps_the_old_content_until_the_new_bytes_land(env: TestEnv) {
     let file = env
         .uploaded(
@@ -251,6 +289,7 @@ async fn overwrite_changes_only_what_the_body_names(env: TestEnv) {
 stowage_tests::on_every_backend!(
     overwrite_changes_only_what_the_body_names,
     content_redirects_to_a_presigned_download,
+    active_content_is_always_an_attachment,
     a_reupload_keeps_the_old_content_until_the_new_bytes_land,
     external_ids_are_unique_and_overwrite_uploads_a_new_version,
 );

@@ -593,3 +593,34 @@ fn each_route_function_runs_its_own_handler() {
         assert!(text.contains(&call), "{main} calls {call}");
     }
 }
+
+#[test]
+fn public_files_are_served_sandboxed_and_unsniffed() {
+    // The same headers stowage-local puts on every object and public answer (SPEC 19).
+    let template = template();
+    let resources = &template["Resources"];
+    let behaviour = &resources["PublicFilesDistribution"]["Properties"]["DistributionConfig"]
+        ["DefaultCacheBehavior"];
+    let policy_name = intrinsic(&behaviour["ResponseHeadersPolicyId"], "Ref")
+        .expect("the public files' cache behaviour names a response headers policy");
+    let security = &resources[policy_name]["Properties"]["ResponseHeadersPolicyConfig"]
+        ["SecurityHeadersConfig"];
+    let [(csp, csp_value), (nosniff, nosniff_value)] = stowage::blob::CONTENT_SECURITY_HEADERS;
+    assert_eq!(
+        (csp, nosniff),
+        ("content-security-policy", "x-content-type-options")
+    );
+    assert_eq!(
+        security["ContentSecurityPolicy"]["ContentSecurityPolicy"].as_str(),
+        Some(csp_value)
+    );
+    assert_eq!(
+        security["ContentSecurityPolicy"]["Override"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(nosniff_value, "nosniff");
+    assert_eq!(
+        security["ContentTypeOptions"]["Override"].as_bool(),
+        Some(true)
+    );
+}

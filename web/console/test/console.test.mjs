@@ -433,6 +433,48 @@ try {
     await row('readme.txt').waitFor({ state: 'detached' })
   })
 
+  await step("a member's HTML file never runs script in the console's origin", async () => {
+    // A page that, if it ever ran here, would read the signed-in token from this tab's
+    // sessionStorage and send it away.
+    const html = `<!doctype html><title>page</title><script>document.title = 'ran'; new Image().src = '/leak?' + encodeURIComponent(JSON.stringify(sessionStorage))</script><p>hello</p>`
+    const leaks = []
+    const watch = (request) => request.url().includes('/leak') && leaks.push(request.url())
+    page.on('request', watch)
+    const urls = []
+    for (const privateAccess of [false, true]) {
+      const created = await api('POST', '/files', { name: `page-${privateAccess}.html`, mimeType: 'text/html', privateAccess, size: html.length })
+      if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.json)}`)
+      const { upload, file } = created.json
+      const put = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: html })
+      if (put.status !== 200) throw new Error(`PUT: ${put.status} ${await put.text()}`)
+      await waitFor(`${file.name} to be uploaded`, async () => (await api('GET', `/files/${file.id}`)).json.status === 'uploaded')
+      const record = (await api('GET', `/files/${file.id}`)).json
+      urls.push(record.contentUrl)
+      // The download link a member could send, asking for inline display.
+      const inline = await fetch(`${endpoint}/files/${file.id}/content?disposition=inline`, { headers: { authorization: `Bearer ${acme}` }, redirect: 'manual' })
+      if (inline.status !== 302) throw new Error(`content: ${inline.status}`)
+      urls.push(inline.headers.get('location'))
+    }
+    for (const url of urls) {
+      if (new URL(url).origin !== endpoint) throw new Error(`${url} is not served by the console's origin; this test needs it to be`)
+      const response = await fetch(url)
+      const headers = Object.fromEntries(['content-security-policy', 'x-content-type-options', 'content-disposition'].map((h) => [h, response.headers.get(h)]))
+      if (headers['content-security-policy'] !== 'sandbox' || headers['x-content-type-options'] !== 'nosniff' || !/^attachment/.test(headers['content-disposition'] ?? '')) {
+        throw new Error(`GET ${url}: ${JSON.stringify(headers)}`)
+      }
+      // Opened in the console's own tab, where the token lives: the browser saves it instead.
+      await page.goto(url).catch((err) => {
+        if (!/download|ERR_ABORTED/i.test(String(err))) throw err
+      })
+      await page.waitForTimeout(300)
+      if (leaks.length) throw new Error(`the page's script ran in the console's origin: ${leaks[0]}`)
+      if ((await page.title()) === 'ran') throw new Error(`the page's script ran: ${url}`)
+    }
+    page.off('request', watch)
+    await page.goto(consoleUrl)
+    await page.locator('#who', { hasText: 'acme / alice' }).waitFor()
+  })
+
   await step('sign out, and in again by pasting a token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.getByRole('heading', { name: 'Sign in' }).waitFor()
