@@ -348,7 +348,7 @@ handler!(
     /// `GET /files/{id}/content`.
     GetContent: GetContent(app, who, (PathId(id), Query(request)) => (PathId, Query<ContentRequest>)) -> Redirect {
         app.service
-            .content_redirect(&who, id, request.disposition)
+            .content_redirect(&who, id, request.disposition, request.expires_in)
             .await
             .map(Redirect)
     }

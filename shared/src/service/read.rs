@@ -85,7 +85,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 Some(base) if !record.private_access => {
                     Some(format!("{base}/{}", public_key(&record.tenant, record.id)))
                 }
-                _ => Some(self.download_url(&record, Disposition::Attachment).await?),
+                _ => Some(
+                    self.download_url(&record, Disposition::Attachment, None)
+                        .await?,
+                ),
             },
             _ => None,
         };
@@ -110,6 +113,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         &self,
         record: &FileRecord,
         disposition: Disposition,
+        expires_in: Option<std::time::Duration>,
     ) -> Result<String, ApiError> {
         let Some(content) = &record.content else {
             return Err(ApiError::new(
@@ -127,7 +131,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     record.name.as_str(),
                 ),
                 self.clock.now(),
-                self.settings.download_url_expires_in,
+                expires_in.unwrap_or(self.settings.download_url_expires_in),
             )
             .await?;
         Ok(presigned.url)
@@ -139,6 +143,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         who: &Identity,
         id: FileId,
         disposition: Disposition,
+        expires_in: Option<std::time::Duration>,
     ) -> Result<String, ApiError> {
         let record = self.read(who, id).await?;
         if record.status != FileStatus::Uploaded {
@@ -150,6 +155,6 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 ),
             ));
         }
-        self.download_url(&record, disposition).await
+        self.download_url(&record, disposition, expires_in).await
     }
 }

@@ -102,6 +102,63 @@ async fn active_content_is_always_an_attachment(env: TestEnv) {
     }
 }
 
+/// A reader chooses how long a download link lives (1 s to 7 days, SPEC 19); the endpoint that
+/// enforces expiry (the embedded one) refuses the link once that time has passed.
+async fn a_reader_chooses_how_long_a_share_link_lives(env: TestEnv) {
+    let file = env
+        .uploaded(
+            "acme",
+            json!({"name": "share.txt", "mimeType": "text/plain"}),
+            b"shared bytes",
+        )
+        .await;
+    let id = id_of(&file);
+    let link = |query: &'static str| {
+        let env = &env;
+        let id = id.clone();
+        async move {
+            env.route(RouteId::GetContent, "acme")
+                .id(&id)
+                .query(query)
+                .send()
+                .await
+        }
+    };
+    let week = link("expiresIn=604800").await;
+    assert_eq!(week.status, 302);
+    let location = week.headers["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("X-Amz-Expires=604800"), "{location}");
+    assert_eq!(env.fetch(&location).await, (200, b"shared bytes".to_vec()));
+    let default = env.route(RouteId::GetContent, "acme").id(&id).send().await;
+    let default = default.headers["location"].to_str().unwrap();
+    assert!(
+        default.contains("X-Amz-Expires=") && !default.contains("X-Amz-Expires=604800"),
+        "{default}"
+    );
+    for bad in [
+        "expiresIn=0",
+        "expiresIn=604801",
+        "expiresIn=soon",
+        "expiresIn=-1",
+    ] {
+        link(bad).await.assert_problem(400, "validation_failed");
+    }
+    env.route(RouteId::GetContent, "globex")
+        .id(&id)
+        .query("expiresIn=60")
+        .send()
+        .await
+        .assert_problem(404, "not_found");
+
+    if env.local_url().is_some() {
+        let second = link("expiresIn=1").await;
+        let location = second.headers["location"].to_str().unwrap().to_owned();
+        assert!(location.contains("X-Amz-Expires=1&") || location.ends_with("X-Amz-Expires=1"));
+        tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+        assert_eq!(env.fetch(&location).await.0, 403, "an expired share link");
+    }
+}
+
 async fn a_reupload_keeps_the_old_content_until_the_new_bytes_land(env: TestEnv) {
     let file = env
         .uploaded(
@@ -290,6 +347,7 @@ stowage_tests::on_every_backend!(
     overwrite_changes_only_what_the_body_names,
     content_redirects_to_a_presigned_download,
     active_content_is_always_an_attachment,
+    a_reader_chooses_how_long_a_share_link_lives,
     a_reupload_keeps_the_old_content_until_the_new_bytes_land,
     external_ids_are_unique_and_overwrite_uploads_a_new_version,
 );
