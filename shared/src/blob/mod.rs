@@ -264,18 +264,23 @@ impl Disposition {
     }
 }
 
+/// A media type without its parameters, lower-cased: `"Text/HTML; charset=utf-8"` → `"text/html"`.
+pub fn media_type_essence(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// Whether a browser would run script in content of this type if it rendered it: HTML, XHTML,
 /// SVG and other XML (XSLT), and JavaScript. Stowage never lets such content show inline: a
 /// download of it is always an attachment, and `stowage-local` serves public copies of it as
 /// attachments (SPEC 19: a member must not act as another through a file). Every object and
 /// public response also carries `Content-Security-Policy: sandbox` and `nosniff`.
 pub fn is_active_content(mime_type: &str) -> bool {
-    let essence = mime_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = media_type_essence(mime_type);
     matches!(
         essence.as_str(),
         "text/html"

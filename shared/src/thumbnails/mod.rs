@@ -32,12 +32,7 @@ pub(crate) const MAX_STATE_BYTES: u64 = 16 * 1024;
 
 /// The media types thumbnails are made of: JPEG, PNG, WebP, GIF (first frame), BMP, TIFF.
 pub(crate) fn is_image_type(media_type: &str) -> bool {
-    let essence = media_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = crate::blob::media_type_essence(media_type);
     matches!(
         essence.as_str(),
         "image/jpeg"
