@@ -90,6 +90,22 @@ impl LocalSecret {
         now: Timestamp,
         ttl_seconds: u64,
     ) -> String {
+        self.issue_token_with_groups(names, tenant, user, scopes, &[], now, ttl_seconds)
+    }
+
+    /// [`LocalSecret::issue_token`] for a user in `groups` (a JSON array in the groups claim, as
+    /// Cognito writes `cognito:groups`; left out when empty).
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue_token_with_groups(
+        &self,
+        names: &ClaimNames,
+        tenant: &TenantId,
+        user: &UserId,
+        scopes: Scopes,
+        groups: &[String],
+        now: Timestamp,
+        ttl_seconds: u64,
+    ) -> String {
         let iat = now.millis() / 1000;
         let exp = now.plus_seconds(ttl_seconds).millis() / 1000;
         let mut claims = serde_json::Map::new();
@@ -99,6 +115,9 @@ impl LocalSecret {
         claims.insert(names.user.clone(), json!(user.as_str()));
         claims.insert(names.tenant.clone(), json!(tenant.as_str()));
         claims.insert("scope".into(), json!(scopes.to_claim()));
+        if !groups.is_empty() {
+            claims.insert(names.groups.clone(), json!(groups));
+        }
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &Value::Object(claims),
@@ -107,8 +126,8 @@ impl LocalSecret {
         .expect("HS256 signing with an in-memory key cannot fail")
     }
 
-    /// The token's claims as the API Gateway JWT authorizer passes them (every value a string),
-    /// or `None` if the token is not one of ours, is tampered with, or has expired.
+    /// The token's claims as the API Gateway JWT authorizer passes them (every value a string;
+    /// an array as API Gateway renders one, `[a b]`), or `None` if the token is not one of ours, is tampered with, or has expired.
     pub fn verify_token(&self, token: &str) -> Option<HashMap<String, String>> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
@@ -126,6 +145,16 @@ impl LocalSecret {
                 .map(|(name, value)| {
                     let text = match value {
                         Value::String(s) => s,
+                        Value::Array(items) => {
+                            let items: Vec<String> = items
+                                .into_iter()
+                                .map(|item| match item {
+                                    Value::String(s) => s,
+                                    other => other.to_string(),
+                                })
+                                .collect();
+                            format!("[{}]", items.join(" "))
+                        }
                         other => other.to_string(),
                     };
                     (name, text)
@@ -165,6 +194,22 @@ mod tests {
         assert_eq!(claims["tenant_id"], "acme");
         assert_eq!(claims["sub"], "alice");
         assert_eq!(claims["iss"], ISSUER);
+        // Groups arrive as API Gateway renders an array claim.
+        let token = secret.issue_token_with_groups(
+            &ClaimNames::default(),
+            &TenantId::parse("acme").unwrap(),
+            &UserId::parse("alice").unwrap(),
+            Scopes::member(),
+            &["admin".to_owned(), "eng".to_owned()],
+            now(),
+            60,
+        );
+        let claims = secret.verify_token(&token).unwrap();
+        assert_eq!(claims["cognito:groups"], "[admin eng]");
+        assert_eq!(
+            stowage::identity::parse_groups(&claims["cognito:groups"]),
+            ["admin", "eng"]
+        );
     }
 
     #[test]

@@ -117,6 +117,10 @@ struct TokenArgs {
     /// files:admin, for managing collections and limits, is always checked).
     #[arg(long, default_value = "files:read files:write files:delete")]
     scope: String,
+    /// A group the user is in (repeatable; the groups claim, STOWAGE_GROUPS_CLAIM, lists them as
+    /// Cognito does, and the server reads them as the principals group:<name>).
+    #[arg(long = "group", value_name = "GROUP")]
+    groups: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -154,6 +158,21 @@ fn token(args: TokenArgs) -> ExitCode {
         ));
     }
     let scopes = Scopes::parse(&args.scope);
+    if let Some(bad) = args
+        .groups
+        .iter()
+        .find(|g| !stowage::model::valid_principal_name(g))
+    {
+        return fail(&format!(
+            "--group {bad:?}: a group is 1 to 128 characters without spaces, commas, brackets or quotes"
+        ));
+    }
+    if args.groups.len() > stowage::model::MAX_GROUPS {
+        return fail(&format!(
+            "--group: at most {} groups are considered",
+            stowage::model::MAX_GROUPS
+        ));
+    }
     // The claim names a server started in this environment reads, from their one reader.
     let claims = match stowage::config::claim_names(|name| std::env::var(name).ok()) {
         Ok(claims) => claims,
@@ -161,7 +180,15 @@ fn token(args: TokenArgs) -> ExitCode {
     };
     println!(
         "{}",
-        secret.issue_token(&claims, &tenant, &user, scopes, SystemClock.now(), args.ttl)
+        secret.issue_token_with_groups(
+            &claims,
+            &tenant,
+            &user,
+            scopes,
+            &args.groups,
+            SystemClock.now(),
+            args.ttl
+        )
     );
     ExitCode::SUCCESS
 }
@@ -232,7 +259,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                     .or_else(|| std::env::var(name).ok())
             }) {
                 Ok(config) => Backend::Aws {
-                    config,
+                    config: Box::new(config),
                     sdk: Box::new(
                         aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
                     ),

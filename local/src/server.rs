@@ -36,7 +36,7 @@ pub enum Backend {
     /// DynamoDB and S3 (real, or any compatible endpoint) configured like the Lambda functions
     /// (`Config::from_env` and the AWS SDK's own settings, in `main`).
     Aws {
-        config: Config,
+        config: Box<Config>,
         sdk: Box<aws_config::SdkConfig>,
     },
 }

@@ -73,8 +73,8 @@ impl Prime {
     }
 }
 
-/// Reads `STOWAGE_TENANT_CLAIM` (default `tenant_id`) and `STOWAGE_USER_CLAIM` (default `sub`)
-/// through `lookup`: the one reader of the claim names, for the functions, `stowage-local` and
+/// Reads `STOWAGE_TENANT_CLAIM` (default `tenant_id`), `STOWAGE_USER_CLAIM` (default `sub`) and
+/// `STOWAGE_GROUPS_CLAIM` (default `cognito:groups`) through `lookup`: the one reader of the claim names, for the functions, `stowage-local` and
 /// its `token` command, and the console alike. Set but empty is an error.
 pub fn claim_names(lookup: impl Fn(&str) -> Option<String>) -> Result<ClaimNames, ConfigError> {
     let claim = |name: &'static str, default: &str| match lookup(name) {
@@ -88,6 +88,7 @@ pub fn claim_names(lookup: impl Fn(&str) -> Option<String>) -> Result<ClaimNames
     Ok(ClaimNames {
         tenant: claim("STOWAGE_TENANT_CLAIM", "tenant_id")?,
         user: claim("STOWAGE_USER_CLAIM", "sub")?,
+        groups: claim("STOWAGE_GROUPS_CLAIM", "cognito:groups")?,
     })
 }
 

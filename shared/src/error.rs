@@ -71,6 +71,9 @@ problem_codes! {
     Unauthorized = "unauthorized", 401;
     /// The token lacks the scope the route needs (RFC 6750's name); nothing was read or written.
     InsufficientScope = "insufficient_scope", 403;
+    /// The caller may read the file but lacks the right the request needs on it (SPEC 19; the
+    /// detail names the right); nothing was changed.
+    Forbidden = "forbidden", 403;
     /// No such file for this tenant (also for other tenants' files).
     NotFound = "not_found", 404;
     /// No such collection for this tenant.
@@ -176,6 +179,17 @@ impl ApiError {
     /// `404` for a file that does not exist, has expired, or is another tenant's.
     pub fn not_found() -> Self {
         Self::new(ProblemCode::NotFound, "no file with that id")
+    }
+
+    /// `403` for a file the caller may read but may not `right` (SPEC 19).
+    pub fn forbidden(right: crate::model::Right) -> Self {
+        Self::new(
+            ProblemCode::Forbidden,
+            format!(
+                "you may read this file but lack the right to {}",
+                right.as_str()
+            ),
+        )
     }
 
     /// `412`: `If-Match` is not the record's version.

@@ -1,13 +1,15 @@
 //! Who a request acts as: a tenant and a user, named by JWT claims, and the OAuth scopes the
 //! token grants. (Reading them off a request is the HTTP layer's job: `http/request.rs`.)
 
-use crate::model::{TenantId, UserId};
+use crate::model::{valid_principal_name, Caller, TenantId, UserId, MAX_GROUPS};
 
 /// Which JWT claims carry the tenant and the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimNames {
     pub tenant: String,
     pub user: String,
+    /// The claim that lists the user's groups (SPEC 19).
+    pub groups: String,
 }
 
 impl Default for ClaimNames {
@@ -15,6 +17,7 @@ impl Default for ClaimNames {
         ClaimNames {
             tenant: "tenant_id".to_owned(),
             user: "sub".to_owned(),
+            groups: "cognito:groups".to_owned(),
         }
     }
 }
@@ -116,12 +119,59 @@ impl std::ops::BitOr for Scopes {
     }
 }
 
-/// The tenant and user a request acts as, and the scopes its token grants.
+/// The groups in a groups claim, in every form it arrives in: a JSON array's text
+/// (`["admin","eng"]`), a space- or comma-separated string (`"admin eng"`, `"admin,eng"`), or
+/// API Gateway's rendering of an array claim (`"[admin eng]"`). Names that cannot name a
+/// group are dropped, duplicates too; at most [`MAX_GROUPS`] are kept, in claim order.
+pub fn parse_groups(text: &str) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    let names = match serde_json::from_str::<Vec<String>>(text) {
+        Ok(array) => array,
+        Err(_) => text
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '"'))
+            .map(str::to_owned)
+            .collect(),
+    };
+    for name in names {
+        if groups.len() == MAX_GROUPS {
+            break;
+        }
+        if valid_principal_name(&name) && !groups.contains(&name) {
+            groups.push(name);
+        }
+    }
+    groups
+}
+
+/// The tenant and user a request acts as, its groups, and the scopes its token grants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
     pub tenant: TenantId,
     pub user: UserId,
     pub scopes: Scopes,
+    /// The token's groups (at most [`MAX_GROUPS`]).
+    pub groups: Vec<String>,
+}
+
+impl Identity {
+    /// A member's identity with no groups.
+    pub fn member(tenant: TenantId, user: UserId, scopes: Scopes) -> Self {
+        Identity {
+            tenant,
+            user,
+            scopes,
+            groups: Vec::new(),
+        }
+    }
+
+    /// Who the request acts as, for access decisions (SPEC 19).
+    pub fn caller(&self) -> Caller<'_> {
+        Caller {
+            user: self.user.as_str(),
+            groups: &self.groups,
+            app: self.scopes.is_admin(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +205,28 @@ mod tests {
         let admin = Scopes::parse("files:admin");
         assert!(admin.is_admin() && admin.contains(Scope::Delete));
         assert!(!Scopes::member().is_admin() && !Scopes::member().contains(Scope::Admin));
+    }
+
+    #[test]
+    fn groups_are_read_from_every_form_a_claim_arrives_in() {
+        let both = vec!["admin".to_owned(), "eng".to_owned()];
+        for text in [
+            r#"["admin","eng"]"#,
+            "[admin eng]",
+            "admin eng",
+            "admin,eng",
+            "admin, eng",
+            " [admin, eng, admin] ",
+        ] {
+            assert_eq!(parse_groups(text), both, "{text:?}");
+        }
+        assert_eq!(parse_groups(""), Vec::<String>::new());
+        assert_eq!(parse_groups("[]"), Vec::<String>::new());
+        // A JSON array keeps names with other characters than the separators.
+        assert_eq!(parse_groups(r#"["a:b"]"#), vec!["a:b".to_owned()]);
+        let many: Vec<String> = (0..40).map(|i| format!("g{i}")).collect();
+        let kept = parse_groups(&many.join(" "));
+        assert_eq!(kept.len(), MAX_GROUPS);
+        assert_eq!(kept[..], many[..MAX_GROUPS]);
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct FileView<'a> {
     pub directory: Option<&'a DirectoryPath>,
     pub source: Option<&'a Source>,
     pub private_access: bool,
+    /// Who else may read or write the file (collections with `fileSecurity`; SPEC 19).
+    pub grants: &'a [crate::model::Grant],
     pub uploaded_by: &'a UserId,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -73,6 +75,7 @@ impl<'a> FileView<'a> {
             directory: record.directory.as_ref(),
             source: record.source.as_ref(),
             private_access: record.private_access,
+            grants: &record.grants,
             uploaded_by: &record.uploaded_by,
             created_at: record.created_at,
             updated_at: record.updated_at,

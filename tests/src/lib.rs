@@ -526,6 +526,7 @@ impl TestEnv {
             tenant: stowage::model::TenantId::parse(tenant).unwrap(),
             user: stowage::model::UserId::parse("alice").unwrap(),
             scopes: stowage::identity::Scopes::all(),
+            groups: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::strict_json;
 use crate::error::{ApiError, ProblemCode};
-use crate::identity::{ClaimNames, Identity, Scopes};
+use crate::identity::{parse_groups, ClaimNames, Identity, Scopes};
 use crate::model::{FileId, TenantId, UserId};
 
 /// Largest request body any route accepts, in bytes.
@@ -40,6 +40,7 @@ pub(crate) fn identity(req: &Request, names: &ClaimNames) -> Result<Identity, Ap
         tenant,
         user,
         scopes,
+        groups: parse_groups(claim(&names.groups)),
     })
 }
 

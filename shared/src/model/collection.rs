@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{FieldError, FileKind, FileRecord, MediaType, TenantId, Timestamp};
+use super::{
+    CollectionAccess, FieldError, FileKind, FileRecord, MediaType, Overwrite, Policy, TenantId,
+    Timestamp,
+};
 
 /// A collection's name: 1–64 of `[a-z0-9_-]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -156,9 +159,27 @@ pub struct Rules {
     pub max_upload_url_expires_in: Option<u64>,
     #[serde(default, skip_serializing_if = "Limits::is_none")]
     pub limits: Limits,
+    /// Who may read, write and delete the collection's files (SPEC 19).
+    #[serde(default, skip_serializing_if = "CollectionAccess::is_default")]
+    pub access: CollectionAccess,
+    /// Whether files carry their own `grants`.
+    #[serde(default)]
+    pub file_security: bool,
+    /// Who may start a new upload of an uploaded file.
+    #[serde(default, skip_serializing_if = "Overwrite::is_default")]
+    pub overwrite: Overwrite,
 }
 
 impl Rules {
+    /// What decides who may do what with the collection's files.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            access: self.access.clone(),
+            file_security: self.file_security,
+            overwrite: self.overwrite,
+        }
+    }
+
     /// Whether `mime_type` may be uploaded.
     pub fn allows(&self, mime_type: &MediaType) -> bool {
         self.allowed_mime_types

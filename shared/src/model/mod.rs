@@ -4,6 +4,7 @@
 //! shape (SPEC section 3) is `crate::wire::FileView`. Every client-supplied value arrives as a parsed newtype
 //! from [`fields`], so a record can only hold values that passed the rules.
 
+mod access;
 mod collection;
 mod error;
 mod fields;
@@ -14,6 +15,10 @@ mod time;
 
 use serde::{Deserialize, Serialize};
 
+pub use access::{
+    valid_principal_name, AccessEntry, Caller, CollectionAccess, FileFacts, Grant, Overwrite,
+    Policy, Principal, Right, Role, MAX_ACCESS_ENTRIES, MAX_GRANTS, MAX_GROUPS,
+};
 pub use collection::{
     charge_change, Admission, Collection, CollectionName, Counter, CreateDefaults, LimitName,
     Limits, MimePattern, Rules, Usage, DEFAULT_COLLECTION, MAX_LIMIT,
@@ -163,6 +168,10 @@ pub struct FileRecord {
     /// see `service/public.rs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<String>,
+    /// Who else may read or write the file (SPEC 19; counted only in collections with
+    /// `fileSecurity`). Sorted, one per principal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
 }
 
 #[cfg(any(test, feature = "test-util"))]
@@ -202,6 +211,7 @@ impl FileRecord {
             content: None,
             upload: None,
             published: None,
+            grants: Vec::new(),
         }
     }
 }

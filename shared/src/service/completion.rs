@@ -5,6 +5,7 @@
 //! version, retried on contention; so any delivery order ends in the record that the newest
 //! event alone would give. For one key, S3's `sequencer` orders the events.
 
+use super::access::By;
 use super::write::{Cleanup, Plan};
 use super::Service;
 use crate::blob::ObjectStore;
@@ -160,28 +161,36 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         };
         let event = &event;
         let result = self
-            .modify_with(&key.tenant, key.id, None, move |current, now| async move {
-                let decision = match decide(&current, event, now) {
-                    Decision::ConfirmThenApply => match self.objects.head(&event.key).await? {
-                        Some(info) if info.etag == event.etag && info.size == event.size => {
-                            apply(&current, event, now)
+            .modify_with(
+                By::System(&key.tenant),
+                key.id,
+                None,
+                move |current, now| async move {
+                    let decision = match decide(&current, event, now) {
+                        Decision::ConfirmThenApply => match self.objects.head(&event.key).await? {
+                            Some(info) if info.etag == event.etag && info.size == event.size => {
+                                apply(&current, event, now)
+                            }
+                            _ => Decision::Ignore,
+                        },
+                        other => other,
+                    };
+                    Ok(match decision {
+                        Decision::Ignore | Decision::ConfirmThenApply => {
+                            (Plan::keep(), Seen::Ignored)
                         }
-                        _ => Decision::Ignore,
-                    },
-                    other => other,
-                };
-                Ok(match decision {
-                    Decision::Ignore | Decision::ConfirmThenApply => (Plan::keep(), Seen::Ignored),
-                    Decision::DeleteOrphan => (
-                        Plan::keep().then([Cleanup::DeleteObject(event.key.clone())]),
-                        Seen::Orphan,
-                    ),
-                    Decision::Write { record, delete } => (
-                        Plan::write(*record).then(delete.into_iter().map(Cleanup::DeleteObject)),
-                        Seen::Applied,
-                    ),
-                })
-            })
+                        Decision::DeleteOrphan => (
+                            Plan::keep().then([Cleanup::DeleteObject(event.key.clone())]),
+                            Seen::Orphan,
+                        ),
+                        Decision::Write { record, delete } => (
+                            Plan::write(*record)
+                                .then(delete.into_iter().map(Cleanup::DeleteObject)),
+                            Seen::Applied,
+                        ),
+                    })
+                },
+            )
             .await;
         match result {
             Ok((record, Seen::Applied)) => Ok(Outcome::Updated(Box::new(record))),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::access::By;
 use super::collections::{admit_upload, with_defaults};
 use super::plan::{pending_expiry, plan_upload};
 use super::write::{Cleanup, Plan};
@@ -13,7 +14,8 @@ use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::keys::ObjectKey;
 use crate::model::{
-    Admission, FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, TenantId, Timestamp,
+    Admission, FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, Right, TenantId,
+    Timestamp,
 };
 use crate::store::MetadataStore;
 use crate::store::StoreError;
@@ -112,7 +114,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 .map_err(Refusal::Fresh)?
             {
                 return self
-                    .overwrite(&who.tenant, existing, &request)
+                    .overwrite(who, existing, &request)
                     .await
                     .map(Some)
                     .map_err(Refusal::Fresh);
@@ -137,6 +139,13 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 Refusal::Fresh(err)
             }
         };
+        let policy = rules.policy();
+        if !policy.allows_create(&who.caller()) {
+            return Err(refuse(cannot_create(&request.collection)));
+        }
+        if !request.grants.is_empty() && !policy.file_security {
+            return Err(refuse(grants_need_file_security()));
+        }
         let mut request = with_defaults(&rules, request).map_err(refuse)?;
         admit_upload(&rules, &admission, &request.mime_type, &mut request.upload)
             .map_err(refuse)?;
@@ -171,6 +180,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             content: None,
             upload: None,
             published: None,
+            grants: request.grants.clone(),
         };
         let opened = self
             .open_upload(&record, &request.upload, rules.max_file_size, now)
@@ -199,10 +209,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     .await
                     .map_err(Refusal::Fresh)?
                 {
-                    Some(existing) => self
-                        .overwrite(&who.tenant, existing, &request)
-                        .await
-                        .map(Some),
+                    Some(existing) => self.overwrite(who, existing, &request).await.map(Some),
                     None => Err(StoreError::ExternalIdTaken(external_id).into()),
                 }
             }
@@ -241,12 +248,14 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// others stay as they are), and a new upload opens.
     async fn overwrite(
         &self,
-        tenant: &TenantId,
+        who: &Identity,
         existing: FileRecord,
         request: &CreateFile,
     ) -> Result<Created, ApiError> {
-        let (record, instructions) = self
-            .modify_with(tenant, existing.id, None, move |current, now| async move {
+        let tenant = &who.tenant;
+        let by = By::Caller(who, Right::Upload);
+        let written = self
+            .modify_with(by, existing.id, None, move |current, now| async move {
                 if request.names("kind") && current.kind != request.kind {
                     return Err(ApiError::new(
                         ProblemCode::KindMismatch,
@@ -268,6 +277,12 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 }
                 let (rules, admission) = self.admission(tenant, &current.collection).await?;
                 let next = overwritten(&current, request);
+                if next.grants != current.grants {
+                    if !rules.file_security {
+                        return Err(grants_need_file_security());
+                    }
+                    self.permit(who, &current, Right::Share).await?;
+                }
                 let mut upload = request.upload.clone();
                 admit_upload(&rules, &admission, &next.mime_type, &mut upload)?;
                 let opened = self
@@ -275,7 +290,22 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     .await?;
                 Ok(opened.into_plan(admission))
             })
-            .await?;
+            .await;
+        let (record, instructions) = match written {
+            // The externalId is held by a file the caller may not see: it learns no more
+            // than that the id is taken (as without overwrite).
+            Err(err) if err.is(ProblemCode::NotFound) => {
+                return Err(StoreError::ExternalIdTaken(
+                    request
+                        .external_id
+                        .as_ref()
+                        .map(|e| e.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+                .into())
+            }
+            other => other?,
+        };
         Ok(Created {
             file: Shown::without_url(record),
             upload: instructions,
@@ -293,16 +323,21 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     ) -> Result<Created, ApiError> {
         let request = &request;
         let (record, instructions) = self
-            .modify_with(&who.tenant, id, if_match, move |current, now| async move {
-                let (rules, admission) =
-                    self.admission(&current.tenant, &current.collection).await?;
-                let mut upload = request.clone();
-                admit_upload(&rules, &admission, &current.mime_type, &mut upload)?;
-                let opened = self
-                    .open_upload(&current, &upload, rules.max_file_size, now)
-                    .await?;
-                Ok(opened.into_plan(admission))
-            })
+            .modify_with(
+                By::Caller(who, Right::Upload),
+                id,
+                if_match,
+                move |current, now| async move {
+                    let (rules, admission) =
+                        self.admission(&current.tenant, &current.collection).await?;
+                    let mut upload = request.clone();
+                    admit_upload(&rules, &admission, &current.mime_type, &mut upload)?;
+                    let opened = self
+                        .open_upload(&current, &upload, rules.max_file_size, now)
+                        .await?;
+                    Ok(opened.into_plan(admission))
+                },
+            )
             .await?;
         Ok(Created {
             file: self.show(record).await?,
@@ -494,7 +529,26 @@ fn overwritten(current: &FileRecord, request: &CreateFile) -> FileRecord {
     if request.names("ttlSeconds") {
         next.ttl_seconds = request.ttl_seconds;
     }
+    if request.names("grants") {
+        next.grants = request.grants.clone();
+    }
     next
+}
+
+/// `403`: the caller is not on the collection's `access.write` list.
+fn cannot_create(collection: &crate::model::CollectionName) -> ApiError {
+    ApiError::new(
+        ProblemCode::Forbidden,
+        format!("you lack the right to write (create files) in collection {collection}"),
+    )
+}
+
+/// `400`: `grants` on a file of a collection without `fileSecurity`.
+pub(super) fn grants_need_file_security() -> ApiError {
+    ApiError::field(
+        "grants",
+        "the file's collection has no fileSecurity; its access is the collection's",
+    )
 }
 
 impl Opened {

@@ -3,12 +3,13 @@
 
 use futures_util::stream::{self, StreamExt};
 
+use super::access::By;
 use super::write::Plan;
 use super::Service;
 use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
-use crate::model::FileId;
+use crate::model::{FileId, Right};
 use crate::store::MetadataStore;
 use crate::validate::{BatchDelete, ListQuery};
 
@@ -35,9 +36,11 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         id: FileId,
         if_match: Option<u64>,
     ) -> Result<(), ApiError> {
-        self.modify(&who.tenant, id, if_match, |_, _| Ok(Plan::remove()))
-            .await
-            .map(|_| ())
+        self.modify(By::Caller(who, Right::Delete), id, if_match, |_, _| {
+            Ok(Plan::remove())
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Deletes up to 1000 records (and their bytes), reporting which were not found.
@@ -46,6 +49,24 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         who: &Identity,
         batch: &BatchDelete,
     ) -> Result<Deleted, ApiError> {
+        if !who.caller().app {
+            // All or none of what the caller sees: a file it may read but not delete refuses
+            // the whole batch before anything is deleted.
+            for (at, id) in batch.ids.iter().enumerate() {
+                let Some(record) = self.store.get(&who.tenant, *id).await? else {
+                    continue;
+                };
+                match self.permit(who, &record, Right::Delete).await {
+                    Err(err) if err.is(ProblemCode::Forbidden) => {
+                        return Err(ApiError::new(
+                            ProblemCode::Forbidden,
+                            format!("[{at}]: you may read file {id} but lack the right to delete; nothing was deleted"),
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+        }
         let results: Vec<(FileId, Result<(), ApiError>)> = stream::iter(batch.ids.iter().copied())
             .map(|id| async move { (id, self.delete(who, id, None).await) })
             .buffered(DELETE_CONCURRENCY)

@@ -3,11 +3,14 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use std::collections::VecDeque;
+
+use super::access::Policies;
 use super::{Service, Shown};
 use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
-use crate::model::{FileId, FileRecord};
+use crate::model::{CollectionName, FileId, FileRecord, Policy};
 use crate::store::MetadataStore;
 use crate::store::{IndexQuery, ListIndex};
 use crate::validate::ListQuery;
@@ -76,8 +79,78 @@ fn choose_index(query: &ListQuery) -> ListIndex {
     }
 }
 
+/// One index a listing merges, with what it has read ahead.
+struct Source {
+    index: ListIndex,
+    /// Records read but not yet merged, newest first.
+    buffer: VecDeque<FileRecord>,
+    /// The next read starts at this id.
+    highest: FileId,
+    /// Nothing more below `highest`.
+    done: bool,
+    /// How many records the next read asks for.
+    batch: usize,
+}
+
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
-    /// Lists the tenant's live records that pass every filter, newest first.
+    /// The indexes a listing by `who` merges (SPEC 19), and the policies it already knows.
+    /// An app, a selective index (name, directory, purpose, uploader, tag), or a caller who
+    /// may read every collection in question through the collection reads one index, as
+    /// before. Otherwise the tenant's files are not read at all: the listing merges the
+    /// collections the caller may read whole, its own files, and the files granted to it (to
+    /// its user and each of its groups), so its cost follows what it can see.
+    async fn sources(
+        &self,
+        who: &Identity,
+        query: &ListQuery,
+    ) -> Result<(Vec<ListIndex>, Policies), ApiError> {
+        let index = choose_index(query);
+        let caller = who.caller();
+        let only = match &index {
+            _ if caller.app => return Ok((vec![index], Policies::default())),
+            ListIndex::Recent => None,
+            ListIndex::Collection(name) => Some(name.clone()),
+            _ => return Ok((vec![index], Policies::default())),
+        };
+        let mut policies: Vec<(CollectionName, Policy)> = self
+            .store
+            .collections(&who.tenant)
+            .await?
+            .into_iter()
+            .map(|c| (c.name, c.rules.policy()))
+            .collect();
+        if !policies.iter().any(|(name, _)| name.is_default()) {
+            policies.push((CollectionName::default(), Policy::default()));
+        }
+        let relevant: Vec<&(CollectionName, Policy)> = policies
+            .iter()
+            .filter(|(name, _)| only.as_deref().is_none_or(|o| o == name.as_str()))
+            .collect();
+        if relevant.iter().all(|(_, p)| p.reads_all(&caller)) {
+            return Ok((vec![index], Policies::from(policies)));
+        }
+        let mut sources: Vec<ListIndex> = relevant
+            .iter()
+            .filter(|(_, p)| p.reads_all(&caller))
+            .map(|(name, _)| ListIndex::Collection(name.as_str().to_owned()))
+            .collect();
+        sources.push(ListIndex::UploadedBy(who.user.as_str().to_owned()));
+        if relevant
+            .iter()
+            .any(|(_, p)| p.file_security && !p.reads_all(&caller))
+        {
+            sources.extend(
+                caller
+                    .principals()
+                    .iter()
+                    .map(|p| ListIndex::Grantee(p.to_wire())),
+            );
+        }
+        Ok((sources, Policies::from(policies)))
+    }
+
+    /// Lists the tenant's live records that pass every filter and `who` may read, newest
+    /// first.
     pub async fn list(&self, who: &Identity, query: &ListQuery) -> Result<ListPage, ApiError> {
         let (records, next_cursor, items_read) = self.read_page(who, query).await?;
         Ok(ListPage {
@@ -124,6 +197,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     if !record.is_expired(now)
                         && query.matches(&record)
                         && (lowest..=highest).contains(&record.id)
+                        && self.sees(who, &record, &mut Policies::default()).await?
                     {
                         items.push(record);
                     }
@@ -132,40 +206,89 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             return Ok((items, None, 2));
         }
 
-        let index = choose_index(query);
+        let (sources, mut seen) = self.sources(who, query).await?;
         let want = query.limit + 1; // one more than the page tells whether another page exists
+        let mut sources: Vec<Source> = sources
+            .into_iter()
+            .map(|index| Source {
+                index,
+                buffer: VecDeque::new(),
+                highest,
+                done: false,
+                batch: want,
+            })
+            .collect();
         let mut items: Vec<FileRecord> = Vec::with_capacity(want);
         let mut items_read = 0;
         let mut exhausted = false;
-        let mut batch = want;
-        while items.len() < want && lowest <= highest && items_read < MAX_ITEMS_READ {
-            let page = self
-                .store
-                .list(IndexQuery {
-                    tenant: &who.tenant,
-                    index: &index,
-                    lowest,
-                    highest,
-                    limit: batch.min(1_000),
-                })
-                .await?;
-            // A first read of one page serves indexed filters; later reads (filters the index
-            // does not cover) grow so that sparse matches do not take many round trips.
-            batch = (batch * 2).min(1_000);
-            items_read += page.items_read;
-            for record in page.records {
-                if items.len() < want && !record.is_expired(now) && query.matches(&record) {
-                    items.push(record);
+        while items.len() < want && items_read < MAX_ITEMS_READ {
+            // Every source that may hold more but has nothing read ahead reads its next page;
+            // only then is the newest head the newest record of the merge.
+            let mut refilled = false;
+            for source in sources
+                .iter_mut()
+                .filter(|s| !s.done && s.buffer.is_empty())
+            {
+                if source.highest < lowest {
+                    source.done = true;
+                    continue;
+                }
+                let page = self
+                    .store
+                    .list(IndexQuery {
+                        tenant: &who.tenant,
+                        index: &source.index,
+                        lowest,
+                        highest: source.highest,
+                        limit: source.batch.min(1_000),
+                    })
+                    .await?;
+                // A first read of one page serves indexed filters; later reads (filters the
+                // index does not cover) grow so that sparse matches do not take many trips.
+                source.batch = (source.batch * 2).min(1_000);
+                items_read += page.items_read;
+                source.buffer.extend(page.records);
+                match (page.more, page.last_id.and_then(FileId::predecessor)) {
+                    (true, Some(next)) => source.highest = next,
+                    _ => source.done = true,
+                }
+                refilled = true;
+            }
+            if refilled {
+                continue;
+            }
+            let Some(top) = sources
+                .iter()
+                .filter_map(|s| s.buffer.front().map(|r| r.id))
+                .max()
+            else {
+                exhausted = true;
+                break;
+            };
+            let mut record = None;
+            for source in &mut sources {
+                if source.buffer.front().is_some_and(|r| r.id == top) {
+                    record = source.buffer.pop_front();
                 }
             }
-            match (page.more, page.last_id.and_then(FileId::predecessor)) {
-                (true, Some(next)) => highest = next,
-                _ => {
-                    exhausted = true;
-                    break;
-                }
+            let Some(record) = record else { break };
+            if !record.is_expired(now)
+                && query.matches(&record)
+                && self.sees(who, &record, &mut seen).await?
+            {
+                items.push(record);
             }
         }
+        // Everything above the highest unconsumed id of any source has been merged.
+        let frontier = sources
+            .iter()
+            .filter(|s| !(s.done && s.buffer.is_empty()))
+            .map(|s| s.buffer.front().map_or(s.highest, |r| r.id))
+            .max();
+        if frontier.is_none() {
+            exhausted = true;
+        }
+        let highest = frontier.unwrap_or(FileId::MIN);
         let next_cursor = if items.len() > query.limit {
             items.truncate(query.limit);
             items.last().map(|r| encode_cursor(r.id, fingerprint))

@@ -6,6 +6,7 @@
 //! implies (the public copy, replaced objects, a removed record's bytes). Each route's logic is
 //! a change handed to that path.
 
+mod access;
 mod clock;
 mod collections;
 mod completion;
@@ -159,5 +160,18 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             .await?
             .filter(|record| !record.is_expired(now))
             .ok_or_else(ApiError::not_found)
+    }
+
+    /// The live record if `who` may `right` on it (SPEC 19): `404` if it may not read it (or
+    /// it is missing), `403` if it may read but not `right`.
+    async fn load_for(
+        &self,
+        who: &crate::identity::Identity,
+        id: FileId,
+        right: crate::model::Right,
+    ) -> Result<FileRecord, ApiError> {
+        let record = self.load(&who.tenant, id).await?;
+        self.permit(who, &record, right).await?;
+        Ok(record)
     }
 }

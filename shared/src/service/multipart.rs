@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::access::By;
 use super::create::PartUrl;
 use super::plan::pending_expiry;
 use super::write::{Cleanup, Plan};
@@ -12,7 +13,7 @@ use crate::blob::ObjectStore;
 use crate::blob::UploadedPart;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
-use crate::model::{FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, Timestamp};
+use crate::model::{FileId, FileRecord, FileStatus, MultipartPlan, OpenUpload, Right, Timestamp};
 use crate::store::MetadataStore;
 use crate::validate::{ClaimedPart, CompleteParts, SignParts};
 
@@ -53,35 +54,40 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         request: &SignParts,
     ) -> Result<SignedParts, ApiError> {
         let (_, signed) = self
-            .modify_with(&who.tenant, id, None, move |current, now| async move {
-                let (upload, plan) = open_multipart(&current)?;
-                let numbers = &request.part_numbers;
-                if let Some(bad) = numbers.iter().find(|n| **n == 0 || **n > plan.part_count) {
-                    return Err(ApiError::field(
-                        "partNumbers",
-                        format!("part {bad} is not in this upload's 1..={}", plan.part_count),
-                    ));
-                }
-                let total = current.expected_size.unwrap_or(0);
-                let expires_in = Duration::from_secs(request.url_expires_in);
-                let parts = self
-                    .part_urls(&upload.key, plan, total, numbers, now, expires_in)
-                    .await?;
-                let expires_at = now.plus_seconds(request.url_expires_in);
-                let signed = SignedParts { parts, expires_at };
-                if expires_at <= upload.url_expires_at {
-                    return Ok((Plan::keep(), signed));
-                }
-                // The upload lives on: so does a record that has no content yet.
-                let mut next = current.clone();
-                if let Some(open) = next.upload.as_mut() {
-                    open.url_expires_at = expires_at;
-                }
-                if next.content.is_none() {
-                    next.expires_at = Some(pending_expiry(&next, expires_at));
-                }
-                Ok((Plan::write(next), signed))
-            })
+            .modify_with(
+                By::Caller(who, Right::Write),
+                id,
+                None,
+                move |current, now| async move {
+                    let (upload, plan) = open_multipart(&current)?;
+                    let numbers = &request.part_numbers;
+                    if let Some(bad) = numbers.iter().find(|n| **n == 0 || **n > plan.part_count) {
+                        return Err(ApiError::field(
+                            "partNumbers",
+                            format!("part {bad} is not in this upload's 1..={}", plan.part_count),
+                        ));
+                    }
+                    let total = current.expected_size.unwrap_or(0);
+                    let expires_in = Duration::from_secs(request.url_expires_in);
+                    let parts = self
+                        .part_urls(&upload.key, plan, total, numbers, now, expires_in)
+                        .await?;
+                    let expires_at = now.plus_seconds(request.url_expires_in);
+                    let signed = SignedParts { parts, expires_at };
+                    if expires_at <= upload.url_expires_at {
+                        return Ok((Plan::keep(), signed));
+                    }
+                    // The upload lives on: so does a record that has no content yet.
+                    let mut next = current.clone();
+                    if let Some(open) = next.upload.as_mut() {
+                        open.url_expires_at = expires_at;
+                    }
+                    if next.content.is_none() {
+                        next.expires_at = Some(pending_expiry(&next, expires_at));
+                    }
+                    Ok((Plan::write(next), signed))
+                },
+            )
             .await?;
         Ok(signed)
     }
@@ -92,7 +98,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         who: &Identity,
         id: FileId,
     ) -> Result<Vec<UploadedPart>, ApiError> {
-        let record = self.load(&who.tenant, id).await?;
+        let record = self.load_for(who, id, Right::Write).await?;
         let (upload, plan) = open_multipart(&record)?;
         self.objects
             .list_parts(&upload.key, &plan.upload_id)
@@ -110,7 +116,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         id: FileId,
         request: &CompleteParts,
     ) -> Result<Shown, ApiError> {
-        let record = self.load(&who.tenant, id).await?;
+        let record = self.load_for(who, id, Right::Write).await?;
         let Ok((upload, plan)) = open_multipart(&record) else {
             // Completed before (a retry after a lost response): the same answer again.
             if record.status == FileStatus::Uploaded && record.upload.is_none() {
@@ -154,7 +160,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         if_match: Option<u64>,
     ) -> Result<Shown, ApiError> {
         let record = self
-            .modify(&who.tenant, id, if_match, |current, _| {
+            .modify(By::Caller(who, Right::Write), id, if_match, |current, _| {
                 closing_upload(current)
             })
             .await?;

@@ -48,7 +48,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
 
     /// The live record, repaired as [`Service::get`] describes.
     pub(super) async fn read(&self, who: &Identity, id: FileId) -> Result<FileRecord, ApiError> {
-        let record = self.load(&who.tenant, id).await?;
+        let record = self.load_for(who, id, crate::model::Right::Read).await?;
         if !in_step(&record) {
             // A public copy that failed earlier: the read asks again, but never fails for it.
             if let Err(err) = self.request_publish(&record.tenant, record.id).await {

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::access::By;
 use super::multipart::closing_upload;
 use super::write::{Cleanup, Plan};
 use super::Service;
@@ -17,6 +18,7 @@ use crate::blob::ObjectStore;
 use crate::blob::{PutConditions, UploadCall};
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
+use crate::model::Right;
 use crate::model::{FileId, FileRecord, Timestamp};
 use crate::store::MetadataStore;
 use crate::validate::{S3Call, SignRequest};
@@ -52,7 +54,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         id: FileId,
         request: &SignRequest,
     ) -> Result<SignedRequest, ApiError> {
-        let mut record = self.load(&who.tenant, id).await?;
+        let mut record = self.load_for(who, id, Right::Write).await?;
         let upload = record.upload.as_ref().ok_or_else(|| {
             ApiError::new(ProblemCode::NoOpenUpload, "the file has no open upload")
         })?;
@@ -130,8 +132,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             S3Call::AbortMultipartUpload => {
                 // The record lets the upload go first (aborting it in S3 too, so no part is
                 // left even if the browser's own abort never arrives).
-                self.modify(&who.tenant, id, None, |current, _| closing_upload(current))
-                    .await?;
+                self.modify(By::Caller(who, Right::Write), id, None, |current, _| {
+                    closing_upload(current)
+                })
+                .await?;
                 let call = UploadCall::Abort { upload_id };
                 self.objects
                     .presign_upload_call(&key, call, now, expires_in)
@@ -159,23 +163,28 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         if self.objects.list_parts(key, upload_id).await?.is_none() {
             return Err(mismatch("the upload id is not an upload of this file"));
         }
-        self.modify(&who.tenant, record.id, None, |current, _| {
-            let mut next = current.clone();
-            let Some(upload) = next.upload.as_mut().filter(|u| u.key == key) else {
-                return Err(mismatch("the file's open upload has changed"));
-            };
-            let Some(plan) = upload.multipart.as_mut() else {
-                return Err(no_multipart_upload());
-            };
-            if plan.upload_id == upload_id {
-                return Ok(Plan::keep());
-            }
-            let replaced = std::mem::replace(&mut plan.upload_id, upload_id.to_owned());
-            Ok(Plan::write(next).then([Cleanup::AbortReplacedUpload {
-                key: key.to_owned(),
-                upload_id: replaced,
-            }]))
-        })
+        self.modify(
+            By::Caller(who, Right::Write),
+            record.id,
+            None,
+            |current, _| {
+                let mut next = current.clone();
+                let Some(upload) = next.upload.as_mut().filter(|u| u.key == key) else {
+                    return Err(mismatch("the file's open upload has changed"));
+                };
+                let Some(plan) = upload.multipart.as_mut() else {
+                    return Err(no_multipart_upload());
+                };
+                if plan.upload_id == upload_id {
+                    return Ok(Plan::keep());
+                }
+                let replaced = std::mem::replace(&mut plan.upload_id, upload_id.to_owned());
+                Ok(Plan::write(next).then([Cleanup::AbortReplacedUpload {
+                    key: key.to_owned(),
+                    upload_id: replaced,
+                }]))
+            },
+        )
         .await
     }
 }

@@ -185,6 +185,7 @@ fn world() -> World {
             tenant: TenantId::parse("acme").unwrap(),
             user: UserId::parse("alice").unwrap(),
             scopes: crate::identity::Scopes::all(),
+            groups: Vec::new(),
         },
     }
 }

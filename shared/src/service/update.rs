@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use super::access::By;
 use super::collections::admit_mime_type_change;
 use super::write::Plan;
 use super::{Service, Shown};
 use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
-use crate::model::{CollectionName, FieldError, FileId, FileRecord, Rules};
+use crate::model::{CollectionName, FieldError, FileId, FileRecord, Right, Rules};
 use crate::store::MetadataStore;
 use crate::validate::{BatchUpdate, FilePatch, ListQuery, MetadataChange, MAX_BATCH_UPDATES};
 
@@ -48,6 +49,9 @@ impl FilePatch {
         if let Some(tags) = &self.tags {
             next.tags = tags.clone();
         }
+        if let Some(grants) = &self.grants {
+            next.grants = grants.clone();
+        }
         match &self.metadata {
             None => {}
             Some(MetadataChange::Replace(metadata)) => next.metadata = metadata.clone(),
@@ -65,6 +69,24 @@ impl FilePatch {
 }
 
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
+    /// A change of `grants` needs a collection with `fileSecurity` (`400`) and the owner or
+    /// an app (`403` naming `share`).
+    async fn admit_grants(
+        &self,
+        who: &Identity,
+        current: &FileRecord,
+        next: &FileRecord,
+    ) -> Result<(), ApiError> {
+        if next.grants == current.grants {
+            return Ok(());
+        }
+        let policy = self.policy(&current.tenant, &current.collection).await?;
+        if !policy.file_security && !next.grants.is_empty() {
+            return Err(super::create::grants_need_file_security());
+        }
+        self.permit(who, current, Right::Share).await
+    }
+
     /// Applies a merge patch (`PATCH`) or a replacement (`PUT`) to one record. Without
     /// `If-Match`, a concurrent change is merged by applying the patch to the fresh record.
     pub async fn update(
@@ -75,18 +97,24 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         if_match: Option<u64>,
     ) -> Result<Shown, ApiError> {
         let (record, ()) = self
-            .modify_with(&who.tenant, id, if_match, |current, _| async move {
-                let next = patch.applied_to(&current)?;
-                if next == current {
-                    return Ok((Plan::keep(), ()));
-                }
-                // A new media type meets the collection's rule (read only then).
-                if next.mime_type != current.mime_type {
-                    let rules = self.stored_rules(&who.tenant, &next.collection).await?;
-                    admit_mime_type_change(rules.as_ref(), &next)?;
-                }
-                Ok((Plan::write(next), ()))
-            })
+            .modify_with(
+                By::Caller(who, Right::Write),
+                id,
+                if_match,
+                |current, _| async move {
+                    let next = patch.applied_to(&current)?;
+                    if next == current {
+                        return Ok((Plan::keep(), ()));
+                    }
+                    self.admit_grants(who, &current, &next).await?;
+                    // A new media type meets the collection's rule (read only then).
+                    if next.mime_type != current.mime_type {
+                        let rules = self.stored_rules(&who.tenant, &next.collection).await?;
+                        admit_mime_type_change(rules.as_ref(), &next)?;
+                    }
+                    Ok((Plan::write(next), ()))
+                },
+            )
             .await?;
         self.show(record).await
     }
@@ -152,8 +180,15 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             }
         }
         let records = self
-            .modify_many(&who.tenant, &ids, |at, current| {
+            .modify_many(who, &ids, |at, current| {
                 let next = batch.items[at].1.applied_to(current)?;
+                if next.grants != current.grants {
+                    // Grants change one file at a time (PATCH /files/{id}).
+                    return Err(ApiError::field(
+                        "grants",
+                        "grants change one file at a time, with PATCH /files/{id}",
+                    ));
+                }
                 if next.mime_type != current.mime_type {
                     let known = rules.get(&next.collection).and_then(Option::as_ref);
                     admit_mime_type_change(known, &next)?;

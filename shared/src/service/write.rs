@@ -7,13 +7,15 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::access::By;
 use super::public::in_step;
 use super::thumbnail::{public_thumbnail_keys, thumbnail_keys};
 use super::Service;
 use crate::blob::ObjectStore;
 use crate::error::ApiError;
+use crate::identity::Identity;
 use crate::keys::{public_key, ObjectKey};
-use crate::model::{FileId, FileRecord, TenantId, Timestamp};
+use crate::model::{FileId, FileRecord, Right, Timestamp};
 use crate::store::MetadataStore;
 use crate::store::{Change, StoreError};
 
@@ -125,13 +127,13 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// is gone, `412` if `if_match` is not its version.
     pub(crate) async fn modify(
         &self,
-        tenant: &TenantId,
+        by: By<'_>,
         id: FileId,
         if_match: Option<u64>,
         mut change: impl FnMut(&FileRecord, Timestamp) -> Result<Plan, ApiError>,
     ) -> Result<FileRecord, ApiError> {
         let (record, ()) = self
-            .modify_with(tenant, id, if_match, |current, now| {
+            .modify_with(by, id, if_match, |current, now| {
                 std::future::ready(change(&current, now).map(|plan| (plan, ())))
             })
             .await?;
@@ -142,7 +144,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// the object store, presigns, opens an upload) and hands a result of its own back.
     pub(crate) async fn modify_with<F, Fut, T>(
         &self,
-        tenant: &TenantId,
+        by: By<'_>,
         id: FileId,
         if_match: Option<u64>,
         mut change: F,
@@ -154,7 +156,11 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         for attempt in 0..WRITE_ATTEMPTS {
             back_off(attempt).await;
             let now = self.clock.now();
-            let current = self.load(tenant, id).await?;
+            let current = self.load(by.tenant(), id).await?;
+            if let By::Caller(who, right) = by {
+                // Before `If-Match`: a file the caller may not read answers like a missing one.
+                self.permit(who, &current, right).await?;
+            }
             check_version(&current, if_match)?;
             let (plan, output) = change(current.clone(), now).await?;
             let Plan {
@@ -224,7 +230,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// `None` to leave it; field errors are collected from every record and named by position.
     pub(crate) async fn modify_many(
         &self,
-        tenant: &TenantId,
+        who: &Identity,
         ids: &[FileId],
         mut change: impl FnMut(usize, &FileRecord) -> Result<Option<FileRecord>, ApiError>,
     ) -> Result<Vec<FileRecord>, ApiError> {
@@ -234,7 +240,14 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             let mut pairs = Vec::with_capacity(ids.len());
             let mut errors = Vec::new();
             for (at, id) in ids.iter().enumerate() {
-                let current = self.load(tenant, *id).await.map_err(|err| {
+                let current = match self.load(&who.tenant, *id).await {
+                    Ok(current) => self
+                        .permit(who, &current, Right::Write)
+                        .await
+                        .map(|()| current),
+                    Err(err) => Err(err),
+                };
+                let current = current.map_err(|err| {
                     if err.is(crate::error::ProblemCode::NotFound) {
                         ApiError::new(
                             crate::error::ProblemCode::NotFound,

@@ -62,6 +62,8 @@ pub enum ListIndex {
     UploadedBy(String),
     Tag(String),
     Collection(String),
+    /// The files granted to one principal (its wire form, `user:<id>` or `group:<g>`).
+    Grantee(String),
 }
 
 /// One read of an index: ids from `lowest` to `highest` (both inclusive), newest first, at most

@@ -68,12 +68,13 @@ impl BatchUpdate {
                     "appears more than once",
                 ));
             }
-            if changes.contains_key("externalId") {
-                errors.push(FieldError::new(
-                    format!("[{at}].externalId"),
-                    "cannot change in a batch; use PATCH /files/{id}",
-                ));
-                changes.remove("externalId");
+            for single in ["externalId", "grants"] {
+                if changes.remove(single).is_some() {
+                    errors.push(FieldError::new(
+                        format!("[{at}].{single}"),
+                        "cannot change in a batch; use PATCH /files/{id}",
+                    ));
+                }
             }
             match FilePatch::from_json(Value::Object(changes), UpdateMode::Merge) {
                 Ok(patch) => items.push((id, patch)),
@@ -236,7 +237,7 @@ impl UpdateFiles {
         let patch = match patch {
             Value::Object(mut changes) => {
                 let mut errors = Vec::new();
-                for fixed in ["id", "externalId"] {
+                for fixed in ["id", "externalId", "grants"] {
                     if changes.remove(fixed).is_some() {
                         errors.push(FieldError::new(
                             format!("patch.{fixed}"),

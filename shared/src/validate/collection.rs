@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use super::{wire_enum, Fields, MAX_OBJECT_SIZE, MAX_TTL_SECONDS, MAX_URL_EXPIRY_SECONDS};
 use crate::error::ApiError;
 use crate::model::{
-    CollectionName, CreateDefaults, FieldError, FileKind, Limits, MimePattern, Rules, MAX_LIMIT,
+    AccessEntry, CollectionAccess, CollectionName, CreateDefaults, FieldError, FileKind, Limits,
+    MimePattern, Overwrite, Rules, MAX_ACCESS_ENTRIES, MAX_LIMIT,
 };
 
 /// The rule names a collection body may carry.
@@ -18,7 +19,12 @@ const RULE_FIELDS: &[&str] = &[
     "maxUploadUrlExpiresIn",
     "maxBytes",
     "maxFiles",
+    "access",
+    "fileSecurity",
+    "overwrite",
 ];
+/// The lists `access` may carry.
+const ACCESS_FIELDS: &[&str] = &["read", "write", "delete"];
 /// The names `defaults` may carry.
 const DEFAULT_FIELDS: &[&str] = &["privateAccess", "kind", "ttlSeconds", "uploadUrlExpiresIn"];
 /// Most entries of `allowedMimeTypes`.
@@ -177,6 +183,18 @@ fn read_rules(f: &mut Fields) -> Rules {
             );
         }
     }
+    let access = match f.object("access") {
+        None => CollectionAccess::default(),
+        Some(map) => read_access(f, map),
+    };
+    let file_security = f.boolean("fileSecurity").unwrap_or(false);
+    let overwrite = match f.string("overwrite") {
+        None => Overwrite::default(),
+        Some(text) => Overwrite::parse(&text).unwrap_or_else(|| {
+            f.error("overwrite", "must be \"writers\", \"owner\" or \"apps\"");
+            Overwrite::default()
+        }),
+    };
     Rules {
         allowed_mime_types,
         max_file_size,
@@ -184,7 +202,69 @@ fn read_rules(f: &mut Fields) -> Rules {
         defaults,
         max_upload_url_expires_in,
         limits,
+        access,
+        file_security,
+        overwrite,
     }
+}
+
+/// `access`: `read`, `write` and `delete`, each a list of `"tenant"`, `"user:<id>"` and
+/// `"group:<name>"` (absent or `null`: `["tenant"]`; `[]`: only owners and apps).
+fn read_access(f: &mut Fields, map: Map<String, Value>) -> CollectionAccess {
+    let mut access = CollectionAccess::default();
+    for (key, value) in map {
+        let field = format!("access.{key}");
+        let list = match key.as_str() {
+            "read" => &mut access.read,
+            "write" => &mut access.write,
+            "delete" => &mut access.delete,
+            _ => {
+                f.error(
+                    &field,
+                    format!(
+                        "is not an access list (lists: {})",
+                        ACCESS_FIELDS.join(", ")
+                    ),
+                );
+                continue;
+            }
+        };
+        let items = match value {
+            Value::Null => continue,
+            Value::Array(items) => items,
+            _ => {
+                f.error(
+                    &field,
+                    "must be an array of \"tenant\", \"user:<id>\" or \"group:<name>\"",
+                );
+                continue;
+            }
+        };
+        if items.len() > MAX_ACCESS_ENTRIES {
+            f.error(
+                &field,
+                format!("must hold at most {MAX_ACCESS_ENTRIES} entries"),
+            );
+            continue;
+        }
+        let mut entries: Vec<AccessEntry> = Vec::new();
+        for item in items {
+            let parsed = match &item {
+                Value::String(text) => AccessEntry::parse(&field, text),
+                _ => Err(FieldError::new(
+                    &field,
+                    "must be an array of \"tenant\", \"user:<id>\" or \"group:<name>\"",
+                )),
+            };
+            match parsed {
+                Ok(entry) if !entries.contains(&entry) => entries.push(entry),
+                Ok(_) => {}
+                Err(e) => f.errors.push(e),
+            }
+        }
+        *list = entries;
+    }
+    access
 }
 
 fn read_defaults(map: Map<String, Value>, errors: &mut Vec<FieldError>) -> CreateDefaults {
@@ -270,6 +350,19 @@ pub(crate) fn rules_json(rules: &Rules) -> Map<String, Value> {
     );
     put("maxBytes", rules.limits.max_bytes.map(Value::from));
     put("maxFiles", rules.limits.max_files.map(Value::from));
+    let list = |entries: &[AccessEntry]| {
+        Value::Array(entries.iter().map(|e| Value::String(e.to_wire())).collect())
+    };
+    let mut access = Map::new();
+    access.insert("read".into(), list(&rules.access.read));
+    access.insert("write".into(), list(&rules.access.write));
+    access.insert("delete".into(), list(&rules.access.delete));
+    put("access", Some(Value::Object(access)));
+    put("fileSecurity", Some(Value::Bool(rules.file_security)));
+    put(
+        "overwrite",
+        Some(Value::String(rules.overwrite.as_str().to_owned())),
+    );
     map
 }
 
@@ -397,8 +490,8 @@ mod tests {
             ["name"]
         );
         assert_eq!(
-            fields_of(RulesPatch::from_json(json!({"access": {}}))),
-            ["access"]
+            fields_of(RulesPatch::from_json(json!({"colour": {}}))),
+            ["colour"]
         );
         assert_eq!(
             fields_of(RulesPatch::from_json(json!({"maxFiles": -1}))),

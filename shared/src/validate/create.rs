@@ -140,6 +140,8 @@ pub struct CreateFile {
     pub overwrite: bool,
     /// The collection the file goes in (`default` when not named).
     pub collection: CollectionName,
+    /// The file's grants (collections with `fileSecurity` only; SPEC 19).
+    pub grants: Vec<crate::model::Grant>,
     /// The record fields the body names (with a value or `null`): what an overwrite changes.
     pub named: Vec<&'static str>,
 }
@@ -165,6 +167,7 @@ const CREATE_FIELDS: &[&str] = &[
     "ttlSeconds",
     "overwrite",
     "collection",
+    "grants",
 ];
 
 impl CreateFile {
@@ -223,6 +226,7 @@ impl CreateFile {
             .string("collection")
             .and_then(|v| f.check(CollectionName::parse_as("collection", &v)))
             .unwrap_or_default();
+        let grants = f.grants("grants").unwrap_or_default();
         let overwrite = f.boolean("overwrite").unwrap_or(false);
         if overwrite && external_id.is_none() && !f.has_error("externalId") {
             f.error("overwrite", "requires externalId");
@@ -244,6 +248,7 @@ impl CreateFile {
                 ttl_seconds,
                 overwrite,
                 collection,
+                grants,
                 named,
             }),
             // finish() has already reported the missing or invalid field.

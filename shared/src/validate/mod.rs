@@ -200,6 +200,61 @@ impl Fields {
         }
     }
 
+    /// A file's `grants` (SPEC 19): at most [`crate::model::MAX_GRANTS`] objects of exactly
+    /// `principal` (`user:<id>` or `group:<name>`) and `role` (`reader` or `writer`), each
+    /// principal once. `None` (with errors) if anything is wrong, or if absent.
+    fn grants(&mut self, field: &str) -> Option<Vec<crate::model::Grant>> {
+        use crate::model::{Grant, Principal, Role, MAX_GRANTS};
+        let items = self.array(field)?;
+        if items.len() > MAX_GRANTS {
+            self.error(field, format!("a file has at most {MAX_GRANTS} grants"));
+            return None;
+        }
+        let before = self.errors.len();
+        let mut grants: Vec<Grant> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            let Value::Object(map) = item else {
+                self.error(&at, "must be an object with principal and role");
+                continue;
+            };
+            if let Some(key) = map
+                .keys()
+                .find(|k| !matches!(k.as_str(), "principal" | "role"))
+            {
+                self.error(&format!("{at}.{key}"), "is not a field of a grant");
+            }
+            let principal_field = format!("{at}.principal");
+            let principal = match map.get("principal").and_then(Value::as_str) {
+                Some(text) => self.check(Principal::parse(&principal_field, text)),
+                None => {
+                    self.error(
+                        &principal_field,
+                        "is required: \"user:<id>\" or \"group:<name>\"",
+                    );
+                    None
+                }
+            };
+            let role = match map.get("role").and_then(Value::as_str) {
+                Some("reader") => Some(Role::Reader),
+                Some("writer") => Some(Role::Writer),
+                _ => {
+                    self.error(&format!("{at}.role"), "must be \"reader\" or \"writer\"");
+                    None
+                }
+            };
+            if let Some(principal) = &principal {
+                if grants.iter().any(|g| &g.principal == principal) {
+                    self.error(&principal_field, "is granted twice");
+                }
+            }
+            if let (Some(principal), Some(role)) = (principal, role) {
+                grants.push(Grant { principal, role });
+            }
+        }
+        (self.errors.len() == before).then_some(grants)
+    }
+
     fn object(&mut self, field: &str) -> Option<Map<String, Value>> {
         match self.take(field)? {
             Value::Object(map) => Some(map),

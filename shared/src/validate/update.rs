@@ -76,6 +76,7 @@ const MUTABLE_FIELDS: &[&str] = &[
     "directory",
     "source",
     "privateAccess",
+    "grants",
 ];
 
 /// Fields fixed after creation besides the read-only ones: accepted in an update only with
@@ -102,6 +103,9 @@ pub struct FilePatch {
     /// The new tags (`null` in a `PATCH`, or absent from a `PUT`: none).
     pub tags: Option<Tags>,
     pub metadata: Option<MetadataChange>,
+    /// The new grants (`null` in a `PATCH`: none; absent: unchanged, in a `PUT` too, so that
+    /// a replacement by someone who may not share keeps them).
+    pub grants: Option<Vec<crate::model::Grant>>,
     /// Read-only and fixed fields the body repeats; each must hold its current value.
     pub echoed: Vec<Echo>,
 }
@@ -160,6 +164,12 @@ impl FilePatch {
             None if replace || (metadata_given && !f.has_error("metadata")) => {
                 Some(MetadataChange::Replace(Metadata::default()))
             }
+            None => None,
+        };
+        let grants_null = f.is_null("grants");
+        patch.grants = match f.grants("grants") {
+            Some(grants) => Some(grants),
+            None if grants_null => Some(Vec::new()),
             None => None,
         };
         f.finish()?;

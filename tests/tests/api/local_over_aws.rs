@@ -11,7 +11,7 @@ async fn the_local_api_works_over_dynamodb_and_s3() {
     let dir = tempfile::tempdir().unwrap();
     let server = stowage_local::start(stowage_local::LocalConfig {
         backend: stowage_local::Backend::Aws {
-            config,
+            config: Box::new(config),
             sdk: Box::new(sdk),
         },
         sweep_interval: std::time::Duration::from_secs(3_600),

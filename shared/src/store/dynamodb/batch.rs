@@ -17,17 +17,18 @@ const MAX_BATCH_WRITE: usize = 25;
 const MAX_BATCH_GET: usize = 100;
 
 impl DynamoStore {
-    /// Writes (or deletes) the tag pointers of `record` for `tags`, 25 at a time.
+    /// Writes (or deletes) the pointers of `record` in the partitions `pks` (tags' and
+    /// grantees'), 25 at a time.
     pub(super) async fn write_pointers<'a>(
         &self,
         record: &FileRecord,
-        tags: impl IntoIterator<Item = &'a str>,
+        pks: impl IntoIterator<Item = &'a String>,
         delete: bool,
     ) -> Result<(), StoreError> {
-        let requests = tags
+        let requests = pks
             .into_iter()
-            .map(|tag| {
-                let key = pointer_key(record, tag);
+            .map(|pk| {
+                let key = pointer_key(record, pk);
                 let request = if delete {
                     let delete = DeleteRequest::builder().set_key(Some(key)).build();
                     WriteRequest::builder().delete_request(delete.map_err(backend)?)

@@ -43,8 +43,9 @@ pub struct DynamoStore {
     table: String,
 }
 
-fn tags_of(record: &FileRecord) -> BTreeSet<&str> {
-    record.tags.as_slice().iter().map(String::as_str).collect()
+/// The partitions of `record`'s pointers (tags and grantees).
+fn tags_of(record: &FileRecord) -> BTreeSet<String> {
+    schema::pointer_pks(record)
 }
 
 impl DynamoStore {
@@ -120,7 +121,7 @@ impl MetadataStore for DynamoStore {
     ) -> Result<(), StoreError> {
         // Pointers first: a pointer without its record is skipped by readers; a record without
         // its pointer would be missing from tag listings.
-        self.write_pointers(record, tags_of(record), false).await?;
+        self.write_pointers(record, &tags_of(record), false).await?;
         let mut writes = vec![(self.put_record(None, record)?, Guard::Record)];
         if let Some(external_id) = &record.external_id {
             writes.push((
@@ -171,7 +172,7 @@ impl MetadataStore for DynamoStore {
         }
         for Change { previous, next } in changes {
             let (old, new) = (tags_of(previous), tags_of(next));
-            self.write_pointers(next, new.difference(&old).copied(), false)
+            self.write_pointers(next, new.difference(&old), false)
                 .await?;
         }
         match changes.first() {
@@ -183,7 +184,7 @@ impl MetadataStore for DynamoStore {
         }
         for Change { previous, next } in changes {
             let (old, new) = (tags_of(previous), tags_of(next));
-            self.write_pointers(next, old.difference(&new).copied(), true)
+            self.write_pointers(next, old.difference(&new), true)
                 .await?;
         }
         Ok(())
@@ -200,7 +201,7 @@ impl MetadataStore for DynamoStore {
         let deltas = usage::deltas([(Some(record), None)]);
         self.write_counted(&record.tenant, writes, &deltas, None)
             .await?;
-        self.write_pointers(record, tags_of(record), true).await
+        self.write_pointers(record, &tags_of(record), true).await
     }
 
     async fn release_expired(&self, record: &FileRecord) -> Result<(), StoreError> {
@@ -253,7 +254,7 @@ impl MetadataStore for DynamoStore {
     }
 
     async fn forget(&self, record: &FileRecord) -> Result<(), StoreError> {
-        self.write_pointers(record, tags_of(record), true).await?;
+        self.write_pointers(record, &tags_of(record), true).await?;
         if let Some(external_id) = &record.external_id {
             let marker = self.delete_own_marker(record, external_id.as_str())?;
             match self.write(vec![(marker, Guard::OwnMarker)]).await {
@@ -289,7 +290,7 @@ impl MetadataStore for DynamoStore {
         let items = output.items.unwrap_or_default();
         let mut items_read = u64::try_from(output.scanned_count).unwrap_or(0);
         let last_id = items.last().and_then(file_id_of);
-        let records = if let ListIndex::Tag(_) = query.index {
+        let records = if let ListIndex::Tag(_) | ListIndex::Grantee(_) = query.index {
             let ids: Vec<FileId> = items.iter().filter_map(file_id_of).collect();
             let records = self.get_records(query.tenant, &ids).await?;
             items_read += records.len() as u64;

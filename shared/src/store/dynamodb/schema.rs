@@ -9,6 +9,7 @@
 //! | file record | `T#<t>` | `F#<ulid>` | `expiresAtEpoch` (TTL), `nameKey`, `purposeKey`, `directoryKey`, `uploadedByKey` (`<t>#<value>`, each present only when the field is set) |
 //! | externalId marker | `T#<t>` | `X#<externalId>` | `fileId`, `expiresAtEpoch` and `expiresAtMillis` (the record's) |
 //! | tag pointer | `G#<t>#<tag>` | `F#<ulid>` | — |
+//! | grant pointer | `A#<t>#<principal>` (`user:<id>`, `group:<g>`) | `F#<ulid>` | — |
 //! | collection | `T#<t>` | `C#<name>` | its rules, `version` |
 //! | tenant usage | `T#<t>` | `U` | `bytes`, `files`, the stored limits `maxBytes`, `maxFiles`, `limitsVersion` |
 //! | collection usage | `T#<t>` | `U#<name>` | `bytes`, `files` |
@@ -20,7 +21,8 @@
 //!   (`ScanIndexForward = false`), is the unfiltered listing and the `createdAfter`/`Before`
 //!   range. The global secondary indexes ([`INDEXES`], hash `<field>Key`, range `sk`, all
 //!   attributes projected) serve those filters the same way; `tag` is a `Query` on the tag's
-//!   pointer partition followed by a consistent `BatchGetItem` of the records; `externalId` is a
+//!   pointer partition followed by a consistent `BatchGetItem` of the records, and so is the
+//!   listing of the files granted to one principal (SPEC 19); `externalId` is a
 //!   strongly consistent read of its marker. Every listing is a `Query` or key reads; nothing
 //!   `Scan`s.
 //! - The marker makes `externalId` unique per tenant: it is written in the same transaction as
@@ -135,6 +137,11 @@ impl Partition {
                 value: tag_pk(tenant, tag),
                 index: None,
             },
+            ListIndex::Grantee(principal) => Partition {
+                attribute: PK,
+                value: grant_pk(tenant, principal),
+                index: None,
+            },
             ListIndex::Name(v) => on(&BY_NAME, v),
             ListIndex::Purpose(v) => on(&BY_PURPOSE, v),
             ListIndex::Directory(v) => on(&BY_DIRECTORY, v),
@@ -189,6 +196,25 @@ pub(crate) fn tag_pk(tenant: &TenantId, tag: &str) -> String {
     format!("G#{}#{tag}", encode_tenant(tenant))
 }
 
+/// The partition of the pointers to the files granted to `principal` (its wire form).
+pub(crate) fn grant_pk(tenant: &TenantId, principal: &str) -> String {
+    format!("A#{}#{principal}", encode_tenant(tenant))
+}
+
+/// The partition keys of every pointer `record` has: one per tag, one per grantee.
+pub(crate) fn pointer_pks(record: &FileRecord) -> std::collections::BTreeSet<String> {
+    let tags = record
+        .tags
+        .as_slice()
+        .iter()
+        .map(|t| tag_pk(&record.tenant, t));
+    let grantees = record
+        .grants
+        .iter()
+        .map(|g| grant_pk(&record.tenant, &g.principal.to_wire()));
+    tags.chain(grantees).collect()
+}
+
 /// The value of an index key attribute (`nameKey`, …) for one field value.
 fn index_key(tenant: &TenantId, value: &str) -> String {
     format!("{}#{value}", encode_tenant(tenant))
@@ -217,9 +243,9 @@ pub(crate) fn marker_key(tenant: &TenantId, external_id: &str) -> Item {
     key(tenant_pk(tenant), external_id_sk(external_id))
 }
 
-/// The primary key of a tag pointer.
-pub(crate) fn pointer_key(record: &FileRecord, tag: &str) -> Item {
-    key(tag_pk(&record.tenant, tag), file_sk(record.id))
+/// The primary key of a pointer to `record` in partition `pk` (a tag's or a grantee's).
+pub(crate) fn pointer_key(record: &FileRecord, pk: &str) -> Item {
+    key(pk.to_owned(), file_sk(record.id))
 }
 
 fn ttl_value(record: &FileRecord) -> Option<AttributeValue> {

@@ -250,6 +250,7 @@ impl MetadataStore for SqliteStore {
             ListIndex::UploadedBy(v) => (Some("uploaded_by"), Some(v.as_str())),
             ListIndex::Collection(v) => (Some("collection"), Some(v.as_str())),
             ListIndex::Tag(v) => (Some("tag"), Some(v.as_str())),
+            ListIndex::Grantee(v) => (Some("principal"), Some(v.as_str())),
         };
         let limit = query.limit.clamp(1, 1_000);
         let sql = match (query.index, column) {
@@ -257,6 +258,11 @@ impl MetadataStore for SqliteStore {
                  JOIN files f ON f.tenant = t.tenant AND f.id = t.id
                  WHERE t.tenant = ?1 AND t.tag = ?2 AND t.id BETWEEN ?3 AND ?4
                  ORDER BY t.id DESC LIMIT ?5"
+                .to_owned(),
+            (ListIndex::Grantee(_), _) => "SELECT f.id, f.record FROM file_grants g
+                 JOIN files f ON f.tenant = g.tenant AND f.id = g.id
+                 WHERE g.tenant = ?1 AND g.principal = ?2 AND g.id BETWEEN ?3 AND ?4
+                 ORDER BY g.id DESC LIMIT ?5"
                 .to_owned(),
             (_, Some(column)) => format!(
                 "SELECT id, record FROM files WHERE tenant = ?1 AND {column} = ?2

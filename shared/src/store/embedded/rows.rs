@@ -38,6 +38,13 @@ pub(super) const SCHEMA: &str = "
         id     TEXT NOT NULL,
         PRIMARY KEY (tenant, tag, id)
     ) WITHOUT ROWID;
+    -- One row per grantee of a file (SPEC 19): the files granted to a principal, newest first.
+    CREATE TABLE IF NOT EXISTS file_grants (
+        tenant    TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        id        TEXT NOT NULL,
+        PRIMARY KEY (tenant, principal, id)
+    ) WITHOUT ROWID;
     -- Every change of a record, in order: old and new record as JSON (NULL when absent), and
     -- when it was made (milliseconds since the epoch; NULL in logs written before it was kept).
     CREATE TABLE IF NOT EXISTS changes (
@@ -141,6 +148,10 @@ pub(super) fn remove(
         "DELETE FROM file_tags WHERE tenant = ?1 AND id = ?2",
         params![tenant, id],
     )?;
+    tx.execute(
+        "DELETE FROM file_grants WHERE tenant = ?1 AND id = ?2",
+        params![tenant, id],
+    )?;
     Ok(tx.execute(
         "DELETE FROM files WHERE tenant = ?1 AND id = ?2",
         params![tenant, id],
@@ -232,6 +243,16 @@ pub(super) fn write(
         tx.execute(
             "INSERT INTO file_tags (tenant, tag, id) VALUES (?1, ?2, ?3)",
             params![tenant, tag, id],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM file_grants WHERE tenant = ?1 AND id = ?2",
+        params![tenant, id],
+    )?;
+    for grant in &record.grants {
+        tx.execute(
+            "INSERT INTO file_grants (tenant, principal, id) VALUES (?1, ?2, ?3)",
+            params![tenant, grant.principal.to_wire(), id],
         )?;
     }
     Ok(())

@@ -1,0 +1,110 @@
+//! Who may do what inside a tenant (SPEC 19): a file's collection's policy, its grants and its
+//! owner decide each right. A file the caller may not read is `404` exactly like another
+//! tenant's; one it may read but not change is `403 forbidden` naming the right.
+
+use super::Service;
+use crate::blob::ObjectStore;
+use crate::error::ApiError;
+use crate::identity::Identity;
+use crate::model::{CollectionName, FileFacts, FileRecord, FileStatus, Policy, Right, TenantId};
+use crate::store::MetadataStore;
+
+/// Who a write acts for: the system (the S3 event, the expiry, an internal step), which may do
+/// anything within its tenant, or a caller whose right on the file is checked after it is read.
+#[derive(Clone, Copy)]
+pub(crate) enum By<'a> {
+    System(&'a TenantId),
+    Caller(&'a Identity, Right),
+}
+
+impl By<'_> {
+    pub(crate) fn tenant(&self) -> &TenantId {
+        match self {
+            By::System(tenant) => tenant,
+            By::Caller(who, _) => &who.tenant,
+        }
+    }
+}
+
+/// The facts of `record` that rights depend on.
+pub(crate) fn facts(record: &FileRecord) -> FileFacts<'_> {
+    FileFacts {
+        owner: record.uploaded_by.as_str(),
+        grants: &record.grants,
+        uploaded: record.status == FileStatus::Uploaded,
+    }
+}
+
+/// Policies already looked up while serving one request (a listing page), by collection.
+#[derive(Default)]
+pub(crate) struct Policies(Vec<(CollectionName, Policy)>);
+
+impl From<Vec<(CollectionName, Policy)>> for Policies {
+    fn from(known: Vec<(CollectionName, Policy)>) -> Self {
+        Policies(known)
+    }
+}
+
+impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
+    /// The policy of `tenant`'s collection `name`: from what admitted creates in the last
+    /// [`super::collections::ADMISSION_CACHE_SECONDS`], else read (one item). A collection that
+    /// no longer exists (it cannot be deleted while it holds files) has the default policy.
+    pub(crate) async fn policy(
+        &self,
+        tenant: &TenantId,
+        name: &CollectionName,
+    ) -> Result<Policy, ApiError> {
+        match self.admission_cached(tenant, name).await {
+            Ok((rules, _, _)) => Ok(rules.policy()),
+            Err(err) if err.is(crate::error::ProblemCode::CollectionNotFound) => {
+                Ok(Policy::default())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `Ok` if `who` may `right` on `record`; else `404` if it may not even read it, `403`
+    /// naming the right if it may. Apps may do everything without a lookup.
+    pub(crate) async fn permit(
+        &self,
+        who: &Identity,
+        record: &FileRecord,
+        right: Right,
+    ) -> Result<(), ApiError> {
+        let caller = who.caller();
+        if caller.app {
+            return Ok(());
+        }
+        let policy = self.policy(&record.tenant, &record.collection).await?;
+        if policy.allows(&caller, facts(record), right) {
+            Ok(())
+        } else if right != Right::Read && policy.allows(&caller, facts(record), Right::Read) {
+            Err(ApiError::forbidden(right))
+        } else {
+            Err(ApiError::not_found())
+        }
+    }
+
+    /// Whether `who` may read `record`, remembering policies in `seen` (one lookup per
+    /// collection per request).
+    pub(crate) async fn sees(
+        &self,
+        who: &Identity,
+        record: &FileRecord,
+        seen: &mut Policies,
+    ) -> Result<bool, ApiError> {
+        let caller = who.caller();
+        if caller.app {
+            return Ok(true);
+        }
+        let policy = match seen.0.iter().find(|(name, _)| *name == record.collection) {
+            Some((_, policy)) => policy,
+            None => {
+                let policy = self.policy(&record.tenant, &record.collection).await?;
+                seen.0.push((record.collection.clone(), policy));
+                &seen.0.last().expect("just pushed").1
+            }
+        };
+        Ok(policy.allows(&caller, facts(record), Right::Read))
+    }
+}
