@@ -225,19 +225,29 @@ impl TestEnv {
             query: String::new(),
             body: None,
             headers: Vec::new(),
+            acting: None,
         }
     }
 
     /// Writes a record straight into the backend's metadata store.
     pub async fn insert_record(&self, record: &stowage::model::FileRecord) {
+        self.insert_record_in(record, None).await
+    }
+
+    /// [`TestEnv::insert_record`] into a stored collection at `collection_version`.
+    pub async fn insert_record_in(
+        &self,
+        record: &stowage::model::FileRecord,
+        collection_version: Option<u64>,
+    ) {
+        let admission = stowage::model::Admission {
+            collection_version,
+            ..stowage::model::Admission::unlimited(record)
+        };
         self.app
             .service
             .store()
-            .insert(
-                record,
-                &stowage::model::Admission::unlimited(record),
-                record.created_at,
-            )
+            .insert(record, &admission, record.created_at)
             .await
             .expect("insert");
     }
@@ -597,9 +607,31 @@ pub struct ApiCall<'a> {
     query: String,
     body: Option<Value>,
     headers: Vec<(String, String)>,
+    /// Who the token names instead of the sample's alice: user, groups claim, scope claim.
+    acting: Option<(String, Vec<String>, Option<String>)>,
 }
 
+/// The scopes of an app's token (SPEC 19: `files:admin` makes it an app).
+pub const APP_SCOPES: &str = "files:read files:write files:delete files:admin";
+
 impl ApiCall<'_> {
+    /// The token names `user`, member of `groups` (sent as API Gateway renders an array claim,
+    /// `"[a b]"`), with the sample's member scopes.
+    pub fn as_user(mut self, user: &str, groups: &[&str]) -> Self {
+        self.acting = Some((
+            user.to_owned(),
+            groups.iter().map(|g| g.to_string()).collect(),
+            None,
+        ));
+        self
+    }
+
+    /// The token is an app's (`files:admin`), for `user`.
+    pub fn as_app(mut self, user: &str) -> Self {
+        self.acting = Some((user.to_owned(), Vec::new(), Some(APP_SCOPES.to_owned())));
+        self
+    }
+
     /// The `{id}` of the path.
     pub fn id(mut self, id: &str) -> Self {
         self.id = Some(id.to_owned());
@@ -644,9 +676,18 @@ impl ApiCall<'_> {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        api_request(
+        let acting = self
+            .acting
+            .as_ref()
+            .map(|(user, groups, scopes)| requests::Acting {
+                user,
+                groups,
+                scopes: scopes.as_deref(),
+            });
+        requests::api_request_as(
             self.route,
             &self.tenant,
+            acting,
             self.id.as_deref(),
             &self.query,
             self.body.as_ref(),

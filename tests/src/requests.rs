@@ -79,6 +79,40 @@ pub fn api_request(
     to_request(&api_event(route, tenant, id, query, body, headers))
 }
 
+/// Who a request's token names (see [`api_request_as`]).
+pub struct Acting<'a> {
+    pub user: &'a str,
+    pub groups: &'a [String],
+    /// The scope claim (`None`: the sample's member scopes).
+    pub scopes: Option<&'a str>,
+}
+
+/// [`api_request`] acting as someone else than the sample's alice: the `sub` claim, the
+/// groups claim as API Gateway's JWT authorizer renders an array (`"[a b]"`), the scopes.
+pub fn api_request_as(
+    route: stowage::http::RouteId,
+    tenant: &str,
+    acting: Option<Acting<'_>>,
+    id: Option<&str>,
+    query: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let mut event = api_event(route, tenant, id, query, body, headers);
+    if let Some(acting) = acting {
+        let jwt = &mut event["requestContext"]["authorizer"]["jwt"];
+        jwt["claims"]["sub"] = json!(acting.user);
+        if !acting.groups.is_empty() {
+            jwt["claims"]["cognito:groups"] = json!(format!("[{}]", acting.groups.join(" ")));
+        }
+        if let Some(scopes) = acting.scopes {
+            jwt["claims"]["scope"] = json!(scopes);
+            jwt["scopes"] = json!(scopes.split_whitespace().collect::<Vec<_>>());
+        }
+    }
+    to_request(&event)
+}
+
 /// [`api_request`] with a token granting `scopes` (space-separated), as API Gateway passes it:
 /// the `scope` claim, and the authorizer's `scopes` list.
 pub fn scoped_request(

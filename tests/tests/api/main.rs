@@ -19,6 +19,7 @@ mod listing;
 mod local_over_aws;
 mod multipart;
 mod openapi;
+mod principals;
 mod public;
 mod scopes;
 mod store_contract;
