@@ -8,6 +8,12 @@ STOWAGE_FUZZ_MODE selects what the checks below enforce:
   (STOWAGE_FUZZ_FOREIGN_IDS, comma-separated), and every collection they name (path
   ``{name}``, ``collection`` of a create or a listing) to one of tenant A's own collections
   (STOWAGE_FUZZ_FOREIGN_COLLECTIONS): no such request may succeed.
+* ``stranger``  — like ``foreign``, but the token is another *user of the same tenant* (no
+  grants, not on the collection's lists) and the files and collection are in a ``fileSecurity``
+  collection of that tenant (SPEC 19); every create is sent into that collection. Nothing may
+  succeed on those files: ``404`` as for another tenant's, ``403`` (``forbidden`` for a create
+  in the collection, ``insufficient_scope`` for managing it); reading the collection's rules is
+  a member's right and answers ``200``.
 * ``read-only`` — requests carry tenant A's ``files:read`` token and the server requires scopes:
   every operation but the GETs must answer 403 ``insufficient_scope``.
 * anything else — the hooks do nothing (the main run with a valid token).
@@ -34,9 +40,12 @@ def _body_json(response):
         return None
 
 
+FOREIGN_MODES = ("foreign", "stranger")
+
+
 @schemathesis.hook
 def map_case(context, case):
-    if MODE != "foreign" or not FOREIGN_IDS:
+    if MODE not in FOREIGN_MODES or not FOREIGN_IDS:
         return case
     pick = random.Random(repr(case.body) + repr(case.path_parameters)).choice
     if case.path_parameters and "id" in case.path_parameters:
@@ -45,7 +54,9 @@ def map_case(context, case):
     if FOREIGN_COLLECTIONS:
         if case.path_parameters and "name" in case.path_parameters:
             case.path_parameters["name"] = pick(FOREIGN_COLLECTIONS)
-        if label == "POST /files" and isinstance(case.body, dict) and "collection" in case.body:
+        if label == "POST /files" and isinstance(case.body, dict) and (
+            "collection" in case.body or MODE == "stranger"
+        ):
             case.body["collection"] = pick(FOREIGN_COLLECTIONS)
         if label == "GET /files" and case.query and "collection" in case.query:
             case.query["collection"] = pick(FOREIGN_COLLECTIONS)
@@ -81,11 +92,18 @@ def _names_foreign_id(case):
 
 @schemathesis.check
 def stowage_tenant_isolation(ctx, response, case):
-    """In the foreign run, nothing that names tenant A's files may succeed for tenant B."""
-    if MODE != "foreign" or not _names_foreign_id(case):
+    """In the foreign run, nothing that names tenant A's files may succeed for tenant B (in
+    the stranger run: for another user of the tenant)."""
+    if MODE not in FOREIGN_MODES or not _names_foreign_id(case):
         return None
     label = f"{case.method.upper()} {case.operation.path}"
     status = response.status_code
+    if MODE == "stranger":
+        code = (_body_json(response) or {}).get("code")
+        if status == 403 and code in ("forbidden", "insufficient_scope"):
+            return None
+        if status == 200 and label == "GET /collections/{name}":
+            return None
     if case.method.upper() != case.operation.method.upper():
         # An undeclared method: no route (405), or a CORS preflight (204, no data).
         if status == 405 or (status == 204 and case.method.upper() == "OPTIONS"):
@@ -112,7 +130,7 @@ def stowage_tenant_isolation(ctx, response, case):
 @schemathesis.check
 def stowage_foreign_listing_is_empty(ctx, response, case):
     """In the foreign run, listing tenant A's collection name shows none of A's files."""
-    if MODE != "foreign" or f"{case.method.upper()} {case.operation.path}" != "GET /files":
+    if MODE not in FOREIGN_MODES or f"{case.method.upper()} {case.operation.path}" != "GET /files":
         return None
     if response.status_code == 200:
         items = (_body_json(response) or {}).get("items") or []

@@ -16,7 +16,12 @@ Starts its own stowage-local on a free port with a fresh data dir, then:
    A's records, bytes, collections and usage must be exactly as before;
 6. run "read-only token": tenant A with a `files:read` token (the server requires scopes):
    every GET answers as usual, every other operation 403 insufficient_scope; afterwards A's
-   records, bytes, collections and usage must be exactly as before.
+   records, bytes, collections and usage must be exactly as before;
+7. run "same tenant, no grants" (SPEC 19): tenant "team" keeps its files only in a
+   `fileSecurity` collection that nobody reads whole (its `default` is closed the same way); another member of "team", with no grants,
+   gets every file id rewritten to those files and every collection (and every create) to that
+   collection: nothing may succeed, and afterwards the tenant's records, bytes, collections,
+   listing and usage are exactly as before.
 
 Exits non-zero if the server cannot start or any run finds a failure.
 """
@@ -168,6 +173,51 @@ def seed_tenant(base, token, admin):
     return [uploaded, pending, multipart, in_collection]
 
 
+GUARDED_COLLECTION = "guarded"
+
+
+def seed_guarded(base, owner, admin):
+    """Tenant "team": a fileSecurity collection only alice writes and nobody reads whole (and
+    `default` locked the same way), with
+    alice's uploaded file (shared with bob), a pending one and a multipart upload with a part."""
+    status, made = api("POST", base, "/collections", admin, {
+        "name": GUARDED_COLLECTION, "fileSecurity": True,
+        "access": {"read": [], "write": ["user:alice"], "delete": []}})
+    assert status == 201, made
+    # `default` too: nothing in this tenant is open to a member but alice.
+    status, made = api("PATCH", base, "/collections/default", admin, {
+        "access": {"read": [], "write": ["user:alice"], "delete": []}})
+    assert status == 200, made
+    ids = []
+    for body in [
+        {"name": "a.txt", "mimeType": "text/plain", "size": 5,
+         "grants": [{"principal": "user:bob", "role": "reader"}], "externalId": "guarded-a"},
+        {"name": "b.bin", "mimeType": "application/octet-stream", "tags": ["seed"]},
+        {"name": "c.bin", "mimeType": "application/octet-stream",
+         "expectedSize": 12 * 1024 * 1024, "multipart": True},
+    ]:
+        status, created = api("POST", base, "/files", owner, {"collection": GUARDED_COLLECTION, **body})
+        assert status == 201, created
+        ids.append(created["file"]["id"])
+        upload = created["upload"]
+        if "parts" in upload:
+            part = upload["parts"][0]
+            status, _, _ = request("PUT", part["url"], body=b"x" * part["size"],
+                                   content_type="application/octet-stream")
+            assert status == 200, status
+        elif body.get("size"):
+            status, _, _ = request("PUT", upload["url"], body=b"hello", content_type="text/plain")
+            assert status == 200, status
+    for _ in range(100):
+        status, file = api("GET", base, f"/files/{ids[0]}", owner)
+        if file["status"] == "uploaded":
+            break
+        time.sleep(0.05)
+    else:
+        fail("the guarded upload never completed")
+    return ids
+
+
 def snapshot(base, token, ids):
     """What tenant A can see of its files: records (without the re-signed URL), parts, bytes."""
     state = {}
@@ -249,6 +299,23 @@ def main():
             if after != before:
                 fail(f"tenant A's files changed during the read-only run:\n{before}\n{after}")
             print("tenant A's records, parts, bytes, collections and usage are unchanged after the read-only run")
+
+            team_app = local.token("team", "team-app", scope=ADMIN)
+            guarded = seed_guarded(base, local.token("team", "alice"), team_app)
+            team_before = snapshot(base, team_app, guarded)
+            stranger = local.token("team", "stranger")
+            counts["same tenant, no grants"] = schemathesis(
+                "same tenant, no grants", base,
+                [*common, "--phases", "examples,coverage,fuzzing",
+                 "--checks", CHECKS + ",stowage_tenant_isolation,stowage_foreign_listing_is_empty",
+                 "-H", f"Authorization: Bearer {stranger}"],
+                {"STOWAGE_FUZZ_MODE": "stranger", "STOWAGE_FUZZ_FOREIGN_IDS": ",".join(guarded),
+                 "STOWAGE_FUZZ_FOREIGN_COLLECTIONS": GUARDED_COLLECTION,
+                 "STOWAGE_FUZZ_TOKEN": stranger}, scratch)
+            team_after = snapshot(base, team_app, guarded)
+            if team_after != team_before:
+                fail(f"tenant team's files changed during the same-tenant run:\n{team_before}\n{team_after}")
+            print("tenant team's records, parts, bytes, collections, listing and usage are unchanged after the same-tenant run")
         finally:
             local.stop()
 
