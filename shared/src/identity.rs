@@ -164,6 +164,14 @@ impl Identity {
         }
     }
 
+    /// The change's `actor` as events show it.
+    pub fn actor(&self) -> crate::model::Actor {
+        crate::model::Actor {
+            user: self.user.clone(),
+            app: self.scopes.is_admin(),
+        }
+    }
+
     /// Who the request acts as, for access decisions (SPEC 19).
     pub fn caller(&self) -> Caller<'_> {
         Caller {

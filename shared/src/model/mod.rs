@@ -169,9 +169,24 @@ pub struct FileRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<String>,
     /// Who else may read or write the file (SPEC 19; counted only in collections with
-    /// `fileSecurity`). Sorted, one per principal.
+    /// `fileSecurity`). In the order given, one per principal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<Grant>,
+    /// Who made the last change (SPEC 19's event `actor`): `None` for changes the system makes
+    /// (an S3 event, a publish job, a repair) and for records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
+    /// Set on the write that names who deletes the record, just before the delete (so the
+    /// stream's removal carries the deleter); that write yields no event of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
+}
+
+/// Who made a change: a user of the tenant, and whether its token was an app's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user: UserId,
+    pub app: bool,
 }
 
 #[cfg(any(test, feature = "test-util"))]
@@ -212,6 +227,8 @@ impl FileRecord {
             upload: None,
             published: None,
             grants: Vec::new(),
+            actor: None,
+            deleting: false,
         }
     }
 }

@@ -102,6 +102,8 @@ pub struct Detail {
     /// event).
     pub file: serde_json::Value,
     pub previous: Option<Previous>,
+    /// Who made the change (`null`: S3, an expiry, or Stowage itself).
+    pub actor: Option<crate::model::Actor>,
     pub occurred_at: Timestamp,
 }
 
@@ -118,7 +120,8 @@ impl FileEvent {
         let (kind, record, previous) = match (&change.old, &change.new) {
             (None, Some(new)) => (EventKind::Created, new, None),
             (Some(old), Some(new)) => {
-                if new.version == old.version {
+                if new.version == old.version || new.deleting {
+                    // No change the API shows, or the step that names a deleter.
                     return None;
                 }
                 let kind = match new.status {
@@ -160,6 +163,10 @@ impl FileEvent {
                     status: old.status,
                     version: old.version,
                 }),
+                actor: match kind {
+                    EventKind::Expired => None,
+                    _ => record.actor.clone(),
+                },
                 occurred_at,
             },
         })

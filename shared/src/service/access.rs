@@ -24,6 +24,14 @@ impl By<'_> {
             By::Caller(who, _) => &who.tenant,
         }
     }
+
+    /// The `actor` of the change (`None`: the system's).
+    pub(crate) fn actor(&self) -> Option<crate::model::Actor> {
+        match self {
+            By::System(_) => None,
+            By::Caller(who, _) => Some(who.actor()),
+        }
+    }
 }
 
 /// The facts of `record` that rights depend on.

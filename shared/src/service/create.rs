@@ -181,6 +181,8 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             upload: None,
             published: None,
             grants: request.grants.clone(),
+            actor: Some(who.actor()),
+            deleting: false,
         };
         let opened = self
             .open_upload(&record, &request.upload, rules.max_file_size, now)

@@ -175,6 +175,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     let mut next = *next;
                     next.version = current.version + 1;
                     next.updated_at = now;
+                    next.actor = by.actor();
                     let result = match &admission {
                         Some(admission) => {
                             self.store
@@ -186,8 +187,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     result.map(|()| Some(Edit::Write(Box::new(next))))
                 }
                 Edit::Remove => self
-                    .store
-                    .delete(&current)
+                    .remove_as(&current, by.actor(), now)
                     .await
                     .map(|()| Some(Edit::Remove)),
             };
@@ -223,6 +223,27 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             return Ok((record, output));
         }
         Err(ApiError::version_mismatch())
+    }
+
+    /// Deletes `current`. A caller's delete of a record whose last change was someone else's
+    /// first writes the record naming the deleter (`deleting`, no event of its own), so the
+    /// removal the table stream carries names who deleted it (SPEC 19's `actor`).
+    async fn remove_as(
+        &self,
+        current: &FileRecord,
+        actor: Option<crate::model::Actor>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if actor.is_none() || current.actor == actor {
+            return self.store.delete(current).await;
+        }
+        let mut named = current.clone();
+        named.version = current.version + 1;
+        named.updated_at = now;
+        named.actor = actor;
+        named.deleting = true;
+        self.store.replace(current, &named, now).await?;
+        self.store.delete(&named).await
     }
 
     /// Applies `change` to several records of `tenant` at once, all or none (one transaction):
@@ -262,6 +283,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                         let next = next.map(|mut next| {
                             next.version = current.version + 1;
                             next.updated_at = now;
+                            next.actor = Some(who.actor());
                             next
                         });
                         pairs.push((current, next));

@@ -150,8 +150,10 @@ async fn make_changes(env: &TestEnv) -> (String, String, String) {
         .send()
         .await;
     assert_eq!(patched.status, 200, "{}", patched.json);
+    // Deleted by an app, not by alice who made the last change: the removal names the app.
     let deleted = env
         .route(RouteId::DeleteFile, "acme")
+        .as_app("ops-app")
         .id(&photo)
         .send()
         .await;
@@ -257,6 +259,17 @@ async fn every_change_reaches_the_bus_once_in_order_with_its_detail() {
         .find(|e| e["detail-type"] == "stowage.file.deleted")
         .unwrap();
     assert_eq!(deleted["detail"]["previous"]["status"], "uploaded");
+    // Who made each change (SPEC 19): the token's user, or null for S3's and TTL's.
+    let alice = json!({"user": "alice", "app": false});
+    for event in &events {
+        let kind = event["detail-type"].as_str().unwrap();
+        let expected = match kind {
+            "stowage.file.created" | "stowage.file.updated" => alice.clone(),
+            "stowage.file.deleted" => json!({"user": "ops-app", "app": true}),
+            _ => Value::Null,
+        };
+        assert_eq!(event["detail"]["actor"], expected, "{kind}: {event}");
+    }
 }
 
 #[tokio::test]
@@ -613,9 +626,18 @@ fn the_committed_event_samples_are_what_the_code_makes() {
     pending.metadata =
         stowage::model::Metadata::parse(json!({"project": "apollo"}).as_object().unwrap().clone())
             .unwrap();
+    let actor = |user: &str, app: bool| {
+        Some(stowage::model::Actor {
+            user: stowage::model::UserId::parse(user).unwrap(),
+            app,
+        })
+    };
+    // alice created it; S3's events upload or fail it (no actor).
+    pending.actor = actor("alice", false);
     let at = |seconds: u64| pending.created_at.plus_seconds(seconds);
     let with = |version: u64, status: FileStatus, seconds: u64| {
         let mut record = pending.clone();
+        record.actor = None;
         record.version = version;
         record.status = status;
         record.updated_at = at(seconds);
@@ -631,10 +653,17 @@ fn the_committed_event_samples_are_what_the_code_makes() {
     let uploaded = with(2, FileStatus::Uploaded, 3);
     let mut renamed = with(3, FileStatus::Uploaded, 60);
     renamed.tags = stowage::model::Tags::parse(["a", "b", "reviewed"]).unwrap();
+    renamed.actor = actor("bob", false);
+    // An app deletes it: the write that names the deleter, then the removal.
+    let mut deleting = with(4, FileStatus::Uploaded, 120);
+    deleting.tags = renamed.tags.clone();
+    deleting.actor = actor("reports-app", true);
+    deleting.deleting = true;
     let mut temp = with(1, FileStatus::Pending, 0);
     temp.kind = stowage::model::FileKind::Temp;
     temp.expires_at = Some(at(3_600));
     temp.ttl_seconds = Some(3_600);
+    temp.actor = actor("alice", false);
     let change = |old: Option<&stowage::model::FileRecord>,
                   new: Option<&stowage::model::FileRecord>,
                   expired: bool,
@@ -645,6 +674,10 @@ fn the_committed_event_samples_are_what_the_code_makes() {
         expired,
         at: Some(Timestamp::from_millis(at(seconds).millis())),
     };
+    assert!(
+        FileEvent::of(&change(Some(&renamed), Some(&deleting), false, 120)).is_none(),
+        "the write that names a deleter yields no event"
+    );
     let changes = [
         (EventKind::Created, change(None, Some(&pending), false, 0)),
         (
@@ -664,7 +697,10 @@ fn the_committed_event_samples_are_what_the_code_makes() {
             EventKind::Updated,
             change(Some(&uploaded), Some(&renamed), false, 60),
         ),
-        (EventKind::Deleted, change(Some(&renamed), None, false, 120)),
+        (
+            EventKind::Deleted,
+            change(Some(&deleting), None, false, 120),
+        ),
         (EventKind::Expired, change(Some(&temp), None, true, 3_650)),
     ];
     let dir = std::path::Path::new(stowage_tests::REPO_ROOT).join("events/file-events");
