@@ -44,7 +44,7 @@ export async function waitFor(what, check, seconds = 30) {
 
 /**
  * Starts `stowage-local` on a free loopback port with a fresh data dir. Resolves with its
- * endpoint, the lines it printed on start-up, a `token(tenant, user, scope?)` minter and its data dir.
+ * endpoint, the lines it printed on start-up, a `token(tenant, user, scope?, groups?)` minter and its data dir.
  */
 export async function startLocal({ env = {}, args = [] } = {}) {
   const bin = localBinary()
@@ -73,11 +73,18 @@ export async function startLocal({ env = {}, args = [] } = {}) {
   }).catch((err) => fail(err.message))
   local.stdout.resume()
   const endpoint = /listening on (\S+)/.exec(lines[0])?.[1] ?? fail(`unexpected start: ${lines[0]}`)
-  /** A token of `dataDir`; `scope` (space-separated) replaces the default read/write/delete. */
-  const token = (tenant, user, scope) =>
+  /**
+   * A token of `dataDir`; `scope` (space-separated) replaces the default read/write/delete;
+   * `groups` are the user's groups (SPEC 19).
+   */
+  const token = (tenant, user, scope, groups = []) =>
     execFileSync(
       bin,
-      ['token', '--tenant', tenant, '--user', user, '--data-dir', dataDir, ...(scope ? ['--scope', scope] : [])],
+      [
+        'token', '--tenant', tenant, '--user', user, '--data-dir', dataDir,
+        ...(scope ? ['--scope', scope] : []),
+        ...groups.flatMap((g) => ['--group', g]),
+      ],
       { encoding: 'utf8' },
     ).trim()
   return { endpoint, lines, token, dataDir, process: local }

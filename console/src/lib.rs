@@ -49,6 +49,9 @@ pub struct ConsoleSettings {
     /// `STOWAGE_USER_CLAIM`).
     pub tenant_claim: String,
     pub user_claim: String,
+    /// The claim that lists the user's groups (the API's `STOWAGE_GROUPS_CLAIM`): the page
+    /// offers only what the user may do (SPEC 19), and its groups are part of that.
+    pub groups_claim: String,
     /// Let the page call plain-`http:` origins (an OIDC provider or S3 endpoint on a laptop):
     /// `stowage-local` only. Deployed, the page calls `https:` origins and its own.
     pub allow_plain_http: bool,
@@ -60,6 +63,7 @@ impl Default for ConsoleSettings {
             oidc: None,
             tenant_claim: "tenant_id".into(),
             user_claim: "sub".into(),
+            groups_claim: "cognito:groups".into(),
             allow_plain_http: false,
         }
     }
@@ -113,6 +117,7 @@ impl ConsoleSettings {
             oidc,
             tenant_claim: tenant_claim.to_owned(),
             user_claim: user_claim.to_owned(),
+            groups_claim: "cognito:groups".into(),
             allow_plain_http: false,
         })
     }
@@ -160,6 +165,7 @@ impl Console {
             "oidc": oidc,
             "tenantClaim": settings.tenant_claim,
             "userClaim": settings.user_claim,
+            "groupsClaim": settings.groups_claim,
         });
         Self {
             config: serde_json::to_vec(&config).expect("a JSON value serializes"),
@@ -397,6 +403,7 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(plain.body()).unwrap();
         assert_eq!(json["oidc"], serde_json::Value::Null);
         assert_eq!(json["tenantClaim"], "tenant_id");
+        assert_eq!(json["groupsClaim"], "cognito:groups");
         assert_eq!(plain.headers()[header::CACHE_CONTROL], "no-store");
 
         let env = |pairs: &'static [(&'static str, &'static str)]| {

@@ -290,6 +290,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
     )
     .map(|settings| stowage_console::ConsoleSettings {
         allow_plain_http: true,
+        groups_claim: app.claims.groups.clone(),
         ..settings
     })
     .map_err(StartError::Console)?;

@@ -10,7 +10,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     stowage::bootstrap::init_lambda_tracing();
     // The API's claim names, from their one reader, so the page names what the API reads.
     let claims = stowage::config::claim_names(|name| std::env::var(name).ok())?;
-    let settings = ConsoleSettings::from_env(&claims.tenant, &claims.user)?;
+    let settings = ConsoleSettings {
+        groups_claim: claims.groups.clone(),
+        ..ConsoleSettings::from_env(&claims.tenant, &claims.user)?
+    };
     let console: &'static Console = Box::leak(Box::new(Console::new(&settings)));
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
         Ok::<_, lambda_http::Error>(answer(console, &request))

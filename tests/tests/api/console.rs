@@ -70,6 +70,8 @@ async fn stowage_local_serves_the_console_without_a_token() {
         .unwrap();
     assert_eq!(config["oidc"], serde_json::Value::Null);
     assert_eq!(config["tenantClaim"], "tenant_id");
+    // The page offers only what the signed-in person may do; its groups are part of that.
+    assert_eq!(config["groupsClaim"], "cognito:groups");
 
     let missing = no_redirects
         .get(format!("{base}/console/secrets.txt"))

@@ -9,6 +9,13 @@ function rule(value, format = String) {
   return value == null ? 'none' : format(value)
 }
 
+/** An access list as the view shows it. */
+function access(list) {
+  const entries = list ?? ['tenant']
+  if (!entries.length) return 'nobody through the collection (owners, grants and apps only)'
+  return entries.map((e) => (e === 'tenant' ? 'every member' : e)).join(', ')
+}
+
 /** `"a, b"` → `["a", "b"]`; empty → `null` (the rule removed). */
 function list(text) {
   const items = text
@@ -26,10 +33,11 @@ function whole(text) {
 
 /**
  * The picker. `onChange(name)` is told the chosen collection (`''`: every collection, and
- * uploads go to `default`). `admin`: whether the token may edit rules.
+ * uploads go to `default`); `onTarget(collection)` the collection uploads go to, as listed,
+ * whenever it is chosen or read again. `admin`: whether the token may edit rules.
  * @returns {{ element: HTMLElement, refresh: () => Promise<void>, current: () => string }}
  */
-export function collectionPicker(api, { admin, onChange }) {
+export function collectionPicker(api, { admin, onChange, onTarget = () => {} }) {
   let chosen = ''
   let known = []
   const select = h('select', {
@@ -37,12 +45,17 @@ export function collectionPicker(api, { admin, onChange }) {
     onchange: (e) => {
       chosen = e.target.value
       onChange(chosen)
+      target()
       draw()
     },
     // A collection made elsewhere shows up the next time the picker is opened.
     onfocus: () => refresh(),
   })
   const details = h('div', { class: 'collection-details', 'aria-live': 'polite' })
+
+  function target() {
+    onTarget(known.find((c) => c.name === (chosen || 'default')) ?? null)
+  }
 
   function options() {
     show(
@@ -60,6 +73,7 @@ export function collectionPicker(api, { admin, onChange }) {
         chosen = ''
         onChange(chosen)
       }
+      target()
       if (!select.matches(':focus')) options()
       else if (select.options.length !== known.length + 1) options()
     } catch (err) {
@@ -124,6 +138,11 @@ export function collectionPicker(api, { admin, onChange }) {
         ['Size required', collection.requireSize ? 'yes' : 'no'],
         ['Defaults', defaults.length ? defaults.map(([k, v]) => `${k}: ${v}`).join(', ') : 'none'],
         ['Max upload URL lifetime', rule(collection.maxUploadUrlExpiresIn, (s) => `${s} s`)],
+        ['Who reads', access(collection.access?.read)],
+        ['Who writes', access(collection.access?.write)],
+        ['Who deletes', access(collection.access?.delete)],
+        ['File security', collection.fileSecurity ? 'on: files may be shared with users and groups' : 'off'],
+        ['Uploads over an uploaded file', { writers: 'whoever may write it', owner: 'its owner (and apps)', apps: 'apps only' }[collection.overwrite ?? 'writers']],
         ['Files', `${used.files}${collection.maxFiles == null ? '' : ` of ${collection.maxFiles}`}`],
         [
           'Stored',

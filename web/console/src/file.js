@@ -1,12 +1,16 @@
 // One file: every field; edits of name, tags, purpose, metadata and public/private sent with
 // `If-Match` (a conflict is explained and the edits kept); download; the public URL; delete with
-// confirmation. The page follows the file's status while it is open.
+// confirmation; "Shared with" (the file's grants) in collections with file security. Only what
+// the signed-in person may do is offered (SPEC 19). The page follows the file's status while it
+// is open.
 
+import { rightsOn } from './access.js'
 import { ApiError } from './api.js'
 import { field, formatBytes, formatTime, h, notice, show } from './dom.js'
 
 const SHOWN = [
   ['id', 'Id'],
+  ['collection', 'Collection'],
   ['status', 'Status'],
   ['failureReason', 'Failure'],
   ['kind', 'Kind'],
@@ -30,16 +34,27 @@ const SHOWN = [
 /** Seconds between reads of a file whose status may still change. */
 const FOLLOW_SECONDS = 2
 
+/** A grant as the panel lists it: `user:bob` → `bob (user)`. */
+function grantLabel(grant) {
+  const [kind, ...name] = grant.principal.split(':')
+  return `${name.join(':')} (${kind}) — ${grant.role}`
+}
+
 /**
- * The page of file `id`. `onBack()` returns to the list.
+ * The page of file `id`. `onBack()` returns to the list; `me` is who is signed in
+ * (`{ user, groups, app }`).
  * @returns {{ element: HTMLElement, stop: () => void }}
  */
-export function filePage(api, id, { onBack }) {
+export function filePage(api, id, { onBack, me }) {
   const heading = h('h2', { tabindex: -1 }, 'File')
   const facts = h('dl', { class: 'facts' })
   const messages = h('div', { class: 'messages' })
   const actions = h('div', { class: 'actions' })
+  const sharing = h('section', { class: 'sharing', 'aria-labelledby': 'sharing-heading', hidden: true })
+  const editing = h('section', { class: 'editing', hidden: true })
   let record = null
+  let collection = null
+  let rights = { read: true, write: false, delete: false, share: false, upload: false }
   let timer = null
 
   const input = (name, label, attributes = {}) =>
@@ -107,8 +122,72 @@ export function filePage(api, id, { onBack }) {
             ),
           )
         : null,
-      h('button', { type: 'button', class: 'danger', onclick: confirmDelete }, 'Delete…'),
+      rights.delete ? h('button', { type: 'button', class: 'danger', onclick: confirmDelete }, 'Delete…') : null,
     )
+    editing.hidden = !rights.write
+    drawSharing(file)
+  }
+
+  /** "Shared with": the grants, and (for the owner and apps) adding and removing them. */
+  function drawSharing(file) {
+    sharing.hidden = !collection?.fileSecurity
+    if (sharing.hidden) return
+    const grants = file.grants ?? []
+    const add = h(
+      'form',
+      { class: 'share', 'aria-label': 'Share the file', onsubmit: share },
+      field('Share with', h('select', { name: 'kind' }, h('option', { value: 'user' }, 'user'), h('option', { value: 'group' }, 'group'))),
+      field('Name', h('input', { name: 'who', required: true, autocomplete: 'off', spellcheck: 'false' })),
+      field('Role', h('select', { name: 'role' }, h('option', { value: 'reader' }, 'reader'), h('option', { value: 'writer' }, 'writer (may also change and delete)'))),
+      h('button', { type: 'submit' }, 'Share'),
+    )
+    show(
+      sharing,
+      h('h3', { id: 'sharing-heading' }, 'Shared with'),
+      grants.length
+        ? h(
+            'ul',
+            { class: 'grants' },
+            grants.map((grant) =>
+              h(
+                'li',
+                { dataset: { principal: grant.principal } },
+                h('span', {}, grantLabel(grant)),
+                rights.share
+                  ? h(
+                      'button',
+                      {
+                        type: 'button',
+                        'aria-label': `Stop sharing with ${grant.principal}`,
+                        onclick: () => changeGrants(grants.filter((g) => g.principal !== grant.principal), `No longer shared with ${grant.principal}.`),
+                      },
+                      'Remove',
+                    )
+                  : null,
+              ),
+            ),
+          )
+        : h('p', {}, 'Nobody else: only the owner, apps and the collection\'s own access lists.'),
+      rights.share ? add : h('p', { class: 'hint' }, 'Only the owner and apps change who it is shared with.'),
+    )
+  }
+
+  async function share(event) {
+    event.preventDefault()
+    const f = event.target.elements
+    const principal = `${f.kind.value}:${f.who.value.trim()}`
+    const rest = (record.grants ?? []).filter((g) => g.principal !== principal)
+    await changeGrants([...rest, { principal, role: f.role.value }], `Shared with ${principal}.`)
+  }
+
+  async function changeGrants(grants, done) {
+    try {
+      record = await api.update(id, { grants: grants.length ? grants : null }, record.version)
+      drawFacts(record)
+      say('info', done)
+    } catch (err) {
+      say('error', err.message)
+    }
   }
 
   function say(kind, text) {
@@ -119,6 +198,10 @@ export function filePage(api, id, { onBack }) {
     try {
       const file = await api.get(id)
       const changed = !record || record.version !== file.version || record.contentUrl == null
+      if (!collection || collection.name !== file.collection) {
+        collection = await api.collection(file.collection).catch(() => null)
+      }
+      rights = rightsOn(me, collection, file)
       record = file
       drawFacts(file)
       if (refill) fillForm(file)
@@ -210,8 +293,9 @@ export function filePage(api, id, { onBack }) {
     messages,
     actions,
     facts,
-    h('h3', {}, 'Edit'),
-    form,
+    sharing,
+    editing,
   )
+  editing.append(h('h3', {}, 'Edit'), form)
   return { element, stop: () => clearInterval(timer) }
 }

@@ -2,6 +2,7 @@
 // (`#/files/<id>`). The API is the origin the console is served from; `config.json` beside the
 // page says whether OpenID Connect sign-in is offered and which claims name the tenant and user.
 
+import { groupsOf, mayCreate } from './access.js'
 import { createApi } from './api.js'
 import { currentToken, signIn, signOut, startOidc, takeTokenFromUrl } from './auth.js'
 import { field, h, notice, show } from './dom.js'
@@ -104,6 +105,7 @@ function route() {
   session.page = null
   if (match) {
     session.page = filePage(session.api, decodeURIComponent(match[1]), {
+      me: session.me,
       onBack: (message) => {
         session.message = message ?? null
         location.hash = '#/'
@@ -128,6 +130,7 @@ function start(config) {
   const claims = claimsOf(token) ?? {}
   const tenant = claims[config.tenantClaim]
   const user = claims[config.userClaim]
+  const me = { user, groups: groupsOf(claims[config.groupsClaim ?? 'cognito:groups']), app: isAdmin(claims) }
   who.replaceChildren(
     tenant || user ? h('span', {}, [tenant, user].filter(Boolean).join(' / ')) : null,
     h(
@@ -162,12 +165,16 @@ function start(config) {
       list.setCollection(name)
       upload.setCollection(name)
     },
+    // No upload is offered into a collection the person may not write in.
+    onTarget: (collection) => {
+      upload.element.hidden = !mayCreate(me, collection)
+    },
   })
   picker.refresh()
   const flash = h('div', { class: 'flash' })
   const home = h('div', { class: 'home' }, picker.element, upload.element, list.element)
   const pageSlot = h('div')
-  session = { api, list, upload, flash, home, pageSlot, page: null, message: null }
+  session = { api, me, list, upload, flash, home, pageSlot, page: null, message: null }
   show(root, flash, home, pageSlot)
   upload.mount()
   route()

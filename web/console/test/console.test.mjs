@@ -433,6 +433,93 @@ try {
     await row('readme.txt').waitFor({ state: 'detached' })
   })
 
+  await step('share a file; a reader is offered only what it may do', async () => {
+    const app = local.token('acme', 'app', 'files:admin')
+    const made = await api('POST', '/collections', { name: 'vault', access: { read: [], write: ['tenant'], delete: [] }, fileSecurity: true }, { authorization: `Bearer ${app}` })
+    if (made.status !== 201) throw new Error(`POST /collections: ${made.status} ${JSON.stringify(made.json)}`)
+    const team = await api('POST', '/collections', { name: 'team', access: { read: ['group:eng'], write: ['group:eng'], delete: ['group:eng'] } }, { authorization: `Bearer ${app}` })
+    if (team.status !== 201) throw new Error(`POST /collections: ${team.status} ${JSON.stringify(team.json)}`)
+    const olivia = local.token('acme', 'olivia')
+    const created = await api('POST', '/files', { collection: 'vault', name: 'secret.txt', mimeType: 'text/plain', size: 6 }, { authorization: `Bearer ${olivia}` })
+    if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.json)}`)
+    const put = await fetch(created.json.upload.url, { method: 'PUT', headers: created.json.upload.headers, body: 'secret' })
+    if (put.status !== 200) throw new Error(`PUT: ${put.status}`)
+    const id = created.json.file.id
+    const as = (token) => ({ authorization: `Bearer ${token}` })
+
+    // The owner shares it with rita, as a reader.
+    const owner = await context.newPage()
+    await owner.goto(`${consoleUrl}#token=${olivia}`)
+    await owner.locator('#who', { hasText: 'acme / olivia' }).waitFor()
+    await owner.goto(`${consoleUrl}#/files/${id}`)
+    await owner.getByRole('heading', { name: 'Shared with' }).waitFor()
+    await owner.getByText('Nobody else').waitFor()
+    const share = owner.getByRole('form', { name: 'Share the file' })
+    await share.getByLabel('Share with').selectOption('user')
+    await share.getByLabel('Name').fill('rita')
+    await share.getByLabel('Role').selectOption('reader')
+    await share.getByRole('button', { name: 'Share' }).click()
+    await owner.getByText('Shared with user:rita.').waitFor()
+    await owner.locator('ul.grants li', { hasText: 'rita (user) — reader' }).waitFor()
+    await owner.screenshot({ path: join(ARTIFACTS, 'sharing-owner.png'), fullPage: true })
+    const shared = await api('GET', `/files/${id}`, undefined, as(olivia))
+    if (JSON.stringify(shared.json.grants) !== JSON.stringify([{ principal: 'user:rita', role: 'reader' }])) {
+      throw new Error(`grants: ${JSON.stringify(shared.json.grants)}`)
+    }
+
+    // rita reads it, and is offered no edit, no delete, no sharing.
+    const rita = await context.newPage()
+    const ritaErrors = consoleErrorsOf(rita)
+    await rita.goto(`${consoleUrl}#token=${local.token('acme', 'rita')}`)
+    await rita.locator('#who', { hasText: 'acme / rita' }).waitFor()
+    await rita.getByRole('link', { name: 'secret.txt', exact: true }).waitFor()
+    await rita.getByRole('link', { name: 'secret.txt', exact: true }).click()
+    await rita.getByRole('heading', { name: 'secret.txt' }).waitFor()
+    await rita.getByRole('link', { name: 'Download' }).waitFor()
+    await rita.getByText('Only the owner and apps change who it is shared with.').waitFor()
+    for (const [what, locator] of [
+      ['Delete…', rita.getByRole('button', { name: 'Delete…' })],
+      ['the edit form', rita.locator('form.edit')],
+      ['Remove', rita.getByRole('button', { name: 'Remove' })],
+      ['the share form', rita.getByRole('form', { name: 'Share the file' })],
+    ]) {
+      if (await locator.isVisible()) throw new Error(`a reader is offered ${what}`)
+    }
+    await rita.screenshot({ path: join(ARTIFACTS, 'sharing-reader.png'), fullPage: true })
+    // The collection view shows who may do what; no upload is offered where rita may not write.
+    await rita.getByRole('link', { name: '← All files' }).click()
+    const picker = rita.getByRole('combobox', { name: 'Collection', exact: true })
+    await waitFor("team in rita's picker", async () => (await picker.locator('option').allTextContents()).includes('team'))
+    await picker.selectOption('vault')
+    await rita.locator('table.rules tr', { hasText: 'Who reads' }).locator('td', { hasText: 'nobody through the collection' }).waitFor()
+    await rita.locator('table.rules tr', { hasText: 'File security' }).locator('td', { hasText: 'on' }).waitFor()
+    if (!(await rita.locator('form.upload-meta').isVisible())) throw new Error('no upload offered where rita may write')
+    await picker.selectOption('team')
+    await rita.locator('table.rules tr', { hasText: 'Who writes' }).locator('td', { hasText: 'group:eng' }).waitFor()
+    await waitFor('the upload panel to go', async () => !(await rita.locator('form.upload-meta').isVisible()))
+    await rita.screenshot({ path: join(ARTIFACTS, 'collection-access.png'), fullPage: true })
+    // An eng member is offered the upload there.
+    const erin = await context.newPage()
+    await erin.goto(`${consoleUrl}#token=${local.token('acme', 'erin', undefined, ['eng'])}`)
+    const erinPicker = erin.getByRole('combobox', { name: 'Collection', exact: true })
+    await waitFor("team in erin's picker", async () => (await erinPicker.locator('option').allTextContents()).includes('team'))
+    await erinPicker.selectOption('team')
+    await erin.getByText('Files you add go to the collection team.').waitFor()
+    await erin.close()
+    if (ritaErrors.length) throw new Error(`rita's page met errors: ${ritaErrors.join('\n')}`)
+    await rita.close()
+
+    // The owner stops sharing it.
+    await owner.getByRole('button', { name: 'Stop sharing with user:rita' }).click()
+    await owner.getByText('No longer shared with user:rita.').waitFor()
+    const after = await api('GET', `/files/${id}`, undefined, as(olivia))
+    if (after.json.grants.length !== 0) throw new Error(`grants: ${JSON.stringify(after.json.grants)}`)
+    if ((await api('GET', `/files/${id}`, undefined, as(local.token('acme', 'rita')))).status !== 404) {
+      throw new Error('rita still sees the file')
+    }
+    await owner.close()
+  })
+
   await step("a member's HTML file never runs script in the console's origin", async () => {
     // A page that, if it ever ran here, would read the signed-in token from this tab's
     // sessionStorage and send it away.
