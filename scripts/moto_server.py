@@ -18,9 +18,18 @@ transaction, those items are put back and the stream records it added dropped, s
 transaction leaves the table and its stream exactly as they were (as DynamoDB does). This holds
 because the lock above runs each DynamoDB request alone.
 
+And it records, per table, the IAM actions each DynamoDB request needs (a transaction: one per
+item it names, as IAM checks them; a batch: its operation on every table it names; a `Query`
+of an index: `Query:index`), for tests that hold each function's policy to what its code calls:
+`GET /_stowage/dynamodb-actions/<table>` answers them as a JSON list, oldest first, and forgets
+them.
+
 Usage: python scripts/moto_server.py HOST PORT
 """
 
+import collections
+import io
+import json
 import os
 import sys
 import threading
@@ -99,17 +108,50 @@ def undo_logged_transactions() -> None:
     backend_class.transact_write_items = transact_write_items
 
 
+# IAM's action for each kind of item in a transaction.
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def actions_of(operation: str, request: dict) -> list:
+    """(table, IAM action) pairs that one DynamoDB request needs."""
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        pairs = []
+        for entry in request.get("TransactItems", []):
+            for kind, op in entry.items():
+                pairs.append((op.get("TableName"), TRANSACT_ACTIONS.get(kind, kind)))
+        return pairs
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return [(table, operation) for table in request.get("RequestItems", {})]
+    action = f"{operation}:index" if request.get("IndexName") else operation
+    return [(request.get("TableName"), action)]
+
+
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     os.environ.setdefault("MOTO_PORT", str(port))
     undo_logged_transactions()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
+    recorded = collections.defaultdict(lambda: collections.deque(maxlen=10_000))
+    prefix = "/_stowage/dynamodb-actions/"
 
     def serialised(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(prefix):
+            with lock:
+                taken = list(recorded.pop(path[len(prefix):], []))
+            start_response("200 OK", [("content-type", "application/json")])
+            return [json.dumps(taken).encode()]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.startswith("DynamoDB_"):
             return app(environ, start_response)
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            pairs = actions_of(target.split(".", 1)[-1], json.loads(raw or b"{}"))
+        except (ValueError, AttributeError):
+            pairs = []
         status = []
 
         def recording(code, headers, *rest):
@@ -117,6 +159,9 @@ def main() -> None:
             return start_response(code, headers, *rest)
 
         with lock:
+            for table, action in pairs:
+                if table:
+                    recorded[table].append(action)
             # The whole body is produced under the lock: moto answers in one piece.
             body = list(app(environ, recording))
         if status and not status[0].startswith("2"):

@@ -105,6 +105,8 @@ pub struct TestEnv {
     outages: Option<(Outage, Outage)>,
     /// moto only: stream batches whose cleanup failed, to be delivered again (as Lambda does).
     undelivered: std::sync::Mutex<Vec<aws_lambda_events::dynamodb::Event>>,
+    /// Hold every route call's DynamoDB requests to its function's policy (moto only).
+    policy_checks: std::sync::atomic::AtomicBool,
     /// Keeps the embedded server (it stops when dropped) and its data dir alive for the test.
     _local: Option<(stowage_local::RunningServer, tempfile::TempDir)>,
 }
@@ -147,6 +149,7 @@ impl TestEnv {
             http: reqwest::Client::new(),
             outages: None,
             undelivered: Default::default(),
+            policy_checks: Default::default(),
             _local: Some((server, dir)),
         }
     }
@@ -185,6 +188,7 @@ impl TestEnv {
             http: reqwest::Client::new(),
             outages: Some((s3_outage, dynamodb_outage)),
             undelivered: Default::default(),
+            policy_checks: Default::default(),
             _local: None,
         }
     }
@@ -198,7 +202,23 @@ impl TestEnv {
 
     /// Runs an HTTP route the way its Lambda function does.
     pub async fn call(&self, route: stowage::http::RouteId, req: Request) -> Reply {
-        Reply::from(stowage::http::handle(&self.app, route, req).await)
+        let checked = self.policy_checks.load(std::sync::atomic::Ordering::SeqCst);
+        if checked {
+            self.take_dynamodb_actions().await;
+            // Each function has a cache of its own: what another route read is not there.
+            self.app.service.forget_everything_cached();
+        }
+        let reply = Reply::from(stowage::http::handle(&self.app, route, req).await);
+        if let Some(used) = self.take_dynamodb_actions().await.filter(|_| checked) {
+            let (function, allowed) = requests::dynamodb_policy(route);
+            let missing: Vec<&String> = used.iter().filter(|a| !allowed.contains(a)).collect();
+            assert!(
+                missing.is_empty(),
+                "{route:?} ({function}) called DynamoDB with {missing:?}, which its policy in template.yaml does not allow (it allows {allowed:?}; the call answered {})",
+                reply.status
+            );
+        }
+        reply
     }
 
     /// `POST /files` for `tenant`/`user` with `body`; asserts `201` and returns the reply.
@@ -227,6 +247,26 @@ impl TestEnv {
             headers: Vec::new(),
             acting: None,
         }
+    }
+
+    /// From now on, every route call ([`TestEnv::call`], [`ApiCall::send`]) on moto checks that each DynamoDB request the call
+    /// made is allowed by its route's function's policy in `template.yaml` (least privilege,
+    /// SPEC 19's lookups included). Calls must then be made one at a time.
+    pub fn check_policies(&self) {
+        self.policy_checks
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The IAM actions moto recorded for this test's table since the last call, and forgets
+    /// them (`None` on the embedded backend).
+    pub async fn take_dynamodb_actions(&self) -> Option<Vec<String>> {
+        let (_, table) = self.dynamodb.as_ref()?;
+        let url = format!(
+            "{}/_stowage/dynamodb-actions/{table}",
+            moto::moto_endpoint()
+        );
+        let response = self.http.get(url).send().await.expect("moto answers");
+        Some(response.json().await.expect("a JSON list of actions"))
     }
 
     /// Writes a record straight into the backend's metadata store.

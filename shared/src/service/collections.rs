@@ -162,6 +162,17 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         self.admissions.forget(tenant);
     }
 
+    /// Forgets every remembered admission and policy, as a fresh instance starts (tests that
+    /// hold each function's calls to its own policy: on AWS every function has its own cache).
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn forget_everything_cached(&self) {
+        self.admissions
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
     fn admission_from(
         &self,
         collection: &CollectionName,

@@ -21,6 +21,7 @@ async fn listed_with(env: &TestEnv, tenant: &str, query: &str) -> Vec<String> {
 }
 
 async fn updates_by_filter_change_every_match_or_nothing(env: TestEnv) {
+    env.check_policies();
     let mut old = Vec::new();
     for i in 0..3 {
         old.push(
@@ -170,6 +171,7 @@ async fn updates_by_filter_change_every_match_or_nothing(env: TestEnv) {
 }
 
 async fn deletes_by_filter_go_a_page_a_call_with_a_cursor(env: TestEnv) {
+    env.check_policies();
     let now = env.clock.now_millis();
     for i in 0..120 {
         let mut record = stowage_tests::sample_record("acme", now + i);

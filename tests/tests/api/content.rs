@@ -5,6 +5,7 @@ use stowage::http::RouteId;
 use stowage_tests::{id_of, upload_key, TestEnv};
 
 async fn content_redirects_to_a_presigned_download(env: TestEnv) {
+    env.check_policies();
     let file = env
         .uploaded(
             "acme",
@@ -68,6 +69,7 @@ async fn content_redirects_to_a_presigned_download(env: TestEnv) {
 /// as whoever opens the link. (The embedded endpoint's CSP and `nosniff` are checked in
 /// Chromium by the console's browser test.)
 async fn active_content_is_always_an_attachment(env: TestEnv) {
+    env.check_policies();
     for (name, mime_type) in [
         ("page.html", "text/html"),
         ("logo.svg", "image/svg+xml"),
@@ -105,6 +107,7 @@ async fn active_content_is_always_an_attachment(env: TestEnv) {
 /// A reader chooses how long a download link lives (1 s to 7 days, SPEC 19); the endpoint that
 /// enforces expiry (the embedded one) refuses the link once that time has passed.
 async fn a_reader_chooses_how_long_a_share_link_lives(env: TestEnv) {
+    env.check_policies();
     let file = env
         .uploaded(
             "acme",
@@ -160,6 +163,7 @@ async fn a_reader_chooses_how_long_a_share_link_lives(env: TestEnv) {
 }
 
 async fn a_reupload_keeps_the_old_content_until_the_new_bytes_land(env: TestEnv) {
+    env.check_policies();
     let file = env
         .uploaded(
             "acme",
@@ -210,6 +214,7 @@ async fn a_reupload_keeps_the_old_content_until_the_new_bytes_land(env: TestEnv)
 }
 
 async fn external_ids_are_unique_and_overwrite_uploads_a_new_version(env: TestEnv) {
+    env.check_policies();
     let first = env
         .uploaded(
             "acme",
@@ -293,6 +298,7 @@ async fn external_ids_are_unique_and_overwrite_uploads_a_new_version(env: TestEn
 }
 
 async fn overwrite_changes_only_what_the_body_names(env: TestEnv) {
+    env.check_policies();
     let original = env
         .uploaded(
             "acme",

@@ -5,6 +5,7 @@ use stowage::http::RouteId;
 use stowage_tests::{id_of, TestEnv};
 
 async fn delete_removes_the_record_and_its_bytes(env: TestEnv) {
+    env.check_policies();
     let file = env
         .uploaded(
             "acme",
@@ -36,6 +37,7 @@ async fn delete_removes_the_record_and_its_bytes(env: TestEnv) {
 }
 
 async fn batch_delete_reports_deleted_and_not_found(env: TestEnv) {
+    env.check_policies();
     let a = env
         .uploaded(
             "acme",

@@ -15,6 +15,7 @@ fn nested_metadata(levels: usize) -> String {
 }
 
 async fn hostile_create_bodies_are_4xx_and_write_nothing(env: TestEnv) {
+    env.check_policies();
     let create = |body: String, content_type: Option<&'static str>| {
         raw(
             RouteId::CreateFile,
@@ -284,6 +285,7 @@ async fn hostile_create_bodies_are_4xx_and_write_nothing(env: TestEnv) {
 }
 
 async fn hostile_ids_are_400_on_every_id_route(env: TestEnv) {
+    env.check_policies();
     let bad_ids = [
         "abc",
         "..%2F..%2Fetc",
@@ -322,6 +324,7 @@ async fn hostile_ids_are_400_on_every_id_route(env: TestEnv) {
 }
 
 async fn hostile_list_queries_are_400(env: TestEnv) {
+    env.check_policies();
     for query in [
         "limit=0",
         "limit=-1",

@@ -34,6 +34,7 @@ async fn snapshot(env: &TestEnv, ids: &[String]) -> Vec<Value> {
 }
 
 async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
+    env.check_policies();
     // Tenant A: an uploaded file, a pending multipart upload holding one part, and a pending
     // file with an external id.
     let uploaded = env

@@ -8,6 +8,7 @@ use stowage::http::RouteId;
 use stowage_tests::{id_of, ids, TestEnv};
 
 async fn listing_is_newest_first_and_pages_without_gaps_or_duplicates(env: TestEnv) {
+    env.check_policies();
     let mut created = Vec::new();
     for i in 0..7 {
         env.advance(Duration::from_millis(5));
@@ -59,6 +60,7 @@ async fn listing_is_newest_first_and_pages_without_gaps_or_duplicates(env: TestE
 }
 
 async fn every_filter_selects_exactly_its_files(env: TestEnv) {
+    env.check_policies();
     let t0 = env.clock.now_millis();
     let a = env
         .uploaded(
@@ -133,6 +135,7 @@ async fn every_filter_selects_exactly_its_files(env: TestEnv) {
 }
 
 async fn expired_records_never_appear(env: TestEnv) {
+    env.check_policies();
     env.create_id(
         "acme",
         json!({"name": "t.txt", "mimeType": "text/plain", "kind": "temp", "ttlSeconds": 60}),
@@ -153,6 +156,7 @@ async fn expired_records_never_appear(env: TestEnv) {
 }
 
 async fn bad_list_parameters_are_400(env: TestEnv) {
+    env.check_policies();
     for (query, field) in [
         ("limit=0", "limit"),
         ("limit=-1", "limit"),
@@ -206,6 +210,7 @@ async fn bad_list_parameters_are_400(env: TestEnv) {
 }
 
 async fn filtered_listing_reads_about_one_page_however_many_files(env: TestEnv) {
+    env.check_policies();
     // 2,000 files, of which every 100th is "rare" in every indexed field.
     let now = env.clock.now_millis();
     for i in 0..2_000u32 {
@@ -256,6 +261,7 @@ async fn filtered_listing_reads_about_one_page_however_many_files(env: TestEnv) 
 }
 
 async fn a_directory_prefix_matches_whole_path_segments(env: TestEnv) {
+    env.check_policies();
     let mut by_directory = std::collections::HashMap::new();
     for directory in ["/docs", "/docs/x", "/docs-old", "/doc"] {
         let id = env

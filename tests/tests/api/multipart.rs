@@ -50,6 +50,7 @@ async fn start(env: &TestEnv, size: usize) -> (String, Value) {
 }
 
 async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) {
+    env.check_policies();
     let data = bytes(20 * MIB);
     let (id, upload) = start(&env, data.len()).await;
     assert_eq!(upload["partSize"], 8 * MIB);
@@ -126,6 +127,7 @@ async fn out_of_order_parts_one_sent_twice_complete_byte_for_byte(env: TestEnv) 
 }
 
 async fn completion_refuses_missing_parts_wrong_sizes_and_wrong_etags(env: TestEnv) {
+    env.check_policies();
     let data = bytes(20 * MIB);
     let (id, upload) = start(&env, data.len()).await;
     let complete = |body: Option<Value>| {
@@ -170,6 +172,7 @@ async fn completion_refuses_missing_parts_wrong_sizes_and_wrong_etags(env: TestE
 }
 
 async fn abort_drops_the_parts_and_restores_the_record(env: TestEnv) {
+    env.check_policies();
     let (id, upload) = start(&env, 6 * MIB).await;
     put_part(&env, &part_url(&upload, 1), &bytes(6 * MIB)).await;
     let aborted = env.route(RouteId::AbortUpload, "acme").id(&id).send().await;
@@ -215,6 +218,7 @@ async fn abort_drops_the_parts_and_restores_the_record(env: TestEnv) {
 }
 
 async fn expired_part_urls_are_resigned(env: TestEnv) {
+    env.check_policies();
     let data = bytes(6 * MIB);
     let created = env
         .create(
@@ -291,6 +295,7 @@ async fn expired_part_urls_are_resigned(env: TestEnv) {
 }
 
 async fn the_plan_follows_the_size_threshold_and_s3_limits(env: TestEnv) {
+    env.check_policies();
     let plan = |body: Value| {
         let env = &env;
         async move {
@@ -341,6 +346,7 @@ async fn the_plan_follows_the_size_threshold_and_s3_limits(env: TestEnv) {
 }
 
 async fn multipart_routes_hide_other_tenants_uploads(env: TestEnv) {
+    env.check_policies();
     let (id, upload) = start(&env, 6 * MIB).await;
     put_part(&env, &part_url(&upload, 1), &bytes(5 * MIB)).await;
     for (route, body) in [

@@ -3,7 +3,8 @@
 //! app} on a file in a `fileSecurity` collection, each answer as section 19 says, and the
 //! tenant's records, parts and bytes unchanged wherever the answer is a refusal; then the same
 //! routes in `default`, where every member may still do everything; the overwrite rule; bad
-//! grants; and what a listing costs a user who can see few of many files.
+//! grants; and what a listing costs a user who can see few of many files. On moto, every route
+//! call is also held to its function's DynamoDB policy in `template.yaml`.
 
 use serde_json::{json, Value};
 use stowage::http::RouteId;
@@ -411,6 +412,7 @@ async fn check_every_route(
 }
 
 async fn every_principal_gets_what_section_19_says_on_every_route(env: TestEnv) {
+    env.check_policies();
     make_vault(&env).await;
     let walt = Rights {
         share: Some(false),
@@ -433,6 +435,7 @@ async fn every_principal_gets_what_section_19_says_on_every_route(env: TestEnv) 
 }
 
 async fn creates_and_grants_follow_the_collection(env: TestEnv) {
+    env.check_policies();
     make_vault(&env).await;
     // Not on vault's write list: no create there, and nothing written.
     let r = call(&env, RouteId::CreateFile, Who::User("oscar", &[]))
@@ -520,6 +523,7 @@ async fn creates_and_grants_follow_the_collection(env: TestEnv) {
 }
 
 async fn the_overwrite_rule_binds_new_uploads_of_uploaded_files(env: TestEnv) {
+    env.check_policies();
     for (name, rule) in [("by-owner", "owner"), ("by-apps", "apps")] {
         let made = call(&env, RouteId::CreateCollection, Who::App)
             .body(json!({"name": name, "overwrite": rule}))
@@ -582,6 +586,7 @@ async fn the_overwrite_rule_binds_new_uploads_of_uploaded_files(env: TestEnv) {
 /// member) lists them at the cost of what it can see: its own files, and those granted to it
 /// or its group, through their own index items.
 async fn a_listing_costs_what_the_caller_can_see(env: TestEnv) {
+    env.check_policies();
     let made = call(&env, RouteId::CreateCollection, Who::App)
         .body(
             json!({"name": "private", "access": {"read": [], "delete": []}, "fileSecurity": true}),

@@ -27,6 +27,7 @@ async fn patch(env: &TestEnv, id: &str, body: serde_json::Value) -> stowage_test
 }
 
 async fn a_public_file_above_the_inline_limit_is_copied_in_parts_by_the_worker(env: TestEnv) {
+    env.check_policies();
     let data = bytes(12 * MIB + 7);
     let file = env
         .uploaded(
@@ -53,6 +54,7 @@ async fn a_public_file_above_the_inline_limit_is_copied_in_parts_by_the_worker(e
 }
 
 async fn a_failed_public_copy_is_repaired_by_a_read(env: TestEnv) {
+    env.check_policies();
     let file = env
         .uploaded(
             "acme",
@@ -78,6 +80,7 @@ async fn a_failed_public_copy_is_repaired_by_a_read(env: TestEnv) {
 }
 
 async fn a_failed_public_copy_is_repaired_by_the_same_patch_again(env: TestEnv) {
+    env.check_policies();
     let file = env
         .uploaded(
             "acme",
@@ -101,6 +104,7 @@ async fn a_failed_public_copy_is_repaired_by_the_same_patch_again(env: TestEnv) 
 }
 
 async fn a_failed_publish_job_succeeds_when_retried(env: TestEnv) {
+    env.check_policies();
     let data = bytes(6 * MIB);
     let file = env
         .uploaded(
@@ -140,6 +144,7 @@ async fn a_failed_publish_job_succeeds_when_retried(env: TestEnv) {
 /// `events/s3-publish-requested.json`, as `cargo lambda invoke publish-file` would send it:
 /// handled (its file does not exist, so there is nothing to copy) and its marker deleted.
 async fn the_sample_publish_event_is_handled(env: TestEnv) {
+    env.check_policies();
     let event: aws_lambda_events::s3::S3Event =
         serde_json::from_value(stowage_tests::sample("s3-publish-requested.json")).unwrap();
     let key = event.records[0].s3.object.key.clone().unwrap();

@@ -47,6 +47,7 @@ async fn observe(env: &TestEnv, ids: &[&str]) -> Vec<Value> {
 }
 
 async fn every_route_needs_its_scope_and_nothing_happens_without_it(env: TestEnv) {
+    env.check_policies();
     let uploaded = env
         .uploaded(
             "acme",

@@ -127,6 +127,7 @@ async fn fetched(env: &TestEnv, reply: &stowage_tests::Reply) -> (DynamicImage, 
 }
 
 async fn every_format_gets_three_sizes_that_fit_their_box(env: TestEnv) {
+    env.check_policies();
     let source = DynamicImage::ImageRgb8(picture(1500, 1000));
     for (format, mime) in [
         (ImageFormat::Jpeg, "image/jpeg"),
@@ -160,6 +161,7 @@ async fn every_format_gets_three_sizes_that_fit_their_box(env: TestEnv) {
 }
 
 async fn orientation_transparency_and_tiny_images_are_kept_right(env: TestEnv) {
+    env.check_policies();
     // 400×200 stored, shown rotated: 200×400.
     let id = uploaded(&env, "rotated.jpg", "image/jpeg", &rotated_jpeg(400, 200)).await;
     env.make_thumbnails("acme", &id).await;
@@ -207,6 +209,7 @@ async fn orientation_transparency_and_tiny_images_are_kept_right(env: TestEnv) {
 }
 
 async fn bombs_broken_and_lying_images_get_none_and_the_file_stays_uploaded(env: TestEnv) {
+    env.check_policies();
     let jpeg = encode(
         &DynamicImage::ImageRgb8(picture(300, 200)),
         ImageFormat::Jpeg,
@@ -256,6 +259,7 @@ async fn bombs_broken_and_lying_images_get_none_and_the_file_stays_uploaded(env:
 }
 
 async fn wait_holds_the_answer_until_the_thumbnail_exists(env: TestEnv) {
+    env.check_policies();
     let bytes = encode(
         &DynamicImage::ImageRgb8(picture(640, 480)),
         ImageFormat::Png,
@@ -275,6 +279,7 @@ async fn wait_holds_the_answer_until_the_thumbnail_exists(env: TestEnv) {
 }
 
 async fn thumbnails_follow_their_file(env: TestEnv) {
+    env.check_policies();
     let first = encode(
         &DynamicImage::ImageRgb8(picture(800, 400)),
         ImageFormat::Jpeg,
@@ -373,6 +378,7 @@ async fn thumbnails_follow_their_file(env: TestEnv) {
 }
 
 async fn expiry_removes_the_thumbnails_with_the_file(env: TestEnv) {
+    env.check_policies();
     let bytes = encode(
         &DynamicImage::ImageRgb8(picture(300, 300)),
         ImageFormat::Png,
@@ -397,6 +403,7 @@ async fn expiry_removes_the_thumbnails_with_the_file(env: TestEnv) {
 }
 
 async fn other_tenants_pending_files_and_bad_input_are_refused(env: TestEnv) {
+    env.check_policies();
     let bytes = encode(&DynamicImage::ImageRgb8(picture(10, 10)), ImageFormat::Png);
     let id = uploaded(&env, "t.png", "image/png", &bytes).await;
     env.make_thumbnails("acme", &id).await;
@@ -433,6 +440,7 @@ async fn other_tenants_pending_files_and_bad_input_are_refused(env: TestEnv) {
 /// the function's time limit, the retry records `failed` instead of decoding the image again.
 /// A normal attempt leaves no marker.
 async fn an_attempt_that_died_is_recorded_failed_on_the_retry(env: TestEnv) {
+    env.check_policies();
     use stowage::service::Clock as _;
 
     let png = encode(&DynamicImage::ImageRgb8(picture(80, 40)), ImageFormat::Png);

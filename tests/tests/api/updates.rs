@@ -6,6 +6,7 @@ use stowage::http::RouteId;
 use stowage_tests::{id_of, TestEnv};
 
 async fn patch_merges_and_bumps_the_version(env: TestEnv) {
+    env.check_policies();
     let id = env
         .create_id(
             "acme",
@@ -47,6 +48,7 @@ async fn patch_merges_and_bumps_the_version(env: TestEnv) {
 }
 
 async fn read_only_fields_pass_only_with_their_current_value(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create("acme", json!({"name": "a.txt", "mimeType": "text/plain"}))
         .await;
@@ -110,6 +112,7 @@ async fn read_only_fields_pass_only_with_their_current_value(env: TestEnv) {
 }
 
 async fn if_match_guards_updates_and_deletes(env: TestEnv) {
+    env.check_policies();
     let id = env
         .create_id("acme", json!({"name": "a.txt", "mimeType": "text/plain"}))
         .await;
@@ -159,6 +162,7 @@ async fn if_match_guards_updates_and_deletes(env: TestEnv) {
 }
 
 async fn put_replaces_every_mutable_field(env: TestEnv) {
+    env.check_policies();
     let id = env.create_id("acme",
         json!({"name": "a.txt", "mimeType": "text/plain", "purpose": "p", "tags": ["t"], "metadata": {"m": 1},
                "privateAccess": false, "directory": "/d"}),
@@ -192,6 +196,7 @@ async fn put_replaces_every_mutable_field(env: TestEnv) {
 }
 
 async fn batch_update_is_all_or_nothing(env: TestEnv) {
+    env.check_policies();
     let a = env
         .create_id("acme", json!({"name": "a.txt", "mimeType": "text/plain"}))
         .await;

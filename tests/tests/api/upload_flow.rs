@@ -16,6 +16,7 @@ fn key_of(created: &serde_json::Value) -> String {
 }
 
 async fn create_upload_event_then_get_shows_uploaded_with_size(env: TestEnv) {
+    env.check_policies();
     let bytes = b"hello stowage";
     let created = env
         .create(
@@ -78,6 +79,7 @@ async fn create_upload_event_then_get_shows_uploaded_with_size(env: TestEnv) {
 }
 
 async fn the_same_event_twice_leaves_the_same_record(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create(
             "acme",
@@ -101,6 +103,7 @@ async fn the_same_event_twice_leaves_the_same_record(env: TestEnv) {
 }
 
 async fn an_older_event_after_a_newer_one_leaves_the_newer_state(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create(
             "acme",
@@ -127,6 +130,7 @@ async fn an_older_event_after_a_newer_one_leaves_the_newer_state(env: TestEnv) {
 }
 
 async fn another_tenants_get_is_404_like_a_missing_file(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create("acme", json!({"name": "a.txt", "mimeType": "text/plain"}))
         .await;
@@ -144,6 +148,7 @@ async fn another_tenants_get_is_404_like_a_missing_file(env: TestEnv) {
 }
 
 async fn a_pending_record_past_expires_at_is_404(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create(
             "acme",
@@ -196,6 +201,7 @@ async fn a_pending_record_past_expires_at_is_404(env: TestEnv) {
 }
 
 async fn an_event_for_an_expired_record_deletes_the_object(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create(
             "acme",
@@ -213,6 +219,7 @@ async fn an_event_for_an_expired_record_deletes_the_object(env: TestEnv) {
 }
 
 async fn a_size_other_than_expected_size_fails_the_record_and_deletes_the_object(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create(
             "acme",
@@ -240,6 +247,7 @@ async fn a_size_other_than_expected_size_fails_the_record_and_deletes_the_object
 }
 
 async fn an_object_that_matches_no_record_is_deleted(env: TestEnv) {
+    env.check_policies();
     for key in [
         "files/acme/01KAQ3V6T0Z9Y8X7W6V5T4S3R2/1".to_string(),
         "stray upload with spaces+plus.txt".to_string(),
@@ -261,6 +269,7 @@ async fn an_object_that_matches_no_record_is_deleted(env: TestEnv) {
 }
 
 async fn events_for_other_buckets_are_ignored(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create("acme", json!({"name": "a.txt", "mimeType": "text/plain"}))
         .await;
@@ -272,6 +281,7 @@ async fn events_for_other_buckets_are_ignored(env: TestEnv) {
 }
 
 async fn get_repairs_a_pending_record_whose_event_was_lost(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create("acme", json!({"name": "a.txt", "mimeType": "text/plain"}))
         .await;
@@ -292,6 +302,7 @@ async fn get_repairs_a_pending_record_whose_event_was_lost(env: TestEnv) {
 }
 
 async fn temp_files_live_under_their_own_prefix_and_keep_their_ttl(env: TestEnv) {
+    env.check_policies();
     let created = env
         .create(
             "acme",
@@ -318,6 +329,7 @@ async fn temp_files_live_under_their_own_prefix_and_keep_their_ttl(env: TestEnv)
 }
 
 async fn a_declared_checksum_is_bound_into_the_upload_headers(env: TestEnv) {
+    env.check_policies();
     use base64::Engine as _;
     use sha2::Digest as _;
     let bytes = b"checked bytes";
