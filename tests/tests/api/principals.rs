@@ -520,6 +520,60 @@ async fn creates_and_grants_follow_the_collection(env: TestEnv) {
         .send()
         .await;
     r.assert_problem(400, "validation_failed");
+    let r = call(&env, RouteId::UpdateCollection, Who::App)
+        .id("vault")
+        .body(json!({"access": {"delete": ["group:"]}}))
+        .send()
+        .await;
+    r.assert_problem(400, "validation_failed");
+
+    // The same refusals on a file's update, and nothing changes.
+    let (file, _) = olivias_files(&env, "vault", "bad", true).await;
+    let (plain, _) = olivias_files(&env, "default", "plain", false).await;
+    let before = snapshot(&env, &[&file, &plain]).await;
+    for grants in [
+        json!([{"principal": "team:x", "role": "reader"}]),
+        json!([{"principal": "user:bob", "role": "owner"}]),
+        json!({"principal": "user:bob"}),
+    ] {
+        let r = call(&env, RouteId::UpdateFile, OWNER)
+            .id(&file)
+            .body(json!({"grants": grants}))
+            .send()
+            .await;
+        r.assert_problem(400, "validation_failed");
+    }
+    let r = call(&env, RouteId::UpdateFile, OWNER)
+        .id(&plain)
+        .body(json!({"grants": [{"principal": "user:bob", "role": "reader"}]}))
+        .send()
+        .await;
+    r.assert_problem(400, "validation_failed");
+    assert_eq!(r.json["errors"][0]["field"], "grants", "{}", r.json);
+    let r = call(&env, RouteId::UpdateFiles, OWNER)
+        .body(json!([{"id": file, "grants": null}]))
+        .send()
+        .await;
+    r.assert_problem(400, "validation_failed");
+    assert_eq!(r.json["errors"][0]["field"], "[0].grants", "{}", r.json);
+    let r = call(&env, RouteId::UpdateFiles, OWNER)
+        .body(json!({"filter": {"collection": "vault"}, "patch": {"grants": null}}))
+        .send()
+        .await;
+    r.assert_problem(400, "validation_failed");
+    assert_eq!(
+        snapshot(&env, &[&file, &plain]).await,
+        before,
+        "a refused update changed something"
+    );
+    // A PUT that leaves grants out keeps them.
+    let r = call(&env, RouteId::ReplaceFile, OWNER)
+        .id(&file)
+        .body(json!({"name": "kept.txt", "mimeType": "text/plain"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["grants"], grants());
 }
 
 async fn the_overwrite_rule_binds_new_uploads_of_uploaded_files(env: TestEnv) {
