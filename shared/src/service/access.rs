@@ -53,7 +53,76 @@ impl From<Vec<(CollectionName, Policy)>> for Policies {
     }
 }
 
+/// Tenants' collection policies as a listing last read them (one `Query` of the tenant's
+/// collection items), with when: used for [`super::collections::ADMISSION_CACHE_SECONDS`] like
+/// the admission cache, and forgotten with it when this instance changes a collection.
+#[derive(Default)]
+pub(crate) struct TenantPolicies(std::sync::Mutex<PoliciesByTenant>);
+
+/// Each tenant's policies, by collection, with when they were read (epoch milliseconds).
+type PoliciesByTenant = std::collections::HashMap<TenantId, (i64, Vec<(CollectionName, Policy)>)>;
+
+/// Most tenants whose policies one instance remembers; past that it starts afresh.
+const TENANT_POLICY_ENTRIES: usize = 1_024;
+
+impl TenantPolicies {
+    fn map(&self) -> std::sync::MutexGuard<'_, PoliciesByTenant> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, tenant: &TenantId, now: i64) -> Option<Vec<(CollectionName, Policy)>> {
+        let map = self.map();
+        let (at, policies) = map.get(tenant)?;
+        (0..super::collections::ADMISSION_CACHE_SECONDS * 1_000)
+            .contains(&(now - at))
+            .then(|| policies.clone())
+    }
+
+    fn put(&self, tenant: &TenantId, policies: Vec<(CollectionName, Policy)>, now: i64) {
+        let mut map = self.map();
+        if map.len() >= TENANT_POLICY_ENTRIES {
+            map.clear();
+        }
+        map.insert(tenant.clone(), (now, policies));
+    }
+
+    pub(crate) fn forget(&self, tenant: &TenantId) {
+        self.map().remove(tenant);
+    }
+
+    #[cfg(any(test, feature = "test-util"))]
+    pub(crate) fn clear(&self) {
+        self.map().clear();
+    }
+}
+
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
+    /// The policy of every collection of `tenant` (`default` among them even when never
+    /// written), remembered per instance as [`TenantPolicies`] says.
+    pub(crate) async fn tenant_policies(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(CollectionName, Policy)>, ApiError> {
+        let now = self.clock.now().millis();
+        if let Some(known) = self.tenant_policies.get(tenant, now) {
+            return Ok(known);
+        }
+        let mut policies: Vec<(CollectionName, Policy)> = self
+            .store
+            .collections(tenant)
+            .await?
+            .into_iter()
+            .map(|c| (c.name, c.rules.policy()))
+            .collect();
+        if !policies.iter().any(|(name, _)| name.is_default()) {
+            policies.push((CollectionName::default(), Policy::default()));
+        }
+        self.tenant_policies.put(tenant, policies.clone(), now);
+        Ok(policies)
+    }
+
     /// The policy of `tenant`'s collection `name`: from what admitted creates in the last
     /// [`super::collections::ADMISSION_CACHE_SECONDS`], else read (one item). A collection that
     /// no longer exists (it cannot be deleted while it holds files) has the default policy.

@@ -160,6 +160,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// Forgets what admitted creates of `tenant` (its collections or limits changed here).
     pub(super) fn forget_admissions(&self, tenant: &TenantId) {
         self.admissions.forget(tenant);
+        self.tenant_policies.forget(tenant);
     }
 
     /// Forgets every remembered admission and policy, as a fresh instance starts (tests that
@@ -171,6 +172,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
+        self.tenant_policies.clear();
     }
 
     fn admission_from(

@@ -52,10 +52,14 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         if !who.caller().app {
             // All or none of what the caller sees: a file it may read but not delete refuses
             // the whole batch before anything is deleted.
+            let now = self.clock.now();
             for (at, id) in batch.ids.iter().enumerate() {
                 let Some(record) = self.store.get(&who.tenant, *id).await? else {
                     continue;
                 };
+                if record.is_expired(now) {
+                    continue;
+                }
                 match self.permit(who, &record, Right::Delete).await {
                     Err(err) if err.is(ProblemCode::Forbidden) => {
                         return Err(ApiError::new(

@@ -112,16 +112,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             ListIndex::Collection(name) => Some(name.clone()),
             _ => return Ok((vec![index], Policies::default())),
         };
-        let mut policies: Vec<(CollectionName, Policy)> = self
-            .store
-            .collections(&who.tenant)
-            .await?
-            .into_iter()
-            .map(|c| (c.name, c.rules.policy()))
-            .collect();
-        if !policies.iter().any(|(name, _)| name.is_default()) {
-            policies.push((CollectionName::default(), Policy::default()));
-        }
+        let policies = self.tenant_policies(&who.tenant).await?;
         let relevant: Vec<&(CollectionName, Policy)> = policies
             .iter()
             .filter(|(name, _)| only.as_deref().is_none_or(|o| o == name.as_str()))

@@ -109,6 +109,8 @@ pub struct Service<M: ?Sized = dyn MetadataStore, O: ?Sized = dyn ObjectStore> {
     /// What admitted recent creates (collections::AdmissionCache): a warm create skips the
     /// read; the write's own conditions catch anything that changed since.
     admissions: collections::AdmissionCache,
+    /// Each tenant's collection policies, for listings (access::TenantPolicies).
+    tenant_policies: access::TenantPolicies,
 }
 
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
@@ -120,6 +122,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             clock,
             settings,
             admissions: Default::default(),
+            tenant_policies: Default::default(),
         }
     }
 
