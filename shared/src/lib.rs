@@ -22,6 +22,7 @@ pub mod identity;
 pub mod keys;
 pub mod model;
 pub mod notify;
+pub mod realtime;
 pub mod service;
 pub mod store;
 pub mod thumbnails;

@@ -19,7 +19,7 @@ pub use handlers::{
     Handler, ListCollections, ListFiles, ListUploadParts, PutUsageLimits, ReplaceFile,
     SignUploadParts, SignUploadRequest, StartUpload, UpdateCollection, UpdateFile, UpdateFiles,
 };
-pub use request::MAX_BODY_BYTES;
+pub use request::{identity_of_claims, MAX_BODY_BYTES};
 pub use response::problem;
 pub use routes::Route;
 pub use routes::{Method, RouteId, ROUTES};

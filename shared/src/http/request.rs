@@ -26,11 +26,22 @@ pub(crate) fn identity(req: &Request, names: &ClaimNames) -> Result<Identity, Ap
         .as_ref()
         .and_then(|authorizer| authorizer.jwt.as_ref())
         .ok_or_else(ApiError::unauthorized)?;
-    let claims = &jwt.claims;
+    let granted = jwt.scopes.iter().flatten().map(String::as_str);
+    identity_of_claims(&jwt.claims, granted, names)
+}
+
+/// The identity the verified `claims` name (as the JWT authorizer renders them: every value a
+/// string), with the authorizer's `granted` scopes besides the claims' own; `401` when the
+/// tenant or user claim is missing or not a valid id. The API and `stowage-local`'s realtime
+/// endpoint read tokens through this one reader.
+pub fn identity_of_claims<'a>(
+    claims: &std::collections::HashMap<String, String>,
+    granted: impl Iterator<Item = &'a str>,
+    names: &ClaimNames,
+) -> Result<Identity, ApiError> {
     let claim = |name: &str| claims.get(name).map(String::as_str).unwrap_or_default();
     let tenant = TenantId::parse(claim(&names.tenant)).map_err(|_| ApiError::unauthorized())?;
     let user = UserId::parse(claim(&names.user)).map_err(|_| ApiError::unauthorized())?;
-    let granted = jwt.scopes.iter().flatten().map(String::as_str);
     let scopes = Scopes::parse(claim("scope"))
         | Scopes::parse(claim("scp"))
         | granted
