@@ -45,10 +45,18 @@ pub(crate) struct Dispatcher {
     pub secret: LocalSecret,
     /// The console's page and assets, at `/console/`.
     pub console: stowage_console::Console,
+    /// The realtime endpoint's fan-out (embedded backend only: it follows the change log).
+    pub realtime: Option<crate::realtime::Hub>,
 }
 
 impl Dispatcher {
     pub async fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+        if req.uri().path() == crate::realtime::PATH && req.method() == Method::GET {
+            return Ok(match &self.realtime {
+                Some(hub) => crate::realtime::upgrade(self.app.clone(), &self.secret, hub, req),
+                None => plain(StatusCode::NOT_FOUND),
+            });
+        }
         let method = req.method().clone();
         let origin = req.headers().get(header::ORIGIN).cloned();
         let path = req.uri().path().to_owned();

@@ -7,6 +7,7 @@ mod changelog;
 mod dispatch;
 mod migrate;
 mod objects;
+pub mod realtime;
 mod router;
 pub mod s3;
 pub mod server;

@@ -301,6 +301,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         s3,
         secret: secret.clone(),
         console: stowage_console::Console::new(&console),
+        realtime: sqlite.as_ref().map(|_| crate::realtime::Hub::new()),
     });
     config.webhooks.validate().map_err(StartError::Webhooks)?;
     if !config.webhooks.urls.is_empty() && sqlite.is_none() {
@@ -318,6 +319,10 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             if config.thumbnails {
                 store.register_reader(crate::thumbnails::THUMBNAILS)?;
                 tasks.push(crate::thumbnails::spawn(app.clone(), store.clone()));
+            }
+            if let Some(hub) = &dispatcher.realtime {
+                store.register_reader(crate::realtime::REALTIME)?;
+                tasks.push(hub.spawn(app.clone(), store.clone()));
             }
             tasks
         }
@@ -353,6 +358,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
                         let io = hyper_util::rt::TokioIo::new(stream);
                         if let Err(err) = hyper::server::conn::http1::Builder::new()
                             .serve_connection(io, service)
+                            .with_upgrades()
                             .await
                         {
                             tracing::debug!(error = %err, "connection ended with an error");

@@ -126,7 +126,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// The policy of `tenant`'s collection `name`: from what admitted creates in the last
     /// [`super::collections::ADMISSION_CACHE_SECONDS`], else read (one item). A collection that
     /// no longer exists (it cannot be deleted while it holds files) has the default policy.
-    pub(crate) async fn policy(
+    pub async fn policy(
         &self,
         tenant: &TenantId,
         name: &CollectionName,
