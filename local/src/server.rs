@@ -230,6 +230,15 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             })?;
             // This server serves public copies itself, at <base>/public/….
             settings.public_base_url = settings.public_base_url.or_else(|| Some(base_url.clone()));
+            // And the realtime endpoint (SPEC 20), on the same address.
+            settings.realtime = settings.realtime.or_else(|| {
+                let (scheme, rest) = base_url.split_once("://")?;
+                let ws = if scheme == "https" { "wss" } else { "ws" };
+                Some(stowage::service::RealtimeEndpoint {
+                    url: format!("{ws}://{rest}{}", crate::realtime::PATH),
+                    host: rest.trim_end_matches('/').to_owned(),
+                })
+            });
             let store = Arc::new(SqliteStore::open(&data_dir.join(METADATA_FILE))?);
             sqlite = Some(store.clone());
             let objects_root = data_dir.join(OBJECTS_DIR);

@@ -3,7 +3,8 @@
 //! to another identity's or tenant's channel refused; every event of a file a subscriber may
 //! read delivered, per file in version order, and nothing of a file it may not read (another
 //! tenant's, or one in a collection it cannot read and not granted to it); a grantee receives
-//! the file it was granted; unsubscribe stops delivery.
+//! the file it was granted; unsubscribe stops delivery; `GET /realtime` names the endpoint and
+//! the caller's channels.
 
 mod support;
 
@@ -170,6 +171,30 @@ async fn subscribers_get_every_event_they_may_read_and_nothing_else() {
     assert_eq!(
         connect(&local.url, &format!("Bearer {alice}x")).await.err(),
         Some(401)
+    );
+
+    // GET /realtime names the endpoint and alice's own channels.
+    let info: Value = api
+        .http
+        .get(format!("{}/realtime", local.url))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        info["url"],
+        format!(
+            "{}/event/realtime",
+            local.url.replacen("http://", "ws://", 1)
+        )
+    );
+    assert_eq!(info["host"], local.url.trim_start_matches("http://"));
+    assert_eq!(
+        info["channels"],
+        json!([channel("acme", "tenant"), user_channel("acme", "alice")])
     );
 
     let mut alice_ws = connect(&local.url, &format!("Bearer {alice}"))

@@ -45,6 +45,9 @@ pub struct Config {
     /// parameters `DefaultTenantMaxBytes` / `DefaultTenantMaxFiles`): a tenant's limits until
     /// `PUT /usage/limits` sets its own; `0` or unset is none.
     pub default_tenant_limits: crate::model::Limits,
+    /// `STOWAGE_REALTIME_URL` (a `ws(s)://` URL) and `STOWAGE_REALTIME_HOST` (default: the URL's
+    /// host): where clients subscribe to changes (SPEC 20; `GET /realtime`). Unset: none.
+    pub realtime: Option<crate::service::RealtimeEndpoint>,
 }
 
 /// The connections a cold start opens ahead of the first request.
@@ -190,7 +193,28 @@ impl Config {
             max_bytes: limit("STOWAGE_DEFAULT_TENANT_MAX_BYTES")?,
             max_files: limit("STOWAGE_DEFAULT_TENANT_MAX_FILES")?,
         };
+        let realtime = match lookup("STOWAGE_REALTIME_URL").map(|v| v.trim().to_owned()) {
+            None => None,
+            Some(v) if v.is_empty() => None,
+            Some(v) if v.starts_with("wss://") || v.starts_with("ws://") => {
+                let host = match lookup("STOWAGE_REALTIME_HOST").map(|h| h.trim().to_owned()) {
+                    Some(h) if !h.is_empty() => h,
+                    _ => v
+                        .split_once("://")
+                        .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_owned())
+                        .unwrap_or_default(),
+                };
+                Some(crate::service::RealtimeEndpoint { url: v, host })
+            }
+            Some(v) => {
+                return Err(ConfigError {
+                    name: "STOWAGE_REALTIME_URL",
+                    problem: format!("must be a ws:// or wss:// URL, not {v:?}"),
+                })
+            }
+        };
         Ok(Config {
+            realtime,
             default_tenant_limits,
             prime,
             inline_copy_limit,

@@ -83,6 +83,8 @@ problem_codes! {
     NoThumbnail = "no_thumbnail", 404;
     /// No route has this path (stowage-local only; API Gateway answers these itself).
     RouteNotFound = "route_not_found", 404;
+    /// `GET /realtime` where the deployment has no realtime endpoint (SPEC 20).
+    RealtimeUnavailable = "realtime_unavailable", 404;
     /// A route has this path, but not this method.
     MethodNotAllowed = "method_not_allowed", 405;
     /// Another live file of the tenant has that `externalId`.

@@ -305,6 +305,7 @@ pub fn valid_body(route: RouteId) -> Option<Value> {
         | RouteId::GetCollection
         | RouteId::DeleteCollection
         | RouteId::GetUsage
+        | RouteId::GetRealtime
         | RouteId::ListFiles
         | RouteId::GetFile
         | RouteId::DeleteFile

@@ -20,8 +20,8 @@ use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::Collection;
 use crate::service::{
-    Created, Deleted, ListPage, Shown, SignedParts, SignedRequest, ThumbnailAnswer, UploadLimits,
-    UsageReport,
+    Created, Deleted, ListPage, RealtimeInfo, Shown, SignedParts, SignedRequest, ThumbnailAnswer,
+    UploadLimits, UsageReport,
 };
 use crate::store::MetadataStore;
 use crate::validate::{
@@ -253,6 +253,17 @@ impl Answer for UsageReport {
     }
 }
 
+impl Answer for RealtimeInfo {
+    fn into_response(self) -> Response<Body> {
+        let body = serde_json::json!({
+            "url": self.endpoint.url,
+            "host": self.endpoint.host,
+            "channels": self.channels,
+        });
+        json_response(StatusCode::OK, &body, None)
+    }
+}
+
 // --- the routes ------------------------------------------------------------------------------
 
 /// Declares a route's handler: `name: Route(input pattern: Input) -> Output { body }`.
@@ -442,6 +453,13 @@ handler!(
     /// `GET /usage`.
     GetUsage: GetUsage(app, who, () => ()) -> UsageReport {
         app.service.usage(&who).await
+    }
+);
+
+handler!(
+    /// `GET /realtime` (SPEC 20).
+    GetRealtime: GetRealtime(app, who, () => ()) -> RealtimeInfo {
+        app.service.realtime(&who)
     }
 );
 

@@ -15,8 +15,8 @@ use lambda_http::{Body, Request, Response};
 
 pub use handlers::{
     serve, AbortUpload, CompleteUpload, CreateCollection, CreateFile, DeleteCollection, DeleteFile,
-    DeleteFiles, GetCollection, GetContent, GetFile, GetThumbnail, GetUploadLimits, GetUsage,
-    Handler, ListCollections, ListFiles, ListUploadParts, PutUsageLimits, ReplaceFile,
+    DeleteFiles, GetCollection, GetContent, GetFile, GetRealtime, GetThumbnail, GetUploadLimits,
+    GetUsage, Handler, ListCollections, ListFiles, ListUploadParts, PutUsageLimits, ReplaceFile,
     SignUploadParts, SignUploadRequest, StartUpload, UpdateCollection, UpdateFile, UpdateFiles,
 };
 pub use request::{identity_of_claims, MAX_BODY_BYTES};
@@ -55,6 +55,7 @@ pub async fn handle(app: &App, route: RouteId, req: Request) -> Response<Body> {
         RouteId::DeleteCollection => serve::<DeleteCollection, _, _>(app, req).await,
         RouteId::GetUsage => serve::<GetUsage, _, _>(app, req).await,
         RouteId::PutUsageLimits => serve::<PutUsageLimits, _, _>(app, req).await,
+        RouteId::GetRealtime => serve::<GetRealtime, _, _>(app, req).await,
     }
 }
 
@@ -90,6 +91,7 @@ mod tests {
             DeleteCollection::ROUTE,
             GetUsage::ROUTE,
             PutUsageLimits::ROUTE,
+            GetRealtime::ROUTE,
         ];
         let unique: std::collections::HashSet<RouteId> = handlers.iter().copied().collect();
         assert_eq!(unique.len(), ROUTES.len(), "one handler per route");

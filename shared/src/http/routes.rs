@@ -28,6 +28,7 @@ pub enum RouteId {
     UpdateCollection,
     DeleteCollection,
     GetUsage,
+    GetRealtime,
     PutUsageLimits,
 }
 
@@ -201,6 +202,7 @@ pub const ROUTES: &[Route] = &[
         "delete-collection",
     ),
     route(RouteId::GetUsage, Get, "/usage", "get-usage"),
+    route(RouteId::GetRealtime, Get, "/realtime", "get-realtime"),
     route(
         RouteId::PutUsageLimits,
         Put,
@@ -251,6 +253,7 @@ mod tests {
             RouteId::DeleteCollection,
             RouteId::GetUsage,
             RouteId::PutUsageLimits,
+            RouteId::GetRealtime,
         ];
         for id in all {
             match id {
@@ -277,7 +280,8 @@ mod tests {
                 | RouteId::UpdateCollection
                 | RouteId::DeleteCollection
                 | RouteId::GetUsage
-                | RouteId::PutUsageLimits => {}
+                | RouteId::PutUsageLimits
+                | RouteId::GetRealtime => {}
             }
         }
         all.to_vec()

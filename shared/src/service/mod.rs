@@ -66,6 +66,23 @@ pub struct Settings {
     pub inline_copy_limit: u64,
     /// A tenant's limits until it has its own (`PUT /usage/limits`).
     pub default_tenant_limits: crate::model::Limits,
+    /// Where clients subscribe to changes (SPEC 20), if anywhere.
+    pub realtime: Option<RealtimeEndpoint>,
+}
+
+/// Where clients subscribe to changes: AppSync Events' realtime URL and the host its
+/// `header-` subprotocol names (`stowage-local`: its own `/event/realtime`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealtimeEndpoint {
+    pub url: String,
+    pub host: String,
+}
+
+/// `GET /realtime`: where to connect, and the channels this identity may subscribe to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealtimeInfo {
+    pub endpoint: RealtimeEndpoint,
+    pub channels: Vec<String>,
 }
 
 impl From<&Config> for Settings {
@@ -77,6 +94,7 @@ impl From<&Config> for Settings {
             public_base_url: config.public_base_url.clone(),
             inline_copy_limit: config.inline_copy_limit,
             default_tenant_limits: config.default_tenant_limits,
+            realtime: config.realtime.clone(),
         }
     }
 }
@@ -163,6 +181,21 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             .await?
             .filter(|record| !record.is_expired(now))
             .ok_or_else(ApiError::not_found)
+    }
+
+    /// `GET /realtime` (SPEC 20): where `who` connects, and its channels; `404
+    /// realtime_unavailable` where this deployment has no realtime endpoint.
+    pub fn realtime(&self, who: &crate::identity::Identity) -> Result<RealtimeInfo, ApiError> {
+        let endpoint = self.settings.realtime.clone().ok_or_else(|| {
+            ApiError::new(
+                crate::error::ProblemCode::RealtimeUnavailable,
+                "this deployment has no realtime endpoint (stowage-local with --backend aws, or a stack without one)",
+            )
+        })?;
+        Ok(RealtimeInfo {
+            endpoint,
+            channels: crate::realtime::channels_for(who),
+        })
     }
 
     /// The live record if `who` may `right` on it (SPEC 19): `404` if it may not read it (or

@@ -175,6 +175,7 @@ fn world() -> World {
             public_base_url: Some("https://public.example".into()),
             inline_copy_limit: 5 * 1024 * 1024,
             default_tenant_limits: Limits::default(),
+            realtime: None,
         },
     );
     World {

@@ -204,6 +204,19 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
                 assert_eq!(reply.json["files"], 1, "only B's own file: {}", reply.json);
                 assert!(reply.json["collections"].get("private-a").is_none());
             }
+            RouteId::GetRealtime => {
+                // B's own channels only (or no realtime endpoint where the backend has none).
+                let reply = env.route(route.id, "globex").send().await;
+                if reply.status == 404 {
+                    reply.assert_problem(404, "realtime_unavailable");
+                } else {
+                    assert_eq!(reply.status, 200, "{}", reply.json);
+                    let b = format!("/stowage/{}/", stowage::realtime::segment("globex"));
+                    for channel in reply.json["channels"].as_array().unwrap() {
+                        assert!(channel.as_str().unwrap().starts_with(&b), "{}", reply.json);
+                    }
+                }
+            }
             RouteId::PutUsageLimits => {
                 let reply = env
                     .route(route.id, "globex")

@@ -1,0 +1,6 @@
+//! `GET /realtime` as a Lambda function (SPEC 20).
+
+#[tokio::main]
+async fn main() -> Result<(), stowage::lambda_http::Error> {
+    stowage::bootstrap::run_route::<stowage::http::GetRealtime>().await
+}
