@@ -136,12 +136,13 @@ pub struct Console {
 }
 
 /// Everything the page loads comes from this origin, and it runs no inline script; it calls
-/// this origin, S3 (presigned URLs) and the OIDC provider's endpoints.
+/// this origin, S3 (presigned URLs), the OIDC provider's endpoints and the realtime endpoint
+/// (a WebSocket: AppSync Events on AWS, this origin on `stowage-local`).
 fn content_security_policy(allow_plain_http: bool) -> HeaderValue {
     let connect = if allow_plain_http {
-        "'self' https: http:"
+        "'self' https: http: wss: ws:"
     } else {
-        "'self' https:"
+        "'self' https: wss:"
     };
     let policy = format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \

@@ -208,4 +208,131 @@ export function stowage({ endpoint, token, onFileCreated, fetch: fetchImpl } = {
   }
 }
 
+/**
+ * @typedef {object} SubscribeOptions
+ * @property {string} endpoint Where the Stowage API is.
+ * @property {string | (() => string | Promise<string>)} token The bearer token, or a function
+ *   returning a fresh one (called for each connection).
+ * @property {(event: object) => void} onEvent Called with each file event (the `Detail` of
+ *   SPEC 15 plus `type`), once per `eventId` however many channels carry it.
+ * @property {(state: 'connecting' | 'live' | 'disconnected' | 'unavailable', detail?: object) => void} [onState]
+ *   Told how the connection stands: `live` once subscribed (with `{ resumed: true }` after a
+ *   reconnect: read what changed meanwhile), `unavailable` when the deployment has no realtime
+ *   endpoint (`404 realtime_unavailable`; nothing more is tried).
+ * @property {typeof fetch} [fetch]
+ * @property {typeof WebSocket} [WebSocket] The WebSocket class (default: the global one).
+ */
+
+/** Most event ids remembered to drop repeats (one event on two channels, redeliveries). */
+const SEEN_EVENTS = 1000
+
+function base64url(text) {
+  const bytes = new TextEncoder().encode(text)
+  let binary = ''
+  for (const byte of bytes) binary += String.fromCharCode(byte)
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+/**
+ * Subscribes to the changes of every file this identity may read (SPEC 20): asks
+ * `GET /realtime` where to connect and which channels are its own, speaks AppSync Events'
+ * WebSocket protocol there (a deployed stack's AppSync API, or `stowage-local`'s
+ * `/event/realtime`), and reconnects with backoff (0.5 s doubling to 30 s, with jitter),
+ * resubscribing each time.
+ *
+ * @param {SubscribeOptions} options
+ * @returns {{ close: () => void }}
+ */
+export function subscribe({ endpoint, token, onEvent, onState = () => {}, fetch: fetchImpl, WebSocket: Socket } = {}) {
+  if (typeof endpoint !== 'string' || endpoint === '') throw new TypeError('subscribe: `endpoint` is required')
+  if (typeof onEvent !== 'function') throw new TypeError('subscribe: `onEvent` is required')
+  const base = endpoint.replace(/\/+$/, '')
+  const call = fetchImpl ?? globalThis.fetch.bind(globalThis)
+  const WS = Socket ?? globalThis.WebSocket
+  const seen = []
+  let socket = null
+  let timer = null
+  let closed = false
+  let attempt = 0
+  let wasLive = false
+
+  const bearer = async () => {
+    const value = typeof token === 'function' ? await token() : token
+    return String(value ?? '').replace(/^Bearer\s+/i, '')
+  }
+
+  function retry() {
+    if (closed) return
+    onState('disconnected')
+    const delay = Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2)
+    attempt += 1
+    timer = setTimeout(connect, delay)
+  }
+
+  async function connect() {
+    if (closed) return
+    onState('connecting')
+    let info
+    let auth
+    try {
+      auth = await bearer()
+      const response = await call(`${base}/realtime`, { headers: { authorization: `Bearer ${auth}` } })
+      const body = await response.json().catch(() => null)
+      if (response.status === 404 && body?.code === 'realtime_unavailable') {
+        onState('unavailable', body)
+        return
+      }
+      if (!response.ok) throw new StowageError(response.status, body, 'GET /realtime')
+      info = body
+    } catch {
+      retry()
+      return
+    }
+    const header = base64url(JSON.stringify({ host: info.host, Authorization: auth }))
+    const ws = new WS(info.url, ['aws-appsync-event-ws', `header-${header}`])
+    socket = ws
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init' }))
+    ws.onmessage = (message) => {
+      let msg
+      try {
+        msg = JSON.parse(message.data)
+      } catch {
+        return
+      }
+      if (msg.type === 'connection_ack') {
+        info.channels.forEach((channel, i) =>
+          ws.send(JSON.stringify({ type: 'subscribe', id: `stowage-${i}`, channel, authorization: { host: info.host, Authorization: auth } })),
+        )
+      } else if (msg.type === 'subscribe_success' && msg.id === `stowage-${info.channels.length - 1}`) {
+        attempt = 0
+        onState('live', { resumed: wasLive })
+        wasLive = true
+      } else if (msg.type === 'data') {
+        let event
+        try {
+          event = JSON.parse(msg.event)
+        } catch {
+          return
+        }
+        if (seen.includes(event.eventId)) return
+        seen.push(event.eventId)
+        if (seen.length > SEEN_EVENTS) seen.shift()
+        onEvent(event)
+      }
+    }
+    ws.onclose = () => {
+      if (socket === ws) retry()
+    }
+  }
+
+  connect()
+  return {
+    close() {
+      closed = true
+      clearTimeout(timer)
+      socket?.close()
+    },
+  }
+}
+
 export default stowage

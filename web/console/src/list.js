@@ -1,5 +1,6 @@
-// The file list: the API's filters, newest first, paged with the cursor, refreshed while the
-// console is open so status changes show without a reload.
+// The file list: the API's filters, newest first, paged with the cursor, kept current while
+// the console is open: drawn again on each change the realtime channel reports, and read every
+// 2 s only while that channel is not live.
 
 import { field as labelled, formatBytes, formatTime, h, notice, show } from './dom.js'
 
@@ -190,9 +191,11 @@ export function fileList(api, { onOpen, onRefused }) {
     return inFlight
   }
 
+  let live = false
   const timer = setInterval(() => {
-    if (document.visibilityState === 'visible') refresh()
+    if (!live && document.visibilityState === 'visible') refresh()
   }, REFRESH_SECONDS * 1000)
+  let pending = null
 
   return {
     element: h('section', { 'aria-labelledby': 'files-heading' }, h('h2', { id: 'files-heading' }, 'Files'), form, results),
@@ -203,6 +206,21 @@ export function fileList(api, { onOpen, onRefused }) {
       cursors.splice(0, cursors.length, null)
       refresh()
     },
-    stop: () => clearInterval(timer),
+    /** Whether the realtime channel is live (then the list is not polled). */
+    setLive(on) {
+      live = on
+    },
+    /** A change was reported: draw the page again (changes close together draw once). */
+    changed() {
+      if (pending) return
+      pending = setTimeout(() => {
+        pending = null
+        refresh()
+      }, 50)
+    },
+    stop: () => {
+      clearInterval(timer)
+      clearTimeout(pending)
+    },
   }
 }

@@ -10,6 +10,7 @@ import { collectionPicker } from './collections.js'
 import { filePage } from './file.js'
 import { fileList } from './list.js'
 import { uploadPanel } from './upload.js'
+import { subscribe } from 'uppy-stowage'
 
 const root = document.getElementById('app')
 const who = document.getElementById('who')
@@ -92,6 +93,7 @@ function signInPage(config, problem) {
 let session = null
 
 function stopSession() {
+  session?.live?.close()
   session?.list.stop()
   session?.page?.stop()
   session?.upload.close()
@@ -174,7 +176,23 @@ function start(config) {
   const flash = h('div', { class: 'flash' })
   const home = h('div', { class: 'home' }, picker.element, upload.element, list.element)
   const pageSlot = h('div')
-  session = { api, me, list, upload, flash, home, pageSlot, page: null, message: null }
+  // Changes as they happen (SPEC 20); the list polls only while this is not live.
+  const indicator = h('span', { class: 'live-state', role: 'status', dataset: { state: 'connecting' } }, 'Connecting…')
+  who.prepend(indicator)
+  const words = { connecting: 'Connecting…', live: 'Live', disconnected: 'Reconnecting…', unavailable: 'Polling' }
+  const live = subscribe({
+    endpoint: apiEndpoint(),
+    token: () => currentToken(),
+    onEvent: () => list.changed(),
+    onState: (state, detail) => {
+      indicator.dataset.state = state
+      indicator.textContent = words[state] ?? state
+      list.setLive(state === 'live')
+      // Back after a gap: read what changed meanwhile.
+      if (state === 'live' && detail?.resumed) list.changed()
+    },
+  })
+  session = { api, me, list, upload, flash, home, pageSlot, live, page: null, message: null }
   show(root, flash, home, pageSlot)
   upload.mount()
   route()

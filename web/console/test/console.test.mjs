@@ -211,6 +211,29 @@ try {
     if (missing.length) throw new Error(`controls without a label: ${missing.join('\n')}`)
   })
 
+  await step('changes made elsewhere show at once, without polling (realtime)', async () => {
+    await page.locator('.live-state', { hasText: 'Live' }).waitFor()
+    const listings = []
+    const watch = (request) => new URL(request.url()).pathname === '/files' && request.method() === 'GET' && listings.push(Date.now())
+    page.on('request', watch)
+    await page.waitForTimeout(2500)
+    if (listings.length !== 0) throw new Error(`the list was polled ${listings.length} times while live`)
+    // An upload by another client (as the CLI makes one): it shows within a second.
+    const created = await api('POST', '/files', { name: 'from-elsewhere.txt', mimeType: 'text/plain', size: 5 })
+    if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.json)}`)
+    const started = Date.now()
+    await row('from-elsewhere.txt').waitFor({ timeout: 1500 })
+    const put = await fetch(created.json.upload.url, { method: 'PUT', headers: created.json.upload.headers, body: 'hello' })
+    if (put.status !== 200) throw new Error(`PUT: ${put.status}`)
+    await row('from-elsewhere.txt').locator('td.status', { hasText: 'uploaded' }).waitFor({ timeout: 1500 })
+    console.log(`browser: an upload made elsewhere appeared after ${Date.now() - started} ms, from the channel`)
+    page.off('request', watch)
+    await page.screenshot({ path: join(ARTIFACTS, 'live.png'), fullPage: true })
+    const { json } = await api('GET', '/files?name=from-elsewhere.txt')
+    await api('DELETE', `/files/${json.items[0].id}`)
+    await row('from-elsewhere.txt').waitFor({ state: 'detached', timeout: 1500 })
+  })
+
   await step('drop a small file and a 300 MB file, pause and resume', async () => {
     await uploadForm.getByLabel('Tags (comma-separated)').fill('console, test')
     await uploadForm.getByLabel('Purpose').fill('demo')
