@@ -49,29 +49,36 @@ export async function waitFor(what, check, seconds = 30) {
 export async function startLocal({ env = {}, args = [] } = {}) {
   const bin = localBinary()
   const dataDir = mkdtempSync(join(tmpdir(), 'stowage-browser-'))
-  const local = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
-    env: { ...process.env, RUST_LOG: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  let local = null
   // However the test ends (fail() exits at once), the server and its data go with it.
   process.on('exit', () => {
-    local.kill()
+    local?.kill()
     rmSync(dataDir, { recursive: true, force: true })
   })
-  const lines = await new Promise((ok, no) => {
-    let text = ''
-    const onData = (chunk) => {
-      text += chunk
-      // The banner ends with the `token:` line.
-      if (/\n\s*token:.*\n/.test(text)) {
-        local.stdout.off('data', onData)
-        ok(text.split('\n'))
+  /** Starts the server on `addr` and resolves with the lines of its banner. */
+  const launch = async (addr) => {
+    local = spawn(bin, ['--addr', addr, '--data-dir', dataDir, ...args], {
+      env: { ...process.env, RUST_LOG: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const started = local
+    const lines = await new Promise((ok, no) => {
+      let text = ''
+      const onData = (chunk) => {
+        text += chunk
+        // The banner ends with the `token:` line.
+        if (/\n\s*token:.*\n/.test(text)) {
+          started.stdout.off('data', onData)
+          ok(text.split('\n'))
+        }
       }
-    }
-    local.stdout.on('data', onData)
-    local.once('exit', (code) => no(new Error(`stowage-local exited with ${code}: ${text}`)))
-  }).catch((err) => fail(err.message))
-  local.stdout.resume()
+      started.stdout.on('data', onData)
+      started.once('exit', (code) => no(new Error(`stowage-local exited with ${code}: ${text}`)))
+    }).catch((err) => fail(err.message))
+    started.stdout.resume()
+    return lines
+  }
+  const lines = await launch('127.0.0.1:0')
   const endpoint = /listening on (\S+)/.exec(lines[0])?.[1] ?? fail(`unexpected start: ${lines[0]}`)
   /**
    * A token of `dataDir`; `scope` (space-separated) replaces the default read/write/delete;
@@ -87,7 +94,16 @@ export async function startLocal({ env = {}, args = [] } = {}) {
       ],
       { encoding: 'utf8' },
     ).trim()
-  return { endpoint, lines, token, dataDir, process: local }
+  /** Stops the server and starts it again on the same address and data dir. */
+  const restart = async () => {
+    const stopping = local
+    await new Promise((ok) => {
+      stopping.once('exit', ok)
+      stopping.kill()
+    })
+    await launch(new URL(endpoint).host)
+  }
+  return { endpoint, lines, token, dataDir, restart, get process() { return local } }
 }
 
 /**

@@ -234,6 +234,17 @@ try {
     await row('from-elsewhere.txt').waitFor({ state: 'detached', timeout: 1500 })
   })
 
+  await step('stowage-local restarts under the console: it reconnects and shows what changed', async () => {
+    await local.restart()
+    // Made right after the restart, before the console is back on the channel.
+    const created = await api('POST', '/files', { name: 'after-restart.txt', mimeType: 'text/plain' })
+    if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.json)}`)
+    await page.locator('.live-state', { hasText: 'Live' }).waitFor({ timeout: 15000 })
+    await row('after-restart.txt').waitFor({ timeout: 3000 })
+    await api('DELETE', `/files/${created.json.file.id}`)
+    await row('after-restart.txt').waitFor({ state: 'detached', timeout: 3000 })
+  })
+
   await step('drop a small file and a 300 MB file, pause and resume', async () => {
     await uploadForm.getByLabel('Tags (comma-separated)').fill('console, test')
     await uploadForm.getByLabel('Purpose').fill('demo')
