@@ -9,7 +9,7 @@ use std::time::Duration;
 use stowage::store::embedded::SqliteStore;
 use stowage::store::RecordChange;
 
-/// How long an idle reader waits before looking again.
+/// How long an idle reader waits before looking again if no write wakes it first.
 const IDLE: Duration = Duration::from_millis(200);
 /// Changes read at a time.
 const BATCH: usize = 100;
@@ -23,7 +23,10 @@ where
     F: FnMut(RecordChange) -> Fut,
     Fut: Future<Output = ()>,
 {
+    let mut written = store.watch_changes();
     loop {
+        // Seen before the read: a write after it wakes the wait below.
+        written.borrow_and_update();
         let changes = match store.unread_changes(reader, BATCH) {
             Ok(changes) => changes,
             Err(err) => {
@@ -33,7 +36,10 @@ where
             }
         };
         if changes.is_empty() {
-            tokio::time::sleep(IDLE).await;
+            tokio::select! {
+                _ = written.changed() => {}
+                _ = tokio::time::sleep(IDLE) => {}
+            }
             continue;
         }
         for change in changes {

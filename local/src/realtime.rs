@@ -183,7 +183,8 @@ pub(crate) fn upgrade(
         match upgrading.await {
             Ok(upgraded) => {
                 let io = hyper_util::rt::TokioIo::new(upgraded);
-                let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+                let ws =
+                    WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config())).await;
                 session(ws, identity, events).await;
             }
             Err(err) => tracing::debug!(error = %err, "a realtime upgrade did not complete"),
@@ -203,6 +204,19 @@ pub(crate) fn upgrade(
     }
     response
 }
+
+/// Small buffers: a subscriber sends a few short messages, and an idle connection should cost
+/// little (tungstenite's defaults keep 128 KiB of read buffer per connection).
+fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_CLIENT_MESSAGE))
+        .max_frame_size(Some(MAX_CLIENT_MESSAGE))
+}
+
+/// The largest message a client may send (a subscribe is a few hundred bytes).
+const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
 fn error_message(id: Option<&str>, kind: &str, error_type: &str, message: &str) -> Message {
     let mut body = json!({"type": kind, "errors": [{"errorType": error_type, "message": message}]});

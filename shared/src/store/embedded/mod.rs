@@ -29,6 +29,9 @@ pub struct SqliteStore {
     // Each call is a few short statements on local disk, so a plain mutex serialises them
     // without holding anything across an await point.
     conn: Mutex<Connection>,
+    /// Counts the calls that changed rows, so followers of the change log wake at once instead
+    /// of at their next look ([`SqliteStore::watch_changes`]).
+    changes: tokio::sync::watch::Sender<u64>,
     /// Test hook: while set, every call fails as unavailable.
     #[cfg(any(test, feature = "test-util"))]
     outage: std::sync::atomic::AtomicBool,
@@ -65,6 +68,7 @@ impl SqliteStore {
         rows::migrate(&conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            changes: tokio::sync::watch::channel(0).0,
             #[cfg(any(test, feature = "test-util"))]
             outage: std::sync::atomic::AtomicBool::new(false),
         })
@@ -88,7 +92,18 @@ impl SqliteStore {
             .conn
             .lock()
             .map_err(|_| StoreError::Backend("the SQLite connection lock is poisoned".into()))?;
-        f(&mut conn)
+        let before = conn.total_changes();
+        let result = f(&mut conn);
+        if conn.total_changes() != before {
+            self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        result
+    }
+
+    /// A receiver that is marked changed whenever a call has changed rows (a record written,
+    /// and with it the change log): a follower of the log waits on it between reads.
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 }
 
