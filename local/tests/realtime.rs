@@ -349,7 +349,7 @@ async fn a_connection_must_speak_appsyncs_protocol() {
     assert_eq!(plain.status(), 400);
     let alice = token(dir.path(), "acme", "alice");
     let mut ws = connect(&local.url, &alice).await.unwrap();
-    // Before connection_init, nothing else is taken (here: after it, a subscribe without id).
+    // A subscribe without an id is refused (the connection stays).
     let answer = {
         ws.send(Message::text(
             json!({"type": "subscribe", "channel": "/stowage/x/tenant"}).to_string(),

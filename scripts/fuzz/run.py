@@ -274,14 +274,18 @@ def main():
                 [*common, "--phases", "examples,coverage,fuzzing",
                  "--checks", "not_a_server_error,content_type_conformance,stowage_requires_token"],
                 {"STOWAGE_FUZZ_MODE": "anonymous"}, scratch)
-            counts["other tenant"] = schemathesis(
-                "other tenant", base,
-                [*common, "--phases", "examples,coverage,fuzzing",
-                 "--checks", CHECKS + ",stowage_tenant_isolation,stowage_foreign_listing_is_empty",
-                 "-H", f"Authorization: Bearer {globex}"],
-                {"STOWAGE_FUZZ_MODE": "foreign", "STOWAGE_FUZZ_FOREIGN_IDS": ",".join(seeded),
-                 "STOWAGE_FUZZ_FOREIGN_COLLECTIONS": SEEDED_COLLECTION,
-                 "STOWAGE_FUZZ_TOKEN": globex}, scratch)
+            def foreign_run(name, mode, token, ids, collection):
+                """A run with `token` on files and a collection it must not reach."""
+                counts[name] = schemathesis(
+                    name, base,
+                    [*common, "--phases", "examples,coverage,fuzzing",
+                     "--checks", CHECKS + ",stowage_tenant_isolation,stowage_foreign_listing_is_empty",
+                     "-H", f"Authorization: Bearer {token}"],
+                    {"STOWAGE_FUZZ_MODE": mode, "STOWAGE_FUZZ_FOREIGN_IDS": ",".join(ids),
+                     "STOWAGE_FUZZ_FOREIGN_COLLECTIONS": collection,
+                     "STOWAGE_FUZZ_TOKEN": token}, scratch)
+
+            foreign_run("other tenant", "foreign", globex, seeded, SEEDED_COLLECTION)
 
             after = snapshot(base, acme, seeded)
             if after != before:
@@ -304,14 +308,7 @@ def main():
             guarded = seed_guarded(base, local.token("team", "alice"), team_app)
             team_before = snapshot(base, team_app, guarded)
             stranger = local.token("team", "stranger")
-            counts["same tenant, no grants"] = schemathesis(
-                "same tenant, no grants", base,
-                [*common, "--phases", "examples,coverage,fuzzing",
-                 "--checks", CHECKS + ",stowage_tenant_isolation,stowage_foreign_listing_is_empty",
-                 "-H", f"Authorization: Bearer {stranger}"],
-                {"STOWAGE_FUZZ_MODE": "stranger", "STOWAGE_FUZZ_FOREIGN_IDS": ",".join(guarded),
-                 "STOWAGE_FUZZ_FOREIGN_COLLECTIONS": GUARDED_COLLECTION,
-                 "STOWAGE_FUZZ_TOKEN": stranger}, scratch)
+            foreign_run("same tenant, no grants", "stranger", stranger, guarded, GUARDED_COLLECTION)
             team_after = snapshot(base, team_app, guarded)
             if team_after != team_before:
                 fail(f"tenant team's files changed during the same-tenant run:\n{team_before}\n{team_after}")
