@@ -411,6 +411,16 @@ async fn check_every_route(
     }
 }
 
+/// The ids oscar (a member with no grants) lists.
+async fn oscar_sees(env: &TestEnv) -> Vec<String> {
+    let r = call(env, RouteId::ListFiles, Who::User("oscar", &[]))
+        .query("limit=1000")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    ids(&r.json)
+}
+
 async fn every_principal_gets_what_section_19_says_on_every_route(env: TestEnv) {
     env.check_policies();
     make_vault(&env).await;
@@ -636,6 +646,32 @@ async fn the_overwrite_rule_binds_new_uploads_of_uploaded_files(env: TestEnv) {
     }
 }
 
+/// Opening a collection to every member takes effect at once on the instance that made the
+/// change: the listing's remembered policies are forgotten with it (no policy checks here, which
+/// empty every cache before each call).
+async fn a_collection_opened_here_is_seen_at_once(env: TestEnv) {
+    make_vault(&env).await;
+    let (file, _) = olivias_files(&env, "vault", "open", false).await;
+    assert!(!oscar_sees(&env).await.contains(&file));
+    let version = call(&env, RouteId::GetCollection, Who::App)
+        .id("vault")
+        .send()
+        .await
+        .json["version"]
+        .to_string();
+    let opened = call(&env, RouteId::UpdateCollection, Who::App)
+        .id("vault")
+        .headers(&[("if-match", &version)])
+        .body(json!({"access": {"read": ["tenant"]}}))
+        .send()
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.json);
+    assert!(
+        oscar_sees(&env).await.contains(&file),
+        "seen at once after the change"
+    );
+}
+
 /// A user who can see 5 of 300 files of a `private` collection (read: nobody, write: every
 /// member) lists them at the cost of what it can see: its own files, and those granted to it
 /// or its group, through their own index items.
@@ -735,4 +771,5 @@ stowage_tests::on_every_backend!(
     creates_and_grants_follow_the_collection,
     the_overwrite_rule_binds_new_uploads_of_uploaded_files,
     a_listing_costs_what_the_caller_can_see,
+    a_collection_opened_here_is_seen_at_once,
 );
