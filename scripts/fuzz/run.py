@@ -129,6 +129,16 @@ def schemathesis(name, base, args, env, cwd):
 
 
 ADMIN = "files:read files:write files:delete files:admin"
+
+
+def wait_uploaded(base, token, file_id):
+    """Waits (up to 5 s) until the embedded endpoint's S3 event has marked the file uploaded."""
+    for _ in range(100):
+        _, file = api("GET", base, f"/files/{file_id}", token)
+        if file["status"] == "uploaded":
+            return
+        time.sleep(0.05)
+    fail(f"the seeded upload of {file_id} never completed")
 SEEDED_COLLECTION = "seeded"
 
 
@@ -151,13 +161,7 @@ def seed_tenant(base, token, admin):
     uploaded = created["file"]["id"]
     status, _, _ = request("PUT", created["upload"]["url"], body=b"hello", content_type="text/plain")
     assert status == 200, status
-    for _ in range(100):
-        status, file = api("GET", base, f"/files/{uploaded}", token)
-        if file["status"] == "uploaded":
-            break
-        time.sleep(0.05)
-    else:
-        fail("seeded upload never completed")
+    wait_uploaded(base, token, uploaded)
     status, created = api("POST", base, "/files", token, {
         "name": "b.bin", "mimeType": "application/octet-stream", "externalId": "seed-b"})
     assert status == 201, created
@@ -208,13 +212,7 @@ def seed_guarded(base, owner, admin):
         elif body.get("size"):
             status, _, _ = request("PUT", upload["url"], body=b"hello", content_type="text/plain")
             assert status == 200, status
-    for _ in range(100):
-        status, file = api("GET", base, f"/files/{ids[0]}", owner)
-        if file["status"] == "uploaded":
-            break
-        time.sleep(0.05)
-    else:
-        fail("the guarded upload never completed")
+    wait_uploaded(base, owner, ids[0])
     return ids
 
 
