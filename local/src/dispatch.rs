@@ -285,7 +285,7 @@ fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
         .then_some(token.trim())
 }
 
-fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> Response<Body> {
+pub(crate) fn from_lambda(response: lambda_http::Response<lambda_http::Body>) -> Response<Body> {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         lambda_http::Body::Empty => Bytes::new(),

@@ -20,6 +20,7 @@ use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
+use stowage::error::{ApiError, ProblemCode};
 use stowage::identity::Identity;
 use stowage::model::TenantId;
 use stowage::notify::FileEvent;
@@ -103,15 +104,14 @@ impl Hub {
     }
 }
 
-fn refuse(status: StatusCode, detail: &str) -> Response<s3s::Body> {
-    let body = json!({"type": "about:blank", "title": status.canonical_reason(), "status": status.as_u16(), "code": "unauthorized", "detail": detail});
-    let mut response = Response::new(s3s::Body::from(body.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    response
+/// A refused upgrade, worded as the API words problems.
+fn refuse(error: &ApiError) -> Response<s3s::Body> {
+    crate::dispatch::from_lambda(stowage::http::problem(error))
+}
+
+/// `400 invalid_body`: the request is not the upgrade the protocol needs.
+fn not_an_upgrade(detail: &str) -> Response<s3s::Body> {
+    refuse(&ApiError::new(ProblemCode::InvalidBody, detail))
 }
 
 /// The token the `header-…` subprotocol carries (`Authorization`, with or without `Bearer `).
@@ -154,16 +154,10 @@ pub(crate) fn upgrade(
     let protocols = text(header::SEC_WEBSOCKET_PROTOCOL);
     let key = text(header::SEC_WEBSOCKET_KEY);
     if !text(header::UPGRADE).eq_ignore_ascii_case("websocket") || key.is_empty() {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "this path takes a WebSocket upgrade (AppSync Events' protocol)",
-        );
+        return not_an_upgrade("this path takes a WebSocket upgrade (AppSync Events' protocol)");
     }
     if !protocols.split(',').any(|p| p.trim() == SUBPROTOCOL) {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "the subprotocol aws-appsync-event-ws is required",
-        );
+        return not_an_upgrade("the subprotocol aws-appsync-event-ws is required");
     }
     let identity = token_of(&protocols)
         .and_then(|token| secret.verify_token(&token))
@@ -171,10 +165,8 @@ pub(crate) fn upgrade(
             stowage::http::identity_of_claims(&claims, std::iter::empty(), &app.claims).ok()
         });
     let Some(identity) = identity else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "no valid token in the header- subprotocol",
-        );
+        // The token travels in the `header-` subprotocol here, not an Authorization header.
+        return refuse(&ApiError::unauthorized());
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let events = hub.0.subscribe();

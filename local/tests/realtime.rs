@@ -347,6 +347,9 @@ async fn a_connection_must_speak_appsyncs_protocol() {
         .await
         .unwrap();
     assert_eq!(plain.status(), 400);
+    assert_eq!(plain.headers()["content-type"], "application/problem+json");
+    let problem: Value = plain.json().await.unwrap();
+    assert_eq!(problem["code"], "invalid_body", "{problem}");
     let alice = token(dir.path(), "acme", "alice");
     let mut ws = connect(&local.url, &alice).await.unwrap();
     // A subscribe without an id is refused (the connection stays).
