@@ -93,7 +93,7 @@ impl Hub {
                     let published = Published {
                         tenant: record.tenant.clone(),
                         channels: stowage::realtime::channels_of(record, &policy),
-                        event: stowage::realtime::payload(&event).to_string(),
+                        event: stowage::realtime::event_text(&event),
                     };
                     // No receiver: nobody is connected, which is fine.
                     let _ = hub.0.send(Arc::new(published));

@@ -383,14 +383,66 @@ pub async fn run_records_changed() -> Result<(), Error> {
         aws_sdk_eventbridge::Client::new(&sdk),
         bus,
     );
+    // Realtime (SPEC 20): the AppSync Events API's publish URL, when the stack has one; the
+    // collection policies that decide each event's channels are read through the service.
+    let realtime = match std::env::var("STOWAGE_REALTIME_PUBLISH_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+    {
+        None => None,
+        Some(url) => {
+            let app = app_from_env().await?;
+            let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+            let credentials = sdk
+                .credentials_provider()
+                .ok_or("the SDK configuration has no credentials")?;
+            let sink = crate::notify::appsync::AppSyncSink::new(
+                url.trim(),
+                region,
+                credentials,
+                app.service,
+            )
+            .inspect_err(|err| tracing::error!("{err}"))?;
+            Some(sink)
+        }
+    };
+    let mut sinks: Vec<&dyn crate::notify::EventSink> = vec![&sink];
+    if let Some(realtime) = &realtime {
+        sinks.push(realtime);
+    }
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
-            let sink = &sink;
+            let sinks = &sinks;
             async move {
-                Ok::<_, Error>(crate::events::on_records_changed(sink, event.payload).await)
+                Ok::<_, Error>(crate::events::on_records_changed(sinks, event.payload).await)
             }
         },
     ))
+    .await
+}
+
+/// Runs the subscribe guard of the AppSync Events API (the `authorize-subscribe` function):
+/// `null` lets the subscription be made, `{"error": …}` refuses it with that reason
+/// ([`crate::realtime::authorize_subscribe`]). It calls no AWS service.
+pub async fn run_authorize_subscribe() -> Result<(), Error> {
+    init_lambda_tracing();
+    let config = Config::from_env().inspect_err(|err| tracing::error!("{err}"))?;
+    let names = config.claims;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let names = &names;
+        async move {
+            let channel = event.payload["info"]["channel"]["path"].clone();
+            Ok::<_, Error>(
+                match crate::realtime::authorize_subscribe(&event.payload, names) {
+                    Ok(()) => serde_json::Value::Null,
+                    Err(reason) => {
+                        tracing::info!(%channel, reason, "subscription refused");
+                        serde_json::json!({ "error": reason })
+                    }
+                },
+            )
+        }
+    }))
     .await
 }
 

@@ -221,21 +221,39 @@ where
     (events, None)
 }
 
+/// The file events a stream batch yields, each with its change's sequence number, in stream
+/// order: what [`on_records_changed`] publishes (up to a change that does not decode).
+pub fn file_events(event: &StreamEvent) -> Vec<(String, FileEvent)> {
+    events_of(record_changes(event)).0
+}
+
 /// Handles a batch of table stream records (the `publish-events` function): publishes the
-/// event of every file record change, in order. What could not be published is reported as a
-/// batch item failure from its change on, so Lambda delivers it (and what follows) again:
+/// event of every file record change, in order, to each of `sinks` (EventBridge, and AppSync
+/// Events where the stack has realtime). What could not be published to every sink is reported
+/// as a batch item failure from its change on, so Lambda delivers it (and what follows) again:
 /// nothing is lost, and a repeated event carries the same `eventId`.
-pub async fn on_records_changed(sink: &dyn EventSink, event: StreamEvent) -> DynamoDbEventResponse {
+pub async fn on_records_changed(
+    sinks: &[&dyn EventSink],
+    event: StreamEvent,
+) -> DynamoDbEventResponse {
     let (events, undecodable) = events_of(record_changes(&event));
-    let failed = match crate::notify::publish(sink, &events).await {
-        Ok(count) => {
-            tracing::info!(count, "published file events");
-            undecodable
+    let mut failed: Option<usize> = None;
+    for sink in sinks {
+        match crate::notify::publish(*sink, &events).await {
+            Ok(count) => tracing::info!(count, "published file events"),
+            Err(sequence_number) => {
+                tracing::error!(%sequence_number, "could not publish file events; the stream delivers them again");
+                let at = events
+                    .iter()
+                    .position(|(s, _)| *s == sequence_number)
+                    .unwrap_or(0);
+                failed = Some(failed.map_or(at, |f| f.min(at)));
+            }
         }
-        Err(sequence_number) => {
-            tracing::error!(%sequence_number, "could not publish file events; the stream delivers them again");
-            Some(sequence_number)
-        }
+    }
+    let failed = match failed {
+        Some(at) => Some(events[at].0.clone()),
+        None => undecodable,
     };
     batch_failures(failed)
 }

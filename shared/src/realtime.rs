@@ -104,6 +104,82 @@ pub fn payload(event: &FileEvent) -> serde_json::Value {
     detail
 }
 
+/// The largest event AppSync Events delivers (240 KB); a larger one would be dropped.
+pub const MAX_EVENT_BYTES: usize = 240 * 1000;
+
+/// The fields of `file` an event keeps when it is trimmed.
+const KEPT_WHEN_TRIMMED: [&str; 8] = [
+    "id",
+    "tenant",
+    "collection",
+    "status",
+    "version",
+    "size",
+    "kind",
+    "updatedAt",
+];
+
+/// The `data` event as subscribers receive it (JSON text of [`payload`]), within
+/// [`MAX_EVENT_BYTES`]: an event that would not fit keeps only the file's id, tenant,
+/// collection, status, version, size, kind and time, and says `"trimmed": true`; the
+/// subscriber reads the rest with `GET /files/{id}`. (Within today's limits on names,
+/// metadata, tags and grants an event stays far below this, so it never happens; it keeps a
+/// future limit from silently losing events.)
+pub fn event_text(event: &FileEvent) -> String {
+    let full = payload(event);
+    let text = full.to_string();
+    if text.len() <= MAX_EVENT_BYTES {
+        return text;
+    }
+    trimmed(full).to_string()
+}
+
+fn trimmed(mut event: serde_json::Value) -> serde_json::Value {
+    if let Some(file) = event.get_mut("file").and_then(|f| f.as_object_mut()) {
+        file.retain(|name, _| KEPT_WHEN_TRIMMED.contains(&name.as_str()));
+    }
+    if let Some(map) = event.as_object_mut() {
+        map.insert("trimmed".into(), true.into());
+    }
+    event
+}
+
+/// The subscribe guard of the AppSync Events API (the `authorize-subscribe` function, the
+/// channel namespace's `onSubscribe` handler): `context` is what AppSync sends (the caller's
+/// verified token claims under `identity.claims`, the channel under `info.channel.path`).
+/// `Ok` when the channel is one of the caller's own ([`channels_for`]); else the reason, which
+/// AppSync answers the subscriber with as `subscribe_error`.
+pub fn authorize_subscribe(
+    context: &serde_json::Value,
+    names: &crate::identity::ClaimNames,
+) -> Result<(), String> {
+    let channel = context["info"]["channel"]["path"]
+        .as_str()
+        .ok_or("the request names no channel")?;
+    let claims: std::collections::HashMap<String, String> = context["identity"]["claims"]
+        .as_object()
+        .ok_or("the subscriber has no token claims (only OIDC tokens may subscribe)")?
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(text) => text.clone(),
+                // An array claim (groups) as its JSON text, which the groups reader takes.
+                other => other.to_string(),
+            };
+            (name.clone(), text)
+        })
+        .collect();
+    let who = crate::http::identity_of_claims(&claims, std::iter::empty(), names)
+        .map_err(|_| "the token names no valid tenant and user".to_owned())?;
+    if channels_for(&who).iter().any(|c| c == channel) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{channel} is not one of this identity's channels (GET /realtime lists them)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +256,125 @@ mod tests {
         assert!(!channels_of(&record, &closed)
             .iter()
             .any(|c| channels_for(&gus).contains(c)));
+    }
+
+    fn created(record: &FileRecord) -> FileEvent {
+        FileEvent::of(&crate::store::RecordChange {
+            sequence_number: "1".into(),
+            old: None,
+            new: Some(record.clone()),
+            expired: false,
+            at: None,
+        })
+        .expect("an insert is an event")
+    }
+
+    #[test]
+    fn an_event_too_large_for_appsync_is_trimmed_to_what_names_the_change() {
+        let record = FileRecord::fixture("acme", FileId::generate(), Timestamp::from_millis(0));
+        let small = created(&record);
+        let text = event_text(&small);
+        assert_eq!(text, payload(&small).to_string(), "a normal event is whole");
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["type"], "stowage.file.created");
+        assert!(parsed.get("trimmed").is_none());
+
+        // No limit lets a record grow this large today; the trim is the guard if one ever does.
+        let mut large = created(&record);
+        large.detail.file["metadata"] = serde_json::json!({"blob": "x".repeat(MAX_EVENT_BYTES)});
+        let text = event_text(&large);
+        assert!(text.len() < 2_000, "{}", text.len());
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["trimmed"], true);
+        assert_eq!(parsed["eventId"], large.detail.event_id);
+        assert_eq!(parsed["type"], "stowage.file.created");
+        assert_eq!(parsed["file"]["id"], record.id.to_string());
+        assert_eq!(parsed["file"]["version"], record.version);
+        assert_eq!(parsed["file"]["status"], "pending");
+        assert!(parsed["file"].get("metadata").is_none());
+        assert!(parsed["file"].get("name").is_none());
+    }
+
+    /// What AppSync sends the `onSubscribe` Lambda for an OIDC subscriber.
+    fn subscribe_context(claims: serde_json::Value, channel: &str) -> serde_json::Value {
+        let segments: Vec<&str> = channel.trim_start_matches('/').split('/').collect();
+        serde_json::json!({
+            "identity": {"sub": claims["sub"], "issuer": "https://issuer.example", "claims": claims},
+            "info": {
+                "channel": {"path": channel, "segments": segments},
+                "channelNamespace": {"name": NAMESPACE},
+                "operation": "SUBSCRIBE"
+            },
+            "request": {"headers": {}, "domainName": null},
+            "events": null,
+            "stash": {},
+            "outErrors": [],
+            "result": null,
+            "error": null,
+            "prev": null
+        })
+    }
+
+    #[test]
+    fn the_subscribe_guard_lets_an_identity_subscribe_to_its_own_channels_only() {
+        let names = crate::identity::ClaimNames::default();
+        let gus = serde_json::json!({
+            "sub": "3f1c7e9a-5b2d-4c8e-9a01-6d2f8b7c4e10",
+            "tenant_id": "acme",
+            "cognito:groups": ["eng", "ops"],
+            "scope": "files:read",
+            "token_use": "access"
+        });
+        let who = Identity {
+            groups: vec!["eng".into(), "ops".into()],
+            ..Identity::member(
+                TenantId::parse("acme").unwrap(),
+                UserId::parse("3f1c7e9a-5b2d-4c8e-9a01-6d2f8b7c4e10").unwrap(),
+                Scopes::parse("files:read"),
+            )
+        };
+        let own = channels_for(&who);
+        assert_eq!(own.len(), 4, "{own:?}");
+        for channel in &own {
+            assert_eq!(
+                authorize_subscribe(&subscribe_context(gus.clone(), channel), &names),
+                Ok(())
+            );
+        }
+        let other_user = member("olivia", &[], Scopes::member());
+        let globex = Identity {
+            tenant: TenantId::parse("globex").unwrap(),
+            ..who.clone()
+        };
+        let refused = [
+            // Another user's, the apps' (gus is no app), another tenant's, a made-up one.
+            channels_for(&other_user)[1].clone(),
+            format!("/{NAMESPACE}/{}/apps", segment("acme")),
+            channels_for(&globex)[0].clone(),
+            format!("/{NAMESPACE}/{}/g/{}", segment("acme"), segment("admins")),
+            format!("/{NAMESPACE}/*"),
+        ];
+        for channel in &refused {
+            let err = authorize_subscribe(&subscribe_context(gus.clone(), channel), &names)
+                .expect_err(channel);
+            assert!(err.contains("not one of this identity's channels"), "{err}");
+        }
+        // An app may subscribe to the tenant's app channel.
+        let app = serde_json::json!({"sub": "ci", "tenant_id": "acme", "scope": "files:admin"});
+        let apps = format!("/{NAMESPACE}/{}/apps", segment("acme"));
+        assert_eq!(
+            authorize_subscribe(&subscribe_context(app, &apps), &names),
+            Ok(())
+        );
+        // No claims (an IAM or API-key caller), or claims without a tenant: refused.
+        let mut no_identity = subscribe_context(gus.clone(), &own[0]);
+        no_identity["identity"] = serde_json::Value::Null;
+        assert!(authorize_subscribe(&no_identity, &names).is_err());
+        let no_tenant = serde_json::json!({"sub": "gus"});
+        assert!(authorize_subscribe(&subscribe_context(no_tenant, &own[0]), &names).is_err());
+        // The sample event of the function is such a request, and is allowed.
+        let sample: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/authorize-subscribe.json")).unwrap();
+        assert_eq!(authorize_subscribe(&sample, &names), Ok(()));
     }
 }

@@ -13,6 +13,7 @@
 //! The moto address comes from `STOWAGE_TEST_MOTO_ENDPOINT`. Without it the tests fail (they
 //! never skip): run them through `scripts/test`.
 
+pub mod appsync;
 mod moto;
 mod reply;
 mod requests;

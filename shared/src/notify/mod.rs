@@ -15,6 +15,8 @@
 //! batches, retrying what the sink refused, and says from which change on it failed, so the
 //! stream can deliver the rest again.
 
+#[cfg(feature = "realtime-publish")]
+pub mod appsync;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge;
 
@@ -112,6 +114,9 @@ pub struct Detail {
 pub struct FileEvent {
     pub kind: EventKind,
     pub detail: Detail,
+    /// The record the event is about (the old one for a removal): who may read it decides who
+    /// receives the event in realtime (SPEC 20).
+    pub record: FileRecord,
 }
 
 impl FileEvent {
@@ -169,6 +174,7 @@ impl FileEvent {
                 },
                 occurred_at,
             },
+            record: record.clone(),
         })
     }
 

@@ -193,7 +193,7 @@ async fn every_change_reaches_the_bus_once_in_order_with_its_detail() {
 
     let stream = env.table_stream(std::slice::from_ref(&temp)).await;
     let sink = EventBridgeSink::new(aws_sdk_eventbridge::Client::new(&sdk), &bus.name);
-    let response = on_records_changed(&sink, stream).await;
+    let response = on_records_changed(&[&sink], stream).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
@@ -283,7 +283,7 @@ async fn a_bus_that_fails_loses_nothing_the_stream_delivers_again() {
     let outage = Outage::default();
     let sink = EventBridgeSink::new(moto_eventbridge_client(&sdk, outage.clone()), &bus.name);
     outage.store(true, std::sync::atomic::Ordering::SeqCst);
-    let failed = on_records_changed(&sink, stream.clone()).await;
+    let failed = on_records_changed(&[&sink], stream.clone()).await;
     let first = failed.batch_item_failures[0]
         .item_identifier
         .clone()
@@ -309,7 +309,7 @@ async fn a_bus_that_fails_loses_nothing_the_stream_delivers_again() {
         .position(|r| r.change.sequence_number.as_deref() == Some(first.as_str()))
         .unwrap();
     again.records.drain(..from);
-    let response = on_records_changed(&sink, again).await;
+    let response = on_records_changed(&[&sink], again).await;
     assert!(response.batch_item_failures.is_empty());
     let events = bus.drain().await;
     let ids: Vec<&str> = events
@@ -492,7 +492,7 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
             filtered_by_template(&stream, "PublishEventsFunction", "Changed"),
         ),
     ] {
-        let response = on_records_changed(&sink, batch.clone()).await;
+        let response = on_records_changed(&[&sink], batch.clone()).await;
         assert!(
             response.batch_item_failures.is_empty(),
             "{what}: {:?}",

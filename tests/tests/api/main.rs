@@ -21,6 +21,7 @@ mod multipart;
 mod openapi;
 mod principals;
 mod public;
+mod realtime_publish;
 mod scopes;
 mod store_contract;
 mod template;

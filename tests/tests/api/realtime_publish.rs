@@ -1,0 +1,359 @@
+//! Realtime on AWS (SPEC 20): `publish-events`' AppSync sink, fed the table's own stream (read
+//! from moto) after the real flow made changes in two tenants, publishing to a stand-in of
+//! AppSync's HTTP publish that checks each request's SigV4 signature, its payload and its
+//! size limits (`stowage_tests::appsync`). Each subscriber, by the channels `GET /realtime`
+//! gives it, receives the events of exactly the files it may read, in version order; a
+//! publish that fails (the endpoint down, single events refused, a bad signature) is reported
+//! from its first change, and the stream's redelivery loses nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use serde_json::{json, Value};
+use stowage::events::on_records_changed;
+use stowage::http::RouteId;
+use stowage::identity::{Identity, Scopes};
+use stowage::model::{TenantId, UserId};
+use stowage::notify::appsync::AppSyncSink;
+use stowage_tests::appsync::{self, AppSyncStub, Publish};
+use stowage_tests::TestEnv;
+
+type Stream = aws_lambda_events::dynamodb::Event;
+
+/// The files the changes are made to.
+struct Files {
+    /// olivia's, in `vault` (read by nobody whole; files carry grants), granted to group eng.
+    vault: String,
+    /// alice's, in `default`: every member of acme reads it.
+    shared: String,
+    /// bob's, in globex.
+    globex: String,
+}
+
+async fn upload(env: &TestEnv, created: &Value, bytes: &[u8]) {
+    env.upload(&created["upload"], bytes).await;
+    let key = stowage_tests::upload_key(&created["upload"]);
+    env.deliver(env.object_created_event(&key, &env.next_sequencer()).await)
+        .await;
+}
+
+async fn make_changes(env: &TestEnv) -> Files {
+    let vault = env
+        .route(RouteId::CreateCollection, "acme")
+        .as_app("ops-app")
+        .body(json!({"name": "vault", "access": {"read": [], "write": ["tenant"], "delete": ["tenant"]}, "fileSecurity": true}))
+        .send()
+        .await;
+    assert_eq!(vault.status, 201, "{}", vault.json);
+    let created = env
+        .route(RouteId::CreateFile, "acme")
+        .as_user("olivia", &[])
+        .body(
+            json!({"name": "plan.txt", "mimeType": "text/plain", "collection": "vault",
+            "grants": [{"principal": "group:eng", "role": "reader"}]}),
+        )
+        .send()
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    upload(env, &created.json, b"plan").await;
+    let vault = created.json["file"]["id"].as_str().unwrap().to_owned();
+    let renamed = env
+        .route(RouteId::UpdateFile, "acme")
+        .as_user("olivia", &[])
+        .id(&vault)
+        .body(json!({"name": "plan-v2.txt"}))
+        .send()
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.json);
+
+    let created = env
+        .create(
+            "acme",
+            json!({"name": "notes.txt", "mimeType": "text/plain"}),
+        )
+        .await;
+    upload(env, &created.json, b"notes").await;
+    let shared = created.json["file"]["id"].as_str().unwrap().to_owned();
+    let deleted = env
+        .route(RouteId::DeleteFile, "acme")
+        .id(&shared)
+        .send()
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.json);
+
+    let created = env
+        .route(RouteId::CreateFile, "globex")
+        .as_user("bob", &[])
+        .body(json!({"name": "g.txt", "mimeType": "text/plain"}))
+        .send()
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    upload(env, &created.json, b"globex").await;
+    let globex = created.json["file"]["id"].as_str().unwrap().to_owned();
+    Files {
+        vault,
+        shared,
+        globex,
+    }
+}
+
+fn identity(tenant: &str, user: &str, groups: &[&str], scopes: Scopes) -> Identity {
+    Identity {
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..Identity::member(
+            TenantId::parse(tenant).unwrap(),
+            UserId::parse(user).unwrap(),
+            scopes,
+        )
+    }
+}
+
+/// Each subscriber, and the files whose events it must receive (and no others).
+fn subscribers(files: &Files) -> Vec<(Identity, BTreeSet<String>)> {
+    let set = |ids: &[&String]| ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    vec![
+        // The owner, and gus by his group's grant; the app reads everything of acme.
+        (
+            identity("acme", "olivia", &[], Scopes::member()),
+            set(&[&files.vault, &files.shared]),
+        ),
+        (
+            identity("acme", "gus", &["eng"], Scopes::member()),
+            set(&[&files.vault, &files.shared]),
+        ),
+        (
+            identity("acme", "ops-app", &[], Scopes::all()),
+            set(&[&files.vault, &files.shared]),
+        ),
+        // A member with no grant never sees the vault's file.
+        (
+            identity("acme", "oscar", &["ops"], Scopes::member()),
+            set(&[&files.shared]),
+        ),
+        // Another tenant sees only its own, even a user named like acme's.
+        (
+            identity("globex", "bob", &[], Scopes::member()),
+            set(&[&files.globex]),
+        ),
+        (
+            identity("globex", "olivia", &["eng"], Scopes::all()),
+            set(&[&files.globex]),
+        ),
+    ]
+}
+
+/// Checks that every subscriber got exactly its files' events (every one of them, by
+/// `eventId`), and, within each request sequence of a channel, a file's versions in order.
+fn check_deliveries(taken: &[Publish], files: &Files, all_event_ids: &BTreeMap<String, String>) {
+    assert!(!taken.is_empty());
+    for (who, expected) in subscribers(files) {
+        let channels = stowage::realtime::channels_for(&who);
+        let mut received: BTreeMap<String, String> = BTreeMap::new();
+        for publish in taken.iter().filter(|p| channels.contains(&p.channel)) {
+            for (text, ok) in &publish.events {
+                if !ok {
+                    continue;
+                }
+                let event: Value = serde_json::from_str(text).unwrap();
+                received.insert(
+                    event["eventId"].as_str().unwrap().to_owned(),
+                    event["file"]["id"].as_str().unwrap().to_owned(),
+                );
+            }
+        }
+        let got: BTreeSet<String> = received.values().cloned().collect();
+        assert_eq!(got, expected, "{} of {}", who.user, who.tenant);
+        let expected_ids: BTreeMap<String, String> = all_event_ids
+            .iter()
+            .filter(|(_, file)| expected.contains(*file))
+            .map(|(id, file)| (id.clone(), file.clone()))
+            .collect();
+        assert_eq!(
+            received, expected_ids,
+            "{} gets every event of its files",
+            who.user
+        );
+    }
+}
+
+/// Within each channel, in the order requests arrived, a file's versions never go back
+/// (repeats of an event are allowed: delivery is at least once).
+fn check_order(taken: &[Publish]) {
+    let mut last: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for publish in taken {
+        for (text, ok) in &publish.events {
+            if !ok {
+                continue;
+            }
+            let event: Value = serde_json::from_str(text).unwrap();
+            let key = (
+                publish.channel.clone(),
+                event["file"]["id"].as_str().unwrap().to_owned(),
+            );
+            let version = event["file"]["version"].as_u64().unwrap();
+            let seen = last.entry(key).or_insert(0);
+            assert!(version >= *seen, "{}: {text}", publish.channel);
+            *seen = version;
+        }
+    }
+}
+
+/// Every event the stream's changes make, by id, with its file.
+fn event_ids(stream: &Stream) -> BTreeMap<String, String> {
+    stowage::events::file_events(stream)
+        .into_iter()
+        .map(|(_, event)| (event.detail.event_id.clone(), event.record.id.to_string()))
+        .collect()
+}
+
+fn credentials(secret: &str) -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(Credentials::new(
+        appsync::ACCESS_KEY,
+        secret,
+        Some(appsync::SESSION_TOKEN.into()),
+        None,
+        "test",
+    ))
+}
+
+/// `stream` from the change `sequence_number` on, as Lambda delivers it again.
+fn from_change(stream: &Stream, sequence_number: &str) -> Stream {
+    let mut again = stream.clone();
+    let from = again
+        .records
+        .iter()
+        .position(|r| r.change.sequence_number.as_deref() == Some(sequence_number))
+        .expect("the failure names a change of the batch");
+    again.records.drain(..from);
+    again
+}
+
+#[tokio::test]
+async fn each_subscriber_receives_exactly_the_events_of_the_files_it_may_read() {
+    let env = TestEnv::moto().await;
+    let files = make_changes(&env).await;
+    let stream = env.table_stream(&[]).await;
+    let ids = event_ids(&stream);
+    assert_eq!(ids.len(), 8, "{ids:?}");
+    let stub = AppSyncStub::start().await;
+    let sink = AppSyncSink::new(
+        &stub.endpoint,
+        appsync::REGION,
+        credentials(appsync::SECRET_KEY),
+        &env.app.service,
+    )
+    .unwrap();
+
+    let response = on_records_changed(&[&sink], stream).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
+    assert_eq!(
+        stub.refused(),
+        Vec::<String>::new(),
+        "every request well signed and formed"
+    );
+    let taken = stub.taken();
+    check_deliveries(&taken, &files, &ids);
+    check_order(&taken);
+    // acme's app channel carries acme's 6 events: a full request of 5, then 1.
+    let sizes: Vec<usize> = taken.iter().map(|p| p.events.len()).collect();
+    assert_eq!(sizes.iter().max(), Some(&5), "{sizes:?}");
+    let apps = stowage::realtime::channels_for(&identity("acme", "x", &[], Scopes::all()))
+        .pop()
+        .unwrap();
+    assert!(apps.ends_with("/apps"));
+    let on_apps: Vec<usize> = taken
+        .iter()
+        .filter(|p| p.channel == apps)
+        .map(|p| p.events.len())
+        .collect();
+    assert_eq!(on_apps, [5, 1]);
+    // What a subscriber's `data` carries: the event's Detail and its type.
+    let first: Value = serde_json::from_str(&taken[0].events[0].0).unwrap();
+    assert_eq!(first["type"], "stowage.file.created");
+    assert!(first["eventId"].as_str().unwrap().ends_with(".created"));
+    assert!(first["file"].get("contentUrl").is_none());
+}
+
+#[tokio::test]
+async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothing_is_lost() {
+    let env = TestEnv::moto().await;
+    let files = make_changes(&env).await;
+    let stream = env.table_stream(&[]).await;
+    let ids = event_ids(&stream);
+    let stub = AppSyncStub::start().await;
+    let sink = AppSyncSink::new(
+        &stub.endpoint,
+        appsync::REGION,
+        credentials(appsync::SECRET_KEY),
+        &env.app.service,
+    )
+    .unwrap();
+    let events = stowage::events::file_events(&stream);
+    let first_change = events[0].0.clone();
+
+    // The endpoint is down: the whole batch is reported from its first change.
+    stub.fail_requests(1_000);
+    let failed = on_records_changed(&[&sink], stream.clone()).await;
+    assert_eq!(failed.batch_item_failures.len(), 1);
+    let at = failed.batch_item_failures[0]
+        .item_identifier
+        .clone()
+        .unwrap();
+    assert_eq!(at, first_change);
+    assert!(stub.taken().is_empty());
+    stub.fail_requests(0);
+    let response = on_records_changed(&[&sink], from_change(&stream, &at)).await;
+    assert!(response.batch_item_failures.is_empty());
+    check_deliveries(&stub.taken(), &files, &ids);
+    check_order(&stub.taken());
+
+    // AppSync refuses the vault file's events one by one: reported from that file's first
+    // change; delivered again, every subscriber has everything.
+    stub.clear();
+    stub.refuse_events_with(Some(&files.vault));
+    let failed = on_records_changed(&[&sink], stream.clone()).await;
+    assert_eq!(failed.batch_item_failures.len(), 1);
+    let at = failed.batch_item_failures[0]
+        .item_identifier
+        .clone()
+        .unwrap();
+    let vault_first = events
+        .iter()
+        .find(|(_, e)| e.record.id.to_string() == files.vault)
+        .map(|(s, _)| s.clone())
+        .unwrap();
+    assert_eq!(at, vault_first);
+    stub.refuse_events_with(None);
+    let response = on_records_changed(&[&sink], from_change(&stream, &at)).await;
+    assert!(response.batch_item_failures.is_empty());
+    check_deliveries(&stub.taken(), &files, &ids);
+
+    // Signed with the wrong secret: AppSync refuses every request; nothing is lost either.
+    stub.clear();
+    let forged = AppSyncSink::new(
+        &stub.endpoint,
+        appsync::REGION,
+        credentials("not-the-secret"),
+        &env.app.service,
+    )
+    .unwrap();
+    let failed = on_records_changed(&[&forged], stream.clone()).await;
+    assert_eq!(
+        failed.batch_item_failures[0].item_identifier.as_deref(),
+        Some(first_change.as_str())
+    );
+    assert!(stub.taken().is_empty());
+    let refused = stub.refused();
+    assert!(
+        !refused.is_empty()
+            && refused
+                .iter()
+                .all(|r| r.contains("signature does not match")),
+        "{refused:?}"
+    );
+}
