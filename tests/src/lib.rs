@@ -33,8 +33,8 @@ pub use moto::{
 };
 pub use reply::Reply;
 pub use requests::{
-    api_request, create_request, get_request, raw_request, s3_event, sample, sample_record,
-    scoped_request, template, to_request, upload_key, valid_body, with_identity,
+    api_request, create_request, dynamodb_policy_of, get_request, raw_request, s3_event, sample,
+    sample_record, scoped_request, template, to_request, upload_key, valid_body, with_identity,
 };
 
 /// The repository root, for reading `template.yaml` and `events/`.

@@ -247,6 +247,11 @@ pub fn dynamodb_policy(route: RouteId) -> (String, Vec<String>) {
         .find(|r| r.id == route)
         .expect("a route of the table")
         .function;
+    dynamodb_policy_of(binary)
+}
+
+/// [`dynamodb_policy`] of the function that builds `binary` (routes or not).
+pub fn dynamodb_policy_of(binary: &str) -> (String, Vec<String>) {
     let template = template();
     let (name, resource) = template["Resources"]
         .as_mapping()

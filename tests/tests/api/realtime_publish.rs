@@ -245,12 +245,25 @@ async fn each_subscriber_receives_exactly_the_events_of_the_files_it_may_read() 
     )
     .unwrap();
 
+    // As a fresh publish-events instance: nothing cached; every DynamoDB call it makes (the
+    // collection policies) must be one its policy in template.yaml allows.
+    env.take_dynamodb_actions().await;
+    env.app.service.forget_everything_cached();
     let response = on_records_changed(&[&sink], stream).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
         response.batch_item_failures
     );
+    let used = env.take_dynamodb_actions().await.unwrap();
+    let (function, allowed) = stowage_tests::dynamodb_policy_of("publish-events");
+    assert!(!used.is_empty(), "the policies were read");
+    for action in &used {
+        assert!(
+            allowed.contains(action),
+            "{function} called {action}, which its policy does not allow ({allowed:?})"
+        );
+    }
     assert_eq!(
         stub.refused(),
         Vec::<String>::new(),

@@ -23,7 +23,12 @@ fn template_http_routes_equal_the_route_table() {
             resource["Metadata"]["BuildMethod"].as_str(),
             Some("rust-cargolambda")
         );
-        for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
+        // The subscribe guard has no events: AppSync calls it.
+        for (_, event) in resource["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
             if event["Type"].as_str() == Some("HttpApi") {
                 let props = &event["Properties"];
                 let path = props["Path"].as_str().unwrap();
@@ -316,7 +321,7 @@ fn file_events_flow_from_the_stream_to_the_bus_and_the_webhook() {
         Some("FileEventsBus")
     );
     let statements = publisher["Policies"][0]["Statement"].as_sequence().unwrap();
-    assert_eq!(statements.len(), 1);
+    assert_eq!(statements.len(), 3, "the bus, the policies' reads, AppSync");
     assert_eq!(statements[0]["Action"].as_str(), Some("events:PutEvents"));
     assert_eq!(
         intrinsic(&statements[0]["Resource"], "GetAtt"),
@@ -622,5 +627,117 @@ fn public_files_are_served_sandboxed_and_unsniffed() {
     assert_eq!(
         security["ContentTypeOptions"]["Override"].as_bool(),
         Some(true)
+    );
+}
+
+/// Realtime on AWS (SPEC 20): an AppSync Events API whose connections and subscriptions take
+/// the HTTP API's OIDC tokens and whose publishes need IAM; Stowage's namespace runs the
+/// subscribe guard (the authorize-subscribe function, through a data source whose role may
+/// invoke only it); publish-events may publish to that namespace only; GET /realtime names the
+/// API's endpoints.
+#[test]
+fn realtime_subscriptions_are_guarded_and_only_publish_events_publishes() {
+    let template = template();
+    let resources = &template["Resources"];
+    let api = &resources["RealtimeApi"];
+    assert_eq!(api["Type"].as_str(), Some("AWS::AppSync::Api"));
+    let config = &api["Properties"]["EventConfig"];
+    let modes = |value: &serde_yaml::Value| -> Vec<String> {
+        value
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|m| m["AuthType"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(modes(&config["ConnectionAuthModes"]), ["OPENID_CONNECT"]);
+    assert_eq!(
+        modes(&config["DefaultSubscribeAuthModes"]),
+        ["OPENID_CONNECT"]
+    );
+    assert_eq!(modes(&config["DefaultPublishAuthModes"]), ["AWS_IAM"]);
+    let oidc = config["AuthProviders"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["AuthType"].as_str() == Some("OPENID_CONNECT"))
+        .unwrap();
+    assert_eq!(
+        intrinsic(&oidc["OpenIDConnectConfig"]["Issuer"], "Ref"),
+        Some("JwtIssuer"),
+        "the same issuer as the HTTP API"
+    );
+
+    let namespace = &resources["RealtimeNamespace"]["Properties"];
+    assert_eq!(
+        namespace["Name"].as_str(),
+        Some(stowage::realtime::NAMESPACE)
+    );
+    assert_eq!(modes(&namespace["SubscribeAuthModes"]), ["OPENID_CONNECT"]);
+    assert_eq!(modes(&namespace["PublishAuthModes"]), ["AWS_IAM"]);
+    let guard = &namespace["HandlerConfigs"]["OnSubscribe"];
+    assert_eq!(guard["Behavior"].as_str(), Some("DIRECT"));
+    assert_eq!(
+        guard["Integration"]["LambdaConfig"]["InvokeType"].as_str(),
+        Some("REQUEST_RESPONSE"),
+        "the guard's answer decides the subscription"
+    );
+    assert_eq!(
+        intrinsic(&guard["Integration"]["DataSourceName"], "GetAtt"),
+        Some("RealtimeGuardDataSource.Name")
+    );
+    let source = &resources["RealtimeGuardDataSource"]["Properties"];
+    assert_eq!(
+        intrinsic(&source["LambdaConfig"]["LambdaFunctionArn"], "GetAtt"),
+        Some("AuthorizeSubscribeFunction.Arn")
+    );
+    assert_eq!(
+        resources["AuthorizeSubscribeFunction"]["Metadata"]["BuildProperties"]["Binary"].as_str(),
+        Some("authorize-subscribe")
+    );
+    let role = &resources["RealtimeGuardRole"]["Properties"];
+    let invoke = &role["Policies"][0]["PolicyDocument"]["Statement"];
+    assert_eq!(invoke.as_sequence().unwrap().len(), 1);
+    assert_eq!(invoke[0]["Action"].as_str(), Some("lambda:InvokeFunction"));
+    assert_eq!(
+        intrinsic(&invoke[0]["Resource"], "GetAtt"),
+        Some("AuthorizeSubscribeFunction.Arn")
+    );
+
+    let publisher = &resources["PublishEventsFunction"]["Properties"];
+    let statements = publisher["Policies"][0]["Statement"].as_sequence().unwrap();
+    let publish = statements
+        .iter()
+        .find(|s| s["Action"].as_str() == Some("appsync:EventPublish"))
+        .expect("publish-events may publish");
+    assert_eq!(
+        intrinsic(&publish["Resource"], "Sub"),
+        Some("${RealtimeApi.ApiArn}/channelNamespace/stowage")
+    );
+    assert_eq!(
+        intrinsic(
+            &publisher["Environment"]["Variables"]["STOWAGE_REALTIME_PUBLISH_URL"],
+            "Sub"
+        ),
+        Some("https://${RealtimeApi.Dns.Http}/event")
+    );
+    // Nobody else may publish.
+    for (name, resource) in resources.as_mapping().unwrap() {
+        if name.as_str() == Some("PublishEventsFunction") {
+            continue;
+        }
+        assert!(
+            !format!("{:?}", resource["Properties"]["Policies"]).contains("appsync:"),
+            "{name:?}"
+        );
+    }
+    let realtime = &resources["GetRealtimeFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        intrinsic(&realtime["STOWAGE_REALTIME_URL"], "Sub"),
+        Some("wss://${RealtimeApi.Dns.Realtime}/event/realtime")
+    );
+    assert_eq!(
+        intrinsic(&realtime["STOWAGE_REALTIME_HOST"], "GetAtt"),
+        Some("RealtimeApi.Dns.Http")
     );
 }
