@@ -243,3 +243,46 @@ impl<P: Policies> EventSink for AppSyncSink<P> {
         Ok(taken)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoPolicies;
+
+    #[async_trait]
+    impl Policies for NoPolicies {
+        async fn policy(&self, _: &TenantId, _: &CollectionName) -> Result<Policy, ApiError> {
+            Ok(Policy::default())
+        }
+    }
+
+    fn credentials() -> SharedCredentialsProvider {
+        SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+            "AKID", "secret", None, None, "test",
+        ))
+    }
+
+    #[test]
+    fn the_publish_url_must_be_an_https_url_with_a_host() {
+        let sink = AppSyncSink::new(
+            "https://abc.appsync-api.eu-west-1.amazonaws.com/event",
+            "eu-west-1",
+            credentials(),
+            NoPolicies,
+        )
+        .unwrap();
+        assert_eq!(sink.host, "abc.appsync-api.eu-west-1.amazonaws.com");
+        for bad in [
+            "",
+            "abc.example/event",
+            "ftp://abc.example/event",
+            "https://",
+        ] {
+            let err = AppSyncSink::new(bad, "eu-west-1", credentials(), NoPolicies)
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} was taken"));
+            assert!(err.contains("STOWAGE_REALTIME_PUBLISH_URL"), "{err}");
+        }
+    }
+}
