@@ -741,3 +741,120 @@ fn realtime_subscriptions_are_guarded_and_only_publish_events_publishes() {
         Some("RealtimeApi.Dns.Http")
     );
 }
+
+/// Operations (SPEC 21): every function has an Errors and a Throttles alarm, every queue a
+/// not-empty alarm (under the queue's own condition), the HTTP API a 5xx-rate alarm and the
+/// table throttle alarms; each alarm goes to the AlarmTopic, which AlarmEmail subscribes to
+/// when set; and the dashboard's body is JSON.
+#[test]
+fn every_function_and_queue_has_its_alarms_and_the_dashboard_is_json() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let alarms: Vec<&serde_yaml::Value> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .collect();
+    for alarm in &alarms {
+        let props = &alarm["Properties"];
+        assert_eq!(
+            intrinsic(&props["AlarmActions"][0], "Ref"),
+            Some("AlarmTopic"),
+            "{props:?}"
+        );
+        assert_eq!(intrinsic(&props["OKActions"][0], "Ref"), Some("AlarmTopic"));
+        assert!(props["AlarmDescription"]
+            .as_str()
+            .is_some_and(|d| d.len() > 20));
+    }
+    let alarm_on = |namespace: &str, metric: &str, dimension: &str, target: &str| {
+        alarms
+            .iter()
+            .filter(|a| {
+                let p = &a["Properties"];
+                p["Namespace"].as_str() == Some(namespace)
+                    && p["MetricName"].as_str() == Some(metric)
+                    && p["Dimensions"][0]["Name"].as_str() == Some(dimension)
+                    && (intrinsic(&p["Dimensions"][0]["Value"], "Ref") == Some(target)
+                        || intrinsic(&p["Dimensions"][0]["Value"], "GetAtt")
+                            == Some(&format!("{target}.QueueName")))
+            })
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    let mut functions = 0;
+    let mut queues = 0;
+    for (name, resource) in resources {
+        let name = name.as_str().unwrap();
+        match resource["Type"].as_str() {
+            Some("AWS::Serverless::Function") => {
+                functions += 1;
+                for metric in ["Errors", "Throttles"] {
+                    let found = alarm_on("AWS/Lambda", metric, "FunctionName", name);
+                    assert_eq!(found.len(), 1, "{name} has no {metric} alarm");
+                    assert_eq!(found[0]["Condition"], resource["Condition"], "{name}");
+                }
+            }
+            Some("AWS::SQS::Queue") => {
+                queues += 1;
+                let found = alarm_on(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    "QueueName",
+                    name,
+                );
+                assert_eq!(found.len(), 1, "{name} has no not-empty alarm");
+                assert_eq!(found[0]["Condition"], resource["Condition"], "{name}");
+                assert_eq!(found[0]["Properties"]["Threshold"].as_u64(), Some(0));
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        functions >= 32 && queues >= 5,
+        "{functions} functions, {queues} queues"
+    );
+    for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] {
+        assert_eq!(
+            alarm_on("AWS/DynamoDB", metric, "TableName", "FilesTable").len(),
+            1
+        );
+    }
+    let rate = &resources["HttpApi5xxRateAlarm"]["Properties"];
+    let metrics = format!("{:?}", rate["Metrics"]);
+    assert!(metrics.contains("5xx") && metrics.contains("Count") && metrics.contains("HttpApi"));
+
+    assert_eq!(
+        template["Parameters"]["AlarmEmail"]["Default"].as_str(),
+        Some("")
+    );
+    let subscription = &resources["AlarmEmailSubscription"];
+    assert_eq!(subscription["Condition"].as_str(), Some("HasAlarmEmail"));
+    assert_eq!(
+        intrinsic(&subscription["Properties"]["Endpoint"], "Ref"),
+        Some("AlarmEmail")
+    );
+
+    let body = intrinsic(
+        &resources["Dashboard"]["Properties"]["DashboardBody"],
+        "Sub",
+    )
+    .expect("a !Sub body");
+    let substituted = regex_free_substitute(body);
+    let parsed: serde_json::Value = serde_json::from_str(&substituted)
+        .unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}\n{substituted}"));
+    assert!(parsed["widgets"].as_array().unwrap().len() >= 6);
+}
+
+/// `${Name}` replaced by `Name`, as CloudFormation substitutes a value.
+fn regex_free_substitute(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed ${") + start;
+        out.push_str(&rest[start + 2..end].replace(':', "-"));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
