@@ -180,7 +180,11 @@ fn aws_ports(
 /// The SDK configuration of a Lambda function, read from the variables Lambda sets for every
 /// function: the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_SESSION_TOKEN`, valid for the life of the execution environment), `AWS_REGION`, and
-/// `AWS_ENDPOINT_URL` when set (the benchmark's moto). The SDK's default chain would look for
+/// `AWS_ENDPOINT_URL` when set (the benchmark's moto), and the SDK's own settings that apply on
+/// Lambda: `AWS_ENDPOINT_URL_S3` / `_DYNAMODB` / `_EVENTBRIDGE` (before `AWS_ENDPOINT_URL`),
+/// `AWS_USE_FIPS_ENDPOINT`, `AWS_USE_DUALSTACK_ENDPOINT`, `AWS_MAX_ATTEMPTS` and
+/// `AWS_RETRY_MODE`; a bad value of one of them, or a setting these functions do not read
+/// (profiles, config files), stops the start naming it. The SDK's default chain would look for
 /// the same variables after profile files, SSO, web identity (STS), ECS and IMDS providers a
 /// Lambda function never uses; not calling it leaves that code (and the STS client) out of the
 /// bootstrap and the profile-file reads out of the cold start. A missing variable stops the
@@ -219,7 +223,9 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
                 .connect_timeout(std::time::Duration::from_millis(3_100))
                 .build(),
         )
-        .retry_config(aws_config::retry::RetryConfig::standard())
+        .retry_config(retry_config(&var)?)
+        .use_fips(flag(&var, "AWS_USE_FIPS_ENDPOINT")?.unwrap_or(false))
+        .use_dual_stack(flag(&var, "AWS_USE_DUALSTACK_ENDPOINT")?.unwrap_or(false))
         // One HTTPS client for every service client, as the default chain's loader makes: one
         // TLS configuration (its root certificates loaded once) and one connection pool. rustls
         // on ring rather than the SDK's default aws-lc: the same TLS 1.3 / 1.2 suites AWS
@@ -232,10 +238,102 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
                 ))
                 .build_https(),
         );
-    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
+    // `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`: the SDK's default endpoints, whatever else
+    // is set.
+    let endpoints_configured = flag(&var, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")? != Some(true);
+    if let Some(endpoint) = var("AWS_ENDPOINT_URL").filter(|_| endpoints_configured) {
         builder = builder.endpoint_url(endpoint);
     }
+    // A service's own endpoint (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_DYNAMODB`, …) comes
+    // before `AWS_ENDPOINT_URL`, as in the default chain.
+    let endpoints: std::collections::BTreeMap<String, String> = SERVICE_IDS
+        .iter()
+        .filter_map(|id| {
+            let name = format!("AWS_ENDPOINT_URL_{}", service_env_suffix(id));
+            var(&name)
+                .filter(|_| endpoints_configured)
+                .map(|url| (name, url))
+        })
+        .collect();
+    if !endpoints.is_empty() {
+        builder = builder.service_config(ServiceEndpoints(endpoints));
+    }
+    for ignored in IGNORED_SETTINGS {
+        if var(ignored).is_some() {
+            return Err(format!(
+                "{ignored} is set, but the functions do not read it (they read their SDK settings from the environment: README \"Environment\"); unset it"
+            )
+            .into());
+        }
+    }
     Ok(builder.build())
+}
+
+/// The services the functions call, by their SDK service ids.
+const SERVICE_IDS: [&str; 3] = ["S3", "DynamoDB", "EventBridge"];
+
+/// SDK settings a Lambda function could be given that these functions do not honour: refused
+/// at start-up rather than silently ignored.
+const IGNORED_SETTINGS: [&str; 3] = [
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+];
+
+/// A service id as its endpoint variable spells it (`DynamoDB` → `DYNAMODB`).
+fn service_env_suffix(id: &str) -> String {
+    id.to_ascii_uppercase().replace(' ', "_")
+}
+
+/// The service-specific endpoint variables that were set, for the service clients' config.
+#[derive(Debug)]
+struct ServiceEndpoints(std::collections::BTreeMap<String, String>);
+
+impl aws_types::service_config::LoadServiceConfig for ServiceEndpoints {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        let name = format!("{}_{}", key.env(), service_env_suffix(key.service_id()));
+        self.0.get(&name).cloned()
+    }
+}
+
+/// `AWS_MAX_ATTEMPTS` (a whole number ≥ 1) and `AWS_RETRY_MODE` (`standard` or `adaptive`),
+/// the default chain's standard mode with 3 attempts when unset.
+fn retry_config(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<aws_config::retry::RetryConfig, Error> {
+    let mut config = match var("AWS_RETRY_MODE").map(|m| m.trim().to_ascii_lowercase()) {
+        None => aws_config::retry::RetryConfig::standard(),
+        Some(mode) if mode == "standard" => aws_config::retry::RetryConfig::standard(),
+        Some(mode) if mode == "adaptive" => aws_config::retry::RetryConfig::adaptive(),
+        Some(mode) => {
+            return Err(format!(
+                "AWS_RETRY_MODE is {mode:?}: it must be \"standard\" or \"adaptive\""
+            )
+            .into())
+        }
+    };
+    if let Some(attempts) = var("AWS_MAX_ATTEMPTS") {
+        let attempts = attempts
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                format!("AWS_MAX_ATTEMPTS is {attempts:?}: it must be a whole number, 1 or more")
+            })?;
+        config = config.with_max_attempts(attempts);
+    }
+    Ok(config)
+}
+
+/// An SDK boolean variable (`true` / `false`, any case); unset is `None`.
+fn flag(var: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<bool>, Error> {
+    match var(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(v) if v == "true" => Ok(Some(true)),
+        Some(v) if v == "false" => Ok(Some(false)),
+        Some(v) => Err(format!("{name} is {v:?}: it must be \"true\" or \"false\"").into()),
+    }
 }
 
 /// What a Lambda function runs on: the AWS adapters by name, so every store call is static
