@@ -398,9 +398,23 @@ pub async fn prime<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
 pub async fn run_route<H: http::Handler>() -> Result<(), Error> {
     init_lambda_tracing();
     let app = app_from_env().await?;
+    let route = H::ROUTE.route();
+    let name = format!("{} {}", route.method, route.path);
     lambda_http::run(service_fn(|req: Request| {
-        let app = &app;
-        async move { Ok::<_, Error>(AsIs(http::serve::<H, _, _>(app, &req).await)) }
+        let (app, name) = (&app, &name);
+        async move {
+            let started = std::time::Instant::now();
+            let response = http::serve::<H, _, _>(app, &req).await;
+            crate::metrics::http_request(
+                route.function,
+                name.clone(),
+                response.status().as_u16(),
+                started.elapsed(),
+                crate::metrics::cold_start(),
+            )
+            .flush();
+            Ok::<_, Error>(AsIs(response))
+        }
     }))
     .await
 }
@@ -429,10 +443,15 @@ pub async fn run_object_created() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
         let app = &app;
         async move {
-            crate::events::on_object_created(app, event.payload)
-                .await
-                .map(|_| ())
-                .map_err(Error::from)
+            let handled = crate::events::on_object_created(app, event.payload).await;
+            crate::metrics::object_events(
+                "on-object-created",
+                handled.as_ref().map(Vec::as_slice).unwrap_or_default(),
+                handled.as_ref().err().map_or(0, |e| e.failed),
+                crate::metrics::cold_start(),
+            )
+            .flush();
+            handled.map(|_| ()).map_err(Error::from)
         }
     }))
     .await

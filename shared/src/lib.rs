@@ -20,6 +20,7 @@ pub mod events;
 pub mod http;
 pub mod identity;
 pub mod keys;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod realtime;
