@@ -531,7 +531,17 @@ pub async fn run_records_changed() -> Result<(), Error> {
         |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
             let sinks = &sinks;
             async move {
-                Ok::<_, Error>(crate::events::on_records_changed(sinks, event.payload).await)
+                let (response, published) =
+                    crate::events::publish_changes(sinks, event.payload).await;
+                let mut metrics = crate::metrics::Invocation::new("publish-events");
+                let count = crate::metrics::Unit::Count;
+                metrics.add("EventsPublished", count, published.published as f64);
+                metrics.add("EventsFailed", count, published.failed as f64);
+                if crate::metrics::cold_start() {
+                    metrics.add("ColdStart", count, 1.0);
+                }
+                metrics.flush();
+                Ok::<_, Error>(response)
             }
         },
     ))
@@ -575,9 +585,15 @@ pub async fn run_thumbnails() -> Result<(), Error> {
         >| {
             let app = &app;
             async move {
-                crate::events::on_image_uploaded(app, &event.payload.detail)
-                    .await
-                    .map_err(Error::from)
+                let made = crate::events::on_image_uploaded(app, &event.payload.detail).await;
+                crate::metrics::thumbnails(
+                    "make-thumbnails",
+                    made.as_ref().ok().and_then(Option::as_ref),
+                    made.is_err(),
+                    crate::metrics::cold_start(),
+                )
+                .flush();
+                made.map(|_| ()).map_err(Error::from)
             }
         },
     ))

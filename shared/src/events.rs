@@ -236,6 +236,15 @@ pub async fn on_records_changed(
     sinks: &[&dyn EventSink],
     event: StreamEvent,
 ) -> DynamoDbEventResponse {
+    publish_changes(sinks, event).await.0
+}
+
+/// [`on_records_changed`], also saying how many events were published to every sink and how
+/// many were not (from the first failure on, delivered again by the stream).
+pub async fn publish_changes(
+    sinks: &[&dyn EventSink],
+    event: StreamEvent,
+) -> (DynamoDbEventResponse, Published) {
     let (events, undecodable) = events_of(record_changes(&event));
     let mut failed: Option<usize> = None;
     for sink in sinks {
@@ -251,11 +260,24 @@ pub async fn on_records_changed(
             }
         }
     }
+    let published = Published {
+        published: failed.unwrap_or(events.len()),
+        failed: failed.map_or(0, |at| events.len() - at),
+    };
     let failed = match failed {
         Some(at) => Some(events[at].0.clone()),
         None => undecodable,
     };
-    batch_failures(failed)
+    (batch_failures(failed), published)
+}
+
+/// What a stream batch's publishing came to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Events every sink took.
+    pub published: usize,
+    /// Events left for the stream to deliver again.
+    pub failed: usize,
 }
 
 fn batch_failures(sequence_numbers: impl IntoIterator<Item = String>) -> DynamoDbEventResponse {
@@ -278,7 +300,7 @@ fn batch_failures(sequence_numbers: impl IntoIterator<Item = String>) -> DynamoD
 pub async fn on_image_uploaded<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
     app: &App<M, O>,
     detail: &serde_json::Value,
-) -> Result<(), EventError> {
+) -> Result<Option<crate::thumbnails::ThumbnailState>, EventError> {
     let tenant = detail["tenant"]
         .as_str()
         .and_then(|t| crate::model::TenantId::parse(t).ok());
@@ -287,12 +309,12 @@ pub async fn on_image_uploaded<M: MetadataStore + ?Sized, O: ObjectStore + ?Size
         .and_then(|id| crate::model::FileId::parse(id).ok());
     let (Some(tenant), Some(id)) = (tenant, id) else {
         tracing::warn!(%detail, "skipping an event that names no file");
-        return Ok(());
+        return Ok(None);
     };
     match app.service.make_thumbnails(&tenant, id).await {
         Ok(state) => {
             tracing::info!(%tenant, %id, ?state, "thumbnails");
-            Ok(())
+            Ok(state)
         }
         Err(err) => {
             tracing::error!(%tenant, %id, error = ?err, "could not make thumbnails; Lambda retries");

@@ -173,6 +173,27 @@ pub fn object_events(
     metrics
 }
 
+/// The metrics of one thumbnail job: `ThumbnailsMade` when the image got its thumbnails,
+/// `ThumbnailsFailed` when it could not be read as an image or the job failed (retried by
+/// Lambda); an image over the limits gets neither.
+pub fn thumbnails(
+    function: &str,
+    state: Option<&crate::thumbnails::ThumbnailState>,
+    job_failed: bool,
+    cold: bool,
+) -> Invocation {
+    use crate::thumbnails::ThumbnailState;
+    let mut metrics = Invocation::new(function);
+    let made = matches!(state, Some(ThumbnailState::Ready { .. }));
+    let failed = job_failed || matches!(state, Some(ThumbnailState::Failed { .. }));
+    metrics.add("ThumbnailsMade", Unit::Count, f64::from(u8::from(made)));
+    metrics.add("ThumbnailsFailed", Unit::Count, f64::from(u8::from(failed)));
+    if cold {
+        metrics.add("ColdStart", Unit::Count, 1.0);
+    }
+    metrics
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +319,33 @@ mod tests {
         assert_eq!(document["UploadsFailed"], 1.0);
         assert_eq!(document["ObjectEventsFailed"], 1.0);
         assert!(document.get("ColdStart").is_none());
+    }
+
+    #[test]
+    fn a_thumbnail_job_counts_as_made_or_failed() {
+        use crate::thumbnails::ThumbnailState;
+        let ready: ThumbnailState = serde_json::from_value(
+            serde_json::json!({"state": "ready", "format": "png", "sizes": {"256": [256, 128]}}),
+        )
+        .unwrap();
+        let unreadable = ThumbnailState::Failed {
+            reason: "not a png".into(),
+        };
+        let large = ThumbnailState::None {
+            reason: "over the limits".into(),
+        };
+        for (state, job_failed, made, failed) in [
+            (Some(&ready), false, 1.0, 0.0),
+            (Some(&unreadable), false, 0.0, 1.0),
+            (Some(&large), false, 0.0, 0.0),
+            (None, true, 0.0, 1.0),
+        ] {
+            let document = thumbnails("make-thumbnails", state, job_failed, false)
+                .document(1)
+                .unwrap();
+            check_emf(&document);
+            assert_eq!(document["ThumbnailsMade"], made, "{state:?}");
+            assert_eq!(document["ThumbnailsFailed"], failed, "{state:?}");
+        }
     }
 }

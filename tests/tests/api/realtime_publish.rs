@@ -311,7 +311,15 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
 
     // The endpoint is down: the whole batch is reported from its first change.
     stub.fail_requests(1_000);
-    let failed = on_records_changed(&[&sink], stream.clone()).await;
+    let (failed, counted) = stowage::events::publish_changes(&[&sink], stream.clone()).await;
+    // What publish-events' metrics report (EventsPublished, EventsFailed).
+    assert_eq!(
+        counted,
+        stowage::events::Published {
+            published: 0,
+            failed: ids.len()
+        }
+    );
     assert_eq!(failed.batch_item_failures.len(), 1);
     let at = failed.batch_item_failures[0]
         .item_identifier
@@ -342,8 +350,17 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
         .unwrap();
     assert_eq!(at, vault_first);
     stub.refuse_events_with(None);
-    let response = on_records_changed(&[&sink], from_change(&stream, &at)).await;
+    let (response, counted) =
+        stowage::events::publish_changes(&[&sink], from_change(&stream, &at)).await;
     assert!(response.batch_item_failures.is_empty());
+    let redelivered = events.iter().skip_while(|(s, _)| *s != at).count();
+    assert_eq!(
+        counted,
+        stowage::events::Published {
+            published: redelivered,
+            failed: 0
+        }
+    );
     check_deliveries(&stub.taken(), &files, &ids);
 
     // Signed with the wrong secret: AppSync refuses every request; nothing is lost either.
