@@ -82,7 +82,7 @@ impl Hub {
                         return;
                     };
                     let policy = loop {
-                        match app.service.policy(&record.tenant, &record.collection).await {
+                        match app.service.event_policy(&record.tenant, &record.collection).await {
                             Ok(policy) => break policy,
                             Err(err) => {
                                 tracing::warn!(error = ?err, "cannot read a collection's policy; retrying");
@@ -169,6 +169,9 @@ pub(crate) fn upgrade(
         return refuse(&ApiError::unauthorized());
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    // What it may subscribe to, decided once: the token's channels (none without files:read
+    // where scopes are required).
+    let allowed = stowage::realtime::subscribable(&identity, app.require_scopes);
     let events = hub.0.subscribe();
     let upgrading = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -177,7 +180,7 @@ pub(crate) fn upgrade(
                 let io = hyper_util::rt::TokioIo::new(upgraded);
                 let ws =
                     WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config())).await;
-                session(ws, identity, events).await;
+                session(ws, identity, allowed, events).await;
             }
             Err(err) => tracing::debug!(error = %err, "a realtime upgrade did not complete"),
         }
@@ -222,11 +225,11 @@ fn error_message(id: Option<&str>, kind: &str, error_type: &str, message: &str) 
 async fn session<S>(
     mut ws: WebSocketStream<S>,
     who: Identity,
+    allowed: Vec<String>,
     mut events: broadcast::Receiver<Arc<Published>>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let allowed = stowage::realtime::channels_for(&who);
     let mut subscriptions: HashMap<String, String> = HashMap::new();
     let mut initialised = false;
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);

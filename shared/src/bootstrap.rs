@@ -554,13 +554,13 @@ pub async fn run_records_changed() -> Result<(), Error> {
 pub async fn run_authorize_subscribe() -> Result<(), Error> {
     init_lambda_tracing();
     let config = Config::from_env().inspect_err(|err| tracing::error!("{err}"))?;
-    let names = config.claims;
+    let (names, require_scopes) = (config.claims, config.require_scopes);
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let names = &names;
         async move {
             let channel = event.payload["info"]["channel"]["path"].clone();
             Ok::<_, Error>(
-                match crate::realtime::authorize_subscribe(&event.payload, names) {
+                match crate::realtime::authorize_subscribe(&event.payload, names, require_scopes) {
                     Ok(()) => serde_json::Value::Null,
                     Err(reason) => {
                         tracing::info!(%channel, reason, "subscription refused");

@@ -64,6 +64,16 @@ pub fn channels_for(who: &Identity) -> Vec<String> {
     channels
 }
 
+/// The channels `who` may subscribe to where the deployment requires scopes or not
+/// (`STOWAGE_REQUIRE_SCOPES`): with scopes required, a token without `files:read` (which
+/// `GET /realtime` needs) may subscribe to none.
+pub fn subscribable(who: &Identity, require_scopes: bool) -> Vec<String> {
+    if require_scopes && !who.scopes.contains(crate::identity::Scope::Read) {
+        return Vec::new();
+    }
+    channels_for(who)
+}
+
 /// The channels an event of `record` (in a collection with `policy`) is published to: the
 /// tenant's apps, everyone the collection lets read (the member channel for `tenant`), the
 /// owner, and the grantees when the collection has `fileSecurity`. Exactly the audiences whose
@@ -147,11 +157,12 @@ fn trimmed(mut event: serde_json::Value) -> serde_json::Value {
 /// The subscribe guard of the AppSync Events API (the `authorize-subscribe` function, the
 /// channel namespace's `onSubscribe` handler): `context` is what AppSync sends (the caller's
 /// verified token claims under `identity.claims`, the channel under `info.channel.path`).
-/// `Ok` when the channel is one of the caller's own ([`channels_for`]); else the reason, which
+/// `Ok` when the channel is one of the caller's own ([`subscribable`]); else the reason, which
 /// AppSync answers the subscriber with as `subscribe_error`.
 pub fn authorize_subscribe(
     context: &serde_json::Value,
     names: &crate::identity::ClaimNames,
+    require_scopes: bool,
 ) -> Result<(), String> {
     let channel = context["info"]["channel"]["path"]
         .as_str()
@@ -171,7 +182,10 @@ pub fn authorize_subscribe(
         .collect();
     let who = crate::http::identity_of_claims(&claims, std::iter::empty(), names)
         .map_err(|_| "the token names no valid tenant and user".to_owned())?;
-    if channels_for(&who).iter().any(|c| c == channel) {
+    if subscribable(&who, require_scopes)
+        .iter()
+        .any(|c| c == channel)
+    {
         Ok(())
     } else {
         Err(format!(
@@ -337,7 +351,7 @@ mod tests {
         assert_eq!(own.len(), 4, "{own:?}");
         for channel in &own {
             assert_eq!(
-                authorize_subscribe(&subscribe_context(gus.clone(), channel), &names),
+                authorize_subscribe(&subscribe_context(gus.clone(), channel), &names, false),
                 Ok(())
             );
         }
@@ -355,7 +369,7 @@ mod tests {
             format!("/{NAMESPACE}/*"),
         ];
         for channel in &refused {
-            let err = authorize_subscribe(&subscribe_context(gus.clone(), channel), &names)
+            let err = authorize_subscribe(&subscribe_context(gus.clone(), channel), &names, false)
                 .expect_err(channel);
             assert!(err.contains("not one of this identity's channels"), "{err}");
         }
@@ -363,18 +377,35 @@ mod tests {
         let app = serde_json::json!({"sub": "ci", "tenant_id": "acme", "scope": "files:admin"});
         let apps = format!("/{NAMESPACE}/{}/apps", segment("acme"));
         assert_eq!(
-            authorize_subscribe(&subscribe_context(app, &apps), &names),
+            authorize_subscribe(&subscribe_context(app, &apps), &names, false),
             Ok(())
         );
         // No claims (an IAM or API-key caller), or claims without a tenant: refused.
         let mut no_identity = subscribe_context(gus.clone(), &own[0]);
         no_identity["identity"] = serde_json::Value::Null;
-        assert!(authorize_subscribe(&no_identity, &names).is_err());
+        assert!(authorize_subscribe(&no_identity, &names, false).is_err());
         let no_tenant = serde_json::json!({"sub": "gus"});
-        assert!(authorize_subscribe(&subscribe_context(no_tenant, &own[0]), &names).is_err());
+        assert!(
+            authorize_subscribe(&subscribe_context(no_tenant, &own[0]), &names, false).is_err()
+        );
         // The sample event of the function is such a request, and is allowed.
         let sample: serde_json::Value =
             serde_json::from_str(include_str!("../../events/authorize-subscribe.json")).unwrap();
-        assert_eq!(authorize_subscribe(&sample, &names), Ok(()));
+        assert_eq!(authorize_subscribe(&sample, &names, false), Ok(()));
+        // Where scopes are required, only a token with files:read may subscribe (as only it
+        // may call GET /realtime); gus has it, a token with only files:write does not.
+        assert_eq!(
+            authorize_subscribe(&subscribe_context(gus.clone(), &own[0]), &names, true),
+            Ok(())
+        );
+        let mut writer = gus.clone();
+        writer["scope"] = "files:write".into();
+        assert!(
+            authorize_subscribe(&subscribe_context(writer.clone(), &own[0]), &names, true).is_err()
+        );
+        assert_eq!(
+            authorize_subscribe(&subscribe_context(writer, &own[0]), &names, false),
+            Ok(())
+        );
     }
 }

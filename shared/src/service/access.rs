@@ -140,6 +140,36 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         }
     }
 
+    /// The policy that decides who receives events of a file in `tenant`'s collection `name`
+    /// (SPEC 20): the collection's, as [`Service::policy`] reads it; but for a collection other
+    /// than `default` that no longer exists (the events of its last files can still be in the
+    /// stream, or the change log, after it was deleted), only the apps, the owner and the
+    /// grantees: never the whole tenant, whatever the collection allowed.
+    pub async fn event_policy(
+        &self,
+        tenant: &TenantId,
+        name: &CollectionName,
+    ) -> Result<Policy, ApiError> {
+        match self.admission_cached(tenant, name).await {
+            Ok((rules, _, _)) => Ok(rules.policy()),
+            Err(err) if err.is(crate::error::ProblemCode::CollectionNotFound) => {
+                Ok(if name.is_default() {
+                    Policy::default()
+                } else {
+                    Policy {
+                        access: crate::model::CollectionAccess {
+                            read: Vec::new(),
+                            ..crate::model::CollectionAccess::default()
+                        },
+                        file_security: true,
+                        ..Policy::default()
+                    }
+                })
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     /// `Ok` if `who` may `right` on `record`; else `404` if it may not even read it, `403`
     /// naming the right if it may. Apps may do everything without a lookup.
     pub(crate) async fn permit(

@@ -177,24 +177,29 @@ fn check_deliveries(taken: &[Publish], files: &Files, all_event_ids: &BTreeMap<S
     }
 }
 
-/// Within each channel, in the order requests arrived, a file's versions never go back
-/// (repeats of an event are allowed: delivery is at least once).
+/// Within each channel, in the order requests arrived and with repeats dropped by `eventId`
+/// (as clients do), a file's versions never go back.
 fn check_order(taken: &[Publish]) {
     let mut last: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     for publish in taken {
         for (text, ok) in &publish.events {
             if !ok {
                 continue;
             }
             let event: Value = serde_json::from_str(text).unwrap();
+            let id = event["eventId"].as_str().unwrap().to_owned();
+            if !seen.insert((publish.channel.clone(), id)) {
+                continue;
+            }
             let key = (
                 publish.channel.clone(),
                 event["file"]["id"].as_str().unwrap().to_owned(),
             );
             let version = event["file"]["version"].as_u64().unwrap();
-            let seen = last.entry(key).or_insert(0);
-            assert!(version >= *seen, "{}: {text}", publish.channel);
-            *seen = version;
+            let latest = last.entry(key).or_insert(0);
+            assert!(version > *latest, "{}: {text}", publish.channel);
+            *latest = version;
         }
     }
 }
@@ -237,7 +242,7 @@ async fn each_subscriber_receives_exactly_the_events_of_the_files_it_may_read() 
     let ids = event_ids(&stream);
     assert_eq!(ids.len(), 8, "{ids:?}");
     let stub = AppSyncStub::start().await;
-    let sink = AppSyncSink::new(
+    let sink = AppSyncSink::over_plain_http(
         &stub.endpoint,
         appsync::REGION,
         credentials(appsync::SECRET_KEY),
@@ -272,9 +277,9 @@ async fn each_subscriber_receives_exactly_the_events_of_the_files_it_may_read() 
     let taken = stub.taken();
     check_deliveries(&taken, &files, &ids);
     check_order(&taken);
-    // acme's app channel carries acme's 6 events: a full request of 5, then 1.
+    // acme's app channel carries acme's 6 events, never two of one file in a request.
     let sizes: Vec<usize> = taken.iter().map(|p| p.events.len()).collect();
-    assert_eq!(sizes.iter().max(), Some(&5), "{sizes:?}");
+    assert!(sizes.iter().all(|n| (1..=5).contains(n)), "{sizes:?}");
     let apps = stowage::realtime::channels_for(&identity("acme", "x", &[], Scopes::all()))
         .pop()
         .unwrap();
@@ -284,7 +289,19 @@ async fn each_subscriber_receives_exactly_the_events_of_the_files_it_may_read() 
         .filter(|p| p.channel == apps)
         .map(|p| p.events.len())
         .collect();
-    assert_eq!(on_apps, [5, 1]);
+    assert_eq!(on_apps.iter().sum::<usize>(), 6);
+    for publish in &taken {
+        let files: BTreeSet<String> = publish
+            .events
+            .iter()
+            .map(|(text, _)| serde_json::from_str::<Value>(text).unwrap()["file"]["id"].to_string())
+            .collect();
+        assert_eq!(
+            files.len(),
+            publish.events.len(),
+            "one event per file in a request"
+        );
+    }
     // What a subscriber's `data` carries: the event's Detail and its type.
     let first: Value = serde_json::from_str(&taken[0].events[0].0).unwrap();
     assert_eq!(first["type"], "stowage.file.created");
@@ -299,7 +316,7 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
     let stream = env.table_stream(&[]).await;
     let ids = event_ids(&stream);
     let stub = AppSyncStub::start().await;
-    let sink = AppSyncSink::new(
+    let sink = AppSyncSink::over_plain_http(
         &stub.endpoint,
         appsync::REGION,
         credentials(appsync::SECRET_KEY),
@@ -353,6 +370,7 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
     let (response, counted) =
         stowage::events::publish_changes(&[&sink], from_change(&stream, &at)).await;
     assert!(response.batch_item_failures.is_empty());
+    check_order(&stub.taken());
     let redelivered = events.iter().skip_while(|(s, _)| *s != at).count();
     assert_eq!(
         counted,
@@ -365,7 +383,7 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
 
     // Signed with the wrong secret: AppSync refuses every request; nothing is lost either.
     stub.clear();
-    let forged = AppSyncSink::new(
+    let forged = AppSyncSink::over_plain_http(
         &stub.endpoint,
         appsync::REGION,
         credentials("not-the-secret"),
@@ -385,5 +403,79 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
                 .iter()
                 .all(|r| r.contains("signature does not match")),
         "{refused:?}"
+    );
+}
+
+/// Events still in the stream when their collection is gone (it could be deleted once its last
+/// file was) reach only the apps, the owner and the grantees: not the whole tenant, whatever
+/// the collection allowed.
+#[tokio::test]
+async fn a_deleted_collections_events_reach_only_apps_owner_and_grantees() {
+    let env = TestEnv::moto().await;
+    let made = env
+        .route(RouteId::CreateCollection, "acme")
+        .as_app("ops-app")
+        .body(json!({"name": "drafts", "fileSecurity": true}))
+        .send()
+        .await;
+    assert_eq!(made.status, 201, "{}", made.json);
+    let created = env
+        .route(RouteId::CreateFile, "acme")
+        .as_user("olivia", &[])
+        .body(
+            json!({"name": "d.txt", "mimeType": "text/plain", "collection": "drafts",
+            "grants": [{"principal": "user:gus", "role": "reader"}]}),
+        )
+        .send()
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let file = created.json["file"]["id"].as_str().unwrap().to_owned();
+    let deleted = env
+        .route(RouteId::DeleteFile, "acme")
+        .as_user("olivia", &[])
+        .id(&file)
+        .send()
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.json);
+    let gone = env
+        .route(RouteId::DeleteCollection, "acme")
+        .as_app("ops-app")
+        .id("drafts")
+        .send()
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.json);
+
+    let stream = env.table_stream(&[]).await;
+    let stub = AppSyncStub::start().await;
+    let sink = AppSyncSink::over_plain_http(
+        &stub.endpoint,
+        appsync::REGION,
+        credentials(appsync::SECRET_KEY),
+        &env.app.service,
+    )
+    .unwrap();
+    env.app.service.forget_everything_cached();
+    let response = on_records_changed(&[&sink], stream).await;
+    assert!(response.batch_item_failures.is_empty());
+    let taken = stub.taken();
+    let receives = |who: &Identity| {
+        let channels = stowage::realtime::channels_for(who);
+        taken
+            .iter()
+            .filter(|p| channels.contains(&p.channel))
+            .flat_map(|p| p.events.iter())
+            .count()
+    };
+    // created and deleted, to each who may still read it.
+    for who in [
+        identity("acme", "olivia", &[], Scopes::member()),
+        identity("acme", "gus", &[], Scopes::member()),
+        identity("acme", "ops-app", &[], Scopes::all()),
+    ] {
+        assert_eq!(receives(&who), 2, "{}", who.user);
+    }
+    assert_eq!(
+        receives(&identity("acme", "oscar", &[], Scopes::member())),
+        0
     );
 }
