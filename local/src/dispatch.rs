@@ -74,6 +74,8 @@ impl Dispatcher {
             preflight(&req, &self.cors, rules)
         } else if path == OPENAPI_PATH {
             openapi(&method)
+        } else if path == METRICS_PATH && method == Method::GET {
+            metrics()
         } else if stowage_console::Console::owns(&path) {
             let header = |name| {
                 req.headers()
@@ -227,7 +229,19 @@ impl Dispatcher {
         };
         let claims = bearer_token(&parts.headers).and_then(|token| self.secret.verify_token(token));
         let request = lambda_request(parts, bytes, claims, params);
-        from_lambda(stowage::http::handle(&self.app, route, request).await)
+        let started = std::time::Instant::now();
+        let response = stowage::http::handle(&self.app, route, request).await;
+        // The counters the functions write as EMF on AWS, served at GET /metrics (SPEC 21).
+        let served = route.route();
+        stowage::metrics::http_request(
+            served.function,
+            format!("{} {}", served.method, served.path),
+            response.status().as_u16(),
+            started.elapsed(),
+            false,
+        )
+        .record();
+        from_lambda(response)
     }
 }
 
@@ -503,4 +517,17 @@ fn allow_cross_origin(
     if matches!(cors, Cors::Origins(_)) {
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
+}
+
+/// Where `stowage-local` serves its counters (Prometheus' text format, no token: it holds no
+/// file data, only counts by function and route).
+pub const METRICS_PATH: &str = "/metrics";
+
+fn metrics() -> Response<Body> {
+    let mut response = Response::new(Body::from(stowage::metrics::prometheus()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }

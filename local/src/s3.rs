@@ -81,9 +81,15 @@ impl Notifier {
                         .await
                         .map(|_| ())
                 } else {
-                    stowage::events::on_object_created(&app, event.clone())
-                        .await
-                        .map(|_| ())
+                    let handled = stowage::events::on_object_created(&app, event.clone()).await;
+                    stowage::metrics::object_events(
+                        "on-object-created",
+                        handled.as_ref().map(Vec::as_slice).unwrap_or_default(),
+                        handled.as_ref().err().map_or(0, |e| e.failed),
+                        false,
+                    )
+                    .record();
+                    handled.map(|_| ())
                 };
                 match result {
                     Ok(()) => return,

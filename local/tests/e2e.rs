@@ -473,3 +473,66 @@ async fn logs_to_a_file_are_plain_and_a_refused_put_is_a_warning() {
         "nothing failed on the server's side:\n{text}"
     );
 }
+
+/// SPEC 21: the counters the functions write as EMF on AWS, at `GET /metrics` in Prometheus'
+/// text format: requests, 4xx, 5xx and latency by function and route, uploads and their bytes.
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_uploads() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start(dir.path());
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: local.url.clone(),
+    };
+    let alice = token(dir.path(), "acme", "alice");
+    let (code, created) = api
+        .create(
+            &alice,
+            json!({"name": "m.txt", "mimeType": "text/plain", "size": 5}),
+        )
+        .await;
+    assert_eq!(code, 201, "{created}");
+    let id = created["file"]["id"].as_str().unwrap().to_owned();
+    let url = created["upload"]["url"].as_str().unwrap();
+    assert_eq!(api.put(url, "text/plain", b"hello").await, 200);
+    api.wait_for_status(&alice, &id, "uploaded").await;
+    let (code, _) = api.get(Some(&alice), "01ARZ3NDEKTSV4RRFFQ69G5FAV").await;
+    assert_eq!(code, 404);
+
+    let response = api
+        .http
+        .get(format!("{}/metrics", local.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = response.text().await.unwrap();
+    let value = |line_start: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_start))
+            .unwrap_or_else(|| panic!("no {line_start} in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let create = r#"{function="create-file",route="POST /files"}"#;
+    let get = r#"{function="get-file",route="GET /files/{id}"}"#;
+    assert_eq!(value(&format!("stowage_requests_total{create}")), 1.0);
+    assert_eq!(value(&format!("stowage_4xx_total{create}")), 0.0);
+    assert!(value(&format!("stowage_requests_total{get}")) >= 2.0);
+    assert_eq!(value(&format!("stowage_4xx_total{get}")), 1.0);
+    assert_eq!(value(&format!("stowage_5xx_total{get}")), 0.0);
+    assert!(value(&format!("stowage_latency_milliseconds_total{get}")) > 0.0);
+    let s3 = r#"{function="on-object-created"}"#;
+    assert_eq!(value(&format!("stowage_uploads_completed_total{s3} ")), 1.0);
+    assert_eq!(
+        value(&format!("stowage_bytes_uploaded_bytes_total{s3} ")),
+        5.0
+    );
+    assert_eq!(value(&format!("stowage_uploads_failed_total{s3} ")), 0.0);
+    assert!(text.contains("# TYPE stowage_requests_total counter"));
+}

@@ -32,6 +32,70 @@ impl Unit {
 
 static COLD: AtomicBool = AtomicBool::new(true);
 
+/// Running totals by (metric, function, route): what [`Invocation::record`] added.
+type Totals = std::collections::BTreeMap<(String, String, String), (Unit, f64)>;
+static TOTALS: std::sync::Mutex<Totals> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The running totals in Prometheus' text format (version 0.0.4): each metric a counter
+/// `stowage_<name>_<unit>_total` (`stowage_requests_total`, `stowage_latency_milliseconds_total`,
+/// `stowage_bytes_uploaded_bytes_total`, `stowage_4xx_total`, …) with `function` and, for
+/// routes, `route` labels.
+pub fn prometheus() -> String {
+    let totals = TOTALS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut by_metric: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for ((name, function, route), (unit, value)) in totals.iter() {
+        let mut metric = format!("stowage_{}", snake(name));
+        match unit {
+            Unit::Count => {}
+            Unit::Milliseconds => metric.push_str("_milliseconds"),
+            Unit::Bytes => metric.push_str("_bytes"),
+        }
+        metric.push_str("_total");
+        let mut labels = format!("function=\"{}\"", escape(function));
+        if !route.is_empty() {
+            labels.push_str(&format!(",route=\"{}\"", escape(route)));
+        }
+        by_metric
+            .entry(metric.clone())
+            .or_default()
+            .push(format!("{metric}{{{labels}}} {value}"));
+    }
+    let mut text = String::new();
+    for (metric, lines) in by_metric {
+        text.push_str(&format!("# TYPE {metric} counter\n"));
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// `BytesUploaded` → `bytes_uploaded`; `4xx` stays `4xx`.
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// `true` for this process's first invocation only: its cold start.
 pub fn cold_start() -> bool {
     COLD.swap(false, Ordering::Relaxed)
@@ -101,6 +165,22 @@ impl Invocation {
             }),
         );
         Some(serde_json::Value::Object(document))
+    }
+
+    /// Adds the metrics to this process's running totals, which `stowage-local` serves at
+    /// `GET /metrics` ([`prometheus`]).
+    pub fn record(&self) {
+        let mut totals = TOTALS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (name, unit, value) in &self.values {
+            let key = (
+                (*name).to_owned(),
+                self.function.clone(),
+                self.route.clone().unwrap_or_default(),
+            );
+            totals.entry(key).or_insert((*unit, 0.0)).1 += value;
+        }
     }
 
     /// Writes the document to the log (stdout, one line), if anything was recorded.
@@ -347,5 +427,42 @@ mod tests {
             assert_eq!(document["ThumbnailsMade"], made, "{state:?}");
             assert_eq!(document["ThumbnailsFailed"], failed, "{state:?}");
         }
+    }
+
+    #[test]
+    fn recorded_metrics_read_as_prometheus_counters() {
+        let route = "GET /files/{id}".to_owned();
+        http_request(
+            "prom-test",
+            route.clone(),
+            200,
+            std::time::Duration::from_millis(3),
+            false,
+        )
+        .record();
+        http_request(
+            "prom-test",
+            route,
+            404,
+            std::time::Duration::from_millis(5),
+            false,
+        )
+        .record();
+        let mut upload = Invocation::new("prom-test");
+        upload.add("BytesUploaded", Unit::Bytes, 42.0);
+        upload.record();
+        let text = prometheus();
+        let labels = "function=\"prom-test\",route=\"GET /files/{id}\"";
+        for line in [
+            "# TYPE stowage_requests_total counter".to_owned(),
+            format!("stowage_requests_total{{{labels}}} 2"),
+            format!("stowage_4xx_total{{{labels}}} 1"),
+            format!("stowage_5xx_total{{{labels}}} 0"),
+            format!("stowage_latency_milliseconds_total{{{labels}}} 8"),
+            "stowage_bytes_uploaded_bytes_total{function=\"prom-test\"} 42".to_owned(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+        assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
     }
 }
