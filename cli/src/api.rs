@@ -131,6 +131,11 @@ impl Api {
         self.json(reqwest::Method::POST, "/files", Some(body)).await
     }
 
+    /// `GET /files/limits`.
+    pub async fn limits(&self) -> Result<Value> {
+        self.json(reqwest::Method::GET, "/files/limits", None).await
+    }
+
     /// `GET /files/{id}`.
     pub async fn get(&self, id: &str) -> Result<Value> {
         self.json(reqwest::Method::GET, &format!("/files/{id}"), None)

@@ -3,6 +3,7 @@
 
 mod api;
 mod progress;
+mod smoke;
 mod upload;
 
 use std::path::PathBuf;
@@ -123,6 +124,10 @@ enum Command {
     },
     /// Show a file's record.
     Info { id: String },
+    /// Check a deployment end to end: the life of one small file (limits, create, upload, wait
+    /// for `uploaded`, read, list by tag, download and compare, delete), each step timed.
+    /// Exits non-zero at the first failure, naming the step, and deletes what it made.
+    Smoke,
     /// Delete files (and their bytes).
     Rm {
         #[arg(required = true)]
@@ -255,6 +260,18 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Info { id } => print_record(&api.get(&id).await?, true),
+        Command::Smoke => {
+            let started = std::time::Instant::now();
+            smoke::run(&api, |line| out!("{line}"))
+                .await
+                .map_err(|(step, err)| Error(format!("smoke: the {step} step failed: {err}")))?;
+            out!(
+                "all {} steps passed in {:.1} s against {}",
+                smoke::STEPS.len(),
+                started.elapsed().as_secs_f64(),
+                cli.endpoint
+            );
+        }
         Command::Rm { ids } => {
             if let [id] = ids.as_slice() {
                 api.delete(id).await?;

@@ -299,3 +299,152 @@ async fn ends_quietly_when_its_reader_goes_away() {
         "{stderr}"
     );
 }
+
+/// `stowage smoke` (SPEC 21) against a healthy deployment: every step passes, each printed
+/// with its time, and the tenant holds no file afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_passes_every_step_and_leaves_nothing_behind() {
+    let setup = setup(16).await;
+    let out = stowage(&setup).arg("smoke").output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in [
+        "limits", "create", "upload", "uploaded", "read", "list", "download", "delete",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("ok   {step} ")) && l.ends_with(" ms")),
+            "{step}: {stdout}"
+        );
+    }
+    assert!(stdout.contains("all 8 steps passed"), "{stdout}");
+    let listing: Value = reqwest::Client::new()
+        .get(format!("{}/files", setup.server.base_url))
+        .bearer_auth(&setup.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing["items"], serde_json::json!([]), "{listing}");
+}
+
+/// A stand-in deployment whose storage refuses the upload: limits and create work, the
+/// presigned `PUT` answers 500. Records each request's method and path.
+async fn refusing_deployment() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (url, log) = (base.clone(), seen.clone());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (url, log) = (url.clone(), log.clone());
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 8192];
+                let head_end = loop {
+                    let n = stream.read(&mut buffer).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break at;
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..head_end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                while request.len() < head_end + 4 + length {
+                    let n = stream.read(&mut buffer).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                }
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                let mut parts = line.split(' ');
+                let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                log.lock().unwrap().push(format!("{method} {path}"));
+                let id = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+                let (status, body) = match (method, path) {
+                    ("GET", "/files/limits") => {
+                        ("200 OK", r#"{"maxFileSize": 5368709120}"#.to_owned())
+                    }
+                    ("POST", "/files") => (
+                        "201 Created",
+                        format!(
+                            r#"{{"file": {{"id": "{id}", "status": "pending"}}, "upload": {{"method": "PUT", "url": "{url}/bucket/put", "headers": {{"content-type": "text/plain"}}}}}}"#
+                        ),
+                    ),
+                    ("PUT", "/bucket/put") => (
+                        "500 Internal Server Error",
+                        "<Error>injected</Error>".to_owned(),
+                    ),
+                    ("DELETE", p) if p == format!("/files/{id}") => {
+                        ("204 No Content", String::new())
+                    }
+                    _ => (
+                        "404 Not Found",
+                        r#"{"code": "not_found", "detail": "stand-in"}"#.to_owned(),
+                    ),
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (base, seen)
+}
+
+/// A deployment that fails a step: `stowage smoke` exits non-zero naming it, after deleting
+/// the file it had created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_names_the_failed_step_and_cleans_up() {
+    let (base, seen) = refusing_deployment().await;
+    let out = Command::new(BIN)
+        .env("STOWAGE_ENDPOINT", &base)
+        .env("STOWAGE_TOKEN", "t")
+        .arg("smoke")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("the upload step failed"), "{stderr}");
+    assert!(stderr.contains("500"), "{stderr}");
+    assert!(stdout.contains("ok   create"), "{stdout}");
+    assert!(!stdout.contains("ok   upload"), "{stdout}");
+    assert!(
+        stdout.contains("cleaned up file 01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+        "{stdout}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            "GET /files/limits",
+            "POST /files",
+            "PUT /bucket/put",
+            "DELETE /files/01ARZ3NDEKTSV4RRFFQ69G5FAV"
+        ],
+        "{seen:?}"
+    );
+}

@@ -147,6 +147,7 @@ async fn answer(
         && channel.split('/').skip(1).all(|s| {
             (1..=50).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
+    let valid_channel = valid_channel && channel.starts_with("/stowage/");
     if !valid_channel {
         return refuse(400, format!("channel {channel:?}"));
     }
@@ -274,6 +275,18 @@ fn verify_signature(parts: &http::request::Parts, body: &[u8]) -> Result<(), Str
         return Err(format!("X-Amz-Date {amz_date} is not within 5 minutes"));
     }
     let names: Vec<&str> = signed_headers.split(';').collect();
+    let mut canonical_order = names.clone();
+    canonical_order.sort_unstable();
+    canonical_order.dedup();
+    if names != canonical_order
+        || names
+            .iter()
+            .any(|n| n.chars().any(|c| c.is_ascii_uppercase()))
+    {
+        return Err(format!(
+            "SignedHeaders {signed_headers} is not sorted lower-case names"
+        ));
+    }
     for needed in ["host", "x-amz-date", "x-amz-security-token", "content-type"] {
         if !names.contains(&needed) {
             return Err(format!("{needed} is not signed ({signed_headers})"));
