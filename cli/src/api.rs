@@ -195,6 +195,22 @@ impl Api {
         .await
     }
 
+    /// `GET /files/{id}/thumbnail?size=64&wait=5`: the URL it redirects to, or `None` while
+    /// the thumbnail is not made yet (`202`).
+    pub async fn thumbnail_url(&self, id: &str) -> Result<Option<String>> {
+        let path = format!("/files/{id}/thumbnail?size=64&wait=5");
+        let response = self.call(reqwest::Method::GET, &path, None).await?;
+        if response.status() == reqwest::StatusCode::ACCEPTED {
+            return Ok(None);
+        }
+        response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|url| Some(url.to_owned()))
+            .ok_or_else(|| Error(format!("GET {path}: no Location header")))
+    }
+
     /// `GET /files/{id}/content`: the presigned download URL it redirects to.
     pub async fn download_url(&self, id: &str) -> Result<String> {
         let response = self

@@ -124,10 +124,15 @@ enum Command {
     },
     /// Show a file's record.
     Info { id: String },
-    /// Check a deployment end to end: the life of one small file (limits, create, upload, wait
-    /// for `uploaded`, read, list by tag, download and compare, delete), each step timed.
-    /// Exits non-zero at the first failure, naming the step, and deletes what it made.
-    Smoke,
+    /// Check a deployment end to end: the life of one small image (limits, create, upload,
+    /// wait for `uploaded`, read, list by tag, download and compare, its thumbnail, delete),
+    /// each step timed. Exits non-zero at the first failure, naming the step, and deletes what
+    /// it made.
+    Smoke {
+        /// Skip the thumbnail step (a stowage-local started with thumbnails off).
+        #[arg(long)]
+        no_thumbnail: bool,
+    },
     /// Delete files (and their bytes).
     Rm {
         #[arg(required = true)]
@@ -260,9 +265,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Info { id } => print_record(&api.get(&id).await?, true),
-        Command::Smoke => {
+        Command::Smoke { no_thumbnail } => {
             let started = std::time::Instant::now();
-            smoke::run(&api, |line| out!("{line}"))
+            smoke::run(&api, !no_thumbnail, |line| out!("{line}"))
                 .await
                 .map_err(|(step, err)| Error(format!("smoke: the {step} step failed: {err}")))?;
             out!(

@@ -1,6 +1,7 @@
-//! `stowage smoke` (SPEC 21): the life of one small file against any deployment, each step
+//! `stowage smoke` (SPEC 21): the life of one small image against any deployment, each step
 //! timed — the upload limits, create, upload to the presigned URL, wait for `uploaded`, read,
-//! list with a filter, download and compare, delete and check it is gone. It stops at the
+//! list with a filter, download and compare, its thumbnail (unless told the deployment makes
+//! none), delete and check it is gone. It stops at the
 //! first step that fails, names it, and deletes what it made, so a deployment is left as it
 //! was.
 
@@ -13,24 +14,42 @@ use crate::api::{Api, Error, Result};
 /// How long `uploaded` may take to show (the S3 event, or the read's own repair).
 const UPLOAD_DEADLINE: Duration = Duration::from_secs(60);
 
+/// How long a thumbnail may take to be made.
+const THUMBNAIL_DEADLINE: Duration = Duration::from_secs(60);
+
 /// The steps, in order.
-pub const STEPS: [&str; 8] = [
-    "limits", "create", "upload", "uploaded", "read", "list", "download", "delete",
+pub const STEPS: [&str; 9] = [
+    "limits",
+    "create",
+    "upload",
+    "uploaded",
+    "read",
+    "list",
+    "download",
+    "thumbnail",
+    "delete",
 ];
 
-/// Runs the steps, printing each with its time through `report`; answers the failed step
-/// and why.
+/// Runs the steps, printing each with its time through `report` (`thumbnails: false`: the
+/// thumbnail step is reported as skipped); answers the failed step and why.
 pub async fn run(
     api: &Api,
+    thumbnails: bool,
     mut report: impl FnMut(&str),
 ) -> std::result::Result<(), (String, Error)> {
     let tag = format!("stowage-smoke-{}", std::process::id());
-    let body: Vec<u8> = format!("stowage smoke test {tag}\n").into_bytes();
+    let body: Vec<u8> = png(16, 12);
     let mut made: Option<String> = None;
-    let mut step_of = |name: &'static str, started: Instant| {
-        report(&format!(
+    let report = std::cell::RefCell::new(&mut report);
+    let step_of = |name: &'static str, started: Instant| {
+        (report.borrow_mut())(&format!(
             "ok   {name:<9} {:>7.1} ms",
             started.elapsed().as_secs_f64() * 1000.0
+        ))
+    };
+    let report_skip = |name: &'static str| {
+        (report.borrow_mut())(&format!(
+            "skip {name:<9} (--no-thumbnail: the deployment makes none)"
         ))
     };
     let outcome: std::result::Result<(), (String, Error)> = async {
@@ -52,8 +71,8 @@ pub async fn run(
         let started = Instant::now();
         let created = api
             .create(json!({
-                "name": format!("{tag}.txt"),
-                "mimeType": "text/plain",
+                "name": format!("{tag}.png"),
+                "mimeType": "image/png",
                 "size": body.len(),
                 "tags": [tag],
             }))
@@ -106,7 +125,7 @@ pub async fn run(
             ));
         }
         let again = api.get(&id).await.map_err(fail("read"))?;
-        if again["id"] != record["id"] || again["name"] != json!(format!("{tag}.txt")) {
+        if again["id"] != record["id"] || again["name"] != json!(format!("{tag}.png")) {
             return Err((
                 "read".into(),
                 Error(format!("the record read back differs: {again}")),
@@ -159,6 +178,14 @@ pub async fn run(
         step_of("download", started);
 
         let started = Instant::now();
+        if thumbnails {
+            thumbnail(api, &id).await.map_err(fail("thumbnail"))?;
+            step_of("thumbnail", started);
+        } else {
+            report_skip("thumbnail");
+        }
+
+        let started = Instant::now();
         api.delete(&id).await.map_err(fail("delete"))?;
         made = None;
         match api.get(&id).await {
@@ -173,8 +200,8 @@ pub async fn run(
     if let Some(id) = made {
         // Leave nothing behind: the file of a run that failed part-way.
         match api.delete(&id).await {
-            Ok(()) => report(&format!("     cleaned up file {id}")),
-            Err(err) => report(&format!("     could not delete file {id}: {err}")),
+            Ok(()) => (report.borrow_mut())(&format!("     cleaned up file {id}")),
+            Err(err) => (report.borrow_mut())(&format!("     could not delete file {id}: {err}")),
         }
     }
     outcome
@@ -199,4 +226,103 @@ async fn put(api: &Api, upload: &Value, body: &[u8]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Waits for the image's 64-pixel thumbnail (asking with `wait`, then as `Retry-After` says)
+/// and reads it.
+async fn thumbnail(api: &Api, id: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        match api.thumbnail_url(id).await? {
+            Some(url) => {
+                let response = api.http.get(&url).send().await?;
+                let status = response.status();
+                let bytes = response.bytes().await?;
+                if !status.is_success() || bytes.len() < 8 {
+                    return Err(Error(format!(
+                        "reading the thumbnail: HTTP {status}, {} bytes",
+                        bytes.len()
+                    )));
+                }
+                return Ok(());
+            }
+            None if started.elapsed() < THUMBNAIL_DEADLINE => {
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }
+            None => {
+                return Err(Error(format!(
+                    "no thumbnail after {:.0?}",
+                    started.elapsed()
+                )))
+            }
+        }
+    }
+}
+
+/// A `width` × `height` RGB PNG (a gradient), stored without compression: a real image for
+/// the thumbnail maker, made without an image library.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for y in 0..height {
+        raw.push(0); // no filter
+        for x in 0..width {
+            raw.extend_from_slice(&[(x * 255 / width) as u8, (y * 255 / height) as u8, 128]);
+        }
+    }
+    // zlib: a header, one stored deflate block, Adler-32.
+    let mut zlib = vec![0x78, 0x01, 0x01];
+    let len = raw.len() as u16;
+    zlib.extend_from_slice(&len.to_le_bytes());
+    zlib.extend_from_slice(&(!len).to_le_bytes());
+    zlib.extend_from_slice(&raw);
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in &raw {
+        a = (a + u32::from(*byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [
+        (&b"IHDR"[..], header),
+        (&b"IDAT"[..], zlib),
+        (&b"IEND"[..], Vec::new()),
+    ] {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut chunk = kind.to_vec();
+        chunk.extend_from_slice(&data);
+        png.extend_from_slice(&chunk);
+        png.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    }
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_png_is_well_formed() {
+        // The CRC of "IEND" alone is fixed by the PNG specification.
+        assert_eq!(super::crc32(b"IEND"), 0xAE42_6082);
+        let png = super::png(16, 12);
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+        assert!(png.ends_with(&[0xAE, 0x42, 0x60, 0x82]));
+    }
 }

@@ -22,10 +22,14 @@ struct Setup {
 }
 
 async fn setup(size: usize) -> Setup {
+    setup_with(size, false).await
+}
+
+async fn setup_with(size: usize, thumbnails: bool) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let server = stowage_local::start(stowage_local::LocalConfig {
         sweep_interval: Duration::from_secs(3_600),
-        thumbnails: false,
+        thumbnails,
         ..stowage_local::LocalConfig::new(dir.path().join("data"))
     })
     .await
@@ -304,7 +308,7 @@ async fn ends_quietly_when_its_reader_goes_away() {
 /// with its time, and the tenant holds no file afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_passes_every_step_and_leaves_nothing_behind() {
-    let setup = setup(16).await;
+    let setup = setup_with(16, true).await;
     let out = stowage(&setup).arg("smoke").output().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -313,7 +317,15 @@ async fn smoke_passes_every_step_and_leaves_nothing_behind() {
         String::from_utf8_lossy(&out.stderr)
     );
     for step in [
-        "limits", "create", "upload", "uploaded", "read", "list", "download", "delete",
+        "limits",
+        "create",
+        "upload",
+        "uploaded",
+        "read",
+        "list",
+        "download",
+        "thumbnail",
+        "delete",
     ] {
         assert!(
             stdout
@@ -322,7 +334,7 @@ async fn smoke_passes_every_step_and_leaves_nothing_behind() {
             "{step}: {stdout}"
         );
     }
-    assert!(stdout.contains("all 8 steps passed"), "{stdout}");
+    assert!(stdout.contains("all 9 steps passed"), "{stdout}");
     let listing: Value = reqwest::Client::new()
         .get(format!("{}/files", setup.server.base_url))
         .bearer_auth(&setup.token)
@@ -333,6 +345,17 @@ async fn smoke_passes_every_step_and_leaves_nothing_behind() {
         .await
         .unwrap();
     assert_eq!(listing["items"], serde_json::json!([]), "{listing}");
+
+    // Where no thumbnails are made, the step is skipped when asked, and fails when not.
+    let plain = setup_with(16, false).await;
+    let out = stowage(&plain)
+        .args(["smoke", "--no-thumbnail"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("skip thumbnail"), "{stdout}");
 }
 
 /// A stand-in deployment whose storage refuses the upload: limits and create work, the
