@@ -31,6 +31,18 @@ struct Files {
     globex: String,
 }
 
+/// `POST /files` as `user` of `tenant`; asserts `201`.
+async fn create_as(env: &TestEnv, tenant: &str, user: &str, body: Value) -> stowage_tests::Reply {
+    let created = env
+        .route(RouteId::CreateFile, tenant)
+        .as_user(user, &[])
+        .body(body)
+        .send()
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    created
+}
+
 async fn upload(env: &TestEnv, created: &Value, bytes: &[u8]) {
     env.upload(&created["upload"], bytes).await;
     let key = stowage_tests::upload_key(&created["upload"]);
@@ -46,16 +58,14 @@ async fn make_changes(env: &TestEnv) -> Files {
         .send()
         .await;
     assert_eq!(vault.status, 201, "{}", vault.json);
-    let created = env
-        .route(RouteId::CreateFile, "acme")
-        .as_user("olivia", &[])
-        .body(
-            json!({"name": "plan.txt", "mimeType": "text/plain", "collection": "vault",
+    let created = create_as(
+        env,
+        "acme",
+        "olivia",
+        json!({"name": "plan.txt", "mimeType": "text/plain", "collection": "vault",
             "grants": [{"principal": "group:eng", "role": "reader"}]}),
-        )
-        .send()
-        .await;
-    assert_eq!(created.status, 201, "{}", created.json);
+    )
+    .await;
     upload(env, &created.json, b"plan").await;
     let vault = created.json["file"]["id"].as_str().unwrap().to_owned();
     let renamed = env
@@ -82,13 +92,13 @@ async fn make_changes(env: &TestEnv) -> Files {
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.json);
 
-    let created = env
-        .route(RouteId::CreateFile, "globex")
-        .as_user("bob", &[])
-        .body(json!({"name": "g.txt", "mimeType": "text/plain"}))
-        .send()
-        .await;
-    assert_eq!(created.status, 201, "{}", created.json);
+    let created = create_as(
+        env,
+        "globex",
+        "bob",
+        json!({"name": "g.txt", "mimeType": "text/plain"}),
+    )
+    .await;
     upload(env, &created.json, b"globex").await;
     let globex = created.json["file"]["id"].as_str().unwrap().to_owned();
     Files {
@@ -212,6 +222,21 @@ fn event_ids(stream: &Stream) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The realtime sink as publish-events builds it, to `stub`, signing with `secret`.
+fn realtime_sink<'a>(
+    stub: &AppSyncStub,
+    env: &'a TestEnv,
+    secret: &str,
+) -> AppSyncSink<&'a stowage::service::Service> {
+    AppSyncSink::over_plain_http(
+        &stub.endpoint,
+        appsync::REGION,
+        credentials(secret),
+        &env.app.service,
+    )
+    .unwrap()
+}
+
 fn credentials(secret: &str) -> SharedCredentialsProvider {
     SharedCredentialsProvider::new(Credentials::new(
         appsync::ACCESS_KEY,
@@ -242,13 +267,7 @@ async fn each_subscriber_receives_exactly_the_events_of_the_files_it_may_read() 
     let ids = event_ids(&stream);
     assert_eq!(ids.len(), 8, "{ids:?}");
     let stub = AppSyncStub::start().await;
-    let sink = AppSyncSink::over_plain_http(
-        &stub.endpoint,
-        appsync::REGION,
-        credentials(appsync::SECRET_KEY),
-        &env.app.service,
-    )
-    .unwrap();
+    let sink = realtime_sink(&stub, &env, appsync::SECRET_KEY);
 
     // As a fresh publish-events instance: nothing cached; every DynamoDB call it makes (the
     // collection policies) must be one its policy in template.yaml allows.
@@ -316,13 +335,7 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
     let stream = env.table_stream(&[]).await;
     let ids = event_ids(&stream);
     let stub = AppSyncStub::start().await;
-    let sink = AppSyncSink::over_plain_http(
-        &stub.endpoint,
-        appsync::REGION,
-        credentials(appsync::SECRET_KEY),
-        &env.app.service,
-    )
-    .unwrap();
+    let sink = realtime_sink(&stub, &env, appsync::SECRET_KEY);
     let events = stowage::events::file_events(&stream);
     let first_change = events[0].0.clone();
 
@@ -383,13 +396,7 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
 
     // Signed with the wrong secret: AppSync refuses every request; nothing is lost either.
     stub.clear();
-    let forged = AppSyncSink::over_plain_http(
-        &stub.endpoint,
-        appsync::REGION,
-        credentials("not-the-secret"),
-        &env.app.service,
-    )
-    .unwrap();
+    let forged = realtime_sink(&stub, &env, "not-the-secret");
     let failed = on_records_changed(&[&forged], stream.clone()).await;
     assert_eq!(
         failed.batch_item_failures[0].item_identifier.as_deref(),
@@ -419,16 +426,14 @@ async fn a_deleted_collections_events_reach_only_apps_owner_and_grantees() {
         .send()
         .await;
     assert_eq!(made.status, 201, "{}", made.json);
-    let created = env
-        .route(RouteId::CreateFile, "acme")
-        .as_user("olivia", &[])
-        .body(
-            json!({"name": "d.txt", "mimeType": "text/plain", "collection": "drafts",
+    let created = create_as(
+        &env,
+        "acme",
+        "olivia",
+        json!({"name": "d.txt", "mimeType": "text/plain", "collection": "drafts",
             "grants": [{"principal": "user:gus", "role": "reader"}]}),
-        )
-        .send()
-        .await;
-    assert_eq!(created.status, 201, "{}", created.json);
+    )
+    .await;
     let file = created.json["file"]["id"].as_str().unwrap().to_owned();
     let deleted = env
         .route(RouteId::DeleteFile, "acme")
@@ -447,13 +452,7 @@ async fn a_deleted_collections_events_reach_only_apps_owner_and_grantees() {
 
     let stream = env.table_stream(&[]).await;
     let stub = AppSyncStub::start().await;
-    let sink = AppSyncSink::over_plain_http(
-        &stub.endpoint,
-        appsync::REGION,
-        credentials(appsync::SECRET_KEY),
-        &env.app.service,
-    )
-    .unwrap();
+    let sink = realtime_sink(&stub, &env, appsync::SECRET_KEY);
     env.app.service.forget_everything_cached();
     let response = on_records_changed(&[&sink], stream).await;
     assert!(response.batch_item_failures.is_empty());
