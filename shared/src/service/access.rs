@@ -131,13 +131,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         tenant: &TenantId,
         name: &CollectionName,
     ) -> Result<Policy, ApiError> {
-        match self.admission_cached(tenant, name).await {
-            Ok((rules, _, _)) => Ok(rules.policy()),
-            Err(err) if err.is(crate::error::ProblemCode::CollectionNotFound) => {
-                Ok(Policy::default())
-            }
-            Err(err) => Err(err),
-        }
+        Ok(self.stored_policy(tenant, name).await?.unwrap_or_default())
     }
 
     /// The policy that decides who receives events of a file in `tenant`'s collection `name`
@@ -150,22 +144,30 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         tenant: &TenantId,
         name: &CollectionName,
     ) -> Result<Policy, ApiError> {
+        Ok(match self.stored_policy(tenant, name).await? {
+            Some(policy) => policy,
+            None if name.is_default() => Policy::default(),
+            None => Policy {
+                access: crate::model::CollectionAccess {
+                    read: Vec::new(),
+                    ..crate::model::CollectionAccess::default()
+                },
+                file_security: true,
+                ..Policy::default()
+            },
+        })
+    }
+
+    /// The stored collection's policy (remembered as admissions are), `None` if there is no
+    /// such collection.
+    async fn stored_policy(
+        &self,
+        tenant: &TenantId,
+        name: &CollectionName,
+    ) -> Result<Option<Policy>, ApiError> {
         match self.admission_cached(tenant, name).await {
-            Ok((rules, _, _)) => Ok(rules.policy()),
-            Err(err) if err.is(crate::error::ProblemCode::CollectionNotFound) => {
-                Ok(if name.is_default() {
-                    Policy::default()
-                } else {
-                    Policy {
-                        access: crate::model::CollectionAccess {
-                            read: Vec::new(),
-                            ..crate::model::CollectionAccess::default()
-                        },
-                        file_security: true,
-                        ..Policy::default()
-                    }
-                })
-            }
+            Ok((rules, _, _)) => Ok(Some(rules.policy())),
+            Err(err) if err.is(crate::error::ProblemCode::CollectionNotFound) => Ok(None),
             Err(err) => Err(err),
         }
     }
