@@ -119,10 +119,15 @@ export function fileList(api, { onOpen, onRefused }) {
   }
 
   let inFlight = null
+  /** A refresh was asked for while one was in flight: its answer may predate the change. */
+  let again = false
   /** What is on screen; an unchanged page is not drawn again (focus and scroll stay put). */
   let drawn = null
   async function refresh() {
-    if (inFlight) return inFlight
+    if (inFlight) {
+      again = true
+      return inFlight
+    }
     inFlight = (async () => {
       try {
         const page = await api.list({ ...filters, cursor: cursors.at(-1), limit: 25 })
@@ -186,6 +191,11 @@ export function fileList(api, { onOpen, onRefused }) {
         show(results, notice('error', err.message))
       } finally {
         inFlight = null
+        // Read once more for what was reported during this read (a realtime event, a click).
+        if (again) {
+          again = false
+          refresh()
+        }
       }
     })()
     return inFlight
