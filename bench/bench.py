@@ -7,6 +7,8 @@ invoke, warm p50/p99 over --invokes invocations, and peak RSS. In the same run, 
 boto3 handler doing create-file's work (bench/baseline/create_file.py) runs under the same
 emulator, so the ratios are measured side by side on one machine. Unless --no-arm64, it also
 builds the stripped arm64 bootstraps with `cargo lambda build --arm64` and reports their sizes.
+With --traced every invocation is sampled and the functions send X-Ray subsegments to a
+stand-in daemon (their cost: compare with a run without it).
 
 Run it through bench/run, which builds the bootstraps and installs the tools it needs.
 """
@@ -117,6 +119,27 @@ def create_storage(endpoint: str):
 # --- the Runtime API emulator -----------------------------------------------------------------
 
 
+# The trace header the emulator hands each invocation: unsampled, unless --traced (then every
+# invocation is sampled and the functions send their subsegments to XRAY_DAEMON, a UDP socket
+# of this process's that counts them, as Lambda's daemon would receive them).
+TRACE_HEADER = "Root=1-00000000-000000000000000000000000;Sampled=0"
+XRAY = {"datagrams": 0, "address": None}
+
+
+def start_xray_daemon():
+    """A stand-in for the X-Ray daemon: receives and counts datagrams."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    XRAY["address"] = f"127.0.0.1:{sink.getsockname()[1]}"
+
+    def drain():
+        while True:
+            sink.recv(65536)
+            XRAY["datagrams"] += 1
+
+    threading.Thread(target=drain, daemon=True).start()
+
+
 class Emulator:
     """One function's Runtime API: hands out queued events, collects answers, keeps times."""
 
@@ -151,7 +174,7 @@ class Emulator:
                     ("lambda-runtime-aws-request-id", request_id),
                     ("lambda-runtime-deadline-ms", str(int(time.time() * 1000) + 30_000)),
                     ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:bench"),
-                    ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
+                    ("lambda-runtime-trace-id", TRACE_HEADER),
                 ])
 
             def do_POST(self):
@@ -238,10 +261,16 @@ def main():
     parser.add_argument("--bin-dir", default=str(ROOT / "target" / "release"))
     parser.add_argument("--no-arm64", action="store_true", help="skip the arm64 size build")
     parser.add_argument("--no-prime", action="store_true", help="also run every function without priming")
+    parser.add_argument("--traced", action="store_true",
+                        help="sample every invocation and run the functions with an X-Ray daemon address (their tracing active)")
     parser.add_argument("--no-collections", action="store_true",
                         help="skip the create in a collection with rules and a quota (for builds before collections)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.traced:
+        global TRACE_HEADER
+        TRACE_HEADER = "Root=1-6750a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
+        start_xray_daemon()
 
     ca, cert, key = make_certificates(OUT / "tls")
     moto, endpoint = start_moto(cert, key, ca)
@@ -258,6 +287,8 @@ def main():
     for group in [results["functions"], results["unprimed"], {"python": results["python"]}]:
         for r in group.values():
             r.pop("first_answer", None)
+    if args.traced:
+        results["xray_datagrams"] = XRAY["datagrams"]
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     report(results)
 
@@ -288,6 +319,7 @@ def function_env(template, function, endpoint, ca, prime):
         "STOWAGE_S3_FORCE_PATH_STYLE": "true",
         "STOWAGE_PRIME": template_prime if prime else "",
         "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn"),
+        **({"AWS_XRAY_DAEMON_ADDRESS": XRAY["address"]} if XRAY["address"] else {}),
     }
 
 
@@ -421,6 +453,9 @@ def report(results):
     print(f"\nOver TLS to moto, {results['invokes']} warm invocations each; one DynamoDB call to moto "
           f"takes {results['moto_floor_ms']:.1f} ms (boto3 GetItem, warm, median):\n")
     print("\n".join(rows))
+    if "xray_datagrams" in results:
+        print(f"\nTraced: every invocation sampled; the X-Ray daemon stand-in received "
+              f"{results['xray_datagrams']:,} subsegments.")
     rust_cold = results["functions"]["create-file"]["cold_ms"]
     print(f"\ncreate-file cold start: Rust {rust_cold:.1f} ms, Python {results['python']['cold_ms']:.1f} ms "
           f"({results['python']['cold_ms'] / rust_cold:.0f}× faster)")

@@ -15,6 +15,7 @@ use crate::http;
 use crate::service::{Clock, SystemClock};
 use crate::store::dynamodb::DynamoStore;
 use crate::store::MetadataStore;
+use crate::xray::Tracer;
 use crate::App;
 
 /// Logs to stderr, as JSON on Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) and as text elsewhere;
@@ -340,15 +341,44 @@ fn flag(var: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<bool
 /// (see `Service`).
 type LambdaApp = App<DynamoStore, S3Store>;
 
-async fn app_from_env() -> Result<LambdaApp, Error> {
+/// A function's app, and its tracer when the function's tracing is active (`xray`).
+async fn app_from_env() -> Result<(LambdaApp, Option<Arc<Tracer>>), Error> {
     let config = Config::from_env().inspect_err(|err| tracing::error!("{err}"))?;
     let sdk = lambda_sdk_config().inspect_err(|err| tracing::error!("{err}"))?;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let s3 = s3_client(&sdk, config.s3_force_path_style);
+    let tracer = Tracer::from_env();
+    let (dynamodb, s3) = traced_clients(&sdk, config.s3_force_path_style, tracer.as_ref());
     let (store, objects) =
         aws_ports(&config, &sdk, dynamodb, s3).inspect_err(|err| tracing::error!("{err}"))?;
     prime(config.prime, store.as_ref(), objects.as_ref()).await;
-    Ok(App::new(&config, store, objects, Arc::new(SystemClock)))
+    Ok((
+        App::new(&config, store, objects, Arc::new(SystemClock)),
+        tracer,
+    ))
+}
+
+/// The DynamoDB and S3 clients of a function, each call a subsegment of the invocation's
+/// trace when `tracer` is given (`xray`).
+pub fn traced_clients(
+    sdk: &SdkConfig,
+    force_path_style: bool,
+    tracer: Option<&Arc<Tracer>>,
+) -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
+    let s3 = s3_client(sdk, force_path_style);
+    let Some(tracer) = tracer else {
+        return (aws_sdk_dynamodb::Client::new(sdk), s3);
+    };
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .interceptor(tracer.interceptor())
+        .build();
+    let s3 = s3
+        .config()
+        .to_builder()
+        .interceptor(tracer.interceptor())
+        .build();
+    (
+        aws_sdk_dynamodb::Client::from_conf(dynamodb),
+        aws_sdk_s3::Client::from_conf(s3),
+    )
 }
 
 /// The longest a cold start waits for its connections.
@@ -397,26 +427,62 @@ pub async fn prime<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
 /// function's binary.
 pub async fn run_route<H: http::Handler>() -> Result<(), Error> {
     init_lambda_tracing();
-    let app = app_from_env().await?;
-    let route = H::ROUTE.route();
-    let name = format!("{} {}", route.method, route.path);
+    let (app, tracer) = app_from_env().await?;
     lambda_http::run(service_fn(|req: Request| {
-        let (app, name) = (&app, &name);
-        async move {
-            let started = std::time::Instant::now();
-            let response = http::serve::<H, _, _>(app, &req).await;
-            crate::metrics::http_request(
-                route.function,
-                name.clone(),
-                response.status().as_u16(),
-                started.elapsed(),
-                crate::metrics::cold_start(),
-            )
-            .flush();
-            Ok::<_, Error>(AsIs(response))
-        }
+        let (app, tracer) = (&app, tracer.as_ref());
+        async move { Ok::<_, Error>(AsIs(invoke_route::<H, _, _>(app, tracer, &req).await)) }
     }))
     .await
+}
+
+/// One invocation of a route's function: the handler's answer, with its metrics written and,
+/// when the function is traced, its subsegment and its AWS calls' sent to X-Ray.
+pub async fn invoke_route<H: http::Handler, M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+    app: &App<M, O>,
+    tracer: Option<&Arc<Tracer>>,
+    req: &Request,
+) -> lambda_http::Response<lambda_http::Body> {
+    use lambda_http::RequestExt as _;
+    let route = H::ROUTE.route();
+    let name = format!("{} {}", route.method, route.path);
+    let span = tracer.map(|t| t.begin(trace_header(req.lambda_context_ref()), &name));
+    let started = std::time::Instant::now();
+    let response = http::serve::<H, _, _>(app, req).await;
+    let status = response.status().as_u16();
+    if let Some(span) = span {
+        span.end(crate::xray::Outcome::Status(status));
+    }
+    crate::metrics::http_request(
+        route.function,
+        name,
+        status,
+        started.elapsed(),
+        crate::metrics::cold_start(),
+    )
+    .flush();
+    response
+}
+
+/// The X-Ray trace header Lambda gave an invocation, if any.
+fn trace_header(context: Option<&lambda_runtime::Context>) -> Option<&str> {
+    context.and_then(|c| c.xray_trace_id.as_deref())
+}
+
+/// Runs an event function's handler `work` under its X-Ray subsegment (when traced).
+pub async fn traced<T, E>(
+    tracer: Option<&Arc<Tracer>>,
+    context: &lambda_runtime::Context,
+    function: &str,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let span = tracer.map(|t| t.begin(trace_header(Some(context)), function));
+    let result = work.await;
+    if let Some(span) = span {
+        span.end(crate::xray::Outcome::Event {
+            failed: result.is_err(),
+        });
+    }
+    result
 }
 
 /// A handler's response, handed to the runtime as it is. `lambda_http`'s own conversion of a
@@ -439,11 +505,17 @@ impl lambda_http::IntoResponse for AsIs {
 /// Runs the S3 `ObjectCreated` function: set up once, then handle notifications.
 pub async fn run_object_created() -> Result<(), Error> {
     init_lambda_tracing();
-    let app = app_from_env().await?;
+    let (app, tracer) = app_from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
-        let app = &app;
+        let (app, tracer) = (&app, tracer.as_ref());
         async move {
-            let handled = crate::events::on_object_created(app, event.payload).await;
+            let handled = traced(
+                tracer,
+                &event.context,
+                "on-object-created",
+                crate::events::on_object_created(app, event.payload),
+            )
+            .await;
             crate::metrics::object_events(
                 "on-object-created",
                 handled.as_ref().map(Vec::as_slice).unwrap_or_default(),
@@ -460,14 +532,19 @@ pub async fn run_object_created() -> Result<(), Error> {
 /// Runs the publish worker: set up once, then handle the S3 events of publish job markers.
 pub async fn run_publish_requested() -> Result<(), Error> {
     init_lambda_tracing();
-    let app = app_from_env().await?;
+    let (app, tracer) = app_from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
-        let app = &app;
+        let (app, tracer) = (&app, tracer.as_ref());
         async move {
-            crate::events::on_publish_requested(app, event.payload)
-                .await
-                .map(|_| ())
-                .map_err(Error::from)
+            traced(
+                tracer,
+                &event.context,
+                "publish-file",
+                crate::events::on_publish_requested(app, event.payload),
+            )
+            .await
+            .map(|_| ())
+            .map_err(Error::from)
         }
     }))
     .await
@@ -476,12 +553,24 @@ pub async fn run_publish_requested() -> Result<(), Error> {
 /// Runs the table-stream function: set up once, then clean up after removed records.
 pub async fn run_records_removed() -> Result<(), Error> {
     init_lambda_tracing();
-    let app = app_from_env().await?;
+    let (app, tracer) = app_from_env().await?;
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
-            let app = &app;
+            let (app, tracer) = (&app, tracer.as_ref());
             async move {
-                Ok::<_, Error>(crate::events::on_records_removed(app, event.payload).await)
+                let removed = async {
+                    let response = crate::events::on_records_removed(app, event.payload).await;
+                    // A partly failed batch is a fault of this invocation too.
+                    if response.batch_item_failures.is_empty() {
+                        Ok(response)
+                    } else {
+                        Err(response)
+                    }
+                };
+                let response = traced(tracer, &event.context, "on-records-removed", removed)
+                    .await
+                    .unwrap_or_else(|failed| failed);
+                Ok::<_, Error>(response)
             }
         },
     ))
@@ -496,8 +585,13 @@ pub async fn run_records_changed() -> Result<(), Error> {
     let bus = crate::config::event_bus(|name| std::env::var(name).ok())
         .inspect_err(|err| tracing::error!("{err}"))?;
     let sdk = lambda_sdk_config().inspect_err(|err| tracing::error!("{err}"))?;
+    let tracer = Tracer::from_env();
+    let mut eventbridge = aws_sdk_eventbridge::config::Builder::from(&sdk);
+    if let Some(tracer) = &tracer {
+        eventbridge = eventbridge.interceptor(tracer.interceptor());
+    }
     let sink = crate::notify::eventbridge::EventBridgeSink::new(
-        aws_sdk_eventbridge::Client::new(&sdk),
+        aws_sdk_eventbridge::Client::from_conf(eventbridge.build()),
         bus,
     );
     // Realtime (SPEC 20): the AppSync Events API's publish URL, when the stack has one; the
@@ -508,7 +602,7 @@ pub async fn run_records_changed() -> Result<(), Error> {
     {
         None => None,
         Some(url) => {
-            let app = app_from_env().await?;
+            let (app, _) = app_from_env().await?;
             let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
             let credentials = sdk
                 .credentials_provider()
@@ -529,10 +623,21 @@ pub async fn run_records_changed() -> Result<(), Error> {
     }
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
-            let sinks = &sinks;
+            let (sinks, tracer) = (&sinks, tracer.as_ref());
             async move {
+                let publish = async {
+                    let (response, published) =
+                        crate::events::publish_changes(sinks, event.payload).await;
+                    if response.batch_item_failures.is_empty() {
+                        Ok((response, published))
+                    } else {
+                        Err((response, published))
+                    }
+                };
                 let (response, published) =
-                    crate::events::publish_changes(sinks, event.payload).await;
+                    traced(tracer, &event.context, "publish-events", publish)
+                        .await
+                        .unwrap_or_else(|failed| failed);
                 let mut metrics = crate::metrics::Invocation::new("publish-events");
                 let count = crate::metrics::Unit::Count;
                 metrics.add("EventsPublished", count, published.published as f64);
@@ -578,14 +683,20 @@ pub async fn run_authorize_subscribe() -> Result<(), Error> {
 #[cfg(feature = "thumbnails")]
 pub async fn run_thumbnails() -> Result<(), Error> {
     init_lambda_tracing();
-    let app = app_from_env().await?;
+    let (app, tracer) = app_from_env().await?;
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<
             aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value>,
         >| {
-            let app = &app;
+            let (app, tracer) = (&app, tracer.as_ref());
             async move {
-                let made = crate::events::on_image_uploaded(app, &event.payload.detail).await;
+                let made = traced(
+                    tracer,
+                    &event.context,
+                    "make-thumbnails",
+                    crate::events::on_image_uploaded(app, &event.payload.detail),
+                )
+                .await;
                 crate::metrics::thumbnails(
                     "make-thumbnails",
                     made.as_ref().ok().and_then(Option::as_ref),

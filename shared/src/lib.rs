@@ -29,6 +29,7 @@ pub mod store;
 pub mod thumbnails;
 pub mod validate;
 pub mod wire;
+pub mod xray;
 
 use std::sync::Arc;
 

@@ -26,5 +26,6 @@ mod scopes;
 mod store_contract;
 mod template;
 mod thumbnails;
+mod traces;
 mod updates;
 mod upload_flow;
