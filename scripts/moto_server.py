@@ -18,21 +18,35 @@ transaction, those items are put back and the stream records it added dropped, s
 transaction leaves the table and its stream exactly as they were (as DynamoDB does). This holds
 because the lock above runs each DynamoDB request alone.
 
-And it records, per table, the IAM actions each DynamoDB request needs (a transaction: one per
-item it names, as IAM checks them; a batch: its operation on every table it names; a `Query`
-of an index: `Query:index`), for tests that hold each function's policy to what its code calls:
-`GET /_stowage/dynamodb-actions/<table>` answers them as a JSON list, oldest first, and forgets
-them.
+And it runs each Lambda function of the tests with only its own IAM policy (SPEC 21, least
+privilege proven; `scripts/iam.py` has the policies and the evaluator). A request signed with an
+access key id of the form `SW<world>F<function>` (header or presigned query) acts as that
+function of that test world: its IAM actions and resource ARNs are worked out (DynamoDB,
+S3, EventBridge), checked against the function's policy as `template.yaml` deploys it, and a
+call the policy does not allow is answered with the service's own `AccessDenied` and recorded.
+Requests signed otherwise are the test harness's own and pass unchecked. Its routes, beside
+moto's:
+
+- `POST /_stowage/iam/worlds/<world>` `{"table", "bus", "appsync_api"}`: a test world's names;
+- `GET /_stowage/iam/denials/<world>`: the calls refused in that world (a JSON list), forgotten
+  once read;
+- `POST /_stowage/iam/authorize` `{"accessKey", "action", "resource"}`: `{"allowed": bool}`, for
+  the tests' stand-ins of services moto lacks (AppSync Events' publish);
+- `GET /_stowage/iam/coverage`: for each function, how its calls were allowed (which
+  statement and action), for `scripts/iam.py check`, which fails an action no test needed.
 
 Usage: python scripts/moto_server.py HOST PORT
 """
 
-import collections
 import io
 import json
 import os
 import sys
 import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import iam  # noqa: E402
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -108,23 +122,35 @@ def undo_logged_transactions() -> None:
     backend_class.transact_write_items = transact_write_items
 
 
-# IAM's action for each kind of item in a transaction.
-TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                    "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+def denial(service: str, function: str, action: str, resource: str):
+    """The answer AWS gives a call its identity policy does not allow: (status, headers, body)."""
+    message = (f"User: arn:aws:sts::{iam.ACCOUNT}:assumed-role/{function}-role/{function} is not "
+               f"authorized to perform: {action} on resource: {resource} because no "
+               f"identity-based policy allows the {action} action")
+    if service == "s3":
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
+                f"<Message>{message}</Message></Error>").encode()
+        return "403 Forbidden", [("content-type", "application/xml")], body
+    kind = ("com.amazon.coral.service#AccessDeniedException" if service == "dynamodb"
+            else "AccessDeniedException")
+    body = json.dumps({"__type": kind, "message": message, "Message": message}).encode()
+    return "400 Bad Request", [("content-type", "application/x-amz-json-1.0")], body
 
 
-def actions_of(operation: str, request: dict) -> list:
-    """(table, IAM action) pairs that one DynamoDB request needs."""
-    if operation in ("TransactWriteItems", "TransactGetItems"):
-        pairs = []
-        for entry in request.get("TransactItems", []):
-            for kind, op in entry.items():
-                pairs.append((op.get("TableName"), TRANSACT_ACTIONS.get(kind, kind)))
-        return pairs
-    if operation in ("BatchGetItem", "BatchWriteItem"):
-        return [(table, operation) for table in request.get("RequestItems", {})]
-    action = f"{operation}:index" if request.get("IndexName") else operation
-    return [(request.get("TableName"), action)]
+def signed_service(environ) -> str | None:
+    """The service a SigV4 request was signed for (its credential scope)."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    query = environ.get("QUERY_STRING", "")
+    scope = None
+    if "Credential=" in authorization:
+        scope = authorization.split("Credential=", 1)[1].split(",", 1)[0]
+    else:
+        import urllib.parse
+
+        credential = urllib.parse.parse_qs(query).get("X-Amz-Credential")
+        scope = credential[0] if credential else None
+    parts = (scope or "").split("/")
+    return parts[3] if len(parts) >= 5 else None
 
 
 def main() -> None:
@@ -133,25 +159,109 @@ def main() -> None:
     undo_logged_transactions()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
-    recorded = collections.defaultdict(lambda: collections.deque(maxlen=10_000))
-    prefix = "/_stowage/dynamodb-actions/"
+    enforcer = iam.Enforcer()
+    # Load and transform the template now, not inside the first test's call.
+    enforcer.statements()
 
-    def serialised(environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if path.startswith(prefix):
-            with lock:
-                taken = list(recorded.pop(path[len(prefix):], []))
-            start_response("200 OK", [("content-type", "application/json")])
-            return [json.dumps(taken).encode()]
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith("DynamoDB_"):
-            return app(environ, start_response)
+    def answer(start_response, payload, status="200 OK"):
+        start_response(status, [("content-type", "application/json")])
+        return [json.dumps(payload).encode()]
+
+    def stowage_route(environ, start_response, path):
+        method = environ.get("REQUEST_METHOD")
         raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.input"] = io.BytesIO(raw)
-        try:
-            pairs = actions_of(target.split(".", 1)[-1], json.loads(raw or b"{}"))
-        except (ValueError, AttributeError):
-            pairs = []
+        if path.startswith("/_stowage/iam/worlds/") and method == "POST":
+            with lock:
+                enforcer.world(path.rsplit("/", 1)[1]).update(json.loads(raw or b"{}"))
+            return answer(start_response, {})
+        if path.startswith("/_stowage/iam/denials/"):
+            with lock:
+                taken = enforcer.denials.pop(path.rsplit("/", 1)[1], [])
+            return answer(start_response, taken)
+        if path == "/_stowage/iam/authorize" and method == "POST":
+            request = json.loads(raw)
+            who = iam.acting(request.get("accessKey"))
+            if who is None:
+                return answer(start_response, {"allowed": False, "reason": "not an acting key"})
+            with lock:
+                denied = enforcer.check(*who, [(request["action"], request["resource"],
+                                                request.get("context") or {})])
+            return answer(start_response, {"allowed": not denied})
+        if path == "/_stowage/iam/coverage":
+            with lock:
+                return answer(start_response, enforcer.coverage())
+        return answer(start_response, {"error": f"no route {method} {path}"}, "404 Not Found")
+
+    def calls_of(environ, service, raw):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if service == "dynamodb":
+            return iam.dynamodb_calls(target.split(".", 1)[-1], json.loads(raw or b"{}"))
+        if service == "events":
+            return iam.events_calls(target.split(".", 1)[-1], json.loads(raw or b"{}"))
+        if service == "s3":
+            headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items()
+                       if k.startswith("HTTP_")}
+            return iam.s3_calls(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""),
+                                environ.get("QUERY_STRING", ""), headers, raw)
+        return [(f"{service}:{target or environ.get('REQUEST_METHOD')}", "*", {})]
+
+    def missing_object(environ, start_response, who, object_arn):
+        """A GET or HEAD of an object, as S3 answers it: a missing object is `404` only to a
+        caller that may list the bucket (`s3:ListBucket`); to others it is `403 AccessDenied`
+        (so a function that looks for objects that may be missing needs the permission)."""
+        captured = {}
+
+        def capture(code, headers, *rest):
+            captured["status"], captured["headers"] = code, headers
+            return lambda data: None
+
+        body = list(app(environ, capture))
+        if captured.get("status", "").startswith("404"):
+            bucket_arn = object_arn.split("/", 1)[0]
+            key = object_arn.split("/", 1)[1] if "/" in object_arn else ""
+            with lock:
+                denied = enforcer.check(*who, [("s3:ListBucket", bucket_arn, {"s3:prefix": key})])
+            if denied:
+                print(f"IAM: {who[1]} (world {who[0]}) looked for a missing object without "
+                      f"s3:ListBucket on {bucket_arn} ({object_arn}): S3 answers 403", file=sys.stderr, flush=True)
+                status, headers, body = denial("s3", who[1], "s3:ListBucket", bucket_arn)
+                start_response(status, headers + [("content-length", str(len(body)))])
+                return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+        start_response(captured["status"], captured["headers"])
+        return body
+
+    def serving(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_stowage/"):
+            return stowage_route(environ, start_response, path)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        is_dynamodb = target.startswith("DynamoDB_")
+        who = iam.acting(iam.access_key_of(environ.get("HTTP_AUTHORIZATION", ""),
+                                           environ.get("QUERY_STRING", "")))
+        if who is not None:
+            service = signed_service(environ) or "unknown"
+            # The body is read only where the calls depend on it (not a part's bytes).
+            needs_body = service != "s3" or (
+                environ.get("REQUEST_METHOD") == "POST"
+                and "delete" in environ.get("QUERY_STRING", ""))
+            raw = b""
+            if needs_body:
+                raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                environ["wsgi.input"] = io.BytesIO(raw)
+            calls = calls_of(environ, service, raw)
+            with lock:
+                denied = enforcer.check(*who, calls)
+            if denied:
+                action, resource, reason = denied[0]
+                print(f"IAM: {who[1]} (world {who[0]}) denied {action} on {resource}: {reason}",
+                      file=sys.stderr, flush=True)
+                status, headers, body = denial(service, who[1], action, resource)
+                start_response(status, headers + [("content-length", str(len(body)))])
+                return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+        if who is not None and service == "s3" and calls[0][0] == "s3:GetObject":
+            return missing_object(environ, start_response, who, calls[0][1])
+        if not is_dynamodb:
+            return app(environ, start_response)
         status = []
 
         def recording(code, headers, *rest):
@@ -159,9 +269,6 @@ def main() -> None:
             return start_response(code, headers, *rest)
 
         with lock:
-            for table, action in pairs:
-                if table:
-                    recorded[table].append(action)
             # The whole body is produced under the lock: moto answers in one piece.
             body = list(app(environ, recording))
         if status and not status[0].startswith("2"):
@@ -173,7 +280,7 @@ def main() -> None:
     run_simple(
         host,
         port,
-        serialised,
+        serving,
         threaded=True,
         request_handler=MotoRequestHandler,
     )

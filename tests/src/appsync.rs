@@ -4,7 +4,10 @@
 //! implementation of the algorithm, not the `aws-sigv4` crate that signs, so the two cannot
 //! share a mistake), refuses a bad one with `403`, takes at most 5 events a request, each the
 //! JSON text of an event under 240 KB, and answers `{"successful": [...], "failed": [...]}`.
-//! It records what each channel received, and can be told to fail.
+//! It records what each channel received, and can be told to fail. Held to a moto world
+//! ([`AppSyncStub::enforce_policies`]), it also asks moto whether the signer's policy allows
+//! `appsync:EventPublish` on the channel's namespace, as AppSync asks IAM, and answers `403`
+//! when it does not.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -36,7 +39,13 @@ struct State {
     fail_requests: usize,
     /// Events whose text holds this are listed as `failed`.
     refuse_events_with: Option<String>,
+    /// The API id whose namespaces' ARNs moto judges publishes on (else any signature with the
+    /// stand-in's own key is enough).
+    api_id: Option<String>,
 }
+
+/// The API id the stand-in plays in a moto world.
+pub const API_ID: &str = "standinapi";
 
 pub struct AppSyncStub {
     pub endpoint: String,
@@ -104,6 +113,14 @@ impl AppSyncStub {
         self.state.lock().unwrap().fail_requests = n;
     }
 
+    /// From now on a publish must be allowed by the signer's policy in `template.yaml`, judged
+    /// by moto for `world` (the signer is the function its key names: moto's acting keys);
+    /// the stand-in is that world's AppSync API.
+    pub async fn enforce_policies(&self, world: &str) {
+        crate::register_world(world, serde_json::json!({ "appsync_api": API_ID })).await;
+        self.state.lock().unwrap().api_id = Some(API_ID.to_owned());
+    }
+
     /// Events whose JSON text contains `text` are refused one by one (`failed`), until `None`.
     pub fn refuse_events_with(&self, text: Option<&str>) {
         self.state.lock().unwrap().refuse_events_with = text.map(str::to_owned);
@@ -135,13 +152,30 @@ async fn answer(
     if parts.method != hyper::Method::POST || parts.uri.path() != "/event" {
         return refuse(404, format!("{} {}", parts.method, parts.uri));
     }
-    if let Err(why) = verify_signature(&parts, &body) {
-        return refuse(403, format!("signature: {why}"));
+    let api_id = state.lock().unwrap().api_id.clone();
+    let key = match verify_signature(&parts, &body) {
+        Ok(key) => key,
+        Err(why) => return refuse(403, format!("signature: {why}")),
+    };
+    if api_id.is_none() && key != ACCESS_KEY {
+        return refuse(403, format!("signature: unknown access key {key}"));
     }
     let Ok(publish) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return refuse(400, "the body is not JSON".into());
     };
     let channel = publish["channel"].as_str().unwrap_or_default().to_owned();
+    if let Some(api_id) = api_id {
+        let namespace = channel.split('/').nth(1).unwrap_or_default();
+        let resource = format!(
+            "arn:aws:appsync:us-east-1:123456789012:apis/{api_id}/channelNamespace/{namespace}"
+        );
+        if !authorized(&key, "appsync:EventPublish", &resource).await {
+            return refuse(
+                403,
+                format!("UnauthorizedException: {key} may not appsync:EventPublish on {resource}"),
+            );
+        }
+    }
     let valid_channel = channel.starts_with('/')
         && channel.split('/').skip(1).count() <= 5
         && channel.split('/').skip(1).all(|s| {
@@ -234,7 +268,22 @@ fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
 /// SigV4 as AppSync checks it: the credential scope, the signed headers (host and date among
 /// them), the date within 5 minutes, the session token, and the signature over the canonical
 /// request with the body's hash.
-fn verify_signature(parts: &http::request::Parts, body: &[u8]) -> Result<(), String> {
+/// Whether moto's policy check allows the function `key` names to do `action` on `resource`.
+async fn authorized(key: &str, action: &str, resource: &str) -> bool {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/_stowage/iam/authorize", crate::moto_endpoint()))
+        .json(&serde_json::json!({"accessKey": key, "action": action, "resource": resource}))
+        .send()
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("moto's answer is JSON");
+    answer["allowed"] == true
+}
+
+/// The access key a request was signed with, if the signature is good.
+fn verify_signature(parts: &http::request::Parts, body: &[u8]) -> Result<String, String> {
     let header = |name: &str| {
         parts
             .headers
@@ -261,9 +310,10 @@ fn verify_signature(parts: &http::request::Parts, body: &[u8]) -> Result<(), Str
     let [key, date, region, service, "aws4_request"] = scope[..] else {
         return Err(format!("credential {credential}"));
     };
-    if key != ACCESS_KEY || region != REGION || service != "appsync" {
+    if region != REGION || service != "appsync" {
         return Err(format!("credential {credential}"));
     }
+    let access_key = key.to_owned();
     let amz_date = header("x-amz-date").ok_or("no X-Amz-Date")?;
     if !amz_date.starts_with(date) {
         return Err("X-Amz-Date is not the credential's date".into());
@@ -322,7 +372,7 @@ fn verify_signature(parts: &http::request::Parts, body: &[u8]) -> Result<(), Str
     if expected != signature {
         return Err("the signature does not match the request".into());
     }
-    Ok(())
+    Ok(access_key)
 }
 
 #[cfg(test)]

@@ -28,13 +28,14 @@ use stowage::service::ManualClock;
 use stowage::App;
 
 pub use moto::{
-    create_table_from_template, moto_dynamodb_client, moto_endpoint, moto_eventbridge_client,
-    moto_s3_client, moto_storage, sdk_config, Outage, PUBLIC_BASE_URL,
+    acting_as, acting_credentials, create_table_from_template, denials, moto_dynamodb_client,
+    moto_endpoint, moto_eventbridge_client, moto_s3_client, moto_storage, register_world,
+    sdk_config, world_of, Outage, PUBLIC_BASE_URL,
 };
 pub use reply::Reply;
 pub use requests::{
-    api_request, create_request, dynamodb_policy_of, get_request, raw_request, s3_event, sample,
-    sample_record, scoped_request, template, to_request, upload_key, valid_body, with_identity,
+    api_request, create_request, get_request, raw_request, s3_event, sample, sample_record,
+    scoped_request, template, to_request, upload_key, valid_body, with_identity,
 };
 
 /// The repository root, for reading `template.yaml` and `events/`.
@@ -98,15 +99,18 @@ pub struct TestEnv {
     pub s3: aws_sdk_s3::Client,
     /// The DynamoDB client and table (moto only).
     pub dynamodb: Option<(aws_sdk_dynamodb::Client, String)>,
-    /// The SDK configuration for moto (moto only), for clients of other services.
+    /// The SDK configuration for moto (moto only), for clients of other services: it signs as
+    /// the function the task acts as ([`acting_as`]).
     pub sdk: Option<aws_config::SdkConfig>,
+    /// The test world moto holds each function's calls to its policy in (moto only).
+    pub world: Option<String>,
     pub bucket: String,
     pub http: reqwest::Client,
     /// moto only: switches that cut the app's S3 and DynamoDB clients off.
     outages: Option<(Outage, Outage)>,
     /// moto only: stream batches whose cleanup failed, to be delivered again (as Lambda does).
     undelivered: std::sync::Mutex<Vec<aws_lambda_events::dynamodb::Event>>,
-    /// Hold every route call's DynamoDB requests to its function's policy (moto only).
+    /// Each route call runs as a fresh function instance would: caches emptied first.
     policy_checks: std::sync::atomic::AtomicBool,
     /// Keeps the embedded server (it stops when dropped) and its data dir alive for the test.
     _local: Option<(stowage_local::RunningServer, tempfile::TempDir)>,
@@ -146,6 +150,7 @@ impl TestEnv {
             s3,
             dynamodb: None,
             sdk: None,
+            world: None,
             bucket: stowage_local::BUCKET.to_owned(),
             http: reqwest::Client::new(),
             outages: None,
@@ -167,6 +172,7 @@ impl TestEnv {
         let dynamodb = moto_dynamodb_client(&sdk, dynamodb_outage.clone());
         let s3 = moto_s3_client(&sdk, s3_outage.clone());
         let (table, bucket) = (config.table.clone(), config.bucket.clone());
+        let world = moto::world_of(&table).to_owned();
         let clock = Arc::new(ManualClock::starting_now());
         let app = Arc::new(
             stowage::bootstrap::aws_app_with_clients(
@@ -185,6 +191,7 @@ impl TestEnv {
             s3,
             dynamodb: Some((dynamodb, table)),
             sdk: Some(sdk),
+            world: Some(world),
             bucket,
             http: reqwest::Client::new(),
             outages: Some((s3_outage, dynamodb_outage)),
@@ -201,25 +208,44 @@ impl TestEnv {
             .map(|(server, _)| server.base_url.as_str())
     }
 
-    /// Runs an HTTP route the way its Lambda function does.
+    /// Runs an HTTP route the way its Lambda function does: as that function, so on moto each
+    /// AWS call it makes must be allowed by the function's policy in `template.yaml`.
     pub async fn call(&self, route: stowage::http::RouteId, req: Request) -> Reply {
-        let checked = self.policy_checks.load(std::sync::atomic::Ordering::SeqCst);
-        if checked {
-            self.take_dynamodb_actions().await;
+        if self.policy_checks.load(std::sync::atomic::Ordering::SeqCst) {
             // Each function has a cache of its own: what another route read is not there.
             self.app.service.forget_everything_cached();
         }
-        let reply = Reply::from(stowage::http::handle(&self.app, route, req).await);
-        if let Some(used) = self.take_dynamodb_actions().await.filter(|_| checked) {
-            let (function, allowed) = requests::dynamodb_policy(route);
-            let missing: Vec<&String> = used.iter().filter(|a| !allowed.contains(a)).collect();
+        let function = stowage::http::ROUTES
+            .iter()
+            .find(|r| r.id == route)
+            .expect("a route of the table")
+            .function;
+        self.acting(function, async {
+            Reply::from(stowage::http::handle(&self.app, route, req).await)
+        })
+        .await
+    }
+
+    /// Runs `work` as the Lambda function `binary` ([`acting_as`]); on moto, fails the test if
+    /// moto refused any call of this world (a function called AWS outside its policy).
+    pub async fn acting<F: std::future::Future>(&self, binary: &'static str, work: F) -> F::Output {
+        // Boxed: a handler's future is large in a debug build, and nested in the scope it
+        // would overflow a test thread's stack.
+        let output = acting_as(binary, Box::pin(work)).await;
+        self.assert_no_denials().await;
+        output
+    }
+
+    /// Fails the test if moto refused a call of this world's functions since the last look:
+    /// a function called AWS with an action or on a resource its policy does not allow.
+    pub async fn assert_no_denials(&self) {
+        if let Some(world) = &self.world {
+            let denied = moto::denials(world).await;
             assert!(
-                missing.is_empty(),
-                "{route:?} ({function}) called DynamoDB with {missing:?}, which its policy in template.yaml does not allow (it allows {allowed:?}; the call answered {})",
-                reply.status
+                denied.is_empty(),
+                "a function called AWS outside its policy in template.yaml (moto answered AccessDenied): {denied:#?}"
             );
         }
-        reply
     }
 
     /// `POST /files` for `tenant`/`user` with `body`; asserts `201` and returns the reply.
@@ -250,24 +276,13 @@ impl TestEnv {
         }
     }
 
-    /// From now on, every route call ([`TestEnv::call`], [`ApiCall::send`]) on moto checks that each DynamoDB request the call
-    /// made is allowed by its route's function's policy in `template.yaml` (least privilege,
-    /// SPEC 19's lookups included). Calls must then be made one at a time.
+    /// From now on, every route call ([`TestEnv::call`], [`ApiCall::send`]) runs as a fresh
+    /// instance of its function would, with the per-instance caches emptied first: on moto, then
+    /// every call a function needs is made (none is saved by what another route cached) and
+    /// held to its policy (every route call is, always). Calls must then be made one at a time.
     pub fn check_policies(&self) {
         self.policy_checks
             .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// The IAM actions moto recorded for this test's table since the last call, and forgets
-    /// them (`None` on the embedded backend).
-    pub async fn take_dynamodb_actions(&self) -> Option<Vec<String>> {
-        let (_, table) = self.dynamodb.as_ref()?;
-        let url = format!(
-            "{}/_stowage/dynamodb-actions/{table}",
-            moto::moto_endpoint()
-        );
-        let response = self.http.get(url).send().await.expect("moto answers");
-        Some(response.json().await.expect("a JSON list of actions"))
     }
 
     /// Writes a record straight into the backend's metadata store.
@@ -374,7 +389,11 @@ impl TestEnv {
                 "detail": {"tenant": tenant, "file": {"id": id, "status": "uploaded"}},
             }))
             .unwrap();
-        if let Err(err) = stowage::events::on_image_uploaded(&self.app, &event.detail).await {
+        let made = self.acting(
+            "make-thumbnails",
+            stowage::events::on_image_uploaded(&self.app, &event.detail),
+        );
+        if let Err(err) = made.await {
             panic!("thumbnails are made, or recorded as none: {err:?}");
         }
     }
@@ -394,7 +413,12 @@ impl TestEnv {
     /// Runs the stream function on `event`; a batch with failures is kept to be delivered
     /// again by [`TestEnv::retry_stream`], as Lambda retries it.
     pub async fn deliver_stream(&self, event: aws_lambda_events::dynamodb::Event) {
-        let response = stowage::events::on_records_removed(&self.app, event.clone()).await;
+        let response = self
+            .acting(
+                "on-records-removed",
+                stowage::events::on_records_removed(&self.app, event.clone()),
+            )
+            .await;
         if !response.batch_item_failures.is_empty() {
             self.undelivered.lock().unwrap().push(event);
         }
@@ -515,11 +539,14 @@ impl TestEnv {
         )
     }
 
-    /// Runs the `on-object-created` handler on `event`.
+    /// Runs the `on-object-created` handler on `event`, as that function.
     pub async fn deliver(&self, event: S3Event) -> Vec<stowage::service::Outcome> {
-        stowage::events::on_object_created(&self.app, event)
-            .await
-            .expect("the event is handled")
+        self.acting(
+            "on-object-created",
+            stowage::events::on_object_created(&self.app, event),
+        )
+        .await
+        .expect("the event is handled")
     }
 
     /// Runs the publish jobs whose markers the bucket holds, as their S3 events would (the
@@ -537,7 +564,12 @@ impl TestEnv {
         for object in listed.contents() {
             let key = object.key().unwrap_or_default();
             let event = s3_event(&self.bucket, key, 0, "", &self.next_sequencer());
-            done += stowage::events::on_publish_requested(&self.app, event).await?;
+            done += self
+                .acting(
+                    "publish-file",
+                    stowage::events::on_publish_requested(&self.app, event),
+                )
+                .await?;
         }
         Ok(done)
     }

@@ -31,12 +31,116 @@ pub fn moto_endpoint() -> String {
     })
 }
 
-/// SDK configuration for the local server, with dummy static credentials.
+/// SDK configuration for the local server, with dummy static credentials (the test harness's
+/// own: moto checks no policy for them).
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(moto_endpoint())
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+tokio::task_local! {
+    /// The Lambda function (its binary's name) whose work the current task is doing.
+    static ACTING: &'static str;
+}
+
+/// Runs `work` as the Lambda function `binary`: every AWS call it makes through a moto world's
+/// clients (and every URL they presign) is signed with that function's key, so moto
+/// (`scripts/moto_server.py`) allows it only if the function's policy in `template.yaml` does
+/// — least privilege, enforced as IAM would. Calls made outside such a scope are the test
+/// harness's own and are not checked.
+pub async fn acting_as<F: std::future::Future>(binary: &'static str, work: F) -> F::Output {
+    ACTING.scope(binary, work).await
+}
+
+/// Credentials that name the function the current task acts as ([`acting_as`]) in `world`:
+/// access key id `SW<world>F<binary>`, or `testing` (the harness) outside any function.
+#[derive(Debug)]
+struct ActingCredentials {
+    world: String,
+    secret: String,
+    session_token: Option<String>,
+}
+
+impl aws_credential_types::provider::ProvideCredentials for ActingCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let key = ACTING
+            .try_with(|binary| format!("SW{}F{binary}", self.world))
+            .unwrap_or_else(|_| "testing".to_owned());
+        aws_credential_types::provider::future::ProvideCredentials::ready(Ok(Credentials::new(
+            key,
+            self.secret.clone(),
+            self.session_token.clone(),
+            None,
+            "acting",
+        )))
+    }
+}
+
+/// Credentials for `world` that sign as the function the current task acts as
+/// ([`acting_as`]), with `secret` and `session_token` (the AppSync stand-in checks its own).
+pub fn acting_credentials(
+    world: &str,
+    secret: &str,
+    session_token: Option<&str>,
+) -> aws_credential_types::provider::SharedCredentialsProvider {
+    aws_credential_types::provider::SharedCredentialsProvider::new(ActingCredentials {
+        world: world.to_owned(),
+        secret: secret.to_owned(),
+        session_token: session_token.map(str::to_owned),
+    })
+}
+
+/// The test world a table belongs to (`stowage-<world>`), as moto's policy checks name it.
+pub fn world_of(table: &str) -> &str {
+    table.strip_prefix("stowage-").unwrap_or(table)
+}
+
+/// Tells moto the names of `world`'s resources (`table`, `bus`, `appsync_api`), which the
+/// functions' policies are resolved against.
+pub async fn register_world(world: &str, names: Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/_stowage/iam/worlds/{world}", moto_endpoint()))
+        .json(&names)
+        .send()
+        .await
+        .expect("moto answers");
+    assert!(
+        response.status().is_success(),
+        "moto (scripts/moto_server.py) did not register the test world: {}",
+        response.status()
+    );
+}
+
+/// The calls moto refused in `world` since the last look (each `{function, action,
+/// resource}`), forgotten once read.
+pub async fn denials(world: &str) -> Vec<Value> {
+    reqwest::Client::new()
+        .get(format!("{}/_stowage/iam/denials/{world}", moto_endpoint()))
+        .send()
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("a JSON list")
+}
+
+/// The SDK configuration of a moto world's functions: signing as the function each task acts
+/// as, with nothing cached between calls, so each call names its own function.
+async fn acting_sdk_config(world: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(moto_endpoint())
+        .credentials_provider(acting_credentials(world, "testing", None))
+        .identity_cache(aws_config::identity::IdentityCache::no_cache())
         .load()
         .await
 }
@@ -181,11 +285,17 @@ use http_client::TestHttp;
 
 /// A fresh table (made from `template.yaml`) and bucket on moto, and the settings a Lambda
 /// function would read for them, with `settings` (environment variables) on top.
+///
+/// The SDK configuration signs as the function each task acts as ([`acting_as`]); the world
+/// (`test-<suffix>`: table and bucket `stowage-test-<suffix>`, as the template names a stack's
+/// bucket) is registered with moto, which holds each function to its policy.
 pub async fn moto_storage(settings: &[(&str, &str)]) -> (SdkConfig, Config) {
-    let sdk = sdk_config().await;
     let suffix = ulid::Ulid::new().to_string().to_lowercase();
-    let table = format!("stowage-test-{suffix}");
-    let bucket = format!("stowage-test-{suffix}");
+    let world = format!("test-{suffix}");
+    let table = format!("stowage-{world}");
+    let bucket = format!("stowage-{world}");
+    register_world(&world, json!({ "table": table })).await;
+    let sdk = acting_sdk_config(&world).await;
     create_table_from_template(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
     moto_s3_client(&sdk, Outage::default())
         .create_bucket()

@@ -238,59 +238,6 @@ pub fn template() -> serde_yaml::Value {
     serde_yaml::from_str(&text).expect("template.yaml parses as YAML")
 }
 
-/// The function that serves `route`, and the DynamoDB actions its policy in `template.yaml`
-/// allows on the table (`GetItem`, …) and on its indexes (`Query:index`), as moto records them
-/// (see `scripts/moto_server.py`).
-pub fn dynamodb_policy(route: RouteId) -> (String, Vec<String>) {
-    let binary = stowage::http::ROUTES
-        .iter()
-        .find(|r| r.id == route)
-        .expect("a route of the table")
-        .function;
-    dynamodb_policy_of(binary)
-}
-
-/// [`dynamodb_policy`] of the function that builds `binary` (routes or not).
-pub fn dynamodb_policy_of(binary: &str) -> (String, Vec<String>) {
-    let template = template();
-    let (name, resource) = template["Resources"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .find(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
-        .unwrap_or_else(|| panic!("no function in template.yaml builds {binary}"));
-    let mut allowed = Vec::new();
-    for document in resource["Properties"]["Policies"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-    {
-        for statement in document["Statement"].as_sequence().into_iter().flatten() {
-            if statement["Effect"].as_str() != Some("Allow") {
-                continue;
-            }
-            let on_index = format!("{:?}", statement["Resource"]).contains("index");
-            let actions: Vec<&str> = match &statement["Action"] {
-                serde_yaml::Value::String(one) => vec![one.as_str()],
-                serde_yaml::Value::Sequence(many) => {
-                    many.iter().filter_map(|a| a.as_str()).collect()
-                }
-                _ => Vec::new(),
-            };
-            for action in actions {
-                if let Some(action) = action.strip_prefix("dynamodb:") {
-                    allowed.push(if on_index {
-                        format!("{action}:index")
-                    } else {
-                        action.to_owned()
-                    });
-                }
-            }
-        }
-    }
-    (name.as_str().unwrap_or_default().to_owned(), allowed)
-}
-
 /// A body each route accepts (for some file), so that tenant isolation, not validation, decides.
 pub fn valid_body(route: RouteId) -> Option<Value> {
     match route {

@@ -23,9 +23,12 @@ struct Bus {
 }
 
 impl Bus {
-    async fn new(sdk: &aws_config::SdkConfig) -> Bus {
+    /// A bus of `env`'s world (publish-events' policy names it).
+    async fn new(env: &TestEnv) -> Bus {
+        let sdk = env.sdk.as_ref().expect("a moto env");
         let suffix = ulid::Ulid::new().to_string().to_lowercase();
         let name = format!("stowage-events-{suffix}");
+        stowage_tests::register_world(env.world.as_deref().unwrap(), json!({ "bus": name })).await;
         let events = aws_sdk_eventbridge::Client::new(sdk);
         events
             .create_event_bus()
@@ -188,12 +191,14 @@ async fn make_changes(env: &TestEnv) -> (String, String, String) {
 async fn every_change_reaches_the_bus_once_in_order_with_its_detail() {
     let env = TestEnv::moto().await;
     let sdk = env.sdk.clone().unwrap();
-    let bus = Bus::new(&sdk).await;
+    let bus = Bus::new(&env).await;
     let (photo, short, temp) = make_changes(&env).await;
 
     let stream = env.table_stream(std::slice::from_ref(&temp)).await;
     let sink = EventBridgeSink::new(aws_sdk_eventbridge::Client::new(&sdk), &bus.name);
-    let response = on_records_changed(&[&sink], stream).await;
+    let response = env
+        .acting("publish-events", on_records_changed(&[&sink], stream))
+        .await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
@@ -276,14 +281,19 @@ async fn every_change_reaches_the_bus_once_in_order_with_its_detail() {
 async fn a_bus_that_fails_loses_nothing_the_stream_delivers_again() {
     let env = TestEnv::moto().await;
     let sdk = env.sdk.clone().unwrap();
-    let bus = Bus::new(&sdk).await;
+    let bus = Bus::new(&env).await;
     let (_, _, temp) = make_changes(&env).await;
     let stream = env.table_stream(std::slice::from_ref(&temp)).await;
 
     let outage = Outage::default();
     let sink = EventBridgeSink::new(moto_eventbridge_client(&sdk, outage.clone()), &bus.name);
     outage.store(true, std::sync::atomic::Ordering::SeqCst);
-    let failed = on_records_changed(&[&sink], stream.clone()).await;
+    let failed = env
+        .acting(
+            "publish-events",
+            on_records_changed(&[&sink], stream.clone()),
+        )
+        .await;
     let first = failed.batch_item_failures[0]
         .item_identifier
         .clone()
@@ -309,7 +319,9 @@ async fn a_bus_that_fails_loses_nothing_the_stream_delivers_again() {
         .position(|r| r.change.sequence_number.as_deref() == Some(first.as_str()))
         .unwrap();
     again.records.drain(..from);
-    let response = on_records_changed(&[&sink], again).await;
+    let response = env
+        .acting("publish-events", on_records_changed(&[&sink], again))
+        .await;
     assert!(response.batch_item_failures.is_empty());
     let events = bus.drain().await;
     let ids: Vec<&str> = events
@@ -388,7 +400,7 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
 
     let env = TestEnv::moto().await;
     let sdk = env.sdk.clone().unwrap();
-    let bus = Bus::new(&sdk).await;
+    let bus = Bus::new(&env).await;
     let (dynamodb, table) = env.dynamodb.clone().unwrap();
 
     let tagged = |name: &str, external: &str, extra: Value| {
@@ -492,7 +504,12 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
             filtered_by_template(&stream, "PublishEventsFunction", "Changed"),
         ),
     ] {
-        let response = on_records_changed(&[&sink], batch.clone()).await;
+        let response = env
+            .acting(
+                "publish-events",
+                on_records_changed(&[&sink], batch.clone()),
+            )
+            .await;
         assert!(
             response.batch_item_failures.is_empty(),
             "{what}: {:?}",
@@ -515,7 +532,12 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
         ("the template's filter", removals),
         ("the whole stream", stream),
     ] {
-        let response = stowage::events::on_records_removed(&env.app, batch).await;
+        let response = env
+            .acting(
+                "on-records-removed",
+                stowage::events::on_records_removed(&env.app, batch),
+            )
+            .await;
         assert!(
             response.batch_item_failures.is_empty(),
             "{what}: {:?}",

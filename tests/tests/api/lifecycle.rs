@@ -172,7 +172,12 @@ async fn the_sample_stream_event_cleans_up_a_removed_record(env: TestEnv) {
         .send()
         .await
         .unwrap();
-    let response = stowage::events::on_records_removed(&env.app, event).await;
+    let response = env
+        .acting(
+            "on-records-removed",
+            stowage::events::on_records_removed(&env.app, event),
+        )
+        .await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     assert!(!env.object_exists(key).await);
 }

@@ -125,7 +125,11 @@ async fn a_failed_publish_job_succeeds_when_retried(env: TestEnv) {
         "",
         &env.next_sequencer(),
     );
-    assert!(stowage::events::on_publish_requested(&env.app, event)
+    assert!(env
+        .acting(
+            "publish-file",
+            stowage::events::on_publish_requested(&env.app, event)
+        )
         .await
         .is_err());
     env.s3_outage(false);
@@ -159,9 +163,12 @@ async fn the_sample_publish_event_is_handled(env: TestEnv) {
         .await
         .unwrap();
     assert_eq!(
-        stowage::events::on_publish_requested(&env.app, event)
-            .await
-            .unwrap(),
+        env.acting(
+            "publish-file",
+            stowage::events::on_publish_requested(&env.app, event)
+        )
+        .await
+        .unwrap(),
         1
     );
     assert!(!env.object_exists(&key).await);

@@ -8,8 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_credential_types::Credentials;
 use serde_json::{json, Value};
 use stowage::events::on_records_changed;
 use stowage::http::RouteId;
@@ -222,29 +220,22 @@ fn event_ids(stream: &Stream) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The realtime sink as publish-events builds it, to `stub`, signing with `secret`.
-fn realtime_sink<'a>(
+/// The realtime sink as publish-events builds it, to `stub`, signing with `secret` as the
+/// function the task acts as; the stand-in holds each publish to that function's policy.
+async fn realtime_sink<'a>(
     stub: &AppSyncStub,
     env: &'a TestEnv,
     secret: &str,
 ) -> AppSyncSink<&'a stowage::service::Service> {
+    let world = env.world.as_deref().expect("a moto env");
+    stub.enforce_policies(world).await;
     AppSyncSink::over_plain_http(
         &stub.endpoint,
         appsync::REGION,
-        credentials(secret),
+        stowage_tests::acting_credentials(world, secret, Some(appsync::SESSION_TOKEN)),
         &env.app.service,
     )
     .unwrap()
-}
-
-fn credentials(secret: &str) -> SharedCredentialsProvider {
-    SharedCredentialsProvider::new(Credentials::new(
-        appsync::ACCESS_KEY,
-        secret,
-        Some(appsync::SESSION_TOKEN.into()),
-        None,
-        "test",
-    ))
 }
 
 /// `stream` from the change `sequence_number` on, as Lambda delivers it again.
@@ -267,27 +258,20 @@ async fn each_subscriber_receives_exactly_the_events_of_the_files_it_may_read() 
     let ids = event_ids(&stream);
     assert_eq!(ids.len(), 8, "{ids:?}");
     let stub = AppSyncStub::start().await;
-    let sink = realtime_sink(&stub, &env, appsync::SECRET_KEY);
+    let sink = realtime_sink(&stub, &env, appsync::SECRET_KEY).await;
 
-    // As a fresh publish-events instance: nothing cached; every DynamoDB call it makes (the
-    // collection policies) must be one its policy in template.yaml allows.
-    env.take_dynamodb_actions().await;
+    // As a fresh publish-events instance: nothing cached; every call it makes (the collection
+    // policies from DynamoDB, the publishes) must be one its policy in template.yaml allows
+    // (moto and the stand-in refuse any other, and `acting` fails on a refusal).
     env.app.service.forget_everything_cached();
-    let response = on_records_changed(&[&sink], stream).await;
+    let response = env
+        .acting("publish-events", on_records_changed(&[&sink], stream))
+        .await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
         response.batch_item_failures
     );
-    let used = env.take_dynamodb_actions().await.unwrap();
-    let (function, allowed) = stowage_tests::dynamodb_policy_of("publish-events");
-    assert!(!used.is_empty(), "the policies were read");
-    for action in &used {
-        assert!(
-            allowed.contains(action),
-            "{function} called {action}, which its policy does not allow ({allowed:?})"
-        );
-    }
     assert_eq!(
         stub.refused(),
         Vec::<String>::new(),
@@ -335,13 +319,18 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
     let stream = env.table_stream(&[]).await;
     let ids = event_ids(&stream);
     let stub = AppSyncStub::start().await;
-    let sink = realtime_sink(&stub, &env, appsync::SECRET_KEY);
+    let sink = realtime_sink(&stub, &env, appsync::SECRET_KEY).await;
     let events = stowage::events::file_events(&stream);
     let first_change = events[0].0.clone();
 
     // The endpoint is down: the whole batch is reported from its first change.
     stub.fail_requests(1_000);
-    let (failed, counted) = stowage::events::publish_changes(&[&sink], stream.clone()).await;
+    let (failed, counted) = env
+        .acting(
+            "publish-events",
+            stowage::events::publish_changes(&[&sink], stream.clone()),
+        )
+        .await;
     // What publish-events' metrics report (EventsPublished, EventsFailed).
     assert_eq!(
         counted,
@@ -358,7 +347,12 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
     assert_eq!(at, first_change);
     assert!(stub.taken().is_empty());
     stub.fail_requests(0);
-    let response = on_records_changed(&[&sink], from_change(&stream, &at)).await;
+    let response = env
+        .acting(
+            "publish-events",
+            on_records_changed(&[&sink], from_change(&stream, &at)),
+        )
+        .await;
     assert!(response.batch_item_failures.is_empty());
     check_deliveries(&stub.taken(), &files, &ids);
     check_order(&stub.taken());
@@ -367,7 +361,12 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
     // change; delivered again, every subscriber has everything.
     stub.clear();
     stub.refuse_events_with(Some(&files.vault));
-    let failed = on_records_changed(&[&sink], stream.clone()).await;
+    let failed = env
+        .acting(
+            "publish-events",
+            on_records_changed(&[&sink], stream.clone()),
+        )
+        .await;
     assert_eq!(failed.batch_item_failures.len(), 1);
     let at = failed.batch_item_failures[0]
         .item_identifier
@@ -380,8 +379,12 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
         .unwrap();
     assert_eq!(at, vault_first);
     stub.refuse_events_with(None);
-    let (response, counted) =
-        stowage::events::publish_changes(&[&sink], from_change(&stream, &at)).await;
+    let (response, counted) = env
+        .acting(
+            "publish-events",
+            stowage::events::publish_changes(&[&sink], from_change(&stream, &at)),
+        )
+        .await;
     assert!(response.batch_item_failures.is_empty());
     check_order(&stub.taken());
     let redelivered = events.iter().skip_while(|(s, _)| *s != at).count();
@@ -396,8 +399,13 @@ async fn a_publish_that_fails_is_delivered_again_from_its_first_change_and_nothi
 
     // Signed with the wrong secret: AppSync refuses every request; nothing is lost either.
     stub.clear();
-    let forged = realtime_sink(&stub, &env, "not-the-secret");
-    let failed = on_records_changed(&[&forged], stream.clone()).await;
+    let forged = realtime_sink(&stub, &env, "not-the-secret").await;
+    let failed = env
+        .acting(
+            "publish-events",
+            on_records_changed(&[&forged], stream.clone()),
+        )
+        .await;
     assert_eq!(
         failed.batch_item_failures[0].item_identifier.as_deref(),
         Some(first_change.as_str())
@@ -452,9 +460,11 @@ async fn a_deleted_collections_events_reach_only_apps_owner_and_grantees() {
 
     let stream = env.table_stream(&[]).await;
     let stub = AppSyncStub::start().await;
-    let sink = realtime_sink(&stub, &env, appsync::SECRET_KEY);
+    let sink = realtime_sink(&stub, &env, appsync::SECRET_KEY).await;
     env.app.service.forget_everything_cached();
-    let response = on_records_changed(&[&sink], stream).await;
+    let response = env
+        .acting("publish-events", on_records_changed(&[&sink], stream))
+        .await;
     assert!(response.batch_item_failures.is_empty());
     let taken = stub.taken();
     let receives = |who: &Identity| {

@@ -280,16 +280,12 @@ impl DynamoStore {
                 let Some(admission) = admission else {
                     return Err(StoreError::AdmissionStale);
                 };
-                let usage = self.read_usage(tenant).await?;
+                let (usage, in_collection) =
+                    self.read_counters(tenant, &admission.collection).await?;
                 if usage.limits_version != admission.tenant_limits_version {
                     // The limits changed since they were read: not a verdict on them.
                     return Err(StoreError::AdmissionStale);
                 }
-                let in_collection = usage
-                    .collections
-                    .get(&admission.collection)
-                    .copied()
-                    .unwrap_or_default();
                 let added = total(deltas);
                 let added_here = deltas
                     .get(&admission.collection)
@@ -380,6 +376,32 @@ impl DynamoStore {
             }
         }
         Ok((collection, limits.0, limits.1))
+    }
+
+    /// The tenant's usage item (its counter and limits, no collections') and `collection`'s
+    /// counter, in one consistent `BatchGetItem`: what a refused admission is explained with.
+    /// (Not [`Self::read_usage`]'s `Query`: the functions that admit uploads need no `Query`
+    /// in their policies.)
+    async fn read_counters(
+        &self,
+        tenant: &TenantId,
+        collection: &CollectionName,
+    ) -> Result<(Usage, Counter), StoreError> {
+        let tenant_key = key(tenant_pk(tenant), USAGE_SK.to_owned());
+        let collection_key = key(tenant_pk(tenant), collection_usage_sk(collection.as_str()));
+        let mut usage = Usage::default();
+        let mut in_collection = Counter::default();
+        for item in self.get_items(vec![tenant_key, collection_key]).await? {
+            match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some(USAGE_SK) => {
+                    usage.total = counter_of(&item);
+                    (usage.limits, usage.limits_version) = stored_limits(&item);
+                }
+                Some(_) => in_collection = counter_of(&item),
+                None => {}
+            }
+        }
+        Ok((usage, in_collection))
     }
 
     /// Every item of the tenant's partition whose sort key starts with `prefix`.
