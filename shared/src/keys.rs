@@ -54,7 +54,7 @@ pub const PUBLISH_JOBS: &str = "jobs/publish/";
 
 /// The object a cold start's `warm` read asks for under `files/` (every function that calls S3
 /// may read there), which no upload makes: ids are ULIDs, never `.prime`.
-pub(crate) const WARM_KEY: &str = "files/.prime";
+pub const WARM_KEY: &str = "files/.prime";
 
 /// Where thumbnails live.
 pub const THUMBNAILS: &str = "thumbs/";

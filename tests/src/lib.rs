@@ -108,6 +108,8 @@ pub struct TestEnv {
     pub http: reqwest::Client,
     /// moto only: switches that cut the app's S3 and DynamoDB clients off.
     outages: Option<(Outage, Outage)>,
+    /// moto only: a switch that fails the app's server-side part copies.
+    part_copy_outage: Outage,
     /// moto only: stream batches whose cleanup failed, to be delivered again (as Lambda does).
     undelivered: std::sync::Mutex<Vec<aws_lambda_events::dynamodb::Event>>,
     /// Each route call runs as a fresh function instance would: caches emptied first.
@@ -154,6 +156,7 @@ impl TestEnv {
             bucket: stowage_local::BUCKET.to_owned(),
             http: reqwest::Client::new(),
             outages: None,
+            part_copy_outage: Outage::default(),
             undelivered: Default::default(),
             policy_checks: Default::default(),
             _local: Some((server, dir)),
@@ -170,7 +173,8 @@ impl TestEnv {
         let (sdk, config) = moto_storage(settings).await;
         let (s3_outage, dynamodb_outage) = (Outage::default(), Outage::default());
         let dynamodb = moto_dynamodb_client(&sdk, dynamodb_outage.clone());
-        let s3 = moto_s3_client(&sdk, s3_outage.clone());
+        let part_copy_outage = Outage::default();
+        let s3 = moto::moto_s3_client_with(&sdk, s3_outage.clone(), part_copy_outage.clone());
         let (table, bucket) = (config.table.clone(), config.bucket.clone());
         let world = moto::world_of(&table).to_owned();
         let clock = Arc::new(ManualClock::starting_now());
@@ -195,6 +199,7 @@ impl TestEnv {
             bucket,
             http: reqwest::Client::new(),
             outages: Some((s3_outage, dynamodb_outage)),
+            part_copy_outage,
             undelivered: Default::default(),
             policy_checks: Default::default(),
             _local: None,
@@ -338,7 +343,10 @@ impl TestEnv {
     pub async fn fetch(&self, url: &str) -> (u16, Vec<u8>) {
         let response = self.http.get(url).send().await.expect("download");
         let status = response.status().as_u16();
-        (status, response.bytes().await.unwrap_or_default().to_vec())
+        let body = response.bytes().await.unwrap_or_default().to_vec();
+        // A presigned URL acts as the function that signed it.
+        self.assert_no_denials().await;
+        (status, body)
     }
 
     /// Lets every record whose `expiresAt` has passed disappear the way the backend removes
@@ -474,6 +482,14 @@ impl TestEnv {
         }
     }
 
+    /// moto only: fails (`true`) or restores the app's server-side part copies
+    /// (`UploadPartCopy`), the parts of a large public copy.
+    pub fn part_copy_outage(&self, down: bool) {
+        assert!(self.outages.is_some(), "part copies fail on moto only");
+        self.part_copy_outage
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Cuts the app off from its metadata store (`true`) or restores it: moto's DynamoDB client
     /// fails to connect; the embedded SQLite store answers as a locked database.
     pub fn metadata_outage(&self, down: bool) {
@@ -513,6 +529,8 @@ impl TestEnv {
             .expect("upload request");
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
+        // A presigned URL acts as the function that signed it.
+        self.assert_no_denials().await;
         assert!(
             (200..300).contains(&status),
             "upload refused: {status} {body}"

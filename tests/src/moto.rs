@@ -159,11 +159,21 @@ fn quick_retries() -> RetryConfig {
 /// mind, the Rust SDK rejects it. The HTTP client below renames the root of that one response;
 /// nothing else is touched.
 pub fn moto_s3_client(sdk: &SdkConfig, outage: Outage) -> aws_sdk_s3::Client {
+    moto_s3_client_with(sdk, outage, Outage::default())
+}
+
+/// [`moto_s3_client`], with a second switch that fails only server-side part copies
+/// (`UploadPartCopy`), as S3 can fail one part of a copy in parts.
+pub fn moto_s3_client_with(
+    sdk: &SdkConfig,
+    outage: Outage,
+    part_copy_outage: Outage,
+) -> aws_sdk_s3::Client {
     let base = stowage::bootstrap::s3_client(sdk, true);
     let config = base
         .config()
         .to_builder()
-        .http_client(TestHttp::new(outage, true))
+        .http_client(TestHttp::new(outage, true).failing_part_copies(part_copy_outage))
         .retry_config(quick_retries())
         .build();
     aws_sdk_s3::Client::from_conf(config)
@@ -207,6 +217,7 @@ mod http_client {
     pub struct TestHttp {
         inner: SharedHttpClient,
         outage: Outage,
+        part_copy_outage: Outage,
         fix_list_parts: bool,
     }
 
@@ -221,7 +232,17 @@ mod http_client {
             TestHttp {
                 inner,
                 outage,
+                part_copy_outage: Outage::default(),
                 fix_list_parts,
+            }
+        }
+
+        /// Fails each `UploadPartCopy` (a `PUT` of a part with `x-amz-copy-source`) while
+        /// `outage` is on.
+        pub fn failing_part_copies(self, outage: Outage) -> Self {
+            TestHttp {
+                part_copy_outage: outage,
+                ..self
             }
         }
     }
@@ -235,6 +256,7 @@ mod http_client {
             SharedHttpConnector::new(Connector {
                 inner: self.inner.http_connector(settings, components),
                 outage: self.outage.clone(),
+                part_copy_outage: self.part_copy_outage.clone(),
                 fix_list_parts: self.fix_list_parts,
             })
         }
@@ -244,6 +266,7 @@ mod http_client {
     struct Connector {
         inner: SharedHttpConnector,
         outage: Outage,
+        part_copy_outage: Outage,
         fix_list_parts: bool,
     }
 
@@ -252,6 +275,14 @@ mod http_client {
             if self.outage.load(Ordering::SeqCst) {
                 return HttpConnectorFuture::ready(Err(ConnectorError::io(
                     "injected outage: connection refused".into(),
+                )));
+            }
+            let part_copy = request.method() == "PUT"
+                && request.uri().contains("uploadId=")
+                && request.headers().get("x-amz-copy-source").is_some();
+            if part_copy && self.part_copy_outage.load(Ordering::SeqCst) {
+                return HttpConnectorFuture::ready(Err(ConnectorError::io(
+                    "injected outage: the part copy failed".into(),
                 )));
             }
             let list_parts = self.fix_list_parts

@@ -173,6 +173,12 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         &self.store
     }
 
+    /// The object store, for tests that act on it directly (a cold start's priming).
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn objects(&self) -> &Arc<O> {
+        &self.objects
+    }
+
     /// The live (unexpired) record, or `404`.
     async fn load(&self, tenant: &TenantId, id: FileId) -> Result<FileRecord, ApiError> {
         let now = self.clock.now();

@@ -131,10 +131,21 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             }
             S3Call::AbortMultipartUpload => {
                 // The record lets the upload go first (aborting it in S3 too, so no part is
-                // left even if the browser's own abort never arrives).
-                self.modify(By::Caller(who, Right::Write), id, None, |current, _| {
-                    closing_upload(current)
-                })
+                // left even if the browser's own abort never arrives) — only if it is still
+                // the multipart upload being aborted: an upload started meanwhile is not this
+                // caller's to end.
+                self.modify(
+                    By::Caller(who, Right::Write),
+                    id,
+                    None,
+                    |current, _| match current.upload.as_ref().and_then(|u| u.multipart.as_ref()) {
+                        Some(plan) if plan.upload_id == upload_id => closing_upload(current),
+                        Some(_) => Err(mismatch(
+                            "the file's open upload is no longer the one being aborted",
+                        )),
+                        None => Err(no_multipart_upload()),
+                    },
+                )
                 .await?;
                 let call = UploadCall::Abort { upload_id };
                 self.objects

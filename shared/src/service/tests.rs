@@ -28,6 +28,8 @@ struct Racing {
     inner: SqliteStore,
     races: AtomicUsize,
     writes: AtomicUsize,
+    /// What the rival changes (default: the record's `source`).
+    rival: std::sync::Mutex<Option<fn(&mut FileRecord)>>,
 }
 
 impl Racing {
@@ -37,7 +39,10 @@ impl Racing {
                 continue;
             };
             let mut raced = current.clone();
-            raced.source = Some(Source::parse("rival").unwrap());
+            match *self.rival.lock().unwrap() {
+                Some(change) => change(&mut raced),
+                None => raced.source = Some(Source::parse("rival").unwrap()),
+            }
             raced.version += 1;
             self.inner.replace(&current, &raced, now).await.unwrap();
         }
@@ -162,6 +167,7 @@ fn world() -> World {
         inner: SqliteStore::in_memory().unwrap(),
         races: AtomicUsize::new(0),
         writes: AtomicUsize::new(0),
+        rival: std::sync::Mutex::new(None),
     });
     let objects = Arc::new(MemoryObjects::new());
     let service = Service::new(
@@ -384,6 +390,52 @@ async fn a_new_upload_aborts_the_multipart_upload_it_replaces() {
         .await
         .unwrap();
     assert_eq!(w.objects.open_uploads(), 0);
+}
+
+/// A browser's abort (signed through the sign route) ends only the multipart upload it names:
+/// when a new single-PUT upload replaced it meanwhile, the new one is left alone (no object
+/// deleted, no record changed) and the caller is told.
+#[tokio::test]
+async fn a_signed_abort_never_ends_an_upload_that_replaced_its_own() {
+    let w = world();
+    let record = w
+        .create(
+            json!({"name": "big.bin", "mimeType": "application/octet-stream",
+                       "size": 20 * 1024 * 1024, "multipart": true}),
+        )
+        .await;
+    let upload_id = record
+        .upload
+        .as_ref()
+        .unwrap()
+        .multipart
+        .as_ref()
+        .unwrap()
+        .upload_id
+        .clone();
+    *w.store.rival.lock().unwrap() = Some(|record: &mut FileRecord| {
+        let upload = record.upload.as_mut().unwrap();
+        upload.multipart = None;
+        upload.key.push_str("-single");
+    });
+    w.race(1);
+    let request =
+        crate::validate::SignRequest::from_json(json!({"method": "DELETE", "uploadId": upload_id}))
+            .unwrap();
+    let err = w
+        .service
+        .sign_request(&w.who, record.id, &request)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ProblemCode::NoMultipartUpload);
+    assert_eq!(
+        w.objects.calls(Op::Delete),
+        0,
+        "the new upload's object is not deleted"
+    );
+    let stored = w.service.get(&w.who, record.id).await.unwrap().record;
+    let upload = stored.upload.expect("the new upload stays open");
+    assert!(upload.multipart.is_none() && upload.key.ends_with("-single"));
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod handlers;
 mod hostile;
 mod isolation;
 mod lambda_config;
+mod least_privilege;
 mod lifecycle;
 mod listing;
 mod local_over_aws;

@@ -465,65 +465,6 @@ fn thumbnails_are_made_by_their_own_function_for_images_whose_content_landed() {
     }
 }
 
-/// Every function's `STOWAGE_PRIME` (its own, or the global one) names only calls its policy
-/// allows: `dynamodb` a `GetItem` on the table, `s3` a `HeadObject` (`s3:GetObject`) of
-/// `files/.prime`.
-#[test]
-fn cold_starts_prime_only_what_each_policy_allows() {
-    let template = template();
-    let global = template["Globals"]["Function"]["Environment"]["Variables"]["STOWAGE_PRIME"]
-        .as_str()
-        .expect("a global STOWAGE_PRIME");
-    let statements = allow_statements(&template);
-    let mut primed_s3 = 0;
-    for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let name = name.as_str().unwrap();
-        let prime = resource["Properties"]["Environment"]["Variables"]["STOWAGE_PRIME"]
-            .as_str()
-            .unwrap_or(global);
-        let config = stowage::config::Config::from_lookup(|key| match key {
-            "STOWAGE_TABLE" | "STOWAGE_BUCKET" => Some("x".into()),
-            "STOWAGE_PRIME" => Some(prime.into()),
-            _ => None,
-        })
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let allows = |action: &str, resource_ends: &str| {
-            statements.iter().any(|(function, statement)| {
-                let actions: Vec<&str> = match &statement["Action"] {
-                    serde_yaml::Value::Sequence(list) => {
-                        list.iter().filter_map(|a| a.as_str()).collect()
-                    }
-                    single => vec![single.as_str().unwrap_or_default()],
-                };
-                let resources = match &statement["Resource"] {
-                    serde_yaml::Value::Sequence(list) => list.clone(),
-                    single => vec![single.clone()],
-                };
-                function == name
-                    && actions.contains(&action)
-                    && resources
-                        .iter()
-                        .any(|r| format!("{r:?}").contains(resource_ends))
-            })
-        };
-        if config.prime.dynamodb {
-            assert!(allows("dynamodb:GetItem", "FilesTable"), "{name}");
-        }
-        if config.prime.s3 {
-            // On `files/*`, or on the whole bucket (`/*`).
-            assert!(
-                allows("s3:GetObject", "\"/files/*\"") || allows("s3:GetObject", "\"/*\""),
-                "{name}"
-            );
-            primed_s3 += 1;
-        }
-    }
-    assert!(primed_s3 >= 4, "the S3-calling functions prime S3");
-}
-
 /// `stowage-local` answers CORS as the stack does: the HTTP API's `CorsConfiguration` for the
 /// API, the bucket's rule for the S3 endpoint (and the public copies). Origins are the one
 /// `CorsAllowedOrigins` parameter on both, as `STOWAGE_CORS_ORIGINS` is locally.
