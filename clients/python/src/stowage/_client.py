@@ -152,7 +152,8 @@ class Stowage:
         happens (AppSync Events' WebSocket protocol; needs ``stowage-client[realtime]``).
         Runs in a background thread that reconnects with backoff and resubscribes; each event
         once, by ``eventId``. ``on_state(state)`` is told ``connecting``, ``live``,
-        ``disconnected`` or ``unavailable`` (no realtime endpoint: nothing more is tried).
+        ``disconnected``, ``unavailable`` (no realtime endpoint: nothing more is tried) and, after
+        ``close()``, ``closed``. Both callbacks run on the subscription's thread.
         Returns the :class:`Subscription`; ``close()`` it to stop."""
         from ._realtime import Subscription
 
@@ -304,7 +305,7 @@ class Files:
             _upload.abort(self._http, file_id)
             if isinstance(err, KeyboardInterrupt):
                 raise
-            raise _upload.cancelled_error(tracker, file_id) from None
+            raise _upload.cancelled_error(file_id) from tracker.failure
         except UploadError as err:
             if err.file_id is None:
                 err.file_id = file_id

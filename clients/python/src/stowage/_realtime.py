@@ -16,7 +16,7 @@ from ._errors import StowageError
 from ._http import Http
 
 EventCallback = Callable[[dict[str, Any]], None]
-State = Literal["connecting", "live", "disconnected", "unavailable"]
+State = Literal["connecting", "live", "disconnected", "unavailable", "closed"]
 StateCallback = Callable[[State], None]
 
 #: Event ids remembered to drop repeats (one event on two channels, redeliveries).
@@ -71,6 +71,7 @@ class Subscription:
                 pass
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=10)
+        self._state("closed")
 
     def __enter__(self) -> Subscription:
         return self

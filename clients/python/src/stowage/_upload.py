@@ -490,8 +490,7 @@ def abort(http: Http, file_id: str) -> None:
             raise
 
 
-def cancelled_error(progress: Progress, file_id: str | None) -> UploadCancelled:
-    err = UploadCancelled(f"the upload of file {file_id} was cancelled", file_id)
-    if progress.failure is not None:
-        err.__cause__ = progress.failure
-    return err
+def cancelled_error(file_id: str | None) -> UploadCancelled:
+    return UploadCancelled(
+        f"the upload of file {file_id} was cancelled and aborted (no parts are left)", file_id
+    )
