@@ -471,7 +471,7 @@ class Files:
         if isinstance(target, Mapping):
             body: Json = {"filter": _filter_object(target)}
             while True:
-                answer = self._http.json("POST", "/files/delete", json=body, idempotent=True)
+                answer = self._http.json("POST", "/files/delete", json=body, idempotent=False)
                 result["deleted"].extend(answer["deleted"])
                 result["notFound"].extend(answer["notFound"])
                 cursor = answer.get("nextCursor")
@@ -483,7 +483,7 @@ class Files:
         ids = _List(target)
         for start in range(0, len(ids), 1000):
             answer = self._http.json(
-                "POST", "/files/delete", json={"ids": ids[start : start + 1000]}, idempotent=True
+                "POST", "/files/delete", json={"ids": ids[start : start + 1000]}, idempotent=False
             )
             result["deleted"].extend(answer["deleted"])
             result["notFound"].extend(answer["notFound"])
