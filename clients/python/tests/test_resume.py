@@ -9,13 +9,14 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from conftest import MIB, Server
-from stowage import Stowage, StowageError, UploadCancelled
+from stowage import Stowage, StowageError, UploadCancelled, UploadError
 from test_files import random_file, sha256_of
 
 PART = 5 * MIB
@@ -196,3 +197,49 @@ def test_resuming_an_upload_that_landed_sends_nothing(server: Server, tenant: st
         again = client.files.upload(b"done", resume_id=record["id"])
     assert again["id"] == record["id"] and again["status"] == "uploaded"
     assert [r.method for r in recorder.requests if r.method != "GET"] == []
+
+
+def test_a_single_put_that_never_landed_is_started_again(server: Server, tenant: str) -> None:
+    client, recorder = recording_client(server, server.token(tenant, "alice"))
+    with client:
+        created = client.files.create("late.txt", "text/plain", size=4)
+        assert created["upload"]["method"] == "PUT"  # its URL is lost with the process
+        recorder.requests.clear()
+        record = client.files.upload(b"late", resume_id=created["file"]["id"])
+    assert record["status"] == "uploaded" and record["size"] == 4
+    assert [r.url.path for r in recorder.requests if r.method == "POST"] == [
+        f"/files/{created['file']['id']}/upload"
+    ]
+
+
+def test_expired_part_urls_are_signed_again(server: Server, client: Stowage, tmp_path: Path) -> None:
+    """The plan's URLs live one second; the upload starts after they expired: each part's PUT
+    is refused (403) and the part is signed again, once, and sent."""
+    src = tmp_path / "big.bin"
+    digest = random_file(src, SIZE)
+    refused: list[int] = []
+
+    def slow_start(sent: int, total: int) -> None:
+        if sent == 0:
+            time.sleep(2.2)
+
+    http = httpx.Client(event_hooks={"response": [lambda r: refused.append(r.status_code) if r.status_code == 403 else None]})
+    with Stowage(server.endpoint, client._http.token(), http_client=http) as c:
+        record = c.files.upload(src, part_size=PART, upload_url_expires_in=1, progress=slow_start)
+        back = tmp_path / "back.bin"
+        c.files.download(record["id"], back)
+    assert refused == [403, 403, 403]  # each of the three parts once
+    assert sha256_of(back) == digest
+
+
+def test_an_expired_single_put_url_is_an_upload_error(server: Server, client: Stowage) -> None:
+    def slow_start(sent: int, total: int) -> None:
+        if sent == 0:
+            time.sleep(2.2)
+
+    with pytest.raises(UploadError) as err:
+        client.files.upload(b"too late", name="late.txt", upload_url_expires_in=1, progress=slow_start)
+    cause = err.value.__cause__
+    assert isinstance(cause, StowageError) and cause.status == 403
+    assert err.value.file_id is not None
+    assert client.files.get(err.value.file_id)["status"] == "pending"
