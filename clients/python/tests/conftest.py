@@ -49,10 +49,11 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     tokens: dict[tuple[str, str, str, tuple[str, ...]], str] = field(default_factory=dict)
 
-    def start(self, extra_env: dict[str, str] | None = None) -> None:
+    def start(self, extra_env: dict[str, str] | None = None, port: int | None = None) -> None:
         last = ""
-        for _ in range(3):  # a port taken between choosing it and binding it: choose again
-            port = free_port()
+        fixed = port
+        for _ in range(1 if fixed else 3):  # a port taken meanwhile: choose again
+            port = fixed or free_port()
             self.endpoint = f"http://127.0.0.1:{port}"
             env = dict(os.environ)
             env.update(

@@ -3,8 +3,10 @@ stowage-local's AppSync Events endpoint."""
 
 from __future__ import annotations
 
+import os
 import queue
 import time
+from pathlib import Path
 from typing import Any
 
 from conftest import Server
@@ -49,3 +51,36 @@ def test_subscribe_receives_the_events_of_my_files_only(server: Server, tenant: 
     ids = [e["eventId"] for e in got]
     assert len(ids) == len(set(ids))  # each event once
     assert sub.state == "closed" and states[-1] == "closed"
+
+
+def test_subscribe_reconnects_after_the_server_restarts(tmp_path: Path) -> None:
+    """A server of its own, stopped under a live subscription and started again on the same
+    port and data dir: the subscription goes disconnected, then live again, and receives the
+    events of a file created after the restart."""
+    srv = Server(os.environ["STOWAGE_LOCAL_BIN"], tmp_path / "data", tmp_path / "server.log")
+    srv.start()
+    try:
+        port = int(srv.endpoint.rsplit(":", 1)[1])
+        received: queue.Queue[dict[str, Any]] = queue.Queue()
+        states: list[str] = []
+        with Stowage(srv.endpoint, srv.token("acme", "alice")) as client:
+            sub = client.subscribe(received.put, on_state=states.append)
+            try:
+                assert sub.wait_live(10), (states, sub.last_error)
+                srv.stop()
+                deadline = time.monotonic() + 10
+                while "disconnected" not in states:
+                    assert time.monotonic() < deadline, states
+                    time.sleep(0.05)
+                srv.start(port=port)
+                assert sub.wait_live(15), (states, sub.last_error)
+                record = client.files.upload(b"after the restart", name="later.txt")
+                got = events_until(
+                    received, lambda evs: any(e["file"]["status"] == "uploaded" for e in evs)
+                )
+            finally:
+                sub.close()
+        assert {e["file"]["id"] for e in got} == {record["id"]}
+        assert states.count("live") == 2, states
+    finally:
+        srv.stop()
