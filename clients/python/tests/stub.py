@@ -70,12 +70,19 @@ def stub_server(respond: Responder) -> Iterator[tuple[str, list[Seen]]]:
                 seen.append(request)
                 history = list(seen)
             status, headers, payload = respond(request, history)
+            # "x-stub-cut: N": announce the whole payload, send only N bytes, hang up.
+            cut = headers.pop("x-stub-cut", None)
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if cut is None:
+                self.wfile.write(payload)
+            else:
+                self.wfile.write(payload[: int(cut)])
+                self.wfile.flush()
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
 

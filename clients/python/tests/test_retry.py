@@ -3,6 +3,7 @@ requests alike), within bounded attempts; other 4xx never are. A stub server pla
 
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
@@ -155,3 +156,33 @@ def test_a_busy_storage_endpoint_is_given_up_on_after_max_attempts() -> None:
     assert len([r for r in seen if r.method == "PUT"]) == 3
     assert isinstance(err.value.__cause__, StowageError)
     assert err.value.__cause__.code == "SlowDown"
+
+
+def test_a_download_cut_short_continues_where_it_stopped() -> None:
+    """The content route redirects to storage, which is busy once (Retry-After: 1), then sends
+    half the bytes and hangs up; the rest is asked for with a Range and appended."""
+    blob = bytes(range(256)) * 40  # 10,240 bytes
+
+    def respond(request: Seen, history: list[Seen]) -> Answer:
+        if request.path == f"/files/{ID}/content":
+            return 302, {"location": "/storage/blob?X-Amz-Signature=abc"}, b""
+        if request.path.startswith("/storage/blob"):
+            gets = [r for r in history if r.path.startswith("/storage/blob")]
+            if len(gets) == 1:
+                return 503, {"retry-after": "1", "content-type": "application/xml"}, b"<Error><Code>SlowDown</Code></Error>"
+            if len(gets) == 2:
+                assert "range" not in request.headers
+                return 200, {"x-stub-cut": "4000"}, blob
+            assert request.headers["range"] == "bytes=4000-"
+            return 206, {"content-range": f"bytes 4000-{len(blob) - 1}/{len(blob)}"}, blob[4000:]
+        return problem(404, "route_not_found")
+
+    out = io.BytesIO()
+    with stub_server(respond) as (url, seen):
+        with Stowage(url, "t") as client:
+            assert client.files.download(ID, out) == len(blob)
+    assert out.getvalue() == blob
+    storage = [r for r in seen if r.path.startswith("/storage/")]
+    assert len(storage) == 3
+    assert storage[1].at - storage[0].at >= 0.95
+    assert all("authorization" not in r.headers for r in storage)

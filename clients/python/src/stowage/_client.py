@@ -557,28 +557,30 @@ class Files:
             raise StowageError(response.status_code, None, "the thumbnail route answered without a Location")
         return str(urljoin(self._http.endpoint + "/", str(location)))
 
-    def download(self, file_id: str, destination: Destination, *, chunk_size: int = 1 << 20) -> int:
+    def download(self, file_id: str, destination: Destination) -> int:
         """Streams the file's bytes to ``destination`` (a path, or a writable binary file
-        object), ``chunk_size`` at a time; returns how many were written. A transfer cut short
+        object) as they arrive; returns how many were written. A transfer cut short
         continues where it stopped (an HTTP range); an expired URL is asked for again. A path
         that could not be written whole is removed."""
         if isinstance(destination, (str, os.PathLike)):
             path = os.fspath(destination)
             try:
                 with open(path, "wb") as out:
-                    return self._download(file_id, out, chunk_size)
+                    return self._download(file_id, out)
             except BaseException:
                 try:
                     os.remove(path)
                 except OSError:
                     pass
                 raise
-        return self._download(file_id, destination, chunk_size)
+        return self._download(file_id, destination)
 
-    def _download(self, file_id: str, out: IO[bytes], chunk_size: int) -> int:
+    def _download(self, file_id: str, out: IO[bytes]) -> int:
         http = self._http
         url = self.content_url(file_id)
-        start = out.tell() if out.seekable() else None
+        seekable = getattr(out, "seekable", None)
+        start = out.tell() if callable(seekable) and seekable() else None
+        redirects = 0
         written = 0
         total: int | None = None
         refreshed = False
@@ -595,12 +597,20 @@ class Files:
                         refreshed = True
                         url = self.content_url(file_id)
                         continue
+                    location = response.headers.get("location")
+                    if 300 <= status < 400 and location and redirects < 5:
+                        # A storage URL that redirects (a CDN, a regional endpoint): followed
+                        # here, without the token, which never goes to storage.
+                        redirects += 1
+                        attempt -= 1
+                        url = urljoin(url, location)
+                        continue
                     if status in STORAGE_RETRY and attempt < http.max_attempts:
                         response.read()
                         wait_s = retry_after(response, http.max_wait)
                         time.sleep(wait_s if wait_s is not None else backoff(attempt, http.max_wait))
                         continue
-                    if status >= 400:
+                    if status >= 300:
                         response.read()
                         raise StowageError.from_response(response, presigned=True)
                     if written and status == 200:
@@ -618,7 +628,10 @@ class Files:
                             total = int(content_range.rsplit("/", 1)[1])
                     elif "content-length" in response.headers:
                         total = int(response.headers["content-length"])
-                    for chunk in response.iter_raw(chunk_size):
+                    # As received (at most the transport's read size, 64 KiB): a chunk size
+                    # here would make httpx buffer, and lose what it buffered if the
+                    # connection broke.
+                    for chunk in response.iter_raw():
                         out.write(chunk)
                         written += len(chunk)
             except httpx.TransportError:

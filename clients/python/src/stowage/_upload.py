@@ -169,6 +169,8 @@ class Progress:
             raise Cancelled()
 
     def _report(self) -> None:
+        if self.stop.is_set():
+            return  # cancelled: the callback is not called again
         now = min(self.total, self.confirmed + sum(self.inflight.values()))
         if now <= self.reported or self.callback is None:
             self.reported = max(self.reported, now)
