@@ -70,6 +70,9 @@ def stub_server(respond: Responder) -> Iterator[tuple[str, list[Seen]]]:
                 seen.append(request)
                 history = list(seen)
             status, headers, payload = respond(request, history)
+            if status == 0:  # hang up without answering
+                self.close_connection = True
+                return
             # "x-stub-cut: N": announce the whole payload, send only N bytes, hang up.
             cut = headers.pop("x-stub-cut", None)
             self.send_response(status)

@@ -4,6 +4,7 @@ requests alike), within bounded attempts; other 4xx never are. A stub server pla
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import pytest
@@ -186,3 +187,52 @@ def test_a_download_cut_short_continues_where_it_stopped() -> None:
     assert len(storage) == 3
     assert storage[1].at - storage[0].at >= 0.95
     assert all("authorization" not in r.headers for r in storage)
+
+
+def test_each_part_is_retried_on_its_own() -> None:
+    """A three-part upload where part 2 first meets a 500 and part 3 a dropped connection:
+    each is sent again (only it), and completion lists every part's ETag."""
+    part = 5 << 20
+    data = bytes(range(256)) * (((2 * part + 1000) // 256) + 1)
+    data = data[: 2 * part + 1000]
+    puts: dict[int, int] = {}
+
+    def respond(request: Seen, history: list[Seen]) -> Answer:
+        host = request.headers["host"]
+        if request.path == "/files/limits":
+            return answer_json(200, {"multipartThreshold": 5 << 20, "defaultPartSize": part,
+                                     "minPartSize": part, "maxPartSize": 5 << 30, "maxParts": 10000,
+                                     "maxObjectSize": 5 << 40, "maxUrlExpiresIn": 604800})
+        if request.method == "POST" and request.path == "/files":
+            assert json.loads(request.body)["multipart"] is True
+            return answer_json(201, {
+                "file": {**RECORD, "status": "pending", "size": None},
+                "upload": {"uploadId": "u1", "partSize": part, "partCount": 3,
+                           "parts": [{"partNumber": n, "size": part if n < 3 else 1000,
+                                      "url": f"http://{host}/bucket/key?partNumber={n}&uploadId=u1"}
+                                     for n in (1, 2, 3)],
+                           "expiresAt": "2030-01-01T00:00:00.000Z"}})
+        if request.method == "PUT" and request.path.startswith("/bucket/key"):
+            n = int(request.path.split("partNumber=")[1].split("&")[0])
+            puts[n] = puts.get(n, 0) + 1
+            offset = (n - 1) * part
+            assert request.body == data[offset : offset + part]
+            if n == 2 and puts[n] == 1:
+                return 500, {"content-type": "application/xml"}, b"<Error><Code>InternalError</Code></Error>"
+            if n == 3 and puts[n] == 1:
+                return 0, {}, b""
+            return 200, {"etag": f'"etag-{n}"'}, b""
+        if request.method == "POST" and request.path == f"/files/{ID}/upload/complete":
+            return answer_json(200, RECORD)
+        return problem(404, "route_not_found")
+
+    with stub_server(respond) as (url, seen):
+        with Stowage(url, "t") as client:
+            record = client.files.upload(data, name="big.bin", parallel=3)
+    assert record["status"] == "uploaded"
+    assert puts == {1: 1, 2: 2, 3: 2}
+    complete = [r for r in seen if r.path.endswith("/upload/complete")]
+    assert len(complete) == 1
+    assert json.loads(complete[0].body) == {
+        "parts": [{"partNumber": n, "etag": f'"etag-{n}"'} for n in (1, 2, 3)]
+    }
