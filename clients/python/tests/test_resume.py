@@ -109,6 +109,43 @@ def test_a_progress_callback_that_raises_cancels_too(server: Server, client: Sto
     assert open_uploads(server, err.value.file_id) == []
 
 
+INTERRUPTED_UPLOAD = """
+import os, signal, sys
+from stowage import Stowage
+
+endpoint, token, path, part = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+def progress(sent, total):
+    if sent > part + part // 2:  # Ctrl-C halfway through part 2
+        os.kill(os.getpid(), signal.SIGINT)
+
+Stowage(endpoint, token).files.upload(
+    path, part_size=part, parallel=1, progress=progress,
+    on_created=lambda file_id: print(file_id, flush=True),
+)
+"""
+
+
+def test_ctrl_c_aborts_the_upload(server: Server, tenant: str, tmp_path: Path) -> None:
+    src = tmp_path / "big.bin"
+    random_file(src, SIZE)
+    token = server.token(tenant, "alice")
+    interrupted = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_UPLOAD, server.endpoint, token, str(src), str(PART)],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )
+    assert "KeyboardInterrupt" in interrupted.stderr, interrupted.stderr
+    assert interrupted.returncode != 0
+    file_id = interrupted.stdout.strip()
+    with Stowage(server.endpoint, token) as client:
+        with pytest.raises(StowageError) as gone:
+            client.files.parts(file_id)
+        assert gone.value.status == 409
+        assert client.files.get(file_id)["status"] == "failed"
+    assert open_uploads(server, file_id) == []
+
+
 CRASHING_UPLOAD = """
 import os, sys
 from stowage import Stowage
