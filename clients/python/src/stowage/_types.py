@@ -1,0 +1,130 @@
+"""The shapes of the API's answers (openapi.yaml's schemas), for type checkers. At run time they
+are plain dicts, exactly as the API sent them (camelCase keys; a field a newer server adds is
+there too)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, TypedDict
+
+__all__ = [
+    "Grant",
+    "FileRecord",
+    "Collection",
+    "Counter",
+    "Usage",
+    "UploadLimits",
+    "StoredPart",
+    "DeleteResult",
+    "Realtime",
+]
+
+
+class Grant(TypedDict):
+    principal: str  # "user:<id>" or "group:<name>"
+    role: Literal["reader", "writer"]
+
+
+class FileRecord(TypedDict):
+    """A file record (``File`` in openapi.yaml). Every field is present; absent values are
+    ``None``."""
+
+    id: str
+    collection: str
+    kind: Literal["client", "temp"]
+    name: str
+    extension: str
+    mimeType: str
+    size: Optional[int]
+    expectedSize: Optional[int]
+    checksumSha256: Optional[str]
+    status: Literal["pending", "uploaded", "failed"]
+    failureReason: Optional[str]
+    purpose: Optional[str]
+    tags: list[str]
+    metadata: dict[str, Any]
+    externalId: Optional[str]
+    directory: Optional[str]
+    source: Optional[str]
+    privateAccess: bool
+    grants: list[Grant]
+    uploadedBy: str
+    createdAt: str
+    updatedAt: str
+    uploadedAt: Optional[str]
+    expiresAt: Optional[str]
+    version: int
+    contentUrl: Optional[str]
+
+
+class Collection(TypedDict):
+    """A collection and its rules (``Collection`` in openapi.yaml)."""
+
+    name: str
+    allowedMimeTypes: Optional[list[str]]
+    maxFileSize: Optional[int]
+    requireSize: bool
+    defaults: dict[str, Any]
+    maxUploadUrlExpiresIn: Optional[int]
+    maxBytes: Optional[int]
+    maxFiles: Optional[int]
+    access: dict[str, list[str]]
+    fileSecurity: bool
+    overwrite: Literal["writers", "owner", "apps"]
+    version: int
+    createdAt: Optional[str]
+    updatedAt: Optional[str]
+
+
+class Counter(TypedDict):
+    bytes: int
+    files: int
+
+
+class UsageLimits(TypedDict):
+    maxBytes: Optional[int]
+    maxFiles: Optional[int]
+
+
+class Usage(TypedDict):
+    """``GET /usage``: stored bytes (plus what open uploads reserve), live files, the tenant's
+    limits and each collection's counters."""
+
+    bytes: int
+    files: int
+    limits: UsageLimits
+    collections: dict[str, Counter]
+
+
+class UploadLimits(TypedDict):
+    """``GET /files/limits``: what uploads are planned with (bytes; seconds)."""
+
+    multipartThreshold: int
+    defaultPartSize: int
+    minPartSize: int
+    maxPartSize: int
+    maxParts: int
+    maxObjectSize: int
+    maxUrlExpiresIn: int
+
+
+class StoredPart(TypedDict):
+    partNumber: int
+    size: int
+    etag: str
+
+
+class DeleteResult(TypedDict):
+    """What ``delete_many`` deleted and did not find, in request order (by filter: every page
+    of matches until none was left, so ``nextCursor`` is ``None``)."""
+
+    deleted: list[str]
+    notFound: list[str]
+    nextCursor: Optional[str]
+
+
+class Realtime(TypedDict):
+    """``GET /realtime``: where to connect and the channels this identity may subscribe to."""
+
+    url: str
+    host: str
+    channels: list[str]
