@@ -68,6 +68,8 @@ export function subscribe(http, Socket, onEvent, { onState = () => { }, signal }
         socket = ws;
         const ids = info.channels.map((_, i) => `stowage-${i}`);
         const subscribed = new Set();
+        /** The server's word on how long a silent connection lives (AppSync's `connectionTimeoutMs`). */
+        let timeoutMs = 300_000;
         /** No message for the server's connection timeout: the connection is dead; start again. */
         const arm = (ms) => {
             clearTimeout(watchdog);
@@ -118,7 +120,6 @@ export function subscribe(http, Socket, onEvent, { onState = () => { }, signal }
                 onEvent(event);
             }
         };
-        let timeoutMs = 300_000;
         ws.onerror = () => { };
         ws.onclose = () => {
             clearTimeout(watchdog);

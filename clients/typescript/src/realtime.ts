@@ -106,6 +106,8 @@ export function subscribe(
     socket = ws
     const ids = info.channels.map((_, i) => `stowage-${i}`)
     const subscribed = new Set<string>()
+    /** The server's word on how long a silent connection lives (AppSync's `connectionTimeoutMs`). */
+    let timeoutMs = 300_000
     /** No message for the server's connection timeout: the connection is dead; start again. */
     const arm = (ms: number) => {
       clearTimeout(watchdog)
@@ -150,7 +152,6 @@ export function subscribe(
         onEvent(event)
       }
     }
-    let timeoutMs = 300_000
     ws.onerror = () => {}
     ws.onclose = () => {
       clearTimeout(watchdog)
