@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, test } from 'node:test'
-import { HERE, MIB, StowageError, bytes, isPartPut, localWithClients, partNumberOf, readAll, recordingFetch } from './support.mjs'
+import { HERE, MIB, StowageError, bytes, isPartPut, localWithClients, partNumberOf, readAll, recordingFetch, waitFor } from './support.mjs'
 
 const recorder = recordingFetch({
   // Parts take a while, so an abort finds some landed and some in flight.
@@ -28,6 +28,7 @@ test('an aborted multipart upload is abandoned through the API and leaves no par
   const controller = new AbortController()
   let id = null
   const landed = []
+  let openBeforeAbort = null
   recorder.requests.length = 0
   const upload = client.files.upload(bytes(40 * MIB, 1), { name: 'aborted.bin' }, {
     partSize: 5 * MIB,
@@ -36,7 +37,10 @@ test('an aborted multipart upload is abandoned through the API and leaves no par
     onCreated: (file) => (id = file.id),
     onProgress: (p) => {
       landed.push(p.loaded)
-      if (p.loaded >= 10 * MIB) controller.abort()
+      if (p.loaded >= 10 * MIB && !controller.signal.aborted) {
+        openBeforeAbort = openUploads()
+        controller.abort()
+      }
     },
   })
   await assert.rejects(upload, (err) => err.name === 'AbortError')
@@ -47,7 +51,8 @@ test('an aborted multipart upload is abandoned through the API and leaves no par
   const record = await client.files.get(id)
   assert.equal(record.status, 'failed')
   await assert.rejects(client.uploads.parts(id), (err) => err instanceof StowageError && err.status === 409)
-  assert.deepEqual(openUploads(), [], 'no multipart upload is left in storage')
+  assert.equal(openBeforeAbort.length, 1, 'the upload was in storage before the abort')
+  await waitFor('no multipart upload to be left in storage', () => openUploads().length === 0, 5)
 })
 
 test('a crashed multipart upload resumes from its id, signing and sending only the missing parts', async () => {

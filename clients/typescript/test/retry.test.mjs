@@ -40,7 +40,7 @@ test('a 503 with Retry-After is tried again after that many seconds, then succee
   assert.deepEqual(answer, { ok: true })
   assert.equal(server.arrivals.length, 2)
   const waited = server.arrivals[1].at - server.arrivals[0].at
-  assert.ok(waited >= 990 && waited < 1800, `waited ${waited.toFixed(0)} ms for Retry-After: 1`)
+  assert.ok(waited >= 990 && waited < 3000, `waited ${waited.toFixed(0)} ms for Retry-After: 1`)
   // The token function is asked again for each attempt.
   assert.deepEqual(server.arrivals.map((a) => a.authorization), ['Bearer t1', 'Bearer t2'])
 })
@@ -52,7 +52,7 @@ test("a 429 without Retry-After backs off; API Gateway's body is not a problem",
   assert.equal(server.arrivals.length, 3)
   const first = server.arrivals[1].at - server.arrivals[0].at
   const second = server.arrivals[2].at - server.arrivals[1].at
-  assert.ok(first >= 95 && second >= 195 && second < 600, `backoff ${first.toFixed(0)} then ${second.toFixed(0)} ms`)
+  assert.ok(first >= 95 && first < 450 && second >= 195 && second < 900, `backoff ${first.toFixed(0)} then ${second.toFixed(0)} ms`)
 })
 
 test('a Retry-After beyond maxDelayMs waits maxDelayMs; the attempts are bounded', async () => {
@@ -69,7 +69,7 @@ test('a Retry-After beyond maxDelayMs waits maxDelayMs; the attempts are bounded
   })
   const took = performance.now() - started
   assert.equal(server.arrivals.length, 3)
-  assert.ok(took >= 395 && took < 1500, `two capped waits took ${took.toFixed(0)} ms`)
+  assert.ok(took >= 395 && took < 2500, `two capped waits took ${took.toFixed(0)} ms`)
 })
 
 test('other 4xx and 5xx answers are not retried', async () => {
