@@ -28,39 +28,43 @@
  * comma-separated string), `purpose`, `directory`, `collection`, `metadata` (an object), and
  * `temp` with `ttlSeconds` when set.
  *
+ * Every call of the API goes through `@stowage/client` (clients/typescript): its token handling,
+ * its retries of `429` and `503`, its `StowageError`. Pass `client` to share one `Stowage` with
+ * the rest of a page (the console does).
+ *
  * @module uppy-stowage
  */
+
+import { Stowage, StowageError } from '@stowage/client'
+
+export { Stowage, StowageError }
 
 /** The prefix of the keys the adapter hands Uppy before a record exists. */
 const HANDLE = 'stowage-upload:'
 
-/** An answer of the Stowage API that is not a success, with its problem document. */
-export class StowageError extends Error {
-  /**
-   * @param {number} status
-   * @param {{code?: string, detail?: string, errors?: {field: string, message: string}[]} | null} problem
-   * @param {string} what
-   */
-  constructor(status, problem, what) {
-    const detail = problem?.detail ?? `HTTP ${status}`
-    super(`${what}: ${detail}`)
-    this.name = 'StowageError'
-    this.status = status
-    this.code = problem?.code
-    this.problem = problem
-  }
-}
-
 /**
  * @typedef {object} StowageOptions
- * @property {string} endpoint Where the Stowage API is (`http://127.0.0.1:4600`, or the stack's
- *   `ApiUrl`).
- * @property {string | (() => string | Promise<string>)} token The bearer token, or a function
- *   (possibly async) that returns a fresh one for each call.
+ * @property {string} [endpoint] Where the Stowage API is (`http://127.0.0.1:4600`, or the stack's
+ *   `ApiUrl`); not needed with `client`.
+ * @property {string | (() => string | Promise<string>)} [token] The bearer token, or a function
+ *   (possibly async) that returns a fresh one for each call; not needed with `client`.
+ * @property {Stowage} [client] A `Stowage` client to call the API with (instead of `endpoint` and `token`).
  * @property {(file: object, record: object) => void} [onFileCreated] Called with the Uppy file
  *   and the Stowage record (`POST /files`'s `file`) when the record is created.
  * @property {typeof fetch} [fetch] The `fetch` to call the API with (default: the global one).
  */
+
+/** The client an adapter or a subscription calls the API with. */
+function clientOf({ client, endpoint, token, fetch: fetchImpl, WebSocket }, what) {
+  if (client) return client
+  if (typeof endpoint !== 'string' || endpoint === '') {
+    throw new TypeError(`${what}: \`endpoint\` is required (e.g. "http://127.0.0.1:4600")`)
+  }
+  if (typeof token !== 'string' && typeof token !== 'function') {
+    throw new TypeError(`${what}: \`token\` must be a string or a function returning one`)
+  }
+  return new Stowage({ endpoint, token, ...(fetchImpl ? { fetch: fetchImpl } : {}), ...(WebSocket ? { WebSocket } : {}) })
+}
 
 /**
  * The options for `uppy.use(AwsS3, …)`.
@@ -70,42 +74,16 @@ export class StowageError extends Error {
  *   limits) and `recordOf(uppyFileId)` (a promise of the Stowage record of an Uppy file, once
  *   its upload has started).
  */
-export function stowage({ endpoint, token, onFileCreated, fetch: fetchImpl } = {}) {
-  if (typeof endpoint !== 'string' || endpoint === '') {
-    throw new TypeError('stowage: `endpoint` is required (e.g. "http://127.0.0.1:4600")')
-  }
-  if (typeof token !== 'string' && typeof token !== 'function') {
-    throw new TypeError('stowage: `token` must be a string or a function returning one')
-  }
-  const base = endpoint.replace(/\/+$/, '')
-  const send = fetchImpl ?? globalThis.fetch.bind(globalThis)
+export function stowage(options = {}) {
+  const api = clientOf(options, 'stowage')
+  const { onFileCreated } = options
   /** Uppy file id → { file, record: Promise<record> } */
   const uploads = new Map()
   /** object key → record id */
   const recordIdOfKey = new Map()
   let limits = null
 
-  async function call(method, path, body) {
-    const bearer = typeof token === 'function' ? await token() : token
-    const headers = { authorization: `Bearer ${bearer}` }
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    const response = await send(base + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await response.text()
-    let json = null
-    try {
-      json = text ? JSON.parse(text) : null
-    } catch {
-      json = null
-    }
-    if (!response.ok) throw new StowageError(response.status, json, `${method} ${path}`)
-    return json
-  }
-
-  const ready = call('GET', '/files/limits').then((answer) => {
+  const ready = api.uploads.limits().then((answer) => {
     limits = answer
     return answer
   })
@@ -144,12 +122,10 @@ export function stowage({ endpoint, token, onFileCreated, fetch: fetchImpl } = {
 
   function createRecord(upload, multipart) {
     if (!upload.record) {
-      upload.record = call('POST', '/files', recordFields(upload.file, multipart)).then(
-        (created) => {
-          onFileCreated?.(upload.file, created.file)
-          return created.file
-        },
-      )
+      upload.record = api.files.create(recordFields(upload.file, multipart)).then((created) => {
+        onFileCreated?.(upload.file, created.file)
+        return created.file
+      })
       // A failed create may be retried by Uppy's retry (which asks for a new handle).
       upload.record.catch(() => {
         upload.record = undefined
@@ -201,7 +177,7 @@ export function stowage({ endpoint, token, onFileCreated, fetch: fetchImpl } = {
       if (partNumber) body.partNumber = partNumber
       if (method === 'PUT' && !uploadId && contentType) body.contentType = contentType
       if (expiresIn) body.expiresIn = expiresIn
-      const signed = await call('POST', `/files/${recordId}/upload/sign`, body)
+      const signed = await api.uploads.sign(recordId, body)
       recordIdOfKey.set(signed.key, recordId)
       return { url: signed.url, headers: signed.headers, key: signed.key }
     },
@@ -210,9 +186,10 @@ export function stowage({ endpoint, token, onFileCreated, fetch: fetchImpl } = {
 
 /**
  * @typedef {object} SubscribeOptions
- * @property {string} endpoint Where the Stowage API is.
- * @property {string | (() => string | Promise<string>)} token The bearer token, or a function
+ * @property {string} [endpoint] Where the Stowage API is (not needed with `client`).
+ * @property {string | (() => string | Promise<string>)} [token] The bearer token, or a function
  *   returning a fresh one (called for each connection).
+ * @property {Stowage} [client] A `Stowage` client to subscribe with (instead of `endpoint` and `token`).
  * @property {(event: object) => void} onEvent Called with each file event (the `Detail` of
  *   SPEC 15 plus `type`), once per `eventId` however many channels carry it.
  * @property {(state: 'connecting' | 'live' | 'disconnected' | 'unavailable', detail?: object) => void} [onState]
@@ -223,116 +200,18 @@ export function stowage({ endpoint, token, onFileCreated, fetch: fetchImpl } = {
  * @property {typeof WebSocket} [WebSocket] The WebSocket class (default: the global one).
  */
 
-/** Most event ids remembered to drop repeats (one event on two channels, redeliveries). */
-const SEEN_EVENTS = 1000
-
-function base64url(text) {
-  const bytes = new TextEncoder().encode(text)
-  let binary = ''
-  for (const byte of bytes) binary += String.fromCharCode(byte)
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
-}
-
 /**
- * Subscribes to the changes of every file this identity may read (SPEC 20): asks
- * `GET /realtime` where to connect and which channels are its own, speaks AppSync Events'
- * WebSocket protocol there (a deployed stack's AppSync API, or `stowage-local`'s
- * `/event/realtime`), and reconnects with backoff (0.5 s doubling to 30 s, with jitter),
- * resubscribing each time.
+ * Subscribes to the changes of every file this identity may read (SPEC 20): `@stowage/client`'s
+ * `subscribe` (`GET /realtime`, AppSync Events' WebSocket protocol, reconnect with backoff and
+ * resubscribe, repeats dropped by `eventId`), kept here for pages that import it from the adapter.
  *
  * @param {SubscribeOptions} options
  * @returns {{ close: () => void }}
  */
-export function subscribe({ endpoint, token, onEvent, onState = () => {}, fetch: fetchImpl, WebSocket: Socket } = {}) {
-  if (typeof endpoint !== 'string' || endpoint === '') throw new TypeError('subscribe: `endpoint` is required')
+export function subscribe(options = {}) {
+  const { onEvent, onState } = options
   if (typeof onEvent !== 'function') throw new TypeError('subscribe: `onEvent` is required')
-  const base = endpoint.replace(/\/+$/, '')
-  const call = fetchImpl ?? globalThis.fetch.bind(globalThis)
-  const WS = Socket ?? globalThis.WebSocket
-  const seen = []
-  let socket = null
-  let timer = null
-  let closed = false
-  let attempt = 0
-  let wasLive = false
-
-  const bearer = async () => {
-    const value = typeof token === 'function' ? await token() : token
-    return String(value ?? '').replace(/^Bearer\s+/i, '')
-  }
-
-  function retry() {
-    if (closed) return
-    onState('disconnected')
-    const delay = Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2)
-    attempt += 1
-    timer = setTimeout(connect, delay)
-  }
-
-  async function connect() {
-    if (closed) return
-    onState('connecting')
-    let info
-    let auth
-    try {
-      auth = await bearer()
-      const response = await call(`${base}/realtime`, { headers: { authorization: `Bearer ${auth}` } })
-      const body = await response.json().catch(() => null)
-      if (response.status === 404 && body?.code === 'realtime_unavailable') {
-        onState('unavailable', body)
-        return
-      }
-      if (!response.ok) throw new StowageError(response.status, body, 'GET /realtime')
-      info = body
-    } catch {
-      retry()
-      return
-    }
-    const header = base64url(JSON.stringify({ host: info.host, Authorization: auth }))
-    const ws = new WS(info.url, ['aws-appsync-event-ws', `header-${header}`])
-    socket = ws
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init' }))
-    ws.onmessage = (message) => {
-      let msg
-      try {
-        msg = JSON.parse(message.data)
-      } catch {
-        return
-      }
-      if (msg.type === 'connection_ack') {
-        info.channels.forEach((channel, i) =>
-          ws.send(JSON.stringify({ type: 'subscribe', id: `stowage-${i}`, channel, authorization: { host: info.host, Authorization: auth } })),
-        )
-      } else if (msg.type === 'subscribe_success' && msg.id === `stowage-${info.channels.length - 1}`) {
-        attempt = 0
-        onState('live', { resumed: wasLive })
-        wasLive = true
-      } else if (msg.type === 'data') {
-        let event
-        try {
-          event = JSON.parse(msg.event)
-        } catch {
-          return
-        }
-        if (seen.includes(event.eventId)) return
-        seen.push(event.eventId)
-        if (seen.length > SEEN_EVENTS) seen.shift()
-        onEvent(event)
-      }
-    }
-    ws.onclose = () => {
-      if (socket === ws) retry()
-    }
-  }
-
-  connect()
-  return {
-    close() {
-      closed = true
-      clearTimeout(timer)
-      socket?.close()
-    },
-  }
+  return clientOf(options, 'subscribe').subscribe(onEvent, onState ? { onState } : {})
 }
 
 export default stowage

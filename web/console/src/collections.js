@@ -37,7 +37,7 @@ function whole(text) {
  * whenever it is chosen or read again. `admin`: whether the token may edit rules.
  * @returns {{ element: HTMLElement, refresh: () => Promise<void>, current: () => string }}
  */
-export function collectionPicker(api, { admin, onChange, onTarget = () => {} }) {
+export function collectionPicker(client, { admin, onChange, onTarget = () => {} }) {
   let chosen = ''
   let known = []
   const select = h('select', {
@@ -68,7 +68,7 @@ export function collectionPicker(api, { admin, onChange, onTarget = () => {} }) 
 
   async function refresh() {
     try {
-      known = (await api.collections()).items
+      known = await client.collections.list()
       if (chosen && !known.some((c) => c.name === chosen)) {
         chosen = ''
         onChange(chosen)
@@ -100,7 +100,7 @@ export function collectionPicker(api, { admin, onChange, onTarget = () => {} }) 
             maxFiles: whole(f.maxFiles.value),
           }
           try {
-            await api.updateCollection(collection.name, patch, collection.version)
+            await client.collections.update(collection.name, patch, { ifMatch: collection.version })
             draw('Rules saved.')
           } catch (err) {
             show(status, notice('error', err.message))
@@ -129,7 +129,7 @@ export function collectionPicker(api, { admin, onChange, onTarget = () => {} }) 
       return
     }
     try {
-      const [collection, usage] = await Promise.all([api.collection(chosen), api.usage()])
+      const [collection, usage] = await Promise.all([client.collections.get(chosen), client.usage()])
       const used = usage.collections[chosen] ?? { bytes: 0, files: 0 }
       const defaults = Object.entries(collection.defaults ?? {})
       const rows = [

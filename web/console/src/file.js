@@ -4,8 +4,8 @@
 // the signed-in person may do is offered (SPEC 19). The page follows the file's status while it
 // is open.
 
+import { StowageError } from '@stowage/client'
 import { rightsOn } from './access.js'
-import { ApiError } from './api.js'
 import { field, formatBytes, formatTime, h, notice, show } from './dom.js'
 
 const SHOWN = [
@@ -45,7 +45,7 @@ function grantLabel(grant) {
  * (`{ user, groups, app }`).
  * @returns {{ element: HTMLElement, stop: () => void }}
  */
-export function filePage(api, id, { onBack, me }) {
+export function filePage(client, id, { onBack, me }) {
   const heading = h('h2', { tabindex: -1 }, 'File')
   const facts = h('dl', { class: 'facts' })
   const messages = h('div', { class: 'messages' })
@@ -182,7 +182,7 @@ export function filePage(api, id, { onBack, me }) {
 
   async function changeGrants(grants, done) {
     try {
-      record = await api.update(id, { grants: grants.length ? grants : null }, record.version)
+      record = await client.files.setGrants(id, grants, { ifMatch: record.version })
       drawFacts(record)
       say('info', done)
     } catch (err) {
@@ -196,10 +196,10 @@ export function filePage(api, id, { onBack, me }) {
 
   async function load({ refill }) {
     try {
-      const file = await api.get(id)
+      const file = await client.files.get(id)
       const changed = !record || record.version !== file.version || record.contentUrl == null
       if (!collection || collection.name !== file.collection) {
-        collection = await api.collection(file.collection).catch(() => null)
+        collection = await client.collections.get(file.collection).catch(() => null)
       }
       rights = rightsOn(me, collection, file)
       record = file
@@ -234,11 +234,11 @@ export function filePage(api, id, { onBack, me }) {
       for (const key of Object.keys(record.metadata)) if (!(key in metadata)) patch.metadata[key] = null
     }
     try {
-      record = await api.update(id, patch, record.version)
+      record = await client.files.update(id, patch, { ifMatch: record.version })
       drawFacts(record)
       say('info', `Saved (version ${record.version}).`)
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'version_mismatch') {
+      if (err instanceof StowageError && err.code === 'version_mismatch') {
         await load({ refill: false })
         say(
           'error',
@@ -267,7 +267,7 @@ export function filePage(api, id, { onBack, me }) {
       dialog.remove()
       if (dialog.returnValue !== 'delete') return
       try {
-        await api.remove(id, record.version)
+        await client.files.delete(id, { ifMatch: record.version })
         onBack(`${record.name} was deleted.`)
       } catch (err) {
         say('error', err.message)

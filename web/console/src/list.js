@@ -17,7 +17,7 @@ const THUMBNAIL_ATTEMPTS = 30
  * token.
  * @returns {{ element: HTMLElement, refresh: () => Promise<void>, stop: () => void }}
  */
-export function fileList(api, { onOpen, onRefused }) {
+export function fileList(client, { onOpen, onRefused }) {
   const filters = { name: '', tag: '', status: '', kind: '', purpose: '', directoryPrefix: '', collection: '' }
   /** Cursors of the pages before this one; the last is this page's. */
   const cursors = [null]
@@ -67,13 +67,24 @@ export function fileList(api, { onOpen, onRefused }) {
     h('button', { type: 'submit' }, 'Filter'),
   )
 
+  /**
+   * A 64 px thumbnail: `{ url }` (an object URL), `{ pending: true }` while it is being made, or
+   * `null` when the file gets none (or it could not be read).
+   */
+  function askThumbnail(id) {
+    return client.files.thumbnail(id, { size: 64 }).then(
+      (answer) => (answer.status === 'ready' ? { url: URL.createObjectURL(answer.blob) } : answer.status === 'pending' ? { pending: true } : null),
+      () => null,
+    )
+  }
+
   /** The 64 px thumbnail of an uploaded image, asked for again while it is being made. */
   async function thumbnail(file, cell) {
     if (!file.mimeType.toLowerCase().startsWith('image/') || file.status !== 'uploaded') return
     // A new upload is a new version, with new thumbnails.
     const key = `${file.id}@${file.version}`
     for (let attempt = 0; attempt < THUMBNAIL_ATTEMPTS; attempt++) {
-      if (!thumbnails.has(key)) thumbnails.set(key, api.thumbnail(file.id, 64).catch(() => null))
+      if (!thumbnails.has(key)) thumbnails.set(key, askThumbnail(file.id))
       const answer = await thumbnails.get(key)
       if (answer?.url) {
         cell.append(h('img', { src: answer.url, alt: '', width: 32, height: 32 }))
@@ -130,7 +141,7 @@ export function fileList(api, { onOpen, onRefused }) {
     }
     inFlight = (async () => {
       try {
-        const page = await api.list({ ...filters, cursor: cursors.at(-1), limit: 25 })
+        const page = await client.files.page({ ...filters, cursor: cursors.at(-1), limit: 25 })
         const signature = JSON.stringify([cursors.length, page.nextCursor, page.items.map((f) => [f.id, f.version])])
         if (signature === drawn) return
         drawn = signature

@@ -3,14 +3,13 @@
 // page says whether OpenID Connect sign-in is offered and which claims name the tenant and user.
 
 import { groupsOf, mayCreate } from './access.js'
-import { createApi } from './api.js'
 import { currentToken, signIn, signOut, startOidc, takeTokenFromUrl } from './auth.js'
 import { field, h, notice, show } from './dom.js'
 import { collectionPicker } from './collections.js'
 import { filePage } from './file.js'
 import { fileList } from './list.js'
 import { uploadPanel } from './upload.js'
-import { subscribe } from 'uppy-stowage'
+import { Stowage } from '@stowage/client'
 
 const root = document.getElementById('app')
 const who = document.getElementById('who')
@@ -106,7 +105,7 @@ function route() {
   session.page?.stop()
   session.page = null
   if (match) {
-    session.page = filePage(session.api, decodeURIComponent(match[1]), {
+    session.page = filePage(session.client, decodeURIComponent(match[1]), {
       me: session.me,
       onBack: (message) => {
         session.message = message ?? null
@@ -128,7 +127,9 @@ function route() {
 function start(config) {
   stopSession()
   const token = currentToken()
-  const api = createApi({ endpoint: apiEndpoint(), token: () => currentToken() })
+  // The one client of the API in the page: the list, the file page, the collections, the
+  // upload panel (through the Uppy adapter) and the live channel all call through it.
+  const client = new Stowage({ endpoint: apiEndpoint(), token: () => currentToken() })
   const claims = claimsOf(token) ?? {}
   const tenant = claims[config.tenantClaim]
   const user = claims[config.userClaim]
@@ -149,7 +150,7 @@ function start(config) {
     ),
   )
 
-  const list = fileList(api, {
+  const list = fileList(client, {
     onOpen: (id) => {
       location.hash = `#/files/${encodeURIComponent(id)}`
     },
@@ -160,8 +161,8 @@ function start(config) {
       signInPage(config, `The API refused the token: ${err.message}`)
     },
   })
-  const upload = uploadPanel(api, () => currentToken(), { onChange: () => list.refresh() })
-  const picker = collectionPicker(api, {
+  const upload = uploadPanel(client, { onChange: () => list.refresh() })
+  const picker = collectionPicker(client, {
     admin: isAdmin(claims),
     onChange: (name) => {
       list.setCollection(name)
@@ -180,10 +181,7 @@ function start(config) {
   const indicator = h('span', { class: 'live-state', role: 'status', dataset: { state: 'connecting' } }, 'Connecting…')
   who.prepend(indicator)
   const words = { connecting: 'Connecting…', live: 'Live', disconnected: 'Reconnecting…', unavailable: 'Polling' }
-  const live = subscribe({
-    endpoint: apiEndpoint(),
-    token: () => currentToken(),
-    onEvent: () => list.changed(),
+  const live = client.subscribe(() => list.changed(), {
     onState: (state, detail) => {
       indicator.dataset.state = state
       indicator.textContent = words[state] ?? state
@@ -192,7 +190,7 @@ function start(config) {
       if (state === 'live' && detail?.resumed) list.changed()
     },
   })
-  session = { api, me, list, upload, flash, home, pageSlot, live, page: null, message: null }
+  session = { client, me, list, upload, flash, home, pageSlot, live, page: null, message: null }
   show(root, flash, home, pageSlot)
   upload.mount()
   route()

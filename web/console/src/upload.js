@@ -16,13 +16,12 @@ const DEFAULT_TTL_SECONDS = 86_400
  * so the list can show it at once.
  * @returns {{ element: HTMLElement, mount: () => void, uppy: Uppy, close: () => void }}
  */
-export function uploadPanel(api, token, { onChange }) {
+export function uploadPanel(client, { onChange }) {
   const uppy = new Uppy({ id: 'stowage-console', autoProceed: false })
   uppy.use(
     AwsS3,
     stowage({
-      endpoint: api.endpoint,
-      token,
+      client,
       onFileCreated: () => onChange(),
     }),
   )

@@ -1,0 +1,166 @@
+import { Http, type CallOptions, type RetryOptions, type TokenSource } from './http.js';
+import { type SubscribeOptions, type Subscription, type WebSocketConstructor } from './realtime.js';
+import type { UploadData } from './source.js';
+import { type UploadFields, type UploadOptions } from './upload.js';
+import type { Collection, CollectionCreate, CollectionPatch, DeleteResult, FileBatchPatch, FileCreate, FileEvent, FileFilter, FilePage, FilePatch, FileRecord, FileReplace, FileWithUpload, Grant, LimitsRequest, ListFilters, ListQuery, RealtimeInfo, SignedParts, SignedRequest, SignRequest, StoredPart, UploadLimits, UploadRequest, Usage } from './types.js';
+export interface StowageOptions {
+    /** Where the API is: `http://127.0.0.1:4600` (stowage-local) or the stack's `ApiUrl`. */
+    endpoint: string;
+    /** The bearer token, or a function (possibly async) returning a fresh one for each call. */
+    token: TokenSource;
+    /** The `fetch` to use (default: the global one). */
+    fetch?: typeof fetch;
+    /** The WebSocket class for `subscribe` (default: the global one; Node 20 has none: pass `ws`'s). */
+    WebSocket?: WebSocketConstructor;
+    /** How `429` and `503` answers are retried. */
+    retry?: RetryOptions;
+}
+/** Options every call takes. */
+export interface Signal {
+    signal?: AbortSignal;
+}
+/** A conditional write: `ifMatch` is the version the change was made against. */
+export interface Conditional extends Signal {
+    ifMatch?: number | string;
+}
+/** A thumbnail: the image, not made yet, or none for this file. */
+export type Thumbnail = {
+    status: 'ready';
+    blob: Blob;
+} | {
+    status: 'pending';
+    retryAfter: number;
+} | {
+    status: 'none';
+};
+export declare class Stowage {
+    #private;
+    /** The API's base URL, without a trailing slash. */
+    readonly endpoint: string;
+    readonly files: Files;
+    readonly collections: Collections;
+    readonly uploads: Uploads;
+    constructor(options: StowageOptions);
+    /** Any call of the API, with the token, retries and errors of every other: resolves with its JSON. */
+    request<T = unknown>(method: string, path: string, options?: CallOptions): Promise<T>;
+    /** `GET /usage`: bytes and files stored, by collection, and the tenant's limits. */
+    usage(options?: Signal): Promise<Usage>;
+    /** `PUT /usage/limits` (`files:admin`): `0` is no limit, a limit left out the deployment's default. */
+    setLimits(limits: LimitsRequest, options?: Signal): Promise<Usage>;
+    /** `GET /realtime`: where to subscribe and this identity's channels. */
+    realtime(options?: Signal): Promise<RealtimeInfo>;
+    /**
+     * Calls `onEvent` with each event of every file this identity may read, as it happens, once
+     * per `eventId`; reconnects and resubscribes until `close()` (or `signal`).
+     */
+    subscribe(onEvent: (event: FileEvent) => void, options?: SubscribeOptions): Subscription;
+}
+/** File records, their bytes and their grants. */
+export declare class Files {
+    #private;
+    constructor(http: Http, uploads: Uploads);
+    /**
+     * Uploads `data` (bytes, a Blob or File, a path in Node, or a stream) as a new file, and
+     * resolves with its record once `uploaded` (unless `wait: false`): one `PUT` up to the
+     * server's multipart threshold, parts in parallel above it. See `UploadOptions` for progress,
+     * abort and resume.
+     */
+    upload(data: UploadData, fields?: UploadFields, options?: UploadOptions): Promise<FileRecord>;
+    /** New bytes for an existing file (`POST /files/{id}/upload`); the old ones stay readable until these land. */
+    reupload(id: string, data: UploadData, options?: UploadOptions & {
+        ifMatch?: number | string;
+        size?: number;
+    }): Promise<FileRecord>;
+    /** `POST /files`: the record and its upload instructions, without sending any byte. */
+    create(fields: FileCreate, options?: Signal): Promise<FileWithUpload>;
+    /** `GET /files/{id}`. */
+    get(id: string, options?: Signal): Promise<FileRecord>;
+    /** One page of `GET /files` (`limit`, `cursor` from the previous page's `nextCursor`). */
+    page(query?: ListQuery, options?: Signal): Promise<FilePage>;
+    /**
+     * Every record that matches `filters`, newest first, over every page
+     * (`for await (const file of client.files.list({ tag: 'invoices' }))`); `limit` is the page size.
+     */
+    list(filters?: ListFilters, options?: Signal): AsyncGenerator<FileRecord, void, undefined>;
+    /** `PATCH /files/{id}`: a JSON merge patch (`null` removes an optional field). */
+    update(id: string, patch: FilePatch, options?: Conditional): Promise<FileRecord>;
+    /** `PATCH /files`: up to 100 patches by id, or one patch for every match of a filter; all or nothing. */
+    updateMany(changes: FileBatchPatch[] | {
+        filter: FileFilter;
+        patch: FilePatch;
+    }, options?: Signal): Promise<FileRecord[]>;
+    /** `PUT /files/{id}`: every mutable field (optional ones left out are removed). */
+    replace(id: string, fields: FileReplace, options?: Conditional): Promise<FileRecord>;
+    /** `DELETE /files/{id}`: the record and its bytes. */
+    delete(id: string, options?: Conditional): Promise<void>;
+    /**
+     * `POST /files/delete`: by ids (any number: sent 1,000 a call), or every file a filter matches
+     * (a call per page of matches, until none remain).
+     */
+    deleteMany(which: string[] | {
+        filter: FileFilter;
+    }, options?: Signal): Promise<DeleteResult>;
+    /** A presigned download URL (`GET /files/{id}/content`): `expiresIn` seconds makes it a share link. */
+    downloadUrl(id: string, options?: Signal & {
+        expiresIn?: number;
+        disposition?: 'inline' | 'attachment';
+    }): Promise<string>;
+    /** The file's bytes as a stream, straight from storage (the token is never sent there). */
+    download(id: string, options?: Signal): Promise<ReadableStream<Uint8Array>>;
+    /** A thumbnail of an image (`size` 64, 256 or 1024; `wait` up to 10 s for it to be made). */
+    thumbnail(id: string, options?: Signal & {
+        size?: 64 | 256 | 1024;
+        wait?: number;
+    }): Promise<Thumbnail>;
+    /** The file's grants (who else may read it, or also change and delete it). */
+    grants(id: string, options?: Signal): Promise<Grant[]>;
+    /** Replaces the file's grants (`PATCH` of `grants`; only its owner and apps may). */
+    setGrants(id: string, grants: Grant[], options?: Conditional): Promise<FileRecord>;
+    /** Lets `principal` (`user:<id>` or `group:<name>`) read the file, or also change and delete it (`writer`). */
+    share(id: string, principal: string, role: Grant['role'], options?: Signal): Promise<FileRecord>;
+    /** Takes `principal`'s grant away. */
+    unshare(id: string, principal: string, options?: Signal): Promise<FileRecord>;
+}
+/** The steps of an upload, one call each, for apps (and adapters such as Uppy's) that drive their own. */
+export declare class Uploads {
+    #private;
+    constructor(http: Http);
+    /** `GET /files/limits` (asked once per client; a failure is asked again next time). */
+    limits(options?: Signal): Promise<UploadLimits>;
+    /** `POST /files/{id}/upload`: a new upload for an existing record. */
+    start(id: string, body?: UploadRequest, options?: Conditional): Promise<FileWithUpload>;
+    /** `GET /files/{id}/upload/parts`: the parts the storage holds. */
+    parts(id: string, options?: Signal): Promise<StoredPart[]>;
+    /** `POST /files/{id}/upload/parts`: fresh URLs for these parts. */
+    signParts(id: string, partNumbers: number[], options?: Signal & {
+        expiresIn?: number;
+    }): Promise<SignedParts>;
+    /** `POST /files/{id}/upload/complete` (with `parts`, their ETags are checked too). */
+    complete(id: string, parts?: {
+        partNumber: number;
+        etag: string;
+    }[], options?: Signal): Promise<FileRecord>;
+    /** `DELETE /files/{id}/upload`: abandons the open upload (its parts go). */
+    abort(id: string, options?: Conditional): Promise<FileRecord>;
+    /** `POST /files/{id}/upload/sign`: signs one S3 request of the open upload (Uppy's `signRequest`). */
+    sign(id: string, request: SignRequest, options?: Signal): Promise<SignedRequest>;
+    /** Reads the record until it is `uploaded` (a `StowageError` `upload_failed` if it failed). */
+    waitUploaded(id: string, options?: Signal & {
+        timeoutMs?: number;
+    }): Promise<FileRecord>;
+}
+/** Collections and their rules (`files:admin` to change them). */
+export declare class Collections {
+    #private;
+    constructor(http: Http);
+    /** `POST /collections`. */
+    create(collection: CollectionCreate, options?: Signal): Promise<Collection>;
+    /** `GET /collections`: every collection of the tenant. */
+    list(options?: Signal): Promise<Collection[]>;
+    /** `GET /collections/{name}`. */
+    get(name: string, options?: Signal): Promise<Collection>;
+    /** `PATCH /collections/{name}`: a merge patch of its rules (`null` removes one). */
+    update(name: string, patch: CollectionPatch, options?: Conditional): Promise<Collection>;
+    /** `DELETE /collections/{name}` (only an empty one). */
+    delete(name: string, options?: Conditional): Promise<void>;
+}

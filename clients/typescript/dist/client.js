@@ -1,0 +1,306 @@
+// The Stowage client: one object per endpoint and token, with the API's resources as
+// properties (`files`, `collections`, `uploads`) and the tenant-wide calls as methods
+// (`usage`, `setLimits`, `subscribe`).
+import { StowageError } from './errors.js';
+import { Http } from './http.js';
+import { subscribe } from './realtime.js';
+import { reupload, upload, waitUploaded } from './upload.js';
+/** Whether this runtime is a page (fetch follows redirects there; a manual one is opaque). */
+const inPage = typeof document !== 'undefined';
+export class Stowage {
+    /** The API's base URL, without a trailing slash. */
+    endpoint;
+    files;
+    collections;
+    uploads;
+    #http;
+    #WebSocket;
+    constructor(options) {
+        if (!options || typeof options.endpoint !== 'string' || options.endpoint === '') {
+            throw new TypeError('new Stowage: `endpoint` is required (e.g. "http://127.0.0.1:4600")');
+        }
+        if (typeof options.token !== 'string' && typeof options.token !== 'function') {
+            throw new TypeError('new Stowage: `token` must be a string or a function returning one');
+        }
+        this.#http = new Http(options.endpoint, options.token, options.fetch, options.retry);
+        this.#WebSocket = options.WebSocket;
+        this.endpoint = this.#http.endpoint;
+        this.uploads = new Uploads(this.#http);
+        this.files = new Files(this.#http, this.uploads);
+        this.collections = new Collections(this.#http);
+    }
+    /** Any call of the API, with the token, retries and errors of every other: resolves with its JSON. */
+    request(method, path, options) {
+        return this.#http.call(method, path, options);
+    }
+    /** `GET /usage`: bytes and files stored, by collection, and the tenant's limits. */
+    usage(options = {}) {
+        return this.#http.call('GET', '/usage', options);
+    }
+    /** `PUT /usage/limits` (`files:admin`): `0` is no limit, a limit left out the deployment's default. */
+    setLimits(limits, options = {}) {
+        return this.#http.call('PUT', '/usage/limits', { ...options, body: limits });
+    }
+    /** `GET /realtime`: where to subscribe and this identity's channels. */
+    realtime(options = {}) {
+        return this.#http.call('GET', '/realtime', options);
+    }
+    /**
+     * Calls `onEvent` with each event of every file this identity may read, as it happens, once
+     * per `eventId`; reconnects and resubscribes until `close()` (or `signal`).
+     */
+    subscribe(onEvent, options) {
+        return subscribe(this.#http, this.#WebSocket, onEvent, options);
+    }
+}
+/** File records, their bytes and their grants. */
+export class Files {
+    #http;
+    #uploads;
+    constructor(http, uploads) {
+        this.#http = http;
+        this.#uploads = uploads;
+    }
+    /**
+     * Uploads `data` (bytes, a Blob or File, a path in Node, or a stream) as a new file, and
+     * resolves with its record once `uploaded` (unless `wait: false`): one `PUT` up to the
+     * server's multipart threshold, parts in parallel above it. See `UploadOptions` for progress,
+     * abort and resume.
+     */
+    upload(data, fields = {}, options = {}) {
+        return upload(this.#context(), data, fields, options);
+    }
+    /** New bytes for an existing file (`POST /files/{id}/upload`); the old ones stay readable until these land. */
+    reupload(id, data, options = {}) {
+        return reupload(this.#context(), id, data, options);
+    }
+    /** `POST /files`: the record and its upload instructions, without sending any byte. */
+    create(fields, options = {}) {
+        return this.#http.call('POST', '/files', { ...options, body: fields });
+    }
+    /** `GET /files/{id}`. */
+    get(id, options = {}) {
+        return this.#http.call('GET', `/files/${encodeURIComponent(id)}`, options);
+    }
+    /** One page of `GET /files` (`limit`, `cursor` from the previous page's `nextCursor`). */
+    page(query = {}, options = {}) {
+        return this.#http.call('GET', '/files', { ...options, query: query });
+    }
+    /**
+     * Every record that matches `filters`, newest first, over every page
+     * (`for await (const file of client.files.list({ tag: 'invoices' }))`); `limit` is the page size.
+     */
+    async *list(filters = {}, options = {}) {
+        let cursor = null;
+        do {
+            const page = await this.page(cursor ? { ...filters, cursor } : filters, options);
+            yield* page.items;
+            cursor = page.nextCursor;
+        } while (cursor);
+    }
+    /** `PATCH /files/{id}`: a JSON merge patch (`null` removes an optional field). */
+    update(id, patch, options = {}) {
+        return this.#http.call('PATCH', `/files/${encodeURIComponent(id)}`, { ...options, body: patch });
+    }
+    /** `PATCH /files`: up to 100 patches by id, or one patch for every match of a filter; all or nothing. */
+    async updateMany(changes, options = {}) {
+        const answer = await this.#http.call('PATCH', '/files', { ...options, body: changes });
+        return answer.items;
+    }
+    /** `PUT /files/{id}`: every mutable field (optional ones left out are removed). */
+    replace(id, fields, options = {}) {
+        return this.#http.call('PUT', `/files/${encodeURIComponent(id)}`, { ...options, body: fields });
+    }
+    /** `DELETE /files/{id}`: the record and its bytes. */
+    async delete(id, options = {}) {
+        await this.#http.call('DELETE', `/files/${encodeURIComponent(id)}`, options);
+    }
+    /**
+     * `POST /files/delete`: by ids (any number: sent 1,000 a call), or every file a filter matches
+     * (a call per page of matches, until none remain).
+     */
+    async deleteMany(which, options = {}) {
+        const result = { deleted: [], notFound: [], nextCursor: null };
+        if (Array.isArray(which)) {
+            for (let i = 0; i < which.length; i += 1000) {
+                const answer = await this.#http.call('POST', '/files/delete', { ...options, body: { ids: which.slice(i, i + 1000) } });
+                result.deleted.push(...answer.deleted);
+                result.notFound.push(...answer.notFound);
+            }
+            return { deleted: result.deleted, notFound: result.notFound };
+        }
+        let cursor = null;
+        do {
+            const body = cursor ? { filter: which.filter, cursor } : { filter: which.filter };
+            const answer = await this.#http.call('POST', '/files/delete', { ...options, body });
+            result.deleted.push(...answer.deleted);
+            result.notFound.push(...answer.notFound);
+            cursor = answer.nextCursor;
+        } while (cursor);
+        return result;
+    }
+    /** A presigned download URL (`GET /files/{id}/content`): `expiresIn` seconds makes it a share link. */
+    async downloadUrl(id, options = {}) {
+        const { signal, expiresIn, disposition } = options;
+        const path = `/files/${encodeURIComponent(id)}/content`;
+        const response = await this.#http.call('GET', path, { signal, query: { expiresIn, disposition }, raw: true, redirect: 'manual' });
+        const location = response.headers.get('location');
+        if (response.status === 302 && location)
+            return location;
+        // A page cannot read a redirect's Location: the record's `contentUrl` is a fresh one.
+        const record = await this.get(id, { signal });
+        if (!record.contentUrl)
+            throw new StowageError({ status: 409, code: 'not_uploaded', detail: `file ${id} has no content`, method: 'GET', path });
+        return record.contentUrl;
+    }
+    /** The file's bytes as a stream, straight from storage (the token is never sent there). */
+    async download(id, options = {}) {
+        const url = await this.downloadUrl(id, options);
+        const init = options.signal ? { signal: options.signal } : {};
+        const response = await this.#http.fetch(url, init);
+        if (!response.ok || !response.body) {
+            await response.body?.cancel().catch(() => { });
+            throw new StowageError({ status: response.status, code: 'download_failed', detail: `the download of file ${id} answered HTTP ${response.status}`, method: 'GET', path: url });
+        }
+        return response.body;
+    }
+    /** A thumbnail of an image (`size` 64, 256 or 1024; `wait` up to 10 s for it to be made). */
+    async thumbnail(id, options = {}) {
+        const { signal, size, wait } = options;
+        let response;
+        try {
+            response = await this.#http.call('GET', `/files/${encodeURIComponent(id)}/thumbnail`, {
+                signal,
+                query: { size, wait },
+                raw: true,
+                redirect: inPage ? 'follow' : 'manual',
+            });
+        }
+        catch (err) {
+            if (err instanceof StowageError && err.code === 'no_thumbnail')
+                return { status: 'none' };
+            throw err;
+        }
+        if (response.status === 202) {
+            const body = (await response.json().catch(() => ({})));
+            return { status: 'pending', retryAfter: body.retryAfter ?? 1 };
+        }
+        const location = response.status === 302 ? response.headers.get('location') : null;
+        if (location)
+            response = await this.#http.fetch(location, signal ? { signal } : {});
+        if (!response.ok)
+            throw new StowageError({ status: response.status, code: 'download_failed', detail: `the thumbnail of file ${id} answered HTTP ${response.status}` });
+        return { status: 'ready', blob: await response.blob() };
+    }
+    /** The file's grants (who else may read it, or also change and delete it). */
+    async grants(id, options = {}) {
+        return (await this.get(id, options)).grants;
+    }
+    /** Replaces the file's grants (`PATCH` of `grants`; only its owner and apps may). */
+    setGrants(id, grants, options = {}) {
+        return this.update(id, { grants: grants.length > 0 ? grants : null }, options);
+    }
+    /** Lets `principal` (`user:<id>` or `group:<name>`) read the file, or also change and delete it (`writer`). */
+    share(id, principal, role, options = {}) {
+        return this.#changeGrants(id, (grants) => [...grants.filter((g) => g.principal !== principal), { principal, role }], options);
+    }
+    /** Takes `principal`'s grant away. */
+    unshare(id, principal, options = {}) {
+        return this.#changeGrants(id, (grants) => grants.filter((g) => g.principal !== principal), options);
+    }
+    /** Read, change, write with `If-Match`; a change made elsewhere in between is read again (3 tries). */
+    async #changeGrants(id, change, options) {
+        for (let attempt = 1;; attempt++) {
+            const record = await this.get(id, options);
+            try {
+                return await this.setGrants(id, change(record.grants), { ...options, ifMatch: record.version });
+            }
+            catch (err) {
+                if (!(err instanceof StowageError && err.code === 'version_mismatch') || attempt === 3)
+                    throw err;
+            }
+        }
+    }
+    #context() {
+        return { http: this.#http, limits: () => this.#uploads.limits() };
+    }
+}
+/** The steps of an upload, one call each, for apps (and adapters such as Uppy's) that drive their own. */
+export class Uploads {
+    #http;
+    #limits = null;
+    constructor(http) {
+        this.#http = http;
+    }
+    /** `GET /files/limits` (asked once per client; a failure is asked again next time). */
+    limits(options = {}) {
+        if (!this.#limits) {
+            this.#limits = this.#http.call('GET', '/files/limits', options);
+            this.#limits.catch(() => {
+                this.#limits = null;
+            });
+        }
+        return this.#limits;
+    }
+    /** `POST /files/{id}/upload`: a new upload for an existing record. */
+    start(id, body = {}, options = {}) {
+        return this.#http.call('POST', `/files/${encodeURIComponent(id)}/upload`, { ...options, body });
+    }
+    /** `GET /files/{id}/upload/parts`: the parts the storage holds. */
+    async parts(id, options = {}) {
+        return (await this.#http.call('GET', `/files/${encodeURIComponent(id)}/upload/parts`, options)).parts;
+    }
+    /** `POST /files/{id}/upload/parts`: fresh URLs for these parts. */
+    signParts(id, partNumbers, options = {}) {
+        const body = options.expiresIn ? { partNumbers, uploadUrlExpiresIn: options.expiresIn } : { partNumbers };
+        return this.#http.call('POST', `/files/${encodeURIComponent(id)}/upload/parts`, { signal: options.signal, body });
+    }
+    /** `POST /files/{id}/upload/complete` (with `parts`, their ETags are checked too). */
+    complete(id, parts, options = {}) {
+        return this.#http.call('POST', `/files/${encodeURIComponent(id)}/upload/complete`, { ...options, body: parts ? { parts } : undefined });
+    }
+    /** `DELETE /files/{id}/upload`: abandons the open upload (its parts go). */
+    abort(id, options = {}) {
+        return this.#http.call('DELETE', `/files/${encodeURIComponent(id)}/upload`, options);
+    }
+    /** `POST /files/{id}/upload/sign`: signs one S3 request of the open upload (Uppy's `signRequest`). */
+    sign(id, request, options = {}) {
+        return this.#http.call('POST', `/files/${encodeURIComponent(id)}/upload/sign`, { ...options, body: request });
+    }
+    /** Reads the record until it is `uploaded` (a `StowageError` `upload_failed` if it failed). */
+    waitUploaded(id, options = {}) {
+        const wait = {};
+        if (options.signal)
+            wait.signal = options.signal;
+        if (options.timeoutMs !== undefined)
+            wait.waitTimeoutMs = options.timeoutMs;
+        return waitUploaded({ http: this.#http, limits: () => this.limits() }, id, wait);
+    }
+}
+/** Collections and their rules (`files:admin` to change them). */
+export class Collections {
+    #http;
+    constructor(http) {
+        this.#http = http;
+    }
+    /** `POST /collections`. */
+    create(collection, options = {}) {
+        return this.#http.call('POST', '/collections', { ...options, body: collection });
+    }
+    /** `GET /collections`: every collection of the tenant. */
+    async list(options = {}) {
+        return (await this.#http.call('GET', '/collections', options)).items;
+    }
+    /** `GET /collections/{name}`. */
+    get(name, options = {}) {
+        return this.#http.call('GET', `/collections/${encodeURIComponent(name)}`, options);
+    }
+    /** `PATCH /collections/{name}`: a merge patch of its rules (`null` removes one). */
+    update(name, patch, options = {}) {
+        return this.#http.call('PATCH', `/collections/${encodeURIComponent(name)}`, { ...options, body: patch });
+    }
+    /** `DELETE /collections/{name}` (only an empty one). */
+    async delete(name, options = {}) {
+        await this.#http.call('DELETE', `/collections/${encodeURIComponent(name)}`, options);
+    }
+}

@@ -1,0 +1,38 @@
+// What a failed call of the Stowage API looks like to an app: one error class carrying the
+// HTTP status and the problem document's stable `code` and `detail` (RFC 9457).
+/**
+ * An answer of the Stowage API that is not a success (its `status`, and the problem's `code`
+ * and `detail`), or an upload that did not end `uploaded` (`status` 0, `code` `upload_failed`).
+ * `message` is the API's own wording (`detail`).
+ */
+export class StowageError extends Error {
+    /** The HTTP status (`0` for a failure the SDK found itself, such as a failed upload). */
+    status;
+    /** The problem's stable code (`not_found`, `version_mismatch`, …); `null` when the answer had none (API Gateway's `429`). */
+    code;
+    /** The problem's human-readable detail. */
+    detail;
+    /** The field errors of a `validation_failed` problem. */
+    errors;
+    /** The whole problem document as sent, or `null` when the body was not JSON. */
+    problem;
+    /** The request that failed, e.g. `PATCH` and `/files/01K…`. */
+    method;
+    path;
+    constructor(init) {
+        const problem = isObject(init.problem) ? init.problem : null;
+        const detail = init.detail ?? problem?.detail ?? `${init.method ?? 'the request'} ${init.path ?? ''} answered HTTP ${init.status}`.replace(/\s+/g, ' ');
+        super(detail);
+        this.name = 'StowageError';
+        this.status = init.status;
+        this.code = init.code ?? problem?.code ?? null;
+        this.detail = detail;
+        this.errors = Array.isArray(problem?.errors) ? problem.errors : [];
+        this.problem = problem;
+        this.method = init.method ?? '';
+        this.path = init.path ?? '';
+    }
+}
+function isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

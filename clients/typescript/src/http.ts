@@ -1,0 +1,148 @@
+// One call of the Stowage API: the bearer token, JSON in and out, `If-Match`, problem+json
+// answers turned into `StowageError`, and the retries every call gets — `429` (API Gateway's
+// throttling) and `503` (a store throttling or out) are tried again after the `Retry-After`
+// they name (bounded), or with exponential backoff when they name none; no other answer is
+// retried.
+
+import { StowageError } from './errors.js'
+
+/** A bearer token, or a function (possibly async) returning a fresh one for each call. */
+export type TokenSource = string | (() => string | Promise<string>)
+
+/** How busy answers (`429`, `503`) are retried. */
+export interface RetryOptions {
+  /** Attempts of a call in all (default 6). */
+  attempts?: number
+  /** The longest wait between two attempts, whatever `Retry-After` asks, in ms (default 30,000). */
+  maxDelayMs?: number
+  /** The first wait when the answer names none, in ms; it doubles each attempt (default 500). */
+  baseDelayMs?: number
+}
+
+/** A query string as an object: arrays repeat the parameter; `null`, `undefined` and `''` are left out. */
+export type Query = Record<string, string | number | boolean | readonly (string | number)[] | null | undefined>
+
+export interface CallOptions {
+  query?: Query | undefined
+  body?: unknown
+  /** A version (`3`) or an `If-Match` value (`"3"`, `W/"3"`, `*`). */
+  ifMatch?: number | string | undefined
+  signal?: AbortSignal | undefined
+  /** Resolve with the `Response` itself (any status below 400) instead of its JSON. */
+  raw?: boolean
+  redirect?: RequestRedirect
+}
+
+export class Http {
+  readonly endpoint: string
+  readonly fetch: typeof fetch
+  private readonly token: TokenSource
+  private readonly retry: Required<RetryOptions>
+
+  constructor(endpoint: string, token: TokenSource, fetchImpl: typeof fetch | undefined, retry: RetryOptions = {}) {
+    this.endpoint = endpoint.replace(/\/+$/, '')
+    this.token = token
+    const global = globalThis.fetch
+    if (!fetchImpl && typeof global !== 'function') throw new TypeError('Stowage: no global fetch; pass `fetch`')
+    this.fetch = fetchImpl ?? global.bind(globalThis)
+    this.retry = {
+      attempts: Math.max(1, retry.attempts ?? 6),
+      maxDelayMs: retry.maxDelayMs ?? 30_000,
+      baseDelayMs: retry.baseDelayMs ?? 500,
+    }
+  }
+
+  /** The bearer token for the next call, without a `Bearer ` prefix. */
+  async bearer(): Promise<string> {
+    const value = typeof this.token === 'function' ? await this.token() : this.token
+    return String(value ?? '').replace(/^Bearer\s+/i, '')
+  }
+
+  url(path: string, query?: Query): string {
+    const search = query ? queryString(query) : ''
+    return `${this.endpoint}${path}${search ? `?${search}` : ''}`
+  }
+
+  /** Calls the API; resolves with the answer's JSON (`undefined` for an empty body). */
+  async call<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
+    const response = await this.send(method, path, options)
+    if (options.raw) return response as T
+    const text = await response.text()
+    return (text ? JSON.parse(text) : undefined) as T
+  }
+
+  private async send(method: string, path: string, options: CallOptions): Promise<Response> {
+    const url = this.url(path, options.query)
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body)
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = { authorization: `Bearer ${await this.bearer()}` }
+      if (body !== undefined) headers['content-type'] = 'application/json'
+      if (options.ifMatch !== undefined && options.ifMatch !== null) headers['if-match'] = ifMatchValue(options.ifMatch)
+      const init: RequestInit = { method, headers }
+      if (body !== undefined) init.body = body
+      if (options.signal) init.signal = options.signal
+      if (options.redirect) init.redirect = options.redirect
+      const response = await this.fetch(url, init)
+      if ((response.status === 429 || response.status === 503) && attempt < this.retry.attempts) {
+        const wait = Math.min(this.retry.maxDelayMs, retryAfterMs(response) ?? this.retry.baseDelayMs * 2 ** (attempt - 1))
+        await response.body?.cancel().catch(() => {})
+        await sleep(wait, options.signal)
+        continue
+      }
+      if (response.status >= 400 || (!options.raw && !response.ok)) throw await errorOf(response, method, path)
+      return response
+    }
+  }
+}
+
+/** The `StowageError` of a failed answer (its problem document when it has one). */
+export async function errorOf(response: Response, method: string, path: string): Promise<StowageError> {
+  const text = await response.text().catch(() => '')
+  let problem: unknown = null
+  try {
+    problem = text ? JSON.parse(text) : null
+  } catch {
+    problem = null
+  }
+  return new StowageError({ status: response.status, problem, method, path })
+}
+
+/** `Retry-After` in ms: delay-seconds, or an HTTP date. */
+export function retryAfterMs(response: Response): number | null {
+  const value = response.headers.get('retry-after')?.trim()
+  if (!value) return null
+  if (/^\d+$/.test(value)) return Number(value) * 1000
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? null : Math.max(0, date - Date.now())
+}
+
+/** Waits `ms`; rejects with the signal's reason if it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+function ifMatchValue(value: number | string): string {
+  if (typeof value === 'number') return `"${value}"`
+  return /^\d+$/.test(value) ? `"${value}"` : value
+}
+
+function queryString(query: Query): string {
+  const params = new URLSearchParams()
+  for (const [name, value] of Object.entries(query)) {
+    if (value === null || value === undefined || value === '') continue
+    if (Array.isArray(value)) for (const item of value) params.append(name, String(item))
+    else params.append(name, String(value))
+  }
+  return params.toString()
+}

@@ -1,0 +1,194 @@
+// The file operations against a real stowage-local (5 MiB multipart threshold): uploads of
+// every kind of data, small and multipart, downloaded back identical; exactly the headers the
+// presigned URL binds; progress; listing across pages with a filter; updates with If-Match;
+// replace, delete, bulk delete; grants; and the API's errors as StowageError.
+import assert from 'node:assert/strict'
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { after, test } from 'node:test'
+import { MIB, StowageError, bytes, isPartPut, localWithClients, readAll, recordingFetch } from './support.mjs'
+
+const recorder = recordingFetch()
+const { client, admin, local } = await localWithClients({
+  env: { STOWAGE_MULTIPART_THRESHOLD: String(5 * MIB) },
+  fetch: recorder.fetch,
+})
+const scratch = mkdtempSync(join(tmpdir(), 'stowage-sdk-'))
+after(() => rmSync(scratch, { recursive: true, force: true }))
+
+async function downloaded(id) {
+  return readAll(await client.files.download(id))
+}
+
+test('a small upload sends exactly the headers the URL binds, and downloads back identical', async () => {
+  const data = bytes(100 * 1024, 1)
+  recorder.requests.length = 0
+  const seen = []
+  const file = await client.files.upload(data, { name: 'small.txt', mimeType: 'text/plain', tags: ['sdk'] }, { onProgress: (p) => seen.push(p) })
+  assert.equal(file.status, 'uploaded')
+  assert.equal(file.size, data.length)
+  assert.deepEqual(file.tags, ['sdk'])
+  const create = recorder.requests.find((r) => r.method === 'POST' && r.url.endsWith('/files'))
+  assert.equal(JSON.parse(create.bodyText).size, data.length)
+  const puts = recorder.requests.filter((r) => r.method === 'PUT')
+  assert.equal(puts.length, 1, 'one PUT')
+  // The create answer said which headers the URL binds: exactly those went with the PUT.
+  assert.deepEqual(puts[0].headers, { 'content-type': 'text/plain' })
+  assert.deepEqual(seen.at(-1), { loaded: data.length, total: data.length })
+  assert.ok((await downloaded(file.id)).equals(data))
+})
+
+test('a multipart upload goes up in parallel parts with progress, and downloads back identical', async () => {
+  const size = 17 * MIB + 3
+  const data = bytes(size, 2)
+  recorder.requests.length = 0
+  const seen = []
+  let created = null
+  const file = await client.files.upload(new Blob([data]), { name: 'big.bin', purpose: 'test' }, {
+    parallel: 3,
+    onProgress: (p) => seen.push(p.loaded),
+    onCreated: (f) => (created = f),
+  })
+  assert.equal(created.id, file.id)
+  assert.equal(created.status, 'pending')
+  assert.equal(file.status, 'uploaded')
+  assert.equal(file.size, size)
+  assert.equal(file.mimeType, 'application/octet-stream')
+  const parts = recorder.requests.filter(isPartPut)
+  assert.equal(parts.length, 3, 'three parts of the server default 8 MiB')
+  assert.ok(parts.every((p) => p.status === 200))
+  // Progress only grows, and ends at the whole size.
+  assert.deepEqual(seen, [...seen].sort((a, b) => a - b))
+  assert.equal(seen.at(-1), size)
+  assert.ok(seen.length >= 4)
+  assert.ok((await downloaded(file.id)).equals(data))
+})
+
+test('a path, a Node stream and an ArrayBuffer upload too (multipart for the path)', async () => {
+  const path = join(scratch, 'notes.txt')
+  const data = bytes(11 * MIB, 3)
+  writeFileSync(path, data)
+  const fromPath = await client.files.upload(path, {}, { partSize: 5 * MIB })
+  assert.equal(fromPath.name, 'notes.txt')
+  assert.equal(fromPath.mimeType, 'text/plain')
+  assert.ok((await downloaded(fromPath.id)).equals(data))
+
+  recorder.requests.length = 0
+  const fromStream = await client.files.upload(createReadStream(path), { name: 'streamed.bin', size: data.length }, { partSize: 5 * MIB, parallel: 2 })
+  assert.equal(recorder.requests.filter(isPartPut).length, 3)
+  assert.ok((await downloaded(fromStream.id)).equals(data))
+
+  const small = Readable.from([Buffer.from('hello '), Buffer.from('stream')])
+  const unsized = await client.files.upload(small, { name: 'hello.txt' })
+  assert.equal((await downloaded(unsized.id)).toString(), 'hello stream')
+
+  const buffer = new TextEncoder().encode('from an ArrayBuffer').buffer
+  const fromBuffer = await client.files.upload(buffer, { name: 'ab.txt', mimeType: 'text/plain' })
+  assert.equal((await downloaded(fromBuffer.id)).toString(), 'from an ArrayBuffer')
+})
+
+test('list iterates every record of every page that matches a filter', async () => {
+  const made = []
+  for (let i = 0; i < 7; i++) made.push((await client.files.upload(bytes(10, i), { name: `page-${i}.txt`, tags: ['paged'] }, { wait: false })).id)
+  await client.files.upload(bytes(10, 99), { name: 'other.txt', tags: ['not-paged'] }, { wait: false })
+  recorder.requests.length = 0
+  const listed = []
+  for await (const file of client.files.list({ tag: ['paged'], limit: 2 })) listed.push(file.id)
+  assert.deepEqual(new Set(listed), new Set(made))
+  assert.equal(listed.length, 7, 'each record once')
+  const pages = recorder.requests.filter((r) => r.method === 'GET' && new URL(r.url).pathname === '/files')
+  assert.ok(pages.length >= 4, `${pages.length} pages of 2`)
+  assert.ok(pages.every((r) => new URL(r.url).searchParams.get('tag') === 'paged'))
+  const page = await client.files.page({ tag: ['paged'], limit: 3 })
+  assert.equal(page.items.length, 3)
+  assert.equal(typeof page.nextCursor, 'string')
+})
+
+test('update with a stale If-Match is a 412 StowageError; with the current one it applies', async () => {
+  const file = await client.files.upload(bytes(5, 5), { name: 'conflict.txt' })
+  const changed = await client.files.update(file.id, { purpose: 'first' }, { ifMatch: file.version })
+  assert.equal(changed.purpose, 'first')
+  assert.equal(changed.version, file.version + 1)
+  await assert.rejects(client.files.update(file.id, { purpose: 'stale' }, { ifMatch: file.version }), (err) => {
+    assert.ok(err instanceof StowageError)
+    assert.equal(err.status, 412)
+    assert.equal(err.code, 'version_mismatch')
+    assert.equal(err.method, 'PATCH')
+    assert.ok(err.detail.length > 0)
+    return true
+  })
+  assert.equal((await client.files.get(file.id)).purpose, 'first')
+  const replaced = await client.files.replace(file.id, { name: 'replaced.txt', mimeType: 'text/plain' }, { ifMatch: `"${changed.version}"` })
+  assert.equal(replaced.name, 'replaced.txt')
+  assert.equal(replaced.purpose, null)
+})
+
+test('a 404 and a 400 are StowageErrors with their codes, and are not retried', async () => {
+  recorder.requests.length = 0
+  await assert.rejects(client.files.get('01KAQ3V6T0Z9Y8X7W6V5T4S3R2'), (err) => err instanceof StowageError && err.status === 404 && err.code === 'not_found')
+  await assert.rejects(client.files.get('not-an-id'), (err) => err instanceof StowageError && err.status === 400 && err.code === 'invalid_id')
+  await assert.rejects(client.files.create({ name: 'a/b', mimeType: 'text/plain' }), (err) => {
+    assert.equal(err.status, 400)
+    assert.equal(err.code, 'validation_failed')
+    assert.equal(err.errors[0].field, 'name')
+    return true
+  })
+  assert.equal(recorder.requests.length, 3, 'one request each')
+})
+
+test('delete, deleteMany by ids and by filter', async () => {
+  const a = await client.files.upload(bytes(3, 1), { name: 'a.txt', tags: ['doomed'] }, { wait: false })
+  const b = await client.files.upload(bytes(3, 2), { name: 'b.txt', tags: ['doomed'] }, { wait: false })
+  const c = await client.files.upload(bytes(3, 3), { name: 'c.txt', tags: ['doomed'] }, { wait: false })
+  const d = await client.files.upload(bytes(3, 4), { name: 'd.txt' }, { wait: false })
+  await assert.rejects(client.files.delete(d.id, { ifMatch: 99 }), (err) => err.status === 412)
+  await client.files.delete(d.id, { ifMatch: (await client.files.get(d.id)).version })
+  await assert.rejects(client.files.get(d.id), (err) => err.status === 404)
+  const byIds = await client.files.deleteMany([a.id, '01KAQ3V6T0Z9Y8X7W6V5T4S3R2'])
+  assert.deepEqual(byIds, { deleted: [a.id], notFound: ['01KAQ3V6T0Z9Y8X7W6V5T4S3R2'] })
+  const byFilter = await client.files.deleteMany({ filter: { tag: 'doomed' } })
+  assert.deepEqual(new Set(byFilter.deleted), new Set([b.id, c.id]))
+  const left = []
+  for await (const f of client.files.list({ tag: ['doomed'] })) left.push(f)
+  assert.equal(left.length, 0)
+})
+
+test('updateMany by ids and by filter', async () => {
+  const a = await client.files.upload(bytes(3, 1), { name: 'm1.txt', tags: ['batch'] }, { wait: false })
+  const b = await client.files.upload(bytes(3, 2), { name: 'm2.txt', tags: ['batch'] }, { wait: false })
+  const items = await client.files.updateMany([{ id: a.id, purpose: 'one' }, { id: b.id, purpose: 'two' }])
+  assert.deepEqual(items.map((f) => f.purpose), ['one', 'two'])
+  const all = await client.files.updateMany({ filter: { tag: 'batch' }, patch: { purpose: 'both' } })
+  assert.equal(all.length, 2)
+  assert.ok(all.every((f) => f.purpose === 'both'))
+})
+
+test('grants: share, read as the grantee, unshare', async () => {
+  await admin.collections.create({ name: 'private', access: { read: [], write: ['tenant'], delete: [] }, fileSecurity: true })
+  const file = await client.files.upload(bytes(20, 7), { name: 'secret.txt', collection: 'private' })
+  const { Stowage } = await import('./support.mjs')
+  const bob = new Stowage({ endpoint: local.endpoint, token: local.token('acme', 'bob') })
+  await assert.rejects(bob.files.get(file.id), (err) => err.status === 404)
+  const shared = await client.files.share(file.id, 'user:bob', 'reader')
+  assert.deepEqual(shared.grants, [{ principal: 'user:bob', role: 'reader' }])
+  assert.equal((await bob.files.get(file.id)).id, file.id)
+  assert.deepEqual(await client.files.grants(file.id), [{ principal: 'user:bob', role: 'reader' }])
+  await assert.rejects(bob.files.share(file.id, 'user:bob', 'writer'), (err) => err.status === 403 && err.code === 'forbidden')
+  const writer = await client.files.share(file.id, 'user:bob', 'writer')
+  assert.deepEqual(writer.grants, [{ principal: 'user:bob', role: 'writer' }])
+  const none = await client.files.unshare(file.id, 'user:bob')
+  assert.deepEqual(none.grants, [])
+  await assert.rejects(bob.files.get(file.id), (err) => err.status === 404)
+})
+
+test('a re-upload replaces the bytes, and a download URL can be a share link', async () => {
+  const file = await client.files.upload(new TextEncoder().encode('version one'), { name: 'v.txt' })
+  const again = await client.files.reupload(file.id, new TextEncoder().encode('version two!'))
+  assert.equal(again.size, 12)
+  assert.equal((await downloaded(file.id)).toString(), 'version two!')
+  const url = await client.files.downloadUrl(file.id, { expiresIn: 60, disposition: 'inline' })
+  assert.match(url, /X-Amz-Expires=60/)
+  assert.equal(await (await fetch(url)).text(), 'version two!')
+})
