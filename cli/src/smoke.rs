@@ -1,9 +1,9 @@
 //! `stowage smoke` (SPEC 21): the life of one small image against any deployment, each step
 //! timed — the upload limits, create, upload to the presigned URL, wait for `uploaded`, read,
 //! list with a filter, download and compare, its thumbnail (unless told the deployment makes
-//! none), delete and check it is gone. It stops at the
-//! first step that fails, names it, and deletes what it made, so a deployment is left as it
-//! was.
+//! none), delete and check it is gone, and, given an address to receive the deployment's
+//! webhook on ([`Receiver`]), the file's events. It stops at the first step that fails, names
+//! it, and deletes what it made, so a deployment is left as it was.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ const UPLOAD_DEADLINE: Duration = Duration::from_secs(60);
 const THUMBNAIL_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The steps, in order.
-pub const STEPS: [&str; 9] = [
+pub const STEPS: [&str; 10] = [
     "limits",
     "create",
     "upload",
@@ -28,15 +28,187 @@ pub const STEPS: [&str; 9] = [
     "download",
     "thumbnail",
     "delete",
+    "events",
 ];
 
+/// The events one smoke run's file must cause, in this order of its versions.
+const EXPECTED_EVENTS: [&str; 3] = [
+    "stowage.file.created",
+    "stowage.file.uploaded",
+    "stowage.file.deleted",
+];
+
+/// A webhook receiver of the smoke run's own: it answers every `POST` with `200` and keeps
+/// the events (JSON bodies) whose secret header is right.
+pub struct Receiver {
+    /// How long the file's events may take to arrive after its delete.
+    deadline: Duration,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    /// Requests refused for a missing or wrong secret.
+    refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    /// Listens on `addr`; with `secret`, only requests carrying it count; the events must
+    /// arrive within `deadline` of the delete.
+    pub async fn listen(
+        addr: std::net::SocketAddr,
+        secret: Option<String>,
+        deadline: Duration,
+    ) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (kept, turned_away) = (received.clone(), refused.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (kept, turned_away, secret) =
+                    (kept.clone(), turned_away.clone(), secret.clone());
+                tokio::spawn(async move {
+                    match receive(stream, secret.as_deref()).await {
+                        Ok(Some(event)) => kept.lock().unwrap().push(event),
+                        Ok(None) => {
+                            turned_away.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Err(_) => {}
+                    }
+                });
+            }
+        });
+        Ok(Receiver {
+            deadline,
+            received,
+            refused,
+            task,
+        })
+    }
+
+    /// The types of the events received for file `id`, in the order of its versions.
+    fn types_of(&self, id: &str) -> Vec<String> {
+        let mut events: Vec<(u64, String)> = self
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["detail"]["file"]["id"] == id)
+            .map(|e| {
+                (
+                    e["detail"]["file"]["version"].as_u64().unwrap_or_default(),
+                    e["detail-type"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        events.sort();
+        events.dedup();
+        events.into_iter().map(|(_, kind)| kind).collect()
+    }
+}
+
+/// Reads one HTTP/1.1 request; answers `200` (the event, if the secret is right) or `401`.
+async fn receive(
+    mut stream: tokio::net::TcpStream,
+    secret: Option<&str>,
+) -> std::io::Result<Option<Value>> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        if buffer.len() > 64 * 1024 {
+            return Ok(None);
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+        .min(1 << 20);
+    while buffer.len() < head_end + length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    let allowed = secret.is_none_or(|s| header("x-stowage-webhook-secret").as_deref() == Some(s));
+    let status = if allowed {
+        "200 OK"
+    } else {
+        "401 Unauthorized"
+    };
+    stream
+        .write_all(
+            format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+    let body = &buffer[head_end..buffer.len().min(head_end + length)];
+    Ok(allowed.then(|| serde_json::from_slice(body).ok()).flatten())
+}
+
+/// Waits for `id`'s created, uploaded and deleted events.
+async fn events(receiver: &Receiver, id: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let types = receiver.types_of(id);
+        let seen: Vec<&str> = EXPECTED_EVENTS
+            .iter()
+            .copied()
+            .filter(|t| types.iter().any(|kind| kind == t))
+            .collect();
+        if seen.len() == EXPECTED_EVENTS.len() {
+            let order: Vec<&str> = types
+                .iter()
+                .map(String::as_str)
+                .filter(|t| EXPECTED_EVENTS.contains(t))
+                .collect();
+            if order != EXPECTED_EVENTS {
+                return Err(Error(format!("the events arrived as {order:?}")));
+            }
+            return Ok(());
+        }
+        if started.elapsed() > receiver.deadline {
+            let refused = receiver.refused.load(std::sync::atomic::Ordering::SeqCst);
+            return Err(Error(format!(
+                "after {:.0?}, of {EXPECTED_EVENTS:?} only {seen:?} arrived for file {id} ({refused} requests refused for their secret)",
+                started.elapsed()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Runs the steps, printing each with its time through `report` (`thumbnails: false`: the
-/// thumbnail step is reported as skipped); answers the failed step and why.
+/// thumbnail step is reported as skipped; no `receiver`: the events step); answers how many
+/// steps were skipped, or the failed step and why.
 pub async fn run(
     api: &Api,
     thumbnails: bool,
+    receiver: Option<&Receiver>,
     mut report: impl FnMut(&str),
-) -> std::result::Result<(), (String, Error)> {
+) -> std::result::Result<usize, (String, Error)> {
     let tag = format!("stowage-smoke-{}", std::process::id());
     let body: Vec<u8> = png(16, 12);
     let mut made: Option<String> = None;
@@ -47,10 +219,10 @@ pub async fn run(
             started.elapsed().as_secs_f64() * 1000.0
         ))
     };
-    let report_skip = |name: &'static str| {
-        (report.borrow_mut())(&format!(
-            "skip {name:<9} (--no-thumbnail: the deployment makes none)"
-        ))
+    let skipped = std::cell::Cell::new(0);
+    let report_skip = |name: &'static str, why: &str| {
+        skipped.set(skipped.get() + 1);
+        (report.borrow_mut())(&format!("skip {name:<9} ({why})"))
     };
     let outcome: std::result::Result<(), (String, Error)> = async {
         let fail = |step: &str| {
@@ -182,7 +354,7 @@ pub async fn run(
             thumbnail(api, &id).await.map_err(fail("thumbnail"))?;
             step_of("thumbnail", started);
         } else {
-            report_skip("thumbnail");
+            report_skip("thumbnail", "--no-thumbnail: the deployment makes none");
         }
 
         let started = Instant::now();
@@ -194,6 +366,15 @@ pub async fn run(
             Err(err) => return Err(("delete".into(), err)),
         }
         step_of("delete", started);
+
+        let started = Instant::now();
+        match receiver {
+            Some(receiver) => {
+                events(receiver, &id).await.map_err(fail("events"))?;
+                step_of("events", started);
+            }
+            None => report_skip("events", "no --events-listen: no webhook receiver"),
+        }
         Ok(())
     }
     .await;
@@ -204,7 +385,7 @@ pub async fn run(
             Err(err) => (report.borrow_mut())(&format!("     could not delete file {id}: {err}")),
         }
     }
-    outcome
+    outcome.map(|()| skipped.get())
 }
 
 /// The single `PUT` the create's `upload` describes, with the headers it binds.

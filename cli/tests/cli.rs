@@ -26,10 +26,20 @@ async fn setup(size: usize) -> Setup {
 }
 
 async fn setup_with(size: usize, thumbnails: bool) -> Setup {
+    setup_sending_events(size, thumbnails, stowage_local::Webhooks::default()).await
+}
+
+/// [`setup_with`], its server sending every file event to `webhooks`.
+async fn setup_sending_events(
+    size: usize,
+    thumbnails: bool,
+    webhooks: stowage_local::Webhooks,
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let server = stowage_local::start(stowage_local::LocalConfig {
         sweep_interval: Duration::from_secs(3_600),
         thumbnails,
+        webhooks,
         ..stowage_local::LocalConfig::new(dir.path().join("data"))
     })
     .await
@@ -334,7 +344,11 @@ async fn smoke_passes_every_step_and_leaves_nothing_behind() {
             "{step}: {stdout}"
         );
     }
-    assert!(stdout.contains("all 9 steps passed"), "{stdout}");
+    assert!(stdout.contains("skip events"), "{stdout}");
+    assert!(
+        stdout.contains("all 9 steps passed (1 skipped)"),
+        "{stdout}"
+    );
     let listing: Value = reqwest::Client::new()
         .get(format!("{}/files", setup.server.base_url))
         .bearer_auth(&setup.token)
@@ -356,6 +370,82 @@ async fn smoke_passes_every_step_and_leaves_nothing_behind() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("skip thumbnail"), "{stdout}");
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// With a webhook receiver of its own (`--events-listen`), `stowage smoke` waits for the
+/// file's created, uploaded and deleted events, checking their secret; events that never come
+/// (here: every request refused for its secret) fail the events step by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_receives_the_files_events_with_their_secret() {
+    let port = free_port();
+    let setup = setup_sending_events(
+        16,
+        false,
+        stowage_local::Webhooks {
+            urls: vec![format!("http://127.0.0.1:{port}/hook")],
+            secret: Some("s3cret".into()),
+        },
+    )
+    .await;
+    let listen = format!("127.0.0.1:{port}");
+    let out = stowage(&setup)
+        .args(["smoke", "--no-thumbnail", "--events-listen", &listen])
+        .args(["--events-secret", "s3cret"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("ok   events ") && l.ends_with(" ms")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("all 9 steps passed (1 skipped)"),
+        "{stdout}"
+    );
+
+    // The receiver told another secret: every request is refused, and the step fails by name
+    // once its wait is over.
+    let out = stowage(&setup)
+        .args(["smoke", "--no-thumbnail", "--events-listen", &listen])
+        .args(["--events-secret", "not-it", "--events-timeout", "3"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("the events step failed"), "{stderr}");
+    assert!(stderr.contains("refused for their secret"), "{stderr}");
+    let listing: Value = reqwest::Client::new()
+        .get(format!("{}/files", setup.server.base_url))
+        .bearer_auth(&setup.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listing["items"],
+        serde_json::json!([]),
+        "nothing left: {listing}"
+    );
 }
 
 /// A stand-in deployment whose storage refuses the upload: limits and create work, the
