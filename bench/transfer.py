@@ -13,7 +13,11 @@ file of random bytes, side by side:
   `CompleteMultipartUpload` alone: how long completion takes after the last part (first in each
   run, after a `sync`, so the earlier runs' writes are not still going to disk);
 - a plain GET of the object (a presigned URL, read to the end and dropped): the endpoint's own
-  download rate.
+  download rate;
+- the two client SDKs, each uploading the file (same part size and concurrency) and
+  downloading it back to disk in one process of its own: `clients/typescript/bench-transfer.mjs`
+  (Node) and `clients/python/bench_transfer.py` (this venv's Python, with the SDK from the
+  checkout); their peak RSS is the process's own high-water mark over both transfers.
 
 Every download is checked against the file's SHA-256. Wall times, rates and peak RSS (VmHWM)
 go to stdout and target/bench/transfer.json. Run it through `bench/run --transfer`, which builds
@@ -170,7 +174,12 @@ def main():
                           response_checksum_validation="when_required", max_pool_connections=args.parallel),
         )
 
-        runs = {k: [] for k in ["cli_upload", "aws_upload", "complete", "cli_download", "aws_download", "get"]}
+        runs = {k: [] for k in ["cli_upload", "aws_upload", "complete", "cli_download", "aws_download", "get",
+                                "ts_upload", "ts_download", "py_upload", "py_download"]}
+        sdks = {
+            "ts": ["node", str(ROOT / "clients" / "typescript" / "bench-transfer.mjs")],
+            "py": [sys.executable, str(ROOT / "clients" / "python" / "bench_transfer.py")],
+        }
         for run in range(args.runs):
             # Completion alone, after the last of the parts, first in the run: the earlier
             # runs' gigabytes flushed (sync), so the disk is as quiet as a laptop's usually is.
@@ -235,6 +244,21 @@ def main():
                     got += len(chunk)
             runs["get"].append({"seconds": time.perf_counter() - started})
             assert got == size
+
+            # The SDKs: upload and download back, each in a process of its own.
+            for name, command in sdks.items():
+                target = work / f"download-{name}.bin"
+                extra = ["--out", str(target), "--keep"] if name == "ts" else ["--verify"]
+                done = subprocess.run(
+                    command + ["--endpoint", url, "--token", token, "--file", str(source),
+                               "--part-size-mib", str(args.part_size_mib), "--parallel", str(args.parallel)]
+                    + extra, check=True, capture_output=True, text=True)
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                if name == "ts":
+                    assert sha256(target) == source_sha, "the TypeScript SDK's download differs"
+                    target.unlink()
+                runs[f"{name}_upload"].append({"seconds": result["upload_seconds"], "rss_mib": result["peak_rss_mib"]})
+                runs[f"{name}_download"].append({"seconds": result["download_seconds"], "rss_mib": result["peak_rss_mib"]})
         results["runs"] = runs
     finally:
         server.kill()
@@ -259,6 +283,10 @@ def report(results):
         "cli_download": "`stowage download` (to disk)",
         "aws_download": "`aws s3 cp` download (to disk)",
         "get": "one presigned `GET`, read and dropped",
+        "ts_upload": "TypeScript SDK `files.upload` (Node 20; parts, complete, wait for `uploaded`)",
+        "ts_download": "TypeScript SDK `files.download` (a stream to disk)",
+        "py_upload": "Python SDK `files.upload` (parts in threads, complete, wait for `uploaded`)",
+        "py_download": "Python SDK `files.download` (to disk)",
     }
     for name, label in labels.items():
         runs = results["runs"][name]
