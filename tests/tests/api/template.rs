@@ -11,7 +11,7 @@ fn template_http_routes_equal_the_route_table() {
     let resources = template["Resources"].as_mapping().unwrap();
     let mut from_template = BTreeSet::new();
     let mut console = BTreeSet::new();
-    for (_, resource) in resources {
+    for (name, resource) in resources {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
@@ -19,9 +19,26 @@ fn template_http_routes_equal_the_route_table() {
             .as_str()
             .unwrap()
             .to_owned();
+        // `sam build` runs the Makefile's `build-<LogicalId>`, which copies the bootstrap of
+        // the crate the logical id names: `CreateFileFunction` → `create-file`.
         assert_eq!(
             resource["Metadata"]["BuildMethod"].as_str(),
-            Some("rust-cargolambda")
+            Some("makefile")
+        );
+        let logical = name.as_str().unwrap();
+        let mut kebab = String::new();
+        let stem = logical
+            .strip_suffix("Function")
+            .expect("a function's logical id ends in Function");
+        for (at, c) in stem.chars().enumerate() {
+            if c.is_ascii_uppercase() && at > 0 {
+                kebab.push('-');
+            }
+            kebab.push(c.to_ascii_lowercase());
+        }
+        assert_eq!(
+            kebab, binary,
+            "the Makefile builds {logical} from functions/{kebab}"
         );
         // The subscribe guard has no events: AppSync calls it.
         for (_, event) in resource["Properties"]["Events"]
