@@ -349,16 +349,7 @@ async fn smoke_passes_every_step_and_leaves_nothing_behind() {
         stdout.contains("all 9 steps passed (1 skipped)"),
         "{stdout}"
     );
-    let listing: Value = reqwest::Client::new()
-        .get(format!("{}/files", setup.server.base_url))
-        .bearer_auth(&setup.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listing["items"], serde_json::json!([]), "{listing}");
+    assert_no_file_left(&setup).await;
 
     // Where no thumbnails are made, the step is skipped when asked, and fails when not.
     let plain = setup_with(16, false).await;
@@ -370,6 +361,20 @@ async fn smoke_passes_every_step_and_leaves_nothing_behind() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("skip thumbnail"), "{stdout}");
+}
+
+/// The tenant holds no file: a smoke run left nothing behind.
+async fn assert_no_file_left(setup: &Setup) {
+    let listing: Value = reqwest::Client::new()
+        .get(format!("{}/files", setup.server.base_url))
+        .bearer_auth(&setup.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing["items"], serde_json::json!([]), "{listing}");
 }
 
 /// A free loopback port.
@@ -432,20 +437,7 @@ async fn smoke_receives_the_files_events_with_their_secret() {
     assert!(!out.status.success());
     assert!(stderr.contains("the events step failed"), "{stderr}");
     assert!(stderr.contains("refused for their secret"), "{stderr}");
-    let listing: Value = reqwest::Client::new()
-        .get(format!("{}/files", setup.server.base_url))
-        .bearer_auth(&setup.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        listing["items"],
-        serde_json::json!([]),
-        "nothing left: {listing}"
-    );
+    assert_no_file_left(&setup).await;
 }
 
 /// A stand-in deployment whose storage refuses the upload: limits and create work, the

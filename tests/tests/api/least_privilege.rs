@@ -24,6 +24,14 @@ async fn uploaded(env: &TestEnv, name: &str, content: &[u8]) -> String {
     id_of(&env.uploaded("acme", text(name), content).await)
 }
 
+/// An uploaded public file of `acme` of `size` bytes: its id and its bytes.
+async fn uploaded_public(env: &TestEnv, size: usize) -> (String, Vec<u8>) {
+    let data = bytes(size);
+    let body = json!({"name": "big.bin", "mimeType": "application/octet-stream",
+                      "privateAccess": false});
+    (id_of(&env.uploaded("acme", body, &data).await), data)
+}
+
 /// PUTs every part of a multipart `upload` (from a create or start answer) with `data`.
 async fn put_parts(env: &TestEnv, upload: &Value, data: &[u8]) {
     let size = upload["partSize"].as_u64().unwrap() as usize;
@@ -349,16 +357,7 @@ async fn a_new_upload_aborts_the_open_multipart_upload(env: TestEnv) {
 /// asks for the copy again.
 async fn an_abort_asks_again_for_a_public_copy_that_is_behind(env: TestEnv) {
     env.check_policies();
-    let data = bytes(6 * MIB);
-    let file = env
-        .uploaded(
-            "acme",
-            json!({"name": "big.bin", "mimeType": "application/octet-stream",
-                   "privateAccess": false}),
-            &data,
-        )
-        .await;
-    let id = id_of(&file);
+    let (id, data) = uploaded_public(&env, 6 * MIB).await;
     // Above the inline limit: a job marker asks the worker for the copy; it has not run.
     let marker = format!("{}acme/{id}", stowage::keys::PUBLISH_JOBS);
     assert!(env.object_exists(&marker).await);
@@ -403,16 +402,7 @@ mod behind {
 async fn a_copy_in_parts_that_fails_is_aborted_and_retried() {
     let env = TestEnv::moto_with(&[("STOWAGE_INLINE_COPY_LIMIT", "5242880")]).await;
     env.check_policies();
-    let data = bytes(12 * MIB);
-    let file = env
-        .uploaded(
-            "acme",
-            json!({"name": "big.bin", "mimeType": "application/octet-stream",
-                   "privateAccess": false}),
-            &data,
-        )
-        .await;
-    let id = id_of(&file);
+    let (id, data) = uploaded_public(&env, 12 * MIB).await;
     env.part_copy_outage(true);
     assert!(env.run_jobs().await.is_err(), "the job fails");
     env.part_copy_outage(false);
