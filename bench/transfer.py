@@ -19,6 +19,7 @@ file of random bytes, side by side:
   (Node) and `clients/python/bench_transfer.py` (this venv's Python, with the SDK from the
   checkout); their peak RSS is the process's own high-water mark over both transfers.
 
+Every upload starts after a `sync`, so none pays for the writeback of the transfers before it.
 Every download is checked against the file's SHA-256. Wall times, rates and peak RSS (VmHWM)
 go to stdout and target/bench/transfer.json. Run it through `bench/run --transfer`, which builds
 the release binaries and installs the tools.
@@ -203,7 +204,10 @@ def main():
                                          MultipartUpload={"Parts": parts})
             runs["complete"].append({"seconds": time.perf_counter() - started})
 
-            # The stowage CLI: create, parts, complete, wait for `uploaded`.
+            # The stowage CLI: create, parts, complete, wait for `uploaded`. Each upload starts
+            # with the disk quiet (sync): one measured after a few GiB of other transfers
+            # otherwise pays for their writeback.
+            os.sync()
             seconds, rss, out = run_timed(
                 [str(cli_bin), "upload", str(source), "--json",
                  "--part-size", str(part), "--parallel", str(args.parallel)], env=cli_env)
@@ -213,6 +217,7 @@ def main():
             file_id = record["id"]
 
             # The AWS CLI, same endpoint, part size and concurrency.
+            os.sync()
             seconds, rss, _ = run_timed(
                 [str(aws_bin), "s3", "cp", str(source), f"s3://{bucket}/bench/aws-{run}.bin",
                  "--endpoint-url", url, "--only-show-errors"], env=aws_env)
@@ -247,6 +252,7 @@ def main():
 
             # The SDKs: upload and download back, each in a process of its own.
             for name, command in sdks.items():
+                os.sync()
                 target = work / f"download-{name}.bin"
                 extra = ["--out", str(target), "--keep"] if name == "ts" else ["--verify"]
                 done = subprocess.run(

@@ -157,7 +157,7 @@ export class Files {
     async download(id, options = {}) {
         const url = await this.downloadUrl(id, options);
         const init = options.signal ? { signal: options.signal } : {};
-        const response = await this.#http.fetch(url, init);
+        const response = await this.#http.storageFetch(url, init);
         if (!response.ok || !response.body) {
             await response.body?.cancel().catch(() => { });
             throw new StowageError({ status: response.status, code: 'download_failed', detail: `the download of file ${id} answered HTTP ${response.status}`, method: 'GET', path: url });
@@ -187,7 +187,7 @@ export class Files {
         }
         const location = response.status === 302 ? response.headers.get('location') : null;
         if (location)
-            response = await this.#http.fetch(location, signal ? { signal } : {});
+            response = await this.#http.storageFetch(location, signal ? { signal } : {});
         if (!response.ok)
             throw new StowageError({ status: response.status, code: 'download_failed', detail: `the thumbnail of file ${id} answered HTTP ${response.status}` });
         return { status: 'ready', blob: await response.blob() };

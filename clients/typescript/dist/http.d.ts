@@ -25,6 +25,11 @@ export interface CallOptions {
 export declare class Http {
     readonly endpoint: string;
     readonly fetch: typeof fetch;
+    /**
+     * The `fetch` for presigned storage URLs (parts, single PUTs, downloads): the one given, else
+     * `node:http` in Node (src/node.ts), else the global one.
+     */
+    readonly storageFetch: typeof fetch;
     private readonly token;
     private readonly retry;
     constructor(endpoint: string, token: TokenSource, fetchImpl: typeof fetch | undefined, retry?: RetryOptions);

@@ -4,9 +4,15 @@
 // they name (bounded), or with exponential backoff when they name none; no other answer is
 // retried.
 import { StowageError } from './errors.js';
+import { inNode, nodeFetch } from './node.js';
 export class Http {
     endpoint;
     fetch;
+    /**
+     * The `fetch` for presigned storage URLs (parts, single PUTs, downloads): the one given, else
+     * `node:http` in Node (src/node.ts), else the global one.
+     */
+    storageFetch;
     token;
     retry;
     constructor(endpoint, token, fetchImpl, retry = {}) {
@@ -16,6 +22,7 @@ export class Http {
         if (!fetchImpl && typeof global !== 'function')
             throw new TypeError('Stowage: no global fetch; pass `fetch`');
         this.fetch = fetchImpl ?? global.bind(globalThis);
+        this.storageFetch = fetchImpl ?? (inNode() ? nodeFetch : this.fetch);
         this.retry = {
             attempts: Math.max(1, retry.attempts ?? 6),
             maxDelayMs: retry.maxDelayMs ?? 30_000,

@@ -13,6 +13,8 @@ export interface Source {
     readonly sequential: boolean;
     /** The bytes `[start, end)`; in order and without gaps for a sequential source (skipping is allowed). */
     read(start: number, end: number): Promise<PartBody>;
+    /** Hands back what `read` gave once it is sent for good: its memory may hold a later part. */
+    release?(body: PartBody): void;
     close(): Promise<void>;
 }
 /**

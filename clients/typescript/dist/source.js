@@ -62,21 +62,40 @@ async function pathSource(path) {
     if (!stat.isFile())
         throw new TypeError(`files.upload: ${path} is not a file`);
     const handle = await fs.open(path, 'r');
+    // The parts' memory, reused: a part sent is read into the buffer of one sent before, so an
+    // upload holds `parallel` part buffers however large the file (not one per part, left to
+    // the garbage collector).
+    const free = [];
+    const mine = new WeakSet();
     return {
         size: stat.size,
         name: path.split(/[\\/]/).pop() || undefined,
         type: typeFromName(path),
         sequential: false,
         async read(start, end) {
-            const bytes = new Uint8Array(end - start);
+            const length = end - start;
+            const at = free.findIndex((buffer) => buffer.byteLength >= length);
+            const buffer = at >= 0 ? free.splice(at, 1)[0] : new ArrayBuffer(length);
+            mine.add(buffer);
+            const bytes = new Uint8Array(buffer, 0, length);
             let done = 0;
-            while (done < bytes.length) {
-                const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done);
-                if (bytesRead === 0)
-                    throw new Error(`${path} is shorter than ${end} bytes (did it change?)`);
-                done += bytesRead;
+            try {
+                while (done < bytes.length) {
+                    const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done);
+                    if (bytesRead === 0)
+                        throw new Error(`${path} is shorter than ${end} bytes (did it change?)`);
+                    done += bytesRead;
+                }
+            }
+            catch (err) {
+                free.push(buffer);
+                throw err;
             }
             return bytes;
+        },
+        release(body) {
+            if (body instanceof Uint8Array && mine.has(body.buffer) && !free.includes(body.buffer))
+                free.push(body.buffer);
         },
         close: () => handle.close(),
     };

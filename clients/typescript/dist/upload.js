@@ -229,7 +229,7 @@ async function sendParts(ctx, id, plan, urls, todo, source, options, progress) {
             const url = await urlOf(n);
             let response;
             try {
-                response = await ctx.http.fetch(url, { method: 'PUT', body: body, signal: stop.signal });
+                response = await ctx.http.storageFetch(url, { method: 'PUT', body: body, signal: stop.signal });
             }
             catch (err) {
                 if (stop.signal.aborted)
@@ -258,7 +258,12 @@ async function sendParts(ctx, id, plan, urls, todo, source, options, progress) {
             const n = queue.shift();
             // Read the part only now: at most `parallel` parts are in memory.
             const body = await source.read(plan.offset(n), plan.offset(n) + plan.length(n));
-            await sendOne(n, body);
+            try {
+                await sendOne(n, body);
+            }
+            finally {
+                source.release?.(body);
+            }
         }
     }
     const workers = Array.from({ length: Math.max(1, Math.min(options.parallel ?? 4, todo.length)) }, () => worker().catch((err) => {
@@ -299,7 +304,7 @@ async function putWhole(ctx, upload, source, options) {
             const init = { method: 'PUT', headers: upload.headers, body: body };
             if (options.signal)
                 init.signal = options.signal;
-            response = await ctx.http.fetch(upload.url, init);
+            response = await ctx.http.storageFetch(upload.url, init);
         }
         catch (err) {
             if (options.signal?.aborted)
@@ -325,8 +330,11 @@ function storageCode(text) {
 }
 /** Reads the record until it is no longer `pending` (reading also completes it if the storage event is late). */
 export async function waitUploaded(ctx, id, options = {}) {
-    const deadline = Date.now() + (options.waitTimeoutMs ?? 60_000);
-    for (let delay = 50;; delay = Math.min(1000, delay * 2)) {
+    const started = Date.now();
+    const deadline = started + (options.waitTimeoutMs ?? 60_000);
+    // Every 100 ms for the first 5 s (the storage event usually lands within a second or two, and
+    // a longer pause is time the caller waits for nothing), then backing off to once a second.
+    for (let delay = 100;; delay = Date.now() - started < 5_000 ? 100 : Math.min(1000, delay * 1.5)) {
         const record = await ctx.http.call('GET', `/files/${id}`, { signal: options.signal });
         if (record.status === 'uploaded')
             return record;

@@ -5,6 +5,7 @@
 // retried.
 
 import { StowageError } from './errors.js'
+import { inNode, nodeFetch } from './node.js'
 
 /** A bearer token, or a function (possibly async) returning a fresh one for each call. */
 export type TokenSource = string | (() => string | Promise<string>)
@@ -36,6 +37,11 @@ export interface CallOptions {
 export class Http {
   readonly endpoint: string
   readonly fetch: typeof fetch
+  /**
+   * The `fetch` for presigned storage URLs (parts, single PUTs, downloads): the one given, else
+   * `node:http` in Node (src/node.ts), else the global one.
+   */
+  readonly storageFetch: typeof fetch
   private readonly token: TokenSource
   private readonly retry: Required<RetryOptions>
 
@@ -45,6 +51,7 @@ export class Http {
     const global = globalThis.fetch
     if (!fetchImpl && typeof global !== 'function') throw new TypeError('Stowage: no global fetch; pass `fetch`')
     this.fetch = fetchImpl ?? global.bind(globalThis)
+    this.storageFetch = fetchImpl ?? (inNode() ? (nodeFetch as typeof fetch) : this.fetch)
     this.retry = {
       attempts: Math.max(1, retry.attempts ?? 6),
       maxDelayMs: retry.maxDelayMs ?? 30_000,

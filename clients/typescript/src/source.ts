@@ -28,6 +28,8 @@ export interface Source {
   readonly sequential: boolean
   /** The bytes `[start, end)`; in order and without gaps for a sequential source (skipping is allowed). */
   read(start: number, end: number): Promise<PartBody>
+  /** Hands back what `read` gave once it is sent for good: its memory may hold a later part. */
+  release?(body: PartBody): void
   close(): Promise<void>
 }
 
@@ -96,20 +98,37 @@ async function pathSource(path: string): Promise<Source> {
   const stat = await fs.stat(path)
   if (!stat.isFile()) throw new TypeError(`files.upload: ${path} is not a file`)
   const handle = await fs.open(path, 'r')
+  // The parts' memory, reused: a part sent is read into the buffer of one sent before, so an
+  // upload holds `parallel` part buffers however large the file (not one per part, left to
+  // the garbage collector).
+  const free: ArrayBuffer[] = []
+  const mine = new WeakSet<ArrayBuffer>()
   return {
     size: stat.size,
     name: path.split(/[\\/]/).pop() || undefined,
     type: typeFromName(path),
     sequential: false,
     async read(start, end) {
-      const bytes = new Uint8Array(end - start)
+      const length = end - start
+      const at = free.findIndex((buffer) => buffer.byteLength >= length)
+      const buffer = at >= 0 ? free.splice(at, 1)[0]! : new ArrayBuffer(length)
+      mine.add(buffer)
+      const bytes = new Uint8Array(buffer, 0, length)
       let done = 0
-      while (done < bytes.length) {
-        const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done)
-        if (bytesRead === 0) throw new Error(`${path} is shorter than ${end} bytes (did it change?)`)
-        done += bytesRead
+      try {
+        while (done < bytes.length) {
+          const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done)
+          if (bytesRead === 0) throw new Error(`${path} is shorter than ${end} bytes (did it change?)`)
+          done += bytesRead
+        }
+      } catch (err) {
+        free.push(buffer)
+        throw err
       }
       return bytes
+    },
+    release(body) {
+      if (body instanceof Uint8Array && mine.has(body.buffer as ArrayBuffer) && !free.includes(body.buffer as ArrayBuffer)) free.push(body.buffer as ArrayBuffer)
     },
     close: () => handle.close(),
   }

@@ -285,7 +285,7 @@ async function sendParts(
       const url = await urlOf(n)
       let response: Response
       try {
-        response = await ctx.http.fetch(url, { method: 'PUT', body: body as BodyInit, signal: stop.signal })
+        response = await ctx.http.storageFetch(url, { method: 'PUT', body: body as BodyInit, signal: stop.signal })
       } catch (err) {
         if (stop.signal.aborted) throw err
         last = String((err as Error)?.message ?? err)
@@ -311,7 +311,11 @@ async function sendParts(
       const n = queue.shift()!
       // Read the part only now: at most `parallel` parts are in memory.
       const body = await source.read(plan.offset(n), plan.offset(n) + plan.length(n))
-      await sendOne(n, body)
+      try {
+        await sendOne(n, body)
+      } finally {
+        source.release?.(body)
+      }
     }
   }
 
@@ -352,7 +356,7 @@ async function putWhole(ctx: UploadContext, upload: SinglePutUpload, source: Sou
       // Exactly the headers the presigned URL binds.
       const init: RequestInit = { method: 'PUT', headers: upload.headers, body: body as BodyInit }
       if (options.signal) init.signal = options.signal
-      response = await ctx.http.fetch(upload.url, init)
+      response = await ctx.http.storageFetch(upload.url, init)
     } catch (err) {
       if (options.signal?.aborted) throw err
       last = String((err as Error)?.message ?? err)
@@ -377,8 +381,11 @@ function storageCode(text: string): string {
 
 /** Reads the record until it is no longer `pending` (reading also completes it if the storage event is late). */
 export async function waitUploaded(ctx: UploadContext, id: string, options: { signal?: AbortSignal; waitTimeoutMs?: number } = {}): Promise<FileRecord> {
-  const deadline = Date.now() + (options.waitTimeoutMs ?? 60_000)
-  for (let delay = 50; ; delay = Math.min(1000, delay * 2)) {
+  const started = Date.now()
+  const deadline = started + (options.waitTimeoutMs ?? 60_000)
+  // Every 100 ms for the first 5 s (the storage event usually lands within a second or two, and
+  // a longer pause is time the caller waits for nothing), then backing off to once a second.
+  for (let delay = 100; ; delay = Date.now() - started < 5_000 ? 100 : Math.min(1000, delay * 1.5)) {
     const record = await ctx.http.call<FileRecord>('GET', `/files/${id}`, { signal: options.signal })
     if (record.status === 'uploaded') return record
     if (record.status === 'failed') {

@@ -373,8 +373,11 @@ def send_parts(
 def wait_uploaded(http: Http, file_id: str, timeout: float) -> dict[str, Any]:
     """The record once it is no longer ``pending`` (reading it completes it when the storage
     event has not arrived yet)."""
-    deadline = time.monotonic() + timeout
-    pause = 0.05
+    started = time.monotonic()
+    deadline = started + timeout
+    # Every 100 ms for the first 5 s (the storage event usually lands within a second or two,
+    # and a longer pause is time the caller waits for nothing), then backing off to once a second.
+    pause = 0.1
     while True:
         record: dict[str, Any] = http.json("GET", f"/files/{file_id}")
         if record.get("status") != "pending":
@@ -387,7 +390,8 @@ def wait_uploaded(http: Http, file_id: str, timeout: float) -> dict[str, Any]:
         if time.monotonic() >= deadline:
             raise UploadError(f"file {file_id} is still pending after {timeout:g} s", file_id)
         time.sleep(pause)
-        pause = min(pause * 2, 1.0)
+        if time.monotonic() - started >= 5.0:
+            pause = min(pause * 1.5, 1.0)
 
 
 def run_upload(
