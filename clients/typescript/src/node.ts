@@ -25,6 +25,7 @@ interface NodeIncoming {
   on(event: 'error', listener: (err: Error) => void): NodeIncoming
   readonly complete: boolean
   pause(): void
+  isPaused(): boolean
   resume(): void
   destroy(err?: unknown): void
 }
@@ -32,7 +33,8 @@ interface NodeIncoming {
 interface NodeRequest {
   on(event: 'response', listener: (res: NodeIncoming) => void): NodeRequest
   on(event: 'error', listener: (err: Error) => void): NodeRequest
-  setTimeout(ms: number, listener: () => void): NodeRequest
+  on(event: 'timeout', listener: () => void): NodeRequest
+  setTimeout(ms: number): NodeRequest
   end(body?: Uint8Array): void
   destroy(err?: unknown): void
   readonly writableFinished: boolean
@@ -140,17 +142,37 @@ function send(url: URL, method: string, headers: Record<string, string>, body: U
         }
         signal?.addEventListener('abort', onAbort, { once: true })
         const done = () => signal?.removeEventListener('abort', onAbort)
-        request.setTimeout(IDLE_TIMEOUT_MS, () => request.destroy(new Error(`no answer from ${url.host} in ${IDLE_TIMEOUT_MS / 1000} s`)))
+        // The idle timeout counts only while this side waits for the other: it is off while a
+        // download is paused because its reader is behind.
+        request.on('timeout', () => request.destroy(new Error(`no answer from ${url.host} in ${IDLE_TIMEOUT_MS / 1000} s`)))
+        request.setTimeout(IDLE_TIMEOUT_MS)
         request.on('error', (err) => {
+          // Once an answer came, the answer decides (a refusal while the body was still being
+          // written breaks the pipe, and is still a refusal); a connection lost after it fails
+          // the answer's own stream (its 'close' without 'end').
+          if (incoming) return
           done()
           fail(err)
         })
         request.on('response', (res) => {
           incoming = res
           const status = res.statusCode ?? 0
-          const responseHeaders = new Headers()
-          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) responseHeaders.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!)
-          const init = { status, statusText: res.statusMessage ?? '', headers: responseHeaders }
+          let init: ResponseInit
+          try {
+            // What `Response` refuses (a status outside 200–599, a header value it rejects)
+            // fails this request rather than the process.
+            if (status < 200 || status > 599) throw new TypeError(`fetch: ${url.host} answered with status ${status}`)
+            const responseHeaders = new Headers()
+            for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) responseHeaders.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!)
+            init = { status, statusText: res.statusMessage ?? '', headers: responseHeaders }
+          } catch (err) {
+            done()
+            res.destroy()
+            request.destroy()
+            incoming = null
+            fail(err)
+            return
+          }
           // An answer that came before the whole body was written (a refusal): the rest is not
           // sent, so the caller may reuse the body's memory as soon as this resolves.
           const cutShort = () => {
@@ -184,7 +206,10 @@ function send(url: URL, method: string, headers: Record<string, string>, body: U
                 stream = controller
               },
               pull() {
-                res.resume()
+                if (res.isPaused()) {
+                  request.setTimeout(IDLE_TIMEOUT_MS)
+                  res.resume()
+                }
               },
               cancel(reason) {
                 stream = null
@@ -205,10 +230,19 @@ function send(url: URL, method: string, headers: Record<string, string>, body: U
           const flush = () => {
             flushing = false
             if (!gathered || filled === 0 || !stream) return
-            stream.enqueue(gathered.subarray(0, filled) as Uint8Array<ArrayBuffer>)
-            gathered = null
+            if (filled === GATHER) {
+              stream.enqueue(gathered as Uint8Array<ArrayBuffer>)
+              gathered = null
+            } else {
+              // A partly filled buffer is copied out and kept for the next turn: a chunk holds
+              // only its own bytes, so what the stream buffers is what it counts.
+              stream.enqueue(gathered.slice(0, filled) as Uint8Array<ArrayBuffer>)
+            }
             filled = 0
-            if ((stream.desiredSize ?? 0) <= 0) res.pause()
+            if ((stream.desiredSize ?? 0) <= 0) {
+              res.pause()
+              request.setTimeout(0)
+            }
           }
           res.on('data', (chunk) => {
             if (!stream) return

@@ -69,6 +69,7 @@ test('a download of 40 MiB streams back intact, in chunks of at most 1 MiB', asy
     }
     assert.ok(largest <= 1024 * 1024, `a chunk of ${largest} bytes`)
     assert.equal(sha(Buffer.concat(chunks)), sha(bytes))
+    for (const chunk of chunks) assert.equal(chunk.buffer.byteLength, chunk.byteLength, 'a chunk holds only its own bytes')
   } finally {
     await stub.close()
   }
@@ -139,17 +140,53 @@ test('an abort before the answer rejects with the reason; an abort mid-download 
   }
 })
 
-test('a refusal before the body is read is answered, and the connection is not left writing', async () => {
+test('a refusal before the body is read, the connection then closed, is still the refusal', async () => {
   const stub = await serve((req, res) => {
-    res.writeHead(403, { 'content-type': 'application/xml' })
-    res.end('<Error><Code>SignatureDoesNotMatch</Code></Error>')
+    res.writeHead(403, { 'content-type': 'application/xml', connection: 'close' })
+    res.end('<Error><Code>SignatureDoesNotMatch</Code></Error>', () => req.socket.destroy())
   })
   try {
-    const response = await nodeFetch(`${stub.url}/part`, { method: 'PUT', body: randomBytes(16 * 1024 * 1024) })
-    assert.equal(response.status, 403)
-    assert.match(await response.text(), /SignatureDoesNotMatch/)
+    for (let i = 0; i < 5; i++) {
+      const response = await nodeFetch(`${stub.url}/part`, { method: 'PUT', body: randomBytes(64 * 1024 * 1024) })
+      assert.equal(response.status, 403)
+      assert.match(await response.text(), /SignatureDoesNotMatch/)
+    }
   } finally {
     stub.server.closeAllConnections()
+    await stub.close()
+  }
+})
+
+test('a trickled download is handed on as it comes, each chunk holding only its own bytes', async () => {
+  const stub = await serve(async (req, res) => {
+    res.writeHead(200, { 'content-length': String(200 * 1460) })
+    for (let i = 0; i < 200; i++) {
+      res.write(Buffer.alloc(1460, i))
+      if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    res.end()
+  })
+  try {
+    const response = await nodeFetch(`${stub.url}/object`)
+    const chunks = []
+    for await (const chunk of response.body) chunks.push(chunk)
+    assert.ok(chunks.length > 1, 'handed on before the end')
+    assert.equal(Buffer.concat(chunks).length, 200 * 1460)
+    for (const chunk of chunks) assert.equal(chunk.buffer.byteLength, chunk.byteLength, `a chunk of ${chunk.byteLength} bytes holds ${chunk.buffer.byteLength}`)
+  } finally {
+    await stub.close()
+  }
+})
+
+test('a status fetch cannot represent rejects the request and leaves the process standing', async () => {
+  const stub = await serve((req, res) => {
+    res.writeHead(600)
+    res.end('odd')
+  })
+  try {
+    await assert.rejects(nodeFetch(`${stub.url}/object`), /status 600/)
+    await assert.rejects(nodeFetch(`${stub.url}/part`, { method: 'PUT', body: new Uint8Array(10) }), /status 600/)
+  } finally {
     await stub.close()
   }
 })
