@@ -9,6 +9,7 @@
 // `nodeFetch` is a `fetch` for what the SDK sends there and nothing more: a method, a plain
 // headers object, a body of bytes or a Blob, a signal, redirects followed as fetch does; it
 // answers with a real `Response`, whose body is a byte stream fed from the socket as it is read.
+import { toBytes } from './source.js';
 /** Whether this runtime is Node itself (not a page, Deno or Bun, whose `fetch` is their own). */
 export function inNode() {
     const g = globalThis;
@@ -75,14 +76,9 @@ export async function nodeFetch(input, init = {}) {
 async function bytesOf(body) {
     if (body === undefined || body === null)
         return undefined;
-    if (body instanceof Uint8Array)
-        return body;
-    if (body instanceof ArrayBuffer)
-        return new Uint8Array(body);
-    if (ArrayBuffer.isView(body))
-        return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-    if (typeof body === 'string')
-        return new TextEncoder().encode(body);
+    const bytes = toBytes(body);
+    if (bytes)
+        return bytes;
     if (typeof Blob !== 'undefined' && body instanceof Blob)
         return new Uint8Array(await body.arrayBuffer());
     throw new TypeError('fetch: only bytes, a string or a Blob can be sent to storage here');

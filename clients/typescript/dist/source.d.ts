@@ -22,5 +22,7 @@ export interface Source {
  * into memory first.
  */
 export declare function openSource(data: UploadData, size?: number): Promise<Source>;
+/** Bytes, a typed array or view, an `ArrayBuffer` or a string as bytes; anything else `undefined`. */
+export declare function toBytes(value: unknown): Uint8Array | undefined;
 /** A media type guessed from a file name's extension (a few common ones), or `undefined`. */
 export declare function typeFromName(name: string): string | undefined;

@@ -119,16 +119,23 @@ function chunksOf(data) {
     }
     return null;
 }
+/** Bytes, a typed array or view, an `ArrayBuffer` or a string as bytes; anything else `undefined`. */
+export function toBytes(value) {
+    if (value instanceof Uint8Array)
+        return value;
+    if (value instanceof ArrayBuffer)
+        return new Uint8Array(value);
+    if (ArrayBuffer.isView(value))
+        return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    if (typeof value === 'string')
+        return new TextEncoder().encode(value);
+    return undefined;
+}
 function asBytes(chunk) {
-    if (chunk instanceof Uint8Array)
-        return chunk;
-    if (chunk instanceof ArrayBuffer)
-        return new Uint8Array(chunk);
-    if (ArrayBuffer.isView(chunk))
-        return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (typeof chunk === 'string')
-        return new TextEncoder().encode(chunk);
-    throw new TypeError('files.upload: a stream must yield bytes');
+    const bytes = toBytes(chunk);
+    if (!bytes)
+        throw new TypeError('files.upload: a stream must yield bytes');
+    return bytes;
 }
 async function readAll(chunks) {
     const parts = [];

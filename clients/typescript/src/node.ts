@@ -10,6 +10,8 @@
 // headers object, a body of bytes or a Blob, a signal, redirects followed as fetch does; it
 // answers with a real `Response`, whose body is a byte stream fed from the socket as it is read.
 
+import { toBytes } from './source.js'
+
 /** Whether this runtime is Node itself (not a page, Deno or Bun, whose `fetch` is their own). */
 export function inNode(): boolean {
   const g = globalThis as { process?: { versions?: { node?: string; bun?: string } }; Deno?: unknown; document?: unknown }
@@ -102,10 +104,8 @@ export async function nodeFetch(input: string | URL, init: RequestInit = {}): Pr
 /** The body as bytes (a Blob is read: a part is at most the part size). */
 async function bytesOf(body: RequestInit['body']): Promise<Uint8Array | undefined> {
   if (body === undefined || body === null) return undefined
-  if (body instanceof Uint8Array) return body
-  if (body instanceof ArrayBuffer) return new Uint8Array(body)
-  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
-  if (typeof body === 'string') return new TextEncoder().encode(body)
+  const bytes = toBytes(body)
+  if (bytes) return bytes
   if (typeof Blob !== 'undefined' && body instanceof Blob) return new Uint8Array(await body.arrayBuffer())
   throw new TypeError('fetch: only bytes, a string or a Blob can be sent to storage here')
 }
