@@ -130,18 +130,17 @@ impl Dispatcher {
             }
         };
         let content_type = output.content_type.clone();
-        let bytes = match output.body.collect().await {
-            Ok(data) => data.into_bytes(),
-            Err(err) => {
-                tracing::error!(error = %err, %key, "reading a public copy failed");
-                return plain(StatusCode::INTERNAL_SERVER_ERROR);
-            }
-        };
+        let length = output.content_length;
         let mut response = Response::new(if method == Method::HEAD {
             Body::empty()
         } else {
-            Body::from(bytes)
+            streamed(output.body, key)
         });
+        if let Some(length) = length.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, length);
+        }
         if let Some(ct) = &content_type {
             if stowage::blob::is_active_content(ct) {
                 response.headers_mut().insert(
@@ -530,4 +529,29 @@ fn metrics() -> Response<Body> {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+/// An object's bytes as a response body, chunk by chunk as the endpoint reads them (two chunks
+/// in flight at most): an anonymous reader of a large public file costs no more memory than a
+/// small one.
+fn streamed(mut object: aws_sdk_s3::primitives::ByteStream, key: &str) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+    let key = key.to_owned();
+    tokio::spawn(async move {
+        while let Some(chunk) = object.next().await {
+            let failed = chunk.is_err();
+            let item = chunk.map_err(|err| {
+                tracing::error!(error = %err, %key, "reading a public copy failed");
+                std::io::Error::other(err)
+            });
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        let item = rx.recv().await?;
+        Some((item.map(hyper::body::Frame::data), rx))
+    });
+    Body::http_body_unsync(http_body_util::StreamBody::new(frames))
 }

@@ -104,8 +104,21 @@ pub enum Refusal {
     InvalidPart(i32),
     /// A part other than the last is under 5 MiB (`EntityTooSmall`).
     TooSmall(i32),
+    /// `If-None-Match: *` and the key already holds an object (`PreconditionFailed`); the parts
+    /// are kept.
+    Exists,
     /// Reading or writing the files failed (`InternalError`); the parts are kept.
     Io(std::io::Error),
+}
+
+/// How an object is put in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placing {
+    /// Replacing whatever the key holds.
+    Replace,
+    /// Only where the key holds nothing (`If-None-Match: *`): atomically, so of two such
+    /// writes at once exactly one lands.
+    New,
 }
 
 impl From<std::io::Error> for Refusal {
@@ -257,20 +270,29 @@ impl Layout {
         }
     }
 
-    /// Moves the file at `tmp` into place as the object, with `attributes`.
+    /// Moves the file at `tmp` into place as the object, with `attributes`; with
+    /// [`Placing::New`], an existing object is an `AlreadyExists` error and stays.
     pub fn place(
         &self,
         tmp: &Path,
         bucket: &str,
         key: &str,
         attributes: &Attributes,
+        placing: Placing,
     ) -> std::io::Result<()> {
         let object = self.object(bucket, key);
         let placed = (|| {
             if let Some(dir) = object.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::rename(tmp, &object)
+            match placing {
+                Placing::Replace => std::fs::rename(tmp, &object),
+                // link(2) fails if the name exists: the check and the write are one step.
+                Placing::New => {
+                    std::fs::hard_link(tmp, &object)?;
+                    std::fs::remove_file(tmp)
+                }
+            }
         })();
         if let Err(err) = placed {
             let _ = std::fs::remove_file(tmp);
@@ -439,6 +461,23 @@ impl Layout {
         Ok(parts)
     }
 
+    /// Aborts every open upload initiated before `before` (milliseconds since the epoch), as
+    /// S3's lifecycle rule for incomplete multipart uploads does; returns how many.
+    pub fn abort_uploads_before(&self, before: i64) -> std::io::Result<usize> {
+        let mut aborted = 0;
+        for entry in std::fs::read_dir(self.state().join("uploads"))? {
+            let id = entry?.file_name().to_string_lossy().into_owned();
+            match self.upload(&id) {
+                Ok(Some(upload)) if upload.initiated < before => {
+                    self.close_upload(&id)?;
+                    aborted += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(aborted)
+    }
+
     /// Forgets an upload and its parts.
     pub fn close_upload(&self, upload: &str) -> std::io::Result<()> {
         match self.upload_dir(upload).map(std::fs::remove_dir_all) {
@@ -457,6 +496,7 @@ impl Layout {
         id: &str,
         upload: &Upload,
         parts: &[(i32, Option<String>)],
+        placing: Placing,
     ) -> Result<String, Refusal> {
         let stored: BTreeMap<i32, (u64, String)> = self
             .parts(id)?
@@ -505,7 +545,17 @@ impl Layout {
             etag: etag.clone(),
             ..upload.attributes.clone()
         };
-        self.place(&tmp, &upload.bucket, &upload.key, &attributes)?;
+        self.place(&tmp, &upload.bucket, &upload.key, &attributes, placing)
+            .map_err(|err| {
+                let taken = placing == Placing::New
+                    && err.kind() == std::io::ErrorKind::AlreadyExists
+                    && self.object(&upload.bucket, &upload.key).is_file();
+                if taken {
+                    Refusal::Exists
+                } else {
+                    Refusal::Io(err)
+                }
+            })?;
         // S3 discards the parts a completion leaves out too.
         self.close_upload(id)?;
         Ok(etag)
@@ -654,7 +704,9 @@ mod tests {
                 content_type: Some("text/plain".into()),
                 ..Attributes::default()
             };
-            layout.place(&tmp, "b", key, &attributes).unwrap();
+            layout
+                .place(&tmp, "b", key, &attributes, Placing::Replace)
+                .unwrap();
         };
         put("files/t/2", b"two");
         put("files/t/1", b"one");
@@ -677,9 +729,38 @@ mod tests {
         let tmp = layout.tmp();
         std::fs::write(&tmp, b"y").unwrap();
         let err = layout
-            .place(&tmp, "b", "other/y", &Attributes::default())
+            .place(
+                &tmp,
+                "b",
+                "other/y",
+                &Attributes::default(),
+                Placing::Replace,
+            )
             .unwrap_err();
         assert!(is_collision(&err), "{err:?}");
+
+        // If-None-Match: * — an existing object stays, a free key takes the new one.
+        let tmp = layout.tmp();
+        std::fs::write(&tmp, b"again").unwrap();
+        let err = layout
+            .place(&tmp, "b", "files/t/1", &Attributes::default(), Placing::New)
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(
+            std::fs::read(layout.object("b", "files/t/1")).unwrap(),
+            b"one"
+        );
+        assert!(!tmp.exists());
+        let tmp = layout.tmp();
+        std::fs::write(&tmp, b"new").unwrap();
+        layout
+            .place(&tmp, "b", "files/t/3", &Attributes::default(), Placing::New)
+            .unwrap();
+        assert_eq!(
+            std::fs::read(layout.object("b", "files/t/3")).unwrap(),
+            b"new"
+        );
+        layout.remove("b", "files/t/3").unwrap();
 
         layout.remove("b", "files/t/1").unwrap();
         layout.remove("b", "files/t/2").unwrap();

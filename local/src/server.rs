@@ -88,6 +88,8 @@ impl LocalConfig {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("data dir {path} is in use by another stowage-local (process {holder}); stop it, or use another --data-dir")]
+    Locked { path: PathBuf, holder: String },
     #[error("data dir {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -122,6 +124,8 @@ pub struct RunningServer {
     sqlite: Option<Arc<SqliteStore>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// The data dir's lock, released when the server is dropped.
+    _lock: std::fs::File,
 }
 
 impl RunningServer {
@@ -189,9 +193,59 @@ fn data_dir_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Star
     }
 }
 
+/// Most connections served at once; more wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long a client may take to send a request's headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Multipart uploads left open longer than this are aborted (the stack's lifecycle rule).
+pub const STALE_UPLOAD_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The lock file under the data dir: one server per data dir.
+pub const LOCK_FILE: &str = "stowage-local.lock";
+
+/// Creates the data dir readable by its owner only (`0700`: everything under it is then out
+/// of other users' reach) and takes its lock, held until the returned file is dropped; a data
+/// dir another process holds is refused, naming that process.
+fn claim_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    std::fs::create_dir_all(data_dir).map_err(data_dir_error(data_dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(data_dir_error(data_dir))?;
+    }
+    let path = data_dir.join(LOCK_FILE);
+    let mut lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(data_dir_error(data_dir))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = lock.read_to_string(&mut holder);
+            return Err(StartError::Locked {
+                path: data_dir.to_owned(),
+                holder: holder.trim().to_owned(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(err)) => return Err(data_dir_error(data_dir)(err)),
+    }
+    // Who holds it, for the next one to name.
+    let _ = lock.set_len(0);
+    let _ = lock.rewind();
+    let _ = write!(lock, "{}", std::process::id());
+    let _ = lock.flush();
+    Ok(lock)
+}
+
 /// Binds the listener, builds the app once, and serves until stopped.
 pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
     let data_dir = config.data_dir.clone();
+    let lock = claim_data_dir(&data_dir)?;
     let secret = LocalSecret::load_or_create(&data_dir).map_err(data_dir_error(&data_dir))?;
     let listener = TcpListener::bind(config.addr)
         .await
@@ -220,6 +274,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             .or_else(|| std::env::var(name).ok())
     };
     let mut sqlite = None;
+    let mut janitor: Option<LocalBucket> = None;
     let (app, s3) = match config.backend {
         Backend::Embedded => {
             // The same validation as on Lambda, with the embedded table and bucket filled in.
@@ -265,11 +320,13 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             let notifier = Notifier::new(app.clone(), BUCKET, config.object_events);
             let bucket =
                 LocalBucket::new(&root, notifier, &base_url).map_err(data_dir_error(&data_dir))?;
+            janitor = Some(bucket.clone());
             let mut builder = s3s::service::S3ServiceBuilder::new(bucket);
             builder.set_auth(s3s::auth::SimpleAuth::from_single(
                 S3_ACCESS_KEY,
                 secret.s3_secret_key(),
             ));
+            builder.set_access(crate::s3::PresignedScope);
             (
                 app,
                 Some((
@@ -343,6 +400,9 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         tokio::spawn(async move {
             loop {
                 crate::sweep::sweep(&app, &store).await;
+                if let Some(bucket) = &janitor {
+                    bucket.abort_stale_uploads(STALE_UPLOAD_AGE).await;
+                }
                 tokio::time::sleep(every).await;
             }
         })
@@ -354,18 +414,30 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             .into_iter()
             .map(|task| AbortOnDrop(Some(task)))
             .collect();
+        let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
+            // A connection slot first: past the cap, clients wait in the listen backlog.
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                _ = &mut shutdown_rx => break,
+            };
             tokio::select! {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let dispatcher = dispatcher.clone();
                     tokio::spawn(async move {
+                        let _permit = permit;
                         let service = hyper::service::service_fn(move |req| {
                             let dispatcher = dispatcher.clone();
                             async move { dispatcher.dispatch(req).await }
                         });
                         let io = hyper_util::rt::TokioIo::new(stream);
                         if let Err(err) = hyper::server::conn::http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(HEADER_TIMEOUT)
                             .serve_connection(io, service)
                             .with_upgrades()
                             .await
@@ -387,6 +459,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
         sqlite,
         shutdown: Some(shutdown_tx),
         task,
+        _lock: lock,
     })
 }
 

@@ -34,12 +34,26 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    /// Checks the URLs (absolute `http`/`https`).
+    /// Checks the URLs: absolute `https`, or `http` to this machine only (the secret header
+    /// must not cross a network in the clear).
     pub fn validate(&self) -> Result<(), String> {
         for url in &self.urls {
             let parsed = reqwest::Url::parse(url).map_err(|e| format!("--webhook {url}: {e}"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(format!("--webhook {url}: must be an http or https URL"));
+            let host = parsed.host_str().unwrap_or_default();
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            match parsed.scheme() {
+                "https" => {}
+                "http" if loopback => {}
+                "http" => {
+                    return Err(format!(
+                        "--webhook {url}: plain http is allowed only to this machine (localhost, 127.0.0.1, [::1]); use https"
+                    ))
+                }
+                _ => return Err(format!("--webhook {url}: must be an https URL")),
             }
         }
         Ok(())
@@ -60,6 +74,9 @@ impl Webhooks {
     pub fn spawn(&self, store: Arc<SqliteStore>) -> Vec<tokio::task::JoinHandle<()>> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            // The secret header goes to the configured URL only: a redirect is not followed
+            // (reqwest would carry the header to the new host), it is a failed delivery.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("stowage-local/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with default TLS settings");
@@ -150,6 +167,38 @@ impl Deliverer {
                 }
             }
             Err(err) => Sent::Retry(err.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Webhooks;
+
+    fn check(url: &str) -> Result<(), String> {
+        Webhooks {
+            urls: vec![url.to_owned()],
+            secret: None,
+        }
+        .validate()
+    }
+
+    #[test]
+    fn plain_http_is_for_this_machine_only() {
+        for ok in [
+            "https://hooks.example.com/x",
+            "http://127.0.0.1:9000/x",
+            "http://localhost/x",
+            "http://[::1]:8080/x",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://hooks.example.com/x",
+            "http://10.0.0.5/x",
+            "ftp://127.0.0.1/x",
+        ] {
+            assert!(check(bad).is_err(), "{bad}");
         }
     }
 }

@@ -536,3 +536,29 @@ async fn metrics_count_requests_by_route_and_uploads() {
     assert_eq!(value(&format!("stowage_uploads_failed_total{s3} ")), 0.0);
     assert!(text.contains("# TYPE stowage_requests_total counter"));
 }
+
+#[tokio::test]
+async fn a_second_server_on_one_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _first = Local::start(&data);
+    // The data dir is its owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    }
+    let second = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("run a second stowage-local");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("in use by another stowage-local (process ")
+            && stderr.contains(&data.display().to_string()),
+        "{stderr}"
+    );
+}

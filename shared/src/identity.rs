@@ -121,14 +121,24 @@ impl std::ops::BitOr for Scopes {
 
 /// The groups in a groups claim, in every form it arrives in: a JSON array's text
 /// (`["admin","eng"]`), a space- or comma-separated string (`"admin eng"`, `"admin,eng"`), or
-/// API Gateway's rendering of an array claim (`"[admin eng]"`). Names that cannot name a
-/// group are dropped, duplicates too; at most [`MAX_GROUPS`] are kept, in claim order.
+/// API Gateway's rendering of an array claim (`"[admin eng]"`, elements joined by spaces).
+/// Names that cannot name a group (a separator in them: space, comma, bracket, quote) are
+/// dropped, never split into other groups' names; duplicates too; at most [`MAX_GROUPS`] are
+/// kept, in claim order.
 pub fn parse_groups(text: &str) -> Vec<String> {
     let mut groups: Vec<String> = Vec::new();
-    let names = match serde_json::from_str::<Vec<String>>(text) {
+    let trimmed = text.trim();
+    let names: Vec<String> = match serde_json::from_str::<Vec<String>>(trimmed) {
         Ok(array) => array,
-        Err(_) => text
-            .split(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '"'))
+        // API Gateway's rendering of an array: only spaces separate its elements, so an
+        // element with a comma in it stays one (invalid) name.
+        Err(_) if trimmed.starts_with('[') && trimmed.ends_with(']') => trimmed
+            [1..trimmed.len() - 1]
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        Err(_) => trimmed
+            .split(|c: char| c.is_whitespace() || c == ',')
             .map(str::to_owned)
             .collect(),
     };
@@ -184,6 +194,20 @@ impl Identity {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_group_named_with_a_separator_is_ignored_never_split() {
+        // API Gateway renders ["eng,admins", "ops"] as "[eng,admins ops]".
+        assert_eq!(super::parse_groups("[eng,admins ops]"), ["ops"]);
+        assert_eq!(super::parse_groups(r#"["eng,admins","ops"]"#), ["ops"]);
+        assert_eq!(super::parse_groups(r#"["a]b","[c","d\"e","f"]"#), ["f"]);
+        // The plain string forms still separate by spaces and commas.
+        assert_eq!(
+            super::parse_groups("eng,ops admins"),
+            ["eng", "ops", "admins"]
+        );
+        assert_eq!(super::parse_groups("[eng ops]"), ["eng", "ops"]);
+    }
+
     use super::*;
 
     #[test]
@@ -224,10 +248,13 @@ mod tests {
             "admin eng",
             "admin,eng",
             "admin, eng",
-            " [admin, eng, admin] ",
+            " [admin eng admin] ",
         ] {
             assert_eq!(parse_groups(text), both, "{text:?}");
         }
+        // In API Gateway's rendering only spaces separate: a comma belongs to a name (which
+        // is then no group's), so "[a, b]" is not read as two groups.
+        assert_eq!(parse_groups("[admin, eng]"), vec!["eng".to_owned()]);
         assert_eq!(parse_groups(""), Vec::<String>::new());
         assert_eq!(parse_groups("[]"), Vec::<String>::new());
         // A JSON array keeps names with other characters than the separators.

@@ -124,10 +124,13 @@ impl Api {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
+    /// PUTs `bytes` to an upload URL with the headers Stowage's upload URLs are signed with
+    /// (`Content-Type`, and `If-None-Match: *`: an upload URL writes once).
     pub async fn put(&self, url: &str, content_type: &str, bytes: &[u8]) -> u16 {
         self.http
             .put(url)
             .header("content-type", content_type)
+            .header("if-none-match", "*")
             .body(bytes.to_vec())
             .send()
             .await

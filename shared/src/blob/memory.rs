@@ -166,6 +166,9 @@ impl ObjectStore for MemoryObjects {
         request
             .headers
             .insert("content-type".into(), conditions.content_type.to_owned());
+        request
+            .headers
+            .insert("if-none-match".into(), "*".to_owned());
         Ok(request)
     }
 

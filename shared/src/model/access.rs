@@ -190,6 +190,43 @@ impl Overwrite {
     }
 }
 
+/// Who may make a collection's files public (`privateAccess: false`): a public file is
+/// world-readable, so publishing is sharing, at least.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublicFiles {
+    /// A file's owner (and apps): whoever may share it.
+    #[default]
+    Owners,
+    /// Apps only.
+    Apps,
+    /// Nobody: `privateAccess: false` is refused (`400`).
+    Never,
+}
+
+impl PublicFiles {
+    /// The rule's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicFiles::Owners => "owners",
+            PublicFiles::Apps => "apps",
+            PublicFiles::Never => "never",
+        }
+    }
+
+    /// The rule from its wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [PublicFiles::Owners, PublicFiles::Apps, PublicFiles::Never]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+
+    /// Whether the rule is the default (`owners`).
+    pub fn is_default(&self) -> bool {
+        *self == PublicFiles::Owners
+    }
+}
+
 /// What a grant lets its principal do: read, or also write and delete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -271,6 +308,7 @@ pub struct Policy {
     pub access: CollectionAccess,
     pub file_security: bool,
     pub overwrite: Overwrite,
+    pub public_files: PublicFiles,
 }
 
 /// The facts about one file that rights depend on.
@@ -382,6 +420,7 @@ mod tests {
             },
             file_security: true,
             overwrite: Overwrite::Owner,
+            public_files: PublicFiles::Owners,
         };
         let grants = [
             Grant {

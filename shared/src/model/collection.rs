@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CollectionAccess, FieldError, FileKind, FileRecord, MediaType, Overwrite, Policy, TenantId,
-    Timestamp,
+    CollectionAccess, FieldError, FileKind, FileRecord, MediaType, Overwrite, Policy, PublicFiles,
+    TenantId, Timestamp,
 };
 
 /// A collection's name: 1–64 of `[a-z0-9_-]`.
@@ -168,6 +168,9 @@ pub struct Rules {
     /// Who may start a new upload of an uploaded file.
     #[serde(default, skip_serializing_if = "Overwrite::is_default")]
     pub overwrite: Overwrite,
+    /// Who may make the collection's files public.
+    #[serde(default, skip_serializing_if = "PublicFiles::is_default")]
+    pub public_files: PublicFiles,
 }
 
 impl Rules {
@@ -177,6 +180,7 @@ impl Rules {
             access: self.access.clone(),
             file_security: self.file_security,
             overwrite: self.overwrite,
+            public_files: self.public_files,
         }
     }
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use access::{
     valid_principal_name, AccessEntry, Caller, CollectionAccess, FileFacts, Grant, Overwrite,
-    Policy, Principal, Right, Role, MAX_ACCESS_ENTRIES, MAX_GRANTS, MAX_GROUPS,
+    Policy, Principal, PublicFiles, Right, Role, MAX_ACCESS_ENTRIES, MAX_GRANTS, MAX_GROUPS,
 };
 pub use collection::{
     charge_change, Admission, Collection, CollectionName, Counter, CreateDefaults, LimitName,
@@ -86,6 +86,10 @@ pub struct OpenUpload {
     /// upload fail (a single `PUT` cannot bind its size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<u64>,
+    /// Who opened it: only they (or an app) may sign its requests, list its parts or abort
+    /// it. Records written before this was kept have `None`: the file's owner then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_by: Option<UserId>,
 }
 
 /// How a multipart upload is cut: every part but the last is `part_size` bytes.

@@ -34,6 +34,55 @@ impl By<'_> {
     }
 }
 
+/// `Ok` if `who` opened `record`'s open upload (or is an app): only they may sign its requests,
+/// list its parts or abort it. Else `403 forbidden`. A record with no open upload passes (the
+/// caller's route answers that itself).
+pub(crate) fn check_opener(who: &Identity, record: &FileRecord) -> Result<(), ApiError> {
+    let Some(upload) = &record.upload else {
+        return Ok(());
+    };
+    // Uploads opened before the opener was recorded: the file's owner's.
+    let opener = upload.opened_by.as_ref().unwrap_or(&record.uploaded_by);
+    if who.caller().app || *opener == who.user {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            crate::error::ProblemCode::Forbidden,
+            "this upload was opened by another member: only they (or an app) may sign its requests, list its parts or abort it",
+        ))
+    }
+}
+
+/// Whether `who` may make a file owned by `owner` in `collection` (with `policy`) public
+/// (`privateAccess: false`, which makes it world-readable): publishing is sharing, so only its
+/// owner or an app may, and the collection's `publicFiles` may narrow that to apps (`403`) or
+/// to nobody (`400`).
+pub(crate) fn admit_publish(
+    who: &Identity,
+    policy: &Policy,
+    owner: &crate::model::UserId,
+    collection: &CollectionName,
+) -> Result<(), ApiError> {
+    use crate::error::ProblemCode;
+    use crate::model::PublicFiles;
+    let app = who.caller().app;
+    match policy.public_files {
+        PublicFiles::Never => Err(ApiError::field(
+            "privateAccess",
+            format!("collection {collection} does not allow public files (publicFiles: never)"),
+        )),
+        PublicFiles::Apps if !app => Err(ApiError::new(
+            ProblemCode::Forbidden,
+            format!("collection {collection} lets only apps make files public (publicFiles: apps)"),
+        )),
+        _ if app || *owner == who.user => Ok(()),
+        _ => Err(ApiError::new(
+            ProblemCode::Forbidden,
+            "you may read this file but lack the right to share it, which making it public needs (its owner or an app may)",
+        )),
+    }
+}
+
 /// The facts of `record` that rights depend on.
 pub(crate) fn facts(record: &FileRecord) -> FileFacts<'_> {
     FileFacts {
@@ -124,18 +173,19 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     }
 
     /// The policy of `tenant`'s collection `name`: from what admitted creates in the last
-    /// [`super::collections::ADMISSION_CACHE_SECONDS`], else read (one item). A collection that
-    /// no longer exists (it cannot be deleted while it holds files) has the default policy.
+    /// [`super::collections::ADMISSION_CACHE_SECONDS`], else read (one item). A collection
+    /// other than `default` that no longer exists (it cannot be deleted while its counter shows
+    /// files, but a counter can drift) fails closed: only the owner, apps and grantees.
     pub async fn policy(
         &self,
         tenant: &TenantId,
         name: &CollectionName,
     ) -> Result<Policy, ApiError> {
-        Ok(self.stored_policy(tenant, name).await?.unwrap_or_default())
+        self.event_policy(tenant, name).await
     }
 
-    /// The policy that decides who receives events of a file in `tenant`'s collection `name`
-    /// (SPEC 20): the collection's, as [`Service::policy`] reads it; but for a collection other
+    /// The policy that decides who may do what with, and who receives events of, a file in
+    /// `tenant`'s collection `name`: the collection's; but for a collection other
     /// than `default` that no longer exists (the events of its last files can still be in the
     /// stream, or the change log, after it was deleted), only the apps, the owner and the
     /// grantees: never the whole tenant, whatever the collection allowed.

@@ -2,8 +2,10 @@
 //!
 //! Events may repeat, arrive late or out of order. The decision is a pure function of the
 //! stored record and the event ([`decide`]), and the write is a compare-and-swap on the record's
-//! version, retried on contention; so any delivery order ends in the record that the newest
-//! event alone would give. For one key, S3's `sequencer` orders the events.
+//! version, retried on contention. An upload URL writes once (its `PUT` or completion is signed
+//! with `If-None-Match: *`): the first object that lands at an upload's key is the file's
+//! content, and any later event for that key (a duplicate, or bytes sent again where the
+//! condition is not enforced) changes nothing — it neither replaces nor fails the file.
 
 use super::access::By;
 use super::write::{Cleanup, Plan};
@@ -43,8 +45,6 @@ pub enum Outcome {
 enum Decision {
     Ignore,
     DeleteOrphan,
-    /// The event may be older than a `HeadObject` repair: apply it only if S3 still holds it.
-    ConfirmThenApply,
     Write {
         record: Box<FileRecord>,
         /// Objects to delete once the write has succeeded.
@@ -62,14 +62,16 @@ fn decide(record: &FileRecord, event: &ObjectEvent, now: Timestamp) -> Decision 
         return apply(record, event, now);
     }
     match &record.content {
-        Some(content) if content.key == event.key => match (&event.sequencer, &content.sequencer) {
-            (Some(new), Some(old)) if new > old => apply(record, event, now),
-            (Some(_), None) if content.etag == event.etag && content.size == event.size => {
-                Decision::Ignore
+        // Landed already: the first object at an upload's key is the content, for good.
+        Some(content) if content.key == event.key => {
+            if content.etag != event.etag || content.size != event.size {
+                tracing::warn!(
+                    key = %event.key,
+                    "other bytes were reported at a key whose upload already landed; the record keeps the first"
+                );
             }
-            (Some(_), None) => Decision::ConfirmThenApply,
-            _ => Decision::Ignore,
-        },
+            Decision::Ignore
+        }
         _ => Decision::DeleteOrphan,
     }
 }
@@ -166,19 +168,8 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 key.id,
                 None,
                 move |current, now| async move {
-                    let decision = match decide(&current, event, now) {
-                        Decision::ConfirmThenApply => match self.objects.head(&event.key).await? {
-                            Some(info) if info.etag == event.etag && info.size == event.size => {
-                                apply(&current, event, now)
-                            }
-                            _ => Decision::Ignore,
-                        },
-                        other => other,
-                    };
-                    Ok(match decision {
-                        Decision::Ignore | Decision::ConfirmThenApply => {
-                            (Plan::keep(), Seen::Ignored)
-                        }
+                    Ok(match decide(&current, event, now) {
+                        Decision::Ignore => (Plan::keep(), Seen::Ignored),
                         Decision::DeleteOrphan => (
                             Plan::keep().then([Cleanup::DeleteObject(event.key.clone())]),
                             Seen::Orphan,
@@ -234,6 +225,7 @@ mod tests {
                 url_expires_at: at.plus_seconds(1_800),
                 multipart: None,
                 max_size: None,
+                opened_by: None,
             }),
             ..FileRecord::fixture(tenant.as_str(), id, at)
         }
@@ -279,17 +271,17 @@ mod tests {
     }
 
     #[test]
-    fn an_older_event_after_a_newer_one_is_ignored() {
-        let record = pending(None);
-        let older = event(&record, 5, "e1", "0A");
-        let newer = event(&record, 7, "e2", "0B");
-        let (after_newer, _) = written(decide(&record, &newer, NOW));
-        assert_eq!(decide(&after_newer, &older, NOW), Decision::Ignore);
-        // In order, the newer event wins too.
-        let (after_older, _) = written(decide(&record, &older, NOW));
-        let (final_in_order, _) = written(decide(&after_older, &newer, NOW));
-        assert_eq!(final_in_order.size, after_newer.size);
-        assert_eq!(final_in_order.content, after_newer.content);
+    fn bytes_sent_again_to_a_landed_upload_neither_replace_nor_fail_the_file() {
+        let record = pending(Some(5));
+        let (landed, _) = written(decide(&record, &event(&record, 5, "e1", "0A"), NOW));
+        // Same size, other bytes (a replacement), and another size (which would fail it): in
+        // either order, nothing changes and nothing is deleted.
+        for (size, etag) in [(5, "e2"), (6, "e3")] {
+            for sequencer in ["0B", "09"] {
+                let again = event(&record, size, etag, sequencer);
+                assert_eq!(decide(&landed, &again, NOW), Decision::Ignore);
+            }
+        }
     }
 
     #[test]
@@ -326,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn an_event_after_a_head_repair_is_ignored_if_it_matches_and_confirmed_otherwise() {
+    fn an_event_after_a_head_repair_is_ignored() {
         let record = pending(None);
         let repair = ObjectEvent {
             sequencer: None,
@@ -336,10 +328,7 @@ mod tests {
         let same = event(&record, 5, "e1", "0A");
         assert_eq!(decide(&repaired, &same, NOW), Decision::Ignore);
         let different = event(&record, 6, "e2", "0B");
-        assert_eq!(
-            decide(&repaired, &different, NOW),
-            Decision::ConfirmThenApply
-        );
+        assert_eq!(decide(&repaired, &different, NOW), Decision::Ignore);
         // A repair never overrides an event-derived state.
         let (from_event, _) = written(decide(&record, &same, NOW));
         assert_eq!(decide(&from_event, &repair, NOW), Decision::Ignore);

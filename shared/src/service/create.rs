@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::access::By;
+use super::access::{admit_publish, By};
 use super::collections::{admit_upload, with_defaults};
 use super::plan::{pending_expiry, plan_upload};
 use super::write::{Cleanup, Plan};
@@ -147,6 +147,9 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             return Err(refuse(grants_need_file_security()));
         }
         let mut request = with_defaults(&rules, request).map_err(refuse)?;
+        if !request.private_access {
+            admit_publish(who, &policy, &who.user, &request.collection).map_err(refuse)?;
+        }
         admit_upload(&rules, &admission, &request.mime_type, &mut request.upload)
             .map_err(refuse)?;
         let record = FileRecord {
@@ -185,7 +188,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             deleting: false,
         };
         let opened = self
-            .open_upload(&record, &request.upload, rules.max_file_size, now)
+            .open_upload(who, &record, &request.upload, rules.max_file_size, now)
             .await
             .map_err(Refusal::Fresh)?;
         let inserted = self.store.insert(&opened.record, &admission, now).await;
@@ -258,6 +261,11 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let by = By::Caller(who, Right::Upload);
         let written = self
             .modify_with(by, existing.id, None, move |current, now| async move {
+                // externalId is one namespace per tenant: overwrite adopts only the caller's
+                // own file (apps: any), so no member's upload lands in a file another owns.
+                if !who.caller().app && current.uploaded_by != who.user {
+                    return Err(external_id_taken(request));
+                }
                 if request.names("kind") && current.kind != request.kind {
                     return Err(ApiError::new(
                         ProblemCode::KindMismatch,
@@ -279,6 +287,9 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 }
                 let (rules, admission) = self.admission(tenant, &current.collection).await?;
                 let next = overwritten(&current, request);
+                if current.private_access && !next.private_access {
+                    admit_publish(who, &rules.policy(), &current.uploaded_by, &current.collection)?;
+                }
                 if next.grants != current.grants {
                     if !rules.file_security {
                         return Err(grants_need_file_security());
@@ -288,7 +299,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 let mut upload = request.upload.clone();
                 admit_upload(&rules, &admission, &next.mime_type, &mut upload)?;
                 let opened = self
-                    .open_upload(&next, &upload, rules.max_file_size, now)
+                    .open_upload(who, &next, &upload, rules.max_file_size, now)
                     .await?;
                 Ok(opened.into_plan(admission))
             })
@@ -296,16 +307,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let (record, instructions) = match written {
             // The externalId is held by a file the caller may not see: it learns no more
             // than that the id is taken (as without overwrite).
-            Err(err) if err.is(ProblemCode::NotFound) => {
-                return Err(StoreError::ExternalIdTaken(
-                    request
-                        .external_id
-                        .as_ref()
-                        .map(|e| e.as_str().to_owned())
-                        .unwrap_or_default(),
-                )
-                .into())
-            }
+            Err(err) if err.is(ProblemCode::NotFound) => return Err(external_id_taken(request)),
             other => other?,
         };
         Ok(Created {
@@ -335,7 +337,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     let mut upload = request.clone();
                     admit_upload(&rules, &admission, &current.mime_type, &mut upload)?;
                     let opened = self
-                        .open_upload(&current, &upload, rules.max_file_size, now)
+                        .open_upload(who, &current, &upload, rules.max_file_size, now)
                         .await?;
                     Ok(opened.into_plan(admission))
                 },
@@ -351,6 +353,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// multipart upload left open by an earlier upload is to be aborted once it is written.
     async fn open_upload(
         &self,
+        who: &Identity,
         record: &FileRecord,
         request: &UploadRequest,
         max_size: Option<u64>,
@@ -462,6 +465,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             url_expires_at,
             multipart,
             max_size,
+            opened_by: Some(who.user.clone()),
         });
         if next.content.is_none() {
             // Never uploaded: pending, and gone a day after the upload URL expires.
@@ -542,6 +546,22 @@ fn cannot_create(collection: &crate::model::CollectionName) -> ApiError {
     ApiError::new(
         ProblemCode::Forbidden,
         format!("you lack the right to write (create files) in collection {collection}"),
+    )
+}
+
+/// `409 external_id_conflict`: another file of the tenant holds the request's `externalId`,
+/// and the caller may not adopt it.
+fn external_id_taken(request: &CreateFile) -> ApiError {
+    let external_id = request
+        .external_id
+        .as_ref()
+        .map(|e| e.as_str())
+        .unwrap_or_default();
+    ApiError::new(
+        ProblemCode::ExternalIdConflict,
+        format!(
+            "another member's file of this tenant has externalId {external_id:?}; overwrite adopts only your own files (apps: any)"
+        ),
     )
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::access::By;
+use super::access::{check_opener, By};
 use super::create::PartUrl;
 use super::plan::pending_expiry;
 use super::write::{Cleanup, Plan};
@@ -43,7 +43,39 @@ fn open_multipart(record: &FileRecord) -> Result<(&OpenUpload, &MultipartPlan), 
     }
 }
 
+/// The open upload kept open until `until`: `None` when it already is; else the record with
+/// its upload's expiry moved there (and a record without content kept from expiring before).
+pub(super) fn kept_open(current: &FileRecord, until: Timestamp) -> Option<FileRecord> {
+    let upload = current.upload.as_ref()?;
+    if until <= upload.url_expires_at {
+        return None;
+    }
+    let mut next = current.clone();
+    if let Some(open) = next.upload.as_mut() {
+        open.url_expires_at = until;
+    }
+    if next.content.is_none() {
+        next.expires_at = Some(pending_expiry(&next, until));
+    }
+    Some(next)
+}
+
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
+    /// How long a URL signed for an open upload of `record` may live when `requested`: at most
+    /// the collection's `maxUploadUrlExpiresIn`.
+    pub(super) async fn upload_url_lifetime(
+        &self,
+        record: &FileRecord,
+        requested: u64,
+    ) -> Result<u64, ApiError> {
+        let (rules, _, _) = self
+            .admission_cached(&record.tenant, &record.collection)
+            .await?;
+        Ok(rules
+            .max_upload_url_expires_in
+            .map_or(requested, |cap| requested.min(cap)))
+    }
+
     /// `POST /files/{id}/upload/parts`: presigned URLs for the given part numbers (resume,
     /// retry, lazy signing, re-signing after expiry). Re-signing keeps a never-uploaded record
     /// from expiring.
@@ -60,6 +92,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 None,
                 move |current, now| async move {
                     let (upload, plan) = open_multipart(&current)?;
+                    check_opener(who, &current)?;
+                    let lifetime = self
+                        .upload_url_lifetime(&current, request.url_expires_in)
+                        .await?;
                     let numbers = &request.part_numbers;
                     if let Some(bad) = numbers.iter().find(|n| **n == 0 || **n > plan.part_count) {
                         return Err(ApiError::field(
@@ -68,24 +104,17 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                         ));
                     }
                     let total = current.expected_size.unwrap_or(0);
-                    let expires_in = Duration::from_secs(request.url_expires_in);
+                    let expires_in = Duration::from_secs(lifetime);
                     let parts = self
                         .part_urls(&upload.key, plan, total, numbers, now, expires_in)
                         .await?;
-                    let expires_at = now.plus_seconds(request.url_expires_in);
+                    let expires_at = now.plus_seconds(lifetime);
                     let signed = SignedParts { parts, expires_at };
-                    if expires_at <= upload.url_expires_at {
-                        return Ok((Plan::keep(), signed));
-                    }
                     // The upload lives on: so does a record that has no content yet.
-                    let mut next = current.clone();
-                    if let Some(open) = next.upload.as_mut() {
-                        open.url_expires_at = expires_at;
+                    match kept_open(&current, expires_at) {
+                        None => Ok((Plan::keep(), signed)),
+                        Some(next) => Ok((Plan::write(next), signed)),
                     }
-                    if next.content.is_none() {
-                        next.expires_at = Some(pending_expiry(&next, expires_at));
-                    }
-                    Ok((Plan::write(next), signed))
                 },
             )
             .await?;
@@ -100,6 +129,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     ) -> Result<Vec<UploadedPart>, ApiError> {
         let record = self.load_for(who, id, Right::Write).await?;
         let (upload, plan) = open_multipart(&record)?;
+        check_opener(who, &record)?;
         self.objects
             .list_parts(&upload.key, &plan.upload_id)
             .await?
@@ -161,6 +191,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     ) -> Result<Shown, ApiError> {
         let record = self
             .modify(By::Caller(who, Right::Write), id, if_match, |current, _| {
+                check_opener(who, current)?;
                 closing_upload(current)
             })
             .await?;

@@ -14,6 +14,12 @@
 //! failed copy leaves the record out of step, and the next write, read, event retry or job
 //! retry repairs it. A public file's thumbnails are copied beside its copy, and withdrawn with
 //! it.
+//!
+//! Private means private, whatever is in flight: a write that makes a file private withdraws
+//! its copy even when the record says none was made yet (one may be being made); a copy that
+//! lands after the record moved on (made private, deleted, expired, or given new content) is
+//! withdrawn or redone by the step that made it, which reads the record again; and the record
+//! of which copy exists is part of every compare-and-swap, so no concurrent write loses it.
 
 use super::Service;
 use crate::blob::ObjectStore;
@@ -52,10 +58,18 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         previous: &FileRecord,
         record: &FileRecord,
     ) -> Result<(), ApiError> {
+        let caused_here = wanted(previous) != wanted(record);
         if in_step(record) {
+            if caused_here && wanted(record).is_none() {
+                // Made private (or its content withdrawn) while a copy may be in flight: the
+                // copy's maker withdraws what lands later; this withdraws what is there now.
+                if let Err(err) = self.withdraw(&record.tenant, record.id).await {
+                    tracing::warn!(tenant = %record.tenant, id = %record.id, error = ?err, "withdrawing the public copy failed; the publish worker retries it");
+                    self.request_publish(&record.tenant, record.id).await?;
+                }
+            }
             return Ok(());
         }
-        let caused_here = wanted(previous) != wanted(record);
         // Withdrawing a copy is one delete; making one is quick only for small objects.
         let quick = wanted(record).is_none()
             || record
@@ -100,12 +114,21 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             .await?
             .filter(|record| !record.is_expired(now))
         else {
-            return Ok(());
+            // Gone while the job waited: its copy, if any, goes too (the removal's cleanup
+            // deletes it as well; deleting twice is harmless).
+            return self.withdraw(tenant, id).await;
         };
-        if in_step(&record) {
+        // A private record's copy is withdrawn even when the record says there is none.
+        if in_step(&record) && wanted(&record).is_some() {
             return Ok(());
         }
         self.publish_record(&record).await
+    }
+
+    /// Deletes the public copy of `id` and its thumbnails' copies.
+    async fn withdraw(&self, tenant: &TenantId, id: FileId) -> Result<(), ApiError> {
+        self.objects.delete(&public_key(tenant, id)).await?;
+        self.withdraw_thumbnails(tenant, id).await
     }
 
     /// Copies (or withdraws) the public copy for `record`, then records what it reflects.
@@ -126,37 +149,53 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 // Thumbnails made later are copied by their maker (`thumbnail.rs`).
                 self.publish_thumbnails(record, source).await?;
             }
-            None => {
-                self.objects.delete(&alias).await?;
-                self.withdraw_thumbnails(&record.tenant, record.id).await?;
-            }
+            None => self.withdraw(&record.tenant, record.id).await?,
         }
         self.mark_published(record, wanted(record).map(str::to_owned))
             .await
     }
 
-    /// Records that the public copy reflects `source`, unless the record has moved on to other
-    /// content or publicity meanwhile (its next write or read sees that). The version stays:
-    /// nothing a client sees changes.
+    /// Records that the public copy now reflects `source` (`None`: withdrawn), reading the
+    /// record again: if it moved on meanwhile (made private, deleted, expired, or given other
+    /// content), what this step did is undone or redone, so no copy outlives the record's
+    /// wish. The version stays: nothing a client sees changes.
     async fn mark_published(
         &self,
         copied_for: &FileRecord,
         source: Option<String>,
     ) -> Result<(), ApiError> {
+        let (tenant, id) = (&copied_for.tenant, copied_for.id);
         for _ in 0..MARK_ATTEMPTS {
-            let Some(current) = self.store.get(&copied_for.tenant, copied_for.id).await? else {
+            let now = self.clock.now();
+            let Some(current) = self
+                .store
+                .get(tenant, id)
+                .await?
+                .filter(|record| !record.is_expired(now))
+            else {
+                if source.is_some() {
+                    self.withdraw(tenant, id).await?;
+                }
                 return Ok(());
             };
-            if wanted(&current) != source.as_deref() || current.published == source {
+            let wants = wanted(&current).map(str::to_owned);
+            let recorded = if wants == source {
+                source.clone()
+            } else {
+                // Moved on: undo (private now) or redo (other content) what this step did,
+                // and record that no copy is known to be in step until that is done.
+                match wants {
+                    None => self.withdraw(tenant, id).await?,
+                    Some(_) => self.request_publish(tenant, id).await?,
+                }
+                None
+            };
+            if current.published == recorded {
                 return Ok(());
             }
             let mut marked = current.clone();
-            marked.published = source.clone();
-            match self
-                .store
-                .replace(&current, &marked, self.clock.now())
-                .await
-            {
+            marked.published = recorded;
+            match self.store.replace(&current, &marked, now).await {
                 Err(StoreError::Conflict) => continue,
                 other => return Ok(other?),
             }

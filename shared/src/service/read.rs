@@ -121,6 +121,13 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 "the file has no content yet",
             ));
         };
+        let now = self.clock.now();
+        let mut lifetime = expires_in.unwrap_or(self.settings.download_url_expires_in);
+        // No link outlives its record (a temp file's expiry).
+        if let Some(expires_at) = record.expires_at {
+            let left = u64::try_from(expires_at.millis().saturating_sub(now.millis())).unwrap_or(0);
+            lifetime = lifetime.min(std::time::Duration::from_millis(left.max(1_000)));
+        }
         let presigned = self
             .objects
             .presign_get(
@@ -130,8 +137,8 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     safe_disposition(disposition, record.mime_type.as_str()),
                     record.name.as_str(),
                 ),
-                self.clock.now(),
-                expires_in.unwrap_or(self.settings.download_url_expires_in),
+                now,
+                lifetime,
             )
             .await?;
         Ok(presigned.url)

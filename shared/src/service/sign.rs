@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::access::By;
-use super::multipart::closing_upload;
+use super::access::{check_opener, By};
+use super::multipart::{closing_upload, kept_open};
 use super::write::{Cleanup, Plan};
 use super::Service;
 use crate::blob::ObjectStore;
@@ -61,6 +61,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         if request.key.as_ref().is_some_and(|key| key != &upload.key) {
             return Err(mismatch("the key is not this file's open upload"));
         }
+        check_opener(who, &record)?;
         let key = upload.key.clone();
         if request.call.needs_upload_id() {
             let Some(plan) = &upload.multipart else {
@@ -72,7 +73,14 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             }
         }
         let now = self.clock.now();
-        let expires_in = Duration::from_secs(request.expires_in);
+        let lifetime = self
+            .upload_url_lifetime(&record, request.expires_in)
+            .await?;
+        if request.call != S3Call::AbortMultipartUpload {
+            self.keep_open(who, &record, now.plus_seconds(lifetime))
+                .await?;
+        }
+        let expires_in = Duration::from_secs(lifetime);
         let mime = record.mime_type.as_str();
         let upload_id = request.upload_id.as_deref().unwrap_or_default();
         let presigned = match request.call {
@@ -139,7 +147,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     id,
                     None,
                     |current, _| match current.upload.as_ref().and_then(|u| u.multipart.as_ref()) {
-                        Some(plan) if plan.upload_id == upload_id => closing_upload(current),
+                        Some(plan) if plan.upload_id == upload_id => {
+                            check_opener(who, current)?;
+                            closing_upload(current)
+                        }
                         Some(_) => Err(mismatch(
                             "the file's open upload is no longer the one being aborted",
                         )),
@@ -160,6 +171,40 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             key,
             expires_at: presigned.expires_at,
         })
+    }
+
+    /// Keeps the open upload of `record` open until `until` at least (no URL signed for it
+    /// outlives it), extending it by twice what is needed so that signing part after part
+    /// writes the record about once per URL lifetime, not once per part.
+    async fn keep_open(
+        &self,
+        who: &Identity,
+        record: &FileRecord,
+        until: Timestamp,
+    ) -> Result<(), ApiError> {
+        let now = self.clock.now();
+        if kept_open(record, until).is_none() {
+            return Ok(());
+        }
+        let ahead = until.millis().saturating_sub(now.millis()).max(0) / 1_000;
+        let target = until.plus_seconds(u64::try_from(ahead).unwrap_or(0));
+        let key = record.upload.as_ref().map(|u| u.key.clone());
+        self.modify(
+            By::Caller(who, Right::Write),
+            record.id,
+            None,
+            |current, _| {
+                if current.upload.as_ref().map(|u| &u.key) != key.as_ref() {
+                    return Err(mismatch("the file's open upload has changed"));
+                }
+                Ok(match kept_open(current, target) {
+                    Some(next) => Plan::write(next),
+                    None => Plan::keep(),
+                })
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// Records `upload_id`, which a browser created for this file's key, as its multipart

@@ -26,6 +26,8 @@ use serde_json::json;
 /// writes (so those writes lose their compare-and-swap).
 struct Racing {
     inner: SqliteStore,
+    /// Writes to let through before the rival starts racing.
+    skip: AtomicUsize,
     races: AtomicUsize,
     writes: AtomicUsize,
     /// What the rival changes (default: the record's `source`).
@@ -39,16 +41,24 @@ impl Racing {
                 continue;
             };
             let mut raced = current.clone();
+            // A new version, unless the rival takes it back (as the publish step does).
+            raced.version += 1;
             match *self.rival.lock().unwrap() {
                 Some(change) => change(&mut raced),
                 None => raced.source = Some(Source::parse("rival").unwrap()),
             }
-            raced.version += 1;
             self.inner.replace(&current, &raced, now).await.unwrap();
         }
     }
 
     fn take_race(&self) -> bool {
+        if self
+            .skip
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return false;
+        }
         self.races
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
@@ -155,16 +165,17 @@ impl MetadataStore for Racing {
     }
 }
 
-struct World {
+pub(super) struct World {
     service: Service<Racing, MemoryObjects>,
     store: Arc<Racing>,
     objects: Arc<MemoryObjects>,
     who: Identity,
 }
 
-fn world() -> World {
+pub(super) fn world() -> World {
     let store = Arc::new(Racing {
         inner: SqliteStore::in_memory().unwrap(),
+        skip: AtomicUsize::new(0),
         races: AtomicUsize::new(0),
         writes: AtomicUsize::new(0),
         rival: std::sync::Mutex::new(None),
@@ -200,6 +211,13 @@ fn world() -> World {
 impl World {
     fn race(&self, times: usize) {
         self.store.races.store(times, Ordering::SeqCst);
+    }
+
+    /// The rival changes the record as `change` says on the write after the next `skip`.
+    fn race_later(&self, skip: usize, change: fn(&mut FileRecord)) {
+        *self.store.rival.lock().unwrap() = Some(change);
+        self.store.skip.store(skip, Ordering::SeqCst);
+        self.store.races.store(1, Ordering::SeqCst);
     }
 
     async fn create(&self, body: serde_json::Value) -> FileRecord {
@@ -510,4 +528,84 @@ async fn a_public_copy_that_failed_is_requested_again_by_the_next_write() {
     w.service.publish(&record.tenant, record.id).await.unwrap();
     w.patch(record.id, json!({"tags": ["t"]}), None).await;
     assert_eq!(w.objects.calls(Op::Copy), copies);
+}
+
+#[tokio::test]
+async fn a_copy_that_lands_after_the_file_was_made_private_is_withdrawn() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.land(&record, 5).await;
+    let alias = public_key(&record.tenant, record.id);
+    // Made public: the write, then the copy, then the step that records the copy. Between the
+    // copy and that record, another request makes it private (and found nothing to withdraw
+    // yet).
+    w.race_later(1, |record| record.private_access = true);
+    w.patch(record.id, json!({"privateAccess": false}), None)
+        .await;
+    let stored = w
+        .store
+        .get(&record.tenant, record.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.private_access);
+    assert!(!w.objects.exists(&alias), "the late copy is withdrawn");
+    assert_eq!(stored.published, None);
+}
+
+#[tokio::test]
+async fn a_write_between_the_copy_and_its_record_does_not_lose_it() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.land(&record, 5).await;
+    let alias = public_key(&record.tenant, record.id);
+    // The publish step records its copy (same version) while a rename is on its way: the
+    // rename's compare-and-swap must see it, and keep it.
+    w.objects.fail(Op::Copy, 1);
+    let public = w
+        .patch(record.id, json!({"privateAccess": false}), None)
+        .await;
+    assert_eq!(
+        public.published, None,
+        "the copy failed, so it is asked for again"
+    );
+    w.race_later(0, |record| {
+        record.version -= 1;
+        record.published = record.content.as_ref().map(|c| c.key.clone());
+    });
+    let renamed = w.patch(record.id, json!({"name": "b.txt"}), None).await;
+    assert_eq!(
+        renamed.published,
+        renamed.content.as_ref().map(|c| c.key.clone()),
+        "the rename kept the record of the copy"
+    );
+    // And making it private withdraws the copy, whatever the record said.
+    w.objects.put(&alias, 5);
+    w.patch(record.id, json!({"privateAccess": true}), None)
+        .await;
+    let stored = w
+        .store
+        .get(&record.tenant, record.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.published, None);
+    assert!(!w.objects.exists(&alias));
+}
+
+#[tokio::test]
+async fn making_a_file_private_withdraws_a_copy_the_record_does_not_know_of() {
+    let w = world();
+    let record = w.create(small()).await;
+    w.land(&record, 5).await;
+    let alias = public_key(&record.tenant, record.id);
+    // A copy in flight for a public write that the record does not show yet (it failed
+    // to record, or is being made): the private write deletes what is there.
+    w.objects.fail(Op::Copy, 1);
+    w.patch(record.id, json!({"privateAccess": false}), None)
+        .await;
+    w.objects.put(&alias, 5);
+    w.patch(record.id, json!({"privateAccess": true}), None)
+        .await;
+    assert!(!w.objects.exists(&alias));
 }

@@ -3,16 +3,20 @@
 
 use std::collections::BTreeMap;
 
-use super::access::By;
+use super::access::{admit_publish, By};
 use super::collections::admit_mime_type_change;
 use super::write::Plan;
 use super::{Service, Shown};
 use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
-use crate::model::{CollectionName, FieldError, FileId, FileRecord, Right, Rules};
+use crate::model::{CollectionName, FieldError, FileId, FileRecord, Policy, Right, Rules};
 use crate::store::MetadataStore;
 use crate::validate::{BatchUpdate, FilePatch, ListQuery, MetadataChange, MAX_BATCH_UPDATES};
+
+/// Most records an update by filter reads to find its matches before it gives up (`409`): one
+/// request's work stays bounded whatever the tenant holds.
+const MAX_FILTER_READS: u64 = 10_000;
 
 impl FilePatch {
     /// `record` with this patch applied (version and timestamps untouched: the write path sets
@@ -107,6 +111,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                         return Ok((Plan::keep(), ()));
                     }
                     self.admit_grants(who, &current, &next).await?;
+                    if current.private_access && !next.private_access {
+                        let policy = self.policy(&current.tenant, &current.collection).await?;
+                        admit_publish(who, &policy, &current.uploaded_by, &current.collection)?;
+                    }
                     // A new media type meets the collection's rule (read only then).
                     if next.mime_type != current.mime_type {
                         let rules = self.stored_rules(&who.tenant, &next.collection).await?;
@@ -133,9 +141,19 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             ..query.clone()
         };
         let mut ids: Vec<FileId> = Vec::new();
+        let mut read = 0;
         loop {
-            let (records, next_cursor, _) = self.read_page(who, &query).await?;
+            let (records, next_cursor, items_read) = self.read_page(who, &query).await?;
             ids.extend(records.iter().map(|r| r.id));
+            read += items_read;
+            if read > MAX_FILTER_READS && next_cursor.is_some() {
+                return Err(ApiError::new(
+                    ProblemCode::TooManyMatches,
+                    format!(
+                        "finding the files this filter matches would read more than {MAX_FILTER_READS} records; nothing was changed (narrow the filter: a collection, tag, purpose or time range, or update by ids)"
+                    ),
+                ));
+            }
             if ids.len() > MAX_BATCH_UPDATES {
                 return Err(ApiError::new(
                     ProblemCode::TooManyMatches,
@@ -167,15 +185,22 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let ids: Vec<FileId> = batch.items.iter().map(|(id, _)| *id).collect();
         // The rules of the collections whose files may get a new media type, read first (a
         // file's collection is fixed, so reading its record tells which).
+        // And the policies of those that may be made public.
         let mut rules: BTreeMap<CollectionName, Option<Rules>> = BTreeMap::new();
+        let mut policies: BTreeMap<CollectionName, Policy> = BTreeMap::new();
         for (id, patch) in &batch.items {
-            if patch.mime_type.is_none() {
+            let publishes = patch.private_access == Some(false);
+            if patch.mime_type.is_none() && !publishes {
                 continue;
             }
             if let Some(record) = self.store.get(&who.tenant, *id).await? {
-                if !rules.contains_key(&record.collection) {
+                if patch.mime_type.is_some() && !rules.contains_key(&record.collection) {
                     let stored = self.stored_rules(&who.tenant, &record.collection).await?;
                     rules.insert(record.collection.clone(), stored);
+                }
+                if publishes && !policies.contains_key(&record.collection) {
+                    let policy = self.policy(&who.tenant, &record.collection).await?;
+                    policies.insert(record.collection.clone(), policy);
                 }
             }
         }
@@ -192,6 +217,17 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 if next.mime_type != current.mime_type {
                     let known = rules.get(&next.collection).and_then(Option::as_ref);
                     admit_mime_type_change(known, &next)?;
+                }
+                if current.private_access && !next.private_access {
+                    // Read above for every file this patch publishes (a file's collection is
+                    // fixed); a record created since fails closed.
+                    let policy = policies.get(&current.collection).ok_or_else(|| {
+                        ApiError::new(
+                            ProblemCode::VersionMismatch,
+                            "a file changed while the batch was read; send it again",
+                        )
+                    })?;
+                    admit_publish(who, policy, &current.uploaded_by, &current.collection)?;
                 }
                 Ok((&next != current).then_some(next))
             })

@@ -7,7 +7,7 @@ use super::{wire_enum, Fields, MAX_OBJECT_SIZE, MAX_TTL_SECONDS, MAX_URL_EXPIRY_
 use crate::error::ApiError;
 use crate::model::{
     AccessEntry, CollectionAccess, CollectionName, CreateDefaults, FieldError, FileKind, Limits,
-    MimePattern, Overwrite, Rules, MAX_ACCESS_ENTRIES, MAX_LIMIT,
+    MimePattern, Overwrite, PublicFiles, Rules, MAX_ACCESS_ENTRIES, MAX_LIMIT,
 };
 
 /// The rule names a collection body may carry.
@@ -22,6 +22,7 @@ const RULE_FIELDS: &[&str] = &[
     "access",
     "fileSecurity",
     "overwrite",
+    "publicFiles",
 ];
 /// The lists `access` may carry.
 const ACCESS_FIELDS: &[&str] = &["read", "write", "delete"];
@@ -195,6 +196,19 @@ fn read_rules(f: &mut Fields) -> Rules {
             Overwrite::default()
         }),
     };
+    let public_files = match f.string("publicFiles") {
+        None => PublicFiles::default(),
+        Some(text) => PublicFiles::parse(&text).unwrap_or_else(|| {
+            f.error("publicFiles", "must be \"owners\", \"apps\" or \"never\"");
+            PublicFiles::default()
+        }),
+    };
+    if public_files == PublicFiles::Never && defaults.private_access == Some(false) {
+        f.error(
+            "defaults.privateAccess",
+            "cannot be false in a collection whose publicFiles is \"never\"",
+        );
+    }
     Rules {
         allowed_mime_types,
         max_file_size,
@@ -205,6 +219,7 @@ fn read_rules(f: &mut Fields) -> Rules {
         access,
         file_security,
         overwrite,
+        public_files,
     }
 }
 
@@ -362,6 +377,10 @@ pub(crate) fn rules_json(rules: &Rules) -> Map<String, Value> {
     put(
         "overwrite",
         Some(Value::String(rules.overwrite.as_str().to_owned())),
+    );
+    put(
+        "publicFiles",
+        Some(Value::String(rules.public_files.as_str().to_owned())),
     );
     map
 }

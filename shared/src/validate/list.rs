@@ -4,6 +4,9 @@ use super::wire_enum;
 use crate::error::ApiError;
 use crate::model::{FieldError, FileKind, FileRecord, FileStatus, Tags, Timestamp};
 
+/// Most `tag` filters one listing takes (each is checked against every record read).
+pub(crate) const MAX_TAG_FILTERS: usize = 10;
+
 /// Largest page a listing returns.
 pub(crate) const MAX_LIST_LIMIT: usize = 1_000;
 /// Page size when `limit` is not given.
@@ -44,9 +47,16 @@ impl ListQuery {
             if name == "tag" {
                 for tag in values {
                     match Tags::parse([tag]) {
+                        Ok(_) if query.tags.iter().any(|t| t == tag) => {}
                         Ok(_) => query.tags.push(tag.to_owned()),
                         Err(e) => errors.push(FieldError::new("tag", e.message)),
                     }
+                }
+                if query.tags.len() > MAX_TAG_FILTERS {
+                    errors.push(FieldError::new(
+                        "tag",
+                        format!("at most {MAX_TAG_FILTERS} tag filters per listing"),
+                    ));
                 }
                 continue;
             }
@@ -174,6 +184,30 @@ fn within_directory(directory: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::within_directory;
+
+    #[test]
+    fn a_listing_takes_at_most_ten_distinct_tag_filters() {
+        let tags: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        let ten: Vec<&str> = tags[..10].iter().map(String::as_str).collect();
+        let query = super::ListQuery::from_params([("tag", ten.clone())]).unwrap();
+        assert_eq!(query.tags.len(), 10);
+        // Repeats count once.
+        let mut repeated = ten.clone();
+        repeated.extend(["t0"; 1000]);
+        assert_eq!(
+            super::ListQuery::from_params([("tag", repeated)])
+                .unwrap()
+                .tags
+                .len(),
+            10
+        );
+        let eleven: Vec<&str> = tags.iter().map(String::as_str).collect();
+        let err = super::ListQuery::from_params([("tag", eleven)]).unwrap_err();
+        assert!(
+            format!("{err:?}").contains("at most 10 tag filters"),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn directory_prefixes_match_whole_segments() {

@@ -28,5 +28,6 @@ mod store_contract;
 mod template;
 mod thumbnails;
 mod traces;
+mod trust;
 mod updates;
 mod upload_flow;

@@ -359,17 +359,33 @@ async fn check_every_route(
             .send()
             .await;
         assert_eq!(r.status, 200, "{}", r.json);
-        let r = call(env, RouteId::SignUploadParts, who)
-            .id(&multipart)
-            .body(json!({"partNumbers": [1]}))
-            .send()
-            .await;
-        assert_eq!(r.status, 200, "{}", r.json);
-        let r = call(env, RouteId::ListUploadParts, who)
-            .id(&multipart)
-            .send()
-            .await;
-        assert_eq!(r.status, 200, "{}", r.json);
+        // An open upload is its opener's (olivia's) and the apps': other writers may not
+        // sign for it, list its parts or abort it.
+        let opener = matches!(who, Who::App | Who::User("olivia", _));
+        for (route, body) in [
+            (RouteId::SignUploadParts, Some(json!({"partNumbers": [1]}))),
+            (RouteId::ListUploadParts, None),
+            (RouteId::SignUploadRequest, Some(json!({"method": "POST"}))),
+        ] {
+            let r = call(env, route, who)
+                .id(&multipart)
+                .maybe_body(body)
+                .send()
+                .await;
+            if opener {
+                assert_eq!(r.status, 200, "{route:?}: {}", r.json);
+            } else {
+                r.assert_problem(403, "forbidden");
+                assert!(
+                    r.json["detail"]
+                        .as_str()
+                        .unwrap()
+                        .contains("opened by another"),
+                    "{}",
+                    r.json
+                );
+            }
+        }
         let r = call(env, RouteId::CompleteUpload, who)
             .id(&multipart)
             .body(json!({}))
@@ -380,7 +396,11 @@ async fn check_every_route(
             .id(&multipart)
             .send()
             .await;
-        assert_eq!(r.status, 200, "{}", r.json);
+        if opener {
+            assert_eq!(r.status, 200, "{}", r.json);
+        } else {
+            r.assert_problem(403, "forbidden");
+        }
         let r = call(env, RouteId::StartUpload, who)
             .id(&file)
             .body(json!({"expectedSize": 3}))

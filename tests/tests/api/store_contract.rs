@@ -81,6 +81,47 @@ async fn contract(store: Arc<dyn MetadataStore>) {
     assert_eq!(store.get(&first.tenant, first.id).await.unwrap(), None);
 }
 
+/// The public copy bookkeeping (`published`) is written without a new version (nothing a
+/// client sees changes), so the compare-and-swap covers it too: a writer that read the record
+/// before the copy was recorded cannot write that record back over it.
+async fn a_write_cannot_lose_which_public_copy_exists(store: Arc<dyn MetadataStore>) {
+    let now = Timestamp::from_datetime(chrono::Utc::now());
+    let read = record("acme");
+    store
+        .insert(&read, &Admission::unlimited(&read), now)
+        .await
+        .unwrap();
+    // The publish step records its copy, keeping the version.
+    let mut published = read.clone();
+    published.published = Some("files/acme/x/1".into());
+    store.replace(&read, &published, now).await.unwrap();
+    // A writer that read the record before that, at the same version, loses its swap.
+    let mut renamed = read.clone();
+    renamed.version = read.version + 1;
+    assert!(matches!(
+        store.replace(&read, &renamed, now).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.get(&read.tenant, read.id).await.unwrap(),
+        Some(published.clone())
+    );
+    // From what is stored now it succeeds, and the bookkeeping stays.
+    let mut renamed = published.clone();
+    renamed.version = published.version + 1;
+    store.replace(&published, &renamed, now).await.unwrap();
+    let stored = store.get(&read.tenant, read.id).await.unwrap().unwrap();
+    assert_eq!(stored.published.as_deref(), Some("files/acme/x/1"));
+    // And withdrawing it is a swap from that value back to none.
+    let mut withdrawn = stored.clone();
+    withdrawn.published = None;
+    store.replace(&stored, &withdrawn, now).await.unwrap();
+    assert!(matches!(
+        store.replace(&stored, &withdrawn, now).await,
+        Err(StoreError::Conflict)
+    ));
+}
+
 async fn external_ids_are_unique_among_live_records(store: Arc<dyn MetadataStore>) {
     let now = Timestamp::from_datetime(chrono::Utc::now());
     let mut a = record("acme");
@@ -270,6 +311,7 @@ macro_rules! on_both_stores {
 
 on_both_stores!(
     contract,
+    a_write_cannot_lose_which_public_copy_exists,
     external_ids_are_unique_among_live_records,
     indexes_list_newest_first_within_bounds
 );

@@ -102,33 +102,6 @@ async fn the_same_event_twice_leaves_the_same_record(env: TestEnv) {
     assert_eq!(strip(first), strip(second));
 }
 
-async fn an_older_event_after_a_newer_one_leaves_the_newer_state(env: TestEnv) {
-    env.check_policies();
-    let created = env
-        .create(
-            "acme",
-            json!({"name": "a.bin", "mimeType": "application/octet-stream"}),
-        )
-        .await;
-    let id = created.json["file"]["id"].as_str().unwrap().to_owned();
-    let key = key_of(&created.json);
-
-    // Two PUTs to the same URL; their events arrive newest first.
-    env.upload(&created.json["upload"], b"first").await;
-    let older = env.object_created_event(&key, "00AA").await;
-    env.upload(&created.json["upload"], b"second, longer").await;
-    let newer = env.object_created_event(&key, "00AB").await;
-
-    env.deliver(newer).await;
-    let after_newer = env.get("acme", &id).await.json;
-    assert_eq!(after_newer["size"], 14);
-    assert_eq!(env.deliver(older).await, [Outcome::Unchanged]);
-    let after_older = env.get("acme", &id).await.json;
-    assert_eq!(after_older["size"], 14);
-    assert_eq!(after_older["version"], after_newer["version"]);
-    assert_eq!(after_older["uploadedAt"], after_newer["uploadedAt"]);
-}
-
 async fn another_tenants_get_is_404_like_a_missing_file(env: TestEnv) {
     env.check_policies();
     let created = env
@@ -360,7 +333,6 @@ async fn a_declared_checksum_is_bound_into_the_upload_headers(env: TestEnv) {
 stowage_tests::on_every_backend!(
     create_upload_event_then_get_shows_uploaded_with_size,
     the_same_event_twice_leaves_the_same_record,
-    an_older_event_after_a_newer_one_leaves_the_newer_state,
     another_tenants_get_is_404_like_a_missing_file,
     a_pending_record_past_expires_at_is_404,
     an_event_for_an_expired_record_deletes_the_object,

@@ -206,6 +206,8 @@ impl ObjectStore for S3Store {
             .key(key)
             .content_type(conditions.content_type)
             .set_checksum_sha256(conditions.checksum_sha256.map(str::to_owned))
+            // An upload URL writes once: S3 refuses a second PUT to the key (412).
+            .if_none_match("*")
             .presigned(presigning(now, expires_in)?)
             .await
             .map_err(|e| BlobError::new(format!("presign PUT {key}"), e))?;
@@ -391,6 +393,8 @@ impl ObjectStore for S3Store {
                     .set_parts(Some(completed))
                     .build(),
             )
+            // Upload keys are never reused: nothing may already be there.
+            .if_none_match("*")
             .send()
             .await
             .map_err(|e| failed(format!("complete multipart upload {key}"), e))?;

@@ -72,7 +72,12 @@ impl S3Store {
                 vec![("content-type", content_type)],
             ),
             UploadCall::ListParts { upload_id } => ("GET", upload_query(upload_id), vec![]),
-            UploadCall::Complete { upload_id } => ("POST", upload_query(upload_id), vec![]),
+            // A completion writes once (S3's conditional write): a second one gets `412`.
+            UploadCall::Complete { upload_id } => (
+                "POST",
+                upload_query(upload_id),
+                vec![("if-none-match", "*")],
+            ),
             UploadCall::Abort { upload_id } => ("DELETE", upload_query(upload_id), vec![]),
         };
         let url = format!("{base}?{query}");

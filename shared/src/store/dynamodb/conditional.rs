@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Up
 
 use super::schema::{
     backend, marker_item, marker_key, n, record_item, record_key, s, EXPIRES_MILLIS, FILE_ID, PK,
-    VERSION,
+    PUBLISHED, VERSION,
 };
 use super::sdk::classify;
 use super::DynamoStore;
@@ -66,7 +66,9 @@ pub(super) enum Cancelled {
 }
 
 impl DynamoStore {
-    /// Puts `next` if the stored record is still `previous` (or, without one, absent).
+    /// Puts `next` if the stored record is still `previous` (or, without one, absent): the same
+    /// version, and the same public copy bookkeeping (`published`, which the publish step
+    /// records without a new version), so that a write never loses which copy exists.
     pub(super) fn put_record(
         &self,
         previous: Option<&FileRecord>,
@@ -78,10 +80,22 @@ impl DynamoStore {
             .expression_attribute_names("#pk", PK);
         let builder = match previous {
             None => builder.condition_expression("attribute_not_exists(#pk)"),
-            Some(previous) => builder
-                .condition_expression("attribute_exists(#pk) AND #version = :expected")
-                .expression_attribute_names("#version", VERSION)
-                .expression_attribute_values(":expected", n(previous.version)),
+            Some(previous) => {
+                let builder = builder
+                    .expression_attribute_names("#version", VERSION)
+                    .expression_attribute_values(":expected", n(previous.version))
+                    .expression_attribute_names("#published", PUBLISHED);
+                match &previous.published {
+                    None => builder.condition_expression(
+                        "attribute_exists(#pk) AND #version = :expected AND attribute_not_exists(#published)",
+                    ),
+                    Some(published) => builder
+                        .condition_expression(
+                            "attribute_exists(#pk) AND #version = :expected AND #published = :published",
+                        )
+                        .expression_attribute_values(":published", s(published.clone())),
+                }
+            }
         };
         builder.build().map(Write::Put).map_err(backend)
     }

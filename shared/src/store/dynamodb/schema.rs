@@ -55,6 +55,9 @@ pub const SK: &str = "sk";
 pub const TTL_ATTRIBUTE: &str = "expiresAtEpoch";
 /// The record attribute holding its version (the compare-and-swap guard).
 pub(crate) const VERSION: &str = "version";
+/// The record's public copy bookkeeping (`FileRecord::published`), part of every
+/// compare-and-swap.
+pub(crate) const PUBLISHED: &str = "published";
 /// The marker attribute naming the record that owns an externalId.
 pub(crate) const FILE_ID: &str = "fileId";
 /// The marker attribute holding the owner's `expiresAt` in epoch milliseconds (the TTL

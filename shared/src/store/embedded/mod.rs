@@ -157,7 +157,7 @@ impl MetadataStore for SqliteStore {
         self.with(|conn| {
             let tx = conn.transaction()?;
             for change in changes {
-                write(&tx, change.next, Some(change.previous.version))?;
+                write(&tx, change.next, Some(change.previous))?;
                 log_change(&tx, Some(change.previous), Some(change.next), false)?;
             }
             let counted: Vec<_> = changes

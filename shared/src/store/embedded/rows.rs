@@ -186,12 +186,13 @@ pub(super) fn check_external_id(
     }
 }
 
-/// Writes the record's row (insert, or update if its version is still `expected`) and its tag
-/// rows; `Conflict` if the condition does not hold.
+/// Writes the record's row (insert, or update if the stored one is still `expected`: its
+/// version and its `published`, which the publish step records without a new version) and its
+/// tag rows; `Conflict` if the condition does not hold.
 pub(super) fn write(
     tx: &Transaction<'_>,
     record: &FileRecord,
-    expected: Option<u64>,
+    expected: Option<&FileRecord>,
 ) -> Result<(), StoreError> {
     let text = serde_json::to_string(record).map_err(backend)?;
     let version = i64::try_from(record.version).map_err(backend)?;
@@ -216,18 +217,18 @@ pub(super) fn write(
             values,
         )?,
         Some(expected) => {
-            let expected = i64::try_from(expected).map_err(backend)?;
+            let version = i64::try_from(expected.version).map_err(backend)?;
+            let published = expected.published.as_deref();
             tx.execute(
                 "UPDATE files SET version = ?3, expires_at = ?4, name = ?5, purpose = ?6,
                         directory = ?7, external_id = ?8, uploaded_by = ?9, record = ?10,
                         collection = ?11
-                 WHERE tenant = ?1 AND id = ?2 AND version = ?12",
-                rusqlite::params_from_iter(
-                    values
-                        .iter()
-                        .copied()
-                        .chain(std::iter::once(&expected as &dyn rusqlite::ToSql)),
-                ),
+                 WHERE tenant = ?1 AND id = ?2 AND version = ?12
+                   AND json_extract(record, '$.published') IS ?13",
+                rusqlite::params_from_iter(values.iter().copied().chain([
+                    &version as &dyn rusqlite::ToSql,
+                    &published as &dyn rusqlite::ToSql,
+                ])),
             )?
         }
     };
