@@ -26,6 +26,10 @@ use crate::auth::LocalSecret;
 use crate::router::{match_route, RouteMatch};
 use crate::BUCKET;
 
+/// Form uploads (`POST` to the bucket) handled at once; more wait their turn.
+const MAX_FORM_UPLOADS: usize = 4;
+static FORM_UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_FORM_UPLOADS);
+
 type Body = s3s::Body;
 
 /// Faults a test can switch on, to see what Stowage does when S3 fails. Off in normal use.
@@ -183,6 +187,13 @@ impl Dispatcher {
         let form_post = req.method() == Method::POST
             && req.uri().path().trim_matches('/') == BUCKET
             && req.uri().query().is_none();
+        // s3s reads a form's file into memory (up to its policy's size limit, which Stowage sets
+        // to the multipart threshold at most): few at a time bound what that holds.
+        let _form_slot = if form_post {
+            FORM_UPLOADS.acquire().await.ok()
+        } else {
+            None
+        };
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         match s3.call(req.map(Body::from)).await {
             Ok(response) if form_post => {

@@ -124,6 +124,13 @@ struct TokenArgs {
 }
 
 fn main() -> ExitCode {
+    // Everything stowage-local writes (the data dir, its objects, its database, its key) is
+    // its user's only: directories 0700, files 0600.
+    #[cfg(unix)]
+    // SAFETY: umask(2) only sets this process's file mode creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Token(args)) => token(args),

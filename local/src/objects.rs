@@ -665,6 +665,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn uploads_left_open_too_long_are_aborted() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::at(dir.path());
+        layout.prepare().unwrap();
+        let upload = |initiated: i64| Upload {
+            bucket: "b".into(),
+            key: "k".into(),
+            attributes: Attributes::default(),
+            initiated,
+        };
+        let (old, new) = (
+            "00000000-0000-4000-8000-000000000001",
+            "00000000-0000-4000-8000-000000000002",
+        );
+        layout.open_upload(old, &upload(1_000)).unwrap();
+        layout.open_upload(new, &upload(5_000)).unwrap();
+        assert_eq!(layout.abort_uploads_before(2_000).unwrap(), 1);
+        assert!(layout.upload(old).unwrap().is_none());
+        assert!(layout.upload(new).unwrap().is_some());
+        assert_eq!(layout.abort_uploads_before(2_000).unwrap(), 0);
+    }
+
+    #[test]
     fn keys_are_plain_relative_paths() {
         assert!(check_key("files/t/1").is_ok());
         assert!(check_key("a b/ü.txt").is_ok());

@@ -47,6 +47,8 @@ const CONNECTION_TIMEOUT_MS: u64 = 300_000;
 const BACKLOG: usize = 4_096;
 /// Most subscriptions one connection holds.
 const MAX_SUBSCRIPTIONS: usize = 100;
+/// Most connections one identity (tenant and user) holds open at once.
+pub const MAX_CONNECTIONS_PER_IDENTITY: usize = 100;
 
 /// One event as published: the tenant, the channels it went to, and the `data` text.
 struct Published {
@@ -55,13 +57,56 @@ struct Published {
     event: String,
 }
 
-/// The fan-out from the change-log reader to the open connections.
+/// Open connections by identity (tenant, user).
+type OpenConnections = Arc<std::sync::Mutex<HashMap<(TenantId, String), usize>>>;
+
+/// The fan-out from the change-log reader to the open connections, and how many each identity
+/// holds.
 #[derive(Clone)]
-pub(crate) struct Hub(broadcast::Sender<Arc<Published>>);
+pub(crate) struct Hub {
+    events: broadcast::Sender<Arc<Published>>,
+    open: OpenConnections,
+}
+
+/// One identity's slot among its open connections, given back when the session ends.
+struct Slot {
+    open: OpenConnections,
+    key: (TenantId, String),
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
 
 impl Hub {
     pub(crate) fn new() -> Self {
-        Hub(broadcast::channel(BACKLOG).0)
+        Hub {
+            events: broadcast::channel(BACKLOG).0,
+            open: Default::default(),
+        }
+    }
+
+    /// A slot for one more connection of `who`; `None` past [`MAX_CONNECTIONS_PER_IDENTITY`].
+    fn slot(&self, who: &Identity) -> Option<Slot> {
+        let key = (who.tenant.clone(), who.user.as_str().to_owned());
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key.clone()).or_default();
+        if *n >= MAX_CONNECTIONS_PER_IDENTITY {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            open: self.open.clone(),
+            key,
+        })
     }
 
     /// Follows the change log as [`REALTIME`] and publishes each change's event.
@@ -96,7 +141,7 @@ impl Hub {
                         event: stowage::realtime::event_text(&event),
                     };
                     // No receiver: nobody is connected, which is fine.
-                    let _ = hub.0.send(Arc::new(published));
+                    let _ = hub.events.send(Arc::new(published));
                 }
             })
             .await
@@ -159,20 +204,34 @@ pub(crate) fn upgrade(
     if !protocols.split(',').any(|p| p.trim() == SUBPROTOCOL) {
         return not_an_upgrade("the subprotocol aws-appsync-event-ws is required");
     }
-    let identity = token_of(&protocols)
-        .and_then(|token| secret.verify_token(&token))
-        .and_then(|claims| {
-            stowage::http::identity_of_claims(&claims, std::iter::empty(), &app.claims).ok()
-        });
-    let Some(identity) = identity else {
+    let verified = token_of(&protocols).and_then(|token| secret.verify_token(&token));
+    let identity = verified.as_ref().and_then(|claims| {
+        stowage::http::identity_of_claims(claims, std::iter::empty(), &app.claims).ok()
+    });
+    let (Some(identity), Some(claims)) = (identity, verified) else {
         // The token travels in the `header-` subprotocol here, not an Authorization header.
         return refuse(&ApiError::unauthorized());
+    };
+    // The session ends when its token does (as AppSync's does).
+    let expires_at = claims
+        .get("exp")
+        .and_then(|exp| exp.parse::<i64>().ok())
+        .unwrap_or(0);
+    let left = u64::try_from(expires_at - chrono::Utc::now().timestamp()).unwrap_or(0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(left);
+    let Some(slot) = hub.slot(&identity) else {
+        return refuse(&ApiError::new(
+            ProblemCode::TooManyConnections,
+            format!(
+                "this identity holds {MAX_CONNECTIONS_PER_IDENTITY} realtime connections; close one first"
+            ),
+        ));
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     // What it may subscribe to, decided once: the token's channels (none without files:read
     // where scopes are required).
     let allowed = stowage::realtime::subscribable(&identity, app.require_scopes);
-    let events = hub.0.subscribe();
+    let events = hub.events.subscribe();
     let upgrading = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match upgrading.await {
@@ -180,7 +239,8 @@ pub(crate) fn upgrade(
                 let io = hyper_util::rt::TokioIo::new(upgraded);
                 let ws =
                     WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config())).await;
-                session(ws, identity, allowed, events).await;
+                session(ws, identity, allowed, events, deadline).await;
+                drop(slot);
             }
             Err(err) => tracing::debug!(error = %err, "a realtime upgrade did not complete"),
         }
@@ -227,6 +287,7 @@ async fn session<S>(
     who: Identity,
     allowed: Vec<String>,
     mut events: broadcast::Receiver<Arc<Published>>,
+    deadline: tokio::time::Instant,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -298,6 +359,11 @@ async fn session<S>(
                 Err(broadcast::error::RecvError::Closed) => break,
             },
             _ = keep_alive.tick() => vec![Message::text(json!({"type": "ka"}).to_string())],
+            _ = tokio::time::sleep_until(deadline) => {
+                let _ = ws.send(error_message(None, "error", "UnauthorizedException", "the token expired; connect again with a fresh one")).await;
+                let _ = ws.close(None).await;
+                return;
+            }
         };
         for message in outgoing {
             if ws.send(message).await.is_err() {

@@ -62,6 +62,8 @@ pub struct LocalConfig {
     /// Make the thumbnails of uploaded images in the background (embedded backend; the
     /// behaviour suite makes them itself, as it delivers S3 events itself).
     pub thumbnails: bool,
+    /// How long a client may take to send a request's headers before its connection closes.
+    pub header_timeout: Duration,
 }
 
 impl LocalConfig {
@@ -81,6 +83,7 @@ impl LocalConfig {
             settings: Default::default(),
             webhooks: Default::default(),
             thumbnails: true,
+            header_timeout: HEADER_TIMEOUT,
         }
     }
 }
@@ -195,7 +198,8 @@ fn data_dir_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Star
 
 /// Most connections served at once; more wait to be accepted.
 pub const MAX_CONNECTIONS: usize = 512;
-/// How long a client may take to send a request's headers.
+/// How long a client may take to send a request's headers (the default of
+/// [`LocalConfig::header_timeout`]).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Multipart uploads left open longer than this are aborted (the stack's lifecycle rule).
 pub const STALE_UPLOAD_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -407,6 +411,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             }
         })
     });
+    let header_timeout = config.header_timeout;
     let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _sweeper = AbortOnDrop(sweeper);
@@ -437,7 +442,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
                         let io = hyper_util::rt::TokioIo::new(stream);
                         if let Err(err) = hyper::server::conn::http1::Builder::new()
                             .timer(hyper_util::rt::TokioTimer::new())
-                            .header_read_timeout(HEADER_TIMEOUT)
+                            .header_read_timeout(header_timeout)
                             .serve_connection(io, service)
                             .with_upgrades()
                             .await

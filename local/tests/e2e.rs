@@ -548,6 +548,13 @@ async fn a_second_server_on_one_data_dir_is_refused() {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = std::fs::metadata(&data).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+        for file in ["metadata.sqlite3", "secret.key"] {
+            let mode = std::fs::metadata(data.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{file}: {mode:o}");
+        }
     }
     let second = Command::new(BIN)
         .args(["--addr", "127.0.0.1:0", "--data-dir"])
@@ -561,4 +568,59 @@ async fn a_second_server_on_one_data_dir_is_refused() {
             && stderr.contains(&data.display().to_string()),
         "{stderr}"
     );
+}
+
+/// Anonymous readers of a large public file cost no more memory than of a small one: the
+/// public copy is streamed, not read whole per request.
+#[tokio::test]
+async fn a_public_object_is_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start(dir.path());
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: local.url.clone(),
+    };
+    let alice = token(dir.path(), "acme", "alice");
+    const SIZE: usize = 64 * 1024 * 1024;
+    let bytes: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let (code, created) = api
+        .create(
+            &alice,
+            json!({"name": "big.bin", "mimeType": "application/octet-stream",
+                   "size": SIZE, "privateAccess": false}),
+        )
+        .await;
+    assert_eq!(code, 201, "{created}");
+    let id = created["file"]["id"].as_str().unwrap().to_owned();
+    let url = created["upload"]["url"].as_str().unwrap();
+    assert_eq!(api.put(url, "application/octet-stream", &bytes).await, 200);
+    drop(bytes);
+    let file = api.wait_for_status(&alice, &id, "uploaded").await;
+    let public = file["contentUrl"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.http.head(&public).send().await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "the public copy never appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = local.peak_memory_kib();
+    // Four readers at once, each reading the whole file.
+    let reads = (0..4).map(|_| {
+        let (http, public) = (api.http.clone(), public.clone());
+        tokio::spawn(async move {
+            let response = http.get(&public).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(
+                response.headers()["content-length"],
+                SIZE.to_string().as_str()
+            );
+            response.bytes().await.unwrap().len()
+        })
+    });
+    for read in reads.collect::<Vec<_>>() {
+        assert_eq!(read.await.unwrap(), SIZE);
+    }
+    let grown = local.peak_memory_kib().saturating_sub(before);
+    // Read whole, four copies would be 256 MiB; streamed, a few chunks each.
+    assert!(grown < 48 * 1024, "peak memory grew by {grown} KiB");
+    local.stop();
 }

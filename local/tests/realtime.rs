@@ -364,3 +364,69 @@ async fn a_connection_must_speak_appsyncs_protocol() {
     assert_eq!(answer["type"], "subscribe_error", "{answer}");
     local.stop();
 }
+
+#[tokio::test]
+async fn a_session_ends_when_its_token_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start(dir.path());
+    let short = token_with(dir.path(), "acme", "alice", &["--ttl", "2"]);
+    let mut ws = connect(&local.url, &short).await.unwrap();
+    let answer = subscribe(&mut ws, "1", &user_channel("acme", "alice")).await;
+    assert_eq!(answer["type"], "subscribe_success", "{answer}");
+    // Within a second of the token's expiry the server says why and closes.
+    let mut told = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(1), ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["type"] == "error" {
+                    told = Some(value);
+                }
+            }
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break,
+            _ => {}
+        }
+    }
+    let told = told.expect("an error before the close");
+    assert_eq!(
+        told["errors"][0]["errorType"], "UnauthorizedException",
+        "{told}"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), ws.next())
+            .await
+            .is_ok_and(|m| !matches!(m, Some(Ok(Message::Text(_))))),
+        "the connection is closed"
+    );
+    local.stop();
+}
+
+#[tokio::test]
+async fn one_identity_holds_at_most_a_hundred_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::start(dir.path());
+    let alice = token(dir.path(), "acme", "alice");
+    let mut open = Vec::new();
+    for _ in 0..100 {
+        open.push(connect(&local.url, &alice).await.unwrap());
+    }
+    assert_eq!(connect(&local.url, &alice).await.err(), Some(429));
+    // Others are not affected, and a closed connection frees its slot.
+    let bob = token(dir.path(), "acme", "bob");
+    assert!(connect(&local.url, &bob).await.is_ok());
+    let mut first = open.remove(0);
+    first.close(None).await.unwrap();
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match connect(&local.url, &alice).await {
+            Ok(_) => break,
+            Err(429) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(status) => panic!("after a close: {status}"),
+        }
+    }
+    local.stop();
+}

@@ -49,9 +49,9 @@ def fail(message):
     sys.exit(1)
 
 
-def request(method, url, token=None, body=None, content_type="application/json"):
+def request(method, url, token=None, body=None, content_type="application/json", extra=None):
     data = None
-    headers = {}
+    headers = dict(extra or {})
     if body is not None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers["content-type"] = content_type
@@ -159,7 +159,8 @@ def seed_tenant(base, token, admin):
         "name": "a.txt", "mimeType": "text/plain", "size": 5, "tags": ["seed"], "purpose": "seed"})
     assert status == 201, created
     uploaded = created["file"]["id"]
-    status, _, _ = request("PUT", created["upload"]["url"], body=b"hello", content_type="text/plain")
+    status, _, _ = request("PUT", created["upload"]["url"], body=b"hello", content_type="text/plain",
+                           extra=created["upload"]["headers"])
     assert status == 200, status
     wait_uploaded(base, token, uploaded)
     status, created = api("POST", base, "/files", token, {
@@ -210,7 +211,8 @@ def seed_guarded(base, owner, admin):
                                    content_type="application/octet-stream")
             assert status == 200, status
         elif body.get("size"):
-            status, _, _ = request("PUT", upload["url"], body=b"hello", content_type="text/plain")
+            status, _, _ = request("PUT", upload["url"], body=b"hello", content_type="text/plain",
+                                   extra=upload["headers"])
             assert status == 200, status
     wait_uploaded(base, owner, ids[0])
     return ids

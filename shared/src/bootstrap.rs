@@ -529,24 +529,27 @@ pub async fn run_object_created() -> Result<(), Error> {
     .await
 }
 
-/// Runs the publish worker: set up once, then handle the S3 events of publish job markers.
+/// Runs the publish worker: set up once, then handle the S3 events of publish job markers and
+/// its schedule's sweeps.
 pub async fn run_publish_requested() -> Result<(), Error> {
     init_lambda_tracing();
     let (app, tracer) = app_from_env().await?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
-        let (app, tracer) = (&app, tracer.as_ref());
-        async move {
-            traced(
-                tracer,
-                &event.context,
-                "publish-file",
-                crate::events::on_publish_requested(app, event.payload),
-            )
-            .await
-            .map(|_| ())
-            .map_err(Error::from)
-        }
-    }))
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<crate::events::PublishTrigger>| {
+            let (app, tracer) = (&app, tracer.as_ref());
+            async move {
+                traced(
+                    tracer,
+                    &event.context,
+                    "publish-file",
+                    crate::events::on_publish_trigger(app, event.payload),
+                )
+                .await
+                .map(|_| ())
+                .map_err(Error::from)
+            }
+        },
+    ))
     .await
 }
 

@@ -119,6 +119,8 @@ problem_codes! {
     FileTooLarge = "file_too_large", 413;
     /// The body is not `application/json`.
     UnsupportedMediaType = "unsupported_media_type", 415;
+    /// The identity holds as many realtime connections as one may (stowage-local).
+    TooManyConnections = "too_many_connections", 429;
     /// A bug or an unexpected backend failure; the detail is logged, not returned.
     Internal = "internal", 500;
     /// A backend is throttling or unreachable; retry.
@@ -282,6 +284,7 @@ fn title(status: u16) -> &'static str {
         412 => "Precondition Failed",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
     }

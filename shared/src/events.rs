@@ -145,6 +145,53 @@ pub async fn on_publish_requested<M: MetadataStore + ?Sized, O: ObjectStore + ?S
     Ok(done)
 }
 
+/// What invokes the publish worker: the S3 events of job markers, or its schedule.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+pub enum PublishTrigger {
+    /// EventBridge's scheduled event (`detail-type: Scheduled Event`): the sweep of expired
+    /// public copies.
+    Schedule(ScheduledEvent),
+    Jobs(S3Event),
+}
+
+/// The fields of an EventBridge scheduled event the worker reads.
+#[derive(serde::Deserialize)]
+pub struct ScheduledEvent {
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub source: String,
+}
+
+/// Runs the publish worker for `trigger`: its job markers, or (scheduled) the sweep of
+/// expired files' public copies.
+pub async fn on_publish_trigger<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized>(
+    app: &App<M, O>,
+    trigger: PublishTrigger,
+) -> Result<usize, EventError> {
+    match trigger {
+        PublishTrigger::Jobs(event) => on_publish_requested(app, event).await,
+        PublishTrigger::Schedule(event) => {
+            tracing::debug!(source = %event.source, detail_type = %event.detail_type, "sweep");
+            match app.service.withdraw_expired_public().await {
+                Ok(withdrawn) => {
+                    if withdrawn > 0 {
+                        tracing::info!(withdrawn, "withdrew the public copies of expired files");
+                    }
+                    Ok(withdrawn)
+                }
+                Err(err) => {
+                    tracing::error!(error = ?err, "the sweep of expired public copies failed");
+                    Err(EventError {
+                        failed: 1,
+                        total: 1,
+                    })
+                }
+            }
+        }
+    }
+}
+
 /// Cleans up after every removal among `changes` (a record deleted through the API, or
 /// expired): its objects and index items. Returns the sequence numbers of the changes that
 /// could not be handled, to be retried; other changes need nothing here.

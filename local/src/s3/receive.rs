@@ -78,6 +78,9 @@ pub(super) fn declared(headers: &http::HeaderMap, given: Sums) -> Sums {
     sums
 }
 
+/// S3's largest single `PUT` and largest part: a body past it is refused as it arrives.
+const MAX_BODY_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
 /// A body received into a temporary file.
 pub(super) struct Received {
     pub(super) tmp: PathBuf,
@@ -125,6 +128,12 @@ impl LocalBucket {
                     md5.update(&chunk);
                     hasher.update(&chunk);
                     size += chunk.len() as u64;
+                    if size > MAX_BODY_BYTES {
+                        return Err(s3_error!(
+                            EntityTooLarge,
+                            "Your proposed upload exceeds the maximum allowed size (5 GiB per PUT or part)."
+                        ));
+                    }
                     out.write_all(&chunk)
                         .await
                         .map_err(|e| internal("writing the body", e))?;

@@ -18,6 +18,17 @@ pub struct Local {
 }
 
 impl Local {
+    /// The server's peak resident memory so far (`VmHWM`), in KiB (Linux).
+    pub fn peak_memory_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+
     pub fn start(data_dir: &Path) -> Local {
         Self::start_with(data_dir, &[])
     }

@@ -64,7 +64,9 @@ fn decide(record: &FileRecord, event: &ObjectEvent, now: Timestamp) -> Decision 
     match &record.content {
         // Landed already: the first object at an upload's key is the content, for good.
         Some(content) if content.key == event.key => {
-            if content.etag != event.etag || content.size != event.size {
+            // (A `HeadObject` repair records S3's quoted ETag; events carry it bare.)
+            let same_etag = content.etag.trim_matches('"') == event.etag.trim_matches('"');
+            if !same_etag || content.size != event.size {
                 tracing::warn!(
                     key = %event.key,
                     "other bytes were reported at a key whose upload already landed; the record keeps the first"

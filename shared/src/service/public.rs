@@ -105,24 +105,45 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     }
 
     /// The publish worker: brings the public copy of `id` in step, copying objects of any
-    /// size. Nothing to do for a record that is gone or already in step.
+    /// size. A record that is gone has its copy withdrawn; one that expired too, and records
+    /// that it has none; one already in step needs nothing.
     pub async fn publish(&self, tenant: &TenantId, id: FileId) -> Result<(), ApiError> {
         let now = self.clock.now();
-        let Some(record) = self
-            .store
-            .get(tenant, id)
-            .await?
-            .filter(|record| !record.is_expired(now))
-        else {
+        let Some(record) = self.store.get(tenant, id).await? else {
             // Gone while the job waited: its copy, if any, goes too (the removal's cleanup
             // deletes it as well; deleting twice is harmless).
             return self.withdraw(tenant, id).await;
         };
+        if record.is_expired(now) {
+            // Expired, not yet removed (DynamoDB's TTL takes hours): nothing of it is served.
+            self.withdraw(tenant, id).await?;
+            return self.mark_published(&record, None).await;
+        }
         // A private record's copy is withdrawn even when the record says there is none.
         if in_step(&record) && wanted(&record).is_some() {
             return Ok(());
         }
         self.publish_record(&record).await
+    }
+
+    /// The publish worker's sweep (every minute on AWS; each sweep of `stowage-local`): the
+    /// public copies of records that expired are withdrawn at once, not when the store's own
+    /// expiry removes the records (on DynamoDB, hours later). Returns how many; what fails is
+    /// logged and found again by the next sweep.
+    pub async fn withdraw_expired_public(&self) -> Result<usize, ApiError> {
+        /// Records handled per sweep; the next sweep takes the rest.
+        const PER_SWEEP: usize = 1_000;
+        let now = self.clock.now();
+        let mut withdrawn = 0;
+        for record in self.store.expired_public(now, PER_SWEEP).await? {
+            match self.publish(&record.tenant, record.id).await {
+                Ok(()) => withdrawn += 1,
+                Err(err) => {
+                    tracing::warn!(tenant = %record.tenant, id = %record.id, error = ?err, "could not withdraw an expired file's public copy; the next sweep retries")
+                }
+            }
+        }
+        Ok(withdrawn)
     }
 
     /// Deletes the public copy of `id` and its thumbnails' copies.
@@ -167,18 +188,18 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let (tenant, id) = (&copied_for.tenant, copied_for.id);
         for _ in 0..MARK_ATTEMPTS {
             let now = self.clock.now();
-            let Some(current) = self
-                .store
-                .get(tenant, id)
-                .await?
-                .filter(|record| !record.is_expired(now))
-            else {
+            let Some(current) = self.store.get(tenant, id).await? else {
                 if source.is_some() {
                     self.withdraw(tenant, id).await?;
                 }
                 return Ok(());
             };
-            let wants = wanted(&current).map(str::to_owned);
+            // An expired record wants no copy, and says so (so the sweep finds it no more).
+            let wants = if current.is_expired(now) {
+                None
+            } else {
+                wanted(&current).map(str::to_owned)
+            };
             let recorded = if wants == source {
                 source.clone()
             } else {

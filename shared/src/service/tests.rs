@@ -160,6 +160,14 @@ impl MetadataStore for Racing {
         self.inner.delete(record).await
     }
 
+    async fn expired_public(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        self.inner.expired_public(now, limit).await
+    }
+
     async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError> {
         self.inner.list(query).await
     }
@@ -608,4 +616,32 @@ async fn making_a_file_private_withdraws_a_copy_the_record_does_not_know_of() {
     w.patch(record.id, json!({"privateAccess": true}), None)
         .await;
     assert!(!w.objects.exists(&alias));
+}
+
+#[tokio::test]
+async fn an_update_by_filter_reads_a_bounded_number_of_records() {
+    let w = world();
+    let now = w.service.now();
+    // 10,050 files, none of which the filter (a field no index serves) matches.
+    for i in 0..10_050u64 {
+        let mut record = FileRecord::fixture(
+            "acme",
+            FileId::generate_at(Timestamp::from_millis(now.millis() - 1_000_000 + i as i64)),
+            now,
+        );
+        record.uploaded_by = w.who.user.clone();
+        w.store
+            .insert(&record, &Admission::unlimited(&record), now)
+            .await
+            .unwrap();
+    }
+    let query = crate::validate::ListQuery::from_params([("mimeType", vec!["image/png"])]).unwrap();
+    let patch = FilePatch::from_json(json!({"tags": ["x"]}), UpdateMode::Merge).unwrap();
+    let err = w
+        .service
+        .update_matching(&w.who, &query, &patch)
+        .await
+        .unwrap_err();
+    assert!(err.is(ProblemCode::TooManyMatches), "{err:?}");
+    assert!(format!("{err:?}").contains("10000"), "{err:?}");
 }

@@ -240,6 +240,15 @@ pub trait MetadataStore: Send + Sync {
     /// Reads one index.
     async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError>;
 
+    /// Up to `limit` records, of any tenant, whose expiry has passed by `now` while they still
+    /// record a public copy (`published`): what the publish worker's sweep withdraws, long
+    /// before the store's own expiry removes them. A `Query` of a sparse index, never a `Scan`.
+    async fn expired_public(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError>;
+
     /// Removes the secondary items of a record that is already gone (deleted by TTL, say), if
     /// the store keeps any. Idempotent.
     async fn forget(&self, record: &FileRecord) -> Result<(), StoreError> {

@@ -262,6 +262,80 @@ async fn signed_upload_urls_live_no_longer_than_the_collection_allows(env: TestE
     );
 }
 
+// 3 (and 7). Private means private: an expired file's public copy goes within a sweep, and no
+// download link outlives the file.
+
+async fn an_expired_files_public_copy_is_withdrawn_by_the_next_sweep(env: TestEnv) {
+    env.check_policies();
+    let file = env
+        .uploaded(
+            "acme",
+            json!({"name": "t.txt", "mimeType": "text/plain", "kind": "temp",
+                   "ttlSeconds": 60, "privateAccess": false}),
+            b"temp",
+        )
+        .await;
+    let id = id_of(&file);
+    let public_key = format!("public/acme/{id}");
+    env.run_jobs().await.unwrap();
+    assert!(env.object_exists(&public_key).await, "published");
+
+    // A link asked for a week lives only as long as the file.
+    let link = env
+        .route(RouteId::GetContent, "acme")
+        .id(&id)
+        .query("expiresIn=604800")
+        .send()
+        .await;
+    assert_eq!(link.status, 302, "{}", link.json);
+    let location = link.headers["location"].to_str().unwrap();
+    let expires: u64 = location
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("X-Amz-Expires="))
+        .expect("a presigned link")
+        .parse()
+        .unwrap();
+    assert!(expires <= 60, "{location}");
+
+    // Expired: the store removes the record in its own time (DynamoDB's TTL: hours); the
+    // publish worker's sweep withdraws the copy at once.
+    env.advance(std::time::Duration::from_secs(62));
+    // What EventBridge sends the worker every minute.
+    let scheduled: stowage::events::PublishTrigger = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/events/scheduled-sweep.json",
+            stowage_tests::REPO_ROOT
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(
+        scheduled,
+        stowage::events::PublishTrigger::Schedule(_)
+    ));
+    let swept = env
+        .acting(
+            "publish-file",
+            stowage::events::on_publish_trigger(&env.app, scheduled),
+        )
+        .await;
+    assert_eq!(swept.ok(), Some(1));
+    let sweep = || env.acting("publish-file", env.app.service.withdraw_expired_public());
+    assert!(!env.object_exists(&public_key).await, "withdrawn");
+    assert_eq!(sweep().await.unwrap(), 0, "and not found again");
+    // The job markers' S3 events still reach the worker as jobs.
+    let marker = stowage_tests::s3_event(
+        &env.bucket,
+        &format!("jobs/publish/acme/{id}"),
+        0,
+        "d41d8cd98f00b204e9800998ecf8427e",
+        &env.next_sequencer(),
+    );
+    let jobs: stowage::events::PublishTrigger =
+        serde_json::from_value(serde_json::to_value(marker).unwrap()).unwrap();
+    assert!(matches!(jobs, stowage::events::PublishTrigger::Jobs(_)));
+}
+
 // 4. externalId + overwrite adopts only the caller's own file.
 
 async fn overwrite_does_not_adopt_another_members_file(env: TestEnv) {
@@ -435,6 +509,7 @@ stowage_tests::on_every_backend!(
     bytes_sent_again_to_a_landed_upload_url_are_refused,
     a_second_event_for_landed_content_neither_replaces_nor_fails_the_file,
     a_multipart_completion_is_signed_to_write_once,
+    an_expired_files_public_copy_is_withdrawn_by_the_next_sweep,
     only_the_opener_or_an_app_signs_for_an_open_upload,
     signed_upload_urls_live_no_longer_than_the_collection_allows,
     overwrite_does_not_adopt_another_members_file,

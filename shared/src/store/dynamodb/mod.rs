@@ -33,6 +33,7 @@ pub fn indexes() -> Vec<(&'static str, &'static str)> {
     schema::INDEXES
         .iter()
         .map(|index| (index.name, index.attribute))
+        .chain([(schema::PUBLIC_EXPIRY_INDEX, schema::PUBLIC_EXPIRY_ATTRIBUTE)])
         .collect()
 }
 
@@ -264,6 +265,42 @@ impl MetadataStore for DynamoStore {
             }
         }
         Ok(())
+    }
+
+    async fn expired_public(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        let mut records = Vec::new();
+        for shard in 0..schema::PUBLIC_EXPIRY_SHARDS {
+            let left = limit.saturating_sub(records.len());
+            if left == 0 {
+                break;
+            }
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(schema::PUBLIC_EXPIRY_INDEX)
+                .key_condition_expression("#px = :px AND #ttl <= :now")
+                .expression_attribute_names("#px", schema::PUBLIC_EXPIRY_ATTRIBUTE)
+                .expression_attribute_names("#ttl", schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":px", s(schema::public_expiry_key(shard)))
+                .expression_attribute_values(":now", schema::n(now.millis().div_euclid(1_000)))
+                .limit(i32::try_from(left).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in output.items.unwrap_or_default() {
+                let record = record_from_item(item)?;
+                // The index is rounded to seconds and eventually consistent: the record decides.
+                if record.is_expired(now) && record.published.is_some() {
+                    records.push(record);
+                }
+            }
+        }
+        Ok(records)
     }
 
     async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError> {

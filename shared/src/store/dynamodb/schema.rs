@@ -64,6 +64,29 @@ pub(crate) const FILE_ID: &str = "fileId";
 /// attribute is rounded to seconds; uniqueness needs the exact instant).
 pub(crate) const EXPIRES_MILLIS: &str = "expiresAtMillis";
 
+/// The sparse index of records that have a public copy and an expiry: hash
+/// [`PUBLIC_EXPIRY_ATTRIBUTE`] (one of [`PUBLIC_EXPIRY_SHARDS`] values, so that no one
+/// partition takes every such write), range the TTL attribute.
+pub(crate) const PUBLIC_EXPIRY_INDEX: &str = "byPublicExpiry";
+/// The hash key attribute of [`PUBLIC_EXPIRY_INDEX`]: `px#<shard>`.
+pub(crate) const PUBLIC_EXPIRY_ATTRIBUTE: &str = "publicExpiryKey";
+/// How many partitions [`PUBLIC_EXPIRY_INDEX`] spreads its items over.
+pub(crate) const PUBLIC_EXPIRY_SHARDS: u32 = 8;
+
+/// The [`PUBLIC_EXPIRY_INDEX`] partition of `id`.
+pub(crate) fn public_expiry_shard(id: FileId) -> String {
+    let hash = id
+        .to_string()
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    public_expiry_key(hash % PUBLIC_EXPIRY_SHARDS)
+}
+
+/// The value of [`PUBLIC_EXPIRY_ATTRIBUTE`] for `shard`.
+pub(crate) fn public_expiry_key(shard: u32) -> String {
+    format!("px#{shard}")
+}
+
 /// A global secondary index that serves one listing filter.
 pub(crate) struct Index {
     /// The index name in the table definition.
@@ -274,12 +297,18 @@ pub(crate) fn record_item(record: &FileRecord) -> Result<Item, StoreError> {
             );
         }
     }
+    if record.published.is_some() && record.expires_at.is_some() {
+        item.insert(
+            PUBLIC_EXPIRY_ATTRIBUTE.to_owned(),
+            s(public_expiry_shard(record.id)),
+        );
+    }
     Ok(item)
 }
 
 /// Decodes a record item (keys and index attributes are derived, so they are dropped).
 pub(crate) fn record_from_item(mut item: Item) -> Result<FileRecord, StoreError> {
-    for attribute in [PK, SK, TTL_ATTRIBUTE] {
+    for attribute in [PK, SK, TTL_ATTRIBUTE, PUBLIC_EXPIRY_ATTRIBUTE] {
         item.remove(attribute);
     }
     for index in INDEXES {

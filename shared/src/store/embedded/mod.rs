@@ -256,6 +256,30 @@ impl MetadataStore for SqliteStore {
         })
     }
 
+    async fn expired_public(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        self.with(|conn| {
+            let mut statement = conn.prepare(
+                "SELECT record FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?1
+                   AND json_extract(record, '$.published') IS NOT NULL
+                 ORDER BY expires_at LIMIT ?2",
+            )?;
+            let texts: Vec<String> = statement
+                .query_map(
+                    params![now.millis(), i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |row| row.get(0),
+                )?
+                .collect::<Result<_, _>>()?;
+            texts
+                .iter()
+                .map(|text| serde_json::from_str(text).map_err(backend))
+                .collect()
+        })
+    }
+
     async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError> {
         let (column, value) = match query.index {
             ListIndex::Recent => (None, None),
