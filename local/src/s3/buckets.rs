@@ -3,7 +3,7 @@
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
-use super::{bad_name, internal, strong, timestamp, LocalBucket};
+use super::bucket::{bad_name, internal, strong, timestamp, LocalBucket};
 use crate::objects::check_bucket;
 
 impl LocalBucket {

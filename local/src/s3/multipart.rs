@@ -9,8 +9,8 @@ use md5::Digest as _;
 use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result};
 
+use super::bucket::{internal, strong, timestamp, LocalBucket};
 use super::single::copy_source;
-use super::{internal, strong, timestamp, LocalBucket};
 use crate::objects::{Attributes, Placing, Refusal, Upload};
 
 fn part_number(number: i32) -> S3Result<i32> {

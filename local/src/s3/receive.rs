@@ -10,7 +10,7 @@ use s3s::checksum::ChecksumHasher;
 use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3Result};
 
-use super::{internal, LocalBucket};
+use super::bucket::{internal, LocalBucket};
 use crate::objects::Attributes;
 
 /// The five checksum algorithms S3 takes, by their names in headers (`x-amz-checksum-<name>`).

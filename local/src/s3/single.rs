@@ -4,8 +4,8 @@
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
+use super::bucket::{internal, storing, strong, timestamp, LocalBucket};
 use super::receive::{checksum_map, stored_sums, Sums};
-use super::{internal, storing, strong, timestamp, LocalBucket};
 use crate::objects::{check_key, is_missing, Attributes, FileBody, Placing};
 
 /// S3's answer when a conditional write's condition does not hold.

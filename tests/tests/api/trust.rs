@@ -505,6 +505,36 @@ async fn collections_decide_who_may_publish(env: TestEnv) {
     contradiction.assert_problem(400, "validation_failed");
 }
 
+// 7. A file whose collection no longer exists is its owner's (and apps' and grantees'), not
+// the whole tenant's.
+
+async fn a_file_whose_collection_is_gone_is_not_the_tenants(env: TestEnv) {
+    env.check_policies();
+    // Collections cannot be deleted while their counter shows files, but a counter can drift:
+    // here the record simply names a collection that is not there.
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut record = stowage_tests::sample_record("acme", now);
+    record.expires_at = None;
+    record.collection = stowage::model::CollectionName::parse_as("collection", "board").unwrap();
+    record.uploaded_by = stowage::model::UserId::parse("olivia").unwrap();
+    env.insert_record(&record).await;
+    let id = record.id.to_string();
+    let get = |user: &'static str| {
+        env.route(RouteId::GetFile, "acme")
+            .as_user(user, &[])
+            .id(&id)
+            .send()
+    };
+    get("bob").await.assert_problem(404, "not_found");
+    let listed = env
+        .route(RouteId::ListFiles, "acme")
+        .as_user("bob", &[])
+        .send()
+        .await;
+    assert_eq!(listed.json["items"], json!([]), "{}", listed.json);
+    assert_eq!(get("olivia").await.status, 200);
+}
+
 stowage_tests::on_every_backend!(
     bytes_sent_again_to_a_landed_upload_url_are_refused,
     a_second_event_for_landed_content_neither_replaces_nor_fails_the_file,
@@ -515,4 +545,5 @@ stowage_tests::on_every_backend!(
     overwrite_does_not_adopt_another_members_file,
     a_writer_who_may_not_share_may_not_publish,
     collections_decide_who_may_publish,
+    a_file_whose_collection_is_gone_is_not_the_tenants,
 );
