@@ -28,6 +28,10 @@ export interface paths {
          *     with that `externalId` is returned with a new upload instead of a `409`: only the
          *     fields the body names change (`null` removes an optional one), the others keep their
          *     values, and the current content stays readable until the new upload lands.
+         *     `externalId` is one namespace per tenant, and `overwrite` adopts only the caller's own
+         *     file (an app's: any file of the tenant); another member's file is `409
+         *     external_id_conflict`. `privateAccess: false` is allowed where the collection's
+         *     `publicFiles` lets the caller publish.
          */
         post: operations["createFile"];
         delete?: never;
@@ -36,8 +40,11 @@ export interface paths {
         /**
          * Update up to 100 files at once, all or nothing
          * @description Either an array of `{id, …changes}`, or `{"filter": {…}, "patch": {…}}`: one merge patch
-         *     for every file the listing filters match (at least one filter). More than 100 matches
-         *     is `409 too_many_matches` and nothing changes; no match changes nothing (`items: []`).
+         *     for every file the listing filters match (at least one filter). More than 100 matches,
+         *     or a filter that needs more than 10,000 records read to find its matches, is `409
+         *     too_many_matches` and nothing changes; no match changes nothing (`items: []`).
+         *     `privateAccess: false` needs the right to share each file (its owner or an app) and the
+         *     collection's `publicFiles`.
          *     Neither form may change `externalId`.
          */
         patch: operations["updateFiles"];
@@ -257,7 +264,11 @@ export interface paths {
          *     upload_mismatch`, as is a key Stowage did not issue; a file without an open upload is
          *     `409 no_open_upload`. Signing an abort also lets the record's upload go (the file keeps
          *     its previous content, or becomes `failed`). The file becomes `uploaded` by the S3 event,
-         *     as with every upload.
+         *     as with every upload. Only whoever opened the upload (or an app) may sign for it (`403
+         *     forbidden` otherwise); a URL lives at most the collection's `maxUploadUrlExpiresIn`, and
+         *     the upload is kept open as long as its URLs. Send exactly the `headers` of the answer:
+         *     a `PutObject` and a `CompleteMultipartUpload` carry `If-None-Match: *`, so an upload
+         *     URL writes once (a second write gets S3's `412`).
          */
         post: operations["signUploadRequest"];
         delete?: never;
@@ -412,6 +423,7 @@ export interface components {
             };
             fileSecurity: boolean;
             overwrite: components["schemas"]["Overwrite"];
+            publicFiles: components["schemas"]["PublicFiles"];
             /** @description 0: `default` never written */
             version: number;
             /** Format: date-time */
@@ -444,6 +456,7 @@ export interface components {
             /** @description Files may carry grants (absent: false) */
             fileSecurity?: boolean | null;
             overwrite?: components["schemas"]["Overwrite"] | null;
+            publicFiles?: components["schemas"]["PublicFiles"] | null;
         };
         /** @description A JSON merge patch of the rules; `null` removes one. `name` is fixed. */
         CollectionPatch: {
@@ -470,7 +483,13 @@ export interface components {
             /** @description Files may carry grants (absent: false) */
             fileSecurity?: boolean | null;
             overwrite?: components["schemas"]["Overwrite"] | null;
+            publicFiles?: components["schemas"]["PublicFiles"] | null;
         };
+        /**
+         * @description Who may make the collection's files public (privateAccess false, world-readable): owners (default: a file's owner or an app, as for sharing), apps (apps only; others get 403), never (privateAccess false is a 400 for everyone).
+         * @enum {string}
+         */
+        PublicFiles: "owners" | "apps" | "never";
         /**
          * @description `user:<id>` or `group:<name>` (1–128 characters, no whitespace, `,`, `[`, `]`, `"`)
          * @example user:bob
@@ -794,7 +813,7 @@ export interface components {
              * @description The stable machine-readable code; see the README's error table.
              * @enum {string}
              */
-            code: "validation_failed" | "invalid_body" | "invalid_json" | "invalid_id" | "invalid_cursor" | "invalid_if_match" | "batch_too_large" | "missing_parts" | "part_size_mismatch" | "size_mismatch" | "etag_mismatch" | "mime_type_not_allowed" | "size_required" | "unauthorized" | "insufficient_scope" | "forbidden" | "not_found" | "collection_not_found" | "no_thumbnail" | "route_not_found" | "realtime_unavailable" | "method_not_allowed" | "external_id_conflict" | "kind_mismatch" | "collection_exists" | "collection_not_empty" | "default_collection" | "collection_mismatch" | "quota_exceeded" | "too_many_matches" | "not_uploaded" | "no_multipart_upload" | "no_open_upload" | "upload_mismatch" | "version_mismatch" | "payload_too_large" | "file_too_large" | "unsupported_media_type" | "internal" | "unavailable";
+            code: "validation_failed" | "invalid_body" | "invalid_json" | "invalid_id" | "invalid_cursor" | "invalid_if_match" | "batch_too_large" | "missing_parts" | "part_size_mismatch" | "size_mismatch" | "etag_mismatch" | "mime_type_not_allowed" | "size_required" | "unauthorized" | "insufficient_scope" | "forbidden" | "not_found" | "collection_not_found" | "no_thumbnail" | "route_not_found" | "realtime_unavailable" | "method_not_allowed" | "external_id_conflict" | "kind_mismatch" | "collection_exists" | "collection_not_empty" | "default_collection" | "collection_mismatch" | "quota_exceeded" | "too_many_matches" | "not_uploaded" | "no_multipart_upload" | "no_open_upload" | "upload_mismatch" | "version_mismatch" | "payload_too_large" | "file_too_large" | "unsupported_media_type" | "too_many_connections" | "internal" | "unavailable";
             errors?: {
                 field: string;
                 message: string;
@@ -1028,7 +1047,7 @@ export interface operations {
             query?: {
                 /** @description Exact file name */
                 name?: components["schemas"]["FilterText255"];
-                /** @description Repeatable; every tag given must be on the file. */
+                /** @description Repeatable (at most 10 distinct); every tag given must be on the file. */
                 tag?: components["schemas"]["Tag"][];
                 purpose?: components["schemas"]["FilterText64"];
                 /** @description Only this collection's files (an index of its own) */

@@ -174,8 +174,47 @@ async fn the_sample_publish_event_is_handled(env: TestEnv) {
     assert!(!env.object_exists(&key).await);
 }
 
+async fn a_large_public_files_new_content_replaces_its_copy(env: TestEnv) {
+    env.check_policies();
+    let first = bytes(6 * MIB + 1);
+    let file = env
+        .uploaded(
+            "acme",
+            json!({"name": "big.bin", "mimeType": "application/octet-stream",
+                   "privateAccess": false}),
+            &first,
+        )
+        .await;
+    let id = id_of(&file);
+    assert_eq!(env.run_jobs().await.unwrap(), 1);
+    assert_eq!(
+        env.object_bytes(&public_key(&id)).await.map(|b| b.len()),
+        Some(first.len())
+    );
+    // A new upload lands: the worker copies it over the old copy (the public key is reused,
+    // unlike an upload's key, so that copy is not a write-once completion).
+    let second: Vec<u8> = bytes(7 * MIB + 3).into_iter().map(|b| b ^ 0x5a).collect();
+    let again = env
+        .route(RouteId::StartUpload, "acme")
+        .id(&id)
+        .body(json!({"size": second.len()}))
+        .send()
+        .await;
+    assert_eq!(again.status, 200, "{}", again.json);
+    env.upload(&again.json["upload"], &second).await;
+    let key = stowage_tests::upload_key(&again.json["upload"]);
+    env.deliver(env.object_created_event(&key, &env.next_sequencer()).await)
+        .await;
+    assert_eq!(env.run_jobs().await.unwrap(), 1);
+    assert_eq!(
+        env.object_bytes(&public_key(&id)).await.as_deref(),
+        Some(&second[..])
+    );
+}
+
 stowage_tests::on_every_backend!(
     settings = [("STOWAGE_INLINE_COPY_LIMIT", "5242880")];
+    a_large_public_files_new_content_replaces_its_copy,
     a_public_file_above_the_inline_limit_is_copied_in_parts_by_the_worker,
     a_failed_public_copy_is_repaired_by_a_read,
     a_failed_public_copy_is_repaired_by_the_same_patch_again,
