@@ -556,13 +556,27 @@ async fn a_second_server_on_one_data_dir_is_refused() {
             assert_eq!(mode & 0o077, 0, "{file}: {mode:o}");
         }
     }
-    let second = Command::new(BIN)
+    let mut second = Command::new(BIN)
         .args(["--addr", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run a second stowage-local");
-    assert!(!second.status.success());
-    let stderr = String::from_utf8_lossy(&second.stderr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            second.kill().ok();
+            panic!("a second server on the same data dir kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(
         stderr.contains("in use by another stowage-local (process ")
             && stderr.contains(&data.display().to_string()),
