@@ -262,3 +262,66 @@ async fn every_event_reaches_the_webhook_across_an_outage_and_a_restart() {
     }
     drop(local);
 }
+
+/// The secret header goes to the configured URL only: a receiver that redirects is a failed
+/// delivery (logged, retried), and the redirect's target never sees the event or the secret.
+#[tokio::test]
+async fn a_redirecting_webhook_never_hands_the_secret_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = Arc::new(Receiver::default());
+    let target = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    elsewhere.serve(target).await;
+    // The configured receiver answers every request with a redirect to `elsewhere`.
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hooks/stowage", redirector.local_addr().unwrap());
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counted = asked.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = redirector.accept().await else {
+                continue;
+            };
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        Ok::<_, Infallible>(
+                            hyper::Response::builder()
+                                .status(307)
+                                .header("location", format!("http://{target}/stolen"))
+                                .body(Full::new(Bytes::new()))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+    let args = ["--webhook", hook.as_str(), "--webhook-secret", SECRET];
+    let local = Local::start_args(dir.path(), &args, &[]);
+    let alice = token(dir.path(), "acme", "alice");
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: local.url.clone(),
+    };
+    let (code, created) = api
+        .create(&alice, json!({"name": "a.txt", "mimeType": "text/plain"}))
+        .await;
+    assert_eq!(code, 201, "{created}");
+    wait_until("a delivery attempt", 10, || {
+        asked.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(elsewhere.taken().is_empty(), "the redirect was followed");
+    assert_eq!(elsewhere.refused.load(Ordering::SeqCst), 0);
+    local.stop();
+}
