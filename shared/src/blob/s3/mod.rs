@@ -177,6 +177,44 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    /// Completes a multipart upload of `key` from `parts`; with `once`, only where `key` holds
+    /// no object yet (`If-None-Match: *`).
+    async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+        once: bool,
+    ) -> Result<String, BlobError> {
+        let completed: Vec<CompletedPart> = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX))
+                    .e_tag(format!("\"{}\"", p.etag))
+                    .build()
+            })
+            .collect();
+        let output = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .set_if_none_match(once.then(|| "*".to_owned()))
+            .send()
+            .await
+            .map_err(|e| failed(format!("complete multipart upload {key}"), e))?;
+        Ok(output.e_tag.unwrap_or_default())
+    }
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
     async fn warm(&self) {
@@ -373,32 +411,9 @@ impl ObjectStore for S3Store {
         upload_id: &str,
         parts: &[UploadedPart],
     ) -> Result<String, BlobError> {
-        let completed: Vec<CompletedPart> = parts
-            .iter()
-            .map(|p| {
-                CompletedPart::builder()
-                    .part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX))
-                    .e_tag(format!("\"{}\"", p.etag))
-                    .build()
-            })
-            .collect();
-        let output = self
-            .client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(completed))
-                    .build(),
-            )
-            // Upload keys are never reused: nothing may already be there.
-            .if_none_match("*")
-            .send()
-            .await
-            .map_err(|e| failed(format!("complete multipart upload {key}"), e))?;
-        Ok(output.e_tag.unwrap_or_default())
+        // An upload's key is never reused: nothing may already be there (S3's conditional
+        // write refuses a second completion's object).
+        self.complete(key, upload_id, parts, true).await
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BlobError> {
@@ -448,8 +463,9 @@ impl ObjectStore for S3Store {
         let content_type = head.content_type.unwrap_or_default();
         let upload_id = self.create_multipart(to, &content_type).await?;
         match self.copy_parts(from, to, &upload_id, size, part_size).await {
+            // The public copy is made again whenever its file changes: not conditional.
             Ok(parts) => self
-                .complete_multipart(to, &upload_id, &parts)
+                .complete(to, &upload_id, &parts, false)
                 .await
                 .map(|_| ()),
             Err(err) => {
