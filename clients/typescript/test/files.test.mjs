@@ -35,7 +35,7 @@ test('a small upload sends exactly the headers the URL binds, and downloads back
   const puts = recorder.requests.filter((r) => r.method === 'PUT')
   assert.equal(puts.length, 1, 'one PUT')
   // The create answer said which headers the URL binds: exactly those went with the PUT.
-  assert.deepEqual(puts[0].headers, { 'content-type': 'text/plain' })
+  assert.deepEqual(puts[0].headers, { 'content-type': 'text/plain', 'if-none-match': '*' })
   assert.deepEqual(seen.at(-1), { loaded: data.length, total: data.length })
   assert.ok((await downloaded(file.id)).equals(data))
 })
