@@ -61,17 +61,21 @@ struct Cli {
 enum Command {
     /// Upload a file (multipart with parallel parts above the part size).
     Upload {
+        /// The file to upload.
         file: PathBuf,
         /// Finish the interrupted upload of this file id instead of creating a new file.
         #[arg(long, value_name = "ID")]
         resume: Option<String>,
+        /// The file's name in Stowage (default: the local file's name).
         #[arg(long)]
         name: Option<String>,
         /// Media type (default: guessed from the extension).
         #[arg(long = "type")]
         mime_type: Option<String>,
+        /// A tag for the file (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// What the file is for (a free-form label you can list by).
         #[arg(long)]
         purpose: Option<String>,
         /// The collection the file goes in (default: `default`; its rules and limits apply).
@@ -80,6 +84,7 @@ enum Command {
         /// A temp file, deleted after --ttl seconds.
         #[arg(long)]
         temp: bool,
+        /// Seconds a temp file lives (default: the server's, one day).
         #[arg(long, requires = "temp")]
         ttl: Option<u64>,
         /// Parts in flight at once (memory ≈ parallel × part size).
@@ -94,6 +99,7 @@ enum Command {
     },
     /// Download a file.
     Download {
+        /// The file's id.
         id: String,
         /// Where to write it (default: the file's name, in the current folder).
         #[arg(short = 'o', long)]
@@ -101,21 +107,28 @@ enum Command {
     },
     /// List files, newest first.
     Ls {
+        /// Only files with exactly this name.
         #[arg(long)]
         name: Option<String>,
+        /// Only files with this tag (repeatable: every tag given).
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Only files with this purpose.
         #[arg(long)]
         purpose: Option<String>,
+        /// Only files in this status: pending, uploaded or failed.
         #[arg(long)]
         status: Option<String>,
+        /// Only files of this kind: client or temp.
         #[arg(long)]
         kind: Option<String>,
+        /// Only files in exactly this directory.
         #[arg(long)]
         directory: Option<String>,
         /// Only this collection's files.
         #[arg(long)]
         collection: Option<String>,
+        /// Files per page (1 to 1,000).
         #[arg(long, default_value_t = 30)]
         limit: u32,
         /// Follow every page.
@@ -123,7 +136,10 @@ enum Command {
         all: bool,
     },
     /// Show a file's record.
-    Info { id: String },
+    Info {
+        /// The file's id.
+        id: String,
+    },
     /// Check a deployment end to end: the life of one small image (limits, create, upload,
     /// wait for `uploaded`, read, list by tag, download and compare, its thumbnail, delete,
     /// and its events when a receiver is given), each step timed. Exits non-zero at the first
@@ -152,6 +168,7 @@ enum Command {
     },
     /// Delete files (and their bytes).
     Rm {
+        /// The ids of the files to delete.
         #[arg(required = true)]
         ids: Vec<String>,
     },
