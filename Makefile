@@ -2,7 +2,8 @@
 # place as samconfig.toml says): SAM runs `make build-<LogicalId>` once per function, with
 # ARTIFACTS_DIR set. The first of them builds every function in one cargo run (the `lambda`
 # profile of Cargo.toml: no LTO, so the 32 bootstraps link in seconds instead of a minute each;
-# README "Deploy"); the others find that build up to date and copy their bootstrap.
+# docs/src/getting-started/deploy.md); the others find that build up to date and copy their
+# bootstrap.
 #
 #   sam build                           # or, without SAM: make functions
 FUNCTIONS := $(notdir $(wildcard functions/*))

@@ -1,4 +1,4 @@
-"""Deploy confidence (SPEC 21): the template as CloudFormation will receive it — after the SAM
+"""Deploy confidence: the template as CloudFormation will receive it — after the SAM
 transform, made offline as `sam validate` makes it (`scripts/iam.py`) — holds what a running
 stack needs, checked resource by resource:
 
@@ -9,7 +9,11 @@ stack needs, checked resource by resource:
 - every function has its Errors and Throttles alarms, every queue its not-empty alarm, each to
   the alarm topic;
 - every route function can be invoked by the HTTP API, and no function by anyone else;
-- every `Ref` / `Fn::GetAtt` names a resource or parameter that exists.
+- every `Ref` / `Fn::GetAtt` names a resource or parameter that exists;
+- in both identity modes — `JwtIssuer` empty (the stack's own Cognito user pool) and set (your
+  issuer) — with the conditions resolved, every reference still resolves, and the HTTP API,
+  the realtime API and the console trust exactly that mode's issuer and audience; the stack's
+  app client cannot write `custom:tenant`, and only an administrator creates users.
 
 Prints a line per function, fails (exit 1) naming every gap.
 
@@ -165,9 +169,120 @@ def check(template):
     return len(functions), problems, lines
 
 
+MODES = {
+    "the stack's own user pool (JwtIssuer empty)": {"JwtIssuer": "", "JwtAudience": [""]},
+    "your issuer (JwtIssuer set)": {"JwtIssuer": "https://issuer.example.test",
+                                    "JwtAudience": ["stowage-tests"]},
+}
+
+
+def condition_value(node, conditions, parameters):
+    if isinstance(node, dict):
+        (key, value), = node.items()
+        if key == "Fn::Equals":
+            a, b = (condition_value(v, conditions, parameters) for v in value)
+            return a == b
+        if key == "Fn::Not":
+            return not condition_value(value[0], conditions, parameters)
+        if key == "Fn::And":
+            return all(condition_value(v, conditions, parameters) for v in value)
+        if key == "Fn::Or":
+            return any(condition_value(v, conditions, parameters) for v in value)
+        if key == "Condition":
+            return conditions[value]
+        if key == "Ref":
+            return parameters.get(value, node)
+    return node
+
+
+def resolved(template, parameters):
+    """The template with its conditions decided for these parameter values: resources and
+    outputs whose condition is false dropped, every `Fn::If` replaced by its branch."""
+    raw = template.get("Conditions", {})
+    conditions = {}
+    for name in raw:
+        conditions[name] = bool(condition_value(raw[name], conditions | {n: None for n in raw}, parameters))
+
+    def walk(node):
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, yes, no = node["Fn::If"]
+                return walk(yes if conditions[name] else no)
+            return {k: walk(v) for k, v in node.items()}
+        return node
+
+    out = walk({k: v for k, v in template.items() if k not in ("Resources", "Outputs")})
+    for section in ("Resources", "Outputs"):
+        out[section] = {name: walk(item) for name, item in template.get(section, {}).items()
+                        if conditions.get(item.get("Condition"), True)}
+    return out, conditions
+
+
+def check_identity(mode, template, parameters):
+    """The gaps of one identity mode, the template resolved for it."""
+    problems = []
+    resources = template["Resources"]
+    names = set(template.get("Parameters", {})) | set(resources) | PSEUDO
+    for name in sorted(set(refs(resources)) | set(refs(template["Outputs"]))):
+        if name not in names:
+            problems.append(f"{mode}: a Ref or GetAtt names {name}, which this mode does not create")
+    own = parameters["JwtIssuer"] == ""
+    issuer = {"Fn::GetAtt": ["UserPool", "ProviderURL"]} if own else {"Ref": "JwtIssuer"}
+    pool, client = resources.get("UserPool"), resources.get("UserPoolClient")
+    if own != (pool is not None) or own != (client is not None):
+        problems.append(f"{mode}: the user pool and its client are {'missing' if own else 'created'}")
+    if own and pool and client:
+        if not pool["Properties"].get("AdminCreateUserConfig", {}).get("AllowAdminCreateUserOnly"):
+            problems.append(f"{mode}: anyone may sign up to the user pool")
+        writable = client["Properties"].get("WriteAttributes")
+        if writable is None or "custom:tenant" in writable:
+            problems.append(f"{mode}: a user may write their own custom:tenant")
+        if "custom:tenant" not in client["Properties"].get("ReadAttributes", []):
+            problems.append(f"{mode}: ID tokens do not carry custom:tenant")
+        for output in ("UserPoolId", "UserPoolClientId", "CreateUserCommand", "TokenCommand"):
+            if output not in template["Outputs"]:
+                problems.append(f"{mode}: no {output} output")
+    for name, resource in resources.items():
+        p = resource.get("Properties", {})
+        if resource["Type"] == "AWS::ApiGatewayV2::Api" and "Body" in p:
+            # SAM writes the HTTP API's JWT authorizer into the API's OpenAPI body.
+            schemes = p["Body"].get("components", {}).get("securitySchemes", {})
+            jwts = [scheme["x-amazon-apigateway-authorizer"]["jwtConfiguration"]
+                    for scheme in schemes.values()
+                    if "jwtConfiguration" in scheme.get("x-amazon-apigateway-authorizer", {})]
+            if not jwts:
+                problems.append(f"{mode}: {name} has no JWT authorizer")
+            audience = [{"Ref": "UserPoolClient"}] if own else {"Ref": "JwtAudience"}
+            for jwt in jwts:
+                if jwt.get("issuer") != issuer:
+                    problems.append(f"{mode}: the HTTP API trusts the issuer {jwt.get('issuer')}")
+                if jwt.get("audience") != audience:
+                    problems.append(f"{mode}: the HTTP API accepts the audience {jwt.get('audience')}")
+        if resource["Type"] == "AWS::AppSync::Api":
+            for provider in p.get("EventConfig", {}).get("AuthProviders", []):
+                oidc = provider.get("OpenIDConnectConfig")
+                if oidc and oidc.get("Issuer") != issuer:
+                    problems.append(f"{mode}: the realtime API trusts the issuer {oidc.get('Issuer')}")
+        variables = p.get("Environment", {}).get("Variables", {})
+        if "STOWAGE_CONSOLE_ISSUER" in variables and variables["STOWAGE_CONSOLE_ISSUER"] != issuer:
+            problems.append(f"{mode}: the console signs in at {variables['STOWAGE_CONSOLE_ISSUER']}")
+        claim = variables.get("STOWAGE_TENANT_CLAIM")
+        if claim is not None and claim != ("custom:tenant" if own else {"Ref": "TenantClaim"}):
+            problems.append(f"{mode}: {name} reads the tenant from {claim}")
+    return problems
+
+
 def main():
     transformed = iam.transformed_template()
     count, problems, lines = check(transformed)
+    for mode, parameters in MODES.items():
+        template, _ = resolved(transformed, parameters)
+        gaps = check_identity(mode, template, parameters)
+        problems += gaps
+        if not gaps:
+            lines.append(f"  identity, {mode}: issuer, audience, tenant claim and references hold")
     print("\n".join(lines))
     if problems:
         print(f"\nscripts/check_deploy.py: {len(problems)} gaps in the transformed template:",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the generated operations blocks of template.yaml (SPEC 21): for every function its
+"""Writes the generated operations blocks of template.yaml: for every function its
 log group (retention `LogRetentionInDays`) and the `LoggingConfig` that points the function at
 it, its Errors and Throttles alarms, and for every SQS queue its visible messages alarm, each
 to the AlarmTopic. Run it after adding a function or a queue; tests/tests/api/template.rs and
@@ -62,16 +62,16 @@ def block(text):
     for function, condition in resources(text, "AWS::Serverless::Function"):
         out.append(alarm(
             f"{function}ErrorsAlarm", condition,
-            f"{function} failed an invocation (an error or a timeout) in 5 minutes - see its log group; README \"After you deploy\".",
+            f"{function} failed an invocation (an error or a timeout) in 5 minutes - see its log group and docs/src/operations/monitor.md.",
             "AWS/Lambda", "Errors", "FunctionName", f"!Ref {function}", "Sum"))
         out.append(alarm(
             f"{function}ThrottlesAlarm", condition,
-            f"{function} was throttled in 5 minutes (account or function concurrency) - README \"After you deploy\".",
+            f"{function} was throttled in 5 minutes (account or function concurrency) - see docs/src/operations/monitor.md.",
             "AWS/Lambda", "Throttles", "FunctionName", f"!Ref {function}", "Sum"))
     for queue, condition in resources(text, "AWS::SQS::Queue"):
         out.append(alarm(
             f"{queue}NotEmptyAlarm", condition,
-            f"{queue} holds messages: work that failed after every retry - inspect, fix, redrive; README \"After you deploy\".",
+            f"{queue} holds messages: work that failed after every retry - inspect, fix, redrive; see docs/src/operations/monitor.md.",
             "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
             f"!GetAtt {queue}.QueueName", "Maximum"))
     out.append(END)

@@ -1,5 +1,5 @@
 """Least privilege, enforced: each Lambda function's IAM policy as `template.yaml` gives it, and
-an evaluator of IAM policies against the AWS calls the functions make (SPEC 21).
+an evaluator of IAM policies against the AWS calls the functions make.
 
 `scripts/moto_server.py` uses this module to run every function of the tests with only its own
 policy: a test acts as a function by signing with an access key id that names it and its test

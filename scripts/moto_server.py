@@ -10,16 +10,16 @@ header); S3 and moto's own API stay concurrent.
 
 It also makes `TransactWriteItems` cost what the items it names cost. moto backs a transaction
 up by deep-copying every table it touches — all items and the whole stream — so each
-transaction's cost grows with the table (and its stream): with every Stowage record write now a
-transaction (the usage counters go with the record), a test writing 2,000 records spent most
-of an hour in those copies. Here each transaction keeps an undo log instead: a copy of each
+transaction's cost grows with the table (and its stream): with every Stowage record write a
+transaction (the usage counters go with the record), a test writing 2,000 records would spend
+most of an hour in those copies. Here each transaction keeps an undo log instead: a copy of each
 item it names, as it was, and the length of the table's stream; when moto cancels the
 transaction, those items are put back and the stream records it added dropped, so a cancelled
 transaction leaves the table and its stream exactly as they were (as DynamoDB does). This holds
 because the lock above runs each DynamoDB request alone.
 
-And it runs each Lambda function of the tests with only its own IAM policy (SPEC 21, least
-privilege proven; `scripts/iam.py` has the policies and the evaluator). A request signed with an
+And it runs each Lambda function of the tests with only its own IAM policy (least privilege
+proven; `scripts/iam.py` has the policies and the evaluator). A request signed with an
 access key id of the form `SW<world>F<function>` (header or presigned query) acts as that
 function of that test world: its IAM actions and resource ARNs are worked out (DynamoDB,
 S3, EventBridge), checked against the function's policy as `template.yaml` deploys it, and a

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Runs the README's shell blocks, in order, as a newcomer would paste them.
+"""Runs the shell blocks of the README and the docs, in order, as a newcomer would paste them.
 
-Every ```sh block of README.md runs in one bash process (`set -euo pipefail`, so variables
-and the working directory carry from one block to the next, as in a terminal), starting in
-the repository. A block may be preceded by a directive comment:
+Every ```sh block of README.md, then of every page of docs/src/SUMMARY.md in its order, runs in
+one bash process (`set -euo pipefail`, so variables and the working directory carry from one
+block to the next, as in a terminal), starting in the repository. A block may be preceded by a
+directive comment:
 
     <!-- readme-test: skip: REASON -->       not run (an AWS account, the test command itself);
                                              the reason is printed
@@ -16,11 +17,12 @@ the repository. A block may be preceded by a directive comment:
 
 The quick start keeps its data in the repository's ./.stowage and serves on 127.0.0.1:4600, as
 written; an existing ./.stowage is moved aside for the run and put back afterwards, and a busy
-port 4600 fails the run before anything starts. Fails (exit 1) naming the README line of the
-first block that fails, or of any block whose output holds an API error answer (problem+json:
-`curl -s` itself exits 0 on those).
+port 4600 fails the run before anything starts. Fails (exit 1) naming the page and line of the
+first block that fails, or of any block whose output holds an API error answer (problem+json).
+`scripts/docs_check.py` holds every `curl` of a run block to `-f` (or to printing the status),
+so an HTTP error also fails its block.
 
-    python3 scripts/readme_test.py [--readme README.md]
+    python3 scripts/readme_test.py [--page README.md ...]   (default: the README, then the docs)
 """
 
 from __future__ import annotations
@@ -67,7 +69,16 @@ def blocks(readme: Path):
         i = j + 1
 
 
-def script(readme: Path, logs: Path) -> tuple[str, list[str], int]:
+def pages() -> list[Path]:
+    """README.md, then every page of docs/src/SUMMARY.md in its order."""
+    summary = ROOT / "docs" / "src" / "SUMMARY.md"
+    found = [ROOT / "README.md"]
+    for link in re.findall(r"\]\(([^)#]+\.md)\)", summary.read_text(encoding="utf-8")):
+        found.append(summary.parent / link)
+    return found
+
+
+def script(readmes: list[Path], logs: Path) -> tuple[str, list[str], int]:
     """The bash script that runs the blocks; the skipped blocks; how many blocks run."""
     out = [
         "set -euo pipefail",
@@ -81,26 +92,28 @@ def script(readme: Path, logs: Path) -> tuple[str, list[str], int]:
         "}",
     ]
     skipped, ran = [], 0
-    for n, (line, lang, directive, argument, text) in enumerate(blocks(readme)):
+    for readme, (line, lang, directive, argument, text) in (
+        (readme, block) for readme in readmes for block in blocks(readme)
+    ):
+        where = f"{readme.relative_to(ROOT)}:{line}"
         if directive == "file":
-            out.append(f"echo '--- README line {line}: writes {argument}'")
+            out.append(f"echo '--- {where}: writes {argument}'")
             out.append(f"cat > {quote(argument)} <<'README_TEST_EOF'\n{text}\nREADME_TEST_EOF")
             continue
         if lang != "sh":
             continue
         if directive == "skip":
-            skipped.append(f"README line {line}: {argument}")
+            skipped.append(f"{where}: {argument}")
             continue
         ran += 1
-        out.append(f"echo '--- README line {line}'")
-        out.append(f"README_LINE={line}")
+        out.append(f"echo '--- {where}'")
         if directive == "background":
-            log = logs / f"background-{line}.log"
+            log = logs / f"background-{readme.stem}-{line}.log"
             out.append(f"( {text}\n) > {quote(str(log))} 2>&1 &")
             out.append(f"readme_wait {quote(argument)} {quote(str(log))}")
         else:
             out.append(text)
-    out.append("echo '--- README: every block ran'")
+    out.append("echo '--- every block ran'")
     return "\n".join(out) + "\n", skipped, ran
 
 
@@ -133,14 +146,15 @@ def stop(group: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--readme", default=str(ROOT / "README.md"))
+    parser.add_argument("--page", action="append", help="a page to run (repeatable)")
     args = parser.parse_args()
+    readmes = [Path(p).resolve() for p in args.page] if args.page else pages()
     for port in (4600, 8000):
         if not port_free(port):
             print(f"readme-test: port {port} is in use; the README's examples need it", file=sys.stderr)
             return 1
     logs = Path(tempfile.mkdtemp(prefix="stowage-readme-"))
-    text, skipped, ran = script(Path(args.readme), logs)
+    text, skipped, ran = script(readmes, logs)
     (logs / "readme.sh").write_text(text)
     data = ROOT / ".stowage"
     aside = ROOT / f".stowage.before-readme-test-{os.getpid()}"
@@ -160,8 +174,8 @@ def main() -> int:
         block = "?"
         for line in run.stdout:
             sys.stdout.write(line)
-            if line.startswith("--- README line "):
-                block = line.split()[3].rstrip(":")
+            if line.startswith("--- "):
+                block = line.split()[1].rstrip(":")
             elif "urn:stowage:problem:" in line and block not in problems:
                 problems[block] = line.strip()[:300]
         returncode = run.wait()
@@ -174,11 +188,11 @@ def main() -> int:
     for note in skipped:
         print(f"readme-test: not run: {note}")
     if returncode != 0:
-        print(f"readme-test: a README block failed (exit {returncode}); the script is "
+        print(f"readme-test: a block failed (exit {returncode}); the script is "
               f"{logs / 'readme.sh'}, the servers' output in {logs}", file=sys.stderr)
         return 1
     for block, line in problems.items():
-        print(f"readme-test: the block at README line {block} got an error answer: {line}",
+        print(f"readme-test: the block at {block} got an error answer: {line}",
               file=sys.stderr)
     if problems:
         return 1

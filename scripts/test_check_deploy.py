@@ -84,3 +84,46 @@ class CheckDeploy(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def identity_problems(change):
+    template = copy.deepcopy(TRANSFORMED)
+    change(template)
+    return [problem for mode, parameters in check_deploy.MODES.items()
+            for problem in check_deploy.check_identity(
+                mode, check_deploy.resolved(template, parameters)[0], parameters)]
+
+
+class IdentityModes(unittest.TestCase):
+    def test_both_modes_hold(self):
+        self.assertEqual(identity_problems(lambda template: None), [])
+
+    def test_a_client_that_lets_users_pick_their_tenant_is_named(self):
+        def writable(template):
+            template["Resources"]["UserPoolClient"]["Properties"]["WriteAttributes"].append("custom:tenant")
+        self.assertIn("the stack's own user pool (JwtIssuer empty): a user may write their own custom:tenant",
+                      identity_problems(writable))
+
+        def default(template):
+            del template["Resources"]["UserPoolClient"]["Properties"]["WriteAttributes"]
+        self.assertIn("the stack's own user pool (JwtIssuer empty): a user may write their own custom:tenant",
+                      identity_problems(default))
+
+        def open_sign_up(template):
+            template["Resources"]["UserPool"]["Properties"]["AdminCreateUserConfig"] = {}
+        self.assertIn("the stack's own user pool (JwtIssuer empty): anyone may sign up to the user pool",
+                      identity_problems(open_sign_up))
+
+    def test_an_authorizer_that_ignores_the_mode_is_named(self):
+        def fixed(template):
+            body = template["Resources"]["HttpApi"]["Properties"]["Body"]
+            scheme = body["components"]["securitySchemes"]["JwtAuthorizer"]
+            scheme["x-amazon-apigateway-authorizer"]["jwtConfiguration"]["issuer"] = {"Ref": "JwtIssuer"}
+        problems = identity_problems(fixed)
+        self.assertTrue(any("the HTTP API trusts the issuer" in p for p in problems), problems)
+
+    def test_a_reference_to_the_pool_outside_its_mode_is_named(self):
+        def dangling(template):
+            template["Outputs"]["Pool"] = {"Value": {"Ref": "UserPool"}}
+        self.assertIn("your issuer (JwtIssuer set): a Ref or GetAtt names UserPool, which this mode "
+                      "does not create", identity_problems(dangling))

@@ -82,7 +82,7 @@ export async function startLocal({ env = {}, args = [] } = {}) {
   const endpoint = /listening on (\S+)/.exec(lines[0])?.[1] ?? fail(`unexpected start: ${lines[0]}`)
   /**
    * A token of `dataDir`; `scope` (space-separated) replaces the default read/write/delete;
-   * `groups` are the user's groups (SPEC 19).
+   * `groups` are the user's groups.
    */
   const token = (tenant, user, scope, groups = []) =>
     execFileSync(

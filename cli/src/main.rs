@@ -145,7 +145,9 @@ enum Command {
     /// and its events when a receiver is given), each step timed. Exits non-zero at the first
     /// failure, naming the step, and deletes what it made.
     Smoke {
-        /// Skip the thumbnail step (a stowage-local started with thumbnails off).
+        /// Skip the thumbnail step, for a server that makes no thumbnails (`stowage-local` and the
+        /// AWS stack make them; a server embedded from the `stowage_local` crate with
+        /// `thumbnails: false` does not).
         #[arg(long)]
         no_thumbnail: bool,
         /// Receive the deployment's webhook on this address (e.g. `0.0.0.0:8787`; the stack's
@@ -370,7 +372,7 @@ async fn download(api: &Api, id: &str, output: Option<PathBuf>, json: bool) -> R
     let io = |e: std::io::Error| Error(format!("{}: {e}", path.display()));
     // Network chunks are a few KiB; each write to a tokio file is a trip to a blocking thread,
     // so they are gathered into 4 MiB writes (with the endpoint's 1 MiB reads, 109 → ~800 MiB/s
-    // from stowage-local; README "Measurements").
+    // from stowage-local; docs/src/measurements/README.md).
     let mut file = tokio::io::BufWriter::with_capacity(
         DOWNLOAD_WRITE_BYTES,
         tokio::fs::File::create(&path).await.map_err(io)?,

@@ -1,4 +1,4 @@
-//! `stowage smoke` (SPEC 21): the life of one small image against any deployment, each step
+//! `stowage smoke`: the life of one small image against any deployment, each step
 //! timed — the upload limits, create, upload to the presigned URL, wait for `uploaded`, read,
 //! list with a filter, download and compare, its thumbnail (unless told the deployment makes
 //! none), delete and check it is gone, and, given an address to receive the deployment's

@@ -314,7 +314,7 @@ async fn ends_quietly_when_its_reader_goes_away() {
     );
 }
 
-/// `stowage smoke` (SPEC 21) against a healthy deployment: every step passes, each printed
+/// `stowage smoke` against a healthy deployment: every step passes, each printed
 /// with its time, and the tenant holds no file afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_passes_every_step_and_leaves_nothing_behind() {

@@ -1,4 +1,4 @@
-//! The Stowage console (SPEC 14), as served by `stowage-local` at `/console/` and by the
+//! The Stowage console, as served by `stowage-local` at `/console/` and by the
 //! `console` Lambda function at `GET /console/{proxy+}`: the page, its script and stylesheet
 //! (built from `web/console` into `web/console/dist` and embedded here, gzipped at build time),
 //! and `config.json`, which tells the page how people sign in.
@@ -50,7 +50,7 @@ pub struct ConsoleSettings {
     pub tenant_claim: String,
     pub user_claim: String,
     /// The claim that lists the user's groups (the API's `STOWAGE_GROUPS_CLAIM`): the page
-    /// offers only what the user may do (SPEC 19), and its groups are part of that.
+    /// offers only what the user may do, and its groups are part of that.
     pub groups_claim: String,
     /// Let the page call plain-`http:` origins (an OIDC provider or S3 endpoint on a laptop):
     /// `stowage-local` only. Deployed, the page calls `https:` origins and its own.

@@ -1,4 +1,4 @@
-//! The realtime benchmark (SPEC 20, issue "Realtime" item 7): on the real `stowage-local`
+//! The realtime benchmark: on the real `stowage-local`
 //! binary, the time from an upload's `PUT` to the embedded endpoint (which stores the object
 //! and runs the S3 event's handler) until each subscriber's `data` carrying the `uploaded`
 //! event arrives, with 1, 100 and 1,000 subscribers; and the server's memory (resident set)

@@ -102,7 +102,7 @@ impl Dispatcher {
             self.api_request(req).await
         };
         if to_s3 || to_public {
-            // User content never runs in this origin, the console's (SPEC 19).
+            // User content never runs in this origin, the console's.
             for (name, value) in stowage::blob::CONTENT_SECURITY_HEADERS {
                 response
                     .headers_mut()
@@ -241,7 +241,7 @@ impl Dispatcher {
         let request = lambda_request(parts, bytes, claims, params);
         let started = std::time::Instant::now();
         let response = stowage::http::handle(&self.app, route, request).await;
-        // The counters the functions write as EMF on AWS, served at GET /metrics (SPEC 21).
+        // The counters the functions write as EMF on AWS, served at GET /metrics.
         let served = route.route();
         stowage::metrics::http_request(
             served.function,

@@ -1,4 +1,4 @@
-//! The realtime endpoint (SPEC 20): AppSync Events' WebSocket protocol at `/event/realtime`,
+//! The realtime endpoint: AppSync Events' WebSocket protocol at `/event/realtime`,
 //! so one client works against `stowage-local` and a deployed stack. A reader of the change log
 //! of its own turns every change (API, S3 event, sweep, thumbnail maker) into its event once and
 //! publishes it to the channels of those who may read the file (`stowage::realtime`); each

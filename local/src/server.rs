@@ -289,7 +289,7 @@ pub async fn start(config: LocalConfig) -> Result<RunningServer, StartError> {
             })?;
             // This server serves public copies itself, at <base>/public/….
             settings.public_base_url = settings.public_base_url.or_else(|| Some(base_url.clone()));
-            // And the realtime endpoint (SPEC 20), on the same address.
+            // And the realtime endpoint, on the same address.
             settings.realtime = settings.realtime.or_else(|| {
                 let (scheme, rest) = base_url.split_once("://")?;
                 let ws = if scheme == "https" { "wss" } else { "ws" };

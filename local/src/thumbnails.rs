@@ -1,4 +1,4 @@
-//! Thumbnails in `stowage-local` (SPEC 16), the stand-in for the `make-thumbnails` function and
+//! Thumbnails in `stowage-local`, the stand-in for the `make-thumbnails` function and
 //! the bus rule that runs it: a reader of the store's change log makes the thumbnails of each
 //! image whose content landed (a first upload or a re-upload), in the background, off the
 //! request path. Its position in the log moves only past what is done, so

@@ -1,4 +1,4 @@
-//! File events to webhooks (SPEC 15), the local stand-in for the `publish-events` function
+//! File events to webhooks, the local stand-in for the `publish-events` function
 //! and EventBridge's API destinations: each `--webhook` URL reads the store's change log as a
 //! reader of its own (the durable outbox), makes the same events as the function, and POSTs
 //! each one as EventBridge delivers it, with the secret in `x-stowage-webhook-secret`. Its

@@ -1,5 +1,5 @@
 //! End to end over HTTP: the real `stowage-local` binary on a random port, driven the way the
-//! README's curl session drives it.
+//! docs' curl examples drive it.
 
 mod support;
 
@@ -474,7 +474,7 @@ async fn logs_to_a_file_are_plain_and_a_refused_put_is_a_warning() {
     );
 }
 
-/// SPEC 21: the counters the functions write as EMF on AWS, at `GET /metrics` in Prometheus'
+/// The counters the functions write as EMF on AWS, at `GET /metrics` in Prometheus'
 /// text format: requests, 4xx, 5xx and latency by function and route, uploads and their bytes.
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_uploads() {

@@ -1,4 +1,4 @@
-//! The realtime endpoint (SPEC 20), end to end on the real `stowage-local` binary: AppSync
+//! The realtime endpoint, end to end on the real `stowage-local` binary: AppSync
 //! Events' WebSocket protocol at `/event/realtime`; a bad token refused at connect; subscribing
 //! to another identity's or tenant's channel refused; every event of a file a subscriber may
 //! read delivered, per file in version order, and nothing of a file it may not read (another

@@ -10,7 +10,7 @@ STOWAGE_FUZZ_MODE selects what the checks below enforce:
   (STOWAGE_FUZZ_FOREIGN_COLLECTIONS): no such request may succeed.
 * ``stranger``  — like ``foreign``, but the token is another *user of the same tenant* (no
   grants, not on the collection's lists) and the files and collection are in a ``fileSecurity``
-  collection of that tenant (SPEC 19); every create is sent into that collection. Nothing may
+  collection of that tenant; every create is sent into that collection. Nothing may
   succeed on those files: ``404`` as for another tenant's, ``403`` (``forbidden`` for a create
   in the collection, ``insufficient_scope`` for managing it); reading the collection's rules is
   a member's right and answers ``200``.

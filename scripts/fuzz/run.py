@@ -17,7 +17,7 @@ Starts its own stowage-local on a free port with a fresh data dir, then:
 6. run "read-only token": tenant A with a `files:read` token (the server requires scopes):
    every GET answers as usual, every other operation 403 insufficient_scope; afterwards A's
    records, bytes, collections and usage must be exactly as before;
-7. run "same tenant, no grants" (SPEC 19): tenant "team" keeps its files only in a
+7. run "same tenant, no grants": tenant "team" keeps its files only in a
    `fileSecurity` collection that nobody reads whole (its `default` is closed the same way); another member of "team", with no grants,
    gets every file id rewritten to those files and every collection (and every create) to that
    collection: nothing may succeed, and afterwards the tenant's records, bytes, collections,

@@ -1,4 +1,4 @@
-//! The thumbnail benchmark (SPEC 16; not a test): a 12-megapixel JPEG (4000×3000, photo-like
+//! The thumbnail benchmark (not a test): a 12-megapixel JPEG (4000×3000, photo-like
 //! noise over gradients, made here) to the three thumbnail sizes, as the `make-thumbnails`
 //! function does it. Reports the wall time of each run (decode + resize + encode, on one core:
 //! nothing here spawns threads) and the process's peak RSS.

@@ -18,12 +18,12 @@ use crate::store::MetadataStore;
 use crate::xray::Tracer;
 use crate::App;
 
-/// Logs to stderr, as JSON on Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) and as text elsewhere;
-/// the level comes from `RUST_LOG` (default `info`): a level, or `target=level` pairs separated
-/// by commas (`info,aws_smithy_runtime=debug`). That is `EnvFilter`'s syntax without its span
-/// and field filters, whose regular-expression engine weighed ~0.4 MB in every bootstrap
-/// (README "Measurements"); a value that does not parse is reported and `info` used. Stdout
-/// stays free for program output (`stowage-local` prints its URLs and tokens there). Text is
+/// Logs to stderr, as JSON on Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) and as text elsewhere; the
+/// level comes from `RUST_LOG` (default `info`): a level, or `target=level` pairs separated by
+/// commas (`info,aws_smithy_runtime=debug`). That is `EnvFilter`'s syntax without its span and
+/// field filters, whose regular-expression engine weighed ~0.4 MB in every bootstrap
+/// (docs/src/measurements/README.md); a value that does not parse is reported and `info` used.
+/// Stdout stays free for program output (`stowage-local` prints its URLs and tokens there). Text is
 /// coloured only when stderr is a terminal, so logs sent to a file or a pipe stay plain.
 pub fn init_tracing() {
     init_tracing_quieting(&[]);
@@ -227,11 +227,11 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         .retry_config(retry_config(&var)?)
         .use_fips(flag(&var, "AWS_USE_FIPS_ENDPOINT")?.unwrap_or(false))
         .use_dual_stack(flag(&var, "AWS_USE_DUALSTACK_ENDPOINT")?.unwrap_or(false))
-        // One HTTPS client for every service client, as the default chain's loader makes: one
-        // TLS configuration (its root certificates loaded once) and one connection pool. rustls
-        // on ring rather than the SDK's default aws-lc: the same TLS 1.3 / 1.2 suites AWS
-        // endpoints offer, ~1 MB less per bootstrap (README "Measurements"); what it lacks is
-        // aws-lc's post-quantum key exchange and FIPS mode.
+        // One HTTPS client for every service client, as the default chain's loader makes: one TLS
+        // configuration (its root certificates loaded once) and one connection pool. rustls on ring
+        // rather than the SDK's default aws-lc: the same TLS 1.3 / 1.2 suites AWS endpoints offer,
+        // ~1 MB less per bootstrap (docs/src/measurements/README.md); what it lacks is aws-lc's
+        // post-quantum key exchange and FIPS mode.
         .http_client(
             aws_smithy_http_client::Builder::new()
                 .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
@@ -262,7 +262,7 @@ pub fn sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkCon
     for ignored in IGNORED_SETTINGS {
         if var(ignored).is_some() {
             return Err(format!(
-                "{ignored} is set, but the functions do not read it (they read their SDK settings from the environment: README \"Environment\"); unset it"
+                "{ignored} is set, but the functions do not read it (they read their SDK settings from the environment: docs/src/reference/configuration.md); unset it"
             )
             .into());
         }
@@ -582,6 +582,9 @@ pub async fn run_records_removed() -> Result<(), Error> {
 
 /// Runs the event publisher (the table stream's second reader): set up once, then publish the
 /// events of every file record change to the bus named by `STOWAGE_EVENT_BUS`.
+///
+/// `STOWAGE_REALTIME_PUBLISH_URL`: the AppSync Events API's `https://` publish URL, which
+/// `publish-events` also sends each change to (unset or empty: no realtime).
 #[cfg(feature = "eventbridge")]
 pub async fn run_records_changed() -> Result<(), Error> {
     init_lambda_tracing();
@@ -597,7 +600,7 @@ pub async fn run_records_changed() -> Result<(), Error> {
         aws_sdk_eventbridge::Client::from_conf(eventbridge.build()),
         bus,
     );
-    // Realtime (SPEC 20): the AppSync Events API's publish URL, when the stack has one; the
+    // Realtime: the AppSync Events API's publish URL, when the stack has one; the
     // collection policies that decide each event's channels are read through the service.
     let realtime = match std::env::var("STOWAGE_REALTIME_PUBLISH_URL")
         .ok()

@@ -1,4 +1,4 @@
-//! Settings read once at start-up from the environment (SPEC section 11). A missing or malformed
+//! Settings read once at start-up from the environment. A missing or malformed
 //! setting stops the process with a message naming it.
 
 use std::time::Duration;
@@ -46,7 +46,7 @@ pub struct Config {
     /// `PUT /usage/limits` sets its own; `0` or unset is none.
     pub default_tenant_limits: crate::model::Limits,
     /// `STOWAGE_REALTIME_URL` (a `ws(s)://` URL) and `STOWAGE_REALTIME_HOST` (default: the URL's
-    /// host): where clients subscribe to changes (SPEC 20; `GET /realtime`). Unset: none.
+    /// host): where clients subscribe to changes (`GET /realtime`). Unset: none.
     pub realtime: Option<crate::service::RealtimeEndpoint>,
 }
 

@@ -71,8 +71,8 @@ problem_codes! {
     Unauthorized = "unauthorized", 401;
     /// The token lacks the scope the route needs (RFC 6750's name); nothing was read or written.
     InsufficientScope = "insufficient_scope", 403;
-    /// The caller may read the file but lacks the right the request needs on it (SPEC 19; the
-    /// detail names the right); nothing was changed.
+    /// The caller may read the file but lacks the right the request needs on it (the detail
+    /// names the right); nothing was changed.
     Forbidden = "forbidden", 403;
     /// No such file for this tenant (also for other tenants' files).
     NotFound = "not_found", 404;
@@ -83,7 +83,7 @@ problem_codes! {
     NoThumbnail = "no_thumbnail", 404;
     /// No route has this path (stowage-local only; API Gateway answers these itself).
     RouteNotFound = "route_not_found", 404;
-    /// `GET /realtime` where the deployment has no realtime endpoint (SPEC 20).
+    /// `GET /realtime` where the deployment has no realtime endpoint.
     RealtimeUnavailable = "realtime_unavailable", 404;
     /// A route has this path, but not this method.
     MethodNotAllowed = "method_not_allowed", 405;
@@ -185,7 +185,7 @@ impl ApiError {
         Self::new(ProblemCode::NotFound, "no file with that id")
     }
 
-    /// `403` for a file the caller may read but may not `right` (SPEC 19).
+    /// `403` for a file the caller may read but may not `right`.
     pub fn forbidden(right: crate::model::Right) -> Self {
         Self::new(
             ProblemCode::Forbidden,

@@ -8,7 +8,7 @@ use crate::model::{valid_principal_name, Caller, TenantId, UserId, MAX_GROUPS};
 pub struct ClaimNames {
     pub tenant: String,
     pub user: String,
-    /// The claim that lists the user's groups (SPEC 19).
+    /// The claim that lists the user's groups.
     pub groups: String,
 }
 
@@ -22,7 +22,7 @@ impl Default for ClaimNames {
     }
 }
 
-/// An OAuth 2.0 scope Stowage checks (SPEC section 12).
+/// An OAuth 2.0 scope Stowage checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// Every `GET`.
@@ -31,7 +31,7 @@ pub enum Scope {
     Write,
     /// Deletes.
     Delete,
-    /// Managing collections and limits (SPEC 17–19). A token with it is an app: it also has
+    /// Managing collections and limits. A token with it is an app: it also has
     /// every other scope. Its routes need it even when scopes are not required.
     Admin,
 }
@@ -182,7 +182,7 @@ impl Identity {
         }
     }
 
-    /// Who the request acts as, for access decisions (SPEC 19).
+    /// Who the request acts as, for access decisions.
     pub fn caller(&self) -> Caller<'_> {
         Caller {
             user: self.user.as_str(),

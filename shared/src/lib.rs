@@ -42,7 +42,7 @@ use store::MetadataStore;
 pub struct App<M: ?Sized = dyn MetadataStore, O: ?Sized = dyn ObjectStore> {
     pub service: Service<M, O>,
     pub claims: identity::ClaimNames,
-    /// Whether a token must carry the scope of the route it calls (SPEC 12).
+    /// Whether a token must carry the scope of the route it calls.
     pub require_scopes: bool,
 }
 

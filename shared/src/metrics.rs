@@ -1,4 +1,4 @@
-//! Metrics (SPEC 21) in CloudWatch's Embedded Metric Format: each invocation writes one JSON
+//! Metrics in CloudWatch's Embedded Metric Format: each invocation writes one JSON
 //! line to the function's log, which CloudWatch turns into metrics in the `Stowage` namespace
 //! (no API call, nothing to flush after the invocation). Every metric is published by
 //! `Function`, and a route's also by `Function` and `Route`.

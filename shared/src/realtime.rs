@@ -1,4 +1,4 @@
-//! Realtime (SPEC 20): the channel layout, which channels an identity may subscribe to, which
+//! Realtime: the channel layout, which channels an identity may subscribe to, which
 //! channels a file's event is published to, and the event a subscriber receives.
 //!
 //! Channels live in the `stowage` namespace, one path per audience, each segment within the
@@ -77,7 +77,7 @@ pub fn subscribable(who: &Identity, require_scopes: bool) -> Vec<String> {
 /// The channels an event of `record` (in a collection with `policy`) is published to: the
 /// tenant's apps, everyone the collection lets read (the member channel for `tenant`), the
 /// owner, and the grantees when the collection has `fileSecurity`. Exactly the audiences whose
-/// members may read the file (SPEC 19), so nobody receives an event of a file it may not read.
+/// members may read the file, so nobody receives an event of a file it may not read.
 pub fn channels_of(record: &FileRecord, policy: &Policy) -> Vec<String> {
     let tenant = &record.tenant;
     let mut channels = vec![format!("{}/apps", tenant_root(tenant))];
@@ -104,8 +104,8 @@ pub fn channels_of(record: &FileRecord, policy: &Policy) -> Vec<String> {
     channels
 }
 
-/// What a subscriber's `data` carries as its `event` (JSON text): the event's `Detail` (SPEC
-/// 15) plus its `type` (`stowage.file.uploaded`, …).
+/// What a subscriber's `data` carries as its `event` (JSON text): the event's `Detail` plus
+/// its `type` (`stowage.file.uploaded`, …).
 pub fn payload(event: &FileEvent) -> serde_json::Value {
     let mut detail = serde_json::to_value(&event.detail).unwrap_or_default();
     if let Some(map) = detail.as_object_mut() {

@@ -20,7 +20,7 @@ use crate::service::{
     UploadInstructions, UploadLimits, UsageReport,
 };
 
-/// The file record as clients see it (SPEC section 3).
+/// The file record as clients see it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct FileView<'a> {
@@ -42,7 +42,7 @@ pub(crate) struct FileView<'a> {
     pub directory: Option<&'a DirectoryPath>,
     pub source: Option<&'a Source>,
     pub private_access: bool,
-    /// Who else may read or write the file (collections with `fileSecurity`; SPEC 19).
+    /// Who else may read or write the file (collections with `fileSecurity`).
     pub grants: &'a [crate::model::Grant],
     pub uploaded_by: &'a UserId,
     pub created_at: Timestamp,
@@ -371,7 +371,7 @@ pub(crate) struct ThumbnailPending {
     pub retry_after: u64,
 }
 
-/// A collection: its name, rules, version and times (SPEC 17).
+/// A collection: its name, rules, version and times.
 pub(crate) fn collection(collection: &Collection) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     map.insert("name".into(), collection.name.as_str().into());
@@ -428,7 +428,7 @@ pub(crate) struct LimitsView {
     pub max_files: Option<u64>,
 }
 
-/// `GET /usage` (SPEC 18).
+/// `GET /usage`.
 #[derive(Serialize)]
 pub(crate) struct UsageView<'a> {
     pub bytes: i64,

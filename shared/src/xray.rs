@@ -1,4 +1,4 @@
-//! Traces (SPEC 21): AWS X-Ray subsegments for a function's own work and for every AWS call it
+//! Traces: AWS X-Ray subsegments for a function's own work and for every AWS call it
 //! makes, sent to the X-Ray daemon that Lambda runs beside a function with active tracing.
 //!
 //! Lambda makes the trace and the function's segment (`AWS::Lambda::Function`, with its

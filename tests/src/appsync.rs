@@ -1,5 +1,5 @@
 //! A stand-in for an AppSync Events API's HTTP publish endpoint (`POST /event`), for testing
-//! `publish-events`' realtime sink (SPEC 20) where AppSync itself cannot run. It does what
+//! `publish-events`' realtime sink where AppSync itself cannot run. It does what
 //! AppSync does with a publish: it checks the SigV4 signature (service `appsync`, its own
 //! implementation of the algorithm, not the `aws-sigv4` crate that signs, so the two cannot
 //! share a mistake), refuses a bad one with `403`, takes at most 5 events a request, each the

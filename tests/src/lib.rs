@@ -702,7 +702,7 @@ pub struct ApiCall<'a> {
     acting: Option<(String, Vec<String>, Option<String>)>,
 }
 
-/// The scopes of an app's token (SPEC 19: `files:admin` makes it an app).
+/// The scopes of an app's token (`files:admin` makes it an app).
 pub const APP_SCOPES: &str = "files:read files:write files:delete files:admin";
 
 impl ApiCall<'_> {

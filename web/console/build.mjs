@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib'
 const HERE = dirname(fileURLToPath(import.meta.url))
 const outAt = process.argv.indexOf('--out')
 const DIST = outAt > 0 ? resolve(process.argv[outAt + 1]) : join(HERE, 'dist')
-/** SPEC 14: the page weighs at most this much, gzipped. */
+/** The page weighs at most this much, gzipped. */
 const BUDGET = 400 * 1024
 
 mkdirSync(DIST, { recursive: true })
@@ -43,6 +43,6 @@ for (const name of ['index.html', 'console.js', 'console.css']) {
 }
 console.log(`page weight  ${String(total).padStart(17)} bytes gzipped (budget ${BUDGET})`)
 if (total > BUDGET) {
-  console.error(`the console weighs ${total} bytes gzipped, over the ${BUDGET} budget (SPEC 14)`)
+  console.error(`the console weighs ${total} bytes gzipped, over the ${BUDGET} budget`)
   process.exit(1)
 }

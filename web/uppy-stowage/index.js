@@ -190,8 +190,8 @@ export function stowage(options = {}) {
  * @property {string | (() => string | Promise<string>)} [token] The bearer token, or a function
  *   returning a fresh one (called for each connection).
  * @property {Stowage} [client] A `Stowage` client to subscribe with (instead of `endpoint` and `token`).
- * @property {(event: object) => void} onEvent Called with each file event (the `Detail` of
- *   SPEC 15 plus `type`), once per `eventId` however many channels carry it.
+ * @property {(event: object) => void} onEvent Called with each file event (its `Detail`
+ *   plus `type`), once per `eventId` however many channels carry it.
  * @property {(state: 'connecting' | 'live' | 'disconnected' | 'unavailable', detail?: object) => void} [onState]
  *   Told how the connection stands: `live` once subscribed (with `{ resumed: true }` after a
  *   reconnect: read what changed meanwhile), `unavailable` when the deployment has no realtime
@@ -201,7 +201,7 @@ export function stowage(options = {}) {
  */
 
 /**
- * Subscribes to the changes of every file this identity may read (SPEC 20): `@stowage/client`'s
+ * Subscribes to the changes of every file this identity may read: `@stowage/client`'s
  * `subscribe` (`GET /realtime`, AppSync Events' WebSocket protocol, reconnect with backoff and
  * resubscribe, repeats dropped by `eventId`), kept here for pages that import it from the adapter.
  *

@@ -153,8 +153,8 @@ export interface paths {
          * @description Thumbnails of JPEG, PNG, WebP, GIF (first frame), BMP and TIFF images are made when the
          *     upload lands: the image fits in a size×size box with its aspect ratio kept and its EXIF
          *     orientation applied, never upscaled; JPEG for opaque images, PNG where there is
-         *     transparency. `wait` (Twake's `thumbnail_sync`) holds the answer until the thumbnail
-         *     exists; past it, `202` with `Retry-After`.
+         *     transparency. `wait` holds the answer until the thumbnail exists; past it, `202` with
+         *     `Retry-After`.
          */
         get: operations["getThumbnail"];
         put?: never;
@@ -355,7 +355,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Where to subscribe to changes, and this identity's channels (SPEC 20)
+         * Where to subscribe to changes, and this identity's channels
          * @description AppSync Events' WebSocket protocol at `url` (subprotocols `aws-appsync-event-ws` and
          *     `header-<base64url of {"host", "Authorization"}>`); subscribe to any of `channels` to
          *     receive every event of the files this identity may read. `stowage-local` serves it at
@@ -583,7 +583,7 @@ export interface components {
         FilterText255: string;
         FilterText256: string;
         FilterText512: string;
-        /** @description A file record (SPEC section 3). Every field is always present; absent values are `null`. */
+        /** @description A file record. Every field is always present; absent values are `null`. */
         File: {
             id: components["schemas"]["FileId"];
             collection: components["schemas"]["CollectionName"];
@@ -809,7 +809,7 @@ export interface components {
             status: number;
             detail: string;
             /**
-             * @description The stable machine-readable code; see the README's error table.
+             * @description The stable machine-readable code; see docs/src/reference/errors.md.
              * @enum {string}
              */
             code: "validation_failed" | "invalid_body" | "invalid_json" | "invalid_id" | "invalid_cursor" | "invalid_if_match" | "batch_too_large" | "missing_parts" | "part_size_mismatch" | "size_mismatch" | "etag_mismatch" | "mime_type_not_allowed" | "size_required" | "unauthorized" | "insufficient_scope" | "forbidden" | "not_found" | "collection_not_found" | "no_thumbnail" | "route_not_found" | "realtime_unavailable" | "method_not_allowed" | "external_id_conflict" | "kind_mismatch" | "collection_exists" | "collection_not_empty" | "default_collection" | "collection_mismatch" | "quota_exceeded" | "too_many_matches" | "not_uploaded" | "no_multipart_upload" | "no_open_upload" | "upload_mismatch" | "version_mismatch" | "payload_too_large" | "file_too_large" | "unsupported_media_type" | "too_many_connections" | "internal" | "unavailable";
@@ -888,7 +888,7 @@ export interface components {
          *     (`insufficient_scope`; `detail` and `WWW-Authenticate` name it): `files:read` for every
          *     `GET`, `files:delete` for deletes, `files:admin` for managing collections and limits
          *     (always, even when scopes are not required), `files:write` for everything else.
-         *     Or (`forbidden`, SPEC 19) the caller may read the file but lacks the right the request
+         *     Or (`forbidden`) the caller may read the file but lacks the right the request
          *     needs on it (`detail` names it: write, delete, share, upload), or may not create files
          *     in the collection (its `access.write`). Nothing was read or written.
          */
@@ -920,7 +920,8 @@ export interface components {
         };
         /**
          * @description No such file for this tenant (`not_found`), including other tenants' files, files the
-         *     caller may not read (SPEC 19) and expired ones; creating a file in a collection the tenant does not have is `collection_not_found`.
+         *     caller may not read and expired ones; creating a file in a collection the tenant does
+         *     not have is `collection_not_found`.
          */
         NotFound: {
             headers: {

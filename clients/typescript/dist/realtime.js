@@ -1,4 +1,4 @@
-// Changes as they happen (SPEC 20): `GET /realtime` says where to connect and which channels
+// Changes as they happen: `GET /realtime` says where to connect and which channels
 // are this identity's; AppSync Events' WebSocket protocol carries the file events there (a
 // deployed stack's AppSync API, or stowage-local's `/event/realtime`). Reconnects with backoff
 // (0.5 s doubling to 30 s, with jitter) and resubscribes; drops repeats by `eventId` (one event

@@ -65,7 +65,7 @@ export type SignRequest = Body<'signUploadRequest'>;
 export type SignedRequest = Json<'signUploadRequest', 200>;
 /** `POST /files/{id}/upload/parts`'s answer. */
 export type SignedParts = Json<'signUploadParts', 200>;
-/** The `type` of a file event (SPEC 15). */
+/** The `type` of a file event. */
 export type FileEventType = 'stowage.file.created' | 'stowage.file.uploaded' | 'stowage.file.failed' | 'stowage.file.updated' | 'stowage.file.deleted' | 'stowage.file.expired';
 /**
  * A file event as realtime delivers it: the event's `Detail` (events.schema.json) plus its

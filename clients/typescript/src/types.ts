@@ -67,7 +67,7 @@ export type SignedRequest = Json<'signUploadRequest', 200>
 /** `POST /files/{id}/upload/parts`'s answer. */
 export type SignedParts = Json<'signUploadParts', 200>
 
-/** The `type` of a file event (SPEC 15). */
+/** The `type` of a file event. */
 export type FileEventType =
   | 'stowage.file.created'
   | 'stowage.file.uploaded'

@@ -1,4 +1,4 @@
-//! The AppSync Events API's subscribe guard (SPEC 20), the `stowage` channel namespace's
+//! The AppSync Events API's subscribe guard (realtime), the `stowage` channel namespace's
 //! `onSubscribe` handler: a subscriber may subscribe only to its own channels, the ones
 //! `GET /realtime` lists for its token.
 

@@ -1,4 +1,4 @@
-//! `GET /realtime` as a Lambda function (SPEC 20).
+//! `GET /realtime` as a Lambda function.
 
 #[tokio::main]
 async fn main() -> Result<(), stowage::lambda_http::Error> {

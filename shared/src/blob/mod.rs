@@ -277,7 +277,7 @@ pub fn media_type_essence(media_type: &str) -> String {
 /// Whether a browser would run script in content of this type if it rendered it: HTML, XHTML,
 /// SVG and other XML (XSLT), and JavaScript. Stowage never lets such content show inline: a
 /// download of it is always an attachment, and `stowage-local` serves public copies of it as
-/// attachments (SPEC 19: a member must not act as another through a file). Every object and
+/// attachments (a member must not act as another through a file). Every object and
 /// public response also carries `Content-Security-Policy: sandbox` and `nosniff`.
 pub fn is_active_content(mime_type: &str) -> bool {
     let essence = media_type_essence(mime_type);

@@ -60,7 +60,7 @@ pub async fn serve<H: Handler, M: MetadataStore + ?Sized, O: ObjectStore + ?Size
     let scope = H::ROUTE.route().scope;
     let answered = async {
         let who = identity(req, &app.claims)?;
-        // Admin routes need their scope even where scopes are not required (SPEC 17).
+        // Admin routes need their scope even where scopes are not required.
         if (app.require_scopes || scope == crate::identity::Scope::Admin)
             && !who.scopes.contains(scope)
         {
@@ -457,7 +457,7 @@ handler!(
 );
 
 handler!(
-    /// `GET /realtime` (SPEC 20).
+    /// `GET /realtime`.
     GetRealtime: GetRealtime(app, who, () => ()) -> RealtimeInfo {
         app.service.realtime(&who)
     }

@@ -79,9 +79,8 @@ pub struct Route {
 }
 
 const fn route(id: RouteId, method: Method, path: &'static str, function: &'static str) -> Route {
-    // SPEC 12: every GET reads; deleting files deletes; managing collections and limits is an
-    // app's (SPEC 17–18); everything else (creates, updates, uploads and their parts, aborts)
-    // writes.
+    // Every GET reads; deleting files deletes; managing collections and limits is an app's;
+    // everything else (creates, updates, uploads and their parts, aborts) writes.
     let scope = match (method, id) {
         (Get, _) => Scope::Read,
         (

@@ -1,4 +1,4 @@
-//! Who may do what inside a tenant (SPEC 19): principals, a collection's access lists and
+//! Who may do what inside a tenant: principals, a collection's access lists and
 //! overwrite rule, a file's grants, and the rights a caller has on one file.
 
 use serde::{Deserialize, Serialize};
@@ -154,7 +154,7 @@ impl CollectionAccess {
     }
 }
 
-/// Who may start a new upload of a file that is already `uploaded` (Twake's rule).
+/// Who may start a new upload of a file that is already `uploaded`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Overwrite {

@@ -1,4 +1,4 @@
-//! Collections (SPEC section 17) and usage (section 18): the named filesets of a tenant with
+//! Collections and usage: the named filesets of a tenant with
 //! their upload rules, and what a record counts against its tenant's and collection's limits.
 
 use serde::{Deserialize, Serialize};
@@ -159,7 +159,7 @@ pub struct Rules {
     pub max_upload_url_expires_in: Option<u64>,
     #[serde(default, skip_serializing_if = "Limits::is_none")]
     pub limits: Limits,
-    /// Who may read, write and delete the collection's files (SPEC 19).
+    /// Who may read, write and delete the collection's files.
     #[serde(default, skip_serializing_if = "CollectionAccess::is_default")]
     pub access: CollectionAccess,
     /// Whether files carry their own `grants`.
@@ -247,8 +247,8 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// What `record` counts (SPEC 18): one file, its uploaded bytes, plus the bytes reserved by
-    /// its open upload (the declared size; `0` when none was declared).
+    /// What `record` counts against the limits: one file, its uploaded bytes, plus the bytes
+    /// reserved by its open upload (the declared size; `0` when none was declared).
     pub fn of(record: &FileRecord) -> Counter {
         let uploaded = record.content.as_ref().map_or(0, |c| c.size);
         let reserved = if record.upload.is_some() {

@@ -1,9 +1,9 @@
-//! Parsed field types: each `parse` applies one rule of SPEC section 3, so a value of these types
-//! is valid by construction.
+//! Parsed field types: each `parse` applies one rule of the file record's fields, so a value of
+//! these types is valid by construction.
 //!
-//! Rules the spec leaves open, decided here (and listed in the README): no string field accepts
-//! control characters; a file name may not contain `/` or `\` and may not be `.` or `..`; a
-//! directory is normalised-only (no empty, `.` or `..` segments, no trailing `/` except the root).
+//! Besides each field's type and length: no string field accepts control characters; a file
+//! name may not contain `/` or `\` and may not be `.` or `..`; a directory is
+//! normalised-only (no empty, `.` or `..` segments, no trailing `/` except the root).
 
 use std::collections::BTreeSet;
 

@@ -1,7 +1,7 @@
 //! The file record and the domain types it is made of.
 //!
 //! `FileRecord` is what the metadata store keeps (internal fields included); its public JSON
-//! shape (SPEC section 3) is `crate::wire::FileView`. Every client-supplied value arrives as a parsed newtype
+//! shape is `crate::wire::FileView`. Every client-supplied value arrives as a parsed newtype
 //! from [`fields`], so a record can only hold values that passed the rules.
 
 mod access;
@@ -172,11 +172,11 @@ pub struct FileRecord {
     /// see `service/public.rs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<String>,
-    /// Who else may read or write the file (SPEC 19; counted only in collections with
+    /// Who else may read or write the file (counted only in collections with
     /// `fileSecurity`). In the order given, one per principal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<Grant>,
-    /// Who made the last change (SPEC 19's event `actor`): `None` for changes the system makes
+    /// Who made the last change (the file event's `actor`): `None` for changes the system makes
     /// (an S3 event, a publish job, a repair) and for records written before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<Actor>,

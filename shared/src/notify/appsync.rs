@@ -1,4 +1,4 @@
-//! Publishing file events to an AWS AppSync Events API (SPEC 20), the `publish-events`
+//! Publishing file events to an AWS AppSync Events API (realtime), the `publish-events`
 //! function's second sink: each event goes to the channels of everyone who may read its file
 //! ([`crate::realtime::channels_of`], with the file's collection policy), by AppSync's HTTP
 //! publish: `POST https://<http domain>/event` with `{"channel", "events": [<JSON text>, …]}`,

@@ -1,4 +1,4 @@
-//! File events (SPEC 15): each change of a file record, as the table's stream (or, in
+//! File events: each change of a file record, as the table's stream (or, in
 //! `stowage-local`, the change log) reports it, becomes at most one event, published at least
 //! once. Events are made from the stream, never inline, so a write that succeeded always
 //! yields its event, even if the process that made it dies right after.
@@ -115,7 +115,7 @@ pub struct FileEvent {
     pub kind: EventKind,
     pub detail: Detail,
     /// The record the event is about (the old one for a removal): who may read it decides who
-    /// receives the event in realtime (SPEC 20).
+    /// receives the event in realtime.
     pub record: FileRecord,
 }
 

@@ -1,4 +1,4 @@
-//! Who may do what inside a tenant (SPEC 19): a file's collection's policy, its grants and its
+//! Who may do what inside a tenant: a file's collection's policy, its grants and its
 //! owner decide each right. A file the caller may not read is `404` exactly like another
 //! tenant's; one it may read but not change is `403 forbidden` naming the right.
 

@@ -1,4 +1,4 @@
-//! Collections and usage (SPEC 17 and 18): the `/collections` and `/usage` routes, and the
+//! Collections and usage: the `/collections` and `/usage` routes, and the
 //! admission of a create or new upload by its collection's rules and the limits.
 
 use super::Service;

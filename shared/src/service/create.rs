@@ -34,7 +34,7 @@ pub struct Created {
     pub upload: UploadInstructions,
 }
 
-/// How a client uploads bytes (SPEC sections 4.1 and 13): one presigned `PUT`, a POST form,
+/// How a client uploads bytes: one presigned `PUT`, a POST form,
 /// or a multipart plan (on the wire: `crate::wire::Upload`).
 #[derive(Clone, Debug)]
 pub enum UploadInstructions {

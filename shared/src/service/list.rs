@@ -93,10 +93,10 @@ struct Source {
 }
 
 impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
-    /// The indexes a listing by `who` merges (SPEC 19), and the policies it already knows.
+    /// The indexes a listing by `who` merges, and the policies it already knows.
     /// An app, a selective index (name, directory, purpose, uploader, tag), or a caller who
-    /// may read every collection in question through the collection reads one index, as
-    /// before. Otherwise the tenant's files are not read at all: the listing merges the
+    /// may read every collection in question through the collection reads one index.
+    /// Otherwise the tenant's files are not read at all: the listing merges the
     /// collections the caller may read whole, its own files, and the files granted to it (to
     /// its user and each of its groups), so its cost follows what it can see.
     async fn sources(

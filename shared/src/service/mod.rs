@@ -66,7 +66,7 @@ pub struct Settings {
     pub inline_copy_limit: u64,
     /// A tenant's limits until it has its own (`PUT /usage/limits`).
     pub default_tenant_limits: crate::model::Limits,
-    /// Where clients subscribe to changes (SPEC 20), if anywhere.
+    /// Where clients subscribe to changes, if anywhere.
     pub realtime: Option<RealtimeEndpoint>,
 }
 
@@ -189,7 +189,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             .ok_or_else(ApiError::not_found)
     }
 
-    /// `GET /realtime` (SPEC 20): where `who` connects, and its channels; `404
+    /// `GET /realtime`: where `who` connects, and its channels; `404
     /// realtime_unavailable` where this deployment has no realtime endpoint.
     pub fn realtime(&self, who: &crate::identity::Identity) -> Result<RealtimeInfo, ApiError> {
         let endpoint = self.settings.realtime.clone().ok_or_else(|| {
@@ -204,7 +204,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         })
     }
 
-    /// The live record if `who` may `right` on it (SPEC 19): `404` if it may not read it (or
+    /// The live record if `who` may `right` on it: `404` if it may not read it (or
     /// it is missing), `403` if it may read but not `right`.
     async fn load_for(
         &self,

@@ -1,4 +1,4 @@
-//! Thumbnails (SPEC 16): `GET /files/{id}/thumbnail`, which answers from the thumbnails' state
+//! Thumbnails: `GET /files/{id}/thumbnail`, which answers from the thumbnails' state
 //! in the bucket (waiting up to `wait` seconds for it), and — with the `thumbnails` feature —
 //! [`Service::make_thumbnails`], which makes them when an image's upload has landed (the
 //! `make-thumbnails` function on AWS, in-process in `stowage-local`).

@@ -227,7 +227,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
 
     /// Deletes `current`. A caller's delete of a record whose last change was someone else's
     /// first writes the record naming the deleter (`deleting`, no event of its own), so the
-    /// removal the table stream carries names who deleted it (SPEC 19's `actor`).
+    /// removal the table stream carries names who deleted it (the event's `actor`).
     async fn remove_as(
         &self,
         current: &FileRecord,

@@ -30,7 +30,7 @@ pub enum StoreError {
     /// Another live record of the tenant has this `externalId`.
     #[error("another file of this tenant has externalId {0:?}")]
     ExternalIdTaken(String),
-    /// The write would pass a limit (SPEC 18); nothing was written.
+    /// The write would pass a limit; nothing was written.
     #[error("the write would pass {0}")]
     QuotaExceeded(LimitName),
     /// What the write was admitted by (the collection, or the tenant's limits) changed or went
@@ -142,7 +142,7 @@ pub trait MetadataStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<FileId>, StoreError>;
 
-    /// Stores a new record and counts it (SPEC 18) within `admission`'s limits;
+    /// Stores a new record and counts it in the usage within `admission`'s limits;
     /// `Conflict` if one with that id exists, `ExternalIdTaken` if a live record of the tenant
     /// has its `externalId`, `QuotaExceeded` if it would pass a limit, `AdmissionStale` if
     /// the collection or limits are no longer the ones admission read.

@@ -1,4 +1,4 @@
-//! Thumbnails (SPEC 16): what gets them, their sizes and limits, and the state document that
+//! Thumbnails: what gets them, their sizes and limits, and the state document that
 //! says whether a content revision's thumbnails are ready. Making them (decoding, resizing,
 //! encoding) is `render`, behind the `thumbnails` feature, so only the functions that make
 //! them link an image library.

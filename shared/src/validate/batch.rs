@@ -1,5 +1,5 @@
 //! `PATCH /files` (up to 100 merge patches, all or nothing) and `POST /files/delete` (up to
-//! 1,000 ids), each also by filter (SPEC 17: the listing filters instead of ids).
+//! 1,000 ids), each also by filter (the listing filters instead of ids).
 
 use std::collections::HashSet;
 
@@ -130,7 +130,7 @@ impl BatchDelete {
     }
 }
 
-/// The listing filters a bulk change names (`{"filter": {...}}`, SPEC 17), as a
+/// The listing filters a bulk change names (`{"filter": {...}}`), as a
 /// [`ListQuery`] without `limit` and `cursor`; at least one filter.
 fn filter_query(value: Value) -> Result<ListQuery, ApiError> {
     let Value::Object(filter) = value else {

@@ -1,4 +1,4 @@
-//! `POST /collections`, `PATCH /collections/{name}` and `PUT /usage/limits` (SPEC 17 and 18):
+//! `POST /collections`, `PATCH /collections/{name}` and `PUT /usage/limits`:
 //! a collection's rules, and the tenant's limits.
 
 use serde_json::{Map, Value};

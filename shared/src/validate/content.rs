@@ -9,7 +9,7 @@ use crate::error::ApiError;
 pub struct ContentRequest {
     /// `inline` or `attachment` (the default, with the original name).
     pub disposition: Disposition,
-    /// How long the presigned link lives (a share link, SPEC 19); `None`: the deployment's
+    /// How long the presigned link lives (a share link); `None`: the deployment's
     /// `STOWAGE_DOWNLOAD_URL_EXPIRES_IN`.
     pub expires_in: Option<std::time::Duration>,
 }

@@ -140,7 +140,7 @@ pub struct CreateFile {
     pub overwrite: bool,
     /// The collection the file goes in (`default` when not named).
     pub collection: CollectionName,
-    /// The file's grants (collections with `fileSecurity` only; SPEC 19).
+    /// The file's grants (collections with `fileSecurity` only).
     pub grants: Vec<crate::model::Grant>,
     /// The record fields the body names (with a value or `null`): what an overwrite changes.
     pub named: Vec<&'static str>,

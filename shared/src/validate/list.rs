@@ -12,7 +12,7 @@ pub(crate) const MAX_LIST_LIMIT: usize = 1_000;
 /// Page size when `limit` is not given.
 pub(crate) const DEFAULT_LIST_LIMIT: usize = 30;
 
-/// A validated `GET /files` query (SPEC 4.2). All filters combine with AND.
+/// A validated `GET /files` query. All filters combine with AND.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ListQuery {
     pub name: Option<String>,

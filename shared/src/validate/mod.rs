@@ -200,7 +200,7 @@ impl Fields {
         }
     }
 
-    /// A file's `grants` (SPEC 19): at most [`crate::model::MAX_GRANTS`] objects of exactly
+    /// A file's `grants`: at most [`crate::model::MAX_GRANTS`] objects of exactly
     /// `principal` (`user:<id>` or `group:<name>`) and `role` (`reader` or `writer`), each
     /// principal once. `None` (with errors) if anything is wrong, or if absent.
     fn grants(&mut self, field: &str) -> Option<Vec<crate::model::Grant>> {

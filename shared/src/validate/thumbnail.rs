@@ -12,8 +12,7 @@ pub(crate) const DEFAULT_THUMBNAIL_SIZE: u32 = 256;
 pub struct ThumbnailRequest {
     /// The box the thumbnail fits in: 64, 256 or 1024.
     pub size: u32,
-    /// Seconds to hold the answer until the thumbnail exists (0–10; Twake's
-    /// `thumbnail_sync`).
+    /// Seconds to hold the answer until the thumbnail exists (0–10).
     pub wait: u64,
 }
 

@@ -1,4 +1,4 @@
-//! Bulk changes by filter (SPEC 17, Jexia's `cond`): `PATCH /files` and `POST /files/delete`
+//! Bulk changes by filter: `PATCH /files` and `POST /files/delete`
 //! with `{"filter": {...}}`, on both backends: only the tenant's matching files change, an
 //! update is all or nothing up to 100 matches, a delete goes 1,000 a call with a cursor.
 

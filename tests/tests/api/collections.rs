@@ -1,4 +1,4 @@
-//! Collections, their rules, usage counters and quotas (SPEC 17 and 18) on both backends:
+//! Collections, their rules, usage counters and quotas on both backends:
 //! the counters stay equal to the sum over the records through every kind of change, limits
 //! are never overshot by concurrent writers, rules bind creates, re-uploads and landed bytes,
 //! and bad input is a clear 400 that writes nothing.

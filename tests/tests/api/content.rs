@@ -65,7 +65,7 @@ async fn content_redirects_to_a_presigned_download(env: TestEnv) {
         .assert_problem(409, "not_uploaded");
 }
 
-/// Content a browser would run script in is never shown inline (SPEC 19): a member cannot act
+/// Content a browser would run script in is never shown inline: a member cannot act
 /// as whoever opens the link. (The embedded endpoint's CSP and `nosniff` are checked in
 /// Chromium by the console's browser test.)
 async fn active_content_is_always_an_attachment(env: TestEnv) {
@@ -104,7 +104,7 @@ async fn active_content_is_always_an_attachment(env: TestEnv) {
     }
 }
 
-/// A reader chooses how long a download link lives (1 s to 7 days, SPEC 19); the endpoint that
+/// A reader chooses how long a download link lives (1 s to 7 days); the endpoint that
 /// enforces expiry (the embedded one) refuses the link once that time has passed.
 async fn a_reader_chooses_how_long_a_share_link_lives(env: TestEnv) {
     env.check_policies();

@@ -1,4 +1,4 @@
-//! File events on AWS (SPEC 15), end to end on moto: the real flow (create, upload and its S3
+//! File events on AWS, end to end on moto: the real flow (create, upload and its S3
 //! event, update, delete, a failed upload, a TTL expiry) writes the table; the table's own
 //! stream (read from moto) is fed to the `publish-events` handler, which publishes to an
 //! EventBridge bus; a rule on the bus delivers to an SQS queue, where the test reads what a
@@ -264,7 +264,7 @@ async fn every_change_reaches_the_bus_once_in_order_with_its_detail() {
         .find(|e| e["detail-type"] == "stowage.file.deleted")
         .unwrap();
     assert_eq!(deleted["detail"]["previous"]["status"], "uploaded");
-    // Who made each change (SPEC 19): the token's user, or null for S3's and TTL's.
+    // Who made each change (`actor`): the token's user, or null for S3's and TTL's.
     let alice = json!({"user": "alice", "app": false});
     for event in &events {
         let kind = event["detail-type"].as_str().unwrap();
@@ -633,7 +633,7 @@ fn capture(name: &str, events: &[Value]) {
 }
 
 /// `events/file-events/` holds one delivered event of each type, made by the code from a fixed
-/// record: the README's examples, validated against `events.schema.json` by
+/// record: the docs' examples, validated against `events.schema.json` by
 /// `scripts/check_events.py`. `STOWAGE_WRITE_EVENT_SAMPLES=1` writes them afresh.
 #[test]
 fn the_committed_event_samples_are_what_the_code_makes() {

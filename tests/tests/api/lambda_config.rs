@@ -107,7 +107,7 @@ async fn failing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUs
     (url, count)
 }
 
-/// The SDK's own settings that apply on Lambda (issue 26, item 8): each service's endpoint
+/// The SDK's own settings that apply on Lambda: each service's endpoint
 /// variable before `AWS_ENDPOINT_URL`, `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`, FIPS and dual-stack
 /// endpoints, the number of attempts and the retry mode; bad values and settings the
 /// functions do not read stop the start naming the variable.

@@ -1,4 +1,4 @@
-//! Least privilege, proven (SPEC 21): the work each function does that needs a permission no
+//! Least privilege, proven: the work each function does that needs a permission no
 //! other test needed. On moto every call a function makes — and every presigned URL it signs,
 //! when a client uses it — is checked against that function's policy in `template.yaml`
 //! (`scripts/moto_server.py`, `scripts/iam.py`): a missing permission fails the test, and

@@ -1,10 +1,10 @@
-//! The principal matrix (SPEC 19), like the tenant matrix: every file route × {owner, reader
-//! grantee, writer grantee, group member, collection-level reader, other user of the tenant,
-//! app} on a file in a `fileSecurity` collection, each answer as section 19 says, and the
-//! tenant's records, parts and bytes unchanged wherever the answer is a refusal; then the same
-//! routes in `default`, where every member may still do everything; the overwrite rule; bad
-//! grants; and what a listing costs a user who can see few of many files. On moto, every route
-//! call is also held to its function's DynamoDB policy in `template.yaml`.
+//! The principal matrix, like the tenant matrix: every file route × {owner, reader grantee, writer
+//! grantee, group member, collection-level reader, other user of the tenant, app} on a file in a
+//! `fileSecurity` collection, each answer as the access rules say (`docs/src/guides/access.md`),
+//! and the tenant's records, parts and bytes unchanged wherever the answer is a refusal; then the
+//! same routes in `default`, where every member may still do everything; the overwrite rule; bad
+//! grants; and what a listing costs a user who can see few of many files. On moto, every route call
+//! is also held to its function's DynamoDB policy in `template.yaml`.
 
 use serde_json::{json, Value};
 use stowage::http::RouteId;

@@ -1,4 +1,4 @@
-//! Realtime on AWS (SPEC 20): `publish-events`' AppSync sink, fed the table's own stream (read
+//! Realtime on AWS: `publish-events`' AppSync sink, fed the table's own stream (read
 //! from moto) after the real flow made changes in two tenants, publishing to a stand-in of
 //! AppSync's HTTP publish that checks each request's SigV4 signature, its payload and its
 //! size limits (`stowage_tests::appsync`). Each subscriber, by the channels `GET /realtime`

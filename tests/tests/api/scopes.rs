@@ -1,5 +1,5 @@
-//! Access below the tenant (SPEC 12): with scopes required, every route × every set of scopes
-//! a token can hold — the route's scope lets the request through, anything else is `403
+//! Access below the tenant: with scopes required, every route × every set of scopes a token
+//! can hold — the route's scope lets the request through, anything else is `403
 //! insufficient_scope` naming the scope, with nothing read or written.
 
 use serde_json::{json, Value};

@@ -285,7 +285,7 @@ fn scopes_and_throttling_are_parameters_of_the_stack() {
     assert!(!api["ThrottlingRateLimit"].is_null() && !api["ThrottlingBurstLimit"].is_null());
 }
 
-/// SPEC 15 on AWS: the table's stream carries old and new images to at most two readers (the
+/// File events on AWS: the table's stream carries old and new images to at most two readers (the
 /// cleanup and the event publisher, each reporting partial batch failures, each with an
 /// on-failure queue); the publisher may only put events on the stack's own bus; the webhook is
 /// EventBridge's own delivery, and only when `WebhookUrl` is set.
@@ -559,7 +559,7 @@ fn each_route_function_runs_its_own_handler() {
 
 #[test]
 fn public_files_are_served_sandboxed_and_unsniffed() {
-    // The same headers stowage-local puts on every object and public answer (SPEC 19).
+    // The same headers stowage-local puts on every object and public answer.
     let template = template();
     let resources = &template["Resources"];
     let behaviour = &resources["PublicFilesDistribution"]["Properties"]["DistributionConfig"]
@@ -588,7 +588,7 @@ fn public_files_are_served_sandboxed_and_unsniffed() {
     );
 }
 
-/// Realtime on AWS (SPEC 20): an AppSync Events API whose connections and subscriptions take
+/// Realtime on AWS: an AppSync Events API whose connections and subscriptions take
 /// the HTTP API's OIDC tokens and whose publishes need IAM; Stowage's namespace runs the
 /// subscribe guard (the authorize-subscribe function, through a data source whose role may
 /// invoke only it); publish-events may publish to that namespace only; GET /realtime names the
@@ -620,9 +620,11 @@ fn realtime_subscriptions_are_guarded_and_only_publish_events_publishes() {
         .iter()
         .find(|p| p["AuthType"].as_str() == Some("OPENID_CONNECT"))
         .unwrap();
+    // The same issuer as the HTTP API, in both identity modes (scripts/check_deploy.py checks
+    // each mode of the transformed template).
+    let api_auth = &resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["JwtAuthorizer"];
     assert_eq!(
-        intrinsic(&oidc["OpenIDConnectConfig"]["Issuer"], "Ref"),
-        Some("JwtIssuer"),
+        oidc["OpenIDConnectConfig"]["Issuer"], api_auth["JwtConfiguration"]["issuer"],
         "the same issuer as the HTTP API"
     );
 
@@ -700,7 +702,7 @@ fn realtime_subscriptions_are_guarded_and_only_publish_events_publishes() {
     );
 }
 
-/// Operations (SPEC 21): every function has an Errors and a Throttles alarm, every queue a
+/// Operations: every function has an Errors and a Throttles alarm, every queue a
 /// not-empty alarm (under the queue's own condition), the HTTP API a 5xx-rate alarm and the
 /// table throttle alarms; each alarm goes to the AlarmTopic, which AlarmEmail subscribes to
 /// when set; and the dashboard's body is JSON.

@@ -1,4 +1,4 @@
-//! Thumbnails (SPEC 16) on both backends, with images the tests make themselves: every format,
+//! Thumbnails on both backends, with images the tests make themselves: every format,
 //! an EXIF-rotated JPEG, transparency, a 1×1 image; a decompression bomb (a PNG header claiming
 //! 20000×20000), a truncated JPEG and a text file named `.jpg`, none of which crash anything or
 //! fail the file; `wait` before and while they are made; re-upload, delete, public files, other

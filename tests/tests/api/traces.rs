@@ -1,4 +1,4 @@
-//! Traces (SPEC 21): a function's invocation, run as its Lambda bootstrap runs it
+//! Traces: a function's invocation, run as its Lambda bootstrap runs it
 //! (`bootstrap::invoke_route`, `bootstrap::traced`) with a sampled trace header, sends X-Ray
 //! subsegments to the daemon's address: one for the handler under Lambda's function segment,
 //! one for each AWS call under the handler's, with its service, operation, status and request

@@ -1,4 +1,4 @@
-// What the signed-in person may do (SPEC 19), so the console offers only that: the same rules
+// What the signed-in person may do, so the console offers only that: the same rules
 // the API applies (`shared/src/model/access.rs`), from the token's user, groups and scopes, the
 // file's collection and the file. The API still decides; this only keeps dead buttons away.
 

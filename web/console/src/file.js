@@ -1,7 +1,7 @@
 // One file: every field; edits of name, tags, purpose, metadata and public/private sent with
 // `If-Match` (a conflict is explained and the edits kept); download; the public URL; delete with
 // confirmation; "Shared with" (the file's grants) in collections with file security. Only what
-// the signed-in person may do is offered (SPEC 19). The page follows the file's status while it
+// the signed-in person may do is offered. The page follows the file's status while it
 // is open.
 
 import { StowageError } from '@stowage/client'

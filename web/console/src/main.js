@@ -177,7 +177,7 @@ function start(config) {
   const flash = h('div', { class: 'flash' })
   const home = h('div', { class: 'home' }, picker.element, upload.element, list.element)
   const pageSlot = h('div')
-  // Changes as they happen (SPEC 20); the list polls only while this is not live.
+  // Changes as they happen (realtime); the list polls only while this is not live.
   const indicator = h('span', { class: 'live-state', role: 'status', dataset: { state: 'connecting' } }, 'Connecting…')
   who.prepend(indicator)
   const words = { connecting: 'Connecting…', live: 'Live', disconnected: 'Reconnecting…', unavailable: 'Polling' }

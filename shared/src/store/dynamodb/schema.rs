@@ -22,12 +22,12 @@
 //!   range. The global secondary indexes ([`INDEXES`], hash `<field>Key`, range `sk`, all
 //!   attributes projected) serve those filters the same way; `tag` is a `Query` on the tag's
 //!   pointer partition followed by a consistent `BatchGetItem` of the records, and so is the
-//!   listing of the files granted to one principal (SPEC 19); `externalId` is a
+//!   listing of the files granted to one principal; `externalId` is a
 //!   strongly consistent read of its marker. Every listing is a `Query` or key reads; nothing
 //!   `Scan`s.
 //! - The marker makes `externalId` unique per tenant: it is written in the same transaction as
 //!   the record, on the condition that no live marker exists.
-//! - Usage counters (SPEC 18) change in the same transaction as the record change that causes
+//! - Usage counters change in the same transaction as the record change that causes
 //!   them: `ADD` of the change's difference to the tenant's and the collection's usage items,
 //!   conditioned on the limits where the change adds (`bytes <= max - added`: DynamoDB
 //!   conditions cannot add, so the subtraction is done before sending), with a condition check

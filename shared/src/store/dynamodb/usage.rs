@@ -1,4 +1,4 @@
-//! Collections, usage counters and limits (SPEC 17 and 18) in the table: the items
+//! Collections, usage counters and limits in the table: the items
 //! [`super::schema`] lists, and the counter writes that go into a record change's transaction.
 
 use std::collections::BTreeMap;

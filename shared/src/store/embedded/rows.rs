@@ -38,7 +38,7 @@ pub(super) const SCHEMA: &str = "
         id     TEXT NOT NULL,
         PRIMARY KEY (tenant, tag, id)
     ) WITHOUT ROWID;
-    -- One row per grantee of a file (SPEC 19): the files granted to a principal, newest first.
+    -- One row per grantee of a file: the files granted to a principal, newest first.
     CREATE TABLE IF NOT EXISTS file_grants (
         tenant    TEXT NOT NULL,
         principal TEXT NOT NULL,

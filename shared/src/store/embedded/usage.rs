@@ -1,4 +1,4 @@
-//! Collections, usage counters and limits in SQLite (SPEC 17 and 18). Counters change in the
+//! Collections, usage counters and limits in SQLite. Counters change in the
 //! same SQLite transaction as the record change that causes them, so they are exact by
 //! construction; limits are checked against the counters inside that transaction.
 
