@@ -9,7 +9,7 @@
 - http-api.md: the HTTP API, from openapi.yaml;
 - cli.md and stowage-local.md: the two binaries' --help, every subcommand included.
 
-    python3 scripts/gen_docs.py [--check] [--bin-dir target/debug]
+    .venv/bin/python scripts/gen_docs.py [--check] [--bin-dir target/debug]
 
 --check writes nothing and fails (exit 1) when a page differs from what it would write; the
 test command runs it so that the pages cannot drift from the code. Needs PyYAML and the two
@@ -50,7 +50,10 @@ CfnLoader.add_multi_constructor("!", _tag)
 
 
 def cell(text) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Text for a table cell: one line, pipes escaped, and `<` outside code spans escaped (a
+    placeholder such as <ApiUrl> is text, not an HTML tag)."""
+    parts = " ".join(str(text).split()).replace("|", "\\|").split("`")
+    return "`".join(p if i % 2 else p.replace("<", "&lt;") for i, p in enumerate(parts))
 
 
 # ---------------------------------------------------------------- configuration
@@ -462,7 +465,7 @@ def main() -> int:
             path.write_text(text, encoding="utf-8")
             print(f"gen-docs: wrote {path.relative_to(ROOT)}")
     if stale:
-        print(f"gen-docs: {', '.join(stale)} differ from their sources; run python3 scripts/gen_docs.py",
+        print(f"gen-docs: {', '.join(stale)} differ from their sources; run .venv/bin/python scripts/gen_docs.py (after cargo build -p stowage-local -p stowage-cli)",
               file=sys.stderr)
         return 1
     return 0
