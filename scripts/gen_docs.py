@@ -417,12 +417,21 @@ def subcommands(text: str) -> list[str]:
     return found
 
 
+def helped(binary: Path, args: list[str], text: str) -> str:
+    """The help text, after checking that every option of it says what it does."""
+    bare = [o["flag"] for o in parse_options(text) if not o["help"]]
+    if bare:
+        sys.exit(f"gen-docs: {binary.name} {' '.join(args)}: {', '.join(bare)} has no help text")
+    return text
+
+
 def binary_page(binary: Path, title: str, intro: str) -> str:
-    top = run_help(binary, [])
+    top = helped(binary, [], run_help(binary, []))
     out = [HEADER.format(source=f"`{binary.name} --help`"), f"# {title}\n\n", intro + "\n\n",
            "```text\n", top, "```\n"]
     for command in subcommands(top):
-        out += [f"\n## `{binary.name} {command}`\n\n", "```text\n", run_help(binary, [command]), "```\n"]
+        text = helped(binary, [command], run_help(binary, [command]))
+        out += [f"\n## `{binary.name} {command}`\n\n", "```text\n", text, "```\n"]
     return "".join(out)
 
 
