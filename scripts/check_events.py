@@ -15,7 +15,8 @@ import sys
 import jsonschema
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TYPES = {f"stowage.file.{t}" for t in ("created", "uploaded", "failed", "updated", "deleted", "expired")}
+TYPES = {f"stowage.file.{t}" for t in ("created", "uploaded", "failed", "updated", "deleted", "expired",
+                                          "trashed", "restored", "version_restored")}
 
 
 def main() -> int:

@@ -88,6 +88,10 @@ struct ServeArgs {
     /// template's `DefaultTenantMaxFiles`).
     #[arg(long, env = "STOWAGE_DEFAULT_TENANT_MAX_FILES", value_name = "FILES")]
     default_tenant_max_files: Option<String>,
+    /// Days a deleted file stays in the trash in collections that set no `trashDays`, and in
+    /// `default` (0: deletes are immediate; the template's `DefaultTrashDays`).
+    #[arg(long, env = "STOWAGE_DEFAULT_TRASH_DAYS", value_name = "DAYS")]
+    default_trash_days: Option<String>,
 }
 
 /// How long the printed console link signs people in for (it is printed again on every start).
@@ -251,6 +255,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         (
             "STOWAGE_DEFAULT_TENANT_MAX_FILES",
             args.default_tenant_max_files.clone(),
+        ),
+        (
+            "STOWAGE_DEFAULT_TRASH_DAYS",
+            args.default_trash_days.clone(),
         ),
     ]
     .into_iter()

@@ -45,6 +45,10 @@ pub struct Config {
     /// parameters `DefaultTenantMaxBytes` / `DefaultTenantMaxFiles`): a tenant's limits until
     /// `PUT /usage/limits` sets its own; `0` or unset is none.
     pub default_tenant_limits: crate::model::Limits,
+    /// `STOWAGE_DEFAULT_TRASH_DAYS` (template parameter `DefaultTrashDays`, default 0): days a
+    /// deleted file stays in the trash in collections that set no `trashDays` of their own, and
+    /// in `default`; 0 deletes at once.
+    pub default_trash_days: u32,
     /// `STOWAGE_REALTIME_URL` (a `ws(s)://` URL) and `STOWAGE_REALTIME_HOST` (default: the URL's
     /// host): where clients subscribe to changes (`GET /realtime`). Unset: none.
     pub realtime: Option<crate::service::RealtimeEndpoint>,
@@ -193,6 +197,22 @@ impl Config {
             max_bytes: limit("STOWAGE_DEFAULT_TENANT_MAX_BYTES")?,
             max_files: limit("STOWAGE_DEFAULT_TENANT_MAX_FILES")?,
         };
+        let default_trash_days = match lookup("STOWAGE_DEFAULT_TRASH_DAYS") {
+            None => 0,
+            Some(v) if v.trim().is_empty() => 0,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| u64::from(n) <= crate::model::MAX_TRASH_DAYS)
+                .ok_or_else(|| ConfigError {
+                    name: "STOWAGE_DEFAULT_TRASH_DAYS",
+                    problem: format!(
+                        "must be a whole number of days from 0 to {}, not {v:?}",
+                        crate::model::MAX_TRASH_DAYS
+                    ),
+                })?,
+        };
         let realtime = match lookup("STOWAGE_REALTIME_URL").map(|v| v.trim().to_owned()) {
             None => None,
             Some(v) if v.is_empty() => None,
@@ -216,6 +236,7 @@ impl Config {
         Ok(Config {
             realtime,
             default_tenant_limits,
+            default_trash_days,
             prime,
             inline_copy_limit,
             require_scopes,

@@ -76,6 +76,8 @@ problem_codes! {
     Forbidden = "forbidden", 403;
     /// No such file for this tenant (also for other tenants' files).
     NotFound = "not_found", 404;
+    /// The file has no earlier content with that version number.
+    VersionNotFound = "version_not_found", 404;
     /// No such collection for this tenant.
     CollectionNotFound = "collection_not_found", 404;
     /// The file gets no thumbnail: not an image thumbnails are made of, over the limits (50
@@ -111,6 +113,10 @@ problem_codes! {
     NoOpenUpload = "no_open_upload", 409;
     /// A sign request names a key, upload id or kind of upload that is not the file's open one.
     UploadMismatch = "upload_mismatch", 409;
+    /// Restore of a file that is not in the trash.
+    NotTrashed = "not_trashed", 409;
+    /// Deleting or restoring the version that is the file's current content.
+    CurrentVersion = "current_version", 409;
     /// `If-Match` is not the file's version (or a concurrent writer won every retry).
     VersionMismatch = "version_mismatch", 412;
     /// The body is over the size limit.

@@ -49,6 +49,12 @@ pub(crate) struct FileView<'a> {
     pub updated_at: Timestamp,
     pub uploaded_at: Option<Timestamp>,
     pub expires_at: Option<Timestamp>,
+    /// When the file went to the trash (only for a file in the trash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<Timestamp>,
+    /// When a file in the trash is deleted for good.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purge_at: Option<Timestamp>,
     pub version: u64,
     pub content_url: Option<String>,
 }
@@ -80,7 +86,10 @@ impl<'a> FileView<'a> {
             created_at: record.created_at,
             updated_at: record.updated_at,
             uploaded_at: record.uploaded_at,
-            expires_at: record.expires_at,
+            // A trashed file's expiry is its purge.
+            expires_at: record.expires_at.filter(|_| !record.is_trashed()),
+            trashed_at: record.trashed_at,
+            purge_at: record.expires_at.filter(|_| record.is_trashed()),
             version: record.version,
             content_url,
         }
@@ -451,6 +460,34 @@ impl<'a> From<&'a UsageReport> for UsageView<'a> {
                 .iter()
                 .map(|(name, c)| (name.as_str(), CounterView::from(*c)))
                 .collect(),
+        }
+    }
+}
+
+/// One entry of `GET /files/{id}/versions`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct VersionView<'a> {
+    pub version: u32,
+    pub current: bool,
+    pub size: u64,
+    pub mime_type: &'a MediaType,
+    pub checksum_sha256: Option<&'a Checksum>,
+    pub uploaded_at: Timestamp,
+    pub uploaded_by: &'a UserId,
+}
+
+impl<'a> From<&'a crate::service::VersionEntry> for VersionView<'a> {
+    fn from(entry: &'a crate::service::VersionEntry) -> Self {
+        let v = &entry.version;
+        VersionView {
+            version: v.version,
+            current: entry.current,
+            size: v.size,
+            mime_type: &v.mime_type,
+            checksum_sha256: v.checksum_sha256.as_ref(),
+            uploaded_at: v.uploaded_at,
+            uploaded_by: &v.uploaded_by,
         }
     }
 }

@@ -152,13 +152,24 @@ fn api_event(
     } else {
         "id"
     };
+    // A version route's `{version}`: `<id>@<version>`, or version 1.
+    let (id, version) = match id.map(|id| id.split_once('@').unwrap_or((id, "1"))) {
+        Some((id, version)) => (Some(id), version),
+        None => (None, "1"),
+    };
     let path = match id {
-        Some(id) => spec.path.replace(&format!("{{{parameter}}}"), id),
+        Some(id) => spec
+            .path
+            .replace(&format!("{{{parameter}}}"), id)
+            .replace("{version}", version),
         None => spec.path.to_owned(),
     };
     event["rawPath"] = json!(path);
     event["requestContext"]["http"]["path"] = json!(path);
     match id {
+        Some(id) if spec.path.contains("{version}") => {
+            event["pathParameters"] = json!({ parameter: id, "version": version })
+        }
         Some(id) => event["pathParameters"] = json!({ parameter: id }),
         None => {
             event.as_object_mut().unwrap().remove("pathParameters");
@@ -265,6 +276,11 @@ pub fn valid_body(route: RouteId) -> Option<Value> {
         | RouteId::AbortUpload
         | RouteId::ListUploadParts
         | RouteId::GetUploadLimits
-        | RouteId::GetThumbnail => None,
+        | RouteId::GetThumbnail
+        | RouteId::RestoreFile
+        | RouteId::ListVersions
+        | RouteId::GetVersionContent
+        | RouteId::RestoreVersion
+        | RouteId::DeleteVersion => None,
     }
 }

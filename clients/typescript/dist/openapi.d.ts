@@ -63,7 +63,10 @@ export interface paths {
          * @description By ids: ids that are unknown, expired or another tenant's are listed in `notFound`. By
          *     filter (`{"filter": {…}}`, at least one listing filter): one listing page of matches,
          *     at most 1,000, newest first; `nextCursor` is set while more may match (send it back as
-         *     `cursor` with the same filter), `null` when done.
+         *     `cursor` with the same filter), `null` when done. In a collection with `trashDays`,
+         *     uploaded files go to the trash (listed in `deleted`); `"permanent": true` deletes them
+         *     for good, and also deletes files already in the trash (a filter with `"trashed": true`
+         *     empties it).
          */
         post: operations["deleteFiles"];
         delete?: never;
@@ -110,12 +113,142 @@ export interface paths {
         /** Replace every mutable field (absent optional fields are removed) */
         put: operations["replaceFile"];
         post?: never;
-        /** Delete the record and its bytes */
+        /**
+         * Delete the file (into the trash where its collection keeps one)
+         * @description In a collection with `trashDays` (or the deployment's `DefaultTrashDays`), an uploaded
+         *     file goes to the trash: it is hidden from every route but the trash's, keeps its bytes,
+         *     versions and place in usage, and is deleted for good at its `purgeAt`. Elsewhere, and
+         *     with `permanent=true`, the record and its bytes are deleted at once; `permanent=true`
+         *     also deletes a file that is in the trash. Temp files and files never uploaded skip the
+         *     trash.
+         */
         delete: operations["deleteFile"];
         options?: never;
         head?: never;
         /** Change some fields (JSON merge patch; null removes an optional field) */
         patch: operations["updateFile"];
+        trace?: never;
+    };
+    "/files/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bring a file back from the trash
+         * @description The file comes back as it was (needs the right to delete it). A live file is `409 not_trashed`.
+         */
+        post: operations["restoreFile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A file's contents, current first, then the kept ones newest first
+         * @description Earlier contents are kept in collections with `versions`; each keeps its size, type, checksum, and who uploaded it when.
+         */
+        get: operations["listFileVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/{id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+                /** @description A version number (`version` in the file's versions) */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a kept version and its bytes
+         * @description Needs the right to delete the file. The current version is `409 current_version`.
+         */
+        delete: operations["deleteFileVersion"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/{id}/versions/{version}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+                /** @description A version number (`version` in the file's versions) */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        /** Redirect to a version's bytes */
+        get: operations["getFileVersionContent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/{id}/versions/{version}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+                /** @description A version number (`version` in the file's versions) */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a kept version the current content again
+         * @description The version's bytes are copied in storage (any size) to a new content of the file, which
+         *     lands as an upload does: the content it replaces is kept as a version (when the
+         *     collection keeps any), `uploadedAt` is now, and events, thumbnails and the public copy
+         *     follow. Needs the right to upload the file. The current version is `409
+         *     current_version`.
+         */
+        post: operations["restoreFileVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/files/{id}/content": {
@@ -423,6 +556,10 @@ export interface components {
             fileSecurity: boolean;
             overwrite: components["schemas"]["Overwrite"];
             publicFiles: components["schemas"]["PublicFiles"];
+            /** @description Earlier contents kept per file (0: a new upload replaces the old) */
+            versions: number;
+            /** @description Days a deleted file stays in the trash (0: deletes are immediate; null: the deployment's DefaultTrashDays) */
+            trashDays: number | null;
             /** @description 0: `default` never written */
             version: number;
             /** Format: date-time */
@@ -456,6 +593,10 @@ export interface components {
             fileSecurity?: boolean | null;
             overwrite?: components["schemas"]["Overwrite"] | null;
             publicFiles?: components["schemas"]["PublicFiles"] | null;
+            /** @description Earlier contents kept per file (absent: 0) */
+            versions?: number | null;
+            /** @description Days a deleted file stays in the trash (absent: the deployment's DefaultTrashDays, fixed at create; 0: deletes are immediate) */
+            trashDays?: number | null;
         };
         /** @description A JSON merge patch of the rules; `null` removes one. `name` is fixed. */
         CollectionPatch: {
@@ -483,6 +624,10 @@ export interface components {
             fileSecurity?: boolean | null;
             overwrite?: components["schemas"]["Overwrite"] | null;
             publicFiles?: components["schemas"]["PublicFiles"] | null;
+            /** @description Earlier contents kept per file (null: 0); kept versions beyond it go at the next upload */
+            versions?: number | null;
+            /** @description Days a deleted file stays in the trash (null: the deployment's DefaultTrashDays); files already in it keep their purgeAt */
+            trashDays?: number | null;
         };
         /**
          * @description Who may make the collection's files public (privateAccess false, world-readable): owners (default: a file's owner or an app, as for sharing), apps (apps only; others get 403), never (privateAccess false is a 400 for everyone).
@@ -615,9 +760,33 @@ export interface components {
             uploadedAt: string | null;
             /** Format: date-time */
             expiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description Only on a file in the trash: when it was deleted
+             */
+            trashedAt?: string;
+            /**
+             * Format: date-time
+             * @description Only on a file in the trash: when it is deleted for good
+             */
+            purgeAt?: string;
             version: number;
             /** @description A presigned GET (private) or the stable public URL, once uploaded */
             contentUrl: string | null;
+        };
+        VersionList: {
+            items: components["schemas"]["FileVersion"][];
+        };
+        /** @description One content of a file, the current one or one kept by the collection's `versions`. */
+        FileVersion: {
+            /** @description The upload that made it; a number of `/versions/{version}` */
+            version: number;
+            current: boolean;
+            size: number;
+            mimeType: components["schemas"]["MediaType"];
+            checksumSha256: string | null;
+            uploadedAt: components["schemas"]["Timestamp"];
+            uploadedBy: string;
         };
         /**
          * @description The writable fields of a file plus upload options. `null` counts as absent. Read-only
@@ -705,6 +874,8 @@ export interface components {
             /** Format: date-time */
             createdBefore?: string;
             collection?: components["schemas"]["CollectionName"];
+            /** @description true: files in the trash (deletes only; with `permanent`, empties it) */
+            trashed?: boolean;
         };
         /** @description One merge patch for every file the filter matches (at most 100); not `externalId` nor `grants`. */
         FilterUpdate: {
@@ -812,7 +983,7 @@ export interface components {
              * @description The stable machine-readable code; see docs/src/reference/errors.md.
              * @enum {string}
              */
-            code: "validation_failed" | "invalid_body" | "invalid_json" | "invalid_id" | "invalid_cursor" | "invalid_if_match" | "batch_too_large" | "missing_parts" | "part_size_mismatch" | "size_mismatch" | "etag_mismatch" | "mime_type_not_allowed" | "size_required" | "unauthorized" | "insufficient_scope" | "forbidden" | "not_found" | "collection_not_found" | "no_thumbnail" | "route_not_found" | "realtime_unavailable" | "method_not_allowed" | "external_id_conflict" | "kind_mismatch" | "collection_exists" | "collection_not_empty" | "default_collection" | "collection_mismatch" | "quota_exceeded" | "too_many_matches" | "not_uploaded" | "no_multipart_upload" | "no_open_upload" | "upload_mismatch" | "version_mismatch" | "payload_too_large" | "file_too_large" | "unsupported_media_type" | "too_many_connections" | "internal" | "unavailable";
+            code: "validation_failed" | "invalid_body" | "invalid_json" | "invalid_id" | "invalid_cursor" | "invalid_if_match" | "batch_too_large" | "missing_parts" | "part_size_mismatch" | "size_mismatch" | "etag_mismatch" | "mime_type_not_allowed" | "size_required" | "unauthorized" | "insufficient_scope" | "forbidden" | "not_found" | "version_not_found" | "collection_not_found" | "no_thumbnail" | "route_not_found" | "realtime_unavailable" | "method_not_allowed" | "external_id_conflict" | "kind_mismatch" | "collection_exists" | "collection_not_empty" | "default_collection" | "collection_mismatch" | "quota_exceeded" | "too_many_matches" | "not_uploaded" | "no_multipart_upload" | "no_open_upload" | "upload_mismatch" | "not_trashed" | "current_version" | "version_mismatch" | "payload_too_large" | "file_too_large" | "unsupported_media_type" | "too_many_connections" | "internal" | "unavailable";
             errors?: {
                 field: string;
                 message: string;
@@ -1029,6 +1200,8 @@ export interface components {
         CollectionName: components["schemas"]["CollectionName"];
         /** @description A file id (ULID) */
         FileId: components["schemas"]["FileId"];
+        /** @description A version number (`version` in the file's versions) */
+        VersionNumber: number;
         /** @description Only act if the record is still this version (`"3"`, `W/"3"`, `3` or `*`); else `412`. */
         IfMatch: string;
     };
@@ -1067,6 +1240,8 @@ export interface operations {
                 limit?: number;
                 /** @description `nextCursor` of the previous page */
                 cursor?: string;
+                /** @description true: list the trash (files deleted in collections with `trashDays`) instead of live files */
+                trashed?: boolean;
             };
             header?: never;
             path?: never;
@@ -1174,10 +1349,14 @@ export interface operations {
             content: {
                 "application/json": {
                     ids: components["schemas"]["FileId"][];
+                    /** @description Delete for good, skipping the trash (and deleting files in it) */
+                    permanent?: boolean;
                 } | {
                     filter: components["schemas"]["FileFilter"];
                     /** @description `nextCursor` of the previous call */
                     cursor?: string;
+                    /** @description Delete for good, skipping the trash (and deleting files in it) */
+                    permanent?: boolean;
                 };
             };
         };
@@ -1242,7 +1421,10 @@ export interface operations {
     };
     getFile: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: read the file from the trash (only there; a live file is then 404) */
+                trashed?: boolean;
+            };
             header?: never;
             path: {
                 /** @description A file id (ULID) */
@@ -1306,7 +1488,10 @@ export interface operations {
     };
     deleteFile: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: delete for good, skipping the trash (and deleting a file in it) */
+                permanent?: boolean;
+            };
             header?: {
                 /** @description Only act if the record is still this version (`"3"`, `W/"3"`, `3` or `*`); else `412`. */
                 "If-Match"?: components["parameters"]["IfMatch"];
@@ -1365,6 +1550,172 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    restoreFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The restored record; `ETag` is its version. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["File"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listFileVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteFileVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+                /** @description A version number (`version` in the file's versions) */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getFileVersionContent: {
+        parameters: {
+            query?: {
+                /** @description Absent: attachment, with the file's name. Content a browser would run script in is always an attachment. */
+                disposition?: "inline" | "attachment";
+                /** @description How long the presigned link lives, in seconds. Absent: the deployment's STOWAGE_DOWNLOAD_URL_EXPIRES_IN. */
+                expiresIn?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+                /** @description A version number (`version` in the file's versions) */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `Location` is a presigned GET of that version. */
+            302: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    restoreFileVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+                /** @description A version number (`version` in the file's versions) */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record with the restored content; `ETag` is its version. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["File"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];

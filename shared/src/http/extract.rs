@@ -6,7 +6,9 @@
 use lambda_http::Request;
 use serde_json::Value;
 
-use super::request::{if_match, json_body, optional_json_body, path_id, path_name, query};
+use super::request::{
+    if_match, json_body, optional_json_body, path_id, path_name, path_version, query,
+};
 use crate::error::ApiError;
 use crate::model::FileId;
 use crate::validate::{
@@ -48,6 +50,15 @@ pub struct PathId(pub FileId);
 impl FromRequest for PathId {
     fn from_request(req: &Request) -> Result<Self, ApiError> {
         path_id(req).map(PathId)
+    }
+}
+
+/// The `{version}` path parameter of a version route.
+pub struct PathVersion(pub u32);
+
+impl FromRequest for PathVersion {
+    fn from_request(req: &Request) -> Result<Self, ApiError> {
+        path_version(req).map(PathVersion)
     }
 }
 
@@ -161,4 +172,10 @@ macro_rules! from_query {
         })*
     };
 }
-from_query!(ListQuery, ThumbnailRequest, ContentRequest);
+from_query!(
+    ListQuery,
+    ThumbnailRequest,
+    ContentRequest,
+    crate::validate::ShowRequest,
+    crate::validate::DeleteRequest,
+);

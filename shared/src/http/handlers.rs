@@ -10,7 +10,8 @@ use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use super::extract::{
-    FromRequest, IfMatch, Json, MergePatch, OptionalJson, PathId, PathName, Query, Replacement,
+    FromRequest, IfMatch, Json, MergePatch, OptionalJson, PathId, PathName, PathVersion, Query,
+    Replacement,
 };
 use super::request::identity;
 use super::response::{empty, json_response, problem, problem_for, redirect};
@@ -126,6 +127,17 @@ pub struct NoContent;
 impl Answer for NoContent {
     fn into_response(self) -> Response<Body> {
         empty(StatusCode::NO_CONTENT)
+    }
+}
+
+/// A file's versions, current first.
+pub struct Versions(Vec<crate::service::VersionEntry>);
+
+impl Answer for Versions {
+    fn into_response(self) -> Response<Body> {
+        let items: Vec<wire::VersionView<'_>> =
+            self.0.iter().map(wire::VersionView::from).collect();
+        json_response(StatusCode::OK, &serde_json::json!({ "items": items }), None)
     }
 }
 
@@ -313,8 +325,8 @@ handler!(
     DeleteFiles: DeleteFiles(app, who, Json(request) => Json<crate::validate::DeleteFiles>) -> Deleted {
         match request {
             crate::validate::DeleteFiles::Ids(batch) => app.service.delete_many(&who, &batch).await,
-            crate::validate::DeleteFiles::Filter(query) => {
-                app.service.delete_matching(&who, &query).await
+            crate::validate::DeleteFiles::Filter { query, permanent } => {
+                app.service.delete_matching(&who, &query, permanent).await
             }
         }
     }
@@ -329,8 +341,12 @@ handler!(
 
 handler!(
     /// `GET /files/{id}`.
-    GetFile: GetFile(app, who, PathId(id) => PathId) -> Shown {
-        app.service.get(&who, id).await
+    GetFile: GetFile(app, who, (PathId(id), Query(request)) => (PathId, Query<crate::validate::ShowRequest>)) -> Shown {
+        if request.trashed {
+            app.service.get_trashed(&who, id).await
+        } else {
+            app.service.get(&who, id).await
+        }
     }
 );
 
@@ -350,8 +366,46 @@ handler!(
 
 handler!(
     /// `DELETE /files/{id}`.
-    DeleteFile: DeleteFile(app, who, (PathId(id), IfMatch(if_match)) => (PathId, IfMatch)) -> NoContent {
-        app.service.delete(&who, id, if_match).await.map(|()| NoContent)
+    DeleteFile: DeleteFile(app, who, (PathId(id), IfMatch(if_match), Query(request)) => (PathId, IfMatch, Query<crate::validate::DeleteRequest>)) -> NoContent {
+        app.service.delete(&who, id, if_match, request.permanent).await.map(|()| NoContent)
+    }
+);
+
+handler!(
+    /// `POST /files/{id}/restore`.
+    RestoreFile: RestoreFile(app, who, PathId(id) => PathId) -> Shown {
+        app.service.restore(&who, id).await
+    }
+);
+
+handler!(
+    /// `GET /files/{id}/versions`.
+    ListVersions: ListVersions(app, who, PathId(id) => PathId) -> Versions {
+        app.service.versions(&who, id).await.map(Versions)
+    }
+);
+
+handler!(
+    /// `GET /files/{id}/versions/{version}/content`.
+    GetVersionContent: GetVersionContent(app, who, (PathId(id), PathVersion(version), Query(request)) => (PathId, PathVersion, Query<ContentRequest>)) -> Redirect {
+        app.service
+            .version_redirect(&who, id, version, request.disposition, request.expires_in)
+            .await
+            .map(Redirect)
+    }
+);
+
+handler!(
+    /// `POST /files/{id}/versions/{version}/restore`.
+    RestoreVersion: RestoreVersion(app, who, (PathId(id), PathVersion(version)) => (PathId, PathVersion)) -> Shown {
+        app.service.restore_version(&who, id, version).await
+    }
+);
+
+handler!(
+    /// `DELETE /files/{id}/versions/{version}`.
+    DeleteVersion: DeleteVersion(app, who, (PathId(id), PathVersion(version)) => (PathId, PathVersion)) -> NoContent {
+        app.service.delete_version(&who, id, version).await.map(|()| NoContent)
     }
 );
 

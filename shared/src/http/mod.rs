@@ -15,8 +15,9 @@ use lambda_http::{Body, Request, Response};
 
 pub use handlers::{
     serve, AbortUpload, CompleteUpload, CreateCollection, CreateFile, DeleteCollection, DeleteFile,
-    DeleteFiles, GetCollection, GetContent, GetFile, GetRealtime, GetThumbnail, GetUploadLimits,
-    GetUsage, Handler, ListCollections, ListFiles, ListUploadParts, PutUsageLimits, ReplaceFile,
+    DeleteFiles, DeleteVersion, GetCollection, GetContent, GetFile, GetRealtime, GetThumbnail,
+    GetUploadLimits, GetUsage, GetVersionContent, Handler, ListCollections, ListFiles,
+    ListUploadParts, ListVersions, PutUsageLimits, ReplaceFile, RestoreFile, RestoreVersion,
     SignUploadParts, SignUploadRequest, StartUpload, UpdateCollection, UpdateFile, UpdateFiles,
 };
 pub use request::{identity_of_claims, MAX_BODY_BYTES};
@@ -56,6 +57,11 @@ pub async fn handle(app: &App, route: RouteId, req: Request) -> Response<Body> {
         RouteId::GetUsage => serve::<GetUsage, _, _>(app, req).await,
         RouteId::PutUsageLimits => serve::<PutUsageLimits, _, _>(app, req).await,
         RouteId::GetRealtime => serve::<GetRealtime, _, _>(app, req).await,
+        RouteId::RestoreFile => serve::<RestoreFile, _, _>(app, req).await,
+        RouteId::ListVersions => serve::<ListVersions, _, _>(app, req).await,
+        RouteId::GetVersionContent => serve::<GetVersionContent, _, _>(app, req).await,
+        RouteId::RestoreVersion => serve::<RestoreVersion, _, _>(app, req).await,
+        RouteId::DeleteVersion => serve::<DeleteVersion, _, _>(app, req).await,
     }
 }
 
@@ -92,6 +98,11 @@ mod tests {
             GetUsage::ROUTE,
             PutUsageLimits::ROUTE,
             GetRealtime::ROUTE,
+            RestoreFile::ROUTE,
+            ListVersions::ROUTE,
+            GetVersionContent::ROUTE,
+            RestoreVersion::ROUTE,
+            DeleteVersion::ROUTE,
         ];
         let unique: std::collections::HashSet<RouteId> = handlers.iter().copied().collect();
         assert_eq!(unique.len(), ROUTES.len(), "one handler per route");

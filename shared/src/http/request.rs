@@ -62,6 +62,22 @@ pub(super) fn path_id(req: &Request) -> Result<FileId, ApiError> {
     FileId::parse(raw).map_err(|e| ApiError::new(ProblemCode::InvalidId, e.to_string()))
 }
 
+/// The `{version}` path parameter: a content version number (`404 version_not_found` for
+/// anything else, as for a number the file does not have).
+pub(super) fn path_version(req: &Request) -> Result<u32, ApiError> {
+    let params = req.path_parameters();
+    let raw = params.first("version").unwrap_or_default();
+    raw.parse::<u32>()
+        .ok()
+        .filter(|v| *v > 0 && !raw.starts_with('+') && !raw.starts_with('0'))
+        .ok_or_else(|| {
+            ApiError::field(
+                "version",
+                "must be a version number (a whole number from 1)",
+            )
+        })
+}
+
 /// The `{name}` path parameter as a collection name; `400` naming `name` if it is not one.
 pub(super) fn path_name(req: &Request) -> Result<crate::model::CollectionName, ApiError> {
     let params = req.path_parameters();

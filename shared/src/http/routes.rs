@@ -30,6 +30,11 @@ pub enum RouteId {
     GetUsage,
     GetRealtime,
     PutUsageLimits,
+    RestoreFile,
+    ListVersions,
+    GetVersionContent,
+    RestoreVersion,
+    DeleteVersion,
 }
 
 /// The HTTP methods the API uses.
@@ -90,7 +95,13 @@ const fn route(id: RouteId, method: Method, path: &'static str, function: &'stat
             | RouteId::DeleteCollection
             | RouteId::PutUsageLimits,
         ) => Scope::Admin,
-        (_, RouteId::DeleteFile | RouteId::DeleteFiles) => Scope::Delete,
+        (
+            _,
+            RouteId::DeleteFile
+            | RouteId::DeleteFiles
+            | RouteId::RestoreFile
+            | RouteId::DeleteVersion,
+        ) => Scope::Delete,
         _ => Scope::Write,
     };
     Route {
@@ -133,6 +144,36 @@ pub const ROUTES: &[Route] = &[
         Get,
         "/files/{id}/thumbnail",
         "get-thumbnail",
+    ),
+    route(
+        RouteId::RestoreFile,
+        Post,
+        "/files/{id}/restore",
+        "restore-file",
+    ),
+    route(
+        RouteId::ListVersions,
+        Get,
+        "/files/{id}/versions",
+        "list-file-versions",
+    ),
+    route(
+        RouteId::GetVersionContent,
+        Get,
+        "/files/{id}/versions/{version}/content",
+        "get-file-version-content",
+    ),
+    route(
+        RouteId::RestoreVersion,
+        Post,
+        "/files/{id}/versions/{version}/restore",
+        "restore-file-version",
+    ),
+    route(
+        RouteId::DeleteVersion,
+        Delete,
+        "/files/{id}/versions/{version}",
+        "delete-file-version",
     ),
     route(
         RouteId::StartUpload,
@@ -253,6 +294,11 @@ mod tests {
             RouteId::GetUsage,
             RouteId::PutUsageLimits,
             RouteId::GetRealtime,
+            RouteId::RestoreFile,
+            RouteId::ListVersions,
+            RouteId::GetVersionContent,
+            RouteId::RestoreVersion,
+            RouteId::DeleteVersion,
         ];
         for id in all {
             match id {
@@ -280,7 +326,12 @@ mod tests {
                 | RouteId::DeleteCollection
                 | RouteId::GetUsage
                 | RouteId::PutUsageLimits
-                | RouteId::GetRealtime => {}
+                | RouteId::GetRealtime
+                | RouteId::RestoreFile
+                | RouteId::ListVersions
+                | RouteId::GetVersionContent
+                | RouteId::RestoreVersion
+                | RouteId::DeleteVersion => {}
             }
         }
         all.to_vec()

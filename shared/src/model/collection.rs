@@ -171,7 +171,23 @@ pub struct Rules {
     /// Who may make the collection's files public.
     #[serde(default, skip_serializing_if = "PublicFiles::is_default")]
     pub public_files: PublicFiles,
+    /// How many earlier contents of each file are kept (0: a new upload replaces the old).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub versions: u32,
+    /// Days a deleted file stays in the trash (0: deletes are immediate; `None`: the
+    /// deployment's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trash_days: Option<u32>,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Most earlier contents a collection may keep per file.
+pub const MAX_VERSIONS: u64 = 100;
+/// Most days a file may stay in the trash.
+pub const MAX_TRASH_DAYS: u64 = 365;
 
 impl Rules {
     /// What decides who may do what with the collection's files.
@@ -182,6 +198,11 @@ impl Rules {
             overwrite: self.overwrite,
             public_files: self.public_files,
         }
+    }
+
+    /// Days a deleted file stays in the trash, given the deployment's default.
+    pub fn trash_days_or(&self, default: u32) -> u32 {
+        self.trash_days.unwrap_or(default)
     }
 
     /// Whether `mime_type` may be uploaded.
@@ -247,10 +268,16 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// What `record` counts against the limits: one file, its uploaded bytes, plus the bytes
-    /// reserved by its open upload (the declared size; `0` when none was declared).
+    /// What `record` counts against the limits: one file, its uploaded bytes and those of the
+    /// earlier contents it keeps as versions, plus the bytes reserved by its open upload (the
+    /// declared size; `0` when none was declared). A trashed file counts until it is purged.
     pub fn of(record: &FileRecord) -> Counter {
-        let uploaded = record.content.as_ref().map_or(0, |c| c.size);
+        let versions: u64 = record.versions.iter().map(|v| v.size).sum();
+        let uploaded = record
+            .content
+            .as_ref()
+            .map_or(0, |c| c.size)
+            .saturating_add(versions);
         let reserved = if record.upload.is_some() {
             record.expected_size.unwrap_or(0)
         } else {

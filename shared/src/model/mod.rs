@@ -21,7 +21,7 @@ pub use access::{
 };
 pub use collection::{
     charge_change, Admission, Collection, CollectionName, Counter, CreateDefaults, LimitName,
-    Limits, MimePattern, Rules, Usage, DEFAULT_COLLECTION, MAX_LIMIT,
+    Limits, MimePattern, Rules, Usage, DEFAULT_COLLECTION, MAX_LIMIT, MAX_TRASH_DAYS, MAX_VERSIONS,
 };
 pub use error::FieldError;
 pub use fields::{Checksum, DirectoryPath, ExternalId, FileName, MediaType, Purpose, Source, Tags};
@@ -70,6 +70,37 @@ pub struct StoredObject {
     /// `HeadObject` repair rather than an event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequencer: Option<Sequencer>,
+    /// What the content was when it landed (kept so that it can become a version): its media
+    /// type, checksum, when it landed and who uploaded it. `None` on records written before
+    /// these were kept: the record's own fields then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed: Option<Landed>,
+}
+
+/// The facts of a piece of content from when it landed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Landed {
+    pub mime_type: MediaType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<Checksum>,
+    pub uploaded_at: Timestamp,
+    pub uploaded_by: UserId,
+}
+
+/// Earlier content of a file, kept in a collection with `versions`: its bytes stay at `key`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentVersion {
+    /// The upload revision that made it (its key carries it): the version's number.
+    pub version: u32,
+    pub key: String,
+    pub size: u64,
+    pub mime_type: MediaType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<Checksum>,
+    pub uploaded_at: Timestamp,
+    pub uploaded_by: UserId,
 }
 
 /// An upload handed out to a client and not finished yet.
@@ -90,6 +121,17 @@ pub struct OpenUpload {
     /// it. Records written before this was kept have `None`: the file's owner then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opened_by: Option<UserId>,
+    /// How many earlier contents the collection keeps (its `versions` when the upload
+    /// opened): the content this upload replaces becomes one of them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keep_versions: u32,
+    /// Set when the upload is a server-side copy of this version (a restore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restoring: Option<u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How a multipart upload is cut: every part but the last is `part_size` bytes.
@@ -184,6 +226,13 @@ pub struct FileRecord {
     /// stream's removal carries the deleter); that write yields no event of its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleting: bool,
+    /// Earlier contents kept by the collection's `versions`, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<ContentVersion>,
+    /// When the file was moved to the trash (its collection's `trashDays`); it is purged at
+    /// `expiresAt`. Trashed files are hidden from every read but the trash's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<Timestamp>,
 }
 
 /// Who made a change: a user of the tenant, and whether its token was an app's.
@@ -233,6 +282,8 @@ impl FileRecord {
             grants: Vec::new(),
             actor: None,
             deleting: false,
+            versions: Vec::new(),
+            trashed_at: None,
         }
     }
 }
@@ -242,5 +293,32 @@ impl FileRecord {
     /// DynamoDB's TTL has removed it yet.
     pub(crate) fn is_expired(&self, now: Timestamp) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether the file is in the trash.
+    pub fn is_trashed(&self) -> bool {
+        self.trashed_at.is_some()
+    }
+
+    /// The facts of the current content as a version (the record's own fields for content
+    /// that landed before they were kept).
+    pub(crate) fn current_version(&self) -> Option<ContentVersion> {
+        let content = self.content.as_ref()?;
+        let landed = content.landed.clone().unwrap_or_else(|| Landed {
+            mime_type: self.mime_type.clone(),
+            checksum_sha256: self.checksum_sha256.clone(),
+            uploaded_at: self.uploaded_at.unwrap_or(self.created_at),
+            uploaded_by: self.uploaded_by.clone(),
+        });
+        Some(ContentVersion {
+            version: crate::keys::ObjectKey::parse(&content.key)
+                .map_or(self.revision, |k| k.revision),
+            key: content.key.clone(),
+            size: content.size,
+            mime_type: landed.mime_type,
+            checksum_sha256: landed.checksum_sha256,
+            uploaded_at: landed.uploaded_at,
+            uploaded_by: landed.uploaded_by,
+        })
     }
 }

@@ -50,16 +50,22 @@ pub enum EventKind {
     Updated,
     Deleted,
     Expired,
+    Trashed,
+    Restored,
+    VersionRestored,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Created,
         EventKind::Uploaded,
         EventKind::Failed,
         EventKind::Updated,
         EventKind::Deleted,
         EventKind::Expired,
+        EventKind::Trashed,
+        EventKind::Restored,
+        EventKind::VersionRestored,
     ];
 
     /// The short name (`uploaded`), as in the event id.
@@ -71,6 +77,9 @@ impl EventKind {
             EventKind::Updated => "updated",
             EventKind::Deleted => "deleted",
             EventKind::Expired => "expired",
+            EventKind::Trashed => "trashed",
+            EventKind::Restored => "restored",
+            EventKind::VersionRestored => "version_restored",
         }
     }
 
@@ -83,6 +92,9 @@ impl EventKind {
             EventKind::Updated => "stowage.file.updated",
             EventKind::Deleted => "stowage.file.deleted",
             EventKind::Expired => "stowage.file.expired",
+            EventKind::Trashed => "stowage.file.trashed",
+            EventKind::Restored => "stowage.file.restored",
+            EventKind::VersionRestored => "stowage.file.version_restored",
         }
     }
 }
@@ -129,7 +141,14 @@ impl FileEvent {
                     // No change the API shows, or the step that names a deleter.
                     return None;
                 }
+                let restored_version = old.upload.as_ref().is_some_and(|upload| {
+                    upload.restoring.is_some()
+                        && new.content.as_ref().is_some_and(|c| c.key == upload.key)
+                });
                 let kind = match new.status {
+                    _ if !old.is_trashed() && new.is_trashed() => EventKind::Trashed,
+                    _ if old.is_trashed() && !new.is_trashed() => EventKind::Restored,
+                    _ if restored_version => EventKind::VersionRestored,
                     status if status == old.status => EventKind::Updated,
                     FileStatus::Uploaded => EventKind::Uploaded,
                     FileStatus::Failed => EventKind::Failed,
@@ -138,7 +157,8 @@ impl FileEvent {
                 (kind, new, Some(old))
             }
             (Some(old), None) => {
-                let kind = if change.expired {
+                // A file purged from the trash is gone for good: deleted, by no one.
+                let kind = if change.expired && !old.is_trashed() {
                     EventKind::Expired
                 } else {
                     EventKind::Deleted
@@ -149,13 +169,17 @@ impl FileEvent {
         };
         let occurred_at = match kind {
             // The record's own time of the change: the same on every delivery.
-            EventKind::Created | EventKind::Uploaded | EventKind::Failed | EventKind::Updated => {
-                record.updated_at
-            }
+            EventKind::Created
+            | EventKind::Uploaded
+            | EventKind::Failed
+            | EventKind::Updated
+            | EventKind::Trashed
+            | EventKind::Restored
+            | EventKind::VersionRestored => record.updated_at,
             // The removal's time, as the stream stamps it.
             EventKind::Deleted | EventKind::Expired => change
                 .at
-                .or(record.expires_at.filter(|_| kind == EventKind::Expired))
+                .or(record.expires_at.filter(|_| change.expired))
                 .unwrap_or(record.updated_at),
         };
         Some(FileEvent {
@@ -168,9 +192,10 @@ impl FileEvent {
                     status: old.status,
                     version: old.version,
                 }),
-                actor: match kind {
-                    EventKind::Expired => None,
-                    _ => record.actor.clone(),
+                actor: if change.expired {
+                    None
+                } else {
+                    record.actor.clone()
                 },
                 occurred_at,
             },

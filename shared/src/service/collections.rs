@@ -218,7 +218,14 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let collection = Collection {
             tenant: who.tenant.clone(),
             name: request.name.clone(),
-            rules: request.rules.clone(),
+            // A collection created without a trash rule takes the deployment's, for good.
+            rules: Rules {
+                trash_days: request
+                    .rules
+                    .trash_days
+                    .or(Some(self.settings.default_trash_days)),
+                ..request.rules.clone()
+            },
             version: 1,
             created_at: now,
             updated_at: now,

@@ -9,11 +9,11 @@
 
 use super::access::By;
 use super::write::{Cleanup, Plan};
-use super::Service;
+use super::{Service, View};
 use crate::blob::ObjectStore;
 use crate::error::{ApiError, ProblemCode};
 use crate::keys::{ObjectKey, PUBLISH_JOBS, THUMBNAILS};
-use crate::model::{FileKind, FileRecord, FileStatus, Sequencer, StoredObject, Timestamp};
+use crate::model::{FileKind, FileRecord, FileStatus, Landed, Sequencer, StoredObject, Timestamp};
 use crate::store::MetadataStore;
 
 /// An object that now exists in the bucket.
@@ -60,6 +60,10 @@ fn decide(record: &FileRecord, event: &ObjectEvent, now: Timestamp) -> Decision 
         .is_some_and(|upload| upload.key == event.key)
     {
         return apply(record, event, now);
+    }
+    if record.versions.iter().any(|v| v.key == event.key) {
+        // An earlier content kept as a version (a late or repeated event for it).
+        return Decision::Ignore;
     }
     match &record.content {
         // Landed already: the first object at an upload's key is the content, for good.
@@ -114,16 +118,33 @@ fn apply(record: &FileRecord, event: &ObjectEvent, _now: Timestamp) -> Decision 
             delete: vec![event.key.clone()],
         };
     }
-    let replaced = record
-        .content
-        .as_ref()
-        .filter(|old| old.key != event.key)
-        .map(|old| old.key.clone());
+    let upload = record.upload.as_ref().filter(|u| u.key == event.key);
+    let keep = upload.map_or(0, |u| u.keep_versions) as usize;
+    let mut delete = Vec::new();
+    if let Some(old) = record.current_version().filter(|old| old.key != event.key) {
+        if keep > 0 {
+            next.versions.insert(0, old);
+        } else {
+            delete.push(old.key);
+        }
+    }
+    if next.versions.len() > keep {
+        // The newest `keep` stay; older ones go with their bytes.
+        delete.extend(next.versions.drain(keep..).map(|v| v.key));
+    }
     next.content = Some(StoredObject {
         key: event.key.clone(),
         size: event.size,
         etag: event.etag.clone(),
         sequencer: event.sequencer.clone(),
+        landed: Some(Landed {
+            mime_type: record.mime_type.clone(),
+            checksum_sha256: record.checksum_sha256.clone(),
+            uploaded_at: event.at,
+            uploaded_by: upload
+                .and_then(|u| u.opened_by.clone())
+                .unwrap_or_else(|| record.uploaded_by.clone()),
+        }),
     });
     next.status = FileStatus::Uploaded;
     next.size = Some(event.size);
@@ -135,7 +156,7 @@ fn apply(record: &FileRecord, event: &ObjectEvent, _now: Timestamp) -> Decision 
     };
     Decision::Write {
         record: Box::new(next),
-        delete: replaced.into_iter().collect(),
+        delete,
     }
 }
 
@@ -165,7 +186,8 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         };
         let event = &event;
         let result = self
-            .modify_with(
+            .modify_in(
+                View::Any,
                 By::System(&key.tenant),
                 key.id,
                 None,
@@ -228,6 +250,8 @@ mod tests {
                 multipart: None,
                 max_size: None,
                 opened_by: None,
+                keep_versions: 0,
+                restoring: None,
             }),
             ..FileRecord::fixture(tenant.as_str(), id, at)
         }

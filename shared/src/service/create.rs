@@ -186,9 +186,11 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             grants: request.grants.clone(),
             actor: Some(who.actor()),
             deleting: false,
+            versions: Vec::new(),
+            trashed_at: None,
         };
         let opened = self
-            .open_upload(who, &record, &request.upload, rules.max_file_size, now)
+            .open_upload(who, &record, &request.upload, &rules, now)
             .await
             .map_err(Refusal::Fresh)?;
         let inserted = self.store.insert(&opened.record, &admission, now).await;
@@ -299,7 +301,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 let mut upload = request.upload.clone();
                 admit_upload(&rules, &admission, &next.mime_type, &mut upload)?;
                 let opened = self
-                    .open_upload(who, &next, &upload, rules.max_file_size, now)
+                    .open_upload(who, &next, &upload, &rules, now)
                     .await?;
                 Ok(opened.into_plan(admission))
             })
@@ -337,7 +339,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     let mut upload = request.clone();
                     admit_upload(&rules, &admission, &current.mime_type, &mut upload)?;
                     let opened = self
-                        .open_upload(who, &current, &upload, rules.max_file_size, now)
+                        .open_upload(who, &current, &upload, &rules, now)
                         .await?;
                     Ok(opened.into_plan(admission))
                 },
@@ -356,9 +358,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         who: &Identity,
         record: &FileRecord,
         request: &UploadRequest,
-        max_size: Option<u64>,
+        rules: &crate::model::Rules,
         now: Timestamp,
     ) -> Result<Opened, ApiError> {
+        let max_size = rules.max_file_size;
         let plan = plan_upload(request, self.settings.multipart_threshold)?;
         let revision = record.revision + 1;
         let key = ObjectKey {
@@ -466,6 +469,8 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             multipart,
             max_size,
             opened_by: Some(who.user.clone()),
+            keep_versions: rules.versions,
+            restoring: None,
         });
         if next.content.is_none() {
             // Never uploaded: pending, and gone a day after the upload URL expires.

@@ -20,6 +20,7 @@ mod read;
 mod sign;
 mod thumbnail;
 mod update;
+mod versions;
 mod write;
 
 #[cfg(test)]
@@ -42,6 +43,7 @@ pub use multipart::SignedParts;
 pub use read::Shown;
 pub use sign::SignedRequest;
 pub use thumbnail::ThumbnailAnswer;
+pub use versions::VersionEntry;
 
 use crate::blob::ObjectStore;
 use crate::config::Config;
@@ -66,6 +68,8 @@ pub struct Settings {
     pub inline_copy_limit: u64,
     /// A tenant's limits until it has its own (`PUT /usage/limits`).
     pub default_tenant_limits: crate::model::Limits,
+    /// Days a deleted file stays in the trash where its collection sets no `trashDays`.
+    pub default_trash_days: u32,
     /// Where clients subscribe to changes, if anywhere.
     pub realtime: Option<RealtimeEndpoint>,
 }
@@ -94,6 +98,7 @@ impl From<&Config> for Settings {
             public_base_url: config.public_base_url.clone(),
             inline_copy_limit: config.inline_copy_limit,
             default_tenant_limits: config.default_tenant_limits,
+            default_trash_days: config.default_trash_days,
             realtime: config.realtime.clone(),
         }
     }
@@ -179,13 +184,23 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         &self.objects
     }
 
-    /// The live (unexpired) record, or `404`.
+    /// The live (unexpired, not trashed) record, or `404`.
     async fn load(&self, tenant: &TenantId, id: FileId) -> Result<FileRecord, ApiError> {
+        self.load_in(View::Live, tenant, id).await
+    }
+
+    /// The unexpired record `view` shows, or `404`.
+    async fn load_in(
+        &self,
+        view: View,
+        tenant: &TenantId,
+        id: FileId,
+    ) -> Result<FileRecord, ApiError> {
         let now = self.clock.now();
         self.store
             .get(tenant, id)
             .await?
-            .filter(|record| !record.is_expired(now))
+            .filter(|record| !record.is_expired(now) && view.shows(record))
             .ok_or_else(ApiError::not_found)
     }
 
@@ -212,8 +227,39 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         id: FileId,
         right: crate::model::Right,
     ) -> Result<FileRecord, ApiError> {
-        let record = self.load(&who.tenant, id).await?;
+        self.load_for_in(View::Live, who, id, right).await
+    }
+
+    /// [`Service::load_for`] for the records `view` shows.
+    async fn load_for_in(
+        &self,
+        view: View,
+        who: &crate::identity::Identity,
+        id: FileId,
+        right: crate::model::Right,
+    ) -> Result<FileRecord, ApiError> {
+        let record = self.load_in(view, &who.tenant, id).await?;
         self.permit(who, &record, right).await?;
         Ok(record)
+    }
+}
+
+/// Which records a read or a write finds: the live ones (every route but the trash's), the
+/// trashed ones, or both (upload completion, which must not mistake a trashed file's bytes for
+/// an orphan; deleting for good; restoring).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum View {
+    Live,
+    Trashed,
+    Any,
+}
+
+impl View {
+    fn shows(self, record: &FileRecord) -> bool {
+        match self {
+            View::Live => !record.is_trashed(),
+            View::Trashed => record.is_trashed(),
+            View::Any => true,
+        }
     }
 }

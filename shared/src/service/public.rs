@@ -40,6 +40,8 @@ const MARK_ATTEMPTS: usize = 5;
 /// record; `None` for every other record.
 fn wanted(record: &FileRecord) -> Option<&str> {
     match (&record.content, record.status, record.private_access) {
+        // A trashed file is not served, public or not.
+        _ if record.is_trashed() => None,
         (Some(content), FileStatus::Uploaded, false) => Some(content.key.as_str()),
         _ => None,
     }

@@ -3,7 +3,7 @@
 
 use super::completion::{ObjectEvent, Outcome};
 use super::public::in_step;
-use super::Service;
+use super::{Service, View};
 use crate::blob::ObjectStore;
 use crate::blob::{content_disposition, safe_disposition, Disposition};
 use crate::error::{ApiError, ProblemCode};
@@ -46,6 +46,14 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         self.show(record).await
     }
 
+    /// `GET /files/{id}?trashed=true`: a file in the trash (`404` for a live one).
+    pub async fn get_trashed(&self, who: &Identity, id: FileId) -> Result<Shown, ApiError> {
+        let record = self
+            .load_for_in(View::Trashed, who, id, crate::model::Right::Read)
+            .await?;
+        self.show(record).await
+    }
+
     /// The live record, repaired as [`Service::get`] describes.
     pub(super) async fn read(&self, who: &Identity, id: FileId) -> Result<FileRecord, ApiError> {
         let record = self.load_for(who, id, crate::model::Right::Read).await?;
@@ -82,7 +90,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     pub(super) async fn show(&self, record: FileRecord) -> Result<Shown, ApiError> {
         let content_url = match (record.status, &record.content) {
             (FileStatus::Uploaded, Some(_)) => match &self.settings.public_base_url {
-                Some(base) if !record.private_access => {
+                Some(base) if !record.private_access && !record.is_trashed() => {
                     Some(format!("{base}/{}", public_key(&record.tenant, record.id)))
                 }
                 _ => Some(
@@ -121,6 +129,26 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 "the file has no content yet",
             ));
         };
+        self.download_url_of(
+            record,
+            &content.key,
+            record.mime_type.as_str(),
+            disposition,
+            expires_in,
+        )
+        .await
+    }
+
+    /// A presigned GET of `key`, one of `record`'s contents (current, or a version of type
+    /// `mime_type`), presented as [`Service::download_url`] presents the current one.
+    pub(super) async fn download_url_of(
+        &self,
+        record: &FileRecord,
+        key: &str,
+        mime_type: &str,
+        disposition: Disposition,
+        expires_in: Option<std::time::Duration>,
+    ) -> Result<String, ApiError> {
         let now = self.clock.now();
         let mut lifetime = expires_in.unwrap_or(self.settings.download_url_expires_in);
         // No link outlives its record (a temp file's expiry).
@@ -131,10 +159,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let presigned = self
             .objects
             .presign_get(
-                &content.key,
-                record.mime_type.as_str(),
+                key,
+                mime_type,
                 &content_disposition(
-                    safe_disposition(disposition, record.mime_type.as_str()),
+                    safe_disposition(disposition, mime_type),
                     record.name.as_str(),
                 ),
                 now,

@@ -200,6 +200,7 @@ pub(super) fn world() -> World {
             public_base_url: Some("https://public.example".into()),
             inline_copy_limit: 5 * 1024 * 1024,
             default_tenant_limits: Limits::default(),
+            default_trash_days: 0,
             realtime: None,
         },
     );
@@ -374,7 +375,10 @@ async fn the_public_copy_follows_every_write() {
 
     w.patch(record.id, json!({"privateAccess": false}), None)
         .await;
-    w.service.delete(&w.who, record.id, None).await.unwrap();
+    w.service
+        .delete(&w.who, record.id, None, false)
+        .await
+        .unwrap();
     assert!(!w.objects.exists(&alias));
     assert!(!w.objects.exists(&relanded.content.unwrap().key));
     assert!(w.objects.keys().is_empty(), "{:?}", w.objects.keys());
@@ -499,7 +503,10 @@ async fn a_delete_racing_a_writer_deletes_the_newer_record() {
     let w = world();
     let record = w.create(small()).await;
     w.race(1);
-    w.service.delete(&w.who, record.id, None).await.unwrap();
+    w.service
+        .delete(&w.who, record.id, None, false)
+        .await
+        .unwrap();
     let err = w.service.get(&w.who, record.id).await.unwrap_err();
     assert_eq!(err.code(), ProblemCode::NotFound);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::access::By;
 use super::public::in_step;
 use super::thumbnail::{public_thumbnail_keys, thumbnail_keys};
-use super::Service;
+use super::{Service, View};
 use crate::blob::ObjectStore;
 use crate::error::ApiError;
 use crate::identity::Identity;
@@ -147,6 +147,22 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         by: By<'_>,
         id: FileId,
         if_match: Option<u64>,
+        change: F,
+    ) -> Result<(FileRecord, T), ApiError>
+    where
+        F: FnMut(FileRecord, Timestamp) -> Fut,
+        Fut: Future<Output = Result<(Plan, T), ApiError>>,
+    {
+        self.modify_in(View::Live, by, id, if_match, change).await
+    }
+
+    /// [`Service::modify_with`] for the records `view` shows (the trash's routes, completion).
+    pub(crate) async fn modify_in<F, Fut, T>(
+        &self,
+        view: View,
+        by: By<'_>,
+        id: FileId,
+        if_match: Option<u64>,
         mut change: F,
     ) -> Result<(FileRecord, T), ApiError>
     where
@@ -156,7 +172,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         for attempt in 0..WRITE_ATTEMPTS {
             back_off(attempt).await;
             let now = self.clock.now();
-            let current = self.load(by.tenant(), id).await?;
+            let current = self.load_in(view, by.tenant(), id).await?;
             if let By::Caller(who, right) = by {
                 // Before `If-Match`: a file the caller may not read answers like a missing one.
                 self.permit(who, &current, right).await?;
@@ -384,6 +400,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         if let Some(content) = &record.content {
             keys.push(content.key.clone());
         }
+        keys.extend(record.versions.iter().map(|v| v.key.clone()));
         if let Some(upload) = &record.upload {
             if let Some(plan) = &upload.multipart {
                 self.objects

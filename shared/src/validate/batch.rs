@@ -98,14 +98,17 @@ impl BatchUpdate {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchDelete {
     pub ids: Vec<FileId>,
+    /// Delete for good, skipping (or emptying) the trash.
+    pub permanent: bool,
 }
 
 impl BatchDelete {
-    /// Parses `{"ids": [...]}`.
+    /// Parses `{"ids": [...], "permanent"?: bool}`.
     pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
-        let mut f = super::Fields::new(body, &["ids"])?;
+        let mut f = super::Fields::new(body, &["ids", "permanent"])?;
         let given = f.present("ids");
         let ids = f.array("ids");
+        let permanent = f.boolean("permanent").unwrap_or(false);
         f.finish()?;
         let Some(ids) = ids.filter(|_| given) else {
             return Err(ApiError::field("ids", "is required: an array of file ids"));
@@ -123,7 +126,10 @@ impl BatchDelete {
             }
         }
         if errors.is_empty() {
-            Ok(BatchDelete { ids: parsed })
+            Ok(BatchDelete {
+                ids: parsed,
+                permanent,
+            })
         } else {
             Err(ApiError::Validation(errors))
         }
@@ -155,6 +161,7 @@ fn filter_query(value: Value) -> Result<ListQuery, ApiError> {
         }
         match (name.as_str(), value) {
             (_, Value::String(text)) => texts.push((name, vec![text])),
+            ("trashed", Value::Bool(flag)) => texts.push((name, vec![flag.to_string()])),
             ("tag", Value::Array(tags)) if !tags.is_empty() => {
                 match tags
                     .into_iter()
@@ -233,7 +240,16 @@ impl UpdateFiles {
                 "bulk update validated without its parts",
             ));
         };
-        let query = filter_query(filter);
+        let query = filter_query(filter).and_then(|query| {
+            if query.trashed {
+                Err(ApiError::field(
+                    "filter.trashed",
+                    "files in the trash cannot be changed; restore them first",
+                ))
+            } else {
+                Ok(query)
+            }
+        });
         let patch = match patch {
             Value::Object(mut changes) => {
                 let mut errors = Vec::new();
@@ -281,11 +297,14 @@ impl UpdateFiles {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeleteFiles {
     Ids(BatchDelete),
-    Filter(Box<ListQuery>),
+    Filter {
+        query: Box<ListQuery>,
+        permanent: bool,
+    },
 }
 
 impl DeleteFiles {
-    /// `{"ids": [...]}` or `{"filter": {...}, "cursor"?: "..."}`.
+    /// `{"ids": [...]}` or `{"filter": {...}, "cursor"?: "..."}`, each with `"permanent"?`.
     pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
         let Value::Object(map) = &body else {
             return BatchDelete::from_json(body).map(DeleteFiles::Ids);
@@ -293,9 +312,10 @@ impl DeleteFiles {
         if !map.contains_key("filter") {
             return BatchDelete::from_json(body).map(DeleteFiles::Ids);
         }
-        let mut f = super::Fields::new(body, &["filter", "cursor"])?;
+        let mut f = super::Fields::new(body, &["filter", "cursor", "permanent"])?;
         let filter = f.take("filter");
         let cursor = f.string("cursor");
+        let permanent = f.boolean("permanent").unwrap_or(false);
         if let Some(cursor) = &cursor {
             if cursor.is_empty() || cursor.len() > 1024 {
                 f.error("cursor", "must be the nextCursor of the previous call");
@@ -311,7 +331,10 @@ impl DeleteFiles {
         let mut query = filter_query(filter)?;
         query.limit = MAX_BATCH_DELETES;
         query.cursor = cursor;
-        Ok(DeleteFiles::Filter(Box::new(query)))
+        Ok(DeleteFiles::Filter {
+            query: Box::new(query),
+            permanent,
+        })
     }
 }
 

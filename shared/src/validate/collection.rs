@@ -7,7 +7,8 @@ use super::{wire_enum, Fields, MAX_OBJECT_SIZE, MAX_TTL_SECONDS, MAX_URL_EXPIRY_
 use crate::error::ApiError;
 use crate::model::{
     AccessEntry, CollectionAccess, CollectionName, CreateDefaults, FieldError, FileKind, Limits,
-    MimePattern, Overwrite, PublicFiles, Rules, MAX_ACCESS_ENTRIES, MAX_LIMIT,
+    MimePattern, Overwrite, PublicFiles, Rules, MAX_ACCESS_ENTRIES, MAX_LIMIT, MAX_TRASH_DAYS,
+    MAX_VERSIONS,
 };
 
 /// The rule names a collection body may carry.
@@ -23,6 +24,8 @@ const RULE_FIELDS: &[&str] = &[
     "fileSecurity",
     "overwrite",
     "publicFiles",
+    "versions",
+    "trashDays",
 ];
 /// The lists `access` may carry.
 const ACCESS_FIELDS: &[&str] = &["read", "write", "delete"];
@@ -209,6 +212,8 @@ fn read_rules(f: &mut Fields) -> Rules {
             "cannot be false in a collection whose publicFiles is \"never\"",
         );
     }
+    let versions = f.integer("versions", 0, MAX_VERSIONS).unwrap_or(0) as u32;
+    let trash_days = f.integer("trashDays", 0, MAX_TRASH_DAYS).map(|n| n as u32);
     Rules {
         allowed_mime_types,
         max_file_size,
@@ -220,6 +225,8 @@ fn read_rules(f: &mut Fields) -> Rules {
         file_security,
         overwrite,
         public_files,
+        versions,
+        trash_days,
     }
 }
 
@@ -382,6 +389,8 @@ pub(crate) fn rules_json(rules: &Rules) -> Map<String, Value> {
         "publicFiles",
         Some(Value::String(rules.public_files.as_str().to_owned())),
     );
+    put("versions", Some(Value::from(rules.versions)));
+    put("trashDays", rules.trash_days.map(Value::from));
     map
 }
 

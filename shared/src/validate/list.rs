@@ -30,6 +30,8 @@ pub struct ListQuery {
     pub limit: usize,
     pub cursor: Option<String>,
     pub collection: Option<String>,
+    /// List the trash (files deleted in collections with `trashDays`) instead of live files.
+    pub trashed: bool,
 }
 
 impl ListQuery {
@@ -109,6 +111,7 @@ impl ListQuery {
                 "cursor" => text(1024).map(|v| query.cursor = v),
                 "collection" => crate::model::CollectionName::parse_as(name, value)
                     .map(|c| query.collection = Some(c.as_str().to_owned())),
+                "trashed" => super::flag(name, value).map(|v| query.trashed = v),
                 _ => Err(FieldError::new(name, "is not a known query parameter")),
             };
             if let Err(e) = result {
@@ -151,6 +154,7 @@ impl ListQuery {
             && self.tags.iter().all(|t| record.tags.as_slice().contains(t))
             && self.created_after.is_none_or(|at| record.created_at > at)
             && self.created_before.is_none_or(|at| record.created_at < at)
+            && record.is_trashed() == self.trashed
     }
 
     /// A fingerprint of the tenant and the filters (not `limit` or `cursor`), so a cursor is

@@ -14,6 +14,7 @@ mod batch;
 mod collection;
 mod content;
 mod create;
+mod flags;
 mod list;
 mod parts;
 mod sign;
@@ -32,6 +33,7 @@ pub use collection::{LimitsRequest, NewCollection, RulesPatch};
 pub use content::ContentRequest;
 pub use create::CreateFile;
 pub use create::{UploadMethod, UploadRequest};
+pub use flags::{DeleteRequest, ShowRequest};
 pub use list::ListQuery;
 pub(crate) use parts::{ClaimedPart, CompleteParts, SignParts};
 pub use sign::{S3Call, SignRequest};
@@ -67,6 +69,15 @@ const READ_ONLY_FIELDS: &[&str] = &[
 /// Parses an enum from its wire name (`"pending"`, `"temp"`, …) through its serde form.
 fn wire_enum<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
     serde_json::from_value(Value::String(value.to_owned())).ok()
+}
+
+/// A query flag: `true` or `false`.
+fn flag(name: &str, value: &str) -> Result<bool, FieldError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(FieldError::new(name, "must be true or false")),
+    }
 }
 
 /// `400 invalid_body` for a body of the wrong JSON shape.

@@ -67,7 +67,9 @@ async fn recomputed(env: &TestEnv, ids: &[String]) -> Value {
         let Some(record) = env.app.service.store().get(&tenant, id).await.unwrap() else {
             continue;
         };
-        let stored = record.content.as_ref().map_or(0, |c| c.size);
+        // The content, and the earlier contents kept as versions.
+        let stored = record.content.as_ref().map_or(0, |c| c.size)
+            + record.versions.iter().map(|v| v.size).sum::<u64>();
         let reserved = match &record.upload {
             Some(_) => record.expected_size.unwrap_or(0),
             None => 0,

@@ -700,7 +700,46 @@ fn the_committed_event_samples_are_what_the_code_makes() {
         FileEvent::of(&change(Some(&renamed), Some(&deleting), false, 120)).is_none(),
         "the write that names a deleter yields no event"
     );
+    // bob moves it to the trash and restores it; an earlier content comes back.
+    let mut trashed = with(5, FileStatus::Uploaded, 180);
+    trashed.actor = actor("bob", false);
+    trashed.trashed_at = Some(at(180));
+    trashed.expires_at = Some(at(180 + 30 * 86_400));
+    let mut restored = with(6, FileStatus::Uploaded, 240);
+    restored.actor = actor("bob", false);
+    let mut restoring = with(7, FileStatus::Uploaded, 300);
+    restoring.actor = actor("bob", false);
+    restoring.upload = Some(stowage::model::OpenUpload {
+        revision: 3,
+        key: "files/acme/01KAQ3V6T0Z9Y8X7W6V5T4S3R2/3".into(),
+        url_expires_at: at(3_900),
+        multipart: None,
+        max_size: None,
+        opened_by: Some(stowage::model::UserId::parse("bob").unwrap()),
+        keep_versions: 5,
+        restoring: Some(1),
+    });
+    let mut version_restored = with(8, FileStatus::Uploaded, 301);
+    version_restored.content = Some(stowage::model::StoredObject {
+        key: "files/acme/01KAQ3V6T0Z9Y8X7W6V5T4S3R2/3".into(),
+        size: 42,
+        etag: "e3".into(),
+        sequencer: None,
+        landed: None,
+    });
     let changes = [
+        (
+            EventKind::Trashed,
+            change(Some(&renamed), Some(&trashed), false, 180),
+        ),
+        (
+            EventKind::Restored,
+            change(Some(&trashed), Some(&restored), false, 240),
+        ),
+        (
+            EventKind::VersionRestored,
+            change(Some(&restoring), Some(&version_restored), false, 301),
+        ),
         (EventKind::Created, change(None, Some(&pending), false, 0)),
         (
             EventKind::Uploaded,

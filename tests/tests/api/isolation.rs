@@ -242,7 +242,12 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
             | RouteId::ListUploadParts
             | RouteId::SignUploadParts
             | RouteId::SignUploadRequest
-            | RouteId::CompleteUpload => {
+            | RouteId::CompleteUpload
+            | RouteId::RestoreFile
+            | RouteId::ListVersions
+            | RouteId::GetVersionContent
+            | RouteId::RestoreVersion
+            | RouteId::DeleteVersion => {
                 for id in &ids {
                     for headers in [&[][..], &[("if-match", "\"1\"")][..]] {
                         let reply = env

@@ -28,6 +28,7 @@ mod store_contract;
 mod template;
 mod thumbnails;
 mod traces;
+mod trash;
 mod trust;
 mod updates;
 mod upload_flow;

@@ -207,6 +207,16 @@ async fn check_every_route(
         .send()
         .await;
     expect(&shared, read, &label("share link"));
+    let versions = call(env, RouteId::ListVersions, who).id(&file).send().await;
+    expect(&versions, read, &label("GET versions"));
+    let version = call(env, RouteId::GetVersionContent, who)
+        .id(&format!("{file}@1"))
+        .send()
+        .await;
+    expect(&version, read, &label("GET a version's content"));
+    if rights.read {
+        assert_eq!(version.status, 302, "{}", version.json);
+    }
     let thumbnail = call(env, RouteId::GetThumbnail, who).id(&file).send().await;
     if rights.read {
         thumbnail.assert_problem(404, "no_thumbnail");
@@ -255,6 +265,11 @@ async fn check_every_route(
             .send()
             .await;
         expect(&r, rights.write, &label("re-upload"));
+        let r = call(env, RouteId::RestoreVersion, who)
+            .id(&format!("{file}@1"))
+            .send()
+            .await;
+        expect(&r, rights.write, &label("restore a version"));
         let r = call(env, RouteId::CreateFile, who)
             .body(json!({"name": "o.txt", "mimeType": "text/plain", "externalId": format!("ext-{tag}"), "overwrite": true}))
             .send().await;
@@ -317,6 +332,19 @@ async fn check_every_route(
     if refusing(rights.delete) {
         let r = call(env, RouteId::DeleteFile, who).id(&file).send().await;
         expect(&r, rights.delete, &label("DELETE"));
+        let r = call(env, RouteId::DeleteFile, who)
+            .id(&file)
+            .query("permanent=true")
+            .send()
+            .await;
+        expect(&r, rights.delete, &label("DELETE for good"));
+        let r = call(env, RouteId::DeleteVersion, who)
+            .id(&format!("{file}@1"))
+            .send()
+            .await;
+        expect(&r, rights.delete, &label("DELETE a version"));
+        let r = call(env, RouteId::RestoreFile, who).id(&file).send().await;
+        expect(&r, rights.delete, &label("restore from the trash"));
         let r = call(env, RouteId::DeleteFiles, who)
             .body(json!({"ids": [file]}))
             .send()
