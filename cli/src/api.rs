@@ -155,12 +155,45 @@ impl Api {
         Ok(())
     }
 
+    /// `DELETE /files/{id}?permanent=true`: for good, skipping (or emptying) the trash.
+    pub async fn delete_permanently(&self, id: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/files/{id}?permanent=true"),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// `POST /files/delete`.
-    pub async fn delete_many(&self, ids: &[String]) -> Result<Value> {
+    pub async fn delete_many(&self, ids: &[String], permanent: bool) -> Result<Value> {
         self.json(
             reqwest::Method::POST,
             "/files/delete",
-            Some(json!({ "ids": ids })),
+            Some(json!({ "ids": ids, "permanent": permanent })),
+        )
+        .await
+    }
+
+    /// `POST /files/{id}/restore`: back from the trash.
+    pub async fn restore(&self, id: &str) -> Result<Value> {
+        self.json(reqwest::Method::POST, &format!("/files/{id}/restore"), None)
+            .await
+    }
+
+    /// `GET /files/{id}/versions`: the items, current first.
+    pub async fn versions(&self, id: &str) -> Result<Value> {
+        self.json(reqwest::Method::GET, &format!("/files/{id}/versions"), None)
+            .await
+    }
+
+    /// `POST /files/{id}/versions/{version}/restore`.
+    pub async fn restore_version(&self, id: &str, version: u32) -> Result<Value> {
+        self.json(
+            reqwest::Method::POST,
+            &format!("/files/{id}/versions/{version}/restore"),
+            None,
         )
         .await
     }
@@ -211,16 +244,18 @@ impl Api {
             .ok_or_else(|| Error(format!("GET {path}: no Location header")))
     }
 
-    /// `GET /files/{id}/content`: the presigned download URL it redirects to.
-    pub async fn download_url(&self, id: &str) -> Result<String> {
-        let response = self
-            .call(reqwest::Method::GET, &format!("/files/{id}/content"), None)
-            .await?;
+    /// `GET /files/{id}/content` (or a version's): the presigned URL it redirects to.
+    pub async fn download_url(&self, id: &str, version: Option<u32>) -> Result<String> {
+        let path = match version {
+            Some(v) => format!("/files/{id}/versions/{v}/content"),
+            None => format!("/files/{id}/content"),
+        };
+        let response = self.call(reqwest::Method::GET, &path, None).await?;
         response
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .ok_or_else(|| Error(format!("GET /files/{id}/content: no Location header")))
+            .ok_or_else(|| Error(format!("GET {path}: no Location header")))
     }
 }

@@ -2,17 +2,17 @@
 //! API (a deployed stack or `stowage-local`).
 
 mod api;
+mod download;
 mod progress;
 mod smoke;
+mod trash;
 mod upload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
 
 use api::{Api, Error, Result};
 
@@ -29,7 +29,7 @@ macro_rules! out {
         }
     }};
 }
-use progress::Progress;
+pub(crate) use out;
 use upload::UploadOptions;
 
 #[derive(Parser)]
@@ -101,6 +101,9 @@ enum Command {
     Download {
         /// The file's id.
         id: String,
+        /// Download this earlier version instead (see `stowage versions`).
+        #[arg(long)]
+        version: Option<u32>,
         /// Where to write it (default: the file's name, in the current folder).
         #[arg(short = 'o', long)]
         output: Option<PathBuf>,
@@ -168,11 +171,39 @@ enum Command {
         )]
         events_timeout: u64,
     },
-    /// Delete files (and their bytes).
+    /// Delete files: into the trash where their collection keeps one, else with their bytes.
     Rm {
         /// The ids of the files to delete.
         #[arg(required = true)]
         ids: Vec<String>,
+        /// Delete for good, skipping the trash (also deletes files already in it).
+        #[arg(long)]
+        permanent: bool,
+    },
+    /// List a file's versions: its current content, then the earlier ones its collection keeps.
+    Versions {
+        /// The file's id.
+        id: String,
+    },
+    /// List the trash: files deleted in collections with `trashDays`, newest first.
+    Trash {
+        /// Only this collection's files.
+        #[arg(long)]
+        collection: Option<String>,
+        /// Files per page (1 to 1,000).
+        #[arg(long, default_value_t = 30)]
+        limit: u32,
+        /// Follow every page.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Bring a file back from the trash, or make an earlier version its current content.
+    Restore {
+        /// The file's id.
+        id: String,
+        /// Restore this version (see `stowage versions`) instead of restoring from the trash.
+        #[arg(long)]
+        version: Option<u32>,
     },
 }
 
@@ -188,7 +219,7 @@ async fn main() -> ExitCode {
     }
 }
 
-fn print_record(record: &Value, json: bool) {
+pub(crate) fn print_record(record: &Value, json: bool) {
     if json {
         out!(
             "{}",
@@ -207,7 +238,7 @@ fn print_record(record: &Value, json: bool) {
     }
 }
 
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -257,7 +288,11 @@ async fn run(cli: Cli) -> Result<()> {
             };
             print_record(&record, cli.json);
         }
-        Command::Download { id, output } => download(&api, &id, output, cli.json).await?,
+        Command::Download {
+            id,
+            version,
+            output,
+        } => download::download(&api, &id, version, output, cli.json).await?,
         Command::Ls {
             name,
             tags,
@@ -330,12 +365,15 @@ async fn run(cli: Cli) -> Result<()> {
                 cli.endpoint
             );
         }
-        Command::Rm { ids } => {
-            if let [id] = ids.as_slice() {
+        Command::Rm { ids, permanent } => {
+            if let ([id], false) = (ids.as_slice(), permanent) {
                 api.delete(id).await?;
                 out!("deleted {id}");
+            } else if let ([id], true) = (ids.as_slice(), permanent) {
+                api.delete_permanently(id).await?;
+                out!("deleted {id}");
             } else {
-                let answer = api.delete_many(&ids).await?;
+                let answer = api.delete_many(&ids, permanent).await?;
                 for id in answer["deleted"].as_array().into_iter().flatten() {
                     out!("deleted {}", id.as_str().unwrap_or_default());
                 }
@@ -344,62 +382,19 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-    }
-    Ok(())
-}
-
-/// How much a download gathers before each write to disk.
-const DOWNLOAD_WRITE_BYTES: usize = 4 << 20;
-
-/// Streams the file to disk (never whole in memory) and checks its size.
-async fn download(api: &Api, id: &str, output: Option<PathBuf>, json: bool) -> Result<()> {
-    let record = api.get(id).await?;
-    let size = record["size"].as_u64().ok_or_else(|| {
-        Error(format!(
-            "file {id} has no content yet ({})",
-            record["status"]
-        ))
-    })?;
-    let path = output.unwrap_or_else(|| PathBuf::from(record["name"].as_str().unwrap_or(id)));
-    let url = api.download_url(id).await?;
-    let response = api.http.get(&url).send().await?;
-    if !response.status().is_success() {
-        return Err(Error(format!(
-            "download of {id}: HTTP {}",
-            response.status()
-        )));
-    }
-    let io = |e: std::io::Error| Error(format!("{}: {e}", path.display()));
-    // Network chunks are a few KiB; each write to a tokio file is a trip to a blocking thread,
-    // so they are gathered into 4 MiB writes (with the endpoint's 1 MiB reads, 109 → ~800 MiB/s
-    // from stowage-local; docs/src/measurements/README.md).
-    let mut file = tokio::io::BufWriter::with_capacity(
-        DOWNLOAD_WRITE_BYTES,
-        tokio::fs::File::create(&path).await.map_err(io)?,
-    );
-    let progress = Progress::new("download", size);
-    let mut written = 0u64;
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk?;
-        file.write_all(&chunk).await.map_err(io)?;
-        written += chunk.len() as u64;
-        progress.add(chunk.len() as u64);
-    }
-    file.flush().await.map_err(io)?;
-    progress.finish();
-    if written != size {
-        drop(file);
-        let _ = tokio::fs::remove_file(&path).await;
-        return Err(Error(format!(
-            "download of {id} got {written} bytes, expected {size}; removed {}",
-            path.display()
-        )));
-    }
-    if json {
-        print_record(&record, true);
-    } else {
-        out!("{} ({written} bytes)", path.display());
+        Command::Versions { id } => trash::versions(&api, &id, cli.json).await?,
+        Command::Trash {
+            collection,
+            limit,
+            all,
+        } => trash::list(&api, collection, limit, all, cli.json).await?,
+        Command::Restore { id, version } => {
+            let record = match version {
+                Some(v) => api.restore_version(&id, v).await?,
+                None => api.restore(&id).await?,
+            };
+            print_record(&record, cli.json);
+        }
     }
     Ok(())
 }

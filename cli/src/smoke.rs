@@ -325,7 +325,10 @@ pub async fn run(
         step_of("list", started);
 
         let started = Instant::now();
-        let url = api.download_url(&id).await.map_err(fail("download"))?;
+        let url = api
+            .download_url(&id, None)
+            .await
+            .map_err(fail("download"))?;
         let response = api
             .http
             .get(&url)

@@ -553,3 +553,133 @@ async fn smoke_names_the_failed_step_and_cleans_up() {
         "{seen:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_restore_and_the_trash() {
+    let setup = setup(16).await;
+    let http = reqwest::Client::new();
+    let base = &setup.server.base_url;
+    let made = http
+        .post(format!("{base}/collections"))
+        .bearer_auth(&setup.token)
+        .json(&serde_json::json!({"name": "docs", "versions": 2, "trashDays": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let run = |args: &[&str]| {
+        let mut command = stowage(&setup);
+        command.args(args);
+        command
+    };
+    let text = |output: &std::process::Output| {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let output = stowage(&setup)
+        .args([
+            "upload",
+            "--json",
+            "--collection",
+            "docs",
+            "--type",
+            "text/plain",
+        ])
+        .arg(&setup.file)
+        .output()
+        .await
+        .unwrap();
+    let record: Value = serde_json::from_str(&text(&output)).unwrap();
+    let id = record["id"].as_str().unwrap().to_owned();
+
+    // A second content, uploaded over HTTP; the first is kept as version 1.
+    let started: Value = http
+        .post(format!("{base}/files/{id}/upload"))
+        .bearer_auth(&setup.token)
+        .json(&serde_json::json!({"size": 6}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let upload = &started["upload"];
+    let mut put = http.put(upload["url"].as_str().unwrap()).body("second");
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        put = put.header(name.as_str(), value.as_str().unwrap());
+    }
+    assert!(put.send().await.unwrap().status().is_success());
+    for _ in 0..100 {
+        let got: Value = http
+            .get(format!("{base}/files/{id}"))
+            .bearer_auth(&setup.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if got["size"] == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let versions = text(&run(&["versions", &id]).output().await.unwrap());
+    let lines: Vec<&str> = versions.lines().collect();
+    assert_eq!(lines.len(), 2, "{versions}");
+    assert!(
+        lines[0].trim_start().starts_with("2 ") && lines[0].ends_with("current"),
+        "{versions}"
+    );
+    assert!(lines[1].trim_start().starts_with("1 "), "{versions}");
+
+    // The first content downloads by its version, and comes back as the current one.
+    let out = setup._dir.path().join("v1.out");
+    text(
+        &run(&[
+            "download",
+            &id,
+            "--version",
+            "1",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .await
+        .unwrap(),
+    );
+    assert!(std::fs::read(&out).unwrap() == setup.data);
+    text(
+        &run(&["restore", &id, "--version", "1"])
+            .output()
+            .await
+            .unwrap(),
+    );
+    let versions = text(&run(&["versions", &id]).output().await.unwrap());
+    assert!(
+        versions
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with("3 "),
+        "{versions}"
+    );
+    download_matches(&setup, &id).await;
+
+    // rm moves it to the trash; restore brings it back; rm --permanent deletes it for good.
+    text(&run(&["rm", &id]).output().await.unwrap());
+    let trash = text(&run(&["trash"]).output().await.unwrap());
+    assert!(trash.contains(&id) && trash.contains("purged"), "{trash}");
+    assert!(!text(&run(&["ls"]).output().await.unwrap()).contains(&id));
+    text(&run(&["restore", &id]).output().await.unwrap());
+    assert!(text(&run(&["ls"]).output().await.unwrap()).contains(&id));
+    text(&run(&["rm", "--permanent", &id]).output().await.unwrap());
+    assert!(!text(&run(&["trash"]).output().await.unwrap()).contains(&id));
+    let gone = run(&["info", &id]).output().await.unwrap();
+    assert!(!gone.status.success());
+}
