@@ -2,7 +2,7 @@ import { Http, type CallOptions, type RetryOptions, type TokenSource } from './h
 import { type SubscribeOptions, type Subscription, type WebSocketConstructor } from './realtime.js';
 import type { UploadData } from './source.js';
 import { type UploadFields, type UploadOptions } from './upload.js';
-import type { Collection, CollectionCreate, CollectionPatch, DeleteResult, FileBatchPatch, FileCreate, FileEvent, FileFilter, FilePage, FilePatch, FileRecord, FileReplace, FileWithUpload, Grant, LimitsRequest, ListFilters, ListQuery, RealtimeInfo, SignedParts, SignedRequest, SignRequest, StoredPart, UploadLimits, UploadRequest, Usage } from './types.js';
+import type { Collection, CollectionCreate, CollectionPatch, DeleteResult, FileBatchPatch, FileCreate, FileEvent, FileFilter, FilePage, FilePatch, FileRecord, FileReplace, FileVersion, FileWithUpload, Grant, LimitsRequest, ListFilters, ListQuery, RealtimeInfo, SignedParts, SignedRequest, SignRequest, StoredPart, UploadLimits, UploadRequest, Usage } from './types.js';
 export interface StowageOptions {
     /** Where the API is: `http://127.0.0.1:4600` (stowage-local) or the stack's `ApiUrl`. */
     endpoint: string;
@@ -22,6 +22,10 @@ export interface Signal {
 /** A conditional write: `ifMatch` is the version the change was made against. */
 export interface Conditional extends Signal {
     ifMatch?: number | string;
+}
+/** A delete: `permanent` skips the trash (and deletes a file already in it). */
+export interface DeleteOptions extends Signal {
+    permanent?: boolean;
 }
 /** A thumbnail: the image, not made yet, or none for this file. */
 export type Thumbnail = {
@@ -55,7 +59,7 @@ export declare class Stowage {
      */
     subscribe(onEvent: (event: FileEvent) => void, options?: SubscribeOptions): Subscription;
 }
-/** File records, their bytes and their grants. */
+/** File records, their bytes, versions and grants, and the trash. */
 export declare class Files {
     #private;
     constructor(http: Http, uploads: Uploads);
@@ -73,13 +77,16 @@ export declare class Files {
     }): Promise<FileRecord>;
     /** `POST /files`: the record and its upload instructions, without sending any byte. */
     create(fields: FileCreate, options?: Signal): Promise<FileWithUpload>;
-    /** `GET /files/{id}`. */
-    get(id: string, options?: Signal): Promise<FileRecord>;
+    /** `GET /files/{id}` (`trashed: true` reads it from the trash, where only it is then found). */
+    get(id: string, options?: Signal & {
+        trashed?: boolean;
+    }): Promise<FileRecord>;
     /** One page of `GET /files` (`limit`, `cursor` from the previous page's `nextCursor`). */
     page(query?: ListQuery, options?: Signal): Promise<FilePage>;
     /**
      * Every record that matches `filters`, newest first, over every page
      * (`for await (const file of client.files.list({ tag: 'invoices' }))`); `limit` is the page size.
+     * `trashed: true` lists the trash instead (the other filters combine with it).
      */
     list(filters?: ListFilters, options?: Signal): AsyncGenerator<FileRecord, void, undefined>;
     /** `PATCH /files/{id}`: a JSON merge patch (`null` removes an optional field). */
@@ -91,15 +98,35 @@ export declare class Files {
     }, options?: Signal): Promise<FileRecord[]>;
     /** `PUT /files/{id}`: every mutable field (optional ones left out are removed). */
     replace(id: string, fields: FileReplace, options?: Conditional): Promise<FileRecord>;
-    /** `DELETE /files/{id}`: the record and its bytes. */
-    delete(id: string, options?: Conditional): Promise<void>;
+    /**
+     * `DELETE /files/{id}`: the record and its bytes, or into the trash where the file's collection
+     * keeps one (`trashDays`); `permanent: true` skips the trash, and deletes a file already in it.
+     */
+    delete(id: string, options?: Conditional & DeleteOptions): Promise<void>;
     /**
      * `POST /files/delete`: by ids (any number: sent 1,000 a call), or every file a filter matches
-     * (a call per page of matches, until none remain).
+     * (a call per page of matches, until none remain). `permanent: true` skips the trash; with a
+     * filter of `trashed: true` it empties the trash.
      */
     deleteMany(which: string[] | {
         filter: FileFilter;
-    }, options?: Signal): Promise<DeleteResult>;
+    }, options?: DeleteOptions): Promise<DeleteResult>;
+    /** `POST /files/{id}/restore`: brings a file back from the trash as it was (a live one is `409 not_trashed`). */
+    restore(id: string, options?: Signal): Promise<FileRecord>;
+    /**
+     * `GET /files/{id}/versions`: the file's contents, the current one first, then the ones its
+     * collection keeps (`versions`), newest first.
+     */
+    versions(id: string, options?: Signal): Promise<FileVersion[]>;
+    /** One version's bytes as a stream, straight from storage, as `download` (an unknown version is `404 version_not_found`). */
+    downloadVersion(id: string, version: number, options?: Signal): Promise<ReadableStream<Uint8Array>>;
+    /**
+     * `POST /files/{id}/versions/{version}/restore`: that version's content becomes the current one
+     * (a copy; the replaced one is kept as a version). The current version is `409 current_version`.
+     */
+    restoreVersion(id: string, version: number, options?: Signal): Promise<FileRecord>;
+    /** `DELETE /files/{id}/versions/{version}`: a kept version and its bytes (the current one is `409 current_version`). */
+    deleteVersion(id: string, version: number, options?: Signal): Promise<void>;
     /** A presigned download URL (`GET /files/{id}/content`): `expiresIn` seconds makes it a share link. */
     downloadUrl(id: string, options?: Signal & {
         expiresIn?: number;

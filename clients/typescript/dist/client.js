@@ -53,7 +53,7 @@ export class Stowage {
         return subscribe(this.#http, this.#WebSocket, onEvent, options);
     }
 }
-/** File records, their bytes and their grants. */
+/** File records, their bytes, versions and grants, and the trash. */
 export class Files {
     #http;
     #uploads;
@@ -78,9 +78,10 @@ export class Files {
     create(fields, options = {}) {
         return this.#http.call('POST', '/files', { ...options, body: fields });
     }
-    /** `GET /files/{id}`. */
+    /** `GET /files/{id}` (`trashed: true` reads it from the trash, where only it is then found). */
     get(id, options = {}) {
-        return this.#http.call('GET', `/files/${encodeURIComponent(id)}`, options);
+        const { trashed, ...rest } = options;
+        return this.#http.call('GET', `/files/${encodeURIComponent(id)}`, trashed ? { ...rest, query: { trashed } } : rest);
     }
     /** One page of `GET /files` (`limit`, `cursor` from the previous page's `nextCursor`). */
     page(query = {}, options = {}) {
@@ -89,6 +90,7 @@ export class Files {
     /**
      * Every record that matches `filters`, newest first, over every page
      * (`for await (const file of client.files.list({ tag: 'invoices' }))`); `limit` is the page size.
+     * `trashed: true` lists the trash instead (the other filters combine with it).
      */
     async *list(filters = {}, options = {}) {
         let cursor = null;
@@ -111,19 +113,26 @@ export class Files {
     replace(id, fields, options = {}) {
         return this.#http.call('PUT', `/files/${encodeURIComponent(id)}`, { ...options, body: fields });
     }
-    /** `DELETE /files/{id}`: the record and its bytes. */
+    /**
+     * `DELETE /files/{id}`: the record and its bytes, or into the trash where the file's collection
+     * keeps one (`trashDays`); `permanent: true` skips the trash, and deletes a file already in it.
+     */
     async delete(id, options = {}) {
-        await this.#http.call('DELETE', `/files/${encodeURIComponent(id)}`, options);
+        const { permanent, ...rest } = options;
+        await this.#http.call('DELETE', `/files/${encodeURIComponent(id)}`, permanent ? { ...rest, query: { permanent } } : rest);
     }
     /**
      * `POST /files/delete`: by ids (any number: sent 1,000 a call), or every file a filter matches
-     * (a call per page of matches, until none remain).
+     * (a call per page of matches, until none remain). `permanent: true` skips the trash; with a
+     * filter of `trashed: true` it empties the trash.
      */
     async deleteMany(which, options = {}) {
+        const { permanent, ...call } = options;
+        const extra = permanent ? { permanent } : {};
         const result = { deleted: [], notFound: [], nextCursor: null };
         if (Array.isArray(which)) {
             for (let i = 0; i < which.length; i += 1000) {
-                const answer = await this.#http.call('POST', '/files/delete', { ...options, body: { ids: which.slice(i, i + 1000) } });
+                const answer = await this.#http.call('POST', '/files/delete', { ...call, body: { ids: which.slice(i, i + 1000), ...extra } });
                 result.deleted.push(...answer.deleted);
                 result.notFound.push(...answer.notFound);
             }
@@ -131,13 +140,50 @@ export class Files {
         }
         let cursor = null;
         do {
-            const body = cursor ? { filter: which.filter, cursor } : { filter: which.filter };
-            const answer = await this.#http.call('POST', '/files/delete', { ...options, body });
+            const body = cursor ? { filter: which.filter, cursor, ...extra } : { filter: which.filter, ...extra };
+            const answer = await this.#http.call('POST', '/files/delete', { ...call, body });
             result.deleted.push(...answer.deleted);
             result.notFound.push(...answer.notFound);
             cursor = answer.nextCursor;
         } while (cursor);
         return result;
+    }
+    /** `POST /files/{id}/restore`: brings a file back from the trash as it was (a live one is `409 not_trashed`). */
+    restore(id, options = {}) {
+        return this.#http.call('POST', `/files/${encodeURIComponent(id)}/restore`, options);
+    }
+    /**
+     * `GET /files/{id}/versions`: the file's contents, the current one first, then the ones its
+     * collection keeps (`versions`), newest first.
+     */
+    async versions(id, options = {}) {
+        return (await this.#http.call('GET', `/files/${encodeURIComponent(id)}/versions`, options)).items;
+    }
+    /** One version's bytes as a stream, straight from storage, as `download` (an unknown version is `404 version_not_found`). */
+    async downloadVersion(id, version, options = {}) {
+        const { signal } = options;
+        const path = `/files/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}/content`;
+        // A page cannot read a redirect's Location: it follows it (the token is not sent to another origin).
+        let response = await this.#http.call('GET', path, { signal, raw: true, redirect: inPage ? 'follow' : 'manual' });
+        const location = response.status === 302 ? response.headers.get('location') : null;
+        if (location)
+            response = await this.#http.storageFetch(location, signal ? { signal } : {});
+        if (!response.ok || !response.body) {
+            await response.body?.cancel().catch(() => { });
+            throw new StowageError({ status: response.status, code: 'download_failed', detail: `the download of version ${version} of file ${id} answered HTTP ${response.status}`, method: 'GET', path: location ?? path });
+        }
+        return response.body;
+    }
+    /**
+     * `POST /files/{id}/versions/{version}/restore`: that version's content becomes the current one
+     * (a copy; the replaced one is kept as a version). The current version is `409 current_version`.
+     */
+    restoreVersion(id, version, options = {}) {
+        return this.#http.call('POST', `/files/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}/restore`, options);
+    }
+    /** `DELETE /files/{id}/versions/{version}`: a kept version and its bytes (the current one is `409 current_version`). */
+    async deleteVersion(id, version, options = {}) {
+        await this.#http.call('DELETE', `/files/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}`, options);
     }
     /** A presigned download URL (`GET /files/{id}/content`): `expiresIn` seconds makes it a share link. */
     async downloadUrl(id, options = {}) {

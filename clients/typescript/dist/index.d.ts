@@ -1,5 +1,5 @@
 export { Stowage, Files, Collections, Uploads } from './client.js';
-export type { StowageOptions, Signal, Conditional, Thumbnail } from './client.js';
+export type { StowageOptions, Signal, Conditional, DeleteOptions, Thumbnail } from './client.js';
 export { StowageError } from './errors.js';
 export type { Problem, ErrorCode, StowageErrorInit } from './errors.js';
 export type { TokenSource, RetryOptions, CallOptions, Query } from './http.js';

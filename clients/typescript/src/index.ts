@@ -6,7 +6,7 @@
 //   const file = await stowage.files.upload(bytes, { name: 'notes.txt', mimeType: 'text/plain' })
 
 export { Stowage, Files, Collections, Uploads } from './client.js'
-export type { StowageOptions, Signal, Conditional, Thumbnail } from './client.js'
+export type { StowageOptions, Signal, Conditional, DeleteOptions, Thumbnail } from './client.js'
 export { StowageError } from './errors.js'
 export type { Problem, ErrorCode, StowageErrorInit } from './errors.js'
 export type { TokenSource, RetryOptions, CallOptions, Query } from './http.js'

@@ -35,6 +35,8 @@ export type MultipartUpload = Schemas['MultipartUpload']
 export type PartUrl = Schemas['PartUrl']
 /** A part the storage holds (`GET /files/{id}/upload/parts`). */
 export type StoredPart = Schemas['StoredPart']
+/** One content of a file, the current one or one its collection keeps (`GET /files/{id}/versions`). */
+export type FileVersion = Schemas['FileVersion']
 /** One page of `GET /files`. */
 export type FilePage = Schemas['FilePage']
 /** A collection and its rules. */
@@ -75,6 +77,9 @@ export type FileEventType =
   | 'stowage.file.updated'
   | 'stowage.file.deleted'
   | 'stowage.file.expired'
+  | 'stowage.file.trashed'
+  | 'stowage.file.restored'
+  | 'stowage.file.version_restored'
 
 /**
  * A file event as realtime delivers it: the event's `Detail` (events.schema.json) plus its

@@ -1,7 +1,8 @@
 // The SDK's browser build in Debian's Chromium (driven by the pinned playwright-core, as
 // web/test-support.mjs does), against a stowage-local of its own: the SDK bundled by esbuild
 // for the browser (no Node import may be in it), a small and a multipart Blob uploaded and
-// downloaded back identical in the page, and the page's subscription seeing their events.
+// downloaded back identical in the page, an old version of a re-uploaded file downloaded (the
+// page follows the API's redirect), and the page's subscription seeing their events.
 // Screenshots go to target/browser/sdk/.
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
@@ -63,6 +64,9 @@ test('in Chromium: a small and a multipart Blob upload, download back identical,
   const errors = consoleErrorsOf(page)
   const step = stepper(page, ARTIFACTS)
   let result
+  // A collection that keeps versions (an app makes it): the page downloads an old one.
+  const app = new Stowage({ endpoint: local.endpoint, token: local.token('acme', 'acme-app', 'files:read files:write files:delete files:admin') })
+  await app.collections.create({ name: 'kept', versions: 1 })
   await step('the SDK in a page uploads, downloads and subscribes', async () => {
     await page.goto(`${pageOrigin}/browser/index.html`)
     await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready')
@@ -73,6 +77,8 @@ test('in Chromium: a small and a multipart Blob upload, download back identical,
   assert.equal(result.big.size, BIG)
   assert.equal(result.big.name, 'big.bin')
   assert.equal(result.progress.at(-1), BIG)
+  assert.deepEqual(result.versions.map((v) => v.current), [true, false])
+  assert.equal(result.oldVersion, 'first')
   assert.ok(result.progress.length >= 3, 'progress per part')
   for (const id of [result.small.id, result.big.id]) {
     assert.ok(result.events.some((e) => e.id === id && e.type === 'stowage.file.created'))

@@ -1,5 +1,5 @@
 // The package as an app gets it: `npm pack`, installed offline into a scratch project with
-// nothing else, its types compiled by a strict consumer, and the README's example (taken from
+// nothing else, its types compiled by a strict consumer, and the README's examples (taken from
 // the README, so the two cannot drift) run against a stowage-local.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { SDK, WEB, localWithClients } from './support.mjs'
 
-const { local, token } = await localWithClients()
+const { local, token, admin } = await localWithClients()
 const scratch = mkdtempSync(join(tmpdir(), 'stowage-sdk-pack-'))
 after(() => rmSync(scratch, { recursive: true, force: true }))
 // npm with a cache of its own, offline: nothing may come from a registry.
@@ -24,7 +24,7 @@ function readmeExample(name) {
   return match[1]
 }
 
-test('npm pack makes a tarball that installs offline and runs the README example', async () => {
+test('npm pack makes a tarball that installs offline and runs the README examples', async () => {
   const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', scratch], SDK))
   assert.equal(packed.filename, 'stowage-client-0.1.0.tgz')
   const files = packed.files.map((f) => f.path).sort()
@@ -59,4 +59,20 @@ test('npm pack makes a tarball that installs offline and runs the README example
   assert.match(out, /^downloaded: hello, stowage$/m)
   assert.match(out, /^refused: 412 version_mismatch - /m)
   assert.match(out, /^deleted: /m)
+
+  // Versions and trash, in the collection the example's text says an app made.
+  await admin.collections.create({ name: 'docs', versions: 10, trashDays: 30 })
+  writeFileSync(join(app, 'versions.mjs'), readmeExample('versions.mjs'))
+  const versions = execFileSync(process.execPath, ['versions.mjs'], {
+    cwd: app,
+    env: { ...process.env, STOWAGE_ENDPOINT: local.endpoint, STOWAGE_TOKEN: token },
+    encoding: 'utf8',
+  })
+  assert.match(versions, /^version: \d+ current 8\nversion: \d+ kept 8$/m)
+  assert.match(versions, /^old: draft 1$/m)
+  assert.match(versions, /^now: draft 1$/m)
+  assert.match(versions, /^in the trash: notes\.txt until \d{4}-\d\d-\d\dT/m)
+  assert.match(versions, /^restored: uploaded$/m)
+  assert.match(versions, /^refused: 409 current_version$/m)
+  assert.match(versions, /^deleted for good: [0-9A-Z]{26}$/m)
 })

@@ -106,6 +106,59 @@ fn each_change_is_its_event() {
 }
 
 #[test]
+fn the_trash_has_events_of_its_own_and_a_purge_is_a_delete() {
+    let live = record(3, FileStatus::Uploaded);
+    let mut trashed = record(4, FileStatus::Uploaded);
+    trashed.trashed_at = Some(trashed.updated_at);
+    trashed.expires_at = Some(trashed.updated_at.plus_seconds(86_400));
+    let restored = record(5, FileStatus::Uploaded);
+    let kind = |old: &FileRecord, new: Option<&FileRecord>, expired: bool| {
+        FileEvent::of(&change(Some(old.clone()), new.cloned(), expired)).map(|e| e.kind)
+    };
+    assert_eq!(kind(&live, Some(&trashed), false), Some(EventKind::Trashed));
+    assert_eq!(
+        kind(&trashed, Some(&restored), false),
+        Some(EventKind::Restored)
+    );
+    // Purged by its expiry (TTL, the sweep): gone for good, by no one.
+    let purge = FileEvent::of(&change(Some(trashed.clone()), None, true)).unwrap();
+    assert_eq!(purge.kind, EventKind::Deleted);
+    assert_eq!(purge.detail.actor, None);
+    // Deleted for good from the trash by a member.
+    assert_eq!(kind(&trashed, None, false), Some(EventKind::Deleted));
+    // A restore's copy landing.
+    let mut restoring = record(6, FileStatus::Uploaded);
+    restoring.upload = Some(OpenUpload {
+        revision: 3,
+        key: "files/acme/01KAQ3V6T0Z9Y8X7W6V5T4S3R2/3".into(),
+        url_expires_at: restoring.updated_at,
+        multipart: None,
+        max_size: None,
+        opened_by: None,
+        keep_versions: 2,
+        restoring: Some(1),
+    });
+    let mut landed = record(7, FileStatus::Uploaded);
+    landed.content = Some(StoredObject {
+        key: "files/acme/01KAQ3V6T0Z9Y8X7W6V5T4S3R2/3".into(),
+        size: 42,
+        etag: "e".into(),
+        sequencer: None,
+        landed: None,
+    });
+    assert_eq!(
+        kind(&restoring, Some(&landed), false),
+        Some(EventKind::VersionRestored)
+    );
+    // An ordinary re-upload landing stays an update.
+    restoring.upload.as_mut().unwrap().restoring = None;
+    assert_eq!(
+        kind(&restoring, Some(&landed), false),
+        Some(EventKind::Updated)
+    );
+}
+
+#[test]
 fn the_detail_is_the_record_as_the_api_shows_it_with_a_deterministic_id() {
     let uploaded = change(
         Some(record(1, FileStatus::Pending)),

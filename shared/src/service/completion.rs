@@ -334,6 +334,69 @@ mod tests {
         assert_eq!(decide(&record, &stray, NOW), Decision::DeleteOrphan);
     }
 
+    /// `record` with a new upload of `revision` that keeps `keep` versions.
+    fn reuploading(record: &FileRecord, revision: u32, keep: u32) -> FileRecord {
+        let mut next = record.clone();
+        next.revision = revision;
+        next.expected_size = None;
+        next.upload = Some(OpenUpload {
+            revision,
+            key: ObjectKey {
+                kind: FileKind::Client,
+                tenant: record.tenant.clone(),
+                id: record.id,
+                revision,
+            }
+            .render(),
+            url_expires_at: NOW,
+            multipart: None,
+            max_size: None,
+            opened_by: None,
+            keep_versions: keep,
+            restoring: None,
+        });
+        next
+    }
+
+    #[test]
+    fn a_new_upload_keeps_the_newest_versions_and_deletes_older_ones() {
+        let record = pending(None);
+        let (mut current, _) = written(decide(&record, &event(&record, 1, "e1", "01"), NOW));
+        let mut keys = vec![current.content.as_ref().unwrap().key.clone()];
+        for revision in 2..=4 {
+            let next = reuploading(&current, revision, 2);
+            let ev = event(&next, u64::from(revision), "e", &format!("0{revision}"));
+            keys.push(ev.key.clone());
+            let (landed, delete) = written(decide(&next, &ev, NOW));
+            // Revision 4 pushes revision 1 out of the two kept, with its bytes.
+            let expected: Vec<String> = if revision == 4 {
+                vec![keys[0].clone()]
+            } else {
+                vec![]
+            };
+            assert_eq!(delete, expected, "revision {revision}");
+            current = landed;
+        }
+        let kept: Vec<u32> = current.versions.iter().map(|v| v.version).collect();
+        assert_eq!(kept, [3, 2]);
+        assert_eq!(current.versions[0].size, 3);
+        // An event for a kept version's key changes nothing and deletes nothing.
+        let late = ObjectEvent {
+            key: keys[1].clone(),
+            ..event(&reuploading(&current, 5, 2), 2, "e", "09")
+        };
+        assert_eq!(decide(&current, &late, NOW), Decision::Ignore);
+        // With no versions kept, a new upload deletes the old content and every kept version.
+        let next = reuploading(&current, 5, 0);
+        let ev = event(&next, 5, "e", "0A");
+        let (landed, mut delete) = written(decide(&next, &ev, NOW));
+        delete.sort();
+        let mut old = keys[1..].to_vec();
+        old.sort();
+        assert_eq!(delete, old);
+        assert!(landed.versions.is_empty());
+    }
+
     #[test]
     fn temp_files_keep_their_ttl_after_upload() {
         let mut record = pending(None);

@@ -98,6 +98,8 @@ export function collectionPicker(client, { admin, onChange, onTarget = () => {} 
             requireSize: f.requireSize.checked,
             maxBytes: whole(f.maxBytes.value),
             maxFiles: whole(f.maxFiles.value),
+            versions: whole(f.versions.value),
+            trashDays: whole(f.trashDays.value),
           }
           try {
             await client.collections.update(collection.name, patch, { ifMatch: collection.version })
@@ -111,6 +113,8 @@ export function collectionPicker(client, { admin, onChange, onTarget = () => {} 
       field('Max file size (bytes; empty: none)', input('maxFileSize', collection.maxFileSize, { inputmode: 'numeric' })),
       field('Max bytes (empty: none)', input('maxBytes', collection.maxBytes, { inputmode: 'numeric' })),
       field('Max files (empty: none)', input('maxFiles', collection.maxFiles, { inputmode: 'numeric' })),
+      field('Earlier versions kept (0–100)', input('versions', collection.versions ?? 0, { inputmode: 'numeric' })),
+      field("Days in the trash (0: deletes are immediate; empty: the deployment's)", input('trashDays', collection.trashDays, { inputmode: 'numeric' })),
       h(
         'label',
         { class: 'check' },
@@ -142,6 +146,15 @@ export function collectionPicker(client, { admin, onChange, onTarget = () => {} 
         ['Who writes', access(collection.access?.write)],
         ['Who deletes', access(collection.access?.delete)],
         ['File security', collection.fileSecurity ? 'on: files may be shared with users and groups' : 'off'],
+        ['Earlier versions kept', String(collection.versions ?? 0)],
+        [
+          'Trash',
+          collection.trashDays == null
+            ? "the deployment's setting"
+            : collection.trashDays === 0
+              ? 'none: deletes are immediate'
+              : `${collection.trashDays} day${collection.trashDays === 1 ? '' : 's'}, then deleted for good`,
+        ],
         ['Uploads over an uploaded file', { writers: 'whoever may write it', owner: 'its owner (and apps)', apps: 'apps only' }[collection.overwrite ?? 'writers']],
         ['Files', `${used.files}${collection.maxFiles == null ? '' : ` of ${collection.maxFiles}`}`],
         [

@@ -56,6 +56,36 @@ export function formatTime(text) {
   return text ? new Date(text).toLocaleString() : '—'
 }
 
+let dialogs = 0
+
+/**
+ * Asks before something that cannot be undone: a modal dialog with `title`, `text`, Cancel
+ * (focused) and `action`. Resolves `true` when `action` is chosen, `false` on Cancel or Escape.
+ */
+export function confirmation(title, text, action) {
+  const id = `dialog-${++dialogs}`
+  const dialog = h(
+    'dialog',
+    { 'aria-labelledby': id },
+    h('h3', { id }, title),
+    h('p', {}, text),
+    h(
+      'form',
+      { method: 'dialog' },
+      h('button', { value: 'cancel', autofocus: true }, 'Cancel'),
+      h('button', { value: 'confirm', class: 'danger' }, action),
+    ),
+  )
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      dialog.remove()
+      resolve(dialog.returnValue === 'confirm')
+    })
+    document.body.append(dialog)
+    dialog.showModal()
+  })
+}
+
 /** A message area that announces what it says to screen readers. */
 export function notice(kind, text) {
   return h('p', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text)

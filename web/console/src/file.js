@@ -1,12 +1,13 @@
 // One file: every field; edits of name, tags, purpose, metadata and public/private sent with
 // `If-Match` (a conflict is explained and the edits kept); download; the public URL; delete with
-// confirmation; "Shared with" (the file's grants) in collections with file security. Only what
-// the signed-in person may do is offered. The page follows the file's status while it
+// confirmation (into the trash where the collection keeps one); its versions (download, restore,
+// delete the kept ones); "Shared with" (the file's grants) in collections with file security.
+// Only what the signed-in person may do is offered. The page follows the file's status while it
 // is open.
 
 import { StowageError } from '@stowage/client'
 import { rightsOn } from './access.js'
-import { field, formatBytes, formatTime, h, notice, show } from './dom.js'
+import { confirmation, field, formatBytes, formatTime, h, notice, show } from './dom.js'
 
 const SHOWN = [
   ['id', 'Id'],
@@ -50,6 +51,7 @@ export function filePage(client, id, { onBack, me }) {
   const facts = h('dl', { class: 'facts' })
   const messages = h('div', { class: 'messages' })
   const actions = h('div', { class: 'actions' })
+  const versions = h('section', { class: 'versions', 'aria-labelledby': 'versions-heading', hidden: true })
   const sharing = h('section', { class: 'sharing', 'aria-labelledby': 'sharing-heading', hidden: true })
   const editing = h('section', { class: 'editing', hidden: true })
   let record = null
@@ -172,6 +174,125 @@ export function filePage(client, id, { onBack, me }) {
     )
   }
 
+  /** "Versions": the current content and the ones the collection keeps, newest first. */
+  async function loadVersions() {
+    if (!record || record.status !== 'uploaded') {
+      versions.hidden = true
+      return
+    }
+    try {
+      drawVersions(await client.files.versions(id))
+    } catch (err) {
+      versions.hidden = true
+      say('error', `Versions: ${err.message}`)
+    }
+  }
+
+  function drawVersions(items) {
+    versions.hidden = items.length === 0
+    if (versions.hidden) return
+    const keeps = collection?.versions ?? 0
+    show(
+      versions,
+      h('h3', { id: 'versions-heading' }, 'Versions'),
+      h(
+        'table',
+        { class: 'versions' },
+        h('caption', {}, 'The current content first, then the earlier ones kept, newest first'),
+        h(
+          'thead',
+          {},
+          h('tr', {}, ['Version', 'Size', 'Uploaded', 'Uploaded by', ''].map((c) => h('th', { scope: 'col' }, c))),
+        ),
+        h(
+          'tbody',
+          {},
+          items.map((v) =>
+            h(
+              'tr',
+              { dataset: { version: String(v.version), current: String(v.current) } },
+              h('td', {}, String(v.version), v.current ? h('span', { class: 'current' }, ' (current)') : null),
+              h('td', { class: 'number' }, formatBytes(v.size)),
+              h('td', {}, formatTime(v.uploadedAt)),
+              h('td', {}, v.uploadedBy),
+              h(
+                'td',
+                { class: 'row-actions' },
+                h('button', { type: 'button', 'aria-label': `Download version ${v.version}`, onclick: () => downloadVersion(v) }, 'Download'),
+                // Restoring one is an upload of the file; deleting one needs the right to delete it.
+                !v.current && rights.upload
+                  ? h('button', { type: 'button', 'aria-label': `Restore version ${v.version}`, onclick: () => restoreVersion(v) }, 'Restore')
+                  : null,
+                !v.current && rights.delete
+                  ? h(
+                      'button',
+                      { type: 'button', class: 'danger', 'aria-label': `Delete version ${v.version}`, onclick: () => deleteVersion(v) },
+                      'Delete…',
+                    )
+                  : null,
+              ),
+            ),
+          ),
+        ),
+      ),
+      h(
+        'p',
+        { class: 'hint' },
+        keeps > 0
+          ? `${collection.name} keeps the ${keeps} newest earlier version${keeps === 1 ? '' : 's'} of each file.`
+          : 'This collection keeps no earlier versions: a new upload replaces the content.',
+      ),
+    )
+  }
+
+  /**
+   * Saves a version's bytes: the API answers with a redirect to a presigned URL, which a page
+   * can only read by following it; the link then downloads from there (as an attachment).
+   */
+  async function downloadVersion(v) {
+    try {
+      const response = await client.request('GET', `/files/${encodeURIComponent(id)}/versions/${v.version}/content`, {
+        query: { disposition: 'attachment' },
+        raw: true,
+        redirect: 'follow',
+      })
+      await response.body?.cancel().catch(() => {})
+      const link = h('a', { href: response.url, download: record.name, hidden: true })
+      document.body.append(link)
+      link.click()
+      link.remove()
+    } catch (err) {
+      say('error', err.message)
+    }
+  }
+
+  async function restoreVersion(v) {
+    try {
+      record = await client.files.restoreVersion(id, v.version)
+      drawFacts(record)
+      say('info', `Version ${v.version} restored: it is the current content now.`)
+    } catch (err) {
+      say('error', err.message)
+    }
+    await loadVersions()
+  }
+
+  async function deleteVersion(v) {
+    const sure = await confirmation(
+      `Delete version ${v.version} of ${record.name}?`,
+      'Its bytes are deleted for good; the current content stays.',
+      'Delete',
+    )
+    if (!sure) return
+    try {
+      await client.files.deleteVersion(id, v.version)
+      say('info', `Version ${v.version} deleted.`)
+    } catch (err) {
+      say('error', err.message)
+    }
+    await loadVersions()
+  }
+
   async function share(event) {
     event.preventDefault()
     const f = event.target.elements
@@ -205,6 +326,7 @@ export function filePage(client, id, { onBack, me }) {
       record = file
       drawFacts(file)
       if (refill) fillForm(file)
+      if (changed) await loadVersions()
       return changed
     } catch (err) {
       say('error', err.message)
@@ -250,31 +372,34 @@ export function filePage(client, id, { onBack, me }) {
     }
   }
 
-  function confirmDelete() {
-    const dialog = h(
-      'dialog',
-      { 'aria-labelledby': 'delete-title' },
-      h('h3', { id: 'delete-title' }, `Delete ${record?.name ?? 'this file'}?`),
-      h('p', {}, 'The file and its bytes are deleted for good.'),
-      h(
-        'form',
-        { method: 'dialog' },
-        h('button', { value: 'cancel', autofocus: true }, 'Cancel'),
-        h('button', { value: 'delete', class: 'danger' }, 'Delete'),
-      ),
-    )
-    dialog.addEventListener('close', async () => {
-      dialog.remove()
-      if (dialog.returnValue !== 'delete') return
-      try {
-        await client.files.delete(id, { ifMatch: record.version })
-        onBack(`${record.name} was deleted.`)
-      } catch (err) {
-        say('error', err.message)
-      }
-    })
-    document.body.append(dialog)
-    dialog.showModal()
+  /**
+   * Where a delete sends the file: `'trash'` (the collection keeps one), `'maybe'` (the
+   * collection follows the deployment's setting, which the console cannot read) or `'gone'`.
+   * Temp files and files never uploaded skip the trash.
+   */
+  function deleteGoes() {
+    const days = collection?.trashDays
+    if (record?.kind !== 'client' || record?.status !== 'uploaded' || days === 0) return 'gone'
+    return days == null ? 'maybe' : 'trash'
+  }
+
+  async function confirmDelete() {
+    const goes = deleteGoes()
+    const days = collection?.trashDays
+    const text = {
+      gone: 'The file and its bytes are deleted for good.',
+      trash: `It goes to the trash: it can be restored from there for ${days} day${days === 1 ? '' : 's'}, then it is deleted for good.`,
+      maybe: "It goes to the trash if this deployment keeps deleted files (this collection follows the deployment's setting); otherwise the file and its bytes are deleted for good.",
+    }[goes]
+    if (!(await confirmation(`Delete ${record?.name ?? 'this file'}?`, text, 'Delete'))) return
+    try {
+      await client.files.delete(id, { ifMatch: record.version })
+      // Whether it went to the trash: it is found there.
+      const trashed = goes !== 'gone' && (await client.files.get(id, { trashed: true }).then(() => true, () => false))
+      onBack(trashed ? `${record.name} was moved to the trash.` : `${record.name} was deleted.`)
+    } catch (err) {
+      say('error', err.message)
+    }
   }
 
   load({ refill: true }).then(() => heading.focus())
@@ -293,6 +418,7 @@ export function filePage(client, id, { onBack, me }) {
     messages,
     actions,
     facts,
+    versions,
     sharing,
     editing,
   )

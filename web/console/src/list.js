@@ -1,8 +1,11 @@
 // The file list: the API's filters, newest first, paged with the cursor, kept current while
 // the console is open: drawn again on each change the realtime channel reports, and read every
-// 2 s only while that channel is not live.
+// 2 s only while that channel is not live. "Trash" switches it to the files deleted in
+// collections that keep a trash (`trashDays`), with the same filters: when each was deleted and
+// when it goes for good, "Restore" and "Delete forever" for whoever may delete it.
 
-import { field as labelled, formatBytes, formatTime, h, notice, show } from './dom.js'
+import { rightsOn } from './access.js'
+import { confirmation, field as labelled, formatBytes, formatTime, h, notice, show } from './dom.js'
 
 const STATUSES = ['', 'pending', 'uploaded', 'failed']
 const KINDS = ['', 'client', 'temp']
@@ -14,15 +17,45 @@ const THUMBNAIL_ATTEMPTS = 30
 
 /**
  * The list view. `onOpen(id)` opens a file; `onRefused(error)` is told when the API refuses the
- * token.
+ * token; `me` is who is signed in (`{ user, groups, app }`), for what the trash offers.
  * @returns {{ element: HTMLElement, refresh: () => Promise<void>, stop: () => void }}
  */
-export function fileList(client, { onOpen, onRefused }) {
+export function fileList(client, { me, onOpen, onRefused }) {
   const filters = { name: '', tag: '', status: '', kind: '', purpose: '', directoryPrefix: '', collection: '' }
   /** Cursors of the pages before this one; the last is this page's. */
   const cursors = [null]
   const results = h('div', { id: 'results', 'aria-live': 'polite' })
+  const messages = h('div', { class: 'messages' })
   const thumbnails = new Map()
+  /** Whether the trash is shown instead of the live files. */
+  let trash = false
+  /** The collections by name, read when the trash is shown (whose rules say who may restore). */
+  let rules = null
+
+  const heading = h('h2', { id: 'files-heading' }, 'Files')
+  const viewButton = (label, value) =>
+    h('button', { type: 'button', 'aria-pressed': String(value === trash), onclick: () => setTrash(value) }, label)
+  const views = h('div', { class: 'views', role: 'group', 'aria-label': 'Show' })
+  function drawViews() {
+    show(views, viewButton('Files', false), viewButton('Trash', true))
+  }
+  drawViews()
+
+  function setTrash(value) {
+    if (trash === value) return
+    trash = value
+    rules = null
+    heading.textContent = trash ? 'Trash' : 'Files'
+    drawViews()
+    show(messages)
+    cursors.splice(0, cursors.length, null)
+    drawn = null
+    refresh()
+  }
+
+  function say(kind, text) {
+    show(messages, notice(kind, text))
+  }
 
   const field = (name, label, control) => labelled(label, control(name))
   const text = (name) =>
@@ -129,6 +162,100 @@ export function fileList(client, { onOpen, onRefused }) {
     )
   }
 
+  /** A file in the trash: no page to open (it is not found there), its times and actions. */
+  function trashRow(file) {
+    const rights = me ? rightsOn(me, rules?.get(file.collection) ?? null, file) : { delete: true }
+    return h(
+      'tr',
+      { dataset: { id: file.id } },
+      h('td', {}, file.name),
+      h('td', { class: 'number' }, formatBytes(file.size ?? file.expectedSize)),
+      h('td', {}, file.mimeType),
+      h('td', {}, file.collection),
+      h('td', { dataset: { field: 'trashedAt' } }, formatTime(file.trashedAt)),
+      h('td', { dataset: { field: 'purgeAt' } }, formatTime(file.purgeAt)),
+      h(
+        'td',
+        { class: 'row-actions' },
+        // Restoring and deleting for good both need the right to delete the file.
+        rights.delete
+          ? [
+              h('button', { type: 'button', 'aria-label': `Restore ${file.name}`, onclick: () => restore(file) }, 'Restore'),
+              h(
+                'button',
+                { type: 'button', class: 'danger', 'aria-label': `Delete ${file.name} forever`, onclick: () => deleteForever(file) },
+                'Delete forever…',
+              ),
+            ]
+          : null,
+      ),
+    )
+  }
+
+  async function restore(file) {
+    try {
+      await client.files.restore(file.id)
+      say('info', `${file.name} was restored.`)
+    } catch (err) {
+      say('error', err.message)
+    }
+    drawn = null
+    refresh()
+  }
+
+  async function deleteForever(file) {
+    const sure = await confirmation(
+      `Delete ${file.name} forever?`,
+      'The file, its bytes and its versions are deleted for good; it cannot be restored.',
+      'Delete forever',
+    )
+    if (!sure) return
+    try {
+      await client.files.delete(file.id, { permanent: true })
+      say('info', `${file.name} was deleted for good.`)
+    } catch (err) {
+      say('error', err.message)
+    }
+    drawn = null
+    refresh()
+  }
+
+  /** The table of a page: the live files, or the trash. */
+  function table(items) {
+    if (trash) {
+      return h(
+        'table',
+        { class: 'files trash' },
+        h('caption', {}, 'Deleted files, newest first; each is deleted for good at the time shown'),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Name', 'Size', 'Type', 'Collection', 'Deleted', 'Deleted for good', ''].map((c) => h('th', { scope: 'col' }, c)),
+          ),
+        ),
+        h('tbody', {}, items.map(trashRow)),
+      )
+    }
+    return h(
+      'table',
+      { class: 'files' },
+      h('caption', {}, 'Files, newest first'),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['', 'Name', 'Status', 'Size', 'Type', 'Tags', 'Created', 'Collection'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h('tbody', {}, items.map(row)),
+    )
+  }
+
   let inFlight = null
   /** A refresh was asked for while one was in flight: its answer may predate the change. */
   let again = false
@@ -141,8 +268,15 @@ export function fileList(client, { onOpen, onRefused }) {
     }
     inFlight = (async () => {
       try {
-        const page = await client.files.page({ ...filters, cursor: cursors.at(-1), limit: 25 })
-        const signature = JSON.stringify([cursors.length, page.nextCursor, page.items.map((f) => [f.id, f.version])])
+        const shown = trash
+        const page = await client.files.page({ ...filters, trashed: shown || undefined, cursor: cursors.at(-1), limit: 25 })
+        // Switched meanwhile: the page read is not what is to be shown.
+        if (shown !== trash) return
+        if (trash && (!rules || page.items.some((f) => !rules.has(f.collection)))) {
+          const known = await client.collections.list().catch(() => [])
+          rules = new Map(known.map((c) => [c.name, c]))
+        }
+        const signature = JSON.stringify([trash, cursors.length, page.nextCursor, page.items.map((f) => [f.id, f.version])])
         if (signature === drawn) return
         drawn = signature
         const pager = h(
@@ -176,24 +310,8 @@ export function fileList(client, { onOpen, onRefused }) {
         show(
           results,
           page.items.length === 0
-            ? notice('info', 'No files match.')
-            : h(
-                'table',
-                { class: 'files' },
-                h('caption', {}, 'Files, newest first'),
-                h(
-                  'thead',
-                  {},
-                  h(
-                    'tr',
-                    {},
-                    ['', 'Name', 'Status', 'Size', 'Type', 'Tags', 'Created', 'Collection'].map((c) =>
-                      h('th', { scope: 'col' }, c),
-                    ),
-                  ),
-                ),
-                h('tbody', {}, page.items.map(row)),
-              ),
+            ? notice('info', trash ? 'The trash holds no files that match.' : 'No files match.')
+            : table(page.items),
           pager,
         )
       } catch (err) {
@@ -219,7 +337,14 @@ export function fileList(client, { onOpen, onRefused }) {
   let pending = null
 
   return {
-    element: h('section', { 'aria-labelledby': 'files-heading' }, h('h2', { id: 'files-heading' }, 'Files'), form, results),
+    element: h(
+      'section',
+      { class: 'list', 'aria-labelledby': 'files-heading' },
+      h('div', { class: 'list-head' }, heading, views),
+      form,
+      messages,
+      results,
+    ),
     refresh,
     /** Shows one collection (`''`: every one), from its first page. */
     setCollection(name) {

@@ -151,6 +151,7 @@ function start(config) {
   )
 
   const list = fileList(client, {
+    me,
     onOpen: (id) => {
       location.hash = `#/files/${encodeURIComponent(id)}`
     },

@@ -1,5 +1,5 @@
 """Stowage's Python client: ``Stowage(endpoint, token)``, then ``client.files`` (upload,
-get, list, update, replace, delete, download, …), ``client.collections``, ``client.usage()``
+get, list, update, replace, delete, restore, download, versions, …), ``client.collections``, ``client.usage()``
 and ``client.subscribe(on_event)``."""
 
 from ._client import Collections, Files, Stowage, __version__
@@ -8,7 +8,9 @@ from ._types import (
     Collection,
     Counter,
     DeleteResult,
+    FileEventType,
     FileRecord,
+    FileVersion,
     Grant,
     Realtime,
     StoredPart,
@@ -24,6 +26,8 @@ __all__ = [
     "UploadError",
     "UploadCancelled",
     "FileRecord",
+    "FileVersion",
+    "FileEventType",
     "Collection",
     "Counter",
     "DeleteResult",

@@ -21,6 +21,7 @@ from ._types import (
     Collection,
     DeleteResult,
     FileRecord,
+    FileVersion,
     Grant,
     Realtime,
     StoredPart,
@@ -388,9 +389,13 @@ class Files:
 
     # --- records ---
 
-    def get(self, file_id: str) -> FileRecord:
-        """``GET /files/{id}``."""
-        return cast(FileRecord, self._http.json("GET", f"/files/{_quote(file_id)}"))
+    def get(self, file_id: str, *, trashed: bool = False) -> FileRecord:
+        """``GET /files/{id}``. ``trashed=True`` reads the file from the trash (only there: a
+        live file is then ``404``); a trashed file's record has ``trashedAt`` and ``purgeAt``."""
+        return cast(
+            FileRecord,
+            self._http.json("GET", f"/files/{_quote(file_id)}", params=_flag("trashed", trashed)),
+        )
 
     def pages(self, **filters: Any) -> Iterator[_List[FileRecord]]:
         """Every page of ``GET /files`` with these filters, following ``nextCursor`` (a page
@@ -411,7 +416,8 @@ class Files:
         Filters (combined with AND): ``name``, ``tag`` (a string or a list: all must match),
         ``purpose``, ``collection``, ``status``, ``kind``, ``external_id``, ``directory``,
         ``directory_prefix``, ``mime_type``, ``uploaded_by``, ``created_after``,
-        ``created_before`` (RFC 3339 strings or aware datetimes); ``limit`` is the page size."""
+        ``created_before`` (RFC 3339 strings or aware datetimes); ``limit`` is the page size.
+        ``trashed=True`` lists the trash instead of live files (the other filters combine)."""
         for page in self.pages(**filters):
             yield from page
 
@@ -460,16 +466,29 @@ class Files:
         answer = self._http.json("PATCH", "/files", json=body, idempotent=False)
         return cast(_List[FileRecord], answer["items"])
 
-    def delete(self, file_id: str, *, if_match: IfMatch = None) -> None:
-        """``DELETE /files/{id}``: the record and its bytes."""
-        self._http.request("DELETE", f"/files/{_quote(file_id)}", headers=_if_match(if_match))
+    def delete(self, file_id: str, *, if_match: IfMatch = None, permanent: bool = False) -> None:
+        """``DELETE /files/{id}``: the record and its bytes — or, in a collection with
+        ``trashDays``, into the trash (an uploaded file; :meth:`restore` brings it back).
+        ``permanent=True`` skips the trash, and also deletes a file that is in it."""
+        self._http.request(
+            "DELETE",
+            f"/files/{_quote(file_id)}",
+            params=_flag("permanent", permanent),
+            headers=_if_match(if_match),
+        )
 
-    def delete_many(self, target: Iterable[str] | Mapping[str, Any]) -> DeleteResult:
+    def delete_many(
+        self, target: Iterable[str] | Mapping[str, Any], *, permanent: bool = False
+    ) -> DeleteResult:
         """``POST /files/delete``: by ids (any number; sent 1,000 at a time), or by a filter (as
-        for :meth:`list`; every page of matches until none is left)."""
+        for :meth:`list`; every page of matches until none is left). In a collection with
+        ``trashDays`` uploaded files go to the trash (listed in ``deleted``);
+        ``permanent=True`` skips it, and also deletes files in it (``{"trashed": True}`` as
+        the filter empties the trash)."""
         result: DeleteResult = {"deleted": [], "notFound": [], "nextCursor": None}
+        extra: Json = {"permanent": True} if permanent else {}
         if isinstance(target, Mapping):
-            body: Json = {"filter": _filter_object(target)}
+            body: Json = {"filter": _filter_object(target), **extra}
             while True:
                 answer = self._http.json("POST", "/files/delete", json=body, idempotent=False)
                 result["deleted"].extend(answer["deleted"])
@@ -483,11 +502,40 @@ class Files:
         ids = _List(target)
         for start in range(0, len(ids), 1000):
             answer = self._http.json(
-                "POST", "/files/delete", json={"ids": ids[start : start + 1000]}, idempotent=False
+                "POST",
+                "/files/delete",
+                json={"ids": ids[start : start + 1000], **extra},
+                idempotent=False,
             )
             result["deleted"].extend(answer["deleted"])
             result["notFound"].extend(answer["notFound"])
         return result
+
+    def restore(self, file_id: str) -> FileRecord:
+        """``POST /files/{id}/restore``: brings a file back from the trash as it was (needs the
+        right to delete it); a live file is ``409 not_trashed``."""
+        return cast(FileRecord, self._http.json("POST", f"/files/{_quote(file_id)}/restore"))
+
+    # --- versions (kept in collections with ``versions``) ---
+
+    def versions(self, file_id: str) -> _List[FileVersion]:
+        """``GET /files/{id}/versions``: the file's contents, the current one first, then the
+        ones its collection keeps (``versions``), newest first."""
+        answer = self._http.json("GET", f"/files/{_quote(file_id)}/versions")
+        return cast(_List[FileVersion], answer["items"])
+
+    def restore_version(self, file_id: str, version: int) -> FileRecord:
+        """``POST /files/{id}/versions/{version}/restore``: that version's content becomes the
+        current one (a copy; the one it replaces is kept as a version). Needs the right to
+        upload the file; the current version is ``409 current_version``."""
+        return cast(
+            FileRecord, self._http.json("POST", f"{_version_path(file_id, version)}/restore")
+        )
+
+    def delete_version(self, file_id: str, version: int) -> None:
+        """``DELETE /files/{id}/versions/{version}``: a kept version and its bytes (the current
+        one is ``409 current_version``; an unknown one ``404 version_not_found``)."""
+        self._http.request("DELETE", _version_path(file_id, version))
 
     # --- grants (a field of the record) ---
 
@@ -532,10 +580,25 @@ class Files:
     ) -> str:
         """The URL ``GET /files/{id}/content`` redirects to: a presigned download (living
         ``expires_in`` seconds: a share link) or a public file's URL."""
+        return self._location(f"/files/{_quote(file_id)}/content", disposition, expires_in)
+
+    def version_content_url(
+        self,
+        file_id: str,
+        version: int,
+        *,
+        disposition: str | None = None,
+        expires_in: int | None = None,
+    ) -> str:
+        """The URL ``GET /files/{id}/versions/{version}/content`` redirects to: a presigned
+        download of that version (``404 version_not_found`` for one the file does not have)."""
+        return self._location(
+            f"{_version_path(file_id, version)}/content", disposition, expires_in
+        )
+
+    def _location(self, path: str, disposition: str | None, expires_in: int | None) -> str:
         response = self._http.request(
-            "GET",
-            f"/files/{_quote(file_id)}/content",
-            params={"disposition": disposition, "expiresIn": expires_in},
+            "GET", path, params={"disposition": disposition, "expiresIn": expires_in}
         )
         location = response.headers.get("location")
         if response.status_code not in (301, 302, 303, 307, 308) or not location:
@@ -562,22 +625,34 @@ class Files:
         object) as they arrive; returns how many were written. A transfer cut short
         continues where it stopped (an HTTP range); an expired URL is asked for again. A path
         that could not be written whole is removed."""
+        return self._download_to(destination, lambda: self.content_url(file_id))
+
+    def download_version(self, file_id: str, version: int, destination: Destination) -> int:
+        """Streams one version's bytes (a number from :meth:`versions`, the current one too) to
+        ``destination``, as :meth:`download` does; returns how many were written."""
+        return self._download_to(
+            destination, lambda: self.version_content_url(file_id, version)
+        )
+
+    def _download_to(self, destination: Destination, url_of: Callable[[], str]) -> int:
         if isinstance(destination, (str, os.PathLike)):
             path = os.fspath(destination)
             try:
                 with open(path, "wb") as out:
-                    return self._download(file_id, out)
+                    return self._download(url_of, out)
             except BaseException:
                 try:
                     os.remove(path)
                 except OSError:
                     pass
                 raise
-        return self._download(file_id, destination)
+        return self._download(url_of, destination)
 
-    def _download(self, file_id: str, out: IO[bytes]) -> int:
+    def _download(self, url_of: Callable[[], str], out: IO[bytes]) -> int:
+        """Streams the bytes at the presigned URL ``url_of()`` returns (asked again once if
+        it has expired) to ``out``."""
         http = self._http
-        url = self.content_url(file_id)
+        url = url_of()
         seekable = getattr(out, "seekable", None)
         start = out.tell() if callable(seekable) and seekable() else None
         redirects = 0
@@ -595,7 +670,7 @@ class Files:
                     status = response.status_code
                     if status == 403 and not refreshed:
                         refreshed = True
-                        url = self.content_url(file_id)
+                        url = url_of()
                         continue
                     location = response.headers.get("location")
                     if 300 <= status < 400 and location and redirects < 5:
@@ -658,7 +733,9 @@ class Collections:
         """``POST /collections``: ``allowed_mime_types=[…]``, ``max_file_size=…``,
         ``require_size=True``, ``defaults={…}``, ``max_upload_url_expires_in=…``,
         ``max_bytes=…``, ``max_files=…``, ``access={…}``, ``file_security=True``,
-        ``overwrite="owner"`` (snake_case becomes camelCase)."""
+        ``overwrite="owner"``, ``versions=…`` (earlier contents kept per file),
+        ``trash_days=…`` (days a deleted file stays in the trash) (snake_case becomes
+        camelCase)."""
         body: Json = {"name": name, **_camel_keys(rules)}
         return cast(Collection, self._http.json("POST", "/collections", json=body, idempotent=False))
 
@@ -687,6 +764,17 @@ class Collections:
     def delete(self, name: str, *, if_match: IfMatch = None) -> None:
         """``DELETE /collections/{name}`` (``409 collection_not_empty`` while it holds files)."""
         self._http.request("DELETE", f"/collections/{_quote(name)}", headers=_if_match(if_match))
+
+
+def _version_path(file_id: str, version: int) -> str:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise TypeError("version is a version number (int) from files.versions()")
+    return f"/files/{_quote(file_id)}/versions/{version}"
+
+
+def _flag(name: str, on: bool) -> dict[str, bool] | None:
+    """A boolean query parameter, sent only when it is on (``name=true``)."""
+    return {name: True} if on else None
 
 
 def _filters(filters: Mapping[str, Any]) -> _List[tuple[str, Any]]:

@@ -9,6 +9,8 @@ from typing import Any, Literal, Optional, TypedDict
 __all__ = [
     "Grant",
     "FileRecord",
+    "FileVersion",
+    "FileEventType",
     "Collection",
     "Counter",
     "Usage",
@@ -24,9 +26,18 @@ class Grant(TypedDict):
     role: Literal["reader", "writer"]
 
 
-class FileRecord(TypedDict):
-    """A file record (``File`` in openapi.yaml). Every field is present; absent values are
-    ``None``."""
+class _InTrash(TypedDict, total=False):
+    """The fields only a file in the trash has (``total=False``: not required, as
+    ``NotRequired`` says from Python 3.11)."""
+
+    trashedAt: str  # when it was deleted (moved to the trash)
+    purgeAt: str  # when it is deleted for good
+
+
+class FileRecord(_InTrash):
+    """A file record (``File`` in openapi.yaml). Every field is present (absent values are
+    ``None``) except ``trashedAt`` and ``purgeAt``, which only a file in the trash has (read
+    with ``files.get(id, trashed=True)`` or ``files.list(trashed=True)``)."""
 
     id: str
     collection: str
@@ -56,6 +67,35 @@ class FileRecord(TypedDict):
     contentUrl: Optional[str]
 
 
+class FileVersion(TypedDict):
+    """One content of a file (``FileVersion`` in openapi.yaml): the current one, or one kept by
+    the collection's ``versions``. ``version`` is the upload revision that made it (1, 2, 3, …;
+    gaps are possible), the number the version calls take."""
+
+    version: int
+    current: bool
+    size: int
+    mimeType: str
+    checksumSha256: Optional[str]
+    uploadedAt: str
+    uploadedBy: str
+
+
+#: A file event's type (``detail-type`` of the EventBridge event and the webhook body;
+#: ``type`` of a realtime event). ``deleted`` is also sent when the trash purges a file.
+FileEventType = Literal[
+    "stowage.file.created",
+    "stowage.file.uploaded",
+    "stowage.file.failed",
+    "stowage.file.updated",
+    "stowage.file.deleted",
+    "stowage.file.expired",
+    "stowage.file.trashed",
+    "stowage.file.restored",
+    "stowage.file.version_restored",
+]
+
+
 class Collection(TypedDict):
     """A collection and its rules (``Collection`` in openapi.yaml)."""
 
@@ -70,6 +110,8 @@ class Collection(TypedDict):
     access: dict[str, list[str]]
     fileSecurity: bool
     overwrite: Literal["writers", "owner", "apps"]
+    versions: int  # earlier contents kept per file (0: a new upload replaces the old)
+    trashDays: Optional[int]  # days a deleted file stays in the trash (None: the deployment's default)
     version: int
     createdAt: Optional[str]
     updatedAt: Optional[str]

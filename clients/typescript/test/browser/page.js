@@ -1,5 +1,6 @@
 // The SDK's browser build in a page: the test calls `window.run(endpoint, token)`, which
-// subscribes, uploads a small and a multipart Blob, downloads both back, and waits for their
+// subscribes, uploads a small and a multipart Blob, downloads both back, re-uploads a file of
+// a collection that keeps versions and downloads its old version, and waits for the
 // `uploaded` events; each step is written on the page (the screenshots show it).
 import { Stowage } from '../../dist/index.js'
 
@@ -48,6 +49,12 @@ window.run = async (endpoint, token, bigSize) => {
     const smallBack = await readAll(await stowage.files.download(small.id))
     const bigBack = await readAll(await stowage.files.download(big.id))
     say(`downloaded back: small ${same(smallBack, smallData) ? 'identical' : 'DIFFERENT'}, big ${same(bigBack, bigData) ? 'identical' : 'DIFFERENT'}`)
+    // A kept version, downloaded in the page (it follows the API's redirect to the bytes).
+    const kept = await stowage.files.upload(new Blob(['first'], { type: 'text/plain' }), { name: 'kept.txt', collection: 'kept' })
+    await stowage.files.reupload(kept.id, new Blob(['second']))
+    const versions = await stowage.files.versions(kept.id)
+    const oldVersion = new TextDecoder().decode(await readAll(await stowage.files.downloadVersion(kept.id, versions[1].version)))
+    say(`kept.txt: ${versions.length} versions, the old one reads "${oldVersion}"`)
     const uploadedEvent = (id) => events.some((e) => e.file.id === id && e.type === 'stowage.file.uploaded')
     await waitFor('the uploaded events', () => uploadedEvent(small.id) && uploadedEvent(big.id))
     say(`events: ${events.map((e) => `${e.type.replace('stowage.file.', '')} ${e.file.name}`).join(', ')}`)
@@ -55,6 +62,8 @@ window.run = async (endpoint, token, bigSize) => {
       small: { id: small.id, name: small.name, mimeType: small.mimeType, same: same(smallBack, smallData) },
       big: { id: big.id, name: big.name, size: big.size, same: same(bigBack, bigData) },
       progress,
+      versions: versions.map((v) => ({ version: v.version, current: v.current })),
+      oldVersion,
       events: events.map((e) => ({ type: e.type, id: e.file.id, eventId: e.eventId })),
     }
   } finally {

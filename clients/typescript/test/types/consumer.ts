@@ -2,7 +2,7 @@
 // test.sh against dist/ and by the pack test against the installed package, so a change that
 // makes the published types wrong or unpleasant fails the tests.
 import { Stowage, StowageError } from '@stowage/client'
-import type { Collection, FileEvent, FileRecord, Grant, ListFilters, Upload, UploadOptions, Usage } from '@stowage/client'
+import type { Collection, FileEvent, FileEventType, FileRecord, FileVersion, Grant, ListFilters, Upload, UploadOptions, Usage } from '@stowage/client'
 
 export async function app(endpoint: string, token: () => Promise<string>, data: Blob): Promise<FileRecord[]> {
   const stowage = new Stowage({ endpoint, token, retry: { attempts: 3 } })
@@ -37,5 +37,32 @@ export async function app(endpoint: string, token: () => Promise<string>, data: 
   await stream.cancel()
   const live = stowage.subscribe((event: FileEvent) => void event.file.status, { onState: (state) => void state })
   live.close()
+
+  // The trash and versions.
+  await stowage.files.delete(file.id)
+  await stowage.files.delete(file.id, { ifMatch: file.version })
+  const inTrash: FileRecord = await stowage.files.get(file.id, { trashed: true })
+  const purgeAt: string | undefined = inTrash.purgeAt
+  void [purgeAt, inTrash.trashedAt]
+  for await (const f of stowage.files.list({ trashed: true, tag: ['t'] })) void f.trashedAt
+  const back: FileRecord = await stowage.files.restore(file.id)
+  await stowage.files.delete(back.id, { permanent: true, ifMatch: back.version })
+  await stowage.files.deleteMany([file.id])
+  await stowage.files.deleteMany({ filter: { trashed: true } }, { permanent: true })
+  const versions: FileVersion[] = await stowage.files.versions(file.id)
+  const old = versions.find((v) => !v.current)
+  if (old) {
+    const bytes: ReadableStream<Uint8Array> = await stowage.files.downloadVersion(file.id, old.version)
+    await bytes.cancel()
+    const current: FileRecord = await stowage.files.restoreVersion(file.id, old.version)
+    await stowage.files.deleteVersion(current.id, old.version)
+  }
+  const kinds: FileEventType[] = ['stowage.file.trashed', 'stowage.file.restored', 'stowage.file.version_restored']
+  void kinds
+  try {
+    await stowage.files.restore(file.id)
+  } catch (err) {
+    if (err instanceof StowageError && (err.code === 'not_trashed' || err.code === 'current_version' || err.code === 'version_not_found')) void err.status
+  }
   return all
 }
