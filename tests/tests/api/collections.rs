@@ -218,6 +218,51 @@ async fn counters_stay_exact_through_every_kind_of_change(env: TestEnv) {
     );
     all.push(j_id);
 
+    // Versions and the trash: three contents of one file (their events repeated and out of
+    // order, the first one's again once it is a kept version), then the file in the trash.
+    new_collection(&env, json!({"name": "kept", "versions": 2, "trashDays": 1})).await;
+    let k = create(&env, file("kept", "k.txt", Some(4))).await;
+    land(&env, &k, b"kkkk", false).await;
+    let k_id = id_of(&k.json["file"]);
+    let k_first = stowage_tests::upload_key(&k.json["upload"]);
+    for (size, fill) in [(5, b'K'), (6, b'L')] {
+        let again = env
+            .route(RouteId::StartUpload, "acme")
+            .id(&k_id)
+            .body(json!({ "size": size }))
+            .send()
+            .await;
+        assert_eq!(again.status, 200, "{}", again.json);
+        env.upload(&again.json["upload"], &vec![fill; size]).await;
+        let key = stowage_tests::upload_key(&again.json["upload"]);
+        let older = env.object_created_event(&key, &env.next_sequencer()).await;
+        let newer = env.object_created_event(&key, &env.next_sequencer()).await;
+        env.deliver(newer).await;
+        env.deliver(older).await;
+    }
+    env.deliver(
+        env.object_created_event(&k_first, &env.next_sequencer())
+            .await,
+    )
+    .await;
+    assert!(
+        env.object_exists(&k_first).await,
+        "a kept version keeps its bytes"
+    );
+    all.push(k_id.clone());
+    assert_eq!(counted(&usage(&env).await), recomputed(&env, &all).await);
+    let trashed = env
+        .route(RouteId::DeleteFile, "acme")
+        .id(&k_id)
+        .send()
+        .await;
+    assert_eq!(trashed.status, 204, "{}", trashed.json);
+    assert_eq!(
+        counted(&usage(&env).await)["collections"]["kept"],
+        json!({"bytes": 4 + 5 + 6, "files": 1}),
+        "a trashed file counts with its versions"
+    );
+
     // A temp file expires (TTL and the stream function on DynamoDB, delivered twice; the
     // sweep on the embedded backend).
     let h = create(
@@ -247,6 +292,30 @@ async fn counters_stay_exact_through_every_kind_of_change(env: TestEnv) {
             env.retry_stream().await;
         }
     }
+
+    // The trashed file's day passes: purged with every version's bytes, its TTL removal
+    // delivered twice on DynamoDB.
+    env.advance(Duration::from_secs(86_400));
+    match env.backend {
+        Backend::Moto => {
+            assert_eq!(env.ttl_delete().await, std::slice::from_ref(&k_id));
+            let stream = env.table_stream(std::slice::from_ref(&k_id)).await;
+            env.deliver_stream(stream.clone()).await;
+            env.deliver_stream(stream).await;
+            assert_eq!(env.unfinished_cleanups(), 0);
+        }
+        Backend::Embedded => {
+            assert_eq!(env.expire().await, 1);
+            env.retry_stream().await;
+        }
+    }
+    assert!(
+        !env.object_exists(&k_first).await,
+        "purged with its versions"
+    );
+    let after = counted(&usage(&env).await);
+    assert_eq!(after, recomputed(&env, &all).await);
+    assert!(after["collections"].get("kept").is_none(), "{after}");
 
     // 16 clients race for the last bytes of a collection and for the last files of another:
     // exactly as many win as fit, the others are told which limit.
