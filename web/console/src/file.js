@@ -274,7 +274,7 @@ export function filePage(client, id, { onBack, me }) {
     } catch (err) {
       say('error', err.message)
     }
-    await loadVersions()
+    await reread()
   }
 
   async function deleteVersion(v) {
@@ -290,7 +290,16 @@ export function filePage(client, id, { onBack, me }) {
     } catch (err) {
       say('error', err.message)
     }
-    await loadVersions()
+    await reread()
+  }
+
+  /**
+   * The record and its versions read again after a change of its versions (which changes its
+   * version too: the next save or delete sends that one in `If-Match`). The form keeps what
+   * the person typed.
+   */
+  async function reread() {
+    if (!(await load({ refill: false }))) await loadVersions()
   }
 
   async function share(event) {

@@ -2,7 +2,9 @@
 // stowage-local of its own with its default settings, as a newcomer runs it: sign in by the
 // printed link; drop a small file and a 300 MB one, pause and resume, see them `uploaded` with
 // their sizes without a reload; cancel one; filter; edit (and meet a conflict); make a file
-// public and fetch its public URL; download; delete; sign out and in again by pasting a token
+// public and fetch its public URL; download; delete; a file's versions (download, restore,
+// delete one); the trash (delete into it, restore, delete forever), each offered only to whoever
+// may; sign out and in again by pasting a token
 // and through OpenID Connect (authorization code + PKCE against a provider of the test's own).
 // Screenshots go to target/browser/console/.
 //
@@ -465,6 +467,149 @@ try {
     await page.getByText('readme.txt was deleted.').waitFor()
     await waitFor('the file to be gone', async () => (await api('GET', `/files/${id}`)).status === 404)
     await row('readme.txt').waitFor({ state: 'detached' })
+  })
+
+  await step("a file's versions: download one, restore one, delete one", async () => {
+    const app = local.token('acme', 'app', 'files:admin')
+    // Keeps 5 earlier contents and deleted files for 7 days; only alice deletes (bob reads and writes).
+    const made = await api(
+      'POST',
+      '/collections',
+      { name: 'history', versions: 5, trashDays: 7, access: { read: ['tenant'], write: ['tenant'], delete: ['user:alice'] } },
+      { authorization: `Bearer ${app}` },
+    )
+    if (made.status !== 201) throw new Error(`POST /collections: ${made.status} ${JSON.stringify(made.json)}`)
+    // Uploaded twice (as an app or the CLI would): the first content is kept as a version.
+    const created = await api('POST', '/files', { collection: 'history', name: 'draft.txt', mimeType: 'text/plain', size: 5 })
+    if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.json)}`)
+    const id = created.json.file.id
+    const first = await fetch(created.json.upload.url, { method: 'PUT', headers: created.json.upload.headers, body: 'first' })
+    if (first.status !== 200) throw new Error(`PUT: ${first.status}`)
+    await waitFor('the first upload to land', async () => (await api('GET', `/files/${id}`)).json.status === 'uploaded')
+    const again = await api('POST', `/files/${id}/upload`, { size: 6 })
+    if (again.status !== 200) throw new Error(`re-upload: ${JSON.stringify(again.json)}`)
+    const second = await fetch(again.json.upload.url, { method: 'PUT', headers: again.json.upload.headers, body: 'second' })
+    if (second.status !== 200) throw new Error(`PUT: ${second.status}`)
+    const listed = await waitFor('two versions', async () => {
+      const { json } = await api('GET', `/files/${id}/versions`)
+      return json?.items?.length === 2 ? json.items : null
+    })
+    const [current, older] = listed.map((v) => v.version)
+
+    await row('draft.txt').waitFor()
+    await page.getByRole('link', { name: 'draft.txt', exact: true }).click()
+    await page.getByRole('heading', { name: 'draft.txt' }).waitFor()
+    await page.getByRole('heading', { name: 'Versions' }).waitFor()
+    const versions = page.locator('table.versions')
+    await versions.locator(`tr[data-version="${current}"][data-current="true"]`, { hasText: '(current)' }).waitFor()
+    await versions.locator(`tr[data-version="${older}"][data-current="false"]`).waitFor()
+    // The current one is neither restored nor deleted.
+    for (const name of [`Restore version ${current}`, `Delete version ${current}`]) {
+      if ((await page.getByRole('button', { name, exact: true }).count()) !== 0) throw new Error(`the current version offers ${name}`)
+    }
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: `Download version ${older}`, exact: true }).click(),
+    ])
+    const saved = readFileSync(await download.path()).toString()
+    if (saved !== 'first') throw new Error(`version ${older} downloaded as ${JSON.stringify(saved)}`)
+    await page.screenshot({ path: join(ARTIFACTS, 'versions.png'), fullPage: true })
+
+    await page.getByRole('button', { name: `Restore version ${older}`, exact: true }).click()
+    await page.getByText(`Version ${older} restored: it is the current content now.`).waitFor()
+    // The restored content is a new current version; the one it replaced is kept.
+    const restored = await waitFor('the restored version', async () => {
+      const { json } = await api('GET', `/files/${id}/versions`)
+      return json.items.length === 3 ? json.items[0].version : null
+    })
+    await versions.locator(`tr[data-version="${restored}"][data-current="true"]`).waitFor()
+    await versions.locator(`tr[data-version="${current}"][data-current="false"]`).waitFor()
+    const record = (await api('GET', `/files/${id}`)).json
+    const body = await (await fetch(record.contentUrl)).text()
+    if (body !== 'first') throw new Error(`the restored content reads ${JSON.stringify(body)}`)
+
+    // bob may write it but not delete it: restore is offered, delete is not.
+    const bob = await context.newPage()
+    const bobErrors = consoleErrorsOf(bob)
+    await bob.goto(`${consoleUrl}#token=${local.token('acme', 'bob')}`)
+    await bob.locator('#who', { hasText: 'acme / bob' }).waitFor()
+    await bob.goto(`${consoleUrl}#/files/${id}`)
+    await bob.getByRole('heading', { name: 'Versions' }).waitFor()
+    await bob.getByRole('button', { name: `Restore version ${current}`, exact: true }).waitFor()
+    for (const [what, locator] of [
+      ['Delete…', bob.getByRole('button', { name: 'Delete…' })],
+      [`Delete version ${current}`, bob.getByRole('button', { name: `Delete version ${current}`, exact: true })],
+    ]) {
+      if (await locator.isVisible()) throw new Error(`bob is offered ${what}`)
+    }
+    await bob.screenshot({ path: join(ARTIFACTS, 'versions-writer.png'), fullPage: true })
+    if (bobErrors.length) throw new Error(`bob's page met errors: ${bobErrors.join('\n')}`)
+    await bob.close()
+
+    await page.getByRole('button', { name: `Delete version ${current}`, exact: true }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.getByText(`Delete version ${current} of draft.txt?`).waitFor()
+    await dialog.getByRole('button', { name: 'Delete', exact: true }).click()
+    await page.getByText(`Version ${current} deleted.`).waitFor()
+    await versions.locator(`tr[data-version="${current}"]`).waitFor({ state: 'detached' })
+    const left = (await api('GET', `/files/${id}/versions`)).json.items.map((v) => v.version).join()
+    if (left !== `${restored},${older}`) throw new Error(`versions left: ${left}`)
+  })
+
+  await step('delete into the trash, restore from it, delete forever', async () => {
+    const id = (await recordNamed('draft.txt')).id
+    await page.getByRole('button', { name: 'Delete…' }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.getByText('It goes to the trash: it can be restored from there for 7 days').waitFor()
+    await page.screenshot({ path: join(ARTIFACTS, 'confirm-trash.png'), fullPage: true })
+    await dialog.getByRole('button', { name: 'Delete', exact: true }).click()
+    await page.getByText('draft.txt was moved to the trash.').waitFor()
+    await row('draft.txt').waitFor({ state: 'detached' })
+    if ((await api('GET', `/files/${id}`)).status !== 404) throw new Error('the trashed file is still found')
+
+    await page.getByRole('button', { name: 'Trash', exact: true }).click()
+    await page.getByRole('heading', { name: 'Trash' }).waitFor()
+    const trashed = page.locator('table.trash tbody tr', { hasText: 'draft.txt' })
+    await trashed.waitFor()
+    for (const at of ['trashedAt', 'purgeAt']) {
+      if ((await trashed.locator(`td[data-field="${at}"]`).textContent()) === '—') throw new Error(`no ${at} shown`)
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'trash.png'), fullPage: true })
+    await page.getByRole('button', { name: 'Restore draft.txt', exact: true }).click()
+    await page.getByText('draft.txt was restored.').waitFor()
+    await trashed.waitFor({ state: 'detached' })
+    if ((await api('GET', `/files/${id}`)).status !== 200) throw new Error('the restored file is not found')
+    await page.getByRole('button', { name: 'Files', exact: true }).click()
+    await row('draft.txt').waitFor()
+
+    // Deleted again (elsewhere): it shows in the trash, where bob (who may not delete) is offered nothing.
+    if ((await api('DELETE', `/files/${id}`)).status !== 204) throw new Error('DELETE elsewhere failed')
+    await row('draft.txt').waitFor({ state: 'detached' })
+    const bob = await context.newPage()
+    await bob.goto(`${consoleUrl}#token=${local.token('acme', 'bob')}`)
+    await bob.locator('#who', { hasText: 'acme / bob' }).waitFor()
+    await bob.getByRole('button', { name: 'Trash', exact: true }).click()
+    await bob.locator('table.trash tbody tr', { hasText: 'draft.txt' }).waitFor()
+    if ((await bob.locator('table.trash tbody tr', { hasText: 'draft.txt' }).getByRole('button').count()) !== 0) {
+      throw new Error('bob is offered to restore or delete a file he may not delete')
+    }
+    await bob.close()
+
+    await page.getByRole('button', { name: 'Trash', exact: true }).click()
+    await trashed.waitFor()
+    await page.getByRole('button', { name: 'Delete draft.txt forever', exact: true }).click()
+    await dialog.getByText('Delete draft.txt forever?').waitFor()
+    await dialog.getByRole('button', { name: 'Cancel' }).click()
+    if ((await api('GET', `/files/${id}?trashed=true`)).status !== 200) throw new Error('Cancel deleted the file')
+    await page.getByRole('button', { name: 'Delete draft.txt forever', exact: true }).click()
+    await page.screenshot({ path: join(ARTIFACTS, 'confirm-delete-forever.png'), fullPage: true })
+    await dialog.getByRole('button', { name: 'Delete forever', exact: true }).click()
+    await page.getByText('draft.txt was deleted for good.').waitFor()
+    await trashed.waitFor({ state: 'detached' })
+    if ((await api('GET', `/files/${id}?trashed=true`)).status !== 404) throw new Error('the file is still in the trash')
+    await page.getByRole('button', { name: 'Files', exact: true }).click()
+    await page.getByRole('heading', { name: 'Files' }).waitFor()
+    await row('big.bin').waitFor()
   })
 
   await step('share a file; a reader is offered only what it may do', async () => {
