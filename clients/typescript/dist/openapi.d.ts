@@ -1504,7 +1504,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Deleted, or moved to the trash */
             204: {
                 headers: {
                     [name: string]: unknown;
