@@ -260,6 +260,9 @@ pub fn valid_body(route: RouteId) -> Option<Value> {
         RouteId::CompleteUpload => Some(json!({})),
         RouteId::UpdateFiles => Some(json!([])),
         RouteId::DeleteFiles => Some(json!({"ids": []})),
+        RouteId::GetFiles | RouteId::GetLinks => {
+            Some(json!({"ids": ["01KAQ3V6T0Z9Y8X7W6V5T4S3R2"]}))
+        }
         RouteId::SignUploadRequest => Some(json!({"method": "POST"})),
         RouteId::CreateCollection => Some(json!({"name": "fresh", "maxFiles": 5})),
         RouteId::UpdateCollection => Some(json!({"maxFileSize": 1000})),

@@ -75,6 +75,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/files/get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Up to 100 file records in one call
+         * @description The records of the ids given, in that order, as `GET /files/{id}` shows each (a pending
+         *     record reads as stored). Ids that are unknown, expired, in the trash, another tenant's or
+         *     not readable by the caller are listed in `notFound`, all alike. A repeated id counts once.
+         */
+        post: operations["getFiles"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Download links of up to 100 files in one call
+         * @description A presigned download link for each id given, in that order, as `GET /files/{id}/content`
+         *     would redirect to. Ids the caller cannot see are in `notFound` (as for `POST /files/get`);
+         *     files without content yet are in `notUploaded`.
+         */
+        post: operations["getFileLinks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/files/limits": {
         parameters: {
             query?: never;
@@ -774,6 +818,9 @@ export interface components {
             /** @description A presigned GET (private) or the stable public URL, once uploaded */
             contentUrl: string | null;
         };
+        FileIds: {
+            ids: components["schemas"]["FileId"][];
+        };
         VersionList: {
             items: components["schemas"]["FileVersion"][];
         };
@@ -1372,6 +1419,85 @@ export interface operations {
                         notFound: components["schemas"]["FileId"][];
                         /** @description Deletes by filter only */
                         nextCursor?: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FileIds"];
+            };
+        };
+        responses: {
+            /** @description The records found, in request order, and the ids not found */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["File"][];
+                        notFound: components["schemas"]["FileId"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getFileLinks: {
+        parameters: {
+            query?: {
+                /** @description Absent: attachment, with the original name. Content a browser would run script in is always an attachment. */
+                disposition?: "inline" | "attachment";
+                /** @description How long the links live, in seconds. Absent: the deployment's STOWAGE_DOWNLOAD_URL_EXPIRES_IN. */
+                expiresIn?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FileIds"];
+            };
+        };
+        responses: {
+            /** @description The links, in request order, and the ids without one */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: components["schemas"]["FileId"];
+                            url: string;
+                        }[];
+                        notFound: components["schemas"]["FileId"][];
+                        notUploaded: components["schemas"]["FileId"][];
                     };
                 };
             };

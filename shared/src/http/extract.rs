@@ -158,7 +158,7 @@ macro_rules! from_json {
     (@body FromJson) => { Value };
     (@body FromOptionalJson) => { Option<Value> };
 }
-from_json!(FromJson: CreateFile, UpdateFiles, DeleteFiles, SignParts, SignRequest, NewCollection, RulesPatch, LimitsRequest);
+from_json!(FromJson: CreateFile, UpdateFiles, DeleteFiles, SignParts, SignRequest, NewCollection, RulesPatch, LimitsRequest, crate::validate::BatchIds);
 from_json!(FromOptionalJson: UploadRequest, CompleteParts);
 
 macro_rules! from_query {

@@ -130,6 +130,36 @@ impl Answer for NoContent {
     }
 }
 
+impl Answer for crate::service::ManyFiles {
+    fn into_response(self) -> Response<Body> {
+        let items: Vec<wire::FileView<'_>> = self.items.iter().map(wire::FileView::from).collect();
+        json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "items": items, "notFound": self.not_found }),
+            None,
+        )
+    }
+}
+
+impl Answer for crate::service::ManyLinks {
+    fn into_response(self) -> Response<Body> {
+        let items: Vec<serde_json::Value> = self
+            .items
+            .iter()
+            .map(|link| serde_json::json!({ "id": link.id, "url": link.url }))
+            .collect();
+        json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "items": items,
+                "notFound": self.not_found,
+                "notUploaded": self.not_uploaded,
+            }),
+            None,
+        )
+    }
+}
+
 /// A file's versions, current first.
 pub struct Versions(Vec<crate::service::VersionEntry>);
 
@@ -329,6 +359,22 @@ handler!(
                 app.service.delete_matching(&who, &query, permanent).await
             }
         }
+    }
+);
+
+handler!(
+    /// `POST /files/get`.
+    GetFiles: GetFiles(app, who, Json(request) => Json<crate::validate::BatchIds>) -> crate::service::ManyFiles {
+        app.service.get_many(&who, &request.ids).await
+    }
+);
+
+handler!(
+    /// `POST /files/links`.
+    GetLinks: GetLinks(app, who, (Json(request), Query(options)) => (Json<crate::validate::BatchIds>, Query<ContentRequest>)) -> crate::service::ManyLinks {
+        app.service
+            .links(&who, &request.ids, options.disposition, options.expires_in)
+            .await
     }
 );
 

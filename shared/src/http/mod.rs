@@ -15,10 +15,11 @@ use lambda_http::{Body, Request, Response};
 
 pub use handlers::{
     serve, AbortUpload, CompleteUpload, CreateCollection, CreateFile, DeleteCollection, DeleteFile,
-    DeleteFiles, DeleteVersion, GetCollection, GetContent, GetFile, GetRealtime, GetThumbnail,
-    GetUploadLimits, GetUsage, GetVersionContent, Handler, ListCollections, ListFiles,
-    ListUploadParts, ListVersions, PutUsageLimits, ReplaceFile, RestoreFile, RestoreVersion,
-    SignUploadParts, SignUploadRequest, StartUpload, UpdateCollection, UpdateFile, UpdateFiles,
+    DeleteFiles, DeleteVersion, GetCollection, GetContent, GetFile, GetFiles, GetLinks,
+    GetRealtime, GetThumbnail, GetUploadLimits, GetUsage, GetVersionContent, Handler,
+    ListCollections, ListFiles, ListUploadParts, ListVersions, PutUsageLimits, ReplaceFile,
+    RestoreFile, RestoreVersion, SignUploadParts, SignUploadRequest, StartUpload, UpdateCollection,
+    UpdateFile, UpdateFiles,
 };
 pub use request::{identity_of_claims, MAX_BODY_BYTES};
 pub use response::problem;
@@ -62,6 +63,8 @@ pub async fn handle(app: &App, route: RouteId, req: Request) -> Response<Body> {
         RouteId::GetVersionContent => serve::<GetVersionContent, _, _>(app, req).await,
         RouteId::RestoreVersion => serve::<RestoreVersion, _, _>(app, req).await,
         RouteId::DeleteVersion => serve::<DeleteVersion, _, _>(app, req).await,
+        RouteId::GetFiles => serve::<GetFiles, _, _>(app, req).await,
+        RouteId::GetLinks => serve::<GetLinks, _, _>(app, req).await,
     }
 }
 
@@ -103,6 +106,8 @@ mod tests {
             GetVersionContent::ROUTE,
             RestoreVersion::ROUTE,
             DeleteVersion::ROUTE,
+            GetFiles::ROUTE,
+            GetLinks::ROUTE,
         ];
         let unique: std::collections::HashSet<RouteId> = handlers.iter().copied().collect();
         assert_eq!(unique.len(), ROUTES.len(), "one handler per route");

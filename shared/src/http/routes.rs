@@ -35,6 +35,8 @@ pub enum RouteId {
     GetVersionContent,
     RestoreVersion,
     DeleteVersion,
+    GetFiles,
+    GetLinks,
 }
 
 /// The HTTP methods the API uses.
@@ -87,7 +89,8 @@ const fn route(id: RouteId, method: Method, path: &'static str, function: &'stat
     // Every GET reads; deleting files deletes; managing collections and limits is an app's;
     // everything else (creates, updates, uploads and their parts, aborts) writes.
     let scope = match (method, id) {
-        (Get, _) => Scope::Read,
+        // Reads that take their ids in a body.
+        (Get, _) | (_, RouteId::GetFiles | RouteId::GetLinks) => Scope::Read,
         (
             _,
             RouteId::CreateCollection
@@ -123,6 +126,8 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::ListFiles, Get, "/files", "list-files"),
     route(RouteId::UpdateFiles, Patch, "/files", "update-files"),
     route(RouteId::DeleteFiles, Post, "/files/delete", "delete-files"),
+    route(RouteId::GetFiles, Post, "/files/get", "get-files"),
+    route(RouteId::GetLinks, Post, "/files/links", "get-file-links"),
     route(
         RouteId::GetUploadLimits,
         Get,
@@ -299,6 +304,8 @@ mod tests {
             RouteId::GetVersionContent,
             RouteId::RestoreVersion,
             RouteId::DeleteVersion,
+            RouteId::GetFiles,
+            RouteId::GetLinks,
         ];
         for id in all {
             match id {
@@ -331,7 +338,9 @@ mod tests {
                 | RouteId::ListVersions
                 | RouteId::GetVersionContent
                 | RouteId::RestoreVersion
-                | RouteId::DeleteVersion => {}
+                | RouteId::DeleteVersion
+                | RouteId::GetFiles
+                | RouteId::GetLinks => {}
             }
         }
         all.to_vec()

@@ -117,7 +117,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
 
     /// A presigned GET of the record's content with `Content-Disposition: <disposition>` and
     /// the original name.
-    async fn download_url(
+    pub(super) async fn download_url(
         &self,
         record: &FileRecord,
         disposition: Disposition,

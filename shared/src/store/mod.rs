@@ -134,6 +134,22 @@ pub trait MetadataStore: Send + Sync {
     /// The record, expired or not; `None` if there is none.
     async fn get(&self, tenant: &TenantId, id: FileId) -> Result<Option<FileRecord>, StoreError>;
 
+    /// The records with these ids (at most 100), expired or not, in the order of `ids`;
+    /// missing ones are left out. One round trip where the store has a batch read.
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        ids: &[FileId],
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(record) = self.get(tenant, *id).await? {
+                found.push(record);
+            }
+        }
+        Ok(found)
+    }
+
     /// The id of the live record with this `externalId`, if any.
     async fn find_external_id(
         &self,

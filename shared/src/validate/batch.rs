@@ -136,6 +136,48 @@ impl BatchDelete {
     }
 }
 
+/// `POST /files/get` and `POST /files/links`: `{"ids": [...]}`, 1 to 100 file ids (a repeat
+/// counts once, in its first place).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchIds {
+    pub ids: Vec<FileId>,
+}
+
+/// Most ids `POST /files/get` and `POST /files/links` take.
+pub(crate) const MAX_BATCH_READS: usize = 100;
+
+impl BatchIds {
+    pub(crate) fn from_json(body: Value) -> Result<Self, ApiError> {
+        let mut f = super::Fields::new(body, &["ids"])?;
+        let given = f.present("ids");
+        let ids = f.array("ids");
+        f.finish()?;
+        let Some(ids) = ids.filter(|_| given) else {
+            return Err(ApiError::field("ids", "is required: an array of file ids"));
+        };
+        if ids.is_empty() || ids.len() > MAX_BATCH_READS {
+            return Err(ApiError::field(
+                "ids",
+                format!("must hold 1 to {MAX_BATCH_READS} ids"),
+            ));
+        }
+        let mut errors = Vec::new();
+        let mut parsed = Vec::with_capacity(ids.len());
+        for (at, id) in ids.iter().enumerate() {
+            match id.as_str().map(FileId::parse) {
+                Some(Ok(id)) if !parsed.contains(&id) => parsed.push(id),
+                Some(Ok(_)) => {}
+                _ => errors.push(FieldError::new(format!("ids[{at}]"), "must be a file id")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(BatchIds { ids: parsed })
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
 /// The listing filters a bulk change names (`{"filter": {...}}`), as a
 /// [`ListQuery`] without `limit` and `cursor`; at least one filter.
 fn filter_query(value: Value) -> Result<ListQuery, ApiError> {

@@ -27,7 +27,7 @@ use crate::error::{ApiError, ProblemCode};
 use crate::model::FieldError;
 
 pub(crate) use batch::MAX_BATCH_UPDATES;
-pub use batch::{BatchDelete, BatchUpdate, DeleteFiles, UpdateFiles};
+pub use batch::{BatchDelete, BatchIds, BatchUpdate, DeleteFiles, UpdateFiles};
 pub(crate) use collection::rules_json;
 pub use collection::{LimitsRequest, NewCollection, RulesPatch};
 pub use content::ContentRequest;

@@ -162,6 +162,16 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
                 assert_eq!(reply.status, 200, "{}", reply.json);
                 assert_eq!(reply.json, json!({"deleted": [], "notFound": ids}));
             }
+            RouteId::GetFiles | RouteId::GetLinks => {
+                let reply = env
+                    .route(route.id, "globex")
+                    .body(json!({"ids": ids}))
+                    .send()
+                    .await;
+                assert_eq!(reply.status, 200, "{}", reply.json);
+                assert_eq!(reply.json["items"], json!([]), "{}", reply.json);
+                assert_eq!(reply.json["notFound"], json!(ids));
+            }
             RouteId::CreateCollection => {
                 // B's names are B's own: its collection is new, with none of A's rules.
                 let mine = env

@@ -18,6 +18,7 @@ mod least_privilege;
 mod lifecycle;
 mod listing;
 mod local_over_aws;
+mod many;
 mod multipart;
 mod openapi;
 mod principals;

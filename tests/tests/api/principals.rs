@@ -207,6 +207,20 @@ async fn check_every_route(
         .send()
         .await;
     expect(&shared, read, &label("share link"));
+    for route in [RouteId::GetFiles, RouteId::GetLinks] {
+        let many = call(env, route, who)
+            .body(json!({"ids": [file]}))
+            .send()
+            .await;
+        assert_eq!(many.status, 200, "{}", many.json);
+        assert_eq!(
+            many.json["notFound"] == json!([file]),
+            !rights.read,
+            "{}: {}",
+            label("POST /files/get, /files/links"),
+            many.json
+        );
+    }
     let versions = call(env, RouteId::ListVersions, who).id(&file).send().await;
     expect(&versions, read, &label("GET versions"));
     let version = call(env, RouteId::GetVersionContent, who)

@@ -91,6 +91,14 @@ impl MetadataStore for DynamoStore {
             .transpose()
     }
 
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        ids: &[FileId],
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        self.get_records(tenant, ids).await
+    }
+
     async fn find_external_id(
         &self,
         tenant: &TenantId,

@@ -113,6 +113,23 @@ impl MetadataStore for SqliteStore {
         self.with(|conn| read(&conn.transaction()?, tenant, id))
     }
 
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        ids: &[FileId],
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(record) = read(&tx, tenant, *id)? {
+                    found.push(record);
+                }
+            }
+            Ok(found)
+        })
+    }
+
     async fn find_external_id(
         &self,
         tenant: &TenantId,
