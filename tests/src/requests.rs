@@ -264,6 +264,7 @@ pub fn valid_body(route: RouteId) -> Option<Value> {
             Some(json!({"ids": ["01KAQ3V6T0Z9Y8X7W6V5T4S3R2"]}))
         }
         RouteId::SignUploadRequest => Some(json!({"method": "POST"})),
+        RouteId::CopyFile => Some(json!({"name": "copied.txt"})),
         RouteId::CreateCollection => Some(json!({"name": "fresh", "maxFiles": 5})),
         RouteId::UpdateCollection => Some(json!({"maxFileSize": 1000})),
         RouteId::PutUsageLimits => Some(json!({"maxFiles": 1000})),

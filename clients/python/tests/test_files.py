@@ -1,13 +1,16 @@
 """Files against a real stowage-local: uploads (single PUT and multipart) downloaded back
-identical, progress, listing across pages, conditional updates, errors, batches, grants."""
+identical, progress, listing across pages, conditional updates, errors, batches, records and
+download links of many files at once, grants."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import threading
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -275,6 +278,89 @@ def test_content_url_is_a_share_link(client: Stowage) -> None:
     assert "X-Amz-Signature" in url
     got = httpx.get(url)  # no token: the link is the credential
     assert got.status_code == 200 and got.content == b"share me"
+
+
+UNKNOWN = "01KAQ3V6T0Z9Y8X7W6V5T4S3R2"
+
+
+def sent_to(path: str, requests: list[httpx.Request]) -> list[httpx.Request]:
+    return [r for r in requests if r.url.path == path]
+
+
+def test_get_many_keeps_the_order_and_names_what_it_did_not_find(client: Stowage) -> None:
+    a = client.files.upload(b"aaaa", name="many-a.txt")
+    b = client.files.upload(b"bbbb", name="many-b.txt")
+    pending = client.files.create("many-pending.txt", "text/plain", size=4)["file"]
+    requests: list[httpx.Request] = []
+    with Stowage(
+        client.endpoint,
+        client._http.token(),
+        http_client=httpx.Client(event_hooks={"request": [requests.append]}),
+    ) as c:
+        many = c.files.get_many(iter([b["id"], UNKNOWN, a["id"], pending["id"], b["id"]]))
+    assert [f["id"] for f in many["items"]] == [b["id"], a["id"], pending["id"]]  # b once
+    assert [f["name"] for f in many["items"]] == ["many-b.txt", "many-a.txt", "many-pending.txt"]
+    assert many["items"][2]["status"] == "pending"
+    assert many["notFound"] == [UNKNOWN]
+    assert [r.method for r in requests] == ["POST"]
+    assert json.loads(sent_to("/files/get", requests)[0].content) == {
+        "ids": [b["id"], UNKNOWN, a["id"], pending["id"], b["id"]]
+    }
+    # A file gone (here deleted; in the trash, expired or not readable alike) reads as unknown.
+    client.files.delete(a["id"])
+    left = client.files.get_many([a["id"], b["id"]])
+    assert ([f["id"] for f in left["items"]], left["notFound"]) == ([b["id"]], [a["id"]])
+    with pytest.raises(TypeError):
+        client.files.get_many(a["id"])  # one id, not a list of its characters
+
+
+def test_links_are_presigned_in_the_order_asked(client: Stowage) -> None:
+    a = client.files.upload(b"the first link", name="link-a.txt")
+    b = client.files.upload(b"the second link", name="link-b.txt")
+    pending = client.files.create("link-pending.txt", "text/plain", size=4)["file"]
+    requests: list[httpx.Request] = []
+    with Stowage(
+        client.endpoint,
+        client._http.token(),
+        http_client=httpx.Client(event_hooks={"request": [requests.append]}),
+    ) as c:
+        links = c.files.links(
+            [b["id"], pending["id"], UNKNOWN, a["id"]], disposition="inline", expires_in=60
+        )
+        plain = c.files.links([a["id"]])
+    assert [link["id"] for link in links["items"]] == [b["id"], a["id"]]
+    assert links["notFound"] == [UNKNOWN]
+    assert links["notUploaded"] == [pending["id"]]
+    first, second = sent_to("/files/links", requests)
+    assert dict(first.url.params) == {"disposition": "inline", "expiresIn": "60"}
+    assert json.loads(first.content) == {"ids": [b["id"], pending["id"], UNKNOWN, a["id"]]}
+    assert str(second.url.params) == ""  # nothing asked: the deployment's lifetime
+    assert [link["id"] for link in plain["items"]] == [a["id"]]
+    for link in links["items"]:
+        assert "X-Amz-Expires=60" in link["url"]
+    # No token: each link is the credential, and fetches the file's bytes.
+    assert httpx.get(links["items"][0]["url"]).content == b"the second link"
+    assert httpx.get(links["items"][1]["url"]).content == b"the first link"
+
+
+def test_get_many_and_links_refuse_over_100_ids_or_a_bad_one(client: Stowage) -> None:
+    ids = [f"01KAQ3V6T0Z9Y8X7W6V5T4S{i:03d}" for i in range(101)]
+    calls: list[Callable[[], object]] = [
+        lambda: client.files.get_many(ids),
+        lambda: client.files.links(ids),
+        lambda: client.files.get_many([]),
+    ]
+    for call in calls:
+        with pytest.raises(StowageError) as err:
+            call()
+        assert (err.value.status, err.value.code) == (400, "validation_failed")
+        assert err.value.errors[0]["field"] == "ids"
+    with pytest.raises(StowageError) as err:
+        client.files.links([ids[0], "not-an-id"])
+    assert (err.value.status, err.value.code) == (400, "validation_failed")
+    assert err.value.errors[0]["field"] == "ids[1]"
+    most = client.files.get_many(ids[:100])  # 100 is the most, and fine
+    assert (most["items"], most["notFound"]) == ([], ids[:100])
 
 
 def test_reupload_makes_a_new_version(client: Stowage) -> None:

@@ -1,7 +1,8 @@
 """Versions and trash against a real stowage-local: collections with ``trashDays`` and
-``versions`` (made with an app's token), deletes into the trash, listing and reading it,
-restoring, permanent deletes, and the versions kept by re-uploads (listed, downloaded, restored,
-deleted), with the API's codes for what cannot be done."""
+``versions`` (made with an app's token), deletes into the trash, listing and reading it (and
+unseen by get_many and links), restoring, permanent deletes, and the versions kept by
+re-uploads (listed, downloaded, restored, deleted), with the API's codes for what cannot be
+done."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ def test_trash_list_restore_and_permanent_delete(admin: Stowage, client: Stowage
     assert [f["id"] for f in client.files.list(trashed=True, collection="bin", tag="t")] == [a["id"]]
     assert list(client.files.list(trashed=True, tag="other")) == []
     assert {f["id"] for f in client.files.list()} == {b["id"], elsewhere["id"]}
+    # Many at once: a file in the trash reads as unknown.
+    many = client.files.get_many([a["id"], b["id"]])
+    assert ([f["id"] for f in many["items"]], many["notFound"]) == ([b["id"]], [a["id"]])
+    links = client.files.links([a["id"], b["id"]])
+    assert [link["id"] for link in links["items"]] == [b["id"]]
+    assert (links["notFound"], links["notUploaded"]) == ([a["id"]], [])
     # It keeps its place in usage (bytes of the current content and the kept version).
     assert client.usage()["collections"]["bin"]["files"] == 2
 

@@ -2,7 +2,7 @@ import { Http, type CallOptions, type RetryOptions, type TokenSource } from './h
 import { type SubscribeOptions, type Subscription, type WebSocketConstructor } from './realtime.js';
 import type { UploadData } from './source.js';
 import { type UploadFields, type UploadOptions } from './upload.js';
-import type { Collection, CollectionCreate, CollectionPatch, DeleteResult, FileBatchPatch, FileCreate, FileEvent, FileFilter, FilePage, FilePatch, FileRecord, FileReplace, FileVersion, FileWithUpload, Grant, LimitsRequest, ListFilters, ListQuery, RealtimeInfo, SignedParts, SignedRequest, SignRequest, StoredPart, UploadLimits, UploadRequest, Usage } from './types.js';
+import type { Collection, CollectionCreate, CollectionPatch, DeleteResult, FileBatchPatch, FileCreate, FileEvent, FileFilter, FilePage, FilePatch, FileRecord, FileReplace, FileVersion, FileWithUpload, GetManyResult, Grant, LimitsRequest, LinksQuery, LinksResult, ListFilters, ListQuery, RealtimeInfo, SignedParts, SignedRequest, SignRequest, StoredPart, UploadLimits, UploadRequest, Usage } from './types.js';
 export interface StowageOptions {
     /** Where the API is: `http://127.0.0.1:4600` (stowage-local) or the stack's `ApiUrl`. */
     endpoint: string;
@@ -81,6 +81,11 @@ export declare class Files {
     get(id: string, options?: Signal & {
         trashed?: boolean;
     }): Promise<FileRecord>;
+    /**
+     * `POST /files/get`: the records of up to 100 ids in one call, in the order asked (a repeated
+     * id once); ids unknown, expired, in the trash or not readable are in `notFound`, alike.
+     */
+    getMany(ids: string[], options?: Signal): Promise<GetManyResult>;
     /** One page of `GET /files` (`limit`, `cursor` from the previous page's `nextCursor`). */
     page(query?: ListQuery, options?: Signal): Promise<FilePage>;
     /**
@@ -132,6 +137,12 @@ export declare class Files {
         expiresIn?: number;
         disposition?: 'inline' | 'attachment';
     }): Promise<string>;
+    /**
+     * `POST /files/links`: presigned download links of up to 100 files in one call, in the order
+     * asked; ids not found are in `notFound` (as for `getMany`), files without content in
+     * `notUploaded`. `expiresIn` seconds and `disposition` apply to every link.
+     */
+    links(ids: string[], options?: Signal & LinksQuery): Promise<LinksResult>;
     /** The file's bytes as a stream, straight from storage (the token is never sent there). */
     download(id: string, options?: Signal): Promise<ReadableStream<Uint8Array>>;
     /** A thumbnail of an image (`size` 64, 256 or 1024; `wait` up to 10 s for it to be made). */

@@ -83,6 +83,13 @@ export class Files {
         const { trashed, ...rest } = options;
         return this.#http.call('GET', `/files/${encodeURIComponent(id)}`, trashed ? { ...rest, query: { trashed } } : rest);
     }
+    /**
+     * `POST /files/get`: the records of up to 100 ids in one call, in the order asked (a repeated
+     * id once); ids unknown, expired, in the trash or not readable are in `notFound`, alike.
+     */
+    getMany(ids, options = {}) {
+        return this.#http.call('POST', '/files/get', { ...options, body: { ids } });
+    }
     /** One page of `GET /files` (`limit`, `cursor` from the previous page's `nextCursor`). */
     page(query = {}, options = {}) {
         return this.#http.call('GET', '/files', { ...options, query: query });
@@ -198,6 +205,15 @@ export class Files {
         if (!record.contentUrl)
             throw new StowageError({ status: 409, code: 'not_uploaded', detail: `file ${id} has no content`, method: 'GET', path });
         return record.contentUrl;
+    }
+    /**
+     * `POST /files/links`: presigned download links of up to 100 files in one call, in the order
+     * asked; ids not found are in `notFound` (as for `getMany`), files without content in
+     * `notUploaded`. `expiresIn` seconds and `disposition` apply to every link.
+     */
+    links(ids, options = {}) {
+        const { disposition, expiresIn, ...rest } = options;
+        return this.#http.call('POST', '/files/links', { ...rest, query: { disposition, expiresIn }, body: { ids } });
     }
     /** The file's bytes as a stream, straight from storage (the token is never sent there). */
     async download(id, options = {}) {

@@ -61,6 +61,14 @@ export type UploadLimits = Json<'getUploadLimits', 200>;
 export type RealtimeInfo = Json<'getRealtime', 200>;
 /** `POST /files/delete`'s answer. */
 export type DeleteResult = Json<'deleteFiles', 200>;
+/** `POST /files/get`'s answer: the records found, in the order asked, and the ids not found. */
+export type GetManyResult = Json<'getFiles', 200>;
+/** `POST /files/links`'s answer: the links, in the order asked, the ids not found and those without content. */
+export type LinksResult = Json<'getFileLinks', 200>;
+/** One presigned download link of `POST /files/links`. */
+export type FileLink = LinksResult['items'][number];
+/** The query of `POST /files/links`: `disposition` and `expiresIn` (seconds) of every link. */
+export type LinksQuery = NonNullable<operations['getFileLinks']['parameters']['query']>;
 /** The body of `POST /files/{id}/upload/sign` (Uppy's `signRequest`). */
 export type SignRequest = Body<'signUploadRequest'>;
 /** A signed S3 request of the file's open upload. */

@@ -22,8 +22,11 @@ import type {
   FileReplace,
   FileVersion,
   FileWithUpload,
+  GetManyResult,
   Grant,
   LimitsRequest,
+  LinksQuery,
+  LinksResult,
   ListFilters,
   ListQuery,
   RealtimeInfo,
@@ -162,6 +165,14 @@ export class Files {
     return this.#http.call('GET', `/files/${encodeURIComponent(id)}`, trashed ? { ...rest, query: { trashed } } : rest)
   }
 
+  /**
+   * `POST /files/get`: the records of up to 100 ids in one call, in the order asked (a repeated
+   * id once); ids unknown, expired, in the trash or not readable are in `notFound`, alike.
+   */
+  getMany(ids: string[], options: Signal = {}): Promise<GetManyResult> {
+    return this.#http.call('POST', '/files/get', { ...options, body: { ids } })
+  }
+
   /** One page of `GET /files` (`limit`, `cursor` from the previous page's `nextCursor`). */
   page(query: ListQuery = {}, options: Signal = {}): Promise<FilePage> {
     return this.#http.call('GET', '/files', { ...options, query: query as Query })
@@ -286,6 +297,16 @@ export class Files {
     const record = await this.get(id, { signal })
     if (!record.contentUrl) throw new StowageError({ status: 409, code: 'not_uploaded', detail: `file ${id} has no content`, method: 'GET', path })
     return record.contentUrl
+  }
+
+  /**
+   * `POST /files/links`: presigned download links of up to 100 files in one call, in the order
+   * asked; ids not found are in `notFound` (as for `getMany`), files without content in
+   * `notUploaded`. `expiresIn` seconds and `disposition` apply to every link.
+   */
+  links(ids: string[], options: Signal & LinksQuery = {}): Promise<LinksResult> {
+    const { disposition, expiresIn, ...rest } = options
+    return this.#http.call('POST', '/files/links', { ...rest, query: { disposition, expiresIn }, body: { ids } })
   }
 
   /** The file's bytes as a stream, straight from storage (the token is never sent there). */

@@ -174,6 +174,33 @@ export interface paths {
         patch: operations["updateFile"];
         trace?: never;
     };
+    "/files/{id}/copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Copy a file (any size, in storage) to a new file of the caller's
+         * @description The new file has the source's bytes and fields (not its `externalId`, grants or
+         *     versions), the caller as its owner, and the name, directory and collection given (absent:
+         *     the source's). Needs the right to read the source and to create in the target collection;
+         *     the target's rules (`allowedMimeTypes`, `maxFileSize`, `publicFiles`) and limits apply as
+         *     for a create. A source without content is `409 not_uploaded`.
+         */
+        post: operations["copyFile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/files/{id}/restore": {
         parameters: {
             query?: never;
@@ -1675,6 +1702,49 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    copyFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file id (ULID) */
+                id: components["parameters"]["FileId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    collection?: components["schemas"]["CollectionName"];
+                    name?: components["schemas"]["Name"];
+                    directory?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The copy, uploaded; `Location` is its URL. */
+            201: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["File"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];

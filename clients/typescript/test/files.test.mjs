@@ -1,7 +1,8 @@
 // The file operations against a real stowage-local (5 MiB multipart threshold): uploads of
 // every kind of data, small and multipart, downloaded back identical; exactly the headers the
 // presigned URL binds; progress; listing across pages with a filter; updates with If-Match;
-// replace, delete, bulk delete; grants; and the API's errors as StowageError.
+// replace, delete, bulk delete; grants; records and download links of many files at once; and
+// the API's errors as StowageError.
 import assert from 'node:assert/strict'
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -191,4 +192,74 @@ test('a re-upload replaces the bytes, and a download URL can be a share link', a
   const url = await client.files.downloadUrl(file.id, { expiresIn: 60, disposition: 'inline' })
   assert.match(url, /X-Amz-Expires=60/)
   assert.equal(await (await fetch(url)).text(), 'version two!')
+})
+
+test('getMany: the records in the order asked, a repeat once, the unknown in notFound', async () => {
+  const unknown = '01KAQ3V6T0Z9Y8X7W6V5T4S3R2'
+  const a = await client.files.upload(bytes(4, 1), { name: 'many-a.txt' })
+  const b = await client.files.upload(bytes(4, 2), { name: 'many-b.txt' })
+  const { file: pending } = await client.files.create({ name: 'many-pending.txt', mimeType: 'text/plain', size: 4 })
+  recorder.requests.length = 0
+  const many = await client.files.getMany([b.id, unknown, a.id, pending.id, b.id])
+  assert.deepEqual(many.items.map((f) => f.id), [b.id, a.id, pending.id])
+  assert.deepEqual(many.items.map((f) => f.name), ['many-b.txt', 'many-a.txt', 'many-pending.txt'])
+  assert.equal(many.items[2].status, 'pending')
+  assert.deepEqual(many.notFound, [unknown])
+  assert.equal(recorder.requests.length, 1, 'one call')
+  const [sent] = recorder.requests
+  assert.equal(sent.method, 'POST')
+  assert.equal(new URL(sent.url).pathname, '/files/get')
+  assert.deepEqual(JSON.parse(sent.bodyText), { ids: [b.id, unknown, a.id, pending.id, b.id] })
+  // A file in the trash, expired or out of reach reads as unknown: here, one deleted.
+  await client.files.delete(a.id)
+  const left = await client.files.getMany([a.id, b.id])
+  assert.deepEqual(left.items.map((f) => f.id), [b.id])
+  assert.deepEqual(left.notFound, [a.id])
+})
+
+test('links: presigned URLs in the order asked, unknown ids in notFound, pending files in notUploaded', async () => {
+  const unknown = '01KAQ3V6T0Z9Y8X7W6V5T4S3R2'
+  const a = await client.files.upload(new TextEncoder().encode('the first link'), { name: 'link-a.txt', mimeType: 'text/plain' })
+  const b = await client.files.upload(new TextEncoder().encode('the second link'), { name: 'link-b.txt', mimeType: 'text/plain' })
+  const { file: pending } = await client.files.create({ name: 'link-pending.txt', mimeType: 'text/plain', size: 4 })
+  recorder.requests.length = 0
+  const links = await client.files.links([b.id, pending.id, unknown, a.id], { expiresIn: 60, disposition: 'inline' })
+  assert.deepEqual(links.items.map((l) => l.id), [b.id, a.id])
+  assert.deepEqual(links.notFound, [unknown])
+  assert.deepEqual(links.notUploaded, [pending.id])
+  const [sent] = recorder.requests
+  const url = new URL(sent.url)
+  assert.equal(url.pathname, '/files/links')
+  assert.equal(url.searchParams.get('expiresIn'), '60')
+  assert.equal(url.searchParams.get('disposition'), 'inline')
+  assert.deepEqual(JSON.parse(sent.bodyText), { ids: [b.id, pending.id, unknown, a.id] })
+  for (const link of links.items) assert.match(link.url, /X-Amz-Expires=60/)
+  // Each link is the credential: fetched without the token, it is the file's bytes.
+  assert.equal(await (await fetch(links.items[0].url)).text(), 'the second link')
+  assert.equal(await (await fetch(links.items[1].url)).text(), 'the first link')
+  // Without options: no query, the deployment's lifetime.
+  recorder.requests.length = 0
+  const plain = await client.files.links([a.id])
+  assert.deepEqual(plain.items.map((l) => l.id), [a.id])
+  assert.equal(new URL(recorder.requests[0].url).search, '')
+})
+
+test('getMany and links refuse more than 100 ids, or a bad one, as a 400 validation_failed', async () => {
+  const ids = Array.from({ length: 101 }, (_, i) => `01KAQ3V6T0Z9Y8X7W6V5T4S${String(i).padStart(3, '0')}`)
+  const refused = (field) => (err) => {
+    assert.ok(err instanceof StowageError, String(err))
+    assert.equal(err.status, 400)
+    assert.equal(err.code, 'validation_failed')
+    assert.equal(err.errors[0].field, field)
+    return true
+  }
+  recorder.requests.length = 0
+  await assert.rejects(client.files.getMany(ids), refused('ids'))
+  await assert.rejects(client.files.links(ids), refused('ids'))
+  await assert.rejects(client.files.getMany([]), refused('ids'))
+  await assert.rejects(client.files.links([ids[0], 'not-an-id']), refused('ids[1]'))
+  assert.equal(recorder.requests.length, 4, 'one request each, none retried')
+  // 100 is the most, and fine.
+  const hundred = await client.files.getMany(ids.slice(0, 100))
+  assert.deepEqual(hundred, { items: [], notFound: ids.slice(0, 100) })
 })

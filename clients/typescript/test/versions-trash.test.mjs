@@ -1,9 +1,9 @@
 // Versions and the trash against a real stowage-local whose collections keep deleted files for
-// 7 days (`--default-trash-days 7`): a delete into the trash, the trash listed and read, a
-// restore; permanent deletes (of live files and of the trash, one by one and in bulk); a
-// collection that keeps versions (an app creates it): re-uploads kept, listed, an old one
-// downloaded, restored and deleted; the API's 404s and 409s as StowageErrors with their codes;
-// and the new events through subscribe.
+// 7 days (`--default-trash-days 7`): a delete into the trash, the trash listed and read (and
+// unseen by getMany and links), a restore; permanent deletes (of live files and of the trash,
+// one by one and in bulk); a collection that keeps versions (an app creates it): re-uploads
+// kept, listed, an old one downloaded, restored and deleted; the API's 404s and 409s as
+// StowageErrors with their codes; and the new events through subscribe.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { StowageError, localWithClients, readAll, recordingFetch, waitFor } from './support.mjs'
@@ -45,6 +45,11 @@ test('a delete moves the file to the trash: hidden, listed and read there, then 
   assert.deepEqual(await listed({ tag: ['bin'] }), [other.id])
   assert.deepEqual(await listed({ tag: ['bin'], trashed: true }), [file.id])
   assert.deepEqual(await listed({ tag: ['elsewhere'], trashed: true }), [], 'the other filters combine')
+  // Many at once: a file in the trash reads as unknown.
+  const many = await client.files.getMany([file.id, other.id])
+  assert.deepEqual([many.items.map((f) => f.id), many.notFound], [[other.id], [file.id]])
+  const links = await client.files.links([file.id, other.id])
+  assert.deepEqual([links.items.map((l) => l.id), links.notFound, links.notUploaded], [[other.id], [file.id], []])
   const trashPage = recorder.requests.findLast((r) => r.method === 'GET' && new URL(r.url).pathname === '/files')
   assert.equal(new URL(trashPage.url).searchParams.get('trashed'), 'true')
 

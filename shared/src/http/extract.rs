@@ -159,7 +159,7 @@ macro_rules! from_json {
     (@body FromOptionalJson) => { Option<Value> };
 }
 from_json!(FromJson: CreateFile, UpdateFiles, DeleteFiles, SignParts, SignRequest, NewCollection, RulesPatch, LimitsRequest, crate::validate::BatchIds);
-from_json!(FromOptionalJson: UploadRequest, CompleteParts);
+from_json!(FromOptionalJson: UploadRequest, CompleteParts, crate::validate::CopyRequest);
 
 macro_rules! from_query {
     ($($request:ty),* $(,)?) => {

@@ -160,6 +160,23 @@ impl Answer for crate::service::ManyLinks {
     }
 }
 
+/// A copy: `201` with the new record and its `Location`.
+pub struct NewCopy(Shown);
+
+impl Answer for NewCopy {
+    fn into_response(self) -> Response<Body> {
+        let mut response = json_response(
+            StatusCode::CREATED,
+            &wire::FileView::from(&self.0),
+            Some(self.0.record.version),
+        );
+        if let Ok(location) = HeaderValue::from_str(&format!("/files/{}", self.0.record.id)) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+}
+
 /// A file's versions, current first.
 pub struct Versions(Vec<crate::service::VersionEntry>);
 
@@ -414,6 +431,13 @@ handler!(
     /// `DELETE /files/{id}`.
     DeleteFile: DeleteFile(app, who, (PathId(id), IfMatch(if_match), Query(request)) => (PathId, IfMatch, Query<crate::validate::DeleteRequest>)) -> NoContent {
         app.service.delete(&who, id, if_match, request.permanent).await.map(|()| NoContent)
+    }
+);
+
+handler!(
+    /// `POST /files/{id}/copy`.
+    CopyFile: CopyFile(app, who, (PathId(id), OptionalJson(request)) => (PathId, OptionalJson<crate::validate::CopyRequest>)) -> NewCopy {
+        app.service.copy(&who, id, request).await.map(NewCopy)
     }
 );
 

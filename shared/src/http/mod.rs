@@ -14,8 +14,8 @@ mod strict_json;
 use lambda_http::{Body, Request, Response};
 
 pub use handlers::{
-    serve, AbortUpload, CompleteUpload, CreateCollection, CreateFile, DeleteCollection, DeleteFile,
-    DeleteFiles, DeleteVersion, GetCollection, GetContent, GetFile, GetFiles, GetLinks,
+    serve, AbortUpload, CompleteUpload, CopyFile, CreateCollection, CreateFile, DeleteCollection,
+    DeleteFile, DeleteFiles, DeleteVersion, GetCollection, GetContent, GetFile, GetFiles, GetLinks,
     GetRealtime, GetThumbnail, GetUploadLimits, GetUsage, GetVersionContent, Handler,
     ListCollections, ListFiles, ListUploadParts, ListVersions, PutUsageLimits, ReplaceFile,
     RestoreFile, RestoreVersion, SignUploadParts, SignUploadRequest, StartUpload, UpdateCollection,
@@ -65,6 +65,7 @@ pub async fn handle(app: &App, route: RouteId, req: Request) -> Response<Body> {
         RouteId::DeleteVersion => serve::<DeleteVersion, _, _>(app, req).await,
         RouteId::GetFiles => serve::<GetFiles, _, _>(app, req).await,
         RouteId::GetLinks => serve::<GetLinks, _, _>(app, req).await,
+        RouteId::CopyFile => serve::<CopyFile, _, _>(app, req).await,
     }
 }
 
@@ -108,6 +109,7 @@ mod tests {
             DeleteVersion::ROUTE,
             GetFiles::ROUTE,
             GetLinks::ROUTE,
+            CopyFile::ROUTE,
         ];
         let unique: std::collections::HashSet<RouteId> = handlers.iter().copied().collect();
         assert_eq!(unique.len(), ROUTES.len(), "one handler per route");

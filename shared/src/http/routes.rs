@@ -37,6 +37,7 @@ pub enum RouteId {
     DeleteVersion,
     GetFiles,
     GetLinks,
+    CopyFile,
 }
 
 /// The HTTP methods the API uses.
@@ -150,6 +151,7 @@ pub const ROUTES: &[Route] = &[
         "/files/{id}/thumbnail",
         "get-thumbnail",
     ),
+    route(RouteId::CopyFile, Post, "/files/{id}/copy", "copy-file"),
     route(
         RouteId::RestoreFile,
         Post,
@@ -306,6 +308,7 @@ mod tests {
             RouteId::DeleteVersion,
             RouteId::GetFiles,
             RouteId::GetLinks,
+            RouteId::CopyFile,
         ];
         for id in all {
             match id {
@@ -340,7 +343,8 @@ mod tests {
                 | RouteId::RestoreVersion
                 | RouteId::DeleteVersion
                 | RouteId::GetFiles
-                | RouteId::GetLinks => {}
+                | RouteId::GetLinks
+                | RouteId::CopyFile => {}
             }
         }
         all.to_vec()

@@ -547,7 +547,7 @@ fn overwritten(current: &FileRecord, request: &CreateFile) -> FileRecord {
 }
 
 /// `403`: the caller is not on the collection's `access.write` list.
-fn cannot_create(collection: &crate::model::CollectionName) -> ApiError {
+pub(super) fn cannot_create(collection: &crate::model::CollectionName) -> ApiError {
     ApiError::new(
         ProblemCode::Forbidden,
         format!("you lack the right to write (create files) in collection {collection}"),

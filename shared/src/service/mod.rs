@@ -10,6 +10,7 @@ mod access;
 mod clock;
 mod collections;
 mod completion;
+mod copy;
 mod create;
 mod delete;
 mod list;

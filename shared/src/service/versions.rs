@@ -198,34 +198,51 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             .map(|u| u.key.clone())
             .expect("the restore's upload was just written");
         // 2. The copy. A copy that fails leaves the upload open, to expire like any other;
-        //    the file keeps its content.
+        //    the file keeps its content. 3. It lands now rather than when S3's event arrives.
+        let record = self
+            .copy_and_land(&source.key, &target, source.size)
+            .await?;
+        let record = match record {
+            Some(record) => record,
+            // Its S3 event got there first.
+            None => self.load(&who.tenant, id).await?,
+        };
+        self.show(record).await
+    }
+
+    /// Copies `from` (`size` bytes) to `to` in the bucket (any size: `UploadPartCopy`s above
+    /// the inline copy limit), then lands it on the record whose open upload is `to`, as its
+    /// S3 event would (which then changes nothing). `None`: the event got there first.
+    pub(super) async fn copy_and_land(
+        &self,
+        from: &str,
+        to: &str,
+        size: u64,
+    ) -> Result<Option<FileRecord>, ApiError> {
         let limit = self.settings.inline_copy_limit;
-        if source.size <= limit {
-            self.objects.copy(&source.key, &target).await?;
+        if size <= limit {
+            self.objects.copy(from, to).await?;
         } else {
-            let part_size = limit
-                .max(source.size.div_ceil(MAX_PARTS))
-                .min(MAX_COPY_PART);
+            let part_size = limit.max(size.div_ceil(MAX_PARTS)).min(MAX_COPY_PART);
             self.objects
-                .copy_in_parts(&source.key, &target, source.size, part_size)
+                .copy_in_parts(from, to, size, part_size)
                 .await?;
         }
-        // 3. It lands now rather than when S3's event arrives (which then changes nothing).
-        let info = self.objects.head(&target).await?.ok_or_else(|| {
-            ApiError::internal(format!("the restored copy {target} is not in the bucket"))
-        })?;
+        let info = self
+            .objects
+            .head(to)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("the copy {to} is not in the bucket")))?;
         let event = ObjectEvent {
-            key: target,
+            key: to.to_owned(),
             size: info.size,
             etag: info.etag,
             sequencer: None,
             at: self.clock.now(),
         };
-        let record = match self.object_created(event).await? {
-            Outcome::Updated(record) => *record,
-            // Its S3 event got there first.
-            _ => self.load(&who.tenant, id).await?,
-        };
-        self.show(record).await
+        Ok(match self.object_created(event).await? {
+            Outcome::Updated(record) => Some(*record),
+            _ => None,
+        })
     }
 }

@@ -13,6 +13,7 @@
 mod batch;
 mod collection;
 mod content;
+mod copy;
 mod create;
 mod flags;
 mod list;
@@ -31,6 +32,7 @@ pub use batch::{BatchDelete, BatchIds, BatchUpdate, DeleteFiles, UpdateFiles};
 pub(crate) use collection::rules_json;
 pub use collection::{LimitsRequest, NewCollection, RulesPatch};
 pub use content::ContentRequest;
+pub use copy::CopyRequest;
 pub use create::CreateFile;
 pub use create::{UploadMethod, UploadRequest};
 pub use flags::{DeleteRequest, ShowRequest};

@@ -254,6 +254,7 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
             | RouteId::SignUploadRequest
             | RouteId::CompleteUpload
             | RouteId::RestoreFile
+            | RouteId::CopyFile
             | RouteId::ListVersions
             | RouteId::GetVersionContent
             | RouteId::RestoreVersion

@@ -7,6 +7,7 @@ mod bulk;
 mod collections;
 mod console;
 mod content;
+mod copy;
 mod deletes;
 mod events;
 mod failures;

@@ -1,5 +1,5 @@
 """Stowage's Python client: ``Stowage(endpoint, token)``, then ``client.files`` (upload,
-get, list, update, replace, delete, restore, download, versions, …), ``client.collections``, ``client.usage()``
+get, get_many, list, update, replace, delete, restore, download, links, versions, …), ``client.collections``, ``client.usage()``
 and ``client.subscribe(on_event)``."""
 
 from ._client import Collections, Files, Stowage, __version__
@@ -9,9 +9,12 @@ from ._types import (
     Counter,
     DeleteResult,
     FileEventType,
+    FileLink,
     FileRecord,
     FileVersion,
+    GetManyResult,
     Grant,
+    LinksResult,
     Realtime,
     StoredPart,
     UploadLimits,
@@ -31,7 +34,10 @@ __all__ = [
     "Collection",
     "Counter",
     "DeleteResult",
+    "FileLink",
+    "GetManyResult",
     "Grant",
+    "LinksResult",
     "Realtime",
     "StoredPart",
     "UploadLimits",

@@ -22,7 +22,9 @@ from ._types import (
     DeleteResult,
     FileRecord,
     FileVersion,
+    GetManyResult,
     Grant,
+    LinksResult,
     Realtime,
     StoredPart,
     UploadLimits,
@@ -397,6 +399,17 @@ class Files:
             self._http.json("GET", f"/files/{_quote(file_id)}", params=_flag("trashed", trashed)),
         )
 
+    def get_many(self, ids: Iterable[str]) -> GetManyResult:
+        """``POST /files/get``: the records of up to 100 ids in one call, in the order asked (a
+        repeated id once); ids unknown, expired, in the trash or not readable are in
+        ``notFound``, alike. More than 100 is ``400 validation_failed``."""
+        return cast(
+            GetManyResult,
+            self._http.json(
+                "POST", "/files/get", json={"ids": _ids(ids, "get_many")}, idempotent=True
+            ),
+        )
+
     def pages(self, **filters: Any) -> Iterator[_List[FileRecord]]:
         """Every page of ``GET /files`` with these filters, following ``nextCursor`` (a page
         may be short, or empty, while more follow). ``limit`` is the page size."""
@@ -607,6 +620,28 @@ class Files:
             )
         return str(urljoin(self._http.endpoint + "/", str(location)))
 
+    def links(
+        self,
+        ids: Iterable[str],
+        *,
+        disposition: str | None = None,
+        expires_in: int | None = None,
+    ) -> LinksResult:
+        """``POST /files/links``: presigned download links of up to 100 files in one call, in
+        the order asked (``disposition`` and ``expires_in`` seconds apply to each); ids not
+        found are in ``notFound`` (as for :meth:`get_many`), files without content yet in
+        ``notUploaded``."""
+        return cast(
+            LinksResult,
+            self._http.json(
+                "POST",
+                "/files/links",
+                params={"disposition": disposition, "expiresIn": expires_in},
+                json={"ids": _ids(ids, "links")},
+                idempotent=True,
+            ),
+        )
+
     def thumbnail_url(self, file_id: str, *, size: int = 256, wait: int = 0) -> str | None:
         """The URL of an image's thumbnail (``size`` 64, 256 or 1024), or ``None`` while it is
         not made yet (``wait`` seconds, up to 10, are waited for it first)."""
@@ -770,6 +805,12 @@ def _version_path(file_id: str, version: int) -> str:
     if isinstance(version, bool) or not isinstance(version, int):
         raise TypeError("version is a version number (int) from files.versions()")
     return f"/files/{_quote(file_id)}/versions/{version}"
+
+
+def _ids(ids: Iterable[str], call: str) -> _List[str]:
+    if isinstance(ids, str):
+        raise TypeError(f"{call} takes a list of ids, not one id")
+    return _List(ids)
 
 
 def _flag(name: str, on: bool) -> dict[str, bool] | None:

@@ -17,6 +17,9 @@ __all__ = [
     "UploadLimits",
     "StoredPart",
     "DeleteResult",
+    "GetManyResult",
+    "FileLink",
+    "LinksResult",
     "Realtime",
 ]
 
@@ -162,6 +165,31 @@ class DeleteResult(TypedDict):
     deleted: list[str]
     notFound: list[str]
     nextCursor: Optional[str]
+
+
+class GetManyResult(TypedDict):
+    """``files.get_many`` (``POST /files/get``): the records found, in the order asked (a
+    repeated id once), and the ids not found — unknown, expired, in the trash or not readable
+    by the caller, alike."""
+
+    items: list[FileRecord]
+    notFound: list[str]
+
+
+class FileLink(TypedDict):
+    """One presigned download link of ``files.links``."""
+
+    id: str
+    url: str
+
+
+class LinksResult(TypedDict):
+    """``files.links`` (``POST /files/links``): the links, in the order asked; the ids not
+    found (as for ``get_many``) and those of files without content yet."""
+
+    items: list[FileLink]
+    notFound: list[str]
+    notUploaded: list[str]
 
 
 class Realtime(TypedDict):
