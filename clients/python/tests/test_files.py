@@ -1,6 +1,6 @@
 """Files against a real stowage-local: uploads (single PUT and multipart) downloaded back
 identical, progress, listing across pages, conditional updates, errors, batches, records and
-download links of many files at once, grants."""
+download links of many files at once, copies, grants."""
 
 from __future__ import annotations
 
@@ -371,6 +371,63 @@ def test_reupload_makes_a_new_version(client: Stowage) -> None:
     out = io.BytesIO()
     client.files.download(record["id"], out)
     assert out.getvalue() == b"second version"
+
+
+def test_copy_beside_into_another_collection_and_not_of_a_pending_file(
+    client: Stowage, admin: Stowage
+) -> None:
+    text = b"the bytes to copy"
+    source = client.files.upload(
+        text,
+        name="original.txt",
+        mime_type="text/plain",
+        tags=["copied"],
+        directory="/docs",
+        external_id="copy-source-1",
+    )
+    beside = client.files.copy(source["id"])
+    assert beside["id"] != source["id"]
+    assert beside["status"] == "uploaded"
+    assert (beside["collection"], beside["name"], beside["directory"]) == (
+        source["collection"],
+        "original.txt",
+        "/docs",
+    )
+    assert (beside["mimeType"], beside["size"], beside["tags"]) == ("text/plain", len(text), ["copied"])
+    assert beside["externalId"] is None  # not the source's
+    assert beside["uploadedBy"] == "alice"
+    out = io.BytesIO()
+    client.files.download(beside["id"], out)
+    assert out.getvalue() == text
+
+    # Into a collection an app made, under another name and directory.
+    admin.collections.create("copies", allowed_mime_types=["text/*"])
+    moved = client.files.copy(
+        source["id"], collection="copies", name="renamed.txt", directory="/archive"
+    )
+    assert (moved["collection"], moved["name"], moved["directory"], moved["status"]) == (
+        "copies",
+        "renamed.txt",
+        "/archive",
+        "uploaded",
+    )
+    out = io.BytesIO()
+    client.files.download(moved["id"], out)
+    assert out.getvalue() == text
+    assert client.files.get(source["id"])["name"] == "original.txt"  # the source is untouched
+    assert admin.files.copy(source["id"], name="the-apps.txt")["uploadedBy"] == "the-app"
+
+    # The target's rules apply: ``copies`` takes only text.
+    blob = client.files.upload(b"\x00\x01", name="blob.bin", mime_type="application/octet-stream")
+    with pytest.raises(StowageError) as err:
+        client.files.copy(blob["id"], collection="copies")
+    assert (err.value.status, err.value.code) == (400, "mime_type_not_allowed")
+
+    # A source without content.
+    pending = client.files.create("pending.txt", "text/plain", size=4)["file"]
+    with pytest.raises(StowageError) as err:
+        client.files.copy(pending["id"], name="never.txt")
+    assert (err.value.status, err.value.code) == (409, "not_uploaded")
 
 
 def test_grants_are_a_field_of_the_file(server: Server, tenant: str, admin: Stowage) -> None:

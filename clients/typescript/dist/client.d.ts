@@ -2,7 +2,7 @@ import { Http, type CallOptions, type RetryOptions, type TokenSource } from './h
 import { type SubscribeOptions, type Subscription, type WebSocketConstructor } from './realtime.js';
 import type { UploadData } from './source.js';
 import { type UploadFields, type UploadOptions } from './upload.js';
-import type { Collection, CollectionCreate, CollectionPatch, DeleteResult, FileBatchPatch, FileCreate, FileEvent, FileFilter, FilePage, FilePatch, FileRecord, FileReplace, FileVersion, FileWithUpload, GetManyResult, Grant, LimitsRequest, LinksQuery, LinksResult, ListFilters, ListQuery, RealtimeInfo, SignedParts, SignedRequest, SignRequest, StoredPart, UploadLimits, UploadRequest, Usage } from './types.js';
+import type { Collection, CollectionCreate, CollectionPatch, DeleteResult, FileBatchPatch, FileCopy, FileCreate, FileEvent, FileFilter, FilePage, FilePatch, FileRecord, FileReplace, FileVersion, FileWithUpload, GetManyResult, Grant, LimitsRequest, LinksQuery, LinksResult, ListFilters, ListQuery, RealtimeInfo, SignedParts, SignedRequest, SignRequest, StoredPart, UploadLimits, UploadRequest, Usage } from './types.js';
 export interface StowageOptions {
     /** Where the API is: `http://127.0.0.1:4600` (stowage-local) or the stack's `ApiUrl`. */
     endpoint: string;
@@ -103,6 +103,13 @@ export declare class Files {
     }, options?: Signal): Promise<FileRecord[]>;
     /** `PUT /files/{id}`: every mutable field (optional ones left out are removed). */
     replace(id: string, fields: FileReplace, options?: Conditional): Promise<FileRecord>;
+    /**
+     * `POST /files/{id}/copy`: a new file with this one's bytes (copied in storage, any size) and
+     * fields, the caller as its owner, uploaded; `collection`, `name` and `directory` left out are
+     * the source's. Not its `externalId`, grants or versions. The target collection's rules and
+     * limits apply as for an upload; a source without content is `409 not_uploaded`.
+     */
+    copy(id: string, target?: FileCopy, options?: Signal): Promise<FileRecord>;
     /**
      * `DELETE /files/{id}`: the record and its bytes, or into the trash where the file's collection
      * keeps one (`trashDays`); `permanent: true` skips the trash, and deletes a file already in it.

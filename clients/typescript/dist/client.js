@@ -121,6 +121,15 @@ export class Files {
         return this.#http.call('PUT', `/files/${encodeURIComponent(id)}`, { ...options, body: fields });
     }
     /**
+     * `POST /files/{id}/copy`: a new file with this one's bytes (copied in storage, any size) and
+     * fields, the caller as its owner, uploaded; `collection`, `name` and `directory` left out are
+     * the source's. Not its `externalId`, grants or versions. The target collection's rules and
+     * limits apply as for an upload; a source without content is `409 not_uploaded`.
+     */
+    copy(id, target = {}, options = {}) {
+        return this.#http.call('POST', `/files/${encodeURIComponent(id)}/copy`, { ...options, body: target });
+    }
+    /**
      * `DELETE /files/{id}`: the record and its bytes, or into the trash where the file's collection
      * keeps one (`trashDays`); `permanent: true` skips the trash, and deletes a file already in it.
      */

@@ -13,6 +13,7 @@ import type {
   CollectionPatch,
   DeleteResult,
   FileBatchPatch,
+  FileCopy,
   FileCreate,
   FileEvent,
   FileFilter,
@@ -206,6 +207,16 @@ export class Files {
   /** `PUT /files/{id}`: every mutable field (optional ones left out are removed). */
   replace(id: string, fields: FileReplace, options: Conditional = {}): Promise<FileRecord> {
     return this.#http.call('PUT', `/files/${encodeURIComponent(id)}`, { ...options, body: fields })
+  }
+
+  /**
+   * `POST /files/{id}/copy`: a new file with this one's bytes (copied in storage, any size) and
+   * fields, the caller as its owner, uploaded; `collection`, `name` and `directory` left out are
+   * the source's. Not its `externalId`, grants or versions. The target collection's rules and
+   * limits apply as for an upload; a source without content is `409 not_uploaded`.
+   */
+  copy(id: string, target: FileCopy = {}, options: Signal = {}): Promise<FileRecord> {
+    return this.#http.call('POST', `/files/${encodeURIComponent(id)}/copy`, { ...options, body: target })
   }
 
   /**

@@ -20,6 +20,8 @@ export type FilePatch = Schemas['FilePatch']
 export type FileReplace = Schemas['FileReplace']
 /** The listing filters, as an object (`POST /files/delete` and `PATCH /files` by filter). */
 export type FileFilter = Schemas['FileFilter']
+/** The body of `POST /files/{id}/copy`: where the copy goes and its name (each left out: the source's). */
+export type FileCopy = Body<'copyFile'>
 /** One element of `PATCH /files` by ids. */
 export type FileBatchPatch = Schemas['FileBatchPatch']
 /** The options of a re-upload (`POST /files/{id}/upload`). */

@@ -1,8 +1,8 @@
 // The file operations against a real stowage-local (5 MiB multipart threshold): uploads of
 // every kind of data, small and multipart, downloaded back identical; exactly the headers the
 // presigned URL binds; progress; listing across pages with a filter; updates with If-Match;
-// replace, delete, bulk delete; grants; records and download links of many files at once; and
-// the API's errors as StowageError.
+// replace, delete, bulk delete; grants; records and download links of many files at once;
+// copies; and the API's errors as StowageError.
 import assert from 'node:assert/strict'
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -262,4 +262,60 @@ test('getMany and links refuse more than 100 ids, or a bad one, as a 400 validat
   // 100 is the most, and fine.
   const hundred = await client.files.getMany(ids.slice(0, 100))
   assert.deepEqual(hundred, { items: [], notFound: ids.slice(0, 100) })
+})
+
+test('copy: beside the source, renamed into another collection, and a pending source is a 409 not_uploaded', async () => {
+  const text = 'the bytes to copy'
+  const source = await client.files.upload(new TextEncoder().encode(text), {
+    name: 'original.txt',
+    mimeType: 'text/plain',
+    tags: ['copied'],
+    directory: '/docs',
+    externalId: 'copy-source-1',
+  })
+  recorder.requests.length = 0
+  const beside = await client.files.copy(source.id)
+  assert.equal(recorder.requests.length, 1, 'one call')
+  const [sent] = recorder.requests
+  assert.equal(sent.method, 'POST')
+  assert.equal(new URL(sent.url).pathname, `/files/${source.id}/copy`)
+  assert.deepEqual(JSON.parse(sent.bodyText), {})
+  assert.notEqual(beside.id, source.id)
+  assert.equal(beside.status, 'uploaded')
+  assert.deepEqual(
+    [beside.collection, beside.name, beside.directory, beside.mimeType, beside.size, beside.tags],
+    [source.collection, 'original.txt', '/docs', 'text/plain', text.length, ['copied']],
+  )
+  assert.equal(beside.externalId, null, 'not the source externalId')
+  assert.equal(beside.uploadedBy, 'alice')
+  assert.equal((await downloaded(beside.id)).toString(), text)
+
+  // Into a collection an app made, under another name and directory.
+  await admin.collections.create({ name: 'copies', allowedMimeTypes: ['text/*'] })
+  recorder.requests.length = 0
+  const moved = await client.files.copy(source.id, { collection: 'copies', name: 'renamed.txt', directory: '/archive' })
+  assert.deepEqual(JSON.parse(recorder.requests[0].bodyText), { collection: 'copies', name: 'renamed.txt', directory: '/archive' })
+  assert.deepEqual([moved.collection, moved.name, moved.directory, moved.status], ['copies', 'renamed.txt', '/archive', 'uploaded'])
+  assert.equal((await downloaded(moved.id)).toString(), text)
+  assert.equal((await client.files.get(source.id)).name, 'original.txt', 'the source is untouched')
+  // The caller owns the copy: here the app.
+  const appCopy = await admin.files.copy(source.id, { name: 'the-apps.txt' })
+  assert.equal(appCopy.uploadedBy, 'acme-app')
+
+  // The target's rules apply: `copies` takes only text.
+  const binary = await client.files.upload(bytes(8, 3), { name: 'blob.bin', mimeType: 'application/octet-stream' })
+  await assert.rejects(client.files.copy(binary.id, { collection: 'copies' }), (err) => err instanceof StowageError && err.status === 400 && err.code === 'mime_type_not_allowed')
+
+  // A source without content: refused, not retried.
+  const { file: pending } = await client.files.create({ name: 'pending.txt', mimeType: 'text/plain', size: 4 })
+  recorder.requests.length = 0
+  await assert.rejects(client.files.copy(pending.id, { name: 'never.txt' }), (err) => {
+    assert.ok(err instanceof StowageError, String(err))
+    assert.equal(err.status, 409)
+    assert.equal(err.code, 'not_uploaded')
+    assert.equal(err.method, 'POST')
+    assert.equal(err.path, `/files/${pending.id}/copy`)
+    return true
+  })
+  assert.equal(recorder.requests.length, 1, 'one request')
 })

@@ -479,6 +479,29 @@ class Files:
         answer = self._http.json("PATCH", "/files", json=body, idempotent=False)
         return cast(_List[FileRecord], answer["items"])
 
+    def copy(
+        self,
+        file_id: str,
+        *,
+        collection: str | None = None,
+        name: str | None = None,
+        directory: str | None = None,
+    ) -> FileRecord:
+        """``POST /files/{id}/copy``: a new file with this one's bytes (copied in storage, any
+        size) and fields, the caller as its owner, uploaded; ``collection``, ``name`` and
+        ``directory`` left out are the source's. Not its ``externalId``, grants or versions.
+        The target collection's rules and limits apply as for an upload; a source without
+        content is ``409 not_uploaded``. Not retried on a transport error (each call is a new
+        file)."""
+        target = {"collection": collection, "name": name, "directory": directory}
+        body: Json = {k: v for k, v in target.items() if v is not None}
+        return cast(
+            FileRecord,
+            self._http.json(
+                "POST", f"/files/{_quote(file_id)}/copy", json=body, idempotent=False
+            ),
+        )
+
     def delete(self, file_id: str, *, if_match: IfMatch = None, permanent: bool = False) -> None:
         """``DELETE /files/{id}``: the record and its bytes — or, in a collection with
         ``trashDays``, into the trash (an uploaded file; :meth:`restore` brings it back).

@@ -45,6 +45,8 @@ export async function app(endpoint: string, token: () => Promise<string>, data: 
   const purgeAt: string | undefined = inTrash.purgeAt
   void [purgeAt, inTrash.trashedAt]
   for await (const f of stowage.files.list({ trashed: true, tag: ['t'] })) void f.trashedAt
+  const copied: FileRecord = await stowage.files.copy(file.id, { collection: 'archive', name: 'copy.txt', directory: '/old' })
+  await stowage.files.copy(copied.id)
   const back: FileRecord = await stowage.files.restore(file.id)
   await stowage.files.delete(back.id, { permanent: true, ifMatch: back.version })
   await stowage.files.deleteMany([file.id])
