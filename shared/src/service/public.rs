@@ -159,16 +159,8 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let alias = public_key(&record.tenant, record.id);
         match wanted(record) {
             Some(source) => {
-                let size = record.size.unwrap_or(0);
-                let limit = self.settings.inline_copy_limit;
-                if size <= limit {
-                    self.objects.copy(source, &alias).await?;
-                } else {
-                    let part_size = limit.max(size.div_ceil(MAX_PARTS)).min(MAX_COPY_PART);
-                    self.objects
-                        .copy_in_parts(source, &alias, size, part_size)
-                        .await?;
-                }
+                self.copy_object(source, &alias, record.size.unwrap_or(0))
+                    .await?;
                 // Thumbnails made later are copied by their maker (`thumbnail.rs`).
                 self.publish_thumbnails(record, source).await?;
             }
@@ -176,6 +168,26 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         }
         self.mark_published(record, wanted(record).map(str::to_owned))
             .await
+    }
+
+    /// Copies `from` (`size` bytes) to `to` in the bucket, any size: one `CopyObject` up to the
+    /// inline copy limit, parallel `UploadPartCopy`s above it (S3's `CopyObject` stops at 5 GiB).
+    pub(super) async fn copy_object(
+        &self,
+        from: &str,
+        to: &str,
+        size: u64,
+    ) -> Result<(), ApiError> {
+        let limit = self.settings.inline_copy_limit;
+        if size <= limit {
+            self.objects.copy(from, to).await?;
+        } else {
+            let part_size = limit.max(size.div_ceil(MAX_PARTS)).min(MAX_COPY_PART);
+            self.objects
+                .copy_in_parts(from, to, size, part_size)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Records that the public copy now reflects `source` (`None`: withdrawn), reading the

@@ -14,10 +14,6 @@ use crate::keys::ObjectKey;
 use crate::model::{ContentVersion, FileId, FileRecord, OpenUpload, Right};
 use crate::store::MetadataStore;
 
-/// S3's largest part for a copy, and its most parts.
-const MAX_COPY_PART: u64 = 5 * 1024 * 1024 * 1024;
-const MAX_PARTS: u64 = 10_000;
-
 /// One entry of `GET /files/{id}/versions`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionEntry {
@@ -219,15 +215,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         to: &str,
         size: u64,
     ) -> Result<Option<FileRecord>, ApiError> {
-        let limit = self.settings.inline_copy_limit;
-        if size <= limit {
-            self.objects.copy(from, to).await?;
-        } else {
-            let part_size = limit.max(size.div_ceil(MAX_PARTS)).min(MAX_COPY_PART);
-            self.objects
-                .copy_in_parts(from, to, size, part_size)
-                .await?;
-        }
+        self.copy_object(from, to, size).await?;
         let info = self
             .objects
             .head(to)
