@@ -56,11 +56,12 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 {
                     0
                 } else {
-                    self.stored_rules(&current.tenant, &current.collection)
-                        .await?
-                        .map_or(self.settings.default_trash_days, |rules| {
-                            rules.trash_days_or(self.settings.default_trash_days)
-                        })
+                    // The rules as creates read them: remembered for 30 s by a warm function,
+                    // so a delete costs no read of the collection beside its record's.
+                    let (rules, _, _) = self
+                        .admission_cached(&current.tenant, &current.collection)
+                        .await?;
+                    rules.trash_days_or(self.settings.default_trash_days)
                 };
                 if days == 0 {
                     return Ok((Plan::remove(), ()));
