@@ -23,7 +23,7 @@ class CheckDeploy(unittest.TestCase):
     def test_the_template_as_deployed_has_no_gap(self):
         count, problems, _ = check_deploy.check(copy.deepcopy(TRANSFORMED))
         self.assertEqual(problems, [])
-        self.assertEqual(count, 40)
+        self.assertEqual(count, 44)
 
     def test_a_function_without_its_log_group_is_named(self):
         def drop(resources):

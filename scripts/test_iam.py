@@ -157,7 +157,7 @@ class Template(unittest.TestCase):
     def test_every_function_gets_only_its_own_statements(self):
         statements = iam.function_statements(iam.transformed_template(), iam.original_template())
         self.assertIn("create-file", statements)
-        self.assertEqual(len(statements), 40)
+        self.assertEqual(len(statements), 44)
         for function, found in statements.items():
             for statement in found:
                 actions = iam._as_list(statement.get("Action"))

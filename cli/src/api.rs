@@ -176,6 +176,51 @@ impl Api {
         .await
     }
 
+    /// `POST /files/{id}/copy`.
+    pub async fn copy(&self, id: &str, body: Value) -> Result<Value> {
+        self.json(
+            reqwest::Method::POST,
+            &format!("/files/{id}/copy"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `PATCH /files/{id}`.
+    pub async fn update(&self, id: &str, body: Value) -> Result<Value> {
+        self.json(reqwest::Method::PATCH, &format!("/files/{id}"), Some(body))
+            .await
+    }
+
+    /// `GET /folders?query`.
+    pub async fn folders(&self, query: &str) -> Result<Value> {
+        self.json(reqwest::Method::GET, &format!("/folders?{query}"), None)
+            .await
+    }
+
+    /// `POST /folders`.
+    pub async fn make_folder(&self, path: &str) -> Result<Value> {
+        self.json(
+            reqwest::Method::POST,
+            "/folders",
+            Some(json!({ "path": path })),
+        )
+        .await
+    }
+
+    /// `POST /folders/move`: one call of a folder move.
+    pub async fn move_folder(&self, body: Value) -> Result<Value> {
+        self.json(reqwest::Method::POST, "/folders/move", Some(body))
+            .await
+    }
+
+    /// `DELETE /folders?path=`.
+    pub async fn delete_folder(&self, query: &str) -> Result<()> {
+        self.call(reqwest::Method::DELETE, &format!("/folders?{query}"), None)
+            .await?;
+        Ok(())
+    }
+
     /// `POST /files/{id}/restore`: back from the trash.
     pub async fn restore(&self, id: &str) -> Result<Value> {
         self.json(reqwest::Method::POST, &format!("/files/{id}/restore"), None)

@@ -3,6 +3,8 @@
 
 mod api;
 mod download;
+mod list;
+mod organize;
 mod progress;
 mod smoke;
 mod trash;
@@ -81,6 +83,9 @@ enum Command {
         /// The collection the file goes in (default: `default`; its rules and limits apply).
         #[arg(long)]
         collection: Option<String>,
+        /// The folder the file goes in (default: `/`, the top).
+        #[arg(long, visible_alias = "dir", value_name = "PATH")]
+        directory: Option<String>,
         /// A temp file, deleted after --ttl seconds.
         #[arg(long)]
         temp: bool,
@@ -108,35 +113,46 @@ enum Command {
         #[arg(short = 'o', long)]
         output: Option<PathBuf>,
     },
-    /// List files, newest first.
-    Ls {
-        /// Only files with exactly this name.
-        #[arg(long)]
-        name: Option<String>,
-        /// Only files with this tag (repeatable: every tag given).
-        #[arg(long = "tag")]
-        tags: Vec<String>,
-        /// Only files with this purpose.
-        #[arg(long)]
-        purpose: Option<String>,
-        /// Only files in this status: pending, uploaded or failed.
-        #[arg(long)]
-        status: Option<String>,
-        /// Only files of this kind: client or temp.
-        #[arg(long)]
-        kind: Option<String>,
-        /// Only files in exactly this directory.
-        #[arg(long)]
-        directory: Option<String>,
-        /// Only this collection's files.
-        #[arg(long)]
-        collection: Option<String>,
-        /// Files per page (1 to 1,000).
-        #[arg(long, default_value_t = 30)]
-        limit: u32,
-        /// Follow every page.
-        #[arg(long)]
-        all: bool,
+    /// List files, newest first (or in the order --sort gives).
+    Ls(list::ListArgs),
+    /// Find files by words of their names: every word must start a word of the name, ignoring
+    /// case and accents (`stowage find rep 2026` finds "Q3 Report 2026.pdf").
+    Find {
+        /// The words to look for.
+        #[arg(required = true)]
+        words: Vec<String>,
+        #[command(flatten)]
+        filters: list::ListArgs,
+    },
+    /// Copy a file: a new file of yours with its bytes, copied in storage.
+    Cp {
+        /// The file's id.
+        id: String,
+        #[command(flatten)]
+        target: organize::Target,
+    },
+    /// Rename a file, put it in another folder or collection; or, with --folder, move a folder
+    /// with everything below it.
+    Mv {
+        /// The file's id (with --folder: the folder to move).
+        source: String,
+        /// With --folder: where the folder goes.
+        destination: Option<String>,
+        /// Move the folder SOURCE to DESTINATION, with every file below it you may change.
+        #[arg(long, requires = "destination")]
+        folder: bool,
+        #[command(flatten)]
+        target: organize::Target,
+    },
+    /// Make a folder that shows while it is empty.
+    Mkdir {
+        /// The folder, e.g. /reports/2026.
+        path: String,
+    },
+    /// Delete a folder made with mkdir that holds nothing.
+    Rmdir {
+        /// The folder.
+        path: String,
     },
     /// Show a file's record.
     Info {
@@ -264,6 +280,7 @@ async fn run(cli: Cli) -> Result<()> {
             tags,
             purpose,
             collection,
+            directory,
             temp,
             ttl,
             parallel,
@@ -276,6 +293,7 @@ async fn run(cli: Cli) -> Result<()> {
                 tags,
                 purpose,
                 collection,
+                directory,
                 temp,
                 ttl,
                 parallel: usize::from(parallel),
@@ -293,47 +311,26 @@ async fn run(cli: Cli) -> Result<()> {
             version,
             output,
         } => download::download(&api, &id, version, output, cli.json).await?,
-        Command::Ls {
-            name,
-            tags,
-            purpose,
-            status,
-            kind,
-            directory,
-            collection,
-            limit,
-            all,
-        } => {
-            let mut query = vec![format!("limit={limit}")];
-            for (key, value) in [
-                ("name", name),
-                ("purpose", purpose),
-                ("status", status),
-                ("kind", kind),
-                ("directory", directory),
-                ("collection", collection),
-            ] {
-                if let Some(value) = value {
-                    query.push(format!("{key}={}", encode(&value)));
-                }
+        Command::Ls(filters) => list::list(&api, filters, None, cli.json).await?,
+        Command::Cp { id, target } => organize::copy(&api, &id, target, cli.json).await?,
+        Command::Mv {
+            source,
+            destination,
+            folder,
+            target,
+        } => match (folder, destination) {
+            (true, Some(to)) => organize::move_folder(&api, &source, &to).await?,
+            (false, None) => organize::move_file(&api, &source, target, cli.json).await?,
+            _ => {
+                return Err(Error(
+                    "mv: a file moves with --name, --dir or --collection; a folder moves with --folder FROM TO".to_owned(),
+                ))
             }
-            query.extend(tags.iter().map(|t| format!("tag={}", encode(t))));
-            let base = query.join("&");
-            let mut cursor: Option<String> = None;
-            loop {
-                let page_query = match &cursor {
-                    Some(c) => format!("{base}&cursor={c}"),
-                    None => base.clone(),
-                };
-                let page = api.list(&page_query).await?;
-                for item in page["items"].as_array().into_iter().flatten() {
-                    print_record(item, cli.json);
-                }
-                match (all, page["nextCursor"].as_str()) {
-                    (true, Some(next)) => cursor = Some(next.to_owned()),
-                    _ => break,
-                }
-            }
+        },
+        Command::Mkdir { path } => organize::make(&api, &path).await?,
+        Command::Rmdir { path } => organize::remove(&api, &path).await?,
+        Command::Find { words, filters } => {
+            list::list(&api, filters, Some(words.join(" ")), cli.json).await?
         }
         Command::Info { id } => print_record(&api.get(&id).await?, true),
         Command::Smoke {

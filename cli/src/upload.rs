@@ -29,6 +29,7 @@ pub struct UploadOptions {
     pub tags: Vec<String>,
     pub purpose: Option<String>,
     pub collection: Option<String>,
+    pub directory: Option<String>,
     pub temp: bool,
     pub ttl: Option<u64>,
     pub parallel: usize,
@@ -65,6 +66,9 @@ pub async fn upload(api: &Api, path: &Path, options: &UploadOptions) -> Result<V
     }
     if let Some(collection) = &options.collection {
         body["collection"] = json!(collection);
+    }
+    if let Some(directory) = &options.directory {
+        body["directory"] = json!(directory);
     }
     if options.temp {
         body["kind"] = json!("temp");

@@ -683,3 +683,98 @@ async fn versions_restore_and_the_trash() {
     let gone = run(&["info", &id]).output().await.unwrap();
     assert!(!gone.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_copies_moves_and_folders() {
+    let setup = setup(16).await;
+    let run = |args: &[&str]| {
+        let mut command = stowage(&setup);
+        command.args(args);
+        command
+    };
+    let text = |output: std::process::Output| {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let uploaded = text(
+        run(&[
+            "upload",
+            "--json",
+            "--name",
+            "Q3 Report 2026.bin",
+            "--dir",
+            "/reports/2026",
+        ])
+        .arg(&setup.file)
+        .output()
+        .await
+        .unwrap(),
+    );
+    let record: Value = serde_json::from_str(&uploaded).unwrap();
+    let id = record["id"].as_str().unwrap().to_owned();
+    assert_eq!(record["directory"], "/reports/2026");
+
+    // Found by words of its name, case and accents aside.
+    let found = text(run(&["find", "rep", "2026"]).output().await.unwrap());
+    assert!(found.contains(&id), "{found}");
+    let none = text(run(&["find", "port"]).output().await.unwrap());
+    assert!(!none.contains(&id), "{none}");
+
+    // A copy in another folder, then the original renamed.
+    let copy = text(
+        run(&["cp", "--json", &id, "--dir", "/copies"])
+            .output()
+            .await
+            .unwrap(),
+    );
+    let copy: Value = serde_json::from_str(&copy).unwrap();
+    assert_eq!(copy["directory"], "/copies");
+    assert_ne!(copy["id"], record["id"]);
+    let renamed = text(
+        run(&["mv", "--json", &id, "--name", "q3.bin"])
+            .output()
+            .await
+            .unwrap(),
+    );
+    assert!(renamed.contains("\"q3.bin\""), "{renamed}");
+
+    // Folders: made, listed before the files, moved, removed.
+    text(run(&["mkdir", "/empty"]).output().await.unwrap());
+    let top = text(run(&["ls", "--dir", "/"]).output().await.unwrap());
+    assert!(top.starts_with("/copies/\n/empty/\n/reports/\n"), "{top}");
+    let moved = text(
+        run(&["mv", "--folder", "/reports", "/archive/reports"])
+            .output()
+            .await
+            .unwrap(),
+    );
+    assert!(moved.contains("moved 1 files"), "{moved}");
+    let inside = text(
+        run(&["ls", "--dir", "/archive/reports/2026"])
+            .output()
+            .await
+            .unwrap(),
+    );
+    assert!(inside.contains(&id), "{inside}");
+    text(run(&["rmdir", "/empty"]).output().await.unwrap());
+    let refused = run(&["rmdir", "/archive"]).output().await.unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("folder_not_empty"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let bad = run(&["mv", &id]).output().await.unwrap();
+    assert!(!bad.status.success(), "mv without a target");
+    let by_name = text(
+        run(&["ls", "--dir", "/copies", "--sort", "-name"])
+            .output()
+            .await
+            .unwrap(),
+    );
+    assert!(by_name.contains(copy["id"].as_str().unwrap()), "{by_name}");
+}

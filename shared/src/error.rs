@@ -80,6 +80,8 @@ problem_codes! {
     VersionNotFound = "version_not_found", 404;
     /// No such collection for this tenant.
     CollectionNotFound = "collection_not_found", 404;
+    /// `DELETE /folders` of a folder that was never created explicitly.
+    FolderNotFound = "folder_not_found", 404;
     /// The file gets no thumbnail: not an image thumbnails are made of, over the limits (50
     /// megapixels, 100 MB), or an image that does not decode.
     NoThumbnail = "no_thumbnail", 404;
@@ -117,6 +119,10 @@ problem_codes! {
     NotTrashed = "not_trashed", 409;
     /// Deleting or restoring the version that is the file's current content.
     CurrentVersion = "current_version", 409;
+    /// Moving a file to another collection while an upload of it is open.
+    UploadOpen = "upload_open", 409;
+    /// Deleting a folder that still holds files or folders.
+    FolderNotEmpty = "folder_not_empty", 409;
     /// `If-Match` is not the file's version (or a concurrent writer won every retry).
     VersionMismatch = "version_mismatch", 412;
     /// The body is over the size limit.

@@ -265,6 +265,8 @@ pub fn valid_body(route: RouteId) -> Option<Value> {
         }
         RouteId::SignUploadRequest => Some(json!({"method": "POST"})),
         RouteId::CopyFile => Some(json!({"name": "copied.txt"})),
+        RouteId::CreateFolder => Some(json!({"path": "/made"})),
+        RouteId::MoveFolder => Some(json!({"from": "/x", "to": "/y"})),
         RouteId::CreateCollection => Some(json!({"name": "fresh", "maxFiles": 5})),
         RouteId::UpdateCollection => Some(json!({"maxFileSize": 1000})),
         RouteId::PutUsageLimits => Some(json!({"maxFiles": 1000})),
@@ -285,6 +287,8 @@ pub fn valid_body(route: RouteId) -> Option<Value> {
         | RouteId::ListVersions
         | RouteId::GetVersionContent
         | RouteId::RestoreVersion
-        | RouteId::DeleteVersion => None,
+        | RouteId::DeleteVersion
+        | RouteId::ListFolders
+        | RouteId::DeleteFolder => None,
     }
 }

@@ -457,3 +457,39 @@ def test_grants_are_a_field_of_the_file(server: Server, tenant: str, admin: Stow
         bob.files.revoke(notes["id"], "user:erin")
         assert bob.files.get(notes["id"])["grants"] == [{"principal": "group:eng", "role": "writer"}]
         erin.files.delete(notes["id"])  # a writer (through the group) may delete
+
+
+def test_list_searches_names_and_sorts_within_a_folder(client: Stowage) -> None:
+    folder = f"/sdk-search-{os.urandom(4).hex()}"
+    made = [
+        client.files.create(name, "text/plain", size=1, directory=folder)["file"]
+        for name in ["Zeta Report.pdf", "alpha report.txt", "Éclair notes.md"]
+    ]
+    found = list(client.files.list(q="REPORT", directory=folder))
+    assert [f["name"] for f in found] == ["alpha report.txt", "Zeta Report.pdf"]
+    by_name = list(client.files.list(directory=folder, sort="name", limit=1))
+    assert [f["name"] for f in by_name] == ["alpha report.txt", "Éclair notes.md", "Zeta Report.pdf"]
+    oldest = list(client.files.list(directory=folder, sort="createdAt"))
+    assert [f["id"] for f in oldest] == [f["id"] for f in made]
+    with pytest.raises(StowageError) as bad:
+        list(client.files.list(sort="name"))
+    assert bad.value.status == 400 and bad.value.code == "validation_failed"
+
+
+def test_folders_list_create_move_and_delete(client: Stowage) -> None:
+    top = f"/sdk-folders-{os.urandom(4).hex()}"
+    a = client.files.create("a.txt", "text/plain", size=1, directory=f"{top}/src/x")["file"]
+    client.files.create("b.txt", "text/plain", size=1, directory=f"{top}/src")
+    assert client.folders.create(f"{top}/empty") == {"path": f"{top}/empty", "name": "empty"}
+    assert [f["name"] for f in client.folders.list(top, limit=1)] == ["empty", "src"]
+    assert client.folders.move(f"{top}/src", f"{top}/dst") == {"moved": 2, "skipped": 0}
+    assert [f["path"] for f in client.folders.list(top)] == [f"{top}/dst", f"{top}/empty"]
+    assert client.files.get(a["id"])["directory"] == f"{top}/dst/x"
+    with pytest.raises(StowageError) as full:
+        client.folders.delete(f"{top}/dst")
+    assert (full.value.status, full.value.code) == (409, "folder_not_empty")
+    with pytest.raises(StowageError) as never:
+        client.folders.delete(f"{top}/never")
+    assert (never.value.status, never.value.code) == (404, "folder_not_found")
+    client.folders.delete(f"{top}/empty")
+    assert [f["name"] for f in client.folders.list(top)] == ["dst"]

@@ -2,7 +2,7 @@ import { Http, type CallOptions, type RetryOptions, type TokenSource } from './h
 import { type SubscribeOptions, type Subscription, type WebSocketConstructor } from './realtime.js';
 import type { UploadData } from './source.js';
 import { type UploadFields, type UploadOptions } from './upload.js';
-import type { Collection, CollectionCreate, CollectionPatch, DeleteResult, FileBatchPatch, FileCopy, FileCreate, FileEvent, FileFilter, FilePage, FilePatch, FileRecord, FileReplace, FileVersion, FileWithUpload, GetManyResult, Grant, LimitsRequest, LinksQuery, LinksResult, ListFilters, ListQuery, RealtimeInfo, SignedParts, SignedRequest, SignRequest, StoredPart, UploadLimits, UploadRequest, Usage } from './types.js';
+import type { Collection, CollectionCreate, CollectionPatch, DeleteResult, FileBatchPatch, FileCopy, FileCreate, FileEvent, FileFilter, FilePage, FilePatch, FileRecord, FileReplace, FileVersion, Folder, FileWithUpload, GetManyResult, Grant, LimitsRequest, LinksQuery, LinksResult, ListFilters, ListQuery, RealtimeInfo, SignedParts, SignedRequest, SignRequest, StoredPart, UploadLimits, UploadRequest, Usage } from './types.js';
 export interface StowageOptions {
     /** Where the API is: `http://127.0.0.1:4600` (stowage-local) or the stack's `ApiUrl`. */
     endpoint: string;
@@ -43,6 +43,7 @@ export declare class Stowage {
     readonly endpoint: string;
     readonly files: Files;
     readonly collections: Collections;
+    readonly folders: Folders;
     readonly uploads: Uploads;
     constructor(options: StowageOptions);
     /** Any call of the API, with the token, retries and errors of every other: resolves with its JSON. */
@@ -208,4 +209,28 @@ export declare class Collections {
     update(name: string, patch: CollectionPatch, options?: Conditional): Promise<Collection>;
     /** `DELETE /collections/{name}` (only an empty one). */
     delete(name: string, options?: Conditional): Promise<void>;
+}
+/** Folders: a file's `directory` places it; these browse, make, move and delete them. */
+export declare class Folders {
+    #private;
+    constructor(http: Http);
+    /**
+     * `GET /folders`: every subfolder of `parent` (default `/`) that holds a file the caller may
+     * read, or was made with `create`, in name order, across every page.
+     */
+    list(parent?: string, options?: Signal & {
+        limit?: number;
+    }): Promise<Folder[]>;
+    /** `POST /folders`: makes a folder that shows while empty (making it again is fine). */
+    create(path: string, options?: Signal): Promise<Folder>;
+    /**
+     * `POST /folders/move`, repeated until done: moves `from` and everything below it to `to`.
+     * Resolves with the totals: files moved, and files left because the caller may not change them.
+     */
+    move(from: string, to: string, options?: Signal): Promise<{
+        moved: number;
+        skipped: number;
+    }>;
+    /** `DELETE /folders`: deletes a folder made with `create` that holds nothing. */
+    delete(path: string, options?: Signal): Promise<void>;
 }

@@ -12,6 +12,7 @@ export class Stowage {
     endpoint;
     files;
     collections;
+    folders;
     uploads;
     #http;
     #WebSocket;
@@ -28,6 +29,7 @@ export class Stowage {
         this.uploads = new Uploads(this.#http);
         this.files = new Files(this.#http, this.uploads);
         this.collections = new Collections(this.#http);
+        this.folders = new Folders(this.#http);
     }
     /** Any call of the API, with the token, retries and errors of every other: resolves with its JSON. */
     request(method, path, options) {
@@ -373,5 +375,56 @@ export class Collections {
     /** `DELETE /collections/{name}` (only an empty one). */
     async delete(name, options = {}) {
         await this.#http.call('DELETE', `/collections/${encodeURIComponent(name)}`, options);
+    }
+}
+/** Folders: a file's `directory` places it; these browse, make, move and delete them. */
+export class Folders {
+    #http;
+    constructor(http) {
+        this.#http = http;
+    }
+    /**
+     * `GET /folders`: every subfolder of `parent` (default `/`) that holds a file the caller may
+     * read, or was made with `create`, in name order, across every page.
+     */
+    async list(parent = '/', options = {}) {
+        const folders = [];
+        let cursor = null;
+        do {
+            const query = { parent };
+            if (options.limit !== undefined)
+                query.limit = options.limit;
+            if (cursor)
+                query.cursor = cursor;
+            const page = await this.#http.call('GET', '/folders', { signal: options.signal, query });
+            folders.push(...page.items);
+            cursor = page.nextCursor;
+        } while (cursor);
+        return folders;
+    }
+    /** `POST /folders`: makes a folder that shows while empty (making it again is fine). */
+    create(path, options = {}) {
+        return this.#http.call('POST', '/folders', { ...options, body: { path } });
+    }
+    /**
+     * `POST /folders/move`, repeated until done: moves `from` and everything below it to `to`.
+     * Resolves with the totals: files moved, and files left because the caller may not change them.
+     */
+    async move(from, to, options = {}) {
+        let moved = 0;
+        let skipped = 0;
+        let cursor = null;
+        do {
+            const body = cursor ? { from, to, cursor } : { from, to };
+            const step = await this.#http.call('POST', '/folders/move', { ...options, body });
+            moved += step.moved;
+            skipped += step.skipped;
+            cursor = step.nextCursor;
+        } while (cursor);
+        return { moved, skipped };
+    }
+    /** `DELETE /folders`: deletes a folder made with `create` that holds nothing. */
+    async delete(path, options = {}) {
+        await this.#http.call('DELETE', '/folders', { ...options, query: { path } });
     }
 }

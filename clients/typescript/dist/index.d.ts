@@ -1,4 +1,4 @@
-export { Stowage, Files, Collections, Uploads } from './client.js';
+export { Stowage, Files, Collections, Folders, Uploads } from './client.js';
 export type { StowageOptions, Signal, Conditional, DeleteOptions, Thumbnail } from './client.js';
 export { StowageError } from './errors.js';
 export type { Problem, ErrorCode, StowageErrorInit } from './errors.js';

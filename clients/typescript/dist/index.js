@@ -4,5 +4,5 @@
 //   import { Stowage } from '@stowage/client'
 //   const stowage = new Stowage({ endpoint: 'http://127.0.0.1:4600', token })
 //   const file = await stowage.files.upload(bytes, { name: 'notes.txt', mimeType: 'text/plain' })
-export { Stowage, Files, Collections, Uploads } from './client.js';
+export { Stowage, Files, Collections, Folders, Uploads } from './client.js';
 export { StowageError } from './errors.js';

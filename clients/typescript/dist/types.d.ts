@@ -53,6 +53,10 @@ export type LimitsRequest = Schemas['LimitsRequest'];
 export type Grant = Schemas['Grant'];
 /** `user:<id>` or `group:<name>`. */
 export type Principal = Schemas['Principal'];
+/** A folder (`GET /folders`). */
+export type Folder = Schemas['Folder'];
+/** What one `POST /folders/move` call did. */
+export type FolderMoveResult = Json<'moveFolder', 200>;
 /** The query of `GET /files`: every listing filter, plus `limit` and `cursor`. */
 export type ListQuery = NonNullable<operations['listFiles']['parameters']['query']>;
 /** The listing filters (`GET /files` without `limit` and `cursor`). */

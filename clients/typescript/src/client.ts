@@ -22,6 +22,8 @@ import type {
   FileRecord,
   FileReplace,
   FileVersion,
+  Folder,
+  FolderMoveResult,
   FileWithUpload,
   GetManyResult,
   Grant,
@@ -82,6 +84,7 @@ export class Stowage {
   readonly endpoint: string
   readonly files: Files
   readonly collections: Collections
+  readonly folders: Folders
   readonly uploads: Uploads
   readonly #http: Http
   readonly #WebSocket: WebSocketConstructor | undefined
@@ -99,6 +102,7 @@ export class Stowage {
     this.uploads = new Uploads(this.#http)
     this.files = new Files(this.#http, this.uploads)
     this.collections = new Collections(this.#http)
+    this.folders = new Folders(this.#http)
   }
 
   /** Any call of the API, with the token, retries and errors of every other: resolves with its JSON. */
@@ -485,5 +489,60 @@ export class Collections {
   /** `DELETE /collections/{name}` (only an empty one). */
   async delete(name: string, options: Conditional = {}): Promise<void> {
     await this.#http.call('DELETE', `/collections/${encodeURIComponent(name)}`, options)
+  }
+}
+
+/** Folders: a file's `directory` places it; these browse, make, move and delete them. */
+export class Folders {
+  readonly #http: Http
+
+  constructor(http: Http) {
+    this.#http = http
+  }
+
+  /**
+   * `GET /folders`: every subfolder of `parent` (default `/`) that holds a file the caller may
+   * read, or was made with `create`, in name order, across every page.
+   */
+  async list(parent = '/', options: Signal & { limit?: number } = {}): Promise<Folder[]> {
+    const folders: Folder[] = []
+    let cursor: string | null = null
+    do {
+      const query: Record<string, string | number> = { parent }
+      if (options.limit !== undefined) query.limit = options.limit
+      if (cursor) query.cursor = cursor
+      const page: { items: Folder[]; nextCursor: string | null } = await this.#http.call('GET', '/folders', { signal: options.signal, query })
+      folders.push(...page.items)
+      cursor = page.nextCursor
+    } while (cursor)
+    return folders
+  }
+
+  /** `POST /folders`: makes a folder that shows while empty (making it again is fine). */
+  create(path: string, options: Signal = {}): Promise<Folder> {
+    return this.#http.call('POST', '/folders', { ...options, body: { path } })
+  }
+
+  /**
+   * `POST /folders/move`, repeated until done: moves `from` and everything below it to `to`.
+   * Resolves with the totals: files moved, and files left because the caller may not change them.
+   */
+  async move(from: string, to: string, options: Signal = {}): Promise<{ moved: number; skipped: number }> {
+    let moved = 0
+    let skipped = 0
+    let cursor: string | null = null
+    do {
+      const body: { from: string; to: string; cursor?: string } = cursor ? { from, to, cursor } : { from, to }
+      const step: FolderMoveResult = await this.#http.call('POST', '/folders/move', { ...options, body })
+      moved += step.moved
+      skipped += step.skipped
+      cursor = step.nextCursor
+    } while (cursor)
+    return { moved, skipped }
+  }
+
+  /** `DELETE /folders`: deletes a folder made with `create` that holds nothing. */
+  async delete(path: string, options: Signal = {}): Promise<void> {
+    await this.#http.call('DELETE', '/folders', { ...options, query: { path } })
   }
 }

@@ -5,7 +5,7 @@
 //   const stowage = new Stowage({ endpoint: 'http://127.0.0.1:4600', token })
 //   const file = await stowage.files.upload(bytes, { name: 'notes.txt', mimeType: 'text/plain' })
 
-export { Stowage, Files, Collections, Uploads } from './client.js'
+export { Stowage, Files, Collections, Folders, Uploads } from './client.js'
 export type { StowageOptions, Signal, Conditional, DeleteOptions, Thumbnail } from './client.js'
 export { StowageError } from './errors.js'
 export type { Problem, ErrorCode, StowageErrorInit } from './errors.js'

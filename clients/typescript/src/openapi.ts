@@ -12,8 +12,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List files, newest first
-         * @description Every filter is optional and they combine with AND. Expired records never appear. A page
+         * List, search and sort files
+         * @description Newest first unless `sort` says otherwise. Every filter is optional and they combine with
+         *     AND. Expired records never appear. A page
          *     may hold fewer than `limit` items while `nextCursor` is set (a page reads a bounded
          *     number of index entries); keep following `nextCursor` until it is `null`. A cursor is
          *     honoured only with the same filters by the same tenant.
@@ -530,6 +531,63 @@ export interface paths {
         patch: operations["updateCollection"];
         trace?: never;
     };
+    "/folders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The subfolders of a folder
+         * @description The direct subfolders of `parent`, in byte order of their names, that hold (at any depth)
+         *     a file the caller may read, or that were created with `POST /folders`. A folder that
+         *     holds only files the caller may not read is not shown. Each page costs about one index
+         *     item per subfolder, however many files are below.
+         */
+        get: operations["listFolders"];
+        put?: never;
+        /**
+         * Create a folder
+         * @description Makes `path` a folder that shows while it is empty. The folders above it show because it
+         *     is below them. Making one that exists answers `200`.
+         */
+        post: operations["createFolder"];
+        /**
+         * Delete an empty folder
+         * @description Deletes a folder made with `POST /folders` that holds no file (of anyone's) and no
+         *     folder: `409 folder_not_empty` otherwise, `404 folder_not_found` when it was never made.
+         */
+        delete: operations["deleteFolder"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/folders/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move a folder and everything below it
+         * @description Moves the files at or below `from` to the same places below `to`, up to 100 files a call,
+         *     all or none. Files the caller may not change stay where they are and are counted in
+         *     `skipped`. While `nextCursor` is not null, send the same move again with it; the last
+         *     call also moves the folders made with `POST /folders`. Moving a folder into itself is
+         *     `400`.
+         */
+        post: operations["moveFolder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/usage": {
         parameters: {
             query?: never;
@@ -901,11 +959,24 @@ export interface components {
             overwrite?: boolean | null;
         };
         /**
+         * @description A folder below `/`, as a normalised absolute path (no empty, `.` or `..` segments, no trailing `/`)
+         * @example /reports/2026
+         */
+        FolderPath: string;
+        Folder: {
+            /** @example /reports/2026 */
+            path: string;
+            /** @example 2026 */
+            name: string;
+        };
+        /**
          * @description A JSON merge patch of the mutable fields; `null` removes an optional field. Read-only
          *     and fixed fields (`kind`, `size`, `expectedSize`, `checksumSha256`) are accepted only
          *     with their current value, so a record read with GET can be sent back.
          */
         FilePatch: {
+            /** @description Moves the file to this collection (one file per request, not in a batch). It needs delete right where the file is and create right in the target, whose rules and limits apply as to a create (400 mime_type_not_allowed, 413 file_too_large, 409 quota_exceeded, 404 collection_not_found); usage moves with it. A file with an open upload is 409 upload_open. */
+            collection?: components["schemas"]["CollectionName"];
             name?: components["schemas"]["Name"];
             mimeType?: components["schemas"]["MediaType"];
             purpose?: components["schemas"]["Purpose"] | null;
@@ -918,8 +989,10 @@ export interface components {
             /** @description Only in a collection with fileSecurity (else 400). Changed only by the owner or an app (else 403 forbidden naming share). null: none. */
             grants?: components["schemas"]["Grants"] | null;
         };
-        /** @description Every mutable field; optional ones left out are removed. */
+        /** @description Every mutable field; optional ones left out are removed (`collection` left out stays). */
         FileReplace: {
+            /** @description Moves the file to this collection, as in a PATCH. */
+            collection?: components["schemas"]["CollectionName"];
             name: components["schemas"]["Name"];
             mimeType: components["schemas"]["MediaType"];
             purpose?: components["schemas"]["Purpose"] | null;
@@ -1058,7 +1131,7 @@ export interface components {
              * @description The stable machine-readable code; see docs/src/reference/errors.md.
              * @enum {string}
              */
-            code: "validation_failed" | "invalid_body" | "invalid_json" | "invalid_id" | "invalid_cursor" | "invalid_if_match" | "batch_too_large" | "missing_parts" | "part_size_mismatch" | "size_mismatch" | "etag_mismatch" | "mime_type_not_allowed" | "size_required" | "unauthorized" | "insufficient_scope" | "forbidden" | "not_found" | "version_not_found" | "collection_not_found" | "no_thumbnail" | "route_not_found" | "realtime_unavailable" | "method_not_allowed" | "external_id_conflict" | "kind_mismatch" | "collection_exists" | "collection_not_empty" | "default_collection" | "collection_mismatch" | "quota_exceeded" | "too_many_matches" | "not_uploaded" | "no_multipart_upload" | "no_open_upload" | "upload_mismatch" | "not_trashed" | "current_version" | "version_mismatch" | "payload_too_large" | "file_too_large" | "unsupported_media_type" | "too_many_connections" | "internal" | "unavailable";
+            code: "validation_failed" | "invalid_body" | "invalid_json" | "invalid_id" | "invalid_cursor" | "invalid_if_match" | "batch_too_large" | "missing_parts" | "part_size_mismatch" | "size_mismatch" | "etag_mismatch" | "mime_type_not_allowed" | "size_required" | "unauthorized" | "insufficient_scope" | "forbidden" | "not_found" | "version_not_found" | "collection_not_found" | "folder_not_found" | "no_thumbnail" | "route_not_found" | "realtime_unavailable" | "method_not_allowed" | "external_id_conflict" | "kind_mismatch" | "collection_exists" | "collection_not_empty" | "default_collection" | "collection_mismatch" | "quota_exceeded" | "too_many_matches" | "not_uploaded" | "no_multipart_upload" | "no_open_upload" | "upload_mismatch" | "not_trashed" | "current_version" | "upload_open" | "folder_not_empty" | "version_mismatch" | "payload_too_large" | "file_too_large" | "unsupported_media_type" | "too_many_connections" | "internal" | "unavailable";
             errors?: {
                 field: string;
                 message: string;
@@ -1083,6 +1156,15 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Usage"];
+            };
+        };
+        /** @description No folder of that path was made with `POST /folders` (`folder_not_found`). */
+        FolderNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description No such collection for this tenant (`collection_not_found`). */
@@ -1204,7 +1286,9 @@ export interface components {
          *     `not_uploaded`, `no_open_upload`, `no_multipart_upload` or `upload_mismatch`; with
          *     collections, `collection_exists`, `collection_not_empty`, `default_collection`,
          *     `collection_mismatch` and `quota_exceeded` (the detail names the limit); an update by
-         *     filter matching more than 100 files, `too_many_matches`.
+         *     filter matching more than 100 files, `too_many_matches`; a move to another collection
+         *     during an upload, `upload_open`; deleting a folder that holds something,
+         *     `folder_not_empty`.
          */
         Conflict: {
             headers: {
@@ -1317,6 +1401,17 @@ export interface operations {
                 cursor?: string;
                 /** @description true: list the trash (files deleted in collections with `trashDays`) instead of live files */
                 trashed?: boolean;
+                /**
+                 * @description Name search: every word (letters and digits; at most 8) must start a word of the
+                 *     file's name, ignoring case and accents (`rep 2026` finds `Q3 Report 2026.pdf`). The
+                 *     first 16 words of a name are searched.
+                 */
+                q?: string;
+                /**
+                 * @description `-createdAt` (newest first, the default), `createdAt`, `name` or `-name`. A name order
+                 *     compares names ignoring case and accents and needs `directory` or `collection`.
+                 */
+                sort?: "-createdAt" | "createdAt" | "name" | "-name";
             };
             header?: never;
             path?: never;
@@ -2374,6 +2469,165 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["InsufficientScope"];
             404: components["responses"]["CollectionNotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listFolders: {
+        parameters: {
+            query?: {
+                /** @description The folder whose subfolders to list (absent: `/`) */
+                parent?: components["schemas"]["FolderPath"];
+                /** @description Folders per page (absent: 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of subfolders */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Folder"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createFolder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "path": "/reports/2026"
+                 *     }
+                 */
+                "application/json": {
+                    path: components["schemas"]["FolderPath"];
+                };
+            };
+        };
+        responses: {
+            /** @description The folder existed already */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Folder"];
+                };
+            };
+            /** @description The folder was made */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Folder"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteFolder: {
+        parameters: {
+            query: {
+                path: components["schemas"]["FolderPath"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
+            404: components["responses"]["FolderNotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    moveFolder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "from": "/reports/2025",
+                 *       "to": "/archive/2025"
+                 *     }
+                 */
+                "application/json": {
+                    from: components["schemas"]["FolderPath"];
+                    to: components["schemas"]["Directory"];
+                    cursor?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What this call moved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        moved: number;
+                        skipped: number;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InsufficientScope"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

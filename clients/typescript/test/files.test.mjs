@@ -319,3 +319,36 @@ test('copy: beside the source, renamed into another collection, and a pending so
   })
   assert.equal(recorder.requests.length, 1, 'one request')
 })
+
+test('list: a name search and the name order within a folder', async () => {
+  const folder = `/sdk-search-${Math.random().toString(36).slice(2, 8)}`
+  const made = []
+  for (const name of ['Zeta Report.pdf', 'alpha report.txt', 'Éclair notes.md']) {
+    made.push((await client.files.create({ name, mimeType: 'text/plain', size: 1, directory: folder })).file)
+  }
+  const found = []
+  for await (const f of client.files.list({ q: 'REPORT', directory: folder })) found.push(f.name)
+  assert.deepEqual(found, ['alpha report.txt', 'Zeta Report.pdf'])
+  const byName = []
+  for await (const f of client.files.list({ directory: folder, sort: 'name', limit: 1 })) byName.push(f.name)
+  assert.deepEqual(byName, ['alpha report.txt', 'Éclair notes.md', 'Zeta Report.pdf'])
+  const oldest = []
+  for await (const f of client.files.list({ directory: folder, sort: 'createdAt' })) oldest.push(f.id)
+  assert.deepEqual(oldest, made.map((f) => f.id))
+  await assert.rejects(client.files.list({ sort: 'name' }).next(), (err) => err.status === 400 && err.code === 'validation_failed')
+})
+
+test('folders: list, create, move a folder with its files, and delete an empty one', async () => {
+  const top = `/sdk-folders-${Math.random().toString(36).slice(2, 8)}`
+  const a = (await client.files.create({ name: 'a.txt', mimeType: 'text/plain', size: 1, directory: `${top}/src/x` })).file
+  await client.files.create({ name: 'b.txt', mimeType: 'text/plain', size: 1, directory: `${top}/src` })
+  assert.deepEqual(await client.folders.create(`${top}/empty`), { path: `${top}/empty`, name: 'empty' })
+  assert.deepEqual((await client.folders.list(top, { limit: 1 })).map((f) => f.name), ['empty', 'src'])
+  assert.deepEqual(await client.folders.move(`${top}/src`, `${top}/dst`), { moved: 2, skipped: 0 })
+  assert.deepEqual((await client.folders.list(top)).map((f) => f.path), [`${top}/dst`, `${top}/empty`])
+  assert.equal((await client.files.get(a.id)).directory, `${top}/dst/x`)
+  await assert.rejects(client.folders.delete(`${top}/dst`), (err) => err.status === 409 && err.code === 'folder_not_empty')
+  await assert.rejects(client.folders.delete(`${top}/never`), (err) => err.status === 404 && err.code === 'folder_not_found')
+  await client.folders.delete(`${top}/empty`)
+  assert.deepEqual((await client.folders.list(top)).map((f) => f.name), ['dst'])
+})

@@ -158,7 +158,7 @@ macro_rules! from_json {
     (@body FromJson) => { Value };
     (@body FromOptionalJson) => { Option<Value> };
 }
-from_json!(FromJson: CreateFile, UpdateFiles, DeleteFiles, SignParts, SignRequest, NewCollection, RulesPatch, LimitsRequest, crate::validate::BatchIds);
+from_json!(FromJson: CreateFile, UpdateFiles, DeleteFiles, SignParts, SignRequest, NewCollection, RulesPatch, LimitsRequest, crate::validate::BatchIds, crate::validate::NewFolder, crate::validate::MoveFolder);
 from_json!(FromOptionalJson: UploadRequest, CompleteParts, crate::validate::CopyRequest);
 
 macro_rules! from_query {
@@ -178,4 +178,6 @@ from_query!(
     ContentRequest,
     crate::validate::ShowRequest,
     crate::validate::DeleteRequest,
+    crate::validate::FolderQuery,
+    crate::validate::FolderPathQuery,
 );

@@ -160,6 +160,36 @@ impl Answer for crate::service::ManyLinks {
     }
 }
 
+impl Answer for crate::service::FolderPage {
+    fn into_response(self) -> Response<Body> {
+        json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "items": self.items, "nextCursor": self.next_cursor }),
+            None,
+        )
+    }
+}
+
+/// A folder made (`201`) or already there (`200`).
+pub struct FolderMade(crate::service::Folder, bool);
+
+impl Answer for FolderMade {
+    fn into_response(self) -> Response<Body> {
+        let status = if self.1 {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        json_response(status, &self.0, None)
+    }
+}
+
+impl Answer for crate::service::FolderMoved {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &self, None)
+    }
+}
+
 /// A copy: `201` with the new record and its `Location`.
 pub struct NewCopy(Shown);
 
@@ -591,5 +621,36 @@ handler!(
     /// `PUT /usage/limits`.
     PutUsageLimits: PutUsageLimits(app, who, Json(request) => Json<LimitsRequest>) -> UsageReport {
         app.service.put_limits(&who, request).await
+    }
+);
+
+handler!(
+    /// `GET /folders`.
+    ListFolders: ListFolders(app, who, Query(query) => Query<crate::validate::FolderQuery>) -> crate::service::FolderPage {
+        app.service.list_folders(&who, &query).await
+    }
+);
+
+handler!(
+    /// `POST /folders`.
+    CreateFolder: CreateFolder(app, who, Json(request) => Json<crate::validate::NewFolder>) -> FolderMade {
+        app.service
+            .create_folder(&who, &request.path)
+            .await
+            .map(|(folder, created)| FolderMade(folder, created))
+    }
+);
+
+handler!(
+    /// `POST /folders/move`.
+    MoveFolder: MoveFolder(app, who, Json(request) => Json<crate::validate::MoveFolder>) -> crate::service::FolderMoved {
+        app.service.move_folder(&who, &request).await
+    }
+);
+
+handler!(
+    /// `DELETE /folders`.
+    DeleteFolder: DeleteFolder(app, who, Query(request) => Query<crate::validate::FolderPathQuery>) -> NoContent {
+        app.service.delete_folder(&who, &request.path).await.map(|()| NoContent)
     }
 );

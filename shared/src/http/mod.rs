@@ -14,12 +14,12 @@ mod strict_json;
 use lambda_http::{Body, Request, Response};
 
 pub use handlers::{
-    serve, AbortUpload, CompleteUpload, CopyFile, CreateCollection, CreateFile, DeleteCollection,
-    DeleteFile, DeleteFiles, DeleteVersion, GetCollection, GetContent, GetFile, GetFiles, GetLinks,
-    GetRealtime, GetThumbnail, GetUploadLimits, GetUsage, GetVersionContent, Handler,
-    ListCollections, ListFiles, ListUploadParts, ListVersions, PutUsageLimits, ReplaceFile,
-    RestoreFile, RestoreVersion, SignUploadParts, SignUploadRequest, StartUpload, UpdateCollection,
-    UpdateFile, UpdateFiles,
+    serve, AbortUpload, CompleteUpload, CopyFile, CreateCollection, CreateFile, CreateFolder,
+    DeleteCollection, DeleteFile, DeleteFiles, DeleteFolder, DeleteVersion, GetCollection,
+    GetContent, GetFile, GetFiles, GetLinks, GetRealtime, GetThumbnail, GetUploadLimits, GetUsage,
+    GetVersionContent, Handler, ListCollections, ListFiles, ListFolders, ListUploadParts,
+    ListVersions, MoveFolder, PutUsageLimits, ReplaceFile, RestoreFile, RestoreVersion,
+    SignUploadParts, SignUploadRequest, StartUpload, UpdateCollection, UpdateFile, UpdateFiles,
 };
 pub use request::{identity_of_claims, MAX_BODY_BYTES};
 pub use response::problem;
@@ -66,6 +66,10 @@ pub async fn handle(app: &App, route: RouteId, req: Request) -> Response<Body> {
         RouteId::GetFiles => serve::<GetFiles, _, _>(app, req).await,
         RouteId::GetLinks => serve::<GetLinks, _, _>(app, req).await,
         RouteId::CopyFile => serve::<CopyFile, _, _>(app, req).await,
+        RouteId::ListFolders => serve::<ListFolders, _, _>(app, req).await,
+        RouteId::CreateFolder => serve::<CreateFolder, _, _>(app, req).await,
+        RouteId::MoveFolder => serve::<MoveFolder, _, _>(app, req).await,
+        RouteId::DeleteFolder => serve::<DeleteFolder, _, _>(app, req).await,
     }
 }
 
@@ -110,6 +114,10 @@ mod tests {
             GetFiles::ROUTE,
             GetLinks::ROUTE,
             CopyFile::ROUTE,
+            ListFolders::ROUTE,
+            CreateFolder::ROUTE,
+            MoveFolder::ROUTE,
+            DeleteFolder::ROUTE,
         ];
         let unique: std::collections::HashSet<RouteId> = handlers.iter().copied().collect();
         assert_eq!(unique.len(), ROUTES.len(), "one handler per route");

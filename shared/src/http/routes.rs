@@ -38,6 +38,10 @@ pub enum RouteId {
     GetFiles,
     GetLinks,
     CopyFile,
+    ListFolders,
+    CreateFolder,
+    MoveFolder,
+    DeleteFolder,
 }
 
 /// The HTTP methods the API uses.
@@ -104,7 +108,8 @@ const fn route(id: RouteId, method: Method, path: &'static str, function: &'stat
             RouteId::DeleteFile
             | RouteId::DeleteFiles
             | RouteId::RestoreFile
-            | RouteId::DeleteVersion,
+            | RouteId::DeleteVersion
+            | RouteId::DeleteFolder,
         ) => Scope::Delete,
         _ => Scope::Write,
     };
@@ -248,6 +253,10 @@ pub const ROUTES: &[Route] = &[
         "/collections/{name}",
         "delete-collection",
     ),
+    route(RouteId::ListFolders, Get, "/folders", "list-folders"),
+    route(RouteId::CreateFolder, Post, "/folders", "create-folder"),
+    route(RouteId::DeleteFolder, Delete, "/folders", "delete-folder"),
+    route(RouteId::MoveFolder, Post, "/folders/move", "move-folder"),
     route(RouteId::GetUsage, Get, "/usage", "get-usage"),
     route(RouteId::GetRealtime, Get, "/realtime", "get-realtime"),
     route(
@@ -309,6 +318,10 @@ mod tests {
             RouteId::GetFiles,
             RouteId::GetLinks,
             RouteId::CopyFile,
+            RouteId::ListFolders,
+            RouteId::CreateFolder,
+            RouteId::MoveFolder,
+            RouteId::DeleteFolder,
         ];
         for id in all {
             match id {
@@ -344,7 +357,11 @@ mod tests {
                 | RouteId::DeleteVersion
                 | RouteId::GetFiles
                 | RouteId::GetLinks
-                | RouteId::CopyFile => {}
+                | RouteId::CopyFile
+                | RouteId::ListFolders
+                | RouteId::CreateFolder
+                | RouteId::MoveFolder
+                | RouteId::DeleteFolder => {}
             }
         }
         all.to_vec()

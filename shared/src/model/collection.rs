@@ -323,6 +323,35 @@ pub fn charge_change(previous: Option<&FileRecord>, next: Option<&FileRecord>) -
     after.minus(before)
 }
 
+/// What a batch of record changes adds to each collection's counters (zero ones left out). A
+/// record that changes collection leaves its whole count at the old one and brings it to the
+/// new one.
+pub fn collection_deltas<'a>(
+    changes: impl IntoIterator<Item = (Option<&'a FileRecord>, Option<&'a FileRecord>)>,
+) -> std::collections::BTreeMap<CollectionName, Counter> {
+    let mut by_collection: std::collections::BTreeMap<CollectionName, Counter> =
+        std::collections::BTreeMap::new();
+    let mut add = |collection: &CollectionName, counter: Counter| {
+        let entry = by_collection.entry(collection.clone()).or_default();
+        *entry = entry.plus(counter);
+    };
+    for (previous, next) in changes {
+        match (previous, next) {
+            (Some(p), Some(n)) if p.collection != n.collection => {
+                add(&p.collection, charge_change(Some(p), None));
+                add(&n.collection, charge_change(None, Some(n)));
+            }
+            _ => {
+                if let Some(record) = next.or(previous) {
+                    add(&record.collection, charge_change(previous, next));
+                }
+            }
+        }
+    }
+    by_collection.retain(|_, counter| !counter.is_zero());
+    by_collection
+}
+
 /// Which limit a write would pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LimitName {

@@ -12,6 +12,7 @@ mod ids;
 mod metadata;
 mod sequencer;
 mod time;
+pub mod words;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,8 +21,9 @@ pub use access::{
     Policy, Principal, PublicFiles, Right, Role, MAX_ACCESS_ENTRIES, MAX_GRANTS, MAX_GROUPS,
 };
 pub use collection::{
-    charge_change, Admission, Collection, CollectionName, Counter, CreateDefaults, LimitName,
-    Limits, MimePattern, Rules, Usage, DEFAULT_COLLECTION, MAX_LIMIT, MAX_TRASH_DAYS, MAX_VERSIONS,
+    charge_change, collection_deltas, Admission, Collection, CollectionName, Counter,
+    CreateDefaults, LimitName, Limits, MimePattern, Rules, Usage, DEFAULT_COLLECTION, MAX_LIMIT,
+    MAX_TRASH_DAYS, MAX_VERSIONS,
 };
 pub use error::FieldError;
 pub use fields::{Checksum, DirectoryPath, ExternalId, FileName, MediaType, Purpose, Source, Tags};

@@ -12,8 +12,8 @@ use crate::error::{ApiError, ProblemCode};
 use crate::identity::Identity;
 use crate::model::{CollectionName, FileId, FileRecord, Policy};
 use crate::store::MetadataStore;
-use crate::store::{IndexQuery, ListIndex};
-use crate::validate::ListQuery;
+use crate::store::{IndexQuery, ListIndex, NameQuery, NameScope};
+use crate::validate::{ListQuery, Sort};
 
 /// Upper bound on items one listing request reads; past it the page is returned short, with a
 /// cursor, rather than running for long on a very selective combination of filters.
@@ -28,11 +28,21 @@ pub struct ListPage {
     pub items_read: u64,
 }
 
+/// Where a listing continues: past this id (in the listing's direction), or past this name
+/// key in a name order.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+enum Cursor {
+    #[serde(rename = "i")]
+    Id(FileId),
+    #[serde(rename = "n")]
+    Name(String),
+}
+
 /// What a cursor carries: where to continue, and which filters it belongs to.
 #[derive(Serialize, Deserialize)]
-struct Cursor {
-    /// Continue below this id.
-    below: FileId,
+struct Token {
+    #[serde(flatten)]
+    at: Cursor,
     /// `ListQuery::fingerprint` of the filters.
     filters: u64,
 }
@@ -41,29 +51,37 @@ fn invalid_cursor(detail: &str) -> ApiError {
     ApiError::new(ProblemCode::InvalidCursor, detail)
 }
 
-fn encode_cursor(below: FileId, filters: u64) -> String {
-    let json = serde_json::to_vec(&Cursor { below, filters }).unwrap_or_default();
+fn encode_cursor(at: &Cursor, filters: u64) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        #[serde(flatten)]
+        at: &'a Cursor,
+        filters: u64,
+    }
+    let json = serde_json::to_vec(&Out { at, filters }).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
-fn decode_cursor(text: &str, filters: u64) -> Result<FileId, ApiError> {
+fn decode_cursor(text: &str, filters: u64) -> Result<Cursor, ApiError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
         .map_err(|_| invalid_cursor("the cursor is not one this API issued"))?;
-    let cursor: Cursor = serde_json::from_slice(&bytes)
+    let cursor: Token = serde_json::from_slice(&bytes)
         .map_err(|_| invalid_cursor("the cursor is not one this API issued"))?;
     if cursor.filters != filters {
         return Err(invalid_cursor(
             "the cursor belongs to another listing (other filters, or another tenant); send the same filters or no cursor",
         ));
     }
-    Ok(cursor.below)
+    Ok(cursor.at)
 }
 
 /// The most selective index the filters allow.
 fn choose_index(query: &ListQuery) -> ListIndex {
     if let Some(name) = &query.name {
         ListIndex::Name(name.clone())
+    } else if let Some(search) = &query.search {
+        ListIndex::Word(search.index_key())
     } else if let Some(directory) = &query.directory {
         ListIndex::Directory(directory.clone())
     } else if let Some(purpose) = &query.purpose {
@@ -82,10 +100,10 @@ fn choose_index(query: &ListQuery) -> ListIndex {
 /// One index a listing merges, with what it has read ahead.
 struct Source {
     index: ListIndex,
-    /// Records read but not yet merged, newest first.
+    /// Records read but not yet merged, in the listing's order.
     buffer: VecDeque<FileRecord>,
-    /// The next read starts at this id.
-    highest: FileId,
+    /// The next read starts at this id (and goes down, or up for an ascending listing).
+    next: FileId,
     /// Nothing more below `highest`.
     done: bool,
     /// How many records the next read asks for.
@@ -157,24 +175,38 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         who: &Identity,
         query: &ListQuery,
     ) -> Result<(Vec<FileRecord>, Option<String>, u64), ApiError> {
+        if query.sort.by_name() {
+            return self.read_name_page(who, query).await;
+        }
         let now = self.clock.now();
+        let ascending = query.sort == Sort::OldestFirst;
         let fingerprint = query.fingerprint(who.tenant.as_str());
-        let mut highest = match &query.cursor {
-            Some(text) => match decode_cursor(text, fingerprint)?.predecessor() {
-                Some(id) => id,
+        let mut highest = FileId::MAX;
+        let mut lowest = FileId::MIN;
+        if let Some(text) = &query.cursor {
+            let Cursor::Id(past) = decode_cursor(text, fingerprint)? else {
+                return Err(invalid_cursor("the cursor is not one this API issued"));
+            };
+            let next = if ascending {
+                past.successor()
+            } else {
+                past.predecessor()
+            };
+            match next {
+                Some(id) if ascending => lowest = id,
+                Some(id) => highest = id,
                 None => return Ok((Vec::new(), None, 0)),
-            },
-            None => FileId::MAX,
-        };
+            }
+        }
         if let Some(before) = query.created_before {
             match FileId::lowest_at(before).predecessor() {
                 Some(id) => highest = highest.min(id),
                 None => return Ok((Vec::new(), None, 0)),
             }
         }
-        let lowest = query
-            .created_after
-            .map_or(FileId::MIN, |after| FileId::lowest_at(after.plus_millis(1)));
+        if let Some(after) = query.created_after {
+            lowest = lowest.max(FileId::lowest_at(after.plus_millis(1)));
+        }
 
         if let Some(external_id) = &query.external_id {
             // Unique per tenant: at most one record, read through its marker.
@@ -199,39 +231,48 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
 
         let (sources, mut seen) = self.sources(who, query).await?;
         let want = query.limit + 1; // one more than the page tells whether another page exists
+        let start = if ascending { lowest } else { highest };
         let mut sources: Vec<Source> = sources
             .into_iter()
             .map(|index| Source {
                 index,
                 buffer: VecDeque::new(),
-                highest,
+                next: start,
                 done: false,
                 batch: want,
             })
             .collect();
+        // `a` comes before `b` in the listing's order.
+        let before = |a: FileId, b: FileId| if ascending { a < b } else { a > b };
         let mut items: Vec<FileRecord> = Vec::with_capacity(want);
         let mut items_read = 0;
         let mut exhausted = false;
         while items.len() < want && items_read < MAX_ITEMS_READ {
             // Every source that may hold more but has nothing read ahead reads its next page;
-            // only then is the newest head the newest record of the merge.
+            // only then is the first head the first record of the merge.
             let mut refilled = false;
             for source in sources
                 .iter_mut()
                 .filter(|s| !s.done && s.buffer.is_empty())
             {
-                if source.highest < lowest {
+                if source.next < lowest || source.next > highest {
                     source.done = true;
                     continue;
                 }
+                let (low, high) = if ascending {
+                    (source.next, highest)
+                } else {
+                    (lowest, source.next)
+                };
                 let page = self
                     .store
                     .list(IndexQuery {
                         tenant: &who.tenant,
                         index: &source.index,
-                        lowest,
-                        highest: source.highest,
+                        lowest: low,
+                        highest: high,
                         limit: source.batch.min(1_000),
+                        ascending,
                     })
                     .await?;
                 // A first read of one page serves indexed filters; later reads (filters the
@@ -239,8 +280,15 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 source.batch = (source.batch * 2).min(1_000);
                 items_read += page.items_read;
                 source.buffer.extend(page.records);
-                match (page.more, page.last_id.and_then(FileId::predecessor)) {
-                    (true, Some(next)) => source.highest = next,
+                let next = page.last_id.and_then(|id| {
+                    if ascending {
+                        id.successor()
+                    } else {
+                        id.predecessor()
+                    }
+                });
+                match (page.more, next) {
+                    (true, Some(next)) => source.next = next,
                     _ => source.done = true,
                 }
                 refilled = true;
@@ -251,7 +299,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             let Some(top) = sources
                 .iter()
                 .filter_map(|s| s.buffer.front().map(|r| r.id))
-                .max()
+                .reduce(|a, b| if before(b, a) { b } else { a })
             else {
                 exhausted = true;
                 break;
@@ -270,28 +318,118 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                 items.push(record);
             }
         }
-        // Everything above the highest unconsumed id of any source has been merged.
+        // Everything before the first unconsumed id of any source has been merged.
         let frontier = sources
             .iter()
             .filter(|s| !(s.done && s.buffer.is_empty()))
-            .map(|s| s.buffer.front().map_or(s.highest, |r| r.id))
-            .max();
-        if frontier.is_none() {
-            exhausted = true;
-        }
-        let highest = frontier.unwrap_or(FileId::MIN);
+            .map(|s| s.buffer.front().map_or(s.next, |r| r.id))
+            .reduce(|a, b| if before(b, a) { a } else { b });
+        let frontier = match frontier {
+            Some(id) => id,
+            None => {
+                exhausted = true;
+                start
+            }
+        };
         let next_cursor = if items.len() > query.limit {
             items.truncate(query.limit);
-            items.last().map(|r| encode_cursor(r.id, fingerprint))
-        } else if !exhausted && lowest <= highest {
+            items
+                .last()
+                .map(|r| encode_cursor(&Cursor::Id(r.id), fingerprint))
+        } else if !exhausted && (lowest..=highest).contains(&frontier) {
             // Stopped at the read bound: continue where the reading stopped.
-            highest
-                .successor()
-                .map(|below| encode_cursor(below, fingerprint))
+            let past = if ascending {
+                frontier.predecessor()
+            } else {
+                frontier.successor()
+            };
+            past.map(|id| encode_cursor(&Cursor::Id(id), fingerprint))
         } else {
             None
         };
         Ok((items, next_cursor, items_read))
+    }
+
+    /// A page in name order: one folder's or collection's index, read in the order of its
+    /// folded names, filtered here (the caller's rights included).
+    async fn read_name_page(
+        &self,
+        who: &Identity,
+        query: &ListQuery,
+    ) -> Result<(Vec<FileRecord>, Option<String>, u64), ApiError> {
+        let now = self.clock.now();
+        let fingerprint = query.fingerprint(who.tenant.as_str());
+        let scope = match (&query.directory, &query.collection) {
+            (Some(directory), _) => NameScope::Directory(directory.clone()),
+            (None, Some(collection)) => NameScope::Collection(collection.clone()),
+            (None, None) => {
+                return Err(ApiError::Validation(vec![crate::model::FieldError::new(
+                    "sort",
+                    "a name order needs directory= (a folder) or collection=",
+                )]))
+            }
+        };
+        let mut after = match &query.cursor {
+            Some(text) => match decode_cursor(text, fingerprint)? {
+                Cursor::Name(key) => Some(key),
+                Cursor::Id(_) => {
+                    return Err(invalid_cursor("the cursor is not one this API issued"))
+                }
+            },
+            None => None,
+        };
+        let descending = query.sort == Sort::NameDescending;
+        let mut seen = Policies::default();
+        let want = query.limit + 1;
+        let mut items: Vec<(String, FileRecord)> = Vec::with_capacity(want);
+        let mut items_read = 0;
+        let mut batch = want;
+        let mut more = true;
+        while items.len() < want && more && items_read < MAX_ITEMS_READ {
+            let page = self
+                .store
+                .list_by_name(NameQuery {
+                    tenant: &who.tenant,
+                    scope: &scope,
+                    after: after.as_deref(),
+                    descending,
+                    limit: batch.min(1_000),
+                })
+                .await?;
+            batch = (batch * 2).min(1_000);
+            items_read += page.items_read;
+            more = page.more && page.last_key.is_some();
+            for record in page.records {
+                let key = crate::store::name_order_key(&record);
+                if items.len() < want
+                    && !record.is_expired(now)
+                    && query.matches(&record)
+                    && self.sees(who, &record, &mut seen).await?
+                {
+                    items.push((key, record));
+                }
+            }
+            // Records past the page's `want` are read again by the next page.
+            if items.len() >= want {
+                break;
+            }
+            after = page.last_key;
+        }
+        let next_cursor = if items.len() > query.limit {
+            items.truncate(query.limit);
+            items
+                .last()
+                .map(|(key, _)| encode_cursor(&Cursor::Name(key.clone()), fingerprint))
+        } else if more {
+            after.map(|key| encode_cursor(&Cursor::Name(key), fingerprint))
+        } else {
+            None
+        };
+        Ok((
+            items.into_iter().map(|(_, r)| r).collect(),
+            next_cursor,
+            items_read,
+        ))
     }
 }
 
@@ -302,8 +440,13 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_are_bound_to_their_filters() {
         let id = FileId::generate();
-        let text = encode_cursor(id, 7);
-        assert_eq!(decode_cursor(&text, 7).unwrap(), id);
+        let text = encode_cursor(&Cursor::Id(id), 7);
+        assert_eq!(decode_cursor(&text, 7).unwrap(), Cursor::Id(id));
+        let name = encode_cursor(&Cursor::Name("a\u{1}b".into()), 7);
+        assert_eq!(
+            decode_cursor(&name, 7).unwrap(),
+            Cursor::Name("a\u{1}b".into())
+        );
         assert_eq!(
             decode_cursor(&text, 8).unwrap_err().code(),
             ProblemCode::InvalidCursor

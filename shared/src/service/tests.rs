@@ -171,6 +171,49 @@ impl MetadataStore for Racing {
     async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError> {
         self.inner.list(query).await
     }
+
+    async fn list_by_name(
+        &self,
+        query: crate::store::NameQuery<'_>,
+    ) -> Result<crate::store::NamePage, StoreError> {
+        self.inner.list_by_name(query).await
+    }
+
+    async fn first_path_key(
+        &self,
+        tenant: &TenantId,
+        source: &crate::store::PathSource,
+        lo: &str,
+        hi: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.inner.first_path_key(tenant, source, lo, hi).await
+    }
+
+    async fn records_below(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<FileRecord>, bool), StoreError> {
+        self.inner.records_below(tenant, prefix, after, limit).await
+    }
+
+    async fn put_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError> {
+        self.inner.put_folder(tenant, path).await
+    }
+
+    async fn delete_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError> {
+        self.inner.delete_folder(tenant, path).await
+    }
+
+    async fn folders_below(
+        &self,
+        tenant: &TenantId,
+        path: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.folders_below(tenant, path).await
+    }
 }
 
 pub(super) struct World {

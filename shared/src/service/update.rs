@@ -46,6 +46,9 @@ impl FilePatch {
         if let Some(private_access) = self.private_access {
             next.private_access = private_access;
         }
+        if let Some(collection) = &self.collection {
+            next.collection = collection.clone();
+        }
         next.purpose = self.purpose.applied_to(&record.purpose);
         next.external_id = self.external_id.applied_to(&record.external_id);
         next.directory = self.directory.applied_to(&record.directory);
@@ -91,6 +94,47 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         self.permit(who, current, Right::Share).await
     }
 
+    /// A move of `current` to `next`'s collection: delete right where it is, create right
+    /// where it goes, and the target's rules (type, size), limits, sharing and publishing.
+    /// Returns what admits the write (the target's limits, checked in the write itself).
+    async fn admit_move(
+        &self,
+        who: &Identity,
+        current: &FileRecord,
+        next: &FileRecord,
+    ) -> Result<crate::model::Admission, ApiError> {
+        self.permit(who, current, Right::Delete).await?;
+        if current.upload.is_some() {
+            return Err(ApiError::new(
+                ProblemCode::UploadOpen,
+                format!(
+                    "file {} has an open upload; it moves to another collection once the upload lands or is aborted",
+                    current.id
+                ),
+            ));
+        }
+        let (rules, admission) = self.admission(&who.tenant, &next.collection).await?;
+        let policy = rules.policy();
+        if !policy.allows_create(&who.caller()) {
+            return Err(super::create::cannot_create(&next.collection));
+        }
+        let mut upload = crate::validate::UploadRequest {
+            expected_size: Some(next.size.unwrap_or(0)),
+            ..crate::validate::UploadRequest::default()
+        };
+        super::collections::admit_upload(&rules, &admission, &next.mime_type, &mut upload)?;
+        if !next.grants.is_empty() && !policy.file_security {
+            return Err(super::create::grants_need_file_security());
+        }
+        if next.grants != current.grants {
+            self.permit(who, current, Right::Share).await?;
+        }
+        if !next.private_access {
+            admit_publish(who, &policy, &current.uploaded_by, &next.collection)?;
+        }
+        Ok(admission)
+    }
+
     /// Applies a merge patch (`PATCH`) or a replacement (`PUT`) to one record. Without
     /// `If-Match`, a concurrent change is merged by applying the patch to the fresh record.
     pub async fn update(
@@ -109,6 +153,10 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
                     let next = patch.applied_to(&current)?;
                     if next == current {
                         return Ok((Plan::keep(), ()));
+                    }
+                    if next.collection != current.collection {
+                        let admission = self.admit_move(who, &current, &next).await?;
+                        return Ok((Plan::write(next).within(admission), ()));
                     }
                     self.admit_grants(who, &current, &next).await?;
                     if current.private_access && !next.private_access {
@@ -207,6 +255,12 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
         let records = self
             .modify_many(who, &ids, |at, current| {
                 let next = batch.items[at].1.applied_to(current)?;
+                if next.collection != current.collection {
+                    return Err(ApiError::field(
+                        "collection",
+                        "a file moves to another collection alone, with PATCH /files/{id}",
+                    ));
+                }
                 if next.grants != current.grants {
                     // Grants change one file at a time (PATCH /files/{id}).
                     return Err(ApiError::field(

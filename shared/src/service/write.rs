@@ -20,7 +20,7 @@ use crate::store::MetadataStore;
 use crate::store::{Change, StoreError};
 
 /// Attempts of one write before a writer that keeps losing the race gives up with `412`.
-const WRITE_ATTEMPTS: u32 = 8;
+pub(super) const WRITE_ATTEMPTS: u32 = 8;
 
 /// What a change does to the record.
 #[derive(Debug)]
@@ -116,7 +116,7 @@ fn check_version(record: &FileRecord, if_match: Option<u64>) -> Result<(), ApiEr
 }
 
 /// A short pause before retrying a lost race, growing with each attempt.
-async fn back_off(attempt: u32) {
+pub(super) async fn back_off(attempt: u32) {
     if attempt > 0 {
         tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
     }

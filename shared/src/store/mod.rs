@@ -4,8 +4,8 @@
 //! overwrites, `replace`/`delete` are compare-and-swaps on `version`, `externalId` is unique per
 //! tenant among live records, and `replace_many` is all-or-nothing. Expiry is judged by the
 //! service from `expiresAt`; a store only keeps expired records out of the uniqueness check.
-//! Listing reads one index in id order (newest first); filtering is the service's job, so both
-//! backends filter identically.
+//! Listing reads one index in id order (newest or oldest first), or a folder's or collection's
+//! files in name order; filtering is the service's job, so both backends filter identically.
 
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
@@ -64,10 +64,13 @@ pub enum ListIndex {
     Collection(String),
     /// The files granted to one principal (its wire form, `user:<id>` or `group:<g>`).
     Grantee(String),
+    /// The files with a name word that starts with this folded prefix
+    /// ([`crate::model::words::prefixes`]).
+    Word(String),
 }
 
-/// One read of an index: ids from `lowest` to `highest` (both inclusive), newest first, at most
-/// `limit` records.
+/// One read of an index: ids from `lowest` to `highest` (both inclusive), newest first (oldest
+/// first if `ascending`), at most `limit` records.
 #[derive(Clone, Debug)]
 pub struct IndexQuery<'a> {
     pub tenant: &'a TenantId,
@@ -75,19 +78,102 @@ pub struct IndexQuery<'a> {
     pub lowest: FileId,
     pub highest: FileId,
     pub limit: usize,
+    pub ascending: bool,
 }
 
 /// What one index read returned.
 #[derive(Clone, Debug, Default)]
 pub struct IndexPage {
-    /// Records in descending id order (expired ones included; the service drops them).
+    /// Records in the read's id order (expired ones included; the service drops them).
     pub records: Vec<FileRecord>,
-    /// The lowest id the read reached (the next read continues below it).
+    /// The last id the read reached (the next read continues past it).
     pub last_id: Option<FileId>,
-    /// Whether the index may hold more records below `last_id`.
+    /// Whether the index may hold more records past `last_id`.
     pub more: bool,
     /// Items the backend read to answer (DynamoDB's `ScannedCount`, plus fetched records).
     pub items_read: u64,
+}
+
+/// Whose files a name-ordered read walks: one folder's (exactly that `directory`) or one
+/// collection's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NameScope {
+    Directory(String),
+    Collection(String),
+}
+
+/// One read in name order: records whose [`name_order_key`] is past `after` (in the read's
+/// direction), at most `limit`.
+#[derive(Clone, Debug)]
+pub struct NameQuery<'a> {
+    pub tenant: &'a TenantId,
+    pub scope: &'a NameScope,
+    pub after: Option<&'a str>,
+    pub descending: bool,
+    pub limit: usize,
+}
+
+/// What one name-ordered read returned.
+#[derive(Clone, Debug, Default)]
+pub struct NamePage {
+    pub records: Vec<FileRecord>,
+    /// The key of the last record read (the next read continues past it).
+    pub last_key: Option<String>,
+    pub more: bool,
+    pub items_read: u64,
+}
+
+/// The key a record is ordered by in a name-ordered read: its folded name (cut to 400 bytes),
+/// then its id, so that equal names keep a stable order. No name holds a control character,
+/// so `\u{1}` sorts a name before every longer name it starts.
+pub fn name_order_key(record: &FileRecord) -> String {
+    let mut key = String::new();
+    for c in crate::model::words::order_key(record.name.as_str()).chars() {
+        if key.len() + c.len_utf8() > 400 {
+            break;
+        }
+        key.push(c);
+    }
+    format!("{key}\u{1}{}", record.id)
+}
+
+/// Where a folder walk reads path keys: every file of the tenant, the files one reader key
+/// makes visible (a collection read whole, an owner, a grantee), or the explicitly created
+/// folders.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PathSource {
+    All,
+    Collection(String),
+    Uploader(String),
+    /// A principal's wire form (`user:<id>`, `group:<g>`).
+    Grantee(String),
+    Explicit,
+}
+
+/// How a folder's path starts every key below it: `/` for the top, `/a/b/` for `/a/b`.
+pub fn folder_prefix(path: &str) -> String {
+    if path.ends_with('/') {
+        path.to_owned()
+    } else {
+        format!("{path}/")
+    }
+}
+
+/// The key that places a record in the folder tree: its folder's prefix, `\u{1}`, its id
+/// (`/a/b/\u{1}01J…` for a file in `/a/b`; a file without a directory is in `/`). `None` for a
+/// record in the trash, which no folder shows. Keys of the files at or below `/a/b` start with
+/// `/a/b/`; a direct file's key sorts before every subfolder's.
+pub fn path_order_key(record: &FileRecord) -> Option<String> {
+    if record.is_trashed() {
+        return None;
+    }
+    let directory = record.directory.as_ref().map_or("/", |d| d.as_str());
+    Some(format!("{}\u{1}{}", folder_prefix(directory), record.id))
+}
+
+/// The key of an explicitly created folder: its prefix (`/a/b/`).
+pub fn folder_key(path: &str) -> String {
+    folder_prefix(path)
 }
 
 /// One record change of an all-or-nothing batch.
@@ -255,6 +341,39 @@ pub trait MetadataStore: Send + Sync {
 
     /// Reads one index.
     async fn list(&self, query: IndexQuery<'_>) -> Result<IndexPage, StoreError>;
+
+    /// Reads one folder's or collection's records in name order.
+    async fn list_by_name(&self, query: NameQuery<'_>) -> Result<NamePage, StoreError>;
+
+    /// The first key of `source` from `lo` (inclusive) to `hi` (exclusive), if any: one
+    /// item read, however many keys the range holds.
+    async fn first_path_key(
+        &self,
+        tenant: &TenantId,
+        source: &PathSource,
+        lo: &str,
+        hi: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// The records whose path key starts with `prefix` and sorts after `after` (if given), in
+    /// path order, at most `limit`; and whether more may follow.
+    async fn records_below(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<FileRecord>, bool), StoreError>;
+
+    /// Stores the explicitly created folder `path`; `false` if it was stored already.
+    async fn put_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError>;
+
+    /// Deletes the explicitly created folder `path`; `false` if none was stored.
+    async fn delete_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError>;
+
+    /// The explicitly created folders at or below `path`, in path order.
+    async fn folders_below(&self, tenant: &TenantId, path: &str)
+        -> Result<Vec<String>, StoreError>;
 
     /// Up to `limit` records, of any tenant, whose expiry has passed by `now` while they still
     /// record a public copy (`published`): what the publish worker's sweep withdraws, long

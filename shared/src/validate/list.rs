@@ -2,7 +2,30 @@
 
 use super::wire_enum;
 use crate::error::ApiError;
+use crate::model::words::SearchQuery;
 use crate::model::{FieldError, FileKind, FileRecord, FileStatus, Tags, Timestamp};
+
+/// The order of a listing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Sort {
+    /// `-createdAt`: newest first (the default).
+    #[default]
+    NewestFirst,
+    /// `createdAt`: oldest first.
+    OldestFirst,
+    /// `name`: by name as people read it (case and accents ignored), within one folder or
+    /// collection.
+    Name,
+    /// `-name`: the reverse.
+    NameDescending,
+}
+
+impl Sort {
+    /// A name order (which needs `directory=` or `collection=`).
+    pub fn by_name(self) -> bool {
+        matches!(self, Sort::Name | Sort::NameDescending)
+    }
+}
 
 /// Most `tag` filters one listing takes (each is checked against every record read).
 pub(crate) const MAX_TAG_FILTERS: usize = 10;
@@ -32,6 +55,9 @@ pub struct ListQuery {
     pub collection: Option<String>,
     /// List the trash (files deleted in collections with `trashDays`) instead of live files.
     pub trashed: bool,
+    /// `q`: every word must start a word of the name.
+    pub search: Option<SearchQuery>,
+    pub sort: Sort,
 }
 
 impl ListQuery {
@@ -112,11 +138,29 @@ impl ListQuery {
                 "collection" => crate::model::CollectionName::parse_as(name, value)
                     .map(|c| query.collection = Some(c.as_str().to_owned())),
                 "trashed" => super::flag(name, value).map(|v| query.trashed = v),
+                "q" => SearchQuery::parse(name, value).map(|q| query.search = Some(q)),
+                "sort" => match value {
+                    "-createdAt" => Ok(Sort::NewestFirst),
+                    "createdAt" => Ok(Sort::OldestFirst),
+                    "name" => Ok(Sort::Name),
+                    "-name" => Ok(Sort::NameDescending),
+                    _ => Err(FieldError::new(
+                        name,
+                        "must be name, -name, createdAt or -createdAt",
+                    )),
+                }
+                .map(|sort| query.sort = sort),
                 _ => Err(FieldError::new(name, "is not a known query parameter")),
             };
             if let Err(e) = result {
                 errors.push(e);
             }
+        }
+        if query.sort.by_name() && query.directory.is_none() && query.collection.is_none() {
+            errors.push(FieldError::new(
+                "sort",
+                "a name order needs directory= (a folder) or collection=",
+            ));
         }
         if errors.is_empty() {
             Ok(query)
@@ -136,9 +180,10 @@ impl ListQuery {
                 &self.external_id,
                 record.external_id.as_ref().map(|e| e.as_str()),
             )
+            // A file without a directory is in the top folder, `/`.
             && eq(
                 &self.directory,
-                record.directory.as_ref().map(|d| d.as_str()),
+                Some(record.directory.as_ref().map_or("/", |d| d.as_str())),
             )
             && eq(&self.mime_type, Some(record.mime_type.as_str()))
             && eq(&self.uploaded_by, Some(record.uploaded_by.as_str()))
@@ -146,15 +191,19 @@ impl ListQuery {
             && self.status.is_none_or(|s| s == record.status)
             && self.kind.is_none_or(|k| k == record.kind)
             && self.directory_prefix.as_deref().is_none_or(|prefix| {
-                record
-                    .directory
-                    .as_ref()
-                    .is_some_and(|d| within_directory(d.as_str(), prefix))
+                within_directory(
+                    record.directory.as_ref().map_or("/", |d| d.as_str()),
+                    prefix,
+                )
             })
             && self.tags.iter().all(|t| record.tags.as_slice().contains(t))
             && self.created_after.is_none_or(|at| record.created_at > at)
             && self.created_before.is_none_or(|at| record.created_at < at)
             && record.is_trashed() == self.trashed
+            && self
+                .search
+                .as_ref()
+                .is_none_or(|q| q.matches(record.name.as_str()))
     }
 
     /// A fingerprint of the tenant and the filters (not `limit` or `cursor`), so a cursor is

@@ -77,18 +77,12 @@ const MUTABLE_FIELDS: &[&str] = &[
     "source",
     "privateAccess",
     "grants",
+    "collection",
 ];
 
 /// Fields fixed after creation besides the read-only ones: accepted in an update only with
-/// their current value. (`expectedSize` and `checksumSha256` change with a new upload; a
-/// file's `collection` is fixed at create.)
-const FIXED_FIELDS: &[&str] = &[
-    "kind",
-    "size",
-    "expectedSize",
-    "checksumSha256",
-    "collection",
-];
+/// their current value. (`expectedSize` and `checksumSha256` change with a new upload.)
+const FIXED_FIELDS: &[&str] = &["kind", "size", "expectedSize", "checksumSha256"];
 
 /// A validated update of one record.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -106,6 +100,8 @@ pub struct FilePatch {
     /// The new grants (`null` in a `PATCH`: none; absent: unchanged, in a `PUT` too, so that
     /// a replacement by someone who may not share keeps them).
     pub grants: Option<Vec<crate::model::Grant>>,
+    /// The collection to move the file to (absent: where it is, in a `PUT` too).
+    pub collection: Option<crate::model::CollectionName>,
     /// Read-only and fixed fields the body repeats; each must hold its current value.
     pub echoed: Vec<Echo>,
 }
@@ -166,6 +162,12 @@ impl FilePatch {
             }
             None => None,
         };
+        if f.is_null("collection") {
+            f.error("collection", "must be a collection name");
+        }
+        patch.collection = f
+            .string("collection")
+            .and_then(|v| f.check(crate::model::CollectionName::parse_as("collection", &v)));
         let grants_null = f.is_null("grants");
         patch.grants = match f.grants("grants") {
             Some(grants) => Some(grants),

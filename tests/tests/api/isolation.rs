@@ -30,6 +30,15 @@ async fn snapshot(env: &TestEnv, ids: &[String]) -> Vec<Value> {
             .json,
     );
     state.push(env.route(RouteId::GetUsage, "acme").send().await.json);
+    for parent in ["/", "/a-dir"] {
+        state.push(
+            env.route(RouteId::ListFolders, "acme")
+                .query(&format!("parent={parent}"))
+                .send()
+                .await
+                .json,
+        );
+    }
     state
 }
 
@@ -40,7 +49,7 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
     let uploaded = env
         .uploaded(
             "acme",
-            json!({"name": "a.txt", "mimeType": "text/plain", "externalId": "ext-a", "tags": ["t"]}),
+            json!({"name": "a.txt", "mimeType": "text/plain", "externalId": "ext-a", "tags": ["t"], "directory": "/a-dir/inner"}),
             b"hello",
         )
         .await["id"]
@@ -92,6 +101,13 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
         .as_str()
         .unwrap()
         .to_owned();
+    // A's folders: one of files, one made explicitly.
+    let made = env
+        .route(RouteId::CreateFolder, "acme")
+        .body(json!({"path": "/a-made"}))
+        .send()
+        .await;
+    assert_eq!(made.status, 201, "{}", made.json);
     let ids = vec![
         uploaded.clone(),
         multipart.clone(),
@@ -235,6 +251,44 @@ async fn tenant_b_gets_404_on_every_route_for_tenant_a_files(env: TestEnv) {
                     .await;
                 assert_eq!(reply.status, 200, "{}", reply.json);
                 assert_eq!(reply.json["limits"]["maxFiles"], 1);
+            }
+            RouteId::ListFolders => {
+                for parent in ["/", "/a-dir", "/a-made"] {
+                    let reply = env
+                        .route(route.id, "globex")
+                        .query(&format!("parent={parent}"))
+                        .send()
+                        .await;
+                    assert_eq!(reply.status, 200, "{}", reply.json);
+                    assert_eq!(reply.json["items"], json!([]), "{parent}: {}", reply.json);
+                }
+            }
+            RouteId::CreateFolder => {
+                // B's folder of the same path is B's own.
+                let reply = env
+                    .route(route.id, "globex")
+                    .body(json!({"path": "/a-made"}))
+                    .send()
+                    .await;
+                assert_eq!(reply.status, 201, "{}", reply.json);
+            }
+            RouteId::MoveFolder => {
+                let reply = env
+                    .route(route.id, "globex")
+                    .body(json!({"from": "/a-dir", "to": "/taken"}))
+                    .send()
+                    .await;
+                assert_eq!(reply.status, 200, "{}", reply.json);
+                assert_eq!(reply.json["moved"], 0, "{}", reply.json);
+                assert_eq!(reply.json["skipped"], 0, "{}", reply.json);
+            }
+            RouteId::DeleteFolder => {
+                // A's folder holds a file, but to B it does not exist.
+                env.route(route.id, "globex")
+                    .query("path=/a-dir")
+                    .send()
+                    .await
+                    .assert_problem(404, "folder_not_found");
             }
             RouteId::GetUploadLimits => {
                 // The same for every tenant: nothing of A's in it.

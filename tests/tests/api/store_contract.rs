@@ -232,6 +232,7 @@ async fn indexes_list_newest_first_within_bounds(store: Arc<dyn MetadataStore>) 
                     lowest,
                     highest,
                     limit,
+                    ascending: false,
                 })
                 .await
                 .unwrap()
@@ -272,6 +273,102 @@ async fn indexes_list_newest_first_within_bounds(store: Arc<dyn MetadataStore>) 
     )
     .await;
     assert!(none.records.is_empty());
+
+    // Oldest first, within bounds, paging past the last id.
+    let oldest = store
+        .list(IndexQuery {
+            tenant: &tenant,
+            index: &ListIndex::Tag("even".into()),
+            lowest: ids[1],
+            highest: FileId::MAX,
+            limit: 1,
+            ascending: true,
+        })
+        .await
+        .unwrap();
+    let got: Vec<FileId> = oldest.records.iter().map(|r| r.id).collect();
+    assert_eq!(got, vec![ids[2]]);
+    assert!(oldest.more);
+    assert_eq!(oldest.last_id, Some(ids[2]));
+
+    // A name word's prefix finds every record with that word, accents and case folded.
+    for prefix in ["r", "resume", "pdf"] {
+        let found = read(ListIndex::Word(prefix.into()), FileId::MIN, FileId::MAX, 10).await;
+        assert_eq!(found.records.len(), 5, "{prefix}");
+    }
+    let found = read(ListIndex::Word("sume".into()), FileId::MIN, FileId::MAX, 10).await;
+    assert!(found.records.is_empty(), "prefixes of words, not infixes");
+}
+
+async fn records_read_in_name_order_within_a_folder(store: Arc<dyn MetadataStore>) {
+    let now = Timestamp::from_datetime(chrono::Utc::now());
+    let tenant = format!("t{}", ulid::Ulid::new());
+    let names = [
+        "b.txt",
+        "Alpha.txt",
+        "Éclair.txt",
+        "alpha.txt",
+        "zed.txt",
+        "c.txt",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let mut r = record(&tenant);
+        r.id = FileId::generate_at(now.plus_seconds(i as u64));
+        r.name = stowage::model::FileName::parse(name).unwrap();
+        r.directory = Some(
+            stowage::model::DirectoryPath::parse(if *name == "c.txt" { "/other" } else { "/d" })
+                .unwrap(),
+        );
+        store
+            .insert(&r, &Admission::unlimited(&r), now)
+            .await
+            .unwrap();
+    }
+    let tenant = TenantId::parse(&tenant).unwrap();
+    let scope = stowage::store::NameScope::Directory("/d".into());
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_by_name(stowage::store::NameQuery {
+                tenant: &tenant,
+                scope: &scope,
+                after: after.as_deref(),
+                descending: false,
+                limit: 2,
+            })
+            .await
+            .unwrap();
+        seen.extend(page.records.iter().map(|r| r.name.to_string()));
+        if !page.more {
+            break;
+        }
+        after = page.last_key;
+    }
+    // Case and accents do not order; equal folded names keep the order of their ids.
+    assert_eq!(
+        seen,
+        ["Alpha.txt", "alpha.txt", "b.txt", "Éclair.txt", "zed.txt"]
+    );
+    let reversed = store
+        .list_by_name(stowage::store::NameQuery {
+            tenant: &tenant,
+            scope: &scope,
+            after: None,
+            descending: true,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let names: Vec<String> = reversed
+        .records
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["zed.txt", "Éclair.txt", "b.txt", "alpha.txt", "Alpha.txt"]
+    );
 }
 
 async fn dynamodb() -> Arc<dyn MetadataStore> {
@@ -313,5 +410,6 @@ on_both_stores!(
     contract,
     a_write_cannot_lose_which_public_copy_exists,
     external_ids_are_unique_among_live_records,
-    indexes_list_newest_first_within_bounds
+    indexes_list_newest_first_within_bounds,
+    records_read_in_name_order_within_a_folder
 );

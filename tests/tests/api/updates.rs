@@ -73,7 +73,6 @@ async fn read_only_fields_pass_only_with_their_current_value(env: TestEnv) {
         ("createdAt", json!("2020-01-01T00:00:00.000Z")),
         ("kind", json!("temp")),
         ("extension", json!(".exe")),
-        ("collection", json!("avatars")),
     ] {
         let reply = env
             .route(RouteId::UpdateFile, "acme")

@@ -90,3 +90,54 @@ export function confirmation(title, text, action) {
 export function notice(kind, text) {
   return h('p', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text)
 }
+
+/**
+ * Asks for one line of text: a modal dialog with `title`, a labelled input holding `value`,
+ * Cancel and `action`. Resolves with the text (trimmed) when `action` is chosen, `null` on
+ * Cancel or Escape.
+ */
+export function ask(title, label, value, action) {
+  const id = `dialog-${++dialogs}`
+  const input = h('input', { name: 'answer', value, autocomplete: 'off', spellcheck: 'false', required: true })
+  const dialog = h(
+    'dialog',
+    { 'aria-labelledby': id },
+    h('h3', { id }, title),
+    h(
+      'form',
+      { method: 'dialog' },
+      field(label, input),
+      h('button', { value: 'cancel', formnovalidate: true }, 'Cancel'),
+      h('button', { value: 'confirm', class: 'primary' }, action),
+    ),
+  )
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      dialog.remove()
+      resolve(dialog.returnValue === 'confirm' ? input.value.trim() : null)
+    })
+    document.body.append(dialog)
+    dialog.showModal()
+    input.select()
+  })
+}
+
+/** A dialog that shows `content` with a Close button; resolves when it is closed. */
+export function showDialog(title, content) {
+  const id = `dialog-${++dialogs}`
+  const dialog = h(
+    'dialog',
+    { 'aria-labelledby': id, class: 'wide' },
+    h('h3', { id }, title),
+    content,
+    h('form', { method: 'dialog' }, h('button', { value: 'close', autofocus: true }, 'Close')),
+  )
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      dialog.remove()
+      resolve()
+    })
+    document.body.append(dialog)
+    dialog.showModal()
+  })
+}

@@ -150,8 +150,11 @@ function start(config) {
     ),
   )
 
+  // The upload panel is made first: the list tells it which folder files go to.
+  let upload = null
   const list = fileList(client, {
     me,
+    onFolder: (path) => upload?.setDirectory(path),
     onOpen: (id) => {
       location.hash = `#/files/${encodeURIComponent(id)}`
     },
@@ -162,7 +165,7 @@ function start(config) {
       signInPage(config, `The API refused the token: ${err.message}`)
     },
   })
-  const upload = uploadPanel(client, { onChange: () => list.refresh() })
+  upload = uploadPanel(client, { onChange: () => list.refresh() })
   const picker = collectionPicker(client, {
     admin: isAdmin(claims),
     onChange: (name) => {

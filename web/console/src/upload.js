@@ -29,6 +29,7 @@ export function uploadPanel(client, { onChange }) {
   uppy.on('upload-error', () => onChange())
 
   let collection = ''
+  let directory = '/'
   const destination = h('p', { class: 'destination' })
   const form = h(
     'form',
@@ -52,9 +53,13 @@ export function uploadPanel(client, { onChange }) {
   const applyMeta = () => {
     const temp = form.elements.temp.checked
     form.elements.ttlSeconds.disabled = !temp
-    destination.textContent = `Files you add go to the collection ${collection || 'default'}.`
+    destination.textContent =
+      directory === '/'
+        ? `Files you add go to the collection ${collection || 'default'}.`
+        : `Files you add go to the collection ${collection || 'default'}, in ${directory}.`
     uppy.setMeta({
       collection,
+      directory: directory === '/' ? '' : directory,
       tags: form.elements.tags.value,
       purpose: form.elements.purpose.value,
       temp,
@@ -90,6 +95,11 @@ export function uploadPanel(client, { onChange }) {
         note: 'Files go straight to storage; large ones in parts you can pause and resume.',
         theme: 'auto',
       })
+    },
+    /** Files added from now on go to this folder (`/`: the top). */
+    setDirectory(path) {
+      directory = path
+      applyMeta()
     },
     /** Files added from now on go to this collection (`''`: `default`). */
     setCollection(name) {

@@ -331,7 +331,7 @@ try {
   })
 
   await step('filter the list', async () => {
-    const names = () => page.locator('table.files tbody tr td:nth-child(2)').allTextContents()
+    const names = () => page.locator('table.files tbody tr td:nth-child(3)').allTextContents()
     const filter = async (label, value) => {
       const control = filters.getByLabel(label, { exact: true })
       if ((await control.evaluate((e) => e.tagName)) === 'SELECT') await control.selectOption(value)
@@ -739,6 +739,101 @@ try {
     page.off('request', watch)
     await page.goto(consoleUrl)
     await page.locator('#who', { hasText: 'acme / alice' }).waitFor()
+  })
+
+  await step('a file manager: make folders, drop a file into one, find it, sort, select, move a folder', async () => {
+    const names = () => page.locator('table.files tbody tr td:nth-child(3) a').allTextContents()
+    for (const name of ['Q3 Report 2026.txt', 'alpha plan.txt', 'zeta notes.txt']) {
+      const created = await api('POST', '/files', { name, mimeType: 'text/plain', size: 5 })
+      if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.json)}`)
+      const put = await fetch(created.json.upload.url, { method: 'PUT', headers: created.json.upload.headers, body: 'hello' })
+      if (put.status !== 200) throw new Error(`PUT: ${put.status}`)
+      await row(name).locator('td.status', { hasText: 'uploaded' }).waitFor()
+    }
+    // Two folders, made as a person makes them.
+    for (const name of ['reports', 'archive']) {
+      await page.getByRole('button', { name: 'New folder' }).click()
+      const dialog = page.getByRole('dialog')
+      await dialog.getByLabel('Name (in /)').fill(name)
+      await dialog.getByRole('button', { name: 'Create' }).click()
+      await page.getByRole('button', { name: `Open folder ${name}` }).waitFor()
+    }
+    // A file dragged onto a folder goes into it.
+    await row('Q3 Report 2026.txt').dragTo(page.getByRole('button', { name: 'Open folder reports' }))
+    await row('Q3 Report 2026.txt').waitFor({ state: 'detached' })
+    if ((await recordNamed('Q3 Report 2026.txt')).directory !== '/reports') throw new Error('the dropped file is not in /reports')
+    await page.getByRole('button', { name: 'Open folder reports' }).click()
+    await page.locator('nav.crumbs a[aria-current]', { hasText: 'reports' }).waitFor()
+    await row('Q3 Report 2026.txt').waitFor()
+    await uploadForm.getByText('Files you add go to the collection default, in /reports.').waitFor()
+    await page.screenshot({ path: join(ARTIFACTS, 'folder.png'), fullPage: true })
+    await page.locator('nav.crumbs').getByRole('link', { name: 'All files' }).click()
+    await page.getByRole('button', { name: 'Open folder reports' }).waitFor()
+
+    // Found by words of its name, from the top, in the folder it is in.
+    await filters.getByLabel('Search names').fill('rep 2026')
+    await filters.getByRole('button', { name: 'Filter' }).click()
+    await waitFor('the report, found', async () => (await names()).join() === 'Q3 Report 2026.txt')
+    await row('Q3 Report 2026.txt').locator('.where', { hasText: '/reports' }).waitFor()
+    await page.screenshot({ path: join(ARTIFACTS, 'search.png'), fullPage: true })
+    await filters.getByLabel('Search names').fill('')
+    await filters.getByRole('button', { name: 'Filter' }).click()
+    await row('alpha plan.txt').waitFor()
+
+    // Sorted by name, then the other way, by the column heading.
+    const nameHeading = page.locator('th button.sort', { hasText: 'Name' })
+    const folded = (list) => [...list].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
+    await nameHeading.click()
+    await waitFor('names in order', async () => {
+      const shown = await names()
+      return shown.length > 2 && shown.join() === folded(shown).join()
+    })
+    await nameHeading.click()
+    await waitFor('names in reverse order', async () => {
+      const shown = await names()
+      return shown.length > 2 && shown.join() === folded(shown).reverse().join()
+    })
+
+    // A grid of the same files.
+    await page.getByRole('button', { name: 'Grid', exact: true }).click()
+    await page.locator('ul.grid li.card', { hasText: 'alpha plan.txt' }).waitFor()
+    await page.screenshot({ path: join(ARTIFACTS, 'grid.png'), fullPage: true })
+    await page.getByRole('button', { name: 'List', exact: true }).click()
+
+    // Two files selected: download links for both, then both moved into a folder.
+    await page.getByLabel('Select alpha plan.txt').check()
+    await page.getByLabel('Select zeta notes.txt').check()
+    const bar = page.getByRole('toolbar', { name: 'Selected files' })
+    await bar.getByText('2 selected').waitFor()
+    await bar.getByRole('button', { name: 'Download links' }).click()
+    const links = page.getByRole('dialog')
+    await links.getByRole('link', { name: 'alpha plan.txt' }).waitFor()
+    const href = await links.getByRole('link', { name: 'zeta notes.txt' }).getAttribute('href')
+    if ((await (await fetch(href)).text()) !== 'hello') throw new Error('a download link does not serve the file')
+    await page.screenshot({ path: join(ARTIFACTS, 'links.png'), fullPage: true })
+    await links.getByRole('button', { name: 'Close' }).click()
+    await bar.getByRole('button', { name: 'Move to…' }).click()
+    const to = page.getByRole('dialog')
+    await to.getByLabel('To folder').fill('/archive')
+    await to.getByRole('button', { name: 'Move', exact: true }).click()
+    await row('alpha plan.txt').waitFor({ state: 'detached' })
+    await row('zeta notes.txt').waitFor({ state: 'detached' })
+    for (const name of ['alpha plan.txt', 'zeta notes.txt']) {
+      if ((await recordNamed(name)).directory !== '/archive') throw new Error(`${name} is not in /archive`)
+    }
+
+    // A folder dragged onto another moves with its files.
+    await page.getByRole('button', { name: 'Open folder reports' }).dragTo(page.getByRole('button', { name: 'Open folder archive' }))
+    await page.getByRole('button', { name: 'Open folder reports' }).waitFor({ state: 'detached' })
+    if ((await recordNamed('Q3 Report 2026.txt')).directory !== '/archive/reports') throw new Error('the folder did not move')
+    await page.getByRole('button', { name: 'Open folder archive' }).click()
+    await page.getByRole('button', { name: 'Open folder reports' }).waitFor()
+    await row('alpha plan.txt').waitFor()
+    await page.screenshot({ path: join(ARTIFACTS, 'file-manager.png'), fullPage: true })
+    await page.locator('nav.crumbs').getByRole('link', { name: 'All files' }).click()
+    await row('big.bin').waitFor()
+    const missing = await unlabelledControls()
+    if (missing.length) throw new Error(`controls without a label: ${missing.join('\n')}`)
   })
 
   await step('sign out, and in again by pasting a token', async () => {

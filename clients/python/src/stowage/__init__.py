@@ -1,8 +1,9 @@
 """Stowage's Python client: ``Stowage(endpoint, token)``, then ``client.files`` (upload,
-get, get_many, list, update, replace, delete, restore, download, links, versions, …), ``client.collections``, ``client.usage()``
+get, get_many, list, update, replace, delete, restore, download, links, versions, …), ``client.collections``, ``client.folders``, ``client.usage()``
 and ``client.subscribe(on_event)``."""
 
 from ._client import Collections, Files, Stowage, __version__
+from ._folders import Folders
 from ._errors import StowageError, UploadCancelled, UploadError
 from ._types import (
     Collection,
@@ -12,6 +13,8 @@ from ._types import (
     FileLink,
     FileRecord,
     FileVersion,
+    Folder,
+    FolderMoved,
     GetManyResult,
     Grant,
     LinksResult,
@@ -25,6 +28,9 @@ __all__ = [
     "Stowage",
     "Files",
     "Collections",
+    "Folders",
+    "Folder",
+    "FolderMoved",
     "StowageError",
     "UploadError",
     "UploadCancelled",

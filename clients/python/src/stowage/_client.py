@@ -16,6 +16,7 @@ import httpx
 
 from . import _upload
 from ._errors import StowageError, UploadError
+from ._folders import Folders
 from ._http import STORAGE_RETRY, Http, TokenSource, backoff, retry_after
 from ._types import (
     Collection,
@@ -104,6 +105,7 @@ class Stowage:
         self._limits: UploadLimits | None = None
         self.files = Files(self)
         self.collections = Collections(self)
+        self.folders = Folders(self)
 
     @property
     def endpoint(self) -> str:

@@ -198,3 +198,18 @@ class Realtime(TypedDict):
     url: str
     host: str
     channels: list[str]
+
+
+class Folder(TypedDict):
+    """A folder (``Folder`` in openapi.yaml): its path and its last segment."""
+
+    path: str
+    name: str
+
+
+class FolderMoved(TypedDict):
+    """What moving a folder did: files moved, and files left because the caller may read but
+    not change them."""
+
+    moved: int
+    skipped: int

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 
-use super::schema::{backend, pointer_key, record_from_item, record_key, Item};
+use super::schema::{backend, pointer_item, pointer_key, record_from_item, record_key, Item};
 use super::sdk::{classify, until_processed};
 use super::DynamoStore;
 use crate::model::{FileId, FileRecord, TenantId};
@@ -28,12 +28,13 @@ impl DynamoStore {
         let requests = pks
             .into_iter()
             .map(|pk| {
-                let key = pointer_key(record, pk);
                 let request = if delete {
+                    let key = pointer_key(record, pk);
                     let delete = DeleteRequest::builder().set_key(Some(key)).build();
                     WriteRequest::builder().delete_request(delete.map_err(backend)?)
                 } else {
-                    let put = PutRequest::builder().set_item(Some(key)).build();
+                    let item = pointer_item(record, pk);
+                    let put = PutRequest::builder().set_item(Some(item)).build();
                     WriteRequest::builder().put_request(put.map_err(backend)?)
                 };
                 Ok(request.build())

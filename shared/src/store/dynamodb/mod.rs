@@ -4,6 +4,7 @@
 
 mod batch;
 mod conditional;
+mod folders;
 mod schema;
 mod sdk;
 pub mod stream;
@@ -14,7 +15,10 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
-use super::{Change, IndexPage, IndexQuery, ListIndex, MetadataStore, StoreError};
+use super::{
+    Change, IndexPage, IndexQuery, ListIndex, MetadataStore, NamePage, NameQuery, PathSource,
+    StoreError,
+};
 use crate::model::{
     Admission, Collection, CollectionName, FileId, FileRecord, Limits, TenantId, Timestamp, Usage,
 };
@@ -33,6 +37,8 @@ pub fn indexes() -> Vec<(&'static str, &'static str)> {
     schema::INDEXES
         .iter()
         .map(|index| (index.name, index.attribute))
+        .chain(schema::NAME_INDEXES)
+        .chain(schema::PATH_INDEXES)
         .chain([(schema::PUBLIC_EXPIRY_INDEX, schema::PUBLIC_EXPIRY_ATTRIBUTE)])
         .collect()
 }
@@ -44,7 +50,7 @@ pub struct DynamoStore {
     table: String,
 }
 
-/// The partitions of `record`'s pointers (tags and grantees).
+/// The partitions of `record`'s pointers (tags, grantees, name words).
 fn tags_of(record: &FileRecord) -> BTreeSet<String> {
     schema::pointer_pks(record)
 }
@@ -195,6 +201,12 @@ impl MetadataStore for DynamoStore {
             let (old, new) = (tags_of(previous), tags_of(next));
             self.write_pointers(next, old.difference(&new), true)
                 .await?;
+            // A grant pointer carries the record's place in the folder tree: a record that
+            // moved (or went to the trash, or came back) moves its grant pointers with it.
+            if crate::store::path_order_key(previous) != crate::store::path_order_key(next) {
+                let kept = old.intersection(&new).filter(|pk| schema::is_grant_pk(pk));
+                self.write_pointers(next, kept, false).await?;
+            }
         }
         Ok(())
     }
@@ -325,7 +337,7 @@ impl MetadataStore for DynamoStore {
             .expression_attribute_values(":pk", s(partition.value))
             .expression_attribute_values(":lo", s(file_sk(query.lowest)))
             .expression_attribute_values(":hi", s(file_sk(query.highest)))
-            .scan_index_forward(false)
+            .scan_index_forward(query.ascending)
             // Global secondary indexes are eventually consistent; the table is read consistently.
             .consistent_read(partition.index.is_none())
             .limit(limit)
@@ -335,22 +347,101 @@ impl MetadataStore for DynamoStore {
         let items = output.items.unwrap_or_default();
         let mut items_read = u64::try_from(output.scanned_count).unwrap_or(0);
         let last_id = items.last().and_then(file_id_of);
-        let records = if let ListIndex::Tag(_) | ListIndex::Grantee(_) = query.index {
-            let ids: Vec<FileId> = items.iter().filter_map(file_id_of).collect();
-            let records = self.get_records(query.tenant, &ids).await?;
-            items_read += records.len() as u64;
-            records
-        } else {
-            items
-                .into_iter()
-                .map(record_from_item)
-                .collect::<Result<_, _>>()?
-        };
+        let records =
+            if let ListIndex::Tag(_) | ListIndex::Grantee(_) | ListIndex::Word(_) = query.index {
+                let ids: Vec<FileId> = items.iter().filter_map(file_id_of).collect();
+                let records = self.get_records(query.tenant, &ids).await?;
+                items_read += records.len() as u64;
+                records
+            } else {
+                items
+                    .into_iter()
+                    .map(record_from_item)
+                    .collect::<Result<_, _>>()?
+            };
         Ok(IndexPage {
             records,
             last_id,
             more: output.last_evaluated_key.is_some(),
             items_read,
         })
+    }
+
+    async fn list_by_name(&self, query: NameQuery<'_>) -> Result<NamePage, StoreError> {
+        let limit = i32::try_from(query.limit.clamp(1, 1_000)).unwrap_or(1_000);
+        let (index, attribute, value) = schema::name_partition(query.tenant, query.scope);
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .expression_attribute_names("#h", attribute)
+            .expression_attribute_values(":h", s(value))
+            .scan_index_forward(!query.descending)
+            .limit(limit);
+        request = match query.after {
+            Some(after) => request
+                .key_condition_expression(if query.descending {
+                    "#h = :h AND #o < :after"
+                } else {
+                    "#h = :h AND #o > :after"
+                })
+                .expression_attribute_names("#o", schema::NAME_ORDER)
+                .expression_attribute_values(":after", s(after)),
+            None => request.key_condition_expression("#h = :h"),
+        };
+        let output = request.send().await.map_err(classify)?;
+        let items = output.items.unwrap_or_default();
+        let last_key = items
+            .last()
+            .and_then(|item| item.get(schema::NAME_ORDER))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        let records = items
+            .into_iter()
+            .map(record_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NamePage {
+            items_read: u64::try_from(output.scanned_count).unwrap_or(0),
+            records,
+            last_key,
+            more: output.last_evaluated_key.is_some(),
+        })
+    }
+
+    async fn first_path_key(
+        &self,
+        tenant: &TenantId,
+        source: &PathSource,
+        lo: &str,
+        hi: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.first_key(tenant, source, lo, hi).await
+    }
+
+    async fn records_below(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<FileRecord>, bool), StoreError> {
+        self.below(tenant, prefix, after, limit).await
+    }
+
+    async fn put_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError> {
+        self.store_folder(tenant, path).await
+    }
+
+    async fn delete_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError> {
+        self.remove_folder(tenant, path).await
+    }
+
+    async fn folders_below(
+        &self,
+        tenant: &TenantId,
+        path: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        self.explicit_below(tenant, path).await
     }
 }

@@ -6,10 +6,12 @@
 //!
 //! | item | `pk` | `sk` | other key attributes |
 //! |------|------|------|----------------------|
-//! | file record | `T#<t>` | `F#<ulid>` | `expiresAtEpoch` (TTL), `nameKey`, `purposeKey`, `directoryKey`, `uploadedByKey` (`<t>#<value>`, each present only when the field is set) |
+//! | file record | `T#<t>` | `F#<ulid>` | `expiresAtEpoch` (TTL), `nameKey`, `purposeKey`, `directoryKey`, `uploadedByKey`, `collectionKey` (`<t>#<value>`, each present only when the field is set), `nameOrder` (folded name, `\u{1}`, ulid), `tenantKey` (`<t>`) and `pathOrder` (folder prefix, `\u{1}`, ulid; absent in the trash) |
 //! | externalId marker | `T#<t>` | `X#<externalId>` | `fileId`, `expiresAtEpoch` and `expiresAtMillis` (the record's) |
 //! | tag pointer | `G#<t>#<tag>` | `F#<ulid>` | — |
-//! | grant pointer | `A#<t>#<principal>` (`user:<id>`, `group:<g>`) | `F#<ulid>` | — |
+//! | grant pointer | `A#<t>#<principal>` (`user:<id>`, `group:<g>`) | `F#<ulid>` | `grantKey` (its `pk`) and `pathOrder` (the record's, while it has one) |
+//! | name-word pointer | `W#<t>#<prefix>` (1–6 folded characters of a word of the name) | `F#<ulid>` | — |
+//! | explicit folder | `T#<t>` | `D#<path>/` | — |
 //! | collection | `T#<t>` | `C#<name>` | its rules, `version` |
 //! | tenant usage | `T#<t>` | `U` | `bytes`, `files`, the stored limits `maxBytes`, `maxFiles`, `limitsVersion` |
 //! | collection usage | `T#<t>` | `U#<name>` | `bytes`, `files` |
@@ -22,7 +24,12 @@
 //!   range. The global secondary indexes ([`INDEXES`], hash `<field>Key`, range `sk`, all
 //!   attributes projected) serve those filters the same way; `tag` is a `Query` on the tag's
 //!   pointer partition followed by a consistent `BatchGetItem` of the records, and so is the
-//!   listing of the files granted to one principal; `externalId` is a
+//!   listing of the files granted to one principal, and the name search (`q`), which reads the
+//!   pointers of its longest word's prefix; `byDirectoryName` and `byCollectionName` (range
+//!   `nameOrder`) give a folder's or a collection's files in name order; the four path indexes
+//!   ([`PATH_INDEXES`], range `pathOrder`, keys only) find the first file below a folder for
+//!   every file of the tenant, a collection's, an owner's and a grantee's, so listing subfolders
+//!   reads one key per subfolder; `externalId` is a
 //!   strongly consistent read of its marker. Every listing is a `Query` or key reads; nothing
 //!   `Scan`s.
 //! - The marker makes `externalId` unique per tenant: it is written in the same transaction as
@@ -42,7 +49,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::keys::encode_tenant;
 use crate::model::{FileId, FileRecord, TenantId};
-use crate::store::{ListIndex, StoreError};
+use crate::store::{name_order_key, path_order_key, ListIndex, NameScope, PathSource, StoreError};
 
 /// An item as the SDK sees it.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -109,11 +116,11 @@ pub(crate) const BY_PURPOSE: Index = Index {
     attribute: "purposeKey",
     value: |r| r.purpose.as_ref().map(|p| p.as_str()),
 };
-/// `directory = …` listings.
+/// `directory = …` listings (a record without a directory is in `/`).
 pub(crate) const BY_DIRECTORY: Index = Index {
     name: "byDirectory",
     attribute: "directoryKey",
-    value: |r| r.directory.as_ref().map(|d| d.as_str()),
+    value: |r| Some(r.directory.as_ref().map_or("/", |d| d.as_str())),
 };
 /// `collection = …` listings.
 pub(crate) const BY_COLLECTION: Index = Index {
@@ -127,6 +134,86 @@ pub(crate) const BY_UPLOADED_BY: Index = Index {
     attribute: "uploadedByKey",
     value: |r| Some(r.uploaded_by.as_str()),
 };
+/// The attribute that orders records by name in [`NAME_INDEXES`].
+pub(crate) const NAME_ORDER: &str = "nameOrder";
+/// A folder's files in name order.
+pub(crate) const BY_DIRECTORY_NAME: &str = "byDirectoryName";
+/// A collection's files in name order.
+pub(crate) const BY_COLLECTION_NAME: &str = "byCollectionName";
+/// The name-ordered indexes, with the hash key attribute each shares with an id-ordered one.
+pub(crate) const NAME_INDEXES: [(&str, &str); 2] = [
+    (BY_DIRECTORY_NAME, BY_DIRECTORY.attribute),
+    (BY_COLLECTION_NAME, BY_COLLECTION.attribute),
+];
+
+/// The attribute that places a record (and its grant pointers) in the folder tree.
+pub(crate) const PATH_ORDER: &str = "pathOrder";
+/// The record attribute holding the tenant alone: the hash key of [`BY_PATH`].
+pub(crate) const TENANT_KEY: &str = "tenantKey";
+/// The grant pointer attribute holding its own partition key: the hash key of
+/// [`BY_GRANT_PATH`].
+pub(crate) const GRANT_KEY: &str = "grantKey";
+/// Every file of a tenant, in path order.
+pub(crate) const BY_PATH: &str = "byPath";
+/// A collection's files in path order.
+pub(crate) const BY_COLLECTION_PATH: &str = "byCollectionPath";
+/// An owner's files in path order.
+pub(crate) const BY_UPLOADER_PATH: &str = "byUploaderPath";
+/// The grant pointers of one principal in path order.
+pub(crate) const BY_GRANT_PATH: &str = "byGrantPath";
+/// The path-ordered indexes, with their hash key attributes.
+pub(crate) const PATH_INDEXES: [(&str, &str); 4] = [
+    (BY_PATH, TENANT_KEY),
+    (BY_COLLECTION_PATH, BY_COLLECTION.attribute),
+    (BY_UPLOADER_PATH, BY_UPLOADED_BY.attribute),
+    (BY_GRANT_PATH, GRANT_KEY),
+];
+
+/// The index, hash key attribute and value a folder walk of `source` reads (`None`: the
+/// explicit folders, in the table's tenant partition).
+pub(crate) fn path_partition(
+    tenant: &TenantId,
+    source: &PathSource,
+) -> Option<(&'static str, &'static str, String)> {
+    match source {
+        PathSource::All => Some((BY_PATH, TENANT_KEY, encode_tenant(tenant))),
+        PathSource::Collection(c) => Some((
+            BY_COLLECTION_PATH,
+            BY_COLLECTION.attribute,
+            index_key(tenant, c),
+        )),
+        PathSource::Uploader(u) => Some((
+            BY_UPLOADER_PATH,
+            BY_UPLOADED_BY.attribute,
+            index_key(tenant, u),
+        )),
+        PathSource::Grantee(p) => Some((BY_GRANT_PATH, GRANT_KEY, grant_pk(tenant, p))),
+        PathSource::Explicit => None,
+    }
+}
+
+/// How an explicit folder's sort key starts.
+pub(crate) const FOLDER_SK_PREFIX: &str = "D#";
+
+/// The name-ordered index and hash key value of a scope.
+pub(crate) fn name_partition(
+    tenant: &TenantId,
+    scope: &NameScope,
+) -> (&'static str, &'static str, String) {
+    match scope {
+        NameScope::Directory(d) => (
+            BY_DIRECTORY_NAME,
+            BY_DIRECTORY.attribute,
+            index_key(tenant, d),
+        ),
+        NameScope::Collection(c) => (
+            BY_COLLECTION_NAME,
+            BY_COLLECTION.attribute,
+            index_key(tenant, c),
+        ),
+    }
+}
+
 /// Every global secondary index of the table.
 pub(crate) const INDEXES: [&Index; 5] = [
     &BY_NAME,
@@ -166,6 +253,11 @@ impl Partition {
             ListIndex::Grantee(principal) => Partition {
                 attribute: PK,
                 value: grant_pk(tenant, principal),
+                index: None,
+            },
+            ListIndex::Word(prefix) => Partition {
+                attribute: PK,
+                value: word_pk(tenant, prefix),
                 index: None,
             },
             ListIndex::Name(v) => on(&BY_NAME, v),
@@ -227,7 +319,13 @@ pub(crate) fn grant_pk(tenant: &TenantId, principal: &str) -> String {
     format!("A#{}#{principal}", encode_tenant(tenant))
 }
 
-/// The partition keys of every pointer `record` has: one per tag, one per grantee.
+/// The partition of the pointers to the files with a name word starting with `prefix`.
+pub(crate) fn word_pk(tenant: &TenantId, prefix: &str) -> String {
+    format!("W#{}#{prefix}", encode_tenant(tenant))
+}
+
+/// The partition keys of every pointer `record` has: one per tag, one per grantee, one per
+/// prefix of a word of its name.
 pub(crate) fn pointer_pks(record: &FileRecord) -> std::collections::BTreeSet<String> {
     let tags = record
         .tags
@@ -238,7 +336,10 @@ pub(crate) fn pointer_pks(record: &FileRecord) -> std::collections::BTreeSet<Str
         .grants
         .iter()
         .map(|g| grant_pk(&record.tenant, &g.principal.to_wire()));
-    tags.chain(grantees).collect()
+    let words = crate::model::words::prefixes(record.name.as_str())
+        .into_iter()
+        .map(|prefix| word_pk(&record.tenant, &prefix));
+    tags.chain(grantees).chain(words).collect()
 }
 
 /// The value of an index key attribute (`nameKey`, …) for one field value.
@@ -274,6 +375,24 @@ pub(crate) fn pointer_key(record: &FileRecord, pk: &str) -> Item {
     key(pk.to_owned(), file_sk(record.id))
 }
 
+/// Whether `pk` is a grant pointer's partition (which carries the record's path).
+pub(crate) fn is_grant_pk(pk: &str) -> bool {
+    pk.starts_with("A#")
+}
+
+/// The pointer item to `record` in partition `pk`: its key, and for a grant pointer its own
+/// partition and the record's path key (so that a grantee's folders are found by path).
+pub(crate) fn pointer_item(record: &FileRecord, pk: &str) -> Item {
+    let mut item = pointer_key(record, pk);
+    if is_grant_pk(pk) {
+        if let Some(path) = path_order_key(record) {
+            item.insert(GRANT_KEY.to_owned(), s(pk));
+            item.insert(PATH_ORDER.to_owned(), s(path));
+        }
+    }
+    item
+}
+
 fn ttl_value(record: &FileRecord) -> Option<AttributeValue> {
     record.expires_at.map(|at| n(at.epoch_seconds_ceil()))
 }
@@ -297,6 +416,11 @@ pub(crate) fn record_item(record: &FileRecord) -> Result<Item, StoreError> {
             );
         }
     }
+    item.insert(NAME_ORDER.to_owned(), s(name_order_key(record)));
+    item.insert(TENANT_KEY.to_owned(), s(encode_tenant(&record.tenant)));
+    if let Some(path) = path_order_key(record) {
+        item.insert(PATH_ORDER.to_owned(), s(path));
+    }
     if record.published.is_some() && record.expires_at.is_some() {
         item.insert(
             PUBLIC_EXPIRY_ATTRIBUTE.to_owned(),
@@ -308,7 +432,15 @@ pub(crate) fn record_item(record: &FileRecord) -> Result<Item, StoreError> {
 
 /// Decodes a record item (keys and index attributes are derived, so they are dropped).
 pub(crate) fn record_from_item(mut item: Item) -> Result<FileRecord, StoreError> {
-    for attribute in [PK, SK, TTL_ATTRIBUTE, PUBLIC_EXPIRY_ATTRIBUTE] {
+    for attribute in [
+        PK,
+        SK,
+        TTL_ATTRIBUTE,
+        PUBLIC_EXPIRY_ATTRIBUTE,
+        NAME_ORDER,
+        TENANT_KEY,
+        PATH_ORDER,
+    ] {
         item.remove(attribute);
     }
     for index in INDEXES {

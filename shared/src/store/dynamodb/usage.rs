@@ -13,8 +13,7 @@ use super::schema::{
 use super::sdk::classify;
 use super::DynamoStore;
 use crate::model::{
-    charge_change, Admission, Collection, CollectionName, Counter, FileRecord, Limits, TenantId,
-    Usage,
+    Admission, Collection, CollectionName, Counter, FileRecord, Limits, TenantId, Usage,
 };
 use crate::store::StoreError;
 
@@ -30,16 +29,7 @@ const RELEASE_KEPT_SECONDS: u64 = 3 * 86_400;
 pub(super) fn deltas<'a>(
     changes: impl IntoIterator<Item = (Option<&'a FileRecord>, Option<&'a FileRecord>)>,
 ) -> BTreeMap<CollectionName, Counter> {
-    let mut by_collection: BTreeMap<CollectionName, Counter> = BTreeMap::new();
-    for (previous, next) in changes {
-        let Some(collection) = next.or(previous).map(|r| r.collection.clone()) else {
-            continue;
-        };
-        let entry = by_collection.entry(collection).or_default();
-        *entry = entry.plus(charge_change(previous, next));
-    }
-    by_collection.retain(|_, counter| !counter.is_zero());
-    by_collection
+    crate::model::collection_deltas(changes)
 }
 
 fn total(deltas: &BTreeMap<CollectionName, Counter>) -> Counter {

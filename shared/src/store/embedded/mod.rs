@@ -18,7 +18,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Change, IndexPage, IndexQuery, ListIndex, MetadataStore, StoreError};
+use super::{
+    folder_key, Change, IndexPage, IndexQuery, ListIndex, MetadataStore, NamePage, NameQuery,
+    NameScope, PathSource, StoreError,
+};
 use crate::model::{
     Admission, Collection, CollectionName, FileId, FileRecord, Limits, TenantId, Timestamp, Usage,
 };
@@ -307,26 +310,32 @@ impl MetadataStore for SqliteStore {
             ListIndex::Collection(v) => (Some("collection"), Some(v.as_str())),
             ListIndex::Tag(v) => (Some("tag"), Some(v.as_str())),
             ListIndex::Grantee(v) => (Some("principal"), Some(v.as_str())),
+            ListIndex::Word(v) => (Some("prefix"), Some(v.as_str())),
         };
         let limit = query.limit.clamp(1, 1_000);
-        let sql = match (query.index, column) {
-            (ListIndex::Tag(_), _) => "SELECT f.id, f.record FROM file_tags t
-                 JOIN files f ON f.tenant = t.tenant AND f.id = t.id
-                 WHERE t.tenant = ?1 AND t.tag = ?2 AND t.id BETWEEN ?3 AND ?4
-                 ORDER BY t.id DESC LIMIT ?5"
-                .to_owned(),
-            (ListIndex::Grantee(_), _) => "SELECT f.id, f.record FROM file_grants g
-                 JOIN files f ON f.tenant = g.tenant AND f.id = g.id
-                 WHERE g.tenant = ?1 AND g.principal = ?2 AND g.id BETWEEN ?3 AND ?4
-                 ORDER BY g.id DESC LIMIT ?5"
-                .to_owned(),
-            (_, Some(column)) => format!(
-                "SELECT id, record FROM files WHERE tenant = ?1 AND {column} = ?2
-                 AND id BETWEEN ?3 AND ?4 ORDER BY id DESC LIMIT ?5"
+        let order = if query.ascending { "ASC" } else { "DESC" };
+        // A pointer table (tags, grants, name words) joined to the records, or the records.
+        let pointers = match query.index {
+            ListIndex::Tag(_) => Some(("file_tags", "tag")),
+            ListIndex::Grantee(_) => Some(("file_grants", "principal")),
+            ListIndex::Word(_) => Some(("file_words", "prefix")),
+            _ => None,
+        };
+        let sql = match (pointers, column) {
+            (Some((table, key)), _) => format!(
+                "SELECT f.id, f.record FROM {table} p
+                 JOIN files f ON f.tenant = p.tenant AND f.id = p.id
+                 WHERE p.tenant = ?1 AND p.{key} = ?2 AND p.id BETWEEN ?3 AND ?4
+                 ORDER BY p.id {order} LIMIT ?5"
             ),
-            (_, None) => "SELECT id, record FROM files WHERE tenant = ?1 AND ?2 IS NULL
-                 AND id BETWEEN ?3 AND ?4 ORDER BY id DESC LIMIT ?5"
-                .to_owned(),
+            (None, Some(column)) => format!(
+                "SELECT id, record FROM files WHERE tenant = ?1 AND {column} = ?2
+                 AND id BETWEEN ?3 AND ?4 ORDER BY id {order} LIMIT ?5"
+            ),
+            (None, None) => format!(
+                "SELECT id, record FROM files WHERE tenant = ?1 AND ?2 IS NULL
+                 AND id BETWEEN ?3 AND ?4 ORDER BY id {order} LIMIT ?5"
+            ),
         };
         let rows: Vec<(String, String)> = self.with(|conn| {
             let mut statement = conn.prepare_cached(&sql)?;
@@ -354,5 +363,153 @@ impl MetadataStore for SqliteStore {
             last_id,
             more,
         })
+    }
+
+    async fn list_by_name(&self, query: NameQuery<'_>) -> Result<NamePage, StoreError> {
+        let limit = query.limit.clamp(1, 1_000);
+        let (column, value) = match query.scope {
+            NameScope::Directory(d) => ("directory", d.as_str()),
+            NameScope::Collection(c) => ("collection", c.as_str()),
+        };
+        let (compare, order) = if query.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let sql = format!(
+            "SELECT name_order, record FROM files WHERE tenant = ?1 AND {column} = ?2
+             AND (?3 IS NULL OR name_order {compare} ?3) ORDER BY name_order {order} LIMIT ?4"
+        );
+        let rows: Vec<(String, String)> = self.with(|conn| {
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(
+                params![query.tenant.as_str(), value, query.after, limit as i64],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        })?;
+        let more = rows.len() == limit;
+        let last_key = rows.last().map(|(key, _)| key.clone());
+        let records = rows
+            .iter()
+            .map(|(_, text)| serde_json::from_str(text).map_err(backend))
+            .collect::<Result<Vec<FileRecord>, _>>()?;
+        Ok(NamePage {
+            items_read: records.len() as u64,
+            records,
+            last_key,
+            more,
+        })
+    }
+
+    async fn first_path_key(
+        &self,
+        tenant: &TenantId,
+        source: &PathSource,
+        lo: &str,
+        hi: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let (sql, value) = match source {
+            PathSource::All => (
+                "SELECT path_order FROM files WHERE tenant = ?1 AND ?2 IS NULL
+                 AND path_order >= ?3 AND path_order < ?4 ORDER BY path_order LIMIT 1",
+                None,
+            ),
+            PathSource::Collection(c) => (
+                "SELECT path_order FROM files WHERE tenant = ?1 AND collection = ?2
+                 AND path_order >= ?3 AND path_order < ?4 ORDER BY path_order LIMIT 1",
+                Some(c.as_str()),
+            ),
+            PathSource::Uploader(u) => (
+                "SELECT path_order FROM files WHERE tenant = ?1 AND uploaded_by = ?2
+                 AND path_order >= ?3 AND path_order < ?4 ORDER BY path_order LIMIT 1",
+                Some(u.as_str()),
+            ),
+            PathSource::Grantee(p) => (
+                "SELECT path_order FROM file_grants WHERE tenant = ?1 AND principal = ?2
+                 AND path_order >= ?3 AND path_order < ?4 ORDER BY path_order LIMIT 1",
+                Some(p.as_str()),
+            ),
+            PathSource::Explicit => (
+                "SELECT key FROM folders WHERE tenant = ?1 AND ?2 IS NULL
+                 AND key >= ?3 AND key < ?4 ORDER BY key LIMIT 1",
+                None,
+            ),
+        };
+        self.with(|conn| {
+            let mut statement = conn.prepare_cached(sql)?;
+            Ok(statement
+                .query_row(params![tenant.as_str(), value, lo, hi], |row| row.get(0))
+                .optional()?)
+        })
+    }
+
+    async fn records_below(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<FileRecord>, bool), StoreError> {
+        let limit = limit.clamp(1, 1_000);
+        let hi = format!("{prefix}\u{10FFFF}");
+        let rows: Vec<String> = self.with(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT record FROM files WHERE tenant = ?1 AND path_order >= ?2
+                 AND path_order < ?3 AND (?4 IS NULL OR path_order > ?4)
+                 ORDER BY path_order LIMIT ?5",
+            )?;
+            let rows = statement.query_map(
+                params![tenant.as_str(), prefix, hi, after, limit as i64],
+                |row| row.get(0),
+            )?;
+            rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        })?;
+        let more = rows.len() == limit;
+        let records = rows
+            .iter()
+            .map(|text| serde_json::from_str(text).map_err(backend))
+            .collect::<Result<Vec<FileRecord>, _>>()?;
+        Ok((records, more))
+    }
+
+    async fn put_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            Ok(conn.execute(
+                "INSERT INTO folders (tenant, key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![tenant.as_str(), folder_key(path)],
+            )? == 1)
+        })
+    }
+
+    async fn delete_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            Ok(conn.execute(
+                "DELETE FROM folders WHERE tenant = ?1 AND key = ?2",
+                params![tenant.as_str(), folder_key(path)],
+            )? == 1)
+        })
+    }
+
+    async fn folders_below(
+        &self,
+        tenant: &TenantId,
+        path: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let prefix = folder_key(path);
+        let hi = format!("{prefix}\u{10FFFF}");
+        let keys: Vec<String> = self.with(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT key FROM folders WHERE tenant = ?1 AND key >= ?2 AND key < ?3
+                 ORDER BY key",
+            )?;
+            let rows =
+                statement.query_map(params![tenant.as_str(), prefix, hi], |row| row.get(0))?;
+            rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        })?;
+        Ok(keys
+            .into_iter()
+            .map(|k| k.trim_end_matches('/').to_owned())
+            .collect())
     }
 }

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::backend;
 use crate::model::{FileId, FileRecord, TenantId, Timestamp};
-use crate::store::StoreError;
+use crate::store::{name_order_key, path_order_key, StoreError};
 
 pub(super) const SCHEMA: &str = "
     PRAGMA journal_mode = WAL;
@@ -44,6 +44,19 @@ pub(super) const SCHEMA: &str = "
         principal TEXT NOT NULL,
         id        TEXT NOT NULL,
         PRIMARY KEY (tenant, principal, id)
+    ) WITHOUT ROWID;
+    -- One row per prefix of a word of a file's name (name search), newest first.
+    CREATE TABLE IF NOT EXISTS file_words (
+        tenant TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        PRIMARY KEY (tenant, prefix, id)
+    ) WITHOUT ROWID;
+    -- Explicitly created folders, by their key (`/a/b/`).
+    CREATE TABLE IF NOT EXISTS folders (
+        tenant TEXT NOT NULL,
+        key    TEXT NOT NULL,
+        PRIMARY KEY (tenant, key)
     ) WITHOUT ROWID;
     -- Every change of a record, in order: old and new record as JSON (NULL when absent), and
     -- when it was made (milliseconds since the epoch; NULL in logs written before it was kept).
@@ -91,6 +104,95 @@ pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
         let tx = conn.unchecked_transaction()?;
         super::usage::recount(&tx)?;
         tx.commit()?;
+    }
+    let has_name_order: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('files') WHERE name = 'name_order'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_name_order {
+        // Written before name search and name order: index every record once.
+        conn.execute_batch("ALTER TABLE files ADD COLUMN name_order TEXT NOT NULL DEFAULT ''")?;
+        let tx = conn.unchecked_transaction()?;
+        let records: Vec<String> = tx
+            .prepare("SELECT record FROM files")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        for text in records {
+            let record: FileRecord = serde_json::from_str(&text).map_err(backend)?;
+            tx.execute(
+                "UPDATE files SET name_order = ?3 WHERE tenant = ?1 AND id = ?2",
+                params![
+                    record.tenant.as_str(),
+                    record.id.to_string(),
+                    name_order_key(&record)
+                ],
+            )?;
+            write_words(&tx, &record)?;
+        }
+        tx.commit()?;
+    }
+    let has_path_order: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('files') WHERE name = 'path_order'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_path_order {
+        // Written before folders: place every record, and its grant rows, in the tree once.
+        conn.execute_batch(
+            "ALTER TABLE files ADD COLUMN path_order TEXT;
+             ALTER TABLE file_grants ADD COLUMN path_order TEXT;
+             UPDATE files SET directory = '/' WHERE directory IS NULL;",
+        )?;
+        let tx = conn.unchecked_transaction()?;
+        let records: Vec<String> = tx
+            .prepare("SELECT record FROM files")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        for text in records {
+            let record: FileRecord = serde_json::from_str(&text).map_err(backend)?;
+            let path = path_order_key(&record);
+            let (tenant, id) = (record.tenant.as_str(), record.id.to_string());
+            tx.execute(
+                "UPDATE files SET path_order = ?3 WHERE tenant = ?1 AND id = ?2",
+                params![tenant, id, path],
+            )?;
+            tx.execute(
+                "UPDATE file_grants SET path_order = ?3 WHERE tenant = ?1 AND id = ?2",
+                params![tenant, id, path],
+            )?;
+        }
+        tx.commit()?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS files_by_path ON files (tenant, path_order);
+         CREATE INDEX IF NOT EXISTS files_by_collection_path
+             ON files (tenant, collection, path_order);
+         CREATE INDEX IF NOT EXISTS files_by_uploader_path
+             ON files (tenant, uploaded_by, path_order);
+         CREATE INDEX IF NOT EXISTS grants_by_path ON file_grants (tenant, principal, path_order);",
+    )?;
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS files_by_directory_name
+             ON files (tenant, directory, name_order);
+         CREATE INDEX IF NOT EXISTS files_by_collection_name
+             ON files (tenant, collection, name_order);",
+    )?;
+    Ok(())
+}
+
+/// Replaces the name-word rows of `record`.
+fn write_words(tx: &Transaction<'_>, record: &FileRecord) -> Result<(), StoreError> {
+    let (tenant, id) = (record.tenant.as_str(), record.id.to_string());
+    tx.execute(
+        "DELETE FROM file_words WHERE tenant = ?1 AND id = ?2",
+        params![tenant, id],
+    )?;
+    for prefix in crate::model::words::prefixes(record.name.as_str()) {
+        tx.execute(
+            "INSERT INTO file_words (tenant, prefix, id) VALUES (?1, ?2, ?3)",
+            params![tenant, prefix, id],
+        )?;
     }
     Ok(())
 }
@@ -152,6 +254,10 @@ pub(super) fn remove(
         "DELETE FROM file_grants WHERE tenant = ?1 AND id = ?2",
         params![tenant, id],
     )?;
+    tx.execute(
+        "DELETE FROM file_words WHERE tenant = ?1 AND id = ?2",
+        params![tenant, id],
+    )?;
     Ok(tx.execute(
         "DELETE FROM files WHERE tenant = ?1 AND id = ?2",
         params![tenant, id],
@@ -203,17 +309,22 @@ pub(super) fn write(
         record.expires_at.map(|at| at.millis()),
         record.name.as_str(),
         record.purpose.as_ref().map(|p| p.as_str()),
-        record.directory.as_ref().map(|d| d.as_str()),
+        // A record without a directory is in the top folder.
+        record.directory.as_ref().map_or("/", |d| d.as_str()),
         record.external_id.as_ref().map(|e| e.as_str()),
         record.uploaded_by.as_str(),
         text,
         record.collection.as_str(),
+        name_order_key(record),
+        path_order_key(record),
     ];
     let changed = match expected {
         None => tx.execute(
             "INSERT INTO files (tenant, id, version, expires_at, name, purpose, directory,
-                                external_id, uploaded_by, record, collection)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
+                                external_id, uploaded_by, record, collection, name_order,
+                                path_order)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT DO NOTHING",
             values,
         )?,
         Some(expected) => {
@@ -222,9 +333,9 @@ pub(super) fn write(
             tx.execute(
                 "UPDATE files SET version = ?3, expires_at = ?4, name = ?5, purpose = ?6,
                         directory = ?7, external_id = ?8, uploaded_by = ?9, record = ?10,
-                        collection = ?11
-                 WHERE tenant = ?1 AND id = ?2 AND version = ?12
-                   AND json_extract(record, '$.published') IS ?13",
+                        collection = ?11, name_order = ?12, path_order = ?13
+                 WHERE tenant = ?1 AND id = ?2 AND version = ?14
+                   AND json_extract(record, '$.published') IS ?15",
                 rusqlite::params_from_iter(values.iter().copied().chain([
                     &version as &dyn rusqlite::ToSql,
                     &published as &dyn rusqlite::ToSql,
@@ -250,11 +361,15 @@ pub(super) fn write(
         "DELETE FROM file_grants WHERE tenant = ?1 AND id = ?2",
         params![tenant, id],
     )?;
+    let path = path_order_key(record);
     for grant in &record.grants {
         tx.execute(
-            "INSERT INTO file_grants (tenant, principal, id) VALUES (?1, ?2, ?3)",
-            params![tenant, grant.principal.to_wire(), id],
+            "INSERT INTO file_grants (tenant, principal, id, path_order) VALUES (?1, ?2, ?3, ?4)",
+            params![tenant, grant.principal.to_wire(), id, path],
         )?;
+    }
+    if expected.is_none_or(|e| e.name != record.name) {
+        write_words(tx, record)?;
     }
     Ok(())
 }

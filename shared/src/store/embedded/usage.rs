@@ -8,8 +8,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::backend;
 use crate::model::{
-    charge_change, Admission, Collection, CollectionName, Counter, FileRecord, Limits, TenantId,
-    Usage,
+    Admission, Collection, CollectionName, Counter, FileRecord, Limits, TenantId, Usage,
 };
 use crate::store::StoreError;
 
@@ -127,14 +126,8 @@ pub(super) fn count(
     else {
         return Ok(());
     };
-    let mut deltas: BTreeMap<CollectionName, Counter> = BTreeMap::new();
-    for (previous, next) in changes {
-        if let Some(record) = next.or(*previous) {
-            let entry = deltas.entry(record.collection.clone()).or_default();
-            *entry = entry.plus(charge_change(*previous, *next));
-        }
-    }
-    deltas.retain(|_, c| !c.is_zero());
+    let deltas: BTreeMap<CollectionName, Counter> =
+        crate::model::collection_deltas(changes.iter().copied());
     let sum = deltas.values().fold(Counter::default(), |s, c| s.plus(*c));
     if let Some(admission) = admission {
         let stored = read_collection(tx, &tenant, admission.collection.as_str())?;
