@@ -71,9 +71,19 @@ pub(crate) async fn move_folder(api: &Api, from: &str, to: &str) -> Result<()> {
             None => break,
         }
     }
-    out!("moved {moved} files from {from} to {to}");
+    let files = |n: u64| {
+        if n == 1 {
+            "1 file".to_owned()
+        } else {
+            format!("{n} files")
+        }
+    };
+    out!("moved {} from {from} to {to}", files(moved));
     if skipped > 0 {
-        eprintln!("stowage: {skipped} files you may not change stayed in {from}");
+        eprintln!(
+            "stowage: {} you may not change stayed in {from}",
+            files(skipped)
+        );
     }
     Ok(())
 }

@@ -752,7 +752,7 @@ async fn finds_copies_moves_and_folders() {
             .await
             .unwrap(),
     );
-    assert!(moved.contains("moved 1 files"), "{moved}");
+    assert!(moved.contains("moved 1 file from /reports"), "{moved}");
     let inside = text(
         run(&["ls", "--dir", "/archive/reports/2026"])
             .output()
