@@ -164,6 +164,13 @@ pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
         }
         tx.commit()?;
     }
+    // A record's pointer rows are replaced and removed by its id: without these, each write
+    // would scan the tenant's rows.
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS file_words_by_id ON file_words (tenant, id);
+         CREATE INDEX IF NOT EXISTS file_tags_by_id ON file_tags (tenant, id);
+         CREATE INDEX IF NOT EXISTS file_grants_by_id ON file_grants (tenant, id);",
+    )?;
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS files_by_path ON files (tenant, path_order);
          CREATE INDEX IF NOT EXISTS files_by_collection_path
