@@ -16,10 +16,46 @@ use stowage::validate::{FolderQuery, ListQuery};
 use stowage_tests::TestEnv;
 
 const ADJECTIVES: [&str; 40] = [
-    "quarterly", "annual", "draft", "final", "signed", "scanned", "old", "new", "shared", "team",
-    "weekly", "monthly", "daily", "urgent", "spare", "public", "private", "blue", "green", "red",
-    "early", "late", "main", "backup", "copy", "raw", "edited", "small", "large", "tiny", "great",
-    "local", "remote", "north", "south", "east", "west", "first", "second", "third",
+    "quarterly",
+    "annual",
+    "draft",
+    "final",
+    "signed",
+    "scanned",
+    "old",
+    "new",
+    "shared",
+    "team",
+    "weekly",
+    "monthly",
+    "daily",
+    "urgent",
+    "spare",
+    "public",
+    "private",
+    "blue",
+    "green",
+    "red",
+    "early",
+    "late",
+    "main",
+    "backup",
+    "copy",
+    "raw",
+    "edited",
+    "small",
+    "large",
+    "tiny",
+    "great",
+    "local",
+    "remote",
+    "north",
+    "south",
+    "east",
+    "west",
+    "first",
+    "second",
+    "third",
 ];
 const NOUNS: [&str; 50] = [
     "report", "invoice", "photo", "scan", "plan", "budget", "notes", "minutes", "memo", "letter",
@@ -95,7 +131,11 @@ async fn run(backend: &str, env: TestEnv, files: usize, folder: usize) {
         record.expires_at = None;
         env.insert_record(&record).await;
         if (i + 1) % 10_000 == 0 {
-            eprintln!("{backend}: {} records in {:.0} s", i + 1, started.elapsed().as_secs_f64());
+            eprintln!(
+                "{backend}: {} records in {:.0} s",
+                i + 1,
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     let write_secs = started.elapsed().as_secs_f64();
@@ -103,11 +143,16 @@ async fn run(backend: &str, env: TestEnv, files: usize, folder: usize) {
         "\n{backend}: {files} records written in {write_secs:.0} s; {:.1} name-word pointers per record",
         prefixes as f64 / files as f64
     );
-    println!("| read ({backend}, pages of {PAGE}) | items read, first {PAGES} pages | items per page |");
+    println!(
+        "| read ({backend}, pages of {PAGE}) | items read, first {PAGES} pages | items per page |"
+    );
     println!("| --- | --- | --- |");
     for (label, params) in [
         ("search `q=quarterly`", vec![("q", "quarterly")]),
-        ("search `q=quarterly report`", vec![("q", "quarterly report")]),
+        (
+            "search `q=quarterly report`",
+            vec![("q", "quarterly report")],
+        ),
         ("search `q=quart`", vec![("q", "quart")]),
         (
             "folder view `directory=/big` (newest first)",

@@ -178,11 +178,21 @@ text_newtype!(
     DirectoryPath
 );
 
+/// Most bytes a directory holds in UTF-8 (its 512 characters may take up to 2,048).
+pub(crate) const MAX_DIRECTORY_BYTES: usize = 960;
+
 impl DirectoryPath {
     /// Accepts `/` or `/a/b` (normalised: no empty, `.` or `..` segments, no trailing `/`).
     pub fn parse(value: &str) -> Result<Self, FieldError> {
         char_len_within("directory", value, 1, 512)?;
         reject_control("directory", value)?;
+        if value.len() > MAX_DIRECTORY_BYTES {
+            // The folder tree's keys hold the path, and a DynamoDB sort key holds 1,024 bytes.
+            return Err(FieldError::new(
+                "directory",
+                format!("must be at most {MAX_DIRECTORY_BYTES} bytes in UTF-8"),
+            ));
+        }
         if !value.starts_with('/') {
             return Err(FieldError::new(
                 "directory",
@@ -365,6 +375,9 @@ mod tests {
         }
         assert!(DirectoryPath::parse(&format!("/{}", "d".repeat(511))).is_ok());
         assert!(DirectoryPath::parse(&format!("/{}", "d".repeat(512))).is_err());
+        // 512 characters at most, and 960 bytes: a folder tree key holds the path.
+        assert!(DirectoryPath::parse(&format!("/{}", "é".repeat(479))).is_ok());
+        assert!(DirectoryPath::parse(&format!("/{}", "é".repeat(480))).is_err());
     }
 
     #[test]

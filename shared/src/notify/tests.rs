@@ -230,7 +230,8 @@ fn the_largest_record_makes_an_event_well_under_256_kb() {
     file.purpose = Some(Purpose::parse(&wide(64, 1)).unwrap());
     file.external_id = Some(ExternalId::parse(&wide(255, 2)).unwrap());
     file.source = Some(Source::parse(&wide(128, 3)).unwrap());
-    file.directory = Some(DirectoryPath::parse(&format!("/{}", wide(511, 4))).unwrap());
+    // A directory at its byte limit: 239 four-byte characters and the leading `/`.
+    file.directory = Some(DirectoryPath::parse(&format!("/{}", wide(239, 4))).unwrap());
     // Metadata at its limit, of characters JSON escapes six to one.
     let mut map = serde_json::Map::new();
     for i in 0.. {

@@ -102,10 +102,18 @@ fn decode(text: &str, of: u64) -> Result<String, ApiError> {
     Ok(token.after)
 }
 
-/// The end of the key range below the folder with prefix `prefix` (`/a/` → `/a0`: `0` is the
-/// character after `/`).
-fn range_end(prefix: &str) -> String {
-    format!("{}0", &prefix[..prefix.len() - 1])
+use crate::store::folder_range_end as range_end;
+
+/// A move that would give a file or folder a path over the limits: `400`, nothing moved.
+fn too_long(target: &str, error: crate::model::FieldError) -> ApiError {
+    let shown: String = target.chars().take(80).collect();
+    ApiError::field(
+        "to",
+        format!(
+            "moving there would put something at {shown}…, and a folder path {}; nothing was moved",
+            error.message
+        ),
+    )
 }
 
 /// The subfolder of the folder with prefix `prefix` that `key` lies in.
@@ -331,11 +339,28 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     ) -> Result<FolderMoved, ApiError> {
         let (from, to) = (request.from.as_str(), request.to.as_str());
         let of = fingerprint(&[who.tenant.as_str(), "move", from, to]);
-        let after = match &request.cursor {
-            Some(cursor) => Some(decode(cursor, of)?),
-            None => None,
-        };
         let prefix = folder_prefix(from);
+        let after = match &request.cursor {
+            Some(cursor) => {
+                let key = decode(cursor, of)?;
+                if !key.starts_with(&prefix) {
+                    return Err(ApiError::new(
+                        ProblemCode::InvalidCursor,
+                        "the cursor is not one this API issued",
+                    ));
+                }
+                Some(key)
+            }
+            None => {
+                // Before anything moves: every folder made below `from` fits at its new place.
+                for folder in self.store.folders_below(&who.tenant, from).await? {
+                    if let Some(target) = moved_directory(&folder, from, to) {
+                        DirectoryPath::parse(&target).map_err(|e| too_long(&target, e))?;
+                    }
+                }
+                None
+            }
+        };
         for attempt in 0..WRITE_ATTEMPTS {
             back_off(attempt).await;
             let now = self.clock.now();
@@ -346,46 +371,46 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             let mut last: Option<String> = after.clone();
             let mut more = true;
             'read: while movable.len() < MAX_FOLDER_MOVE && looked < MAX_MOVE_READS && more {
-                let (records, has_more) = self
+                let (found, has_more) = self
                     .store
                     .records_below(&who.tenant, &prefix, last.as_deref(), MAX_FOLDER_MOVE + 1)
                     .await?;
-                more = has_more;
-                if records.is_empty() {
-                    more = false;
-                }
-                for record in records {
-                    let Some(key) = path_order_key(&record) else {
-                        continue;
-                    };
+                more = has_more && !found.is_empty();
+                for (key, record) in found {
                     if movable.len() == MAX_FOLDER_MOVE {
                         more = true;
                         break 'read;
                     }
+                    // The cursor follows the index, whatever became of the record since.
                     looked += 1;
                     last = Some(key);
-                    if record.is_expired(now) {
+                    // Gone, in the trash, or moved out of the folder since the index was read
+                    // (DynamoDB's indexes are eventually consistent): not this move's.
+                    let Some(record) = record else { continue };
+                    if record.is_expired(now)
+                        || !path_order_key(&record).is_some_and(|k| k.starts_with(&prefix))
+                    {
                         continue;
                     }
                     // What the caller may not see is not its to move, nor to count.
                     if !self.sees(who, &record, &mut seen).await? {
                         continue;
                     }
-                    let writable = self.permit(who, &record, Right::Write).await.is_ok();
-                    let directory = record.directory.as_ref().map_or("/", |d| d.as_str());
-                    let target = moved_directory(directory, from, to)
-                        .and_then(|d| DirectoryPath::parse(&d).ok());
-                    match (writable, target) {
-                        (true, Some(target)) => {
-                            let mut next = record.clone();
-                            next.directory = Some(target);
-                            next.version = record.version + 1;
-                            next.updated_at = now;
-                            next.actor = Some(who.actor());
-                            movable.push((record, next));
-                        }
-                        _ => skipped += 1,
+                    if self.permit(who, &record, Right::Write).await.is_err() {
+                        skipped += 1;
+                        continue;
                     }
+                    let directory = record.directory.as_ref().map_or("/", |d| d.as_str());
+                    let Some(target) = moved_directory(directory, from, to) else {
+                        continue;
+                    };
+                    let target = DirectoryPath::parse(&target).map_err(|e| too_long(&target, e))?;
+                    let mut next = record.clone();
+                    next.directory = Some(target);
+                    next.version = record.version + 1;
+                    next.updated_at = now;
+                    next.actor = Some(who.actor());
+                    movable.push((record, next));
                 }
             }
             let changes: Vec<Change<'_>> = movable

@@ -323,7 +323,7 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             .iter()
             .filter(|s| !(s.done && s.buffer.is_empty()))
             .map(|s| s.buffer.front().map_or(s.next, |r| r.id))
-            .reduce(|a, b| if before(b, a) { a } else { b });
+            .reduce(|a, b| if before(b, a) { b } else { a });
         let frontier = match frontier {
             Some(id) => id,
             None => {

@@ -195,7 +195,7 @@ impl MetadataStore for Racing {
         prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<FileRecord>, bool), StoreError> {
+    ) -> Result<(Vec<(String, Option<FileRecord>)>, bool), StoreError> {
         self.inner.records_below(tenant, prefix, after, limit).await
     }
 

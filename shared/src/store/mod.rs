@@ -171,6 +171,12 @@ pub fn path_order_key(record: &FileRecord) -> Option<String> {
     Some(format!("{}\u{1}{}", folder_prefix(directory), record.id))
 }
 
+/// The end (exclusive) of the keys at or below the folder with prefix `prefix` (`/a/` → `/a0`:
+/// `0` is the character after `/`; `/` → `0`).
+pub fn folder_range_end(prefix: &str) -> String {
+    format!("{}0", prefix.strip_suffix('/').unwrap_or(prefix))
+}
+
 /// The key of an explicitly created folder: its prefix (`/a/b/`).
 pub fn folder_key(path: &str) -> String {
     folder_prefix(path)
@@ -355,15 +361,16 @@ pub trait MetadataStore: Send + Sync {
         hi: &str,
     ) -> Result<Option<String>, StoreError>;
 
-    /// The records whose path key starts with `prefix` and sorts after `after` (if given), in
-    /// path order, at most `limit`; and whether more may follow.
+    /// Up to `limit` path keys that start with `prefix` and sort after `after` (if given), in
+    /// path order, each with its record (`None`: gone since the key was read); and whether
+    /// more may follow.
     async fn records_below(
         &self,
         tenant: &TenantId,
         prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<FileRecord>, bool), StoreError>;
+    ) -> Result<(Vec<(String, Option<FileRecord>)>, bool), StoreError>;
 
     /// Stores the explicitly created folder `path`; `false` if it was stored already.
     async fn put_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError>;

@@ -8,7 +8,7 @@ use super::schema::{
 use super::sdk::classify;
 use super::DynamoStore;
 use crate::model::{FileId, FileRecord, TenantId};
-use crate::store::{folder_key, PathSource, StoreError};
+use crate::store::{folder_key, folder_range_end, PathSource, StoreError};
 
 impl DynamoStore {
     /// The first key of `source` in `[lo, hi)`: a `Query` of one item.
@@ -72,7 +72,7 @@ impl DynamoStore {
         prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<FileRecord>, bool), StoreError> {
+    ) -> Result<(Vec<(String, Option<FileRecord>)>, bool), StoreError> {
         let (index, attribute, value) =
             path_partition(tenant, &PathSource::All).ok_or(StoreError::Conflict)?;
         let lo = match after {
@@ -80,7 +80,10 @@ impl DynamoStore {
             Some(after) => format!("{after}\u{1}"),
             None => prefix.to_owned(),
         };
-        let hi = format!("{prefix}\u{10FFFF}");
+        let hi = folder_range_end(prefix);
+        if lo >= hi {
+            return Ok((Vec::new(), false));
+        }
         let output = self
             .client
             .query()
@@ -96,14 +99,27 @@ impl DynamoStore {
             .send()
             .await
             .map_err(classify)?;
-        let ids: Vec<FileId> = output
+        let keys: Vec<(String, FileId)> = output
             .items
             .unwrap_or_default()
             .iter()
-            .filter_map(file_id_of)
+            .filter_map(|item| {
+                let key = item.get(PATH_ORDER)?.as_s().ok()?.clone();
+                Some((key, file_id_of(item)?))
+            })
             .collect();
-        let records = self.get_records(tenant, &ids).await?;
-        Ok((records, output.last_evaluated_key.is_some()))
+        let ids: Vec<FileId> = keys.iter().map(|(_, id)| *id).collect();
+        let mut records: std::collections::HashMap<FileId, FileRecord> = self
+            .get_records(tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let found = keys
+            .into_iter()
+            .map(|(key, id)| (key, records.remove(&id)))
+            .collect();
+        Ok((found, output.last_evaluated_key.is_some()))
     }
 
     /// Puts an explicit folder's item unless it exists.

@@ -425,7 +425,7 @@ impl MetadataStore for DynamoStore {
         prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<FileRecord>, bool), StoreError> {
+    ) -> Result<(Vec<(String, Option<FileRecord>)>, bool), StoreError> {
         self.below(tenant, prefix, after, limit).await
     }
 

@@ -450,27 +450,31 @@ impl MetadataStore for SqliteStore {
         prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<FileRecord>, bool), StoreError> {
+    ) -> Result<(Vec<(String, Option<FileRecord>)>, bool), StoreError> {
         let limit = limit.clamp(1, 1_000);
-        let hi = format!("{prefix}\u{10FFFF}");
-        let rows: Vec<String> = self.with(|conn| {
+        let hi = super::folder_range_end(prefix);
+        let rows: Vec<(String, String)> = self.with(|conn| {
             let mut statement = conn.prepare_cached(
-                "SELECT record FROM files WHERE tenant = ?1 AND path_order >= ?2
+                "SELECT path_order, record FROM files WHERE tenant = ?1 AND path_order >= ?2
                  AND path_order < ?3 AND (?4 IS NULL OR path_order > ?4)
                  ORDER BY path_order LIMIT ?5",
             )?;
             let rows = statement.query_map(
                 params![tenant.as_str(), prefix, hi, after, limit as i64],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )?;
             rows.collect::<Result<_, _>>().map_err(StoreError::from)
         })?;
         let more = rows.len() == limit;
-        let records = rows
-            .iter()
-            .map(|text| serde_json::from_str(text).map_err(backend))
-            .collect::<Result<Vec<FileRecord>, _>>()?;
-        Ok((records, more))
+        let found = rows
+            .into_iter()
+            .map(|(key, text)| {
+                serde_json::from_str(&text)
+                    .map(|record| (key, Some(record)))
+                    .map_err(backend)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((found, more))
     }
 
     async fn put_folder(&self, tenant: &TenantId, path: &str) -> Result<bool, StoreError> {
@@ -497,7 +501,7 @@ impl MetadataStore for SqliteStore {
         path: &str,
     ) -> Result<Vec<String>, StoreError> {
         let prefix = folder_key(path);
-        let hi = format!("{prefix}\u{10FFFF}");
+        let hi = super::folder_range_end(&prefix);
         let keys: Vec<String> = self.with(|conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT key FROM folders WHERE tenant = ?1 AND key >= ?2 AND key < ?3

@@ -111,9 +111,10 @@ pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
         |row| row.get(0),
     )?;
     if !has_name_order {
-        // Written before name search and name order: index every record once.
-        conn.execute_batch("ALTER TABLE files ADD COLUMN name_order TEXT NOT NULL DEFAULT ''")?;
+        // Written before name search and name order: index every record once, in the same
+        // transaction as the new column (a crash in between leaves neither).
         let tx = conn.unchecked_transaction()?;
+        tx.execute_batch("ALTER TABLE files ADD COLUMN name_order TEXT NOT NULL DEFAULT ''")?;
         let records: Vec<String> = tx
             .prepare("SELECT record FROM files")?
             .query_map([], |row| row.get(0))?
@@ -138,13 +139,14 @@ pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
         |row| row.get(0),
     )?;
     if !has_path_order {
-        // Written before folders: place every record, and its grant rows, in the tree once.
-        conn.execute_batch(
+        // Written before folders: place every record, and its grant rows, in the tree once, in
+        // the same transaction as the new columns.
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(
             "ALTER TABLE files ADD COLUMN path_order TEXT;
              ALTER TABLE file_grants ADD COLUMN path_order TEXT;
              UPDATE files SET directory = '/' WHERE directory IS NULL;",
         )?;
-        let tx = conn.unchecked_transaction()?;
         let records: Vec<String> = tx
             .prepare("SELECT record FROM files")?
             .query_map([], |row| row.get(0))?
