@@ -13,6 +13,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::access::Policies;
+use super::list::{readers, Reader, Readers};
 use super::write::{back_off, WRITE_ATTEMPTS};
 use super::Service;
 use crate::blob::ObjectStore;
@@ -150,31 +151,22 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
     /// The path indexes that show `who` exactly the folders holding a file it may read, plus
     /// the explicit folders.
     async fn folder_sources(&self, who: &Identity) -> Result<Vec<PathSource>, ApiError> {
-        let caller = who.caller();
-        if caller.app {
+        if who.caller().app {
             return Ok(vec![PathSource::All, PathSource::Explicit]);
         }
         let policies = self.tenant_policies(&who.tenant).await?;
-        if policies.iter().all(|(_, p)| p.reads_all(&caller)) {
-            return Ok(vec![PathSource::All, PathSource::Explicit]);
-        }
-        let mut sources: Vec<PathSource> = policies
-            .iter()
-            .filter(|(_, p)| p.reads_all(&caller))
-            .map(|(name, _)| PathSource::Collection(name.as_str().to_owned()))
-            .collect();
-        sources.push(PathSource::Uploader(who.user.as_str().to_owned()));
-        if policies
-            .iter()
-            .any(|(_, p)| p.file_security && !p.reads_all(&caller))
-        {
-            sources.extend(
-                caller
-                    .principals()
-                    .iter()
-                    .map(|p| PathSource::Grantee(p.to_wire())),
-            );
-        }
+        let relevant: Vec<_> = policies.iter().collect();
+        let mut sources: Vec<PathSource> = match readers(who, &relevant) {
+            Readers::Everything => vec![PathSource::All],
+            Readers::Through(through) => through
+                .into_iter()
+                .map(|reader| match reader {
+                    Reader::Collection(name) => PathSource::Collection(name),
+                    Reader::Owner(user) => PathSource::Uploader(user),
+                    Reader::Grantee(principal) => PathSource::Grantee(principal),
+                })
+                .collect(),
+        };
         sources.push(PathSource::Explicit);
         Ok(sources)
     }

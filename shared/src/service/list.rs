@@ -97,6 +97,50 @@ fn choose_index(query: &ListQuery) -> ListIndex {
     }
 }
 
+/// Through what a caller sees the files of some collections.
+pub(super) enum Readers {
+    /// It reads every one of them through the collection.
+    Everything,
+    /// Only through these: a collection it reads whole, its own files, a grant to one of its
+    /// principals.
+    Through(Vec<Reader>),
+}
+
+/// One way a caller sees files, as an index key: a collection, an owner, a grantee (the
+/// principal's wire form).
+pub(super) enum Reader {
+    Collection(String),
+    Owner(String),
+    Grantee(String),
+}
+
+/// What `who` reads of the collections `relevant` (a caller's listing and its folder view
+/// walk exactly these, so both show the same files).
+pub(super) fn readers(who: &Identity, relevant: &[&(CollectionName, Policy)]) -> Readers {
+    let caller = who.caller();
+    if caller.app || relevant.iter().all(|(_, p)| p.reads_all(&caller)) {
+        return Readers::Everything;
+    }
+    let mut through: Vec<Reader> = relevant
+        .iter()
+        .filter(|(_, p)| p.reads_all(&caller))
+        .map(|(name, _)| Reader::Collection(name.as_str().to_owned()))
+        .collect();
+    through.push(Reader::Owner(who.user.as_str().to_owned()));
+    if relevant
+        .iter()
+        .any(|(_, p)| p.file_security && !p.reads_all(&caller))
+    {
+        through.extend(
+            caller
+                .principals()
+                .iter()
+                .map(|p| Reader::Grantee(p.to_wire())),
+        );
+    }
+    Readers::Through(through)
+}
+
 /// One index a listing merges, with what it has read ahead.
 struct Source {
     index: ListIndex,
@@ -135,26 +179,17 @@ impl<M: MetadataStore + ?Sized, O: ObjectStore + ?Sized> Service<M, O> {
             .iter()
             .filter(|(name, _)| only.as_deref().is_none_or(|o| o == name.as_str()))
             .collect();
-        if relevant.iter().all(|(_, p)| p.reads_all(&caller)) {
-            return Ok((vec![index], Policies::from(policies)));
-        }
-        let mut sources: Vec<ListIndex> = relevant
-            .iter()
-            .filter(|(_, p)| p.reads_all(&caller))
-            .map(|(name, _)| ListIndex::Collection(name.as_str().to_owned()))
-            .collect();
-        sources.push(ListIndex::UploadedBy(who.user.as_str().to_owned()));
-        if relevant
-            .iter()
-            .any(|(_, p)| p.file_security && !p.reads_all(&caller))
-        {
-            sources.extend(
-                caller
-                    .principals()
-                    .iter()
-                    .map(|p| ListIndex::Grantee(p.to_wire())),
-            );
-        }
+        let sources = match readers(who, &relevant) {
+            Readers::Everything => vec![index],
+            Readers::Through(sources) => sources
+                .into_iter()
+                .map(|source| match source {
+                    Reader::Collection(name) => ListIndex::Collection(name),
+                    Reader::Owner(user) => ListIndex::UploadedBy(user),
+                    Reader::Grantee(principal) => ListIndex::Grantee(principal),
+                })
+                .collect(),
+        };
         Ok((sources, Policies::from(policies)))
     }
 
