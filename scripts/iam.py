@@ -332,13 +332,29 @@ def dynamodb_calls(operation: str, request: dict) -> list:
         for entry in request.get("TransactItems", []):
             for kind, op in entry.items():
                 calls.append((f"dynamodb:{TRANSACT_ACTIONS.get(kind, kind)}",
-                              table_arn(op.get("TableName", "")), {}))
+                              table_arn(op.get("TableName", "")),
+                              leading_keys(op.get("Item") if kind == "Put" else op.get("Key"))))
         return calls
     if operation in ("BatchGetItem", "BatchWriteItem"):
         return [(f"dynamodb:{operation}", table_arn(table), {})
                 for table in request.get("RequestItems", {})]
+    item = request.get("Item") if operation == "PutItem" else request.get("Key")
     return [(f"dynamodb:{operation}",
-             table_arn(request.get("TableName", ""), request.get("IndexName")), {})]
+             table_arn(request.get("TableName", ""), request.get("IndexName")),
+             leading_keys(item) if operation in SINGLE_ITEM_ACTIONS else {})]
+
+
+# The operations on one item by its key: IAM gives them `dynamodb:LeadingKeys` (the item's
+# partition key value) to match conditions on.
+SINGLE_ITEM_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+
+
+def leading_keys(item) -> dict:
+    """`dynamodb:LeadingKeys` for one item's key (Stowage's table: partition key `pk`)."""
+    value = (item or {}).get("pk") if isinstance(item, dict) else None
+    if isinstance(value, dict) and len(value) == 1:
+        return {"dynamodb:LeadingKeys": [next(iter(value.values()))]}
+    return {}
 
 
 def events_calls(operation: str, request: dict) -> list:

@@ -35,7 +35,18 @@ moto's:
 - `GET /_stowage/iam/coverage`: for each function, how its calls were allowed (which
   statement and action), for `scripts/iam.py check`, which fails an action no test needed.
 
-Usage: python scripts/moto_server.py HOST PORT
+- `GET /_stowage/conflicts`: `{"holdMs", "conflicts", "mostMet"}`, how many requests met a
+  transaction in flight (below), and the items met most;
+- `POST /_stowage/conflicts/hold` `{"table", "keys": [<key attribute map>], "seconds"}`: holds
+  those items as a transaction in flight would, for that long.
+
+With `--hold-ms N` (the test command uses it) DynamoDB's transaction conflicts are modelled:
+each `TransactWriteItems` holds its items for N ms, and other transactions and single-item
+writes that meet them are refused as DynamoDB refuses them (`scripts/conflicts.py` says how and
+why). With `--nodelay` the sockets it accepts have TCP_NODELAY (for benchmarks: see
+`bench/moto_nodelay.py`).
+
+Usage: python scripts/moto_server.py HOST PORT [--hold-ms N] [--nodelay]
 """
 
 import io
@@ -46,6 +57,7 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import conflicts  # noqa: E402
 import iam  # noqa: E402
 
 from moto.moto_server.werkzeug_app import (
@@ -153,8 +165,55 @@ def signed_service(environ) -> str | None:
     return parts[3] if len(parts) >= 5 else None
 
 
+def key_attributes_of_tables():
+    """table name -> its key attribute names, from moto's backends (any account and region)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    known = {}
+
+    def lookup(name):
+        if name in known:
+            return known[name]
+        for account in list(dynamodb_backends.keys()):
+            for region in list(dynamodb_backends[account].keys()):
+                table = dynamodb_backends[account][region].tables.get(name)
+                if table is not None:
+                    names = [table.hash_key_attr]
+                    if table.has_range_key:
+                        names.append(table.range_key_attr)
+                    known[name] = names
+                    return names
+        return None
+
+    return lookup
+
+
 def main() -> None:
-    host, port = sys.argv[1], int(sys.argv[2])
+    import argparse
+
+    parser = argparse.ArgumentParser(description="moto's server as Stowage's tests need it")
+    parser.add_argument("host")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--hold-ms", type=float, default=0,
+                        help="model DynamoDB's transaction conflicts, each transaction holding "
+                             "its items this long (0: not modelled)")
+    parser.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on accepted sockets")
+    args = parser.parse_args()
+    host, port = args.host, args.port
+    if args.nodelay:
+        import socket
+
+        from werkzeug import serving as werkzeug_serving
+
+        activate = werkzeug_serving.BaseWSGIServer.server_activate
+
+        def server_activate(self):
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            activate(self)
+
+        werkzeug_serving.BaseWSGIServer.server_activate = server_activate
+    locks = conflicts.ItemLocks(args.hold_ms / 1000, key_attributes_of_tables()) \
+        if args.hold_ms > 0 else None
     os.environ.setdefault("MOTO_PORT", str(port))
     undo_logged_transactions()
     app = DomainDispatcherApplication(create_backend_app)
@@ -187,6 +246,17 @@ def main() -> None:
                 denied = enforcer.check(*who, [(request["action"], request["resource"],
                                                 request.get("context") or {})])
             return answer(start_response, {"allowed": not denied})
+        if path == "/_stowage/conflicts/hold" and method == "POST":
+            if locks is None:
+                return answer(start_response, {"error": "started without --hold-ms"},
+                              "409 Conflict")
+            request = json.loads(raw)
+            held = locks.hold_for(request["table"], request["keys"], float(request["seconds"]))
+            return answer(start_response, {"held": held})
+        if path == "/_stowage/conflicts":
+            return answer(start_response, {"holdMs": args.hold_ms,
+                                           "conflicts": locks.conflicts if locks else 0,
+                                           "mostMet": locks.most_met() if locks else []})
         if path == "/_stowage/iam/coverage":
             with lock:
                 return answer(start_response, enforcer.coverage())
@@ -268,9 +338,31 @@ def main() -> None:
             status.append(code)
             return start_response(code, headers, *rest)
 
-        with lock:
-            # The whole body is produced under the lock: moto answers in one piece.
-            body = list(app(environ, recording))
+        def run(respond):
+            with lock:
+                # The whole body is produced under the lock: moto answers in one piece.
+                return list(app(environ, respond))
+
+        if locks is None:
+            body = run(recording)
+        else:
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(raw)
+
+            def moto():
+                # Called by `locks.around` under `lock`.
+                answered = []
+
+                def capture(code, headers, *rest):
+                    answered.append((code, headers))
+                    return lambda data: None
+
+                body = list(app(environ, capture))
+                return answered[0][0], answered[0][1], body
+
+            code, headers, body = locks.around(target, raw, lock, moto)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            recording(code, headers + [("content-length", str(sum(len(b) for b in body)))])
         if status and not status[0].startswith("2"):
             # Into the log (target/moto.log) with the operation, to explain a failing test.
             text = b"".join(body).decode("utf-8", "replace")[:500]

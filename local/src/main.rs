@@ -92,6 +92,14 @@ struct ServeArgs {
     /// `default` (0: deletes are immediate; the template's `DefaultTrashDays`).
     #[arg(long, env = "STOWAGE_DEFAULT_TRASH_DAYS", value_name = "DAYS")]
     default_trash_days: Option<String>,
+    /// Requests each tenant may start per second, counted per 10-second window; over it, 429
+    /// too_many_requests (0 or unset: no limit; the template's `TenantRequestsPerSecond`).
+    #[arg(long, env = "STOWAGE_TENANT_REQUESTS_PER_SECOND", value_name = "N")]
+    tenant_requests_per_second: Option<String>,
+    /// Requests of one tenant that may run at once; over it, 429 too_many_requests (0 or
+    /// unset: no limit; the template's `TenantConcurrentRequests`).
+    #[arg(long, env = "STOWAGE_TENANT_CONCURRENT_REQUESTS", value_name = "N")]
+    tenant_concurrent_requests: Option<String>,
 }
 
 /// How long the printed console link signs people in for (it is printed again on every start).
@@ -259,6 +267,14 @@ fn serve(args: ServeArgs) -> ExitCode {
         (
             "STOWAGE_DEFAULT_TRASH_DAYS",
             args.default_trash_days.clone(),
+        ),
+        (
+            "STOWAGE_TENANT_REQUESTS_PER_SECOND",
+            args.tenant_requests_per_second.clone(),
+        ),
+        (
+            "STOWAGE_TENANT_CONCURRENT_REQUESTS",
+            args.tenant_concurrent_requests.clone(),
         ),
     ]
     .into_iter()

@@ -6,6 +6,9 @@ use std::time::Duration;
 use crate::identity::ClaimNames;
 use crate::validate::MAX_URL_EXPIRY_SECONDS;
 
+/// The largest per-tenant request limit a setting may give.
+pub const MAX_REQUEST_LIMIT: u32 = 1_000_000;
+
 /// A setting is missing or malformed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("configuration error: {name} {problem}")]
@@ -49,6 +52,10 @@ pub struct Config {
     /// deleted file stays in the trash in collections that set no `trashDays` of their own, and
     /// in `default`; 0 deletes at once.
     pub default_trash_days: u32,
+    /// `STOWAGE_TENANT_REQUESTS_PER_SECOND` / `STOWAGE_TENANT_CONCURRENT_REQUESTS` (template
+    /// parameters `TenantRequestsPerSecond` / `TenantConcurrentRequests`): how many requests
+    /// each tenant may start per second and have running at once; `0` or unset is none.
+    pub tenant_requests: crate::store::RequestLimits,
     /// `STOWAGE_REALTIME_URL` (a `ws(s)://` URL) and `STOWAGE_REALTIME_HOST` (default: the URL's
     /// host): where clients subscribe to changes (`GET /realtime`). Unset: none.
     pub realtime: Option<crate::service::RealtimeEndpoint>,
@@ -197,6 +204,24 @@ impl Config {
             max_bytes: limit("STOWAGE_DEFAULT_TENANT_MAX_BYTES")?,
             max_files: limit("STOWAGE_DEFAULT_TENANT_MAX_FILES")?,
         };
+        let request_limit = |name: &'static str| match lookup(name) {
+            None => Ok(None),
+            Some(v) if v.trim().is_empty() => Ok(None),
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(0) => Ok(None),
+                Ok(n) if n <= MAX_REQUEST_LIMIT => Ok(Some(n)),
+                _ => Err(ConfigError {
+                    name,
+                    problem: format!(
+                        "must be a whole number from 0 (no limit) to {MAX_REQUEST_LIMIT}, not {v:?}"
+                    ),
+                }),
+            },
+        };
+        let tenant_requests = crate::store::RequestLimits {
+            per_second: request_limit("STOWAGE_TENANT_REQUESTS_PER_SECOND")?,
+            concurrent: request_limit("STOWAGE_TENANT_CONCURRENT_REQUESTS")?,
+        };
         let default_trash_days = match lookup("STOWAGE_DEFAULT_TRASH_DAYS") {
             None => 0,
             Some(v) if v.trim().is_empty() => 0,
@@ -237,6 +262,7 @@ impl Config {
             realtime,
             default_tenant_limits,
             default_trash_days,
+            tenant_requests,
             prime,
             inline_copy_limit,
             require_scopes,

@@ -133,6 +133,9 @@ problem_codes! {
     UnsupportedMediaType = "unsupported_media_type", 415;
     /// The identity holds as many realtime connections as one may (stowage-local).
     TooManyConnections = "too_many_connections", 429;
+    /// The tenant started as many requests as its limit allows in this window, or has as many
+    /// running as it may (the deployment's per-tenant limits); retry after `Retry-After`.
+    TooManyRequests = "too_many_requests", 429;
     /// A bug or an unexpected backend failure; the detail is logged, not returned.
     Internal = "internal", 500;
     /// A backend is throttling or unreachable; retry.
@@ -157,6 +160,9 @@ pub enum ApiError {
     /// A backend is throttling or unreachable; the client may retry.
     #[error("a storage backend is unavailable; retry later")]
     Unavailable(#[source] Source),
+    /// The tenant is over a request limit; the client may retry after this many seconds.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u32 },
     /// Anything unexpected. The client sees only an opaque message.
     #[error("internal error")]
     Internal(#[source] Source),
@@ -235,7 +241,19 @@ impl ApiError {
             ApiError::Validation(_) => ProblemCode::ValidationFailed,
             ApiError::Problem { code, .. } => *code,
             ApiError::Unavailable(_) => ProblemCode::Unavailable,
+            ApiError::TooManyRequests { .. } => ProblemCode::TooManyRequests,
             ApiError::Internal(_) => ProblemCode::Internal,
+        }
+    }
+
+    /// Seconds the client should wait before trying again (`Retry-After`), where it should.
+    /// A `503` asks for one second: throttling and brief outages pass in about that long, and
+    /// the clients' own backoff grows from there.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            ApiError::Unavailable(_) => Some(1),
+            _ => None,
         }
     }
 
@@ -320,6 +338,7 @@ impl From<crate::store::StoreError> for ApiError {
         use crate::store::StoreError;
         match err {
             StoreError::Unavailable(source) => ApiError::Unavailable(source),
+            StoreError::Busy => ApiError::Unavailable(Box::new(StoreError::Busy)),
             StoreError::ExternalIdTaken(external_id) => ApiError::new(
                 ProblemCode::ExternalIdConflict,
                 format!(

@@ -28,15 +28,23 @@ use stowage::service::ManualClock;
 use stowage::App;
 
 pub use moto::{
-    acting_as, acting_credentials, create_table_from_template, denials, moto_dynamodb_client,
-    moto_endpoint, moto_eventbridge_client, moto_s3_client, moto_storage, register_world,
-    sdk_config, world_of, Outage, PUBLIC_BASE_URL,
+    acting_as, acting_credentials, conflicts_seen, create_table_from_template, denials, hold_items,
+    moto_dynamodb_client, moto_endpoint, moto_eventbridge_client, moto_s3_client, moto_storage,
+    register_world, sdk_config, world_of, Outage, PUBLIC_BASE_URL,
 };
 pub use reply::Reply;
 pub use requests::{
     api_request, create_request, get_request, raw_request, s3_event, sample, sample_record,
     scoped_request, template, to_request, upload_key, valid_body, with_identity,
 };
+
+/// Per-tenant request limits far above what any test sends, so that every route call counts
+/// its request (on moto, through the function's policy) without being refused; a test that
+/// needs tighter limits sets its own.
+pub const COUNTED_REQUESTS: [(&str, &str); 2] = [
+    ("STOWAGE_TENANT_REQUESTS_PER_SECOND", "100000"),
+    ("STOWAGE_TENANT_CONCURRENT_REQUESTS", "100000"),
+];
 
 /// The repository root, for reading `template.yaml` and `events/`.
 pub const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -134,8 +142,9 @@ impl TestEnv {
             // Tests sweep explicitly (after moving the clock).
             sweep_interval: Duration::from_secs(3_600),
             clock: clock.clone(),
-            settings: settings
+            settings: COUNTED_REQUESTS
                 .iter()
+                .chain(settings)
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             // Tests make thumbnails themselves (`TestEnv::make_thumbnails`).

@@ -342,6 +342,11 @@ pub async fn moto_storage(settings: &[(&str, &str)]) -> (SdkConfig, Config) {
         // copy in the bucket that the distribution would serve.
         ("STOWAGE_PUBLIC_BASE_URL", PUBLIC_BASE_URL.to_owned()),
     ]);
+    env.extend(
+        crate::COUNTED_REQUESTS
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_owned())),
+    );
     env.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test settings");
     (sdk, config)
@@ -648,4 +653,39 @@ fn stream_record_json(
         json["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
     }
     json
+}
+
+/// Holds these items of `table` for `seconds` on the test server, as a DynamoDB transaction in
+/// flight would (each write that needs one of them is refused with `TransactionConflict`).
+/// Fails the test if the server does not model conflicts (`scripts/moto_server.py --hold-ms`).
+pub async fn hold_items(table: &str, keys: &[Value], seconds: f64) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/_stowage/conflicts/hold", moto_endpoint()))
+        .json(&serde_json::json!({"table": table, "keys": keys, "seconds": seconds}))
+        .send()
+        .await
+        .expect("moto answers");
+    assert!(
+        response.status().is_success(),
+        "the test server does not model DynamoDB's transaction conflicts (start it with \
+         scripts/moto_server.py --hold-ms N, as scripts/test does): {}",
+        response.text().await.unwrap_or_default()
+    );
+}
+
+/// How many requests met a transaction in flight on the test server so far, and the
+/// transaction time it models (ms; `0`: not modelled).
+pub async fn conflicts_seen() -> (u64, f64) {
+    let seen: Value = reqwest::Client::new()
+        .get(format!("{}/_stowage/conflicts", moto_endpoint()))
+        .send()
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("JSON");
+    (
+        seen["conflicts"].as_u64().unwrap_or(0),
+        seen["holdMs"].as_f64().unwrap_or(0.0),
+    )
 }

@@ -59,6 +59,7 @@ pub async fn serve<H: Handler, M: MetadataStore + ?Sized, O: ObjectStore + ?Size
     req: &Request,
 ) -> Response<Body> {
     let scope = H::ROUTE.route().scope;
+    let mut ticket = None;
     let answered = async {
         let who = identity(req, &app.claims)?;
         // Admin routes need their scope even where scopes are not required.
@@ -68,14 +69,25 @@ pub async fn serve<H: Handler, M: MetadataStore + ?Sized, O: ObjectStore + ?Size
             // Before anything is read or written.
             return Err(ApiError::insufficient_scope(scope));
         }
+        // Counted against the tenant's request limits, except the two routes that read no
+        // store (what the deployment allows, where realtime is).
+        if !matches!(
+            H::ROUTE,
+            crate::http::RouteId::GetUploadLimits | crate::http::RouteId::GetRealtime
+        ) {
+            ticket = app.service.begin_request(&who.tenant).await?;
+        }
         let input = H::Input::from_request(req)?;
         H::run(app, who, input).await
     };
-    match answered.await {
+    let response = match answered.await {
         Ok(answer) => answer.into_response(),
         Err(err) if err.is(ProblemCode::InsufficientScope) => problem_for(&err, Some(scope)),
         Err(err) => problem(&err),
-    }
+    };
+    // Ended once answered (the answer is rendered: nothing of the handler's is held here).
+    app.service.end_request(ticket).await;
+    response
 }
 
 // --- answers -------------------------------------------------------------------------------

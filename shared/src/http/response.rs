@@ -7,10 +7,6 @@ use serde::Serialize;
 use crate::error::{ApiError, ProblemCode};
 use crate::identity::Scope;
 
-/// What a `503` asks clients to wait before retrying: throttling and brief outages pass in
-/// about this long, and the clients' own backoff grows from there.
-const RETRY_AFTER_SECONDS: &str = "1";
-
 /// A JSON response, with the record version as a strong `ETag` when given.
 pub(crate) fn json_response<T: Serialize>(
     status: StatusCode,
@@ -77,8 +73,8 @@ pub(super) fn problem_for(err: &ApiError, scope_needed: Option<Scope>) -> Respon
             ),
         );
     }
-    if err.is(ProblemCode::Unavailable) {
-        builder = builder.header(header::RETRY_AFTER, RETRY_AFTER_SECONDS);
+    if let Some(seconds) = err.retry_after() {
+        builder = builder.header(header::RETRY_AFTER, seconds.to_string());
     }
     builder
         .body(Body::Text(body))

@@ -20,6 +20,7 @@ mod multipart;
 mod plan;
 mod public;
 mod read;
+mod requests;
 mod sign;
 mod thumbnail;
 mod update;
@@ -77,6 +78,8 @@ pub struct Settings {
     pub default_trash_days: u32,
     /// Where clients subscribe to changes, if anywhere.
     pub realtime: Option<RealtimeEndpoint>,
+    /// How many requests each tenant may start per second and have running.
+    pub request_limits: crate::store::RequestLimits,
 }
 
 /// Where clients subscribe to changes: AppSync Events' realtime URL and the host its
@@ -105,6 +108,7 @@ impl From<&Config> for Settings {
             default_tenant_limits: config.default_tenant_limits,
             default_trash_days: config.default_trash_days,
             realtime: config.realtime.clone(),
+            request_limits: config.tenant_requests,
         }
     }
 }

@@ -107,6 +107,19 @@ impl MetadataStore for Racing {
         self.inner.release_expired(record).await
     }
 
+    async fn begin_request(
+        &self,
+        tenant: &TenantId,
+        limits: crate::store::RequestLimits,
+        now: crate::model::Timestamp,
+    ) -> Result<crate::store::Admitted, StoreError> {
+        self.inner.begin_request(tenant, limits, now).await
+    }
+
+    async fn end_request(&self, ticket: &crate::store::RequestTicket) -> Result<(), StoreError> {
+        self.inner.end_request(ticket).await
+    }
+
     async fn collection(
         &self,
         tenant: &TenantId,
@@ -245,6 +258,7 @@ pub(super) fn world() -> World {
             default_tenant_limits: Limits::default(),
             default_trash_days: 0,
             realtime: None,
+            request_limits: Default::default(),
         },
     );
     World {

@@ -10,6 +10,11 @@
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub(crate) mod requests;
+
+pub use requests::{
+    Admitted, RequestLimits, RequestTicket, REQUEST_SHARDS, REQUEST_WINDOW_SECONDS,
+};
 
 use async_trait::async_trait;
 
@@ -46,6 +51,10 @@ pub enum StoreError {
     /// Throttled or unreachable; worth retrying later.
     #[error("the metadata store is unavailable")]
     Unavailable(#[source] Source),
+    /// Other transactions kept holding the items the write needs (DynamoDB's
+    /// `TransactionConflict`, every retry): worth retrying later.
+    #[error("other writes kept holding the items this write needs")]
+    Busy,
     /// Anything else, including an item that does not decode.
     #[error("metadata store error")]
     Backend(#[source] Source),
@@ -302,6 +311,18 @@ pub trait MetadataStore: Send + Sync {
     /// it is called for that record. A store whose own expiry uncounts (the embedded one)
     /// does nothing.
     async fn release_expired(&self, record: &FileRecord) -> Result<(), StoreError>;
+
+    /// Counts a request of `tenant` against `limits` (at least one of them set): admitted with
+    /// a ticket to end it with, or refused (nothing counted). See [`requests`].
+    async fn begin_request(
+        &self,
+        tenant: &TenantId,
+        limits: RequestLimits,
+        now: Timestamp,
+    ) -> Result<Admitted, StoreError>;
+
+    /// The request of `ticket` was answered: it no longer counts as running.
+    async fn end_request(&self, ticket: &RequestTicket) -> Result<(), StoreError>;
 
     /// The stored collection `name` (`None`: not stored; for `default`, untouched).
     async fn collection(

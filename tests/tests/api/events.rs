@@ -587,14 +587,28 @@ async fn both_stream_readers_take_every_kind_of_item_the_table_writes() {
         "{released:?}"
     );
     partition.retain(|sk| !sk.starts_with("R#"));
+    // The counters are shards of the tenant's (`U~<n>`) and each collection's (`U#<name>~<n>`).
+    let counters: Vec<String> = partition
+        .iter()
+        .filter(|sk| sk.starts_with('U'))
+        .cloned()
+        .collect();
+    assert!(
+        counters.iter().all(|sk| {
+            let base = sk.split_once('~').map_or(sk.as_str(), |(base, shard)| {
+                assert!(shard.parse::<u32>().is_ok_and(|n| n < 16), "{sk}");
+                base
+            });
+            ["U", "U#default", "U#docs"].contains(&base)
+        }),
+        "{counters:?}"
+    );
+    partition.retain(|sk| !sk.starts_with('U'));
     assert_eq!(
         partition,
         [
             "C#docs".to_owned(),
             format!("F#{kept}"),
-            "U".to_owned(),
-            "U#default".to_owned(),
-            "U#docs".to_owned(),
             "X#doc-1".to_owned()
         ],
         "only the kept file, its marker, the collection and the counters"

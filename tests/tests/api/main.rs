@@ -27,6 +27,7 @@ mod openapi;
 mod principals;
 mod public;
 mod realtime_publish;
+mod scale;
 mod scopes;
 mod search;
 mod store_contract;

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
 use super::schema::{
     backend, marker_item, marker_key, n, record_item, record_key, s, EXPIRES_MILLIS, FILE_ID, PK,
@@ -21,7 +21,7 @@ pub(super) const MAX_TRANSACTION_ITEMS: usize = 100;
 const TRANSACTION_ATTEMPTS: u32 = 6;
 
 /// A small pseudo-random number below `n` (jitter for retries; not for anything secret).
-fn rand_below(n: u32) -> u32 {
+pub(super) fn rand_below(n: u32) -> u32 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -29,16 +29,16 @@ fn rand_below(n: u32) -> u32 {
 }
 
 /// One conditional write, before it is sent alone or in a transaction.
+#[derive(Clone)]
 pub(super) enum Write {
     Put(Put),
     Delete(Delete),
     /// Only in transactions (counter changes never go alone).
     Update(Update),
-    /// Only in transactions.
-    Check(ConditionCheck),
 }
 
 /// What a write guards, to explain a cancelled transaction.
+#[derive(Clone)]
 pub(super) enum Guard {
     /// The record's version (or its absence, for an insert).
     Record,
@@ -46,10 +46,9 @@ pub(super) enum Guard {
     NewMarker(String),
     /// The record's own marker.
     OwnMarker,
-    /// The collection (and the tenant's limits) are still the ones admission read.
-    Admission,
-    /// A usage item's limits: the tenant's (`None`) or a collection's.
-    Quota,
+    /// A counter shard's room under its limits, and the version of the limits (or collection)
+    /// it was admitted under.
+    Quota(super::counters::Counted),
     /// A counter change without a condition.
     Counter,
     /// The expiry release item is new (else the record was uncounted already).
@@ -175,10 +174,9 @@ impl DynamoStore {
             Err(Cancelled::Failed(err)) => Err(err),
             Err(Cancelled::Guard(guard)) => Err(match guard {
                 Guard::NewMarker(external_id) => StoreError::ExternalIdTaken(external_id),
-                Guard::Admission => StoreError::AdmissionStale,
                 Guard::Empty => StoreError::CollectionNotEmpty,
                 // Explained by the caller, which knows what it added (see `usage.rs`).
-                Guard::Quota => StoreError::AdmissionStale,
+                Guard::Quota(_) => StoreError::AdmissionStale,
                 Guard::Record | Guard::OwnMarker | Guard::Counter | Guard::Release => {
                     StoreError::Conflict
                 }
@@ -198,7 +196,7 @@ impl DynamoStore {
             let result = match write {
                 Write::Put(put) => self.send_put(put).await,
                 Write::Delete(delete) => self.send_delete(delete).await,
-                Write::Update(_) | Write::Check(_) => unreachable!("matched above"),
+                Write::Update(_) => unreachable!("matched above"),
             };
             return match result {
                 Err(StoreError::Conflict) => Err(Cancelled::Guard(guard)),
@@ -213,7 +211,6 @@ impl DynamoStore {
                     Write::Put(put) => TransactWriteItem::builder().put(put),
                     Write::Delete(delete) => TransactWriteItem::builder().delete(delete),
                     Write::Update(update) => TransactWriteItem::builder().update(update),
-                    Write::Check(check) => TransactWriteItem::builder().condition_check(check),
                 };
                 (item.build(), guard)
             })
@@ -265,8 +262,9 @@ impl DynamoStore {
                 Err(err) => return Err(Cancelled::Failed(classify(err))),
             }
         }
-        // Still colliding: the caller retries on fresh state.
-        Err(Cancelled::Failed(StoreError::Conflict))
+        // Other transactions kept holding these items: not a lost compare-and-swap (the
+        // caller would retry it at once, or call it a version mismatch), but a busy store.
+        Err(Cancelled::Failed(StoreError::Busy))
     }
 
     async fn send_put(&self, put: Put) -> Result<(), StoreError> {

@@ -4,7 +4,9 @@
 
 mod batch;
 mod conditional;
+mod counters;
 mod folders;
+mod requests;
 mod schema;
 mod sdk;
 pub mod stream;
@@ -227,6 +229,19 @@ impl MetadataStore for DynamoStore {
 
     async fn release_expired(&self, record: &FileRecord) -> Result<(), StoreError> {
         self.release(record).await
+    }
+
+    async fn begin_request(
+        &self,
+        tenant: &TenantId,
+        limits: crate::store::RequestLimits,
+        now: Timestamp,
+    ) -> Result<crate::store::Admitted, StoreError> {
+        self.count_request(tenant, limits, now).await
+    }
+
+    async fn end_request(&self, ticket: &crate::store::RequestTicket) -> Result<(), StoreError> {
+        self.end_counted_request(ticket).await
     }
 
     async fn collection(

@@ -13,8 +13,10 @@
 //! | name-word pointer | `W#<t>#<prefix>` (1–6 folded characters of a word of the name) | `F#<ulid>` | — |
 //! | explicit folder | `T#<t>` | `D#<path>/` | — |
 //! | collection | `T#<t>` | `C#<name>` | its rules, `version` |
-//! | tenant usage | `T#<t>` | `U` | `bytes`, `files`, the stored limits `maxBytes`, `maxFiles`, `limitsVersion` |
-//! | collection usage | `T#<t>` | `U#<name>` | `bytes`, `files` |
+//! | tenant usage | `T#<t>` | `U` | the stored limits `maxBytes`, `maxFiles`, `limitsVersion`; `bytes`, `files` counted before the counters were sharded |
+//! | tenant usage shard | `T#<t>` | `U~<0..15>` | `bytes`, `files`, `freeBytes`, `freeFiles`, `allotBytes`, `allotFiles`, `limitsVersion`, `frozenBytes`/`frozenFiles` (see [`super::counters`]) |
+//! | collection usage (before sharding) | `T#<t>` | `U#<name>` | `bytes`, `files` |
+//! | collection usage shard | `T#<t>` | `U#<name>~<0..15>` | as the tenant's shards, with `collectionVersion` |
 //! | expiry release | `T#<t>` | `R#<ulid>#<version>` | `expiresAtEpoch` (3 days on) |
 //!
 //! - `expiresAtEpoch` is the table's TTL attribute: epoch seconds, rounded up, present only while
@@ -35,10 +37,9 @@
 //! - The marker makes `externalId` unique per tenant: it is written in the same transaction as
 //!   the record, on the condition that no live marker exists.
 //! - Usage counters change in the same transaction as the record change that causes
-//!   them: `ADD` of the change's difference to the tenant's and the collection's usage items,
-//!   conditioned on the limits where the change adds (`bytes <= max - added`: DynamoDB
-//!   conditions cannot add, so the subtraction is done before sending), with a condition check
-//!   that the collection (and the tenant's `limitsVersion`) are still the ones read. A TTL
+//!   them: `ADD` of the change's difference to one shard of the tenant's counter and of the
+//!   collection's, conditioned where the change adds on the shard's free room under its limit
+//!   and on the limits and collection versions read ([`super::counters`] has the design). A TTL
 //!   removal happens outside any transaction, so the stream function uncounts it in one of its
 //!   own, together with an expiry-release item whose creation is conditional: a retried or
 //!   duplicated stream record finds it and changes nothing.
@@ -296,13 +297,6 @@ pub(crate) fn collection_sk(name: &str) -> String {
 
 /// How a stored collection's sort key starts.
 pub(crate) const COLLECTION_SK_PREFIX: &str = "C#";
-/// The sort key of the tenant's usage item; collection usage items add `#<name>`.
-pub(crate) const USAGE_SK: &str = "U";
-
-/// The sort key of a collection's usage item.
-pub(crate) fn collection_usage_sk(name: &str) -> String {
-    format!("{USAGE_SK}#{name}")
-}
 
 /// The sort key of the item that says an expired record was uncounted.
 pub(crate) fn release_sk(record: &FileRecord) -> String {

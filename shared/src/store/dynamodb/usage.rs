@@ -1,14 +1,18 @@
-//! Collections, usage counters and limits in the table: the items
-//! [`super::schema`] lists, and the counter writes that go into a record change's transaction.
+//! Collections, usage and limits in the table: the items [`super::schema`] lists. The counters
+//! themselves, spread over shards, are [`super::counters`].
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, Update};
 
 use super::conditional::{Cancelled, Guard, Write};
+use super::counters::{
+    counted_of, counter_of, total, Counted, Drawn, BYTES, COLLECTION_VERSION, COUNTER_SHARDS,
+    FILES, LIMITS_VERSION, USAGE_SK,
+};
 use super::schema::{
-    backend, collection_sk, collection_usage_sk, key, n, release_sk, s, tenant_pk, Item,
-    COLLECTION_SK_PREFIX, PK, SK, TTL_ATTRIBUTE, USAGE_SK, VERSION,
+    backend, collection_sk, key, n, release_sk, s, tenant_pk, Item, COLLECTION_SK_PREFIX, PK, SK,
+    TTL_ATTRIBUTE, VERSION,
 };
 use super::sdk::classify;
 use super::DynamoStore;
@@ -17,13 +21,12 @@ use crate::model::{
 };
 use crate::store::StoreError;
 
-const BYTES: &str = "bytes";
-const FILES: &str = "files";
 const MAX_BYTES: &str = "maxBytes";
 const MAX_FILES: &str = "maxFiles";
-const LIMITS_VERSION: &str = "limitsVersion";
 /// How long an expiry release item is kept: longer than a stream record can be retried (24 h).
 const RELEASE_KEPT_SECONDS: u64 = 3 * 86_400;
+/// Times a write whose shard lacked room moves room and is sent again.
+const REBALANCE_ROUNDS: u32 = 8;
 
 /// What a batch of record changes adds to each collection's counters (zero ones left out).
 pub(super) fn deltas<'a>(
@@ -32,21 +35,8 @@ pub(super) fn deltas<'a>(
     crate::model::collection_deltas(changes)
 }
 
-fn total(deltas: &BTreeMap<CollectionName, Counter>) -> Counter {
-    deltas
-        .values()
-        .fold(Counter::default(), |sum, c| sum.plus(*c))
-}
-
 fn number(item: &Item, attribute: &str) -> Option<i64> {
     item.get(attribute)?.as_n().ok()?.parse().ok()
-}
-
-fn counter_of(item: &Item) -> Counter {
-    Counter {
-        bytes: number(item, BYTES).unwrap_or(0),
-        files: number(item, FILES).unwrap_or(0),
-    }
 }
 
 fn stored_limits(item: &Item) -> (Limits, u64) {
@@ -66,250 +56,87 @@ fn collection_from_item(mut item: Item) -> Result<Collection, StoreError> {
     serde_dynamo::from_item(item).map_err(backend)
 }
 
-/// One limit as a condition on a usage item: its counter may take `add` more without passing
-/// `max`. `Err` if `add` alone passes it.
-fn limit_condition(
-    parts: &mut Vec<String>,
-    values: &mut Vec<(String, i64)>,
+/// Sets `attribute` to `version` on every shard of `counted` (limits or a collection changed),
+/// and freezes them: their allotments were of the old limits, so no write is admitted on them
+/// until a rebalance has set them to the new ones.
+fn version_on_shards(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    counted: &Counted,
     attribute: &str,
-    placeholder: &str,
-    max: Option<u64>,
-    add: i64,
-) -> Result<(), ()> {
-    let Some(max) = max.filter(|_| add > 0) else {
-        return Ok(());
-    };
-    let room = i64::try_from(max).unwrap_or(i64::MAX) - add;
-    if room < 0 {
-        return Err(());
-    }
-    parts.push(format!(
-        "(attribute_not_exists({attribute}) OR {attribute} <= {placeholder})"
-    ));
-    values.push((placeholder.to_owned(), room));
-    Ok(())
-}
-
-/// Both limits of `limits` as conditions for a counter taking `add`; `Err(true)` if the byte
-/// limit alone is passed by `add`, `Err(false)` the file limit.
-fn limits_conditions(
-    parts: &mut Vec<String>,
-    values: &mut Vec<(String, i64)>,
-    limits: Limits,
-    add: Counter,
-) -> Result<(), bool> {
-    limit_condition(
-        parts,
-        values,
-        "#bytes",
-        ":maxb",
-        limits.max_bytes,
-        add.bytes,
-    )
-    .map_err(|()| true)?;
-    limit_condition(
-        parts,
-        values,
-        "#files",
-        ":maxf",
-        limits.max_files,
-        add.files,
-    )
-    .map_err(|()| false)
+    version: u64,
+) -> Result<Vec<(Write, Guard)>, StoreError> {
+    (0..COUNTER_SHARDS)
+        .map(|i| {
+            Update::builder()
+                .table_name(&store.table)
+                .set_key(Some(store.shard_key(tenant, counted, i)))
+                .update_expression("SET #v = :v, #fb = :yes, #ff = :yes")
+                .expression_attribute_names("#v", attribute)
+                .expression_attribute_names("#fb", super::counters::FROZEN_BYTES)
+                .expression_attribute_names("#ff", super::counters::FROZEN_FILES)
+                .expression_attribute_values(":v", n(version))
+                .expression_attribute_values(":yes", n(1))
+                .build()
+                .map(|u| (Write::Update(u), Guard::Counter))
+                .map_err(backend)
+        })
+        .collect()
 }
 
 impl DynamoStore {
-    /// The counter writes for these deltas (tenant, then each collection), conditioned on
-    /// `admission`'s limits where they add; `Err(None)` if a delta alone passes a limit.
-    pub(super) fn counter_writes(
-        &self,
-        tenant: &TenantId,
-        deltas: &BTreeMap<CollectionName, Counter>,
-        admission: Option<&Admission>,
-    ) -> Result<Vec<(Write, Guard)>, StoreError> {
-        let mut writes = Vec::new();
-        let sum = total(deltas);
-        if let Some(admission) = admission {
-            // The collection is still the one whose rules and limits were read.
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(
-                    tenant_pk(tenant),
-                    collection_sk(admission.collection.as_str()),
-                )));
-            // DynamoDB refuses names the expression does not use: each branch names its own.
-            let check = match admission.collection_version {
-                None => check
-                    .condition_expression("attribute_not_exists(#pk)")
-                    .expression_attribute_names("#pk", PK),
-                Some(version) => check
-                    .condition_expression("#version = :version")
-                    .expression_attribute_names("#version", VERSION)
-                    .expression_attribute_values(":version", n(version)),
-            };
-            writes.push((
-                Write::Check(check.build().map_err(backend)?),
-                Guard::Admission,
-            ));
-        }
-        let passed = |limit| StoreError::QuotaExceeded(limit);
-        if !sum.is_zero() {
-            let mut parts = Vec::new();
-            let mut values = Vec::new();
-            let mut names = vec![("#bytes", BYTES), ("#files", FILES)];
-            if let Some(admission) = admission {
-                let limits = admission.tenant_limits;
-                limits_conditions(&mut parts, &mut values, limits, sum).map_err(|bytes| {
-                    passed(if bytes {
-                        crate::model::LimitName::TenantBytes(limits.max_bytes.unwrap_or(0))
-                    } else {
-                        crate::model::LimitName::TenantFiles(limits.max_files.unwrap_or(0))
-                    })
-                })?;
-                if sum.bytes > 0 || sum.files > 0 {
-                    names.push(("#lv", LIMITS_VERSION));
-                    if admission.tenant_limits_version == 0 {
-                        parts.push("attribute_not_exists(#lv)".to_owned());
-                    } else {
-                        parts.push("#lv = :lv".to_owned());
-                        values.push((
-                            ":lv".to_owned(),
-                            i64::try_from(admission.tenant_limits_version).unwrap_or(i64::MAX),
-                        ));
-                    }
-                }
-            }
-            writes.push((
-                self.counter_update(
-                    key(tenant_pk(tenant), USAGE_SK.to_owned()),
-                    sum,
-                    &names,
-                    &parts,
-                    &values,
-                )?,
-                if parts.is_empty() {
-                    Guard::Counter
-                } else {
-                    Guard::Quota
-                },
-            ));
-        }
-        for (collection, delta) in deltas {
-            let mut parts = Vec::new();
-            let mut values = Vec::new();
-            if let Some(admission) = admission.filter(|a| &a.collection == collection) {
-                let limits = admission.collection_limits;
-                limits_conditions(&mut parts, &mut values, limits, *delta).map_err(|bytes| {
-                    passed(if bytes {
-                        crate::model::LimitName::CollectionBytes(
-                            collection.clone(),
-                            limits.max_bytes.unwrap_or(0),
-                        )
-                    } else {
-                        crate::model::LimitName::CollectionFiles(
-                            collection.clone(),
-                            limits.max_files.unwrap_or(0),
-                        )
-                    })
-                })?;
-            }
-            let key = key(tenant_pk(tenant), collection_usage_sk(collection.as_str()));
-            let names = [("#bytes", BYTES), ("#files", FILES)];
-            writes.push((
-                self.counter_update(key, *delta, &names, &parts, &values)?,
-                if parts.is_empty() {
-                    Guard::Counter
-                } else {
-                    Guard::Quota
-                },
-            ));
-        }
-        Ok(writes)
-    }
-
-    fn counter_update(
-        &self,
-        key: Item,
-        delta: Counter,
-        names: &[(&str, &str)],
-        conditions: &[String],
-        values: &[(String, i64)],
-    ) -> Result<Write, StoreError> {
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression("ADD #bytes :db, #files :df")
-            .expression_attribute_values(":db", n(delta.bytes))
-            .expression_attribute_values(":df", n(delta.files));
-        for (placeholder, attribute) in names {
-            update = update.expression_attribute_names(*placeholder, *attribute);
-        }
-        for (placeholder, value) in values {
-            update = update.expression_attribute_values(placeholder.clone(), n(*value));
-        }
-        if !conditions.is_empty() {
-            update = update.condition_expression(conditions.join(" AND "));
-        }
-        update.build().map(Write::Update).map_err(backend)
-    }
-
-    /// Sends a record change's writes with its counter writes; a failed limit is explained by
-    /// reading the usage it met.
+    /// Sends a record change's writes with its counter writes, on a shard drawn for each
+    /// attempt; a shard without room gets it moved from the others (or the write is refused
+    /// for the counter as a whole).
     pub(super) async fn write_counted(
         &self,
         tenant: &TenantId,
-        mut writes: Vec<(Write, Guard)>,
+        writes: Vec<(Write, Guard)>,
         deltas: &BTreeMap<CollectionName, Counter>,
         admission: Option<&Admission>,
     ) -> Result<(), StoreError> {
-        writes.extend(self.counter_writes(tenant, deltas, admission)?);
-        match self.write_guarded(writes).await {
-            Ok(()) => Ok(()),
-            Err(Cancelled::Failed(err)) => Err(err),
-            Err(Cancelled::Guard(Guard::Quota)) => {
-                let Some(admission) = admission else {
-                    return Err(StoreError::AdmissionStale);
-                };
-                let (usage, in_collection) =
-                    self.read_counters(tenant, &admission.collection).await?;
-                if usage.limits_version != admission.tenant_limits_version {
-                    // The limits changed since they were read: not a verdict on them.
-                    return Err(StoreError::AdmissionStale);
-                }
-                let added = total(deltas);
-                let added_here = deltas
-                    .get(&admission.collection)
-                    .copied()
-                    .unwrap_or_default();
-                let tenant_passed = admission.first_passed(
-                    added,
-                    usage.total,
-                    Counter {
-                        bytes: i64::MIN / 2,
-                        files: i64::MIN / 2,
-                    },
-                );
-                let collection_passed = admission.first_passed(
-                    added_here,
-                    Counter {
-                        bytes: i64::MIN / 2,
-                        files: i64::MIN / 2,
-                    },
-                    in_collection,
-                );
-                match tenant_passed.or(collection_passed) {
-                    Some(limit) => Err(StoreError::QuotaExceeded(limit)),
-                    // The limits moved between the write and this read: try again.
-                    None => Err(StoreError::AdmissionStale),
-                }
+        // Each counter's shard is drawn once; a shard without room is replaced by one with
+        // it (conflicts with other transactions are retried inside `write_guarded`).
+        let mut shards = Drawn::default();
+        for round in 0..REBALANCE_ROUNDS {
+            if round > 1 {
+                // Others are moving room too: let them finish.
+                let wait = 5 * u64::from(round) + u64::from(super::conditional::rand_below(20));
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
             }
-            Err(Cancelled::Guard(guard)) => Err(match guard {
-                Guard::NewMarker(external_id) => StoreError::ExternalIdTaken(external_id),
-                Guard::Admission => StoreError::AdmissionStale,
-                Guard::Empty => StoreError::CollectionNotEmpty,
-                _ => StoreError::Conflict,
-            }),
+            let mut all = writes.clone();
+            all.extend(self.counter_writes(tenant, deltas, admission, &mut shards)?);
+            let failed = match self.write_guarded(all).await {
+                Ok(()) => return Ok(()),
+                Err(Cancelled::Failed(StoreError::Busy)) => {
+                    // Other writes kept holding these shards: draw others.
+                    shards = Drawn::default();
+                    continue;
+                }
+                Err(Cancelled::Failed(err)) => return Err(err),
+                Err(Cancelled::Guard(Guard::Quota(counted))) => counted,
+                Err(Cancelled::Guard(guard)) => {
+                    return Err(match guard {
+                        Guard::NewMarker(external_id) => StoreError::ExternalIdTaken(external_id),
+                        Guard::Empty => StoreError::CollectionNotEmpty,
+                        _ => StoreError::Conflict,
+                    })
+                }
+            };
+            let Some(admission) = admission else {
+                return Err(StoreError::AdmissionStale);
+            };
+            let add = match &failed {
+                Counted::Tenant => total(deltas),
+                Counted::Collection(name) => deltas.get(name).copied().unwrap_or_default(),
+            };
+            let shard = shards.of(&failed);
+            let next = self
+                .rebalance(tenant, &failed, admission, shard, add)
+                .await?;
+            shards.set(&failed, next);
         }
+        Err(StoreError::Busy)
     }
 
     /// Uncounts an expired record once: the release item is created with the counter changes.
@@ -327,7 +154,7 @@ impl DynamoStore {
             .build()
             .map_err(backend)?;
         let mut writes = vec![(Write::Put(put), Guard::Release)];
-        writes.extend(self.counter_writes(&record.tenant, &deltas, None)?);
+        writes.extend(self.counter_writes(&record.tenant, &deltas, None, &mut Drawn::default())?);
         match self.write_guarded(writes).await {
             Ok(()) | Err(Cancelled::Guard(Guard::Release)) => Ok(()),
             Err(Cancelled::Failed(err)) => Err(err),
@@ -366,32 +193,6 @@ impl DynamoStore {
             }
         }
         Ok((collection, limits.0, limits.1))
-    }
-
-    /// The tenant's usage item (its counter and limits, no collections') and `collection`'s
-    /// counter, in one consistent `BatchGetItem`: what a refused admission is explained with.
-    /// (Not [`Self::read_usage`]'s `Query`: the functions that admit uploads need no `Query`
-    /// in their policies.)
-    async fn read_counters(
-        &self,
-        tenant: &TenantId,
-        collection: &CollectionName,
-    ) -> Result<(Usage, Counter), StoreError> {
-        let tenant_key = key(tenant_pk(tenant), USAGE_SK.to_owned());
-        let collection_key = key(tenant_pk(tenant), collection_usage_sk(collection.as_str()));
-        let mut usage = Usage::default();
-        let mut in_collection = Counter::default();
-        for item in self.get_items(vec![tenant_key, collection_key]).await? {
-            match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
-                Some(USAGE_SK) => {
-                    usage.total = counter_of(&item);
-                    (usage.limits, usage.limits_version) = stored_limits(&item);
-                }
-                Some(_) => in_collection = counter_of(&item),
-                None => {}
-            }
-        }
-        Ok((usage, in_collection))
     }
 
     /// Every item of the tenant's partition whose sort key starts with `prefix`.
@@ -452,11 +253,17 @@ impl DynamoStore {
                 .expression_attribute_names("#version", VERSION)
                 .expression_attribute_values(":version", n(version)),
         };
-        self.write(vec![(
-            Write::Put(put.build().map_err(backend)?),
-            Guard::Record,
-        )])
-        .await
+        // Every shard of the collection's counter learns the new version: a write admitted on
+        // the old rules fails on whichever shard it draws.
+        let mut writes = vec![(Write::Put(put.build().map_err(backend)?), Guard::Record)];
+        writes.extend(version_on_shards(
+            self,
+            &next.tenant,
+            &Counted::Collection(next.name.clone()),
+            COLLECTION_VERSION,
+            next.version,
+        )?);
+        self.write(writes).await
     }
 
     pub(super) async fn remove_collection(
@@ -475,40 +282,65 @@ impl DynamoStore {
             .expression_attribute_values(":version", n(collection.version))
             .build()
             .map_err(backend)?;
-        let usage = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                tenant_pk(tenant),
-                collection_usage_sk(collection.name.as_str()),
-            )))
-            .condition_expression("attribute_not_exists(#files) OR #files = :zero")
-            .expression_attribute_names("#files", FILES)
-            .expression_attribute_values(":zero", n(0))
-            .build()
-            .map_err(backend)?;
-        self.write(vec![
-            (Write::Delete(delete), Guard::Record),
-            (Write::Delete(usage), Guard::Empty),
-        ])
-        .await
+        let counted = Counted::Collection(collection.name.clone());
+        let (shards, base, base_item) = self.read_shards(tenant, &counted).await?;
+        let files = shards.iter().fold(base, |sum, s| sum.plus(s.count())).files;
+        if files != 0 {
+            return Err(StoreError::CollectionNotEmpty);
+        }
+        let mut writes = vec![(Write::Delete(delete), Guard::Record)];
+        // Each usage item goes if it still holds what was read (a file created or deleted
+        // meanwhile changed one: the collection was not empty then).
+        let mut sorts: Vec<(String, Counter)> = shards
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.exists())
+            .map(|(i, s)| (counted.shard_sk(u32::try_from(i).unwrap_or(0)), s.count()))
+            .collect();
+        if base_item.is_some() {
+            sorts.push((counted.base_sk(), base));
+        }
+        for (sort, count) in sorts {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(tenant_pk(tenant), sort)))
+                .condition_expression(
+                    "(attribute_not_exists(#files) OR #files = :files) AND (attribute_not_exists(#bytes) OR #bytes = :bytes)",
+                )
+                .expression_attribute_names("#files", FILES)
+                .expression_attribute_names("#bytes", BYTES)
+                .expression_attribute_values(":files", n(count.files))
+                .expression_attribute_values(":bytes", n(count.bytes))
+                .build()
+                .map_err(backend)?;
+            writes.push((Write::Delete(delete), Guard::Empty));
+        }
+        self.write(writes).await
     }
 
+    /// The tenant's usage: every usage item (`U`, its shards, and each collection's), summed.
     pub(super) async fn read_usage(&self, tenant: &TenantId) -> Result<Usage, StoreError> {
         let mut usage = Usage::default();
         for item in self.query_prefix(tenant, USAGE_SK).await? {
-            let sort = item
-                .get(SK)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            if sort == USAGE_SK {
-                usage.total = counter_of(&item);
-                (usage.limits, usage.limits_version) = stored_limits(&item);
-            } else if let Some(name) = sort.strip_prefix(&format!("{USAGE_SK}#")) {
-                let name = CollectionName::parse_as("collection", name).map_err(|e| {
-                    StoreError::Backend(format!("a usage item names no collection: {e}").into())
-                })?;
-                usage.collections.insert(name, counter_of(&item));
+            let Some(sort) = item.get(SK).and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
+            let Some((counted, shard)) = counted_of(sort) else {
+                return Err(StoreError::Backend(
+                    format!("a usage item with an unknown sort key: {sort}").into(),
+                ));
+            };
+            match counted {
+                Counted::Tenant => {
+                    usage.total = usage.total.plus(counter_of(&item));
+                    if shard.is_none() {
+                        (usage.limits, usage.limits_version) = stored_limits(&item);
+                    }
+                }
+                Counted::Collection(name) => {
+                    let entry = usage.collections.entry(name).or_default();
+                    *entry = entry.plus(counter_of(&item));
+                }
             }
         }
         Ok(usage)
@@ -556,17 +388,16 @@ impl DynamoStore {
                 .expression_attribute_values(":expected", n(expected))
         };
         let update = update.build().map_err(backend)?;
-        self.client
-            .update_item()
-            .table_name(update.table_name())
-            .set_key(Some(update.key().clone()))
-            .update_expression(update.update_expression())
-            .set_condition_expression(update.condition_expression().map(str::to_owned))
-            .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify)
+        // Every shard of the tenant's counter learns the new version: a write admitted on the
+        // old limits fails on whichever shard it draws.
+        let mut writes = vec![(Write::Update(update), Guard::Record)];
+        writes.extend(version_on_shards(
+            self,
+            tenant,
+            &Counted::Tenant,
+            LIMITS_VERSION,
+            expected + 1,
+        )?);
+        self.write(writes).await
     }
 }

@@ -9,6 +9,7 @@
 //! answer listings in descending id order.
 
 mod log;
+mod requests;
 mod rows;
 mod usage;
 
@@ -35,6 +36,8 @@ pub struct SqliteStore {
     /// Counts the calls that changed rows, so followers of the change log wake at once instead
     /// of at their next look ([`SqliteStore::watch_changes`]).
     changes: tokio::sync::watch::Sender<u64>,
+    /// Each tenant's requests, counted exactly in memory (one process serves them all).
+    requests: requests::Counts,
     /// Test hook: while set, every call fails as unavailable.
     #[cfg(any(test, feature = "test-util"))]
     outage: std::sync::atomic::AtomicBool,
@@ -72,6 +75,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             changes: tokio::sync::watch::channel(0).0,
+            requests: requests::Counts::default(),
             #[cfg(any(test, feature = "test-util"))]
             outage: std::sync::atomic::AtomicBool::new(false),
         })
@@ -211,6 +215,20 @@ impl MetadataStore for SqliteStore {
 
     async fn release_expired(&self, _record: &FileRecord) -> Result<(), StoreError> {
         // `expire` uncounts in the transaction that removes the record.
+        Ok(())
+    }
+
+    async fn begin_request(
+        &self,
+        tenant: &TenantId,
+        limits: crate::store::RequestLimits,
+        now: Timestamp,
+    ) -> Result<crate::store::Admitted, StoreError> {
+        Ok(self.requests.begin(tenant, limits, now))
+    }
+
+    async fn end_request(&self, ticket: &crate::store::RequestTicket) -> Result<(), StoreError> {
+        self.requests.end(ticket);
         Ok(())
     }
 
