@@ -1130,7 +1130,7 @@ export interface components {
              * @description The stable machine-readable code; see docs/src/reference/errors.md.
              * @enum {string}
              */
-            code: "validation_failed" | "invalid_body" | "invalid_json" | "invalid_id" | "invalid_cursor" | "invalid_if_match" | "batch_too_large" | "missing_parts" | "part_size_mismatch" | "size_mismatch" | "etag_mismatch" | "mime_type_not_allowed" | "size_required" | "unauthorized" | "insufficient_scope" | "forbidden" | "not_found" | "version_not_found" | "collection_not_found" | "folder_not_found" | "no_thumbnail" | "route_not_found" | "realtime_unavailable" | "method_not_allowed" | "external_id_conflict" | "kind_mismatch" | "collection_exists" | "collection_not_empty" | "default_collection" | "collection_mismatch" | "quota_exceeded" | "too_many_matches" | "not_uploaded" | "no_multipart_upload" | "no_open_upload" | "upload_mismatch" | "not_trashed" | "current_version" | "upload_open" | "folder_not_empty" | "version_mismatch" | "payload_too_large" | "file_too_large" | "unsupported_media_type" | "too_many_connections" | "internal" | "unavailable";
+            code: "validation_failed" | "invalid_body" | "invalid_json" | "invalid_id" | "invalid_cursor" | "invalid_if_match" | "batch_too_large" | "missing_parts" | "part_size_mismatch" | "size_mismatch" | "etag_mismatch" | "mime_type_not_allowed" | "size_required" | "unauthorized" | "insufficient_scope" | "forbidden" | "not_found" | "version_not_found" | "collection_not_found" | "folder_not_found" | "no_thumbnail" | "route_not_found" | "realtime_unavailable" | "method_not_allowed" | "external_id_conflict" | "kind_mismatch" | "collection_exists" | "collection_not_empty" | "default_collection" | "collection_mismatch" | "quota_exceeded" | "too_many_matches" | "not_uploaded" | "no_multipart_upload" | "no_open_upload" | "upload_mismatch" | "not_trashed" | "current_version" | "upload_open" | "folder_not_empty" | "version_mismatch" | "payload_too_large" | "file_too_large" | "unsupported_media_type" | "too_many_connections" | "too_many_requests" | "internal" | "unavailable";
             errors?: {
                 field: string;
                 message: string;
@@ -1229,9 +1229,12 @@ export interface components {
             };
         };
         /**
-         * @description API Gateway's throttling (the template's `ThrottlingRateLimit` and
-         *     `ThrottlingBurstLimit`) refused the request before it reached Stowage; back off and
-         *     retry. This answer is API Gateway's own, not problem+json.
+         * @description Too many requests; nothing was read or written. Either the tenant is over the
+         *     deployment's per-tenant request limits (problem+json, `too_many_requests`: it started
+         *     as many requests as it may in this 10-second window, or has as many running as it may;
+         *     retry after the `Retry-After` seconds), or API Gateway's throttling of the whole stage
+         *     (the template's `ThrottlingRateLimit` and `ThrottlingBurstLimit`) refused the request
+         *     before it reached Stowage (API Gateway's own JSON; back off and retry).
          */
         TooManyRequests: {
             headers: {
@@ -1239,6 +1242,7 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                "application/problem+json": components["schemas"]["Problem"];
                 "application/json": {
                     /** @example Too Many Requests */
                     message?: string;
