@@ -79,7 +79,7 @@ impl Counted {
     }
 
     /// The attribute holding the version this counter's writes are admitted under.
-    fn version_attribute(&self) -> &'static str {
+    pub(super) fn version_attribute(&self) -> &'static str {
         match self {
             Counted::Tenant => LIMITS_VERSION,
             Counted::Collection(_) => COLLECTION_VERSION,
@@ -116,18 +116,18 @@ pub(super) fn counter_of(item: &Item) -> Counter {
 /// One shard as read.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Shard {
-    count: Counter,
-    free: Counter,
-    allot: Counter,
+    pub(super) count: Counter,
+    pub(super) free: Counter,
+    pub(super) allot: Counter,
     /// Whether the item has `allotBytes`/`allotFiles` (absent: `0`).
-    has_allot: (bool, bool),
+    pub(super) has_allot: (bool, bool),
     /// Whether the item has `freeBytes`/`freeFiles` (absent: never written).
-    has_free: (bool, bool),
+    pub(super) has_free: (bool, bool),
     /// Whether the measure is frozen (over its limit).
-    frozen: (bool, bool),
+    pub(super) frozen: (bool, bool),
     /// The limits or collection version the shard was last set to.
-    version: Option<u64>,
-    exists: bool,
+    pub(super) version: Option<u64>,
+    pub(super) exists: bool,
 }
 
 impl Shard {
@@ -169,48 +169,48 @@ impl Shard {
 
 /// One of the two measures a limit applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Measure {
+pub(super) enum Measure {
     Bytes,
     Files,
 }
 
 impl Measure {
-    fn of(self, c: Counter) -> i64 {
+    pub(super) fn of(self, c: Counter) -> i64 {
         match self {
             Measure::Bytes => c.bytes,
             Measure::Files => c.files,
         }
     }
 
-    fn limit(self, limits: Limits) -> Option<u64> {
+    pub(super) fn limit(self, limits: Limits) -> Option<u64> {
         match self {
             Measure::Bytes => limits.max_bytes,
             Measure::Files => limits.max_files,
         }
     }
 
-    fn free(self) -> &'static str {
+    pub(super) fn free(self) -> &'static str {
         match self {
             Measure::Bytes => FREE_BYTES,
             Measure::Files => FREE_FILES,
         }
     }
 
-    fn allot(self) -> &'static str {
+    pub(super) fn allot(self) -> &'static str {
         match self {
             Measure::Bytes => ALLOT_BYTES,
             Measure::Files => ALLOT_FILES,
         }
     }
 
-    fn frozen(self) -> &'static str {
+    pub(super) fn frozen(self) -> &'static str {
         match self {
             Measure::Bytes => FROZEN_BYTES,
             Measure::Files => FROZEN_FILES,
         }
     }
 
-    fn has(self, flags: (bool, bool)) -> bool {
+    pub(super) fn has(self, flags: (bool, bool)) -> bool {
         match self {
             Measure::Bytes => flags.0,
             Measure::Files => flags.1,
@@ -218,10 +218,10 @@ impl Measure {
     }
 }
 
-const MEASURES: [Measure; 2] = [Measure::Bytes, Measure::Files];
+pub(super) const MEASURES: [Measure; 2] = [Measure::Bytes, Measure::Files];
 
 /// The limits, the version and the name a counter's admission applies.
-fn admitted(admission: &Admission, counted: &Counted) -> (Limits, Option<u64>) {
+pub(super) fn admitted(admission: &Admission, counted: &Counted) -> (Limits, Option<u64>) {
     match counted {
         Counted::Tenant => (
             admission.tenant_limits,
@@ -231,7 +231,7 @@ fn admitted(admission: &Admission, counted: &Counted) -> (Limits, Option<u64>) {
     }
 }
 
-fn limit_name(counted: &Counted, measure: Measure, max: u64) -> LimitName {
+pub(super) fn limit_name(counted: &Counted, measure: Measure, max: u64) -> LimitName {
     match (counted, measure) {
         (Counted::Tenant, Measure::Bytes) => LimitName::TenantBytes(max),
         (Counted::Tenant, Measure::Files) => LimitName::TenantFiles(max),
@@ -241,14 +241,14 @@ fn limit_name(counted: &Counted, measure: Measure, max: u64) -> LimitName {
 }
 
 /// Builds an `Update` with numbered placeholders.
-struct Expression {
-    names: Vec<(String, String)>,
-    values: Vec<(String, aws_sdk_dynamodb::types::AttributeValue)>,
-    conditions: Vec<String>,
+pub(super) struct Expression {
+    pub(super) names: Vec<(String, String)>,
+    pub(super) values: Vec<(String, aws_sdk_dynamodb::types::AttributeValue)>,
+    pub(super) conditions: Vec<String>,
 }
 
 impl Expression {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Expression {
             names: Vec::new(),
             values: Vec::new(),
@@ -256,7 +256,7 @@ impl Expression {
         }
     }
 
-    fn name(&mut self, attribute: &str) -> String {
+    pub(super) fn name(&mut self, attribute: &str) -> String {
         if let Some((placeholder, _)) = self.names.iter().find(|(_, a)| a == attribute) {
             return placeholder.clone();
         }
@@ -265,14 +265,14 @@ impl Expression {
         placeholder
     }
 
-    fn value(&mut self, value: i64) -> String {
+    pub(super) fn value(&mut self, value: i64) -> String {
         let placeholder = format!(":v{}", self.values.len());
         self.values.push((placeholder.clone(), n(value)));
         placeholder
     }
 
     /// `attribute = version`, or absent for none.
-    fn version_is(&mut self, attribute: &str, version: Option<u64>) {
+    pub(super) fn version_is(&mut self, attribute: &str, version: Option<u64>) {
         let name = self.name(attribute);
         match version {
             None => self
@@ -285,7 +285,12 @@ impl Expression {
         }
     }
 
-    fn update(self, table: &str, key: Item, update: String) -> Result<Update, StoreError> {
+    pub(super) fn update(
+        self,
+        table: &str,
+        key: Item,
+        update: String,
+    ) -> Result<Update, StoreError> {
         let mut builder = Update::builder()
             .table_name(table)
             .set_key(Some(key))
@@ -432,332 +437,6 @@ impl DynamoStore {
         }
         Ok((shards, base, base_item))
     }
-
-    /// Finds room for `add` on `counted` after its shard `shard` had none, or says why there
-    /// is none: `QuotaExceeded` if the counter as a whole has no room for it under
-    /// `admission`'s limits. `Ok(shard)`: the shard to send the write to again (one that had
-    /// the room when read, or `shard` with room moved to it).
-    pub(super) async fn rebalance(
-        &self,
-        tenant: &TenantId,
-        counted: &Counted,
-        admission: &Admission,
-        shard: u32,
-        add: Counter,
-    ) -> Result<u32, StoreError> {
-        let (limits, version) = admitted(admission, counted);
-        let (shards, base, _) = self.read_shards(tenant, counted).await?;
-        let count = shards.iter().fold(base, |sum, s| sum.plus(s.count));
-        let drawn = &shards[shard as usize];
-        if drawn.version != version {
-            if drawn.version.is_none()
-                && version.is_some()
-                && !shards.iter().any(|s| s.version.is_some())
-            {
-                // Limits or a collection stored before the counters were sharded: the shards
-                // take their version, if it is still the one read.
-                self.adopt_version(tenant, counted, version.unwrap_or(0))
-                    .await?;
-                return Ok(shard);
-            }
-            // The limits or the collection changed since they were read.
-            return Err(StoreError::AdmissionStale);
-        }
-        if add.bytes <= 0 && add.files <= 0 {
-            return Ok(shard);
-        }
-        // The verdict on the whole counter: exact, from every shard.
-        for measure in MEASURES {
-            let a = measure.of(add);
-            if let Some(max) = measure.limit(limits).filter(|_| a > 0) {
-                if measure.of(count).saturating_add(a) > i64::try_from(max).unwrap_or(i64::MAX) {
-                    return Err(StoreError::QuotaExceeded(limit_name(counted, measure, max)));
-                }
-            }
-        }
-        let mut whole = false;
-        for measure in MEASURES {
-            let Some(max) = measure.limit(limits) else {
-                continue;
-            };
-            let target = i64::try_from(max).unwrap_or(i64::MAX) - measure.of(base);
-            let allotted: i64 = shards.iter().map(|s| measure.of(s.allot)).sum();
-            let free: i64 = shards.iter().map(|s| measure.of(s.free)).sum();
-            let room: i64 = shards.iter().map(|s| measure.of(s.free).max(0)).sum();
-            let frozen = shards.iter().any(|s| measure.has(s.frozen));
-            if allotted != target || room != free || frozen {
-                whole = true;
-            }
-        }
-        if whole {
-            self.reallot(tenant, counted, &shards, base, limits, version, shard, add)
-                .await?;
-            return Ok(shard);
-        }
-        // A shard that has the room: the write goes there (one drawn at random among them, so
-        // that writers do not all pick the same one).
-        let fits = |s: &Shard| {
-            MEASURES.iter().all(|&m| {
-                let a = m.of(add);
-                a <= 0 || m.limit(limits).is_none() || m.of(s.free) >= a
-            })
-        };
-        let roomy: Vec<u32> = shards
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| fits(s))
-            .map(|(i, _)| u32::try_from(i).unwrap_or(0))
-            .collect();
-        if roomy.contains(&shard) {
-            return Ok(shard);
-        }
-        if !roomy.is_empty() {
-            return Ok(roomy[rand_below(u32::try_from(roomy.len()).unwrap_or(1)) as usize]);
-        }
-        // Room moves from the shards with most to `shard`.
-        let mut writes = Vec::new();
-        let mut moves: BTreeMap<u32, Counter> = BTreeMap::new();
-        for measure in MEASURES {
-            let a = measure.of(add);
-            if measure.limit(limits).is_none() || a <= 0 {
-                continue;
-            }
-            let have = measure.of(shards[shard as usize].free);
-            if have >= a {
-                continue;
-            }
-            let room: i64 = shards.iter().map(|s| measure.of(s.free).max(0)).sum();
-            // What it needs, and its even share of the rest besides.
-            let mut wanted = (a - have) + (room - (a - have)).max(0) / i64::from(COUNTER_SHARDS);
-            let mut donors: Vec<(u32, i64)> = shards
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i as u32 != shard)
-                .map(|(i, s)| (i as u32, measure.of(s.free)))
-                .filter(|(_, free)| *free > 0)
-                .collect();
-            donors.sort_by_key(|(_, free)| std::cmp::Reverse(*free));
-            for (i, free) in donors {
-                if wanted <= 0 {
-                    break;
-                }
-                let take = free.min(wanted);
-                wanted -= take;
-                let entry = moves.entry(i).or_default();
-                match measure {
-                    Measure::Bytes => entry.bytes -= take,
-                    Measure::Files => entry.files -= take,
-                }
-                let entry = moves.entry(shard).or_default();
-                match measure {
-                    Measure::Bytes => entry.bytes += take,
-                    Measure::Files => entry.files += take,
-                }
-            }
-        }
-        if moves.is_empty() {
-            // Another writer moved room here meanwhile.
-            return Ok(shard);
-        }
-        for (i, change) in moves {
-            let mut expression = Expression::new();
-            let mut parts = Vec::new();
-            for measure in MEASURES {
-                let moved = measure.of(change);
-                if moved == 0 {
-                    continue;
-                }
-                let (allot, free) = (
-                    expression.name(measure.allot()),
-                    expression.name(measure.free()),
-                );
-                let v = expression.value(moved);
-                parts.push(format!("{allot} {v}, {free} {v}"));
-                if moved < 0 {
-                    // A donor gives only room it still has.
-                    let needed = expression.value(-moved);
-                    expression.conditions.push(format!("{free} >= {needed}"));
-                }
-            }
-            if parts.is_empty() {
-                continue;
-            }
-            let update = expression.update(
-                &self.table,
-                self.shard_key(tenant, counted, i),
-                format!("ADD {}", parts.join(", ")),
-            )?;
-            writes.push((Write::Update(update), Guard::Counter));
-        }
-        self.write(writes).await.or_else(moved_meanwhile)?;
-        Ok(shard)
-    }
-
-    /// Sets `version` on every shard of `counted` that has none, with a check that the stored
-    /// limits (or the collection) still have it.
-    async fn adopt_version(
-        &self,
-        tenant: &TenantId,
-        counted: &Counted,
-        version: u64,
-    ) -> Result<(), StoreError> {
-        let (sort, attribute) = match counted {
-            Counted::Tenant => (USAGE_SK.to_owned(), LIMITS_VERSION),
-            Counted::Collection(name) => (
-                super::schema::collection_sk(name.as_str()),
-                super::schema::VERSION,
-            ),
-        };
-        // The check that the version is still the stored one, as a write that changes nothing
-        // (the functions that admit writes update items; none needs `ConditionCheckItem`).
-        let mut expression = Expression::new();
-        expression.version_is(attribute, Some(version));
-        let name = expression.name(attribute);
-        let value = expression.value(i64::try_from(version).unwrap_or(i64::MAX));
-        let check = expression.update(
-            &self.table,
-            key(tenant_pk(tenant), sort),
-            format!("SET {name} = {value}"),
-        )?;
-        let mut writes = vec![(Write::Update(check), Guard::Counter)];
-        for i in 0..COUNTER_SHARDS {
-            let mut expression = Expression::new();
-            let name = expression.name(counted.version_attribute());
-            let value = expression.value(i64::try_from(version).unwrap_or(i64::MAX));
-            expression
-                .conditions
-                .push(format!("attribute_not_exists({name})"));
-            let update = expression.update(
-                &self.table,
-                self.shard_key(tenant, counted, i),
-                format!("SET {name} = {value}"),
-            )?;
-            writes.push((Write::Update(update), Guard::Counter));
-        }
-        self.write(writes).await.or_else(moved_meanwhile)
-    }
-
-    /// Sets every shard's allotment of `counted` at once: to the limit in force, its free room
-    /// spread evenly (`shard` getting at least `add`), each shard conditioned on its allotment
-    /// and free room as read (room spent meanwhile would be spent twice). A measure over its
-    /// limit is frozen on every shard instead, until a later reallotment finds room.
-    #[allow(clippy::too_many_arguments)]
-    async fn reallot(
-        &self,
-        tenant: &TenantId,
-        counted: &Counted,
-        shards: &[Shard],
-        base: Counter,
-        limits: Limits,
-        version: Option<u64>,
-        shard: u32,
-        add: Counter,
-    ) -> Result<(), StoreError> {
-        // Per shard: its expression, and the ADD, SET and REMOVE clauses of its update.
-        type Clauses = (Expression, Vec<String>, Vec<String>, Vec<String>);
-        let mut expressions: Vec<Clauses> = shards
-            .iter()
-            .map(|_| {
-                let mut expression = Expression::new();
-                expression.version_is(counted.version_attribute(), version);
-                (expression, Vec::new(), Vec::new(), Vec::new())
-            })
-            .collect();
-        for measure in MEASURES {
-            let Some(max) = measure.limit(limits) else {
-                continue;
-            };
-            let target = i64::try_from(max).unwrap_or(i64::MAX) - measure.of(base);
-            let allotted: i64 = shards.iter().map(|s| measure.of(s.allot)).sum();
-            let counted_now: i64 = shards.iter().map(|s| measure.of(s.count)).sum();
-            let room = target - counted_now;
-            let shares = spread(room.max(0), shard, measure.of(add));
-            for (i, s) in shards.iter().enumerate() {
-                let (expression, adds, sets, removes) = &mut expressions[i];
-                let free_now = measure.of(s.free);
-                let moved = if room < 0 {
-                    // Over the limit: only the allotments' sum is set right (on shard 0).
-                    if i == 0 {
-                        target - allotted
-                    } else {
-                        0
-                    }
-                } else {
-                    shares[i] - free_now
-                };
-                let allot = expression.name(measure.allot());
-                if measure.has(s.has_allot) {
-                    let v = expression.value(measure.of(s.allot));
-                    expression.conditions.push(format!("{allot} = {v}"));
-                } else {
-                    expression
-                        .conditions
-                        .push(format!("attribute_not_exists({allot})"));
-                }
-                let free = expression.name(measure.free());
-                if measure.has(s.has_free) {
-                    let v = expression.value(free_now);
-                    expression.conditions.push(format!("{free} >= {v}"));
-                } else {
-                    expression
-                        .conditions
-                        .push(format!("attribute_not_exists({free})"));
-                }
-                let v = expression.value(moved);
-                adds.push(format!("{allot} {v}, {free} {v}"));
-                let frozen = expression.name(measure.frozen());
-                if room < 0 {
-                    let yes = expression.value(1);
-                    sets.push(format!("{frozen} = {yes}"));
-                } else {
-                    removes.push(frozen);
-                }
-            }
-        }
-        let mut writes = Vec::new();
-        for (i, (expression, adds, sets, removes)) in expressions.into_iter().enumerate() {
-            let mut update = format!("ADD {}", adds.join(", "));
-            if !sets.is_empty() {
-                update.push_str(&format!(" SET {}", sets.join(", ")));
-            }
-            if !removes.is_empty() {
-                update.push_str(&format!(" REMOVE {}", removes.join(", ")));
-            }
-            let i = u32::try_from(i).unwrap_or(0);
-            let update =
-                expression.update(&self.table, self.shard_key(tenant, counted, i), update)?;
-            writes.push((Write::Update(update), Guard::Counter));
-        }
-        self.write(writes).await.or_else(moved_meanwhile)
-    }
-}
-
-/// A rebalance that lost to another write (a condition, or every retry of its conflicts): the
-/// caller reads again and retries.
-fn moved_meanwhile(err: StoreError) -> Result<(), StoreError> {
-    match err {
-        StoreError::Conflict | StoreError::Busy => Ok(()),
-        other => Err(other),
-    }
-}
-
-/// `room` (at least 0) spread over the shards: over all of them evenly when it holds a write of
-/// `need` on each, else over as many as it fills with such a write (from `first` on), so that
-/// room is not cut into pieces too small for the writes that ask for it.
-fn spread(room: i64, first: u32, need: i64) -> Vec<i64> {
-    let shards = i64::from(COUNTER_SHARDS);
-    let over = if need > 0 {
-        (room / need).clamp(1, shards)
-    } else {
-        shards
-    };
-    let mut shares = vec![0; COUNTER_SHARDS as usize];
-    for k in 0..over {
-        let i = (i64::from(first) + k) % shards;
-        shares[i as usize] = room / over;
-    }
-    shares[first as usize] += room % over;
-    shares
 }
 
 /// A fresh shard for one attempt of a write.
@@ -789,36 +468,6 @@ impl Drawn {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spread_adds_up_and_serves_the_first() {
-        for (room, first, need) in [
-            (1_000, 3, 10),
-            (1_000, 0, 900),
-            (17, 15, 17),
-            (0, 2, 5),
-            (5, 1, 9),
-            (1_000, 9, 100),
-            (1_000_000, 4, 0),
-        ] {
-            let shares = spread(room, first, need);
-            assert_eq!(shares.iter().sum::<i64>(), room, "{room} {first} {need}");
-            assert!(shares.iter().all(|s| *s >= 0), "{shares:?}");
-            assert!(shares[first as usize] >= need.min(room), "{shares:?}");
-            // No piece too small for the write that asked, unless there is less room than it.
-            let pieces = shares.iter().filter(|s| **s > 0).count() as i64;
-            assert!(
-                shares
-                    .iter()
-                    .all(|s| *s == 0 || *s >= need.min(room / pieces.max(1))),
-                "{shares:?}"
-            );
-        }
-        assert_eq!(
-            spread(1_000, 9, 100).iter().filter(|s| **s == 100).count(),
-            10
-        );
-    }
 
     #[test]
     fn sort_keys_name_their_counter() {

@@ -6,6 +6,7 @@ mod batch;
 mod conditional;
 mod counters;
 mod folders;
+mod rebalance;
 mod requests;
 mod schema;
 mod sdk;
