@@ -81,8 +81,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--creates", type=int, default=3000)
     parser.add_argument("--gets", type=int, default=20000)
+    parser.add_argument("--binary", type=Path, default=ROOT / "target" / "release" / "stowage-local",
+                        help="the stowage-local to measure (default: the release build)")
     args = parser.parse_args()
-    binary = ROOT / "target" / "release" / "stowage-local"
+    binary = args.binary
     with tempfile.TemporaryDirectory(prefix="stowage-cpu-") as data:
         server, url = start(binary, Path(data))
         try:
