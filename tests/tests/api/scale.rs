@@ -234,15 +234,13 @@ async fn counters_from_before_sharding_still_count_and_bind(env: TestEnv) {
         (&json!(2), &json!(100))
     );
     assert_eq!(before["limits"]["maxFiles"], json!(3), "{before}");
-    assert_eq!(
-        create(
-            &env,
-            &json!({"name": "third.txt", "mimeType": "text/plain"})
-        )
-        .await
-        .status,
-        201
-    );
+    let third = create(
+        &env,
+        &json!({"name": "third.txt", "mimeType": "text/plain"}),
+    )
+    .await;
+    assert_eq!(third.status, 201, "{}", third.json);
+    let third = stowage_tests::id_of(&third.json["file"]);
     create(
         &env,
         &json!({"name": "fourth.txt", "mimeType": "text/plain"}),
@@ -256,6 +254,25 @@ async fn counters_from_before_sharding_still_count_and_bind(env: TestEnv) {
         json!(3),
         "{after}"
     );
+
+    // The file made here, deleted: one file of room, which one create takes (wherever its
+    // counter shard and the delete's fell); then none.
+    delete_for_good(&env, &third).await;
+    assert_eq!(
+        create(
+            &env,
+            &json!({"name": "again.txt", "mimeType": "text/plain"})
+        )
+        .await
+        .status,
+        201
+    );
+    for _ in 0..16 {
+        create(&env, &json!({"name": "over.txt", "mimeType": "text/plain"}))
+            .await
+            .assert_problem(409, "quota_exceeded");
+    }
+    assert_eq!(usage(&env).await["files"], json!(3));
 }
 
 stowage_tests::on_every_backend!(

@@ -20,12 +20,15 @@ pub(super) const MAX_TRANSACTION_ITEMS: usize = 100;
 /// Sends of one transaction that keeps colliding with others before it gives up.
 const TRANSACTION_ATTEMPTS: u32 = 6;
 
-/// A small pseudo-random number below `n` (jitter for retries; not for anything secret).
+/// A pseudo-random number below `n` (retry jitter, counter shards; not for anything secret).
+/// Each call hashes a process-wide counter with a freshly keyed `RandomState` (keys from the
+/// OS, per thread), so draws are uniform whatever the clock's resolution.
 pub(super) fn rand_below(n: u32) -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    nanos % n.max(1)
+    use std::hash::{BuildHasher, Hasher};
+    static DRAWS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(DRAWS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    u32::try_from(hasher.finish() % u64::from(n.max(1))).unwrap_or(0)
 }
 
 /// One conditional write, before it is sent alone or in a transaction.
@@ -55,6 +58,8 @@ pub(super) enum Guard {
     Release,
     /// A collection's usage item says it holds no file.
     Empty,
+    /// What a write was admitted by (stored limits, a collection) is still the one read.
+    Stale,
 }
 
 /// How a cancelled transaction is explained: which guard failed.
@@ -175,6 +180,7 @@ impl DynamoStore {
             Err(Cancelled::Guard(guard)) => Err(match guard {
                 Guard::NewMarker(external_id) => StoreError::ExternalIdTaken(external_id),
                 Guard::Empty => StoreError::CollectionNotEmpty,
+                Guard::Stale => StoreError::AdmissionStale,
                 // Explained by the caller, which knows what it added (see `usage.rs`).
                 Guard::Quota(_) => StoreError::AdmissionStale,
                 Guard::Record | Guard::OwnMarker | Guard::Counter | Guard::Release => {

@@ -48,6 +48,11 @@ const FREE_BYTES: &str = "freeBytes";
 const FREE_FILES: &str = "freeFiles";
 const ALLOT_BYTES: &str = "allotBytes";
 const ALLOT_FILES: &str = "allotFiles";
+/// The limit a shard's allotment was set for: a write is admitted on the shard only under
+/// that limit (a changed limit, a deployment default met anew, a stale admission all find it
+/// different, and the allotments are set again first).
+const ALLOT_FOR_BYTES: &str = "allotForBytes";
+const ALLOT_FOR_FILES: &str = "allotForFiles";
 pub(super) const FROZEN_BYTES: &str = "frozenBytes";
 pub(super) const FROZEN_FILES: &str = "frozenFiles";
 pub(super) const LIMITS_VERSION: &str = "limitsVersion";
@@ -125,6 +130,8 @@ pub(super) struct Shard {
     pub(super) has_free: (bool, bool),
     /// Whether the measure is frozen (over its limit).
     pub(super) frozen: (bool, bool),
+    /// The limits its allotments were set for (bytes, files).
+    pub(super) allot_for: (Option<i64>, Option<i64>),
     /// The limits or collection version the shard was last set to.
     pub(super) version: Option<u64>,
     pub(super) exists: bool,
@@ -151,6 +158,7 @@ impl Shard {
                 item.contains_key(FROZEN_BYTES),
                 item.contains_key(FROZEN_FILES),
             ),
+            allot_for: (number(item, ALLOT_FOR_BYTES), number(item, ALLOT_FOR_FILES)),
             version: number(item, version_attribute).and_then(|v| u64::try_from(v).ok()),
             exists: true,
         }
@@ -200,6 +208,21 @@ impl Measure {
         match self {
             Measure::Bytes => ALLOT_BYTES,
             Measure::Files => ALLOT_FILES,
+        }
+    }
+
+    pub(super) fn allot_for(self) -> &'static str {
+        match self {
+            Measure::Bytes => ALLOT_FOR_BYTES,
+            Measure::Files => ALLOT_FOR_FILES,
+        }
+    }
+
+    /// The limit `shard`'s allotment of this measure was set for.
+    pub(super) fn allotted_for(self, shard: &Shard) -> Option<i64> {
+        match self {
+            Measure::Bytes => shard.allot_for.0,
+            Measure::Files => shard.allot_for.1,
         }
     }
 
@@ -379,8 +402,10 @@ impl DynamoStore {
                     let free = expression.name(measure.free());
                     let needed = expression.value(add);
                     let frozen = expression.name(measure.frozen());
+                    let allot_for = expression.name(measure.allot_for());
+                    let limit = expression.value(i64::try_from(max).unwrap_or(i64::MAX));
                     expression.conditions.push(format!(
-                        "{free} >= {needed} AND attribute_not_exists({frozen})"
+                        "{free} >= {needed} AND attribute_not_exists({frozen}) AND {allot_for} = {limit}"
                     ));
                 }
             }

@@ -66,7 +66,11 @@ impl DynamoStore {
             let allotted: i64 = shards.iter().map(|s| measure.of(s.allot)).sum();
             let free: i64 = shards.iter().map(|s| measure.of(s.free)).sum();
             let room: i64 = shards.iter().map(|s| measure.of(s.free).max(0)).sum();
-            let frozen = shards.iter().any(|s| measure.has(s.frozen));
+            let max_i = i64::try_from(max).unwrap_or(i64::MAX);
+            let frozen = shards.iter().any(|s| measure.has(s.frozen))
+                || shards
+                    .iter()
+                    .any(|s| measure.allotted_for(s) != Some(max_i));
             if allotted != target || room != free || frozen {
                 whole = true;
             }
@@ -201,7 +205,8 @@ impl DynamoStore {
             key(tenant_pk(tenant), sort),
             format!("SET {name} = {value}"),
         )?;
-        let mut writes = vec![(Write::Update(check), Guard::Counter)];
+        // The stored limits or collection moved on (or went): the write re-reads them.
+        let mut writes = vec![(Write::Update(check), Guard::Stale)];
         for i in 0..COUNTER_SHARDS {
             let mut expression = Expression::new();
             let name = expression.name(counted.version_attribute());
@@ -287,6 +292,10 @@ impl DynamoStore {
                 }
                 let v = expression.value(moved);
                 adds.push(format!("{allot} {v}, {free} {v}"));
+                // The limit these allotments are for: writes are admitted under it only.
+                let allot_for = expression.name(measure.allot_for());
+                let limit = expression.value(i64::try_from(max).unwrap_or(i64::MAX));
+                sets.push(format!("{allot_for} = {limit}"));
                 let frozen = expression.name(measure.frozen());
                 if room < 0 {
                     let yes = expression.value(1);

@@ -291,29 +291,40 @@ impl DynamoStore {
         let mut writes = vec![(Write::Delete(delete), Guard::Record)];
         // Each usage item goes if it still holds what was read (a file created or deleted
         // meanwhile changed one: the collection was not empty then).
-        let mut sorts: Vec<(String, Counter)> = shards
+        // Every shard, and the item from before sharding where there is one. A shard absent
+        // when read must still be absent (one made meanwhile counts a write in it).
+        let mut sorts: Vec<(String, Option<Counter>)> = shards
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.exists())
-            .map(|(i, s)| (counted.shard_sk(u32::try_from(i).unwrap_or(0)), s.count()))
+            .map(|(i, s)| {
+                let sort = counted.shard_sk(u32::try_from(i).unwrap_or(0));
+                (sort, s.exists().then(|| s.count()))
+            })
             .collect();
         if base_item.is_some() {
-            sorts.push((counted.base_sk(), base));
+            sorts.push((counted.base_sk(), Some(base)));
         }
         for (sort, count) in sorts {
             let delete = Delete::builder()
                 .table_name(&self.table)
-                .set_key(Some(key(tenant_pk(tenant), sort)))
-                .condition_expression(
-                    "(attribute_not_exists(#files) OR #files = :files) AND (attribute_not_exists(#bytes) OR #bytes = :bytes)",
-                )
-                .expression_attribute_names("#files", FILES)
-                .expression_attribute_names("#bytes", BYTES)
-                .expression_attribute_values(":files", n(count.files))
-                .expression_attribute_values(":bytes", n(count.bytes))
-                .build()
-                .map_err(backend)?;
-            writes.push((Write::Delete(delete), Guard::Empty));
+                .set_key(Some(key(tenant_pk(tenant), sort)));
+            let delete = match count {
+                Some(count) => delete
+                    .condition_expression(
+                        "(attribute_not_exists(#files) OR #files = :files) AND (attribute_not_exists(#bytes) OR #bytes = :bytes)",
+                    )
+                    .expression_attribute_names("#files", FILES)
+                    .expression_attribute_names("#bytes", BYTES)
+                    .expression_attribute_values(":files", n(count.files))
+                    .expression_attribute_values(":bytes", n(count.bytes)),
+                None => delete
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK),
+            };
+            writes.push((
+                Write::Delete(delete.build().map_err(backend)?),
+                Guard::Empty,
+            ));
         }
         self.write(writes).await
     }
