@@ -16,15 +16,17 @@
 //!
 //! An admitted write that adds `a` to a limited counter is conditioned on `free >= a` on its
 //! shard: a shard never passes its allotment, so the counter never passes the limit, without
-//! any item that every write touches. When the drawn shard lacks room, [`DynamoStore::rebalance`]
+//! any item that every write touches. When the drawn shard lacks room, `rebalance.rs`
 //! reads every shard (one `BatchGetItem`) and either refuses (the whole counter has no room:
 //! `409`), moves free room from the shards that have most to the one that needs it (a small
 //! transaction; each donor conditioned on still having it, so room is never spent twice), or,
 //! when the allotments do not add up to the limit in force (a new or changed limit, the
 //! deployment's default met for the first time) or the counter is over its limit, sets every
 //! shard's allotment at once, conditioned on each one's allotment and free room as read.
-//! A counter over its limit (a lowered limit) is *frozen*: its shards carry `frozen`, and no
-//! write is admitted on them until a rebalance finds room again.
+//! A counter over its limit (a lowered limit) is *frozen*: its shards carry `frozenBytes` or
+//! `frozenFiles`, and no write that adds is admitted until a rebalance finds room again. Each
+//! shard also records the limit its allotment was set for (`allotForBytes`, `allotForFiles`),
+//! and a write is admitted only under that limit.
 //!
 //! Items written before the counters were sharded (`U`, `U#<name>`) are kept as they are and
 //! added to every sum; nothing writes them again.
