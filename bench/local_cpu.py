@@ -13,7 +13,6 @@ the operations per second. Run it through `bench/run --local-cpu`, which builds 
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from transfer import start_local  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 16
@@ -32,20 +34,6 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # utime and stime are fields 14 and 15 of stat(5); after the name, 12 and 13 (0-based 11, 12).
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def start(binary: Path, data_dir: Path):
-    process = subprocess.Popen(
-        [str(binary), "--addr", "127.0.0.1:0", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env=dict(os.environ, RUST_LOG="warn"), text=True,
-    )
-    first = process.stdout.readline().strip()
-    match = re.match(r"stowage-local listening on (\S+)", first)
-    if not match:
-        process.kill()
-        sys.exit(f"stowage-local did not start: {first!r}")
-    return process, match.group(1)
 
 
 def run_clients(count: int, work):
@@ -86,7 +74,7 @@ def main():
     args = parser.parse_args()
     binary = args.binary
     with tempfile.TemporaryDirectory(prefix="stowage-cpu-") as data:
-        server, url = start(binary, Path(data))
+        server, url = start_local(binary, Path(data))
         try:
             token = subprocess.run(
                 [str(binary), "token", "--tenant", "bench", "--user", "bench", "--data-dir", data],
