@@ -388,47 +388,28 @@ async fn a_tenant_with_its_limit_of_requests_running_gets_429(env: TestEnv) {
     assert_eq!(reply.status, 200, "{}", reply.json);
 }
 
-mod limited {
-    use stowage_tests::TestEnv;
+/// A rate of 2 a second (20 in a 10-second window), and no concurrency limit.
+mod rate {
+    use super::a_tenant_over_its_request_rate_gets_429_and_others_do_not;
 
-    const RATE: [(&str, &str); 2] = [
-        ("STOWAGE_TENANT_REQUESTS_PER_SECOND", "2"),
-        ("STOWAGE_TENANT_CONCURRENT_REQUESTS", "0"),
-    ];
-    const RUNNING: [(&str, &str); 2] = [
-        ("STOWAGE_TENANT_REQUESTS_PER_SECOND", "0"),
-        ("STOWAGE_TENANT_CONCURRENT_REQUESTS", "8"),
-    ];
+    stowage_tests::on_every_backend!(
+        settings = [
+            ("STOWAGE_TENANT_REQUESTS_PER_SECOND", "2"),
+            ("STOWAGE_TENANT_CONCURRENT_REQUESTS", "0"),
+        ];
+        a_tenant_over_its_request_rate_gets_429_and_others_do_not,
+    );
+}
 
-    #[tokio::test]
-    async fn moto_rate() {
-        super::a_tenant_over_its_request_rate_gets_429_and_others_do_not(
-            TestEnv::moto_with(&RATE).await,
-        )
-        .await
-    }
+/// 8 requests running at once, and no rate limit.
+mod running {
+    use super::a_tenant_with_its_limit_of_requests_running_gets_429;
 
-    #[tokio::test]
-    async fn embedded_rate() {
-        super::a_tenant_over_its_request_rate_gets_429_and_others_do_not(
-            TestEnv::embedded_with(&RATE).await,
-        )
-        .await
-    }
-
-    #[tokio::test]
-    async fn moto_running() {
-        super::a_tenant_with_its_limit_of_requests_running_gets_429(
-            TestEnv::moto_with(&RUNNING).await,
-        )
-        .await
-    }
-
-    #[tokio::test]
-    async fn embedded_running() {
-        super::a_tenant_with_its_limit_of_requests_running_gets_429(
-            TestEnv::embedded_with(&RUNNING).await,
-        )
-        .await
-    }
+    stowage_tests::on_every_backend!(
+        settings = [
+            ("STOWAGE_TENANT_REQUESTS_PER_SECOND", "0"),
+            ("STOWAGE_TENANT_CONCURRENT_REQUESTS", "8"),
+        ];
+        a_tenant_with_its_limit_of_requests_running_gets_429,
+    );
 }

@@ -62,16 +62,16 @@ impl DynamoStore {
             let Some(max) = measure.limit(limits) else {
                 continue;
             };
-            let target = i64::try_from(max).unwrap_or(i64::MAX) - measure.of(base);
+            let max = i64::try_from(max).unwrap_or(i64::MAX);
+            let target = max - measure.of(base);
             let allotted: i64 = shards.iter().map(|s| measure.of(s.allot)).sum();
             let free: i64 = shards.iter().map(|s| measure.of(s.free)).sum();
             let room: i64 = shards.iter().map(|s| measure.of(s.free).max(0)).sum();
-            let max_i = i64::try_from(max).unwrap_or(i64::MAX);
-            let frozen = shards.iter().any(|s| measure.has(s.frozen))
-                || shards
-                    .iter()
-                    .any(|s| measure.allotted_for(s) != Some(max_i));
-            if allotted != target || room != free || frozen {
+            // Frozen, or allotted for another limit than this one.
+            let stale = shards
+                .iter()
+                .any(|s| measure.has(s.frozen) || measure.allotted_for(s) != Some(max));
+            if allotted != target || room != free || stale {
                 whole = true;
             }
         }
