@@ -164,6 +164,24 @@ class Template(unittest.TestCase):
                 self.assertFalse(any(a.startswith("sqs:") for a in actions),
                                  f"{function}: SAM's destination statements are not the code's")
 
+    def test_a_reading_function_updates_only_request_counters(self):
+        # list-files may update items only to count requests: a record, a usage shard or
+        # another tenant's anything by another partition is refused.
+        enforcer = iam.Enforcer()
+        enforcer.world("w").update({"table": "t"})
+
+        def update(pk):
+            return iam.dynamodb_calls("UpdateItem", {
+                "TableName": "t", "Key": {"pk": {"S": pk}, "sk": {"S": "x"}}})
+
+        self.assertEqual(enforcer.check("w", "list-files", update("L#acme")), [])
+        for pk in ("T#acme", "G#acme#tag", "W#acme#rep"):
+            self.assertEqual(len(enforcer.check("w", "list-files", update(pk))), 1, pk)
+        # A transaction's item carries its partition too.
+        put = iam.dynamodb_calls("TransactWriteItems", {"TransactItems": [
+            {"Update": {"TableName": "t", "Key": {"pk": {"S": "T#acme"}, "sk": {"S": "U~1"}}}}]})
+        self.assertEqual(len(enforcer.check("w", "list-files", put)), 1)
+
 
 if __name__ == "__main__":
     unittest.main()
