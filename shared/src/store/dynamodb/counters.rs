@@ -108,7 +108,7 @@ pub(super) fn counted_of(sort: &str) -> Option<(Counted, Option<u32>)> {
     Some((Counted::Collection(name), shard))
 }
 
-fn number(item: &Item, attribute: &str) -> Option<i64> {
+pub(super) fn number(item: &Item, attribute: &str) -> Option<i64> {
     item.get(attribute)?.as_n().ok()?.parse().ok()
 }
 
@@ -164,16 +164,6 @@ impl Shard {
             version: number(item, version_attribute).and_then(|v| u64::try_from(v).ok()),
             exists: true,
         }
-    }
-
-    /// What the shard counts.
-    pub(super) fn count(&self) -> Counter {
-        self.count
-    }
-
-    /// Whether the item exists.
-    pub(super) fn exists(&self) -> bool {
-        self.exists
     }
 }
 

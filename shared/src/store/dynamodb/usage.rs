@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::{Delete, Put, Update};
 
 use super::conditional::{Cancelled, Guard, Write};
 use super::counters::{
-    counted_of, counter_of, total, Counted, Drawn, BYTES, COLLECTION_VERSION, COUNTER_SHARDS,
-    FILES, LIMITS_VERSION, USAGE_SK,
+    counted_of, counter_of, number, total, Counted, Drawn, BYTES, COLLECTION_VERSION,
+    COUNTER_SHARDS, FILES, LIMITS_VERSION, USAGE_SK,
 };
 use super::schema::{
     backend, collection_sk, key, n, release_sk, s, tenant_pk, Item, COLLECTION_SK_PREFIX, PK, SK,
@@ -33,10 +33,6 @@ pub(super) fn deltas<'a>(
     changes: impl IntoIterator<Item = (Option<&'a FileRecord>, Option<&'a FileRecord>)>,
 ) -> BTreeMap<CollectionName, Counter> {
     crate::model::collection_deltas(changes)
-}
-
-fn number(item: &Item, attribute: &str) -> Option<i64> {
-    item.get(attribute)?.as_n().ok()?.parse().ok()
 }
 
 fn stored_limits(item: &Item) -> (Limits, u64) {
@@ -284,7 +280,7 @@ impl DynamoStore {
             .map_err(backend)?;
         let counted = Counted::Collection(collection.name.clone());
         let (shards, base, base_item) = self.read_shards(tenant, &counted).await?;
-        let files = shards.iter().fold(base, |sum, s| sum.plus(s.count())).files;
+        let files = shards.iter().fold(base, |sum, s| sum.plus(s.count)).files;
         if files != 0 {
             return Err(StoreError::CollectionNotEmpty);
         }
@@ -298,7 +294,7 @@ impl DynamoStore {
             .enumerate()
             .map(|(i, s)| {
                 let sort = counted.shard_sk(u32::try_from(i).unwrap_or(0));
-                (sort, s.exists().then(|| s.count()))
+                (sort, s.exists.then_some(s.count))
             })
             .collect();
         if base_item.is_some() {
